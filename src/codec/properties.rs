@@ -391,9 +391,7 @@ impl Property {
                 reader.string("user property value")?,
             ),
             I::MaximumPacketSize => Self::MaximumPacketSize(reader.u32(field)?),
-            I::WildcardSubscriptionAvailable => {
-                Self::WildcardSubscriptionAvailable(flag(reader)?)
-            }
+            I::WildcardSubscriptionAvailable => Self::WildcardSubscriptionAvailable(flag(reader)?),
             I::SubscriptionIdentifierAvailable => {
                 Self::SubscriptionIdentifierAvailable(flag(reader)?)
             }
@@ -463,6 +461,11 @@ impl Properties {
         self.items.iter()
     }
 
+    /// Mutable access to the values; identifiers cannot change, so rules are kept.
+    pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, Property> {
+        self.items.iter_mut()
+    }
+
     pub fn len(&self) -> usize {
         self.items.len()
     }
@@ -478,6 +481,44 @@ impl Properties {
     /// The first property with this identifier.
     pub fn get(&self, id: PropertyId) -> Option<&Property> {
         self.items.iter().find(|p| p.id() == id)
+    }
+
+    /// The first UTF-8 string property with this identifier (Content Type, Reason String, ...).
+    pub fn get_str(&self, id: PropertyId) -> Option<&ByteString> {
+        match self.get(id)? {
+            Property::ContentType(s)
+            | Property::ResponseTopic(s)
+            | Property::AssignedClientIdentifier(s)
+            | Property::AuthenticationMethod(s)
+            | Property::ResponseInformation(s)
+            | Property::ServerReference(s)
+            | Property::ReasonString(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The first Binary Data property with this identifier (Correlation or Authentication Data).
+    pub fn get_binary(&self, id: PropertyId) -> Option<&Bytes> {
+        match self.get(id)? {
+            Property::CorrelationData(b) | Property::AuthenticationData(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The first integer-valued property with this identifier, widened to `u32`.
+    pub fn get_int(&self, id: PropertyId) -> Option<u32> {
+        match *self.get(id)? {
+            Property::MessageExpiryInterval(v)
+            | Property::SubscriptionIdentifier(v)
+            | Property::SessionExpiryInterval(v)
+            | Property::WillDelayInterval(v)
+            | Property::MaximumPacketSize(v) => Some(v),
+            Property::ServerKeepAlive(v)
+            | Property::ReceiveMaximum(v)
+            | Property::TopicAliasMaximum(v)
+            | Property::TopicAlias(v) => Some(u32::from(v)),
+            _ => None,
+        }
     }
 
     /// Removes every property with this identifier.
@@ -596,6 +637,14 @@ impl FromIterator<Property> for Properties {
         Self {
             items: iter.into_iter().collect(),
         }
+    }
+}
+
+impl<'a> IntoIterator for &'a mut Properties {
+    type Item = &'a mut Property;
+    type IntoIter = std::slice::IterMut<'a, Property>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.iter_mut()
     }
 }
 

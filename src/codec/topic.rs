@@ -116,9 +116,8 @@ pub fn topic_matches(filter: &str, name: &str) -> bool {
     let mut n = name.split('/');
     loop {
         match (f.next(), n.next()) {
-            (Some("#"), _) => return true,
+            (Some("#"), _) | (None, None) => return true,
             (Some(fl), Some(nl)) if fl == "+" || fl == nl => {}
-            (None, None) => return true,
             _ => return false,
         }
     }

@@ -1,0 +1,206 @@
+//! What the session tells the application: connection changes, messages and completions.
+
+use crate::codec::{
+    ByteString, Bytes, ConnAck, ConnectReasonCode, DisconnectReasonCode, Properties, Property,
+    PropertyId, QoS, SubAckReasonCode, UnsubAckReasonCode,
+};
+
+use super::error::{AckReason, RequestError};
+
+/// Identifies a request (publish, subscribe, unsubscribe) in its completion event.
+/// Unique per session, increasing.
+pub type RequestId = u64;
+
+/// Identifies a received QoS 1 or 2 message for [`crate::protocol::Session::acknowledge`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AckToken(pub(crate) u64);
+
+/// The server's CONNACK, with every property surfaced (3.2.2.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnAckInfo {
+    pub session_present: bool,
+    /// The Client Identifier the server assigned, when ours was empty.
+    pub assigned_client_id: Option<ByteString>,
+    /// The keep alive in force: the server's when it sent one [MQTT-3.2.2-21], else ours.
+    pub keep_alive: u16,
+    pub server_keep_alive: Option<u16>,
+    pub session_expiry_interval: Option<u32>,
+    /// How many QoS 1 and 2 PUBLISHes may be unacknowledged at the server (default 65,535).
+    pub receive_maximum: u16,
+    pub maximum_qos: QoS,
+    pub retain_available: bool,
+    pub maximum_packet_size: Option<u32>,
+    pub topic_alias_maximum: u16,
+    pub wildcard_subscription_available: bool,
+    pub subscription_identifiers_available: bool,
+    pub shared_subscription_available: bool,
+    pub reason_string: Option<ByteString>,
+    pub server_reference: Option<ByteString>,
+    pub response_information: Option<ByteString>,
+    pub authentication_method: Option<ByteString>,
+    pub authentication_data: Option<Bytes>,
+    /// All CONNACK properties as received, user properties included.
+    pub properties: Properties,
+}
+
+impl ConnAckInfo {
+    /// Reads every CONNACK property, with the standard's defaults for those absent.
+    pub(crate) fn new(c: ConnAck, our_keep_alive: u16) -> Self {
+        let props = &c.properties;
+        let text = |id| props.get_str(id).cloned();
+        let mut info = Self {
+            session_present: c.session_present,
+            assigned_client_id: text(PropertyId::AssignedClientIdentifier),
+            keep_alive: our_keep_alive,
+            server_keep_alive: None,
+            session_expiry_interval: None,
+            receive_maximum: u16::MAX,
+            maximum_qos: QoS::ExactlyOnce,
+            retain_available: true,
+            maximum_packet_size: None,
+            topic_alias_maximum: 0,
+            wildcard_subscription_available: true,
+            subscription_identifiers_available: true,
+            shared_subscription_available: true,
+            reason_string: text(PropertyId::ReasonString),
+            server_reference: text(PropertyId::ServerReference),
+            response_information: text(PropertyId::ResponseInformation),
+            authentication_method: text(PropertyId::AuthenticationMethod),
+            authentication_data: props.get_binary(PropertyId::AuthenticationData).cloned(),
+            properties: Properties::new(),
+        };
+        for p in props {
+            match *p {
+                Property::ServerKeepAlive(v) => {
+                    info.server_keep_alive = Some(v);
+                    info.keep_alive = v;
+                }
+                Property::SessionExpiryInterval(v) => info.session_expiry_interval = Some(v),
+                Property::ReceiveMaximum(v) => info.receive_maximum = v,
+                Property::MaximumQos(q) => info.maximum_qos = q,
+                Property::RetainAvailable(v) => info.retain_available = v,
+                Property::MaximumPacketSize(v) => info.maximum_packet_size = Some(v),
+                Property::TopicAliasMaximum(v) => info.topic_alias_maximum = v,
+                Property::WildcardSubscriptionAvailable(v) => {
+                    info.wildcard_subscription_available = v;
+                }
+                Property::SubscriptionIdentifierAvailable(v) => {
+                    info.subscription_identifiers_available = v;
+                }
+                Property::SharedSubscriptionAvailable(v) => info.shared_subscription_available = v,
+                _ => {}
+            }
+        }
+        info.properties = c.properties;
+        info
+    }
+}
+
+/// A refused connection: CONNACK with a failure reason code (3.2.2.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectRefusal {
+    pub reason_code: ConnectReasonCode,
+    pub reason_string: Option<ByteString>,
+    pub server_reference: Option<ByteString>,
+    pub properties: Properties,
+}
+
+/// Why a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DisconnectCause {
+    /// The server refused the connection in CONNACK.
+    Refused(ConnectRefusal),
+    /// The server sent DISCONNECT (3.14).
+    Server {
+        reason_code: DisconnectReasonCode,
+        reason_string: Option<ByteString>,
+        server_reference: Option<ByteString>,
+        properties: Properties,
+    },
+    /// The server broke the protocol; midge sent DISCONNECT with this reason code.
+    ProtocolError {
+        reason_code: DisconnectReasonCode,
+        detail: String,
+    },
+    /// Nothing arrived for 1.5 times the keep alive.
+    KeepAliveTimeout,
+    /// No CONNACK within the connect timeout.
+    ConnectTimeout,
+    /// The authenticator rejected the server's data.
+    Authentication(String),
+    /// The connection failed or was closed underneath (set by the runtime).
+    Transport { detail: String, errno: Option<i32> },
+    /// The application disconnected with this reason code.
+    Client { reason_code: DisconnectReasonCode },
+}
+
+/// A received application message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The topic, with any Topic Alias resolved.
+    pub topic: ByteString,
+    pub payload: Bytes,
+    pub qos: QoS,
+    pub retain: bool,
+    pub dup: bool,
+    pub packet_id: u16,
+    /// The PUBLISH properties without the Topic Alias; Subscription Identifiers included.
+    pub properties: Properties,
+    /// For QoS 1 and 2: pass to `acknowledge` once the message is safe with the application.
+    pub ack: Option<AckToken>,
+}
+
+/// The acknowledgement of a publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishAck {
+    /// 0 for QoS 0.
+    pub packet_id: u16,
+    pub reason: AckReason,
+    pub properties: Properties,
+}
+
+/// A SUBACK: one reason code per filter, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscribeAck {
+    pub packet_id: u16,
+    pub reason_codes: Vec<SubAckReasonCode>,
+    pub properties: Properties,
+}
+
+/// An UNSUBACK: one reason code per filter, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsubscribeAck {
+    pub packet_id: u16,
+    pub reason_codes: Vec<UnsubAckReasonCode>,
+    pub properties: Properties,
+}
+
+/// Something the application should know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// CONNACK with success: the connection is up.
+    Connected(Box<ConnAckInfo>),
+    /// The connection ended (or never came up), with the cause.
+    Disconnected(DisconnectCause),
+    /// The server did not keep our session [MQTT-3.2.2-5]: unacknowledged QoS 1 publishes are
+    /// sent again as new messages, QoS 2 ones the server may already hold fail with
+    /// `SessionLost`, and subscriptions are renewed when `resubscribe` is on.
+    SessionLost {
+        resubscribed: usize,
+    },
+    Message(Message),
+    PublishComplete {
+        id: RequestId,
+        result: Result<PublishAck, RequestError>,
+    },
+    SubscribeComplete {
+        id: RequestId,
+        result: Result<SubscribeAck, RequestError>,
+    },
+    UnsubscribeComplete {
+        id: RequestId,
+        result: Result<UnsubscribeAck, RequestError>,
+    },
+    /// The server accepted a re-authentication (AUTH 0x00 after our AUTH 0x19).
+    Reauthenticated,
+}

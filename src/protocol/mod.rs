@@ -1,0 +1,25 @@
+//! `protocol`: the MQTT 5 client session as a sans-IO state machine.
+//!
+//! Contract: no sockets, no threads, no clock reads. The runtime passes in the transport's
+//! bytes and events, the application's requests, and `now`; the session hands back bytes to
+//! send, events for the application, the next deadline, and when to close the connection.
+//! Everything the standard calls client Session State (4.1) lives here: the Packet
+//! Identifier allocator, outbound QoS 1/2 in flight within the server's Receive Maximum,
+//! inbound QoS 2 state, acknowledgement order, topic aliases, keep alive and resumption.
+//! This makes QoS 2 resumption, alias resets, ack ordering and packet-id reuse testable on a
+//! virtual clock without sockets.
+
+mod alias;
+mod config;
+mod error;
+mod event;
+mod packet_id;
+mod session;
+
+pub use config::{Authenticator, Options, QueueLimits};
+pub use error::{AckReason, RequestError};
+pub use event::{
+    AckToken, ConnAckInfo, ConnectRefusal, DisconnectCause, Event, Message, PublishAck, RequestId,
+    SubscribeAck, UnsubscribeAck,
+};
+pub use session::{PublishRequest, Session, State};

@@ -1,0 +1,1508 @@
+//! The client session state machine.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+
+use crate::codec::topic::{parse_shared, validate_topic_filter, validate_topic_name};
+use crate::codec::{
+    Auth, AuthReasonCode, ByteString, Bytes, CodecError, ConnAck, Connect, Decoder, Disconnect,
+    DisconnectReasonCode, Packet, Properties, Property, PropertyContext, PropertyId, PubAck,
+    PubComp, PubCompReasonCode, PubRec, PubRecReasonCode, PubRel, PubRelReasonCode, Publish, QoS,
+    SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe,
+};
+
+use super::alias::{AliasError, InboundAliases, OutboundAlias, OutboundAliases};
+use super::config::Options;
+use super::error::{AckReason, RequestError};
+use super::event::{
+    AckToken, ConnAckInfo, ConnectRefusal, DisconnectCause, Event, Message, PublishAck, RequestId,
+    SubscribeAck, UnsubscribeAck,
+};
+use super::packet_id::PacketIds;
+
+/// Where the connection stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// No connection; `connection_opened` starts one.
+    Disconnected,
+    /// CONNECT sent, waiting for CONNACK (and AUTH exchanges).
+    Connecting,
+    /// CONNACK received with success.
+    Connected,
+    /// Closed for good by [`Session::close`]; every request is refused.
+    Closed,
+}
+
+/// A publish the application asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PublishRequest {
+    pub topic: ByteString,
+    pub payload: Bytes,
+    pub qos: QoS,
+    pub retain: bool,
+    /// PUBLISH properties; no Topic Alias (midge assigns those) and no Subscription
+    /// Identifier [MQTT-3.3.4-6].
+    pub properties: Properties,
+}
+
+#[derive(Debug)]
+struct Queued {
+    id: RequestId,
+    request: PublishRequest,
+    since: Instant,
+    bytes: usize,
+}
+
+/// Which acknowledgement an outgoing QoS 1/2 publish waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OutState {
+    /// QoS 1 PUBLISH sent: waiting for PUBACK.
+    Qos1Sent,
+    /// QoS 2 PUBLISH sent: waiting for PUBREC.
+    Qos2Sent,
+    /// PUBREL sent after this PUBREC: waiting for PUBCOMP.
+    Released(PubRecReasonCode),
+}
+
+#[derive(Debug)]
+struct Outgoing {
+    id: RequestId,
+    seq: u64,
+    publish: Publish,
+    state: OutState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InQos2 {
+    /// Delivered; PUBREC goes out when the application acknowledges.
+    AwaitAppAck,
+    /// PUBREC sent; waiting for PUBREL.
+    PubRecSent,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum AckKind {
+    PubAck,
+    PubRec,
+}
+
+#[derive(Debug)]
+struct PendingAck {
+    token: u64,
+    packet_id: u16,
+    kind: AckKind,
+    done: bool,
+}
+
+#[derive(Debug)]
+struct PendingSub {
+    id: Option<RequestId>,
+    packet: Subscribe,
+}
+
+#[derive(Debug)]
+struct PendingUnsub {
+    id: RequestId,
+    packet: Unsubscribe,
+}
+
+/// The server's limits for the current connection (3.2.2.3).
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    receive_maximum: u16,
+    maximum_qos: QoS,
+    retain_available: bool,
+    maximum_packet_size: Option<u32>,
+    wildcard: bool,
+    subscription_ids: bool,
+    shared: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            receive_maximum: u16::MAX,
+            maximum_qos: QoS::ExactlyOnce,
+            retain_available: true,
+            maximum_packet_size: None,
+            wildcard: true,
+            subscription_ids: true,
+            shared: true,
+        }
+    }
+}
+
+/// The MQTT 5 client session as a sans-IO state machine.
+///
+/// Inputs: [`Session::connection_opened`], received bytes ([`Session::handle_read`]),
+/// [`Session::connection_closed`], [`Session::handle_timeout`] and the application's
+/// requests, each with `now`. Outputs: bytes to send ([`Session::take_transmit`]), events
+/// ([`Session::poll_event`]), the next deadline ([`Session::poll_timeout`]) and whether the
+/// connection should be closed ([`Session::poll_close`]). It never reads a clock, never
+/// blocks, and owns every piece of session state the standard gives the client (4.1).
+#[derive(Debug)]
+pub struct Session {
+    opts: Options,
+    state: State,
+    decoder: Decoder,
+    out: Vec<u8>,
+    events: VecDeque<Event>,
+    close_requested: bool,
+    next_request: RequestId,
+    ids: PacketIds,
+    limits: Limits,
+    // Outbound publishes: sent and unacknowledged, and not yet sent.
+    inflight: HashMap<u16, Outgoing>,
+    inflight_qos12: usize,
+    send_seq: u64,
+    queue: VecDeque<Queued>,
+    queued_bytes: usize,
+    out_aliases: OutboundAliases,
+    // Inbound.
+    in_aliases: InboundAliases,
+    inbound_qos2: HashMap<u16, InQos2>,
+    pending_acks: VecDeque<PendingAck>,
+    unacked_qos1: usize,
+    next_token: u64,
+    // Subscriptions.
+    pending_subs: HashMap<u16, PendingSub>,
+    pending_unsubs: HashMap<u16, PendingUnsub>,
+    control_queue: VecDeque<u16>,
+    subscriptions: BTreeMap<ByteString, (SubscriptionOptions, Option<u32>)>,
+    // Connection bookkeeping.
+    asked_clean_start: bool,
+    connected_once: bool,
+    keep_alive: Duration,
+    last_sent: Instant,
+    last_received: Instant,
+    ping_outstanding: bool,
+    connect_deadline: Option<Instant>,
+    reauthenticating: bool,
+}
+
+impl Session {
+    pub fn new(opts: Options, now: Instant) -> Self {
+        let decoder = Decoder::with_max_packet_size(opts.maximum_packet_size.unwrap_or(u32::MAX));
+        Self {
+            opts,
+            state: State::Disconnected,
+            decoder,
+            out: Vec::new(),
+            events: VecDeque::new(),
+            close_requested: false,
+            next_request: 1,
+            ids: PacketIds::default(),
+            limits: Limits::default(),
+            inflight: HashMap::new(),
+            inflight_qos12: 0,
+            send_seq: 0,
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+            out_aliases: OutboundAliases::default(),
+            in_aliases: InboundAliases::default(),
+            inbound_qos2: HashMap::new(),
+            pending_acks: VecDeque::new(),
+            unacked_qos1: 0,
+            next_token: 1,
+            pending_subs: HashMap::new(),
+            pending_unsubs: HashMap::new(),
+            control_queue: VecDeque::new(),
+            subscriptions: BTreeMap::new(),
+            asked_clean_start: true,
+            connected_once: false,
+            keep_alive: Duration::ZERO,
+            last_sent: now,
+            last_received: now,
+            ping_outstanding: false,
+            connect_deadline: None,
+            reauthenticating: false,
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    /// Publishes waiting to be sent (offline, or beyond the server's Receive Maximum).
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// QoS 1 and 2 publishes sent and not yet fully acknowledged.
+    pub fn inflight(&self) -> usize {
+        self.inflight.len()
+    }
+
+    // ---------------------------------------------------------------- outputs
+
+    /// Moves the bytes to send into `dst` (appending), leaving the internal buffer empty.
+    pub fn take_transmit(&mut self, dst: &mut Vec<u8>) {
+        if dst.is_empty() {
+            std::mem::swap(dst, &mut self.out);
+        } else {
+            dst.extend_from_slice(&self.out);
+            self.out.clear();
+        }
+    }
+
+    /// True when bytes wait in the transmit buffer.
+    pub fn has_transmit(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// True once after the session decided to end the connection: the runtime sends what is
+    /// in the transmit buffer (a DISCONNECT) and then closes the transport.
+    pub fn poll_close(&mut self) -> bool {
+        std::mem::take(&mut self.close_requested)
+    }
+
+    /// The next instant [`Session::handle_timeout`] must be called at, if any.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::Connecting => self.connect_deadline,
+            State::Connected if !self.keep_alive.is_zero() => {
+                let ping = if self.ping_outstanding {
+                    None
+                } else {
+                    Some(self.last_sent.min(self.last_received) + self.keep_alive)
+                };
+                let lost = self.last_received + self.keep_alive * 3 / 2;
+                Some(ping.map_or(lost, |p| p.min(lost)))
+            }
+            _ => None,
+        }
+    }
+
+    // ---------------------------------------------------------------- connection
+
+    /// The transport is up: sends CONNECT.
+    pub fn connection_opened(&mut self, now: Instant) {
+        if self.state == State::Closed {
+            return;
+        }
+        self.state = State::Connecting;
+        self.close_requested = false;
+        self.decoder.reset();
+        self.out.clear();
+        self.ping_outstanding = false;
+        self.reauthenticating = false;
+        self.last_sent = now;
+        self.last_received = now;
+        self.connect_deadline = Some(now + self.opts.connect_timeout);
+        self.asked_clean_start = if self.connected_once {
+            self.opts.session_expiry_interval == 0
+        } else {
+            self.opts.clean_start
+        };
+        let connect = self.build_connect();
+        self.send(&Packet::from(connect), now);
+    }
+
+    fn build_connect(&mut self) -> Connect {
+        let o = &mut self.opts;
+        let mut properties = Properties::new();
+        if o.session_expiry_interval != 0 {
+            properties.push(Property::SessionExpiryInterval(o.session_expiry_interval));
+        }
+        if o.receive_maximum != u16::MAX {
+            properties.push(Property::ReceiveMaximum(o.receive_maximum.max(1)));
+        }
+        if let Some(max) = o.maximum_packet_size {
+            properties.push(Property::MaximumPacketSize(max.max(1)));
+        }
+        if o.topic_alias_maximum != 0 {
+            properties.push(Property::TopicAliasMaximum(o.topic_alias_maximum));
+        }
+        if o.request_response_information {
+            properties.push(Property::RequestResponseInformation(true));
+        }
+        if !o.request_problem_information {
+            properties.push(Property::RequestProblemInformation(false));
+        }
+        for (k, v) in &o.user_properties {
+            properties.push(Property::UserProperty(k.clone(), v.clone()));
+        }
+        if let Some(auth) = o.authenticator.as_mut() {
+            properties.push(Property::AuthenticationMethod(ByteString::from(
+                auth.method(),
+            )));
+            if let Some(data) = auth.initial_data() {
+                properties.push(Property::AuthenticationData(data));
+            }
+        }
+        Connect {
+            clean_start: self.asked_clean_start,
+            keep_alive: o.keep_alive,
+            properties,
+            client_id: o.client_id.clone(),
+            will: o.will.clone(),
+            username: o.username.clone(),
+            password: o.password.clone(),
+        }
+    }
+
+    /// The transport closed or failed. Session state is kept for the next connection.
+    pub fn connection_closed(&mut self, cause: DisconnectCause) {
+        if matches!(self.state, State::Connecting | State::Connected) {
+            self.end_connection(cause);
+        }
+        self.close_requested = false;
+    }
+
+    fn end_connection(&mut self, cause: DisconnectCause) {
+        self.state = State::Disconnected;
+        self.connect_deadline = None;
+        self.close_requested = true;
+        // QoS 1 messages not yet acknowledged will be sent again by the server; their acks
+        // must not go out on the next connection. QoS 2 state is session state and stays.
+        self.pending_acks
+            .retain(|a| matches!(a.kind, AckKind::PubRec));
+        self.unacked_qos1 = 0;
+        self.events.push_back(Event::Disconnected(cause));
+    }
+
+    /// Ends the connection because the server broke a rule: DISCONNECT with `reason_code`.
+    fn protocol_error(&mut self, reason_code: DisconnectReasonCode, detail: String, now: Instant) {
+        if !matches!(self.state, State::Connecting | State::Connected) {
+            return;
+        }
+        self.send(&Packet::Disconnect(Disconnect::new(reason_code)), now);
+        self.end_connection(DisconnectCause::ProtocolError {
+            reason_code,
+            detail,
+        });
+    }
+
+    fn codec_error(&mut self, e: &CodecError, now: Instant) {
+        let detail = format!("{e} [{}]", e.spec_ref());
+        self.protocol_error(e.reason_code(), detail, now);
+    }
+
+    /// Sends DISCONNECT with `reason_code` and ends the connection. Session state is kept:
+    /// connecting again resumes it (if the Session Expiry Interval allows).
+    pub fn disconnect(
+        &mut self,
+        reason_code: DisconnectReasonCode,
+        properties: Properties,
+        now: Instant,
+    ) -> Result<(), RequestError> {
+        properties
+            .validate(PropertyContext::Disconnect)
+            .map_err(RequestError::InvalidProperties)?;
+        // [MQTT-3.14.2-2] no Session Expiry Interval in DISCONNECT when CONNECT had none (0).
+        if self.opts.session_expiry_interval == 0 {
+            if let Some(Property::SessionExpiryInterval(v)) =
+                properties.get(PropertyId::SessionExpiryInterval)
+            {
+                if *v != 0 {
+                    return Err(RequestError::InvalidProperties(
+                        CodecError::InvalidPropertyValue {
+                            property: PropertyId::SessionExpiryInterval,
+                            value: *v,
+                        },
+                    ));
+                }
+            }
+        }
+        match self.state {
+            State::Closed => return Err(RequestError::Closed),
+            State::Disconnected => return Err(RequestError::NotConnected),
+            State::Connecting | State::Connected => {}
+        }
+        if let Some(Property::SessionExpiryInterval(v)) =
+            properties.get(PropertyId::SessionExpiryInterval)
+        {
+            self.opts.session_expiry_interval = *v;
+        }
+        self.send(
+            &Packet::Disconnect(Disconnect {
+                reason_code,
+                properties,
+            }),
+            now,
+        );
+        self.end_connection(DisconnectCause::Client { reason_code });
+        Ok(())
+    }
+
+    /// Closes the session for good: every pending request completes with `Closed`.
+    pub fn close(&mut self) {
+        if self.state == State::Closed {
+            return;
+        }
+        if matches!(self.state, State::Connecting | State::Connected) {
+            self.end_connection(DisconnectCause::Client {
+                reason_code: DisconnectReasonCode::NormalDisconnection,
+            });
+        }
+        self.state = State::Closed;
+        let mut inflight: Vec<_> = self.inflight.drain().map(|(_, o)| o).collect();
+        inflight.sort_by_key(|o| o.seq);
+        for o in inflight {
+            self.complete_publish(o.id, Err(RequestError::Closed));
+        }
+        self.inflight_qos12 = 0;
+        while let Some(q) = self.queue.pop_front() {
+            self.complete_publish(q.id, Err(RequestError::Closed));
+        }
+        self.queued_bytes = 0;
+        self.fail_control(&RequestError::Closed);
+        self.ids.clear();
+    }
+
+    fn fail_control(&mut self, error: &RequestError) {
+        let mut subs: Vec<_> = self.pending_subs.drain().map(|(_, s)| s).collect();
+        subs.sort_by_key(|s| s.id);
+        for s in subs {
+            if let Some(id) = s.id {
+                self.events.push_back(Event::SubscribeComplete {
+                    id,
+                    result: Err(error.clone()),
+                });
+            }
+        }
+        let mut unsubs: Vec<_> = self.pending_unsubs.drain().map(|(_, u)| u).collect();
+        unsubs.sort_by_key(|u| u.id);
+        for u in unsubs {
+            self.events.push_back(Event::UnsubscribeComplete {
+                id: u.id,
+                result: Err(error.clone()),
+            });
+        }
+        self.control_queue.clear();
+    }
+
+    /// Keep alive and connect timeout.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.state {
+            State::Connecting if self.connect_deadline.is_some_and(|d| now >= d) => {
+                self.end_connection(DisconnectCause::ConnectTimeout);
+            }
+            State::Connected if !self.keep_alive.is_zero() => {
+                if now >= self.last_received + self.keep_alive * 3 / 2 {
+                    self.end_connection(DisconnectCause::KeepAliveTimeout);
+                } else if !self.ping_outstanding
+                    && now >= self.last_sent.min(self.last_received) + self.keep_alive
+                {
+                    // [MQTT-3.1.2-20] a control packet within every keep alive period.
+                    self.ping_outstanding = true;
+                    self.send(&Packet::PingReq, now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // ---------------------------------------------------------------- input
+
+    /// The decoder's buffer, to read into directly; call [`Session::process_read`] after.
+    pub fn read_buffer(&mut self) -> &mut BytesMut {
+        self.decoder.buffer_mut()
+    }
+
+    /// Handles received bytes.
+    pub fn handle_read(&mut self, data: &[u8], now: Instant) {
+        self.decoder.feed(data);
+        self.process_read(now);
+    }
+
+    /// Decodes and handles every complete packet in the read buffer.
+    pub fn process_read(&mut self, now: Instant) {
+        while matches!(self.state, State::Connecting | State::Connected) {
+            match self.decoder.next_packet() {
+                Ok(Some(packet)) => {
+                    self.last_received = now;
+                    self.handle_packet(packet, now);
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    self.codec_error(&e, now);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn handle_packet(&mut self, packet: Packet, now: Instant) {
+        if self.state == State::Connecting {
+            match packet {
+                Packet::ConnAck(c) => self.handle_connack(c, now),
+                Packet::Auth(a) => self.handle_auth(&a, now),
+                Packet::Disconnect(d) => self.handle_disconnect(d),
+                other => self.protocol_error(
+                    DisconnectReasonCode::ProtocolError,
+                    format!("{:?} before CONNACK", other.packet_type()),
+                    now,
+                ),
+            }
+            return;
+        }
+        match packet {
+            Packet::Publish(p) => self.handle_publish(p, now),
+            Packet::PubAck(p) => self.handle_puback(&p, now),
+            Packet::PubRec(p) => self.handle_pubrec(&p, now),
+            Packet::PubRel(p) => self.handle_pubrel(&p, now),
+            Packet::PubComp(p) => self.handle_pubcomp(&p, now),
+            Packet::SubAck(p) => self.handle_suback(p, now),
+            Packet::UnsubAck(p) => self.handle_unsuback(p, now),
+            Packet::PingResp => self.ping_outstanding = false,
+            Packet::Disconnect(d) => self.handle_disconnect(d),
+            Packet::Auth(a) => self.handle_auth(&a, now),
+            other => self.protocol_error(
+                DisconnectReasonCode::ProtocolError,
+                format!("unexpected {:?} from the server", other.packet_type()),
+                now,
+            ),
+        }
+    }
+
+    fn handle_connack(&mut self, c: ConnAck, now: Instant) {
+        if c.reason_code.is_failure() {
+            let refusal = ConnectRefusal {
+                reason_code: c.reason_code,
+                reason_string: c.properties.get_str(PropertyId::ReasonString).cloned(),
+                server_reference: c.properties.get_str(PropertyId::ServerReference).cloned(),
+                properties: c.properties,
+            };
+            self.end_connection(DisconnectCause::Refused(refusal));
+            return;
+        }
+        // [MQTT-3.2.2-4] Session Present 1 when we asked for a clean start.
+        if c.session_present && self.asked_clean_start {
+            self.protocol_error(
+                DisconnectReasonCode::ProtocolError,
+                "CONNACK Session Present 1 after Clean Start 1 [MQTT-3.2.2-4]".into(),
+                now,
+            );
+            return;
+        }
+        if let Some(auth) = self.opts.authenticator.as_mut() {
+            let data = c.properties.get_binary(PropertyId::AuthenticationData);
+            if let Err(e) = auth.success(data.map(|d| &d[..])) {
+                self.auth_failed(e, now);
+                return;
+            }
+        }
+        let info = ConnAckInfo::new(c, self.opts.keep_alive);
+        if let Some(id) = &info.assigned_client_id {
+            // Reconnections must present the identifier the server assigned.
+            self.opts.client_id = id.clone();
+        }
+        if let Some(v) = info.session_expiry_interval {
+            self.opts.session_expiry_interval = v;
+        }
+        self.limits = Limits {
+            receive_maximum: info.receive_maximum,
+            maximum_qos: info.maximum_qos,
+            retain_available: info.retain_available,
+            maximum_packet_size: info.maximum_packet_size,
+            wildcard: info.wildcard_subscription_available,
+            subscription_ids: info.subscription_identifiers_available,
+            shared: info.shared_subscription_available,
+        };
+        // [MQTT-3.2.2-21] the server's keep alive replaces ours.
+        self.keep_alive = Duration::from_secs(u64::from(info.keep_alive));
+        self.in_aliases.reset(self.opts.topic_alias_maximum);
+        let alias_max = if self.opts.auto_topic_alias {
+            info.topic_alias_maximum
+        } else {
+            0
+        };
+        self.out_aliases.reset(alias_max);
+        self.state = State::Connected;
+        self.connect_deadline = None;
+        let session_present = info.session_present;
+        self.events.push_back(Event::Connected(Box::new(info)));
+        self.connected_once = true;
+        if session_present {
+            self.resume_session(now);
+        } else {
+            self.discard_session(now);
+        }
+        self.flush_acks(now);
+        self.pump(now);
+    }
+
+    /// [MQTT-4.4.0-1] resend unacknowledged PUBLISH (DUP=1) and PUBREL, in their original
+    /// order [MQTT-4.6.0-1]; then SUBSCRIBE/UNSUBSCRIBE that were not answered.
+    fn resume_session(&mut self, now: Instant) {
+        let mut order: Vec<(u64, u16)> = self
+            .inflight
+            .values()
+            .map(|o| (o.seq, o.publish.packet_id))
+            .collect();
+        order.sort_unstable();
+        for (_, pid) in order {
+            let Some(o) = self.inflight.get_mut(&pid) else {
+                continue;
+            };
+            let packet = match o.state {
+                OutState::Qos1Sent | OutState::Qos2Sent => {
+                    o.publish.dup = true;
+                    Packet::Publish(o.publish.clone())
+                }
+                OutState::Released(_) => Packet::PubRel(PubRel::new(pid)),
+            };
+            self.send(&packet, now);
+        }
+        self.resend_control(now);
+    }
+
+    /// [MQTT-3.2.2-5] the server has no session: drop ours. QoS 1 publishes go out again as
+    /// new messages (at least once still holds); QoS 2 ones that may have reached the server
+    /// fail with `SessionLost` rather than risk a duplicate; those the server already
+    /// acknowledged with PUBREC complete with that PUBREC.
+    fn discard_session(&mut self, now: Instant) {
+        self.inbound_qos2.clear();
+        self.pending_acks.clear();
+        let had_state = !self.inflight.is_empty() || !self.subscriptions.is_empty();
+        let mut inflight: Vec<_> = self.inflight.drain().map(|(_, o)| o).collect();
+        inflight.sort_by_key(|o| o.seq);
+        self.inflight_qos12 = 0;
+        let mut requeue = Vec::new();
+        for o in inflight {
+            self.ids.release(o.publish.packet_id);
+            match o.state {
+                OutState::Qos1Sent => requeue.push(o),
+                OutState::Qos2Sent => {
+                    self.complete_publish(o.id, Err(RequestError::SessionLost));
+                }
+                OutState::Released(code) => self.complete_publish(
+                    o.id,
+                    Ok(PublishAck {
+                        packet_id: o.publish.packet_id,
+                        reason: AckReason::PubRec(code),
+                        properties: Properties::new(),
+                    }),
+                ),
+            }
+        }
+        // Back to the head of the queue, oldest first, so order is kept.
+        for o in requeue.into_iter().rev() {
+            let request = PublishRequest {
+                topic: o.publish.topic,
+                payload: o.publish.payload,
+                qos: o.publish.qos,
+                retain: o.publish.retain,
+                properties: o.publish.properties,
+            };
+            let bytes = request_bytes(&request);
+            self.queued_bytes += bytes;
+            self.queue.push_front(Queued {
+                id: o.id,
+                request,
+                since: now,
+                bytes,
+            });
+        }
+        // SUBSCRIBE/UNSUBSCRIBE in flight are simply sent again on this connection.
+        self.resend_control(now);
+        if had_state {
+            let mut resubscribed = 0;
+            if self.opts.resubscribe && !self.subscriptions.is_empty() {
+                resubscribed = self.resubscribe(now);
+            }
+            self.events.push_back(Event::SessionLost { resubscribed });
+        }
+    }
+
+    fn resubscribe(&mut self, now: Instant) -> usize {
+        // One SUBSCRIBE per Subscription Identifier, since it is a per-packet property.
+        let mut groups: BTreeMap<Option<u32>, Vec<Subscription>> = BTreeMap::new();
+        for (filter, (options, sub_id)) in &self.subscriptions {
+            groups.entry(*sub_id).or_default().push(Subscription {
+                filter: filter.clone(),
+                options: *options,
+            });
+        }
+        let mut count = 0;
+        for (sub_id, subscriptions) in groups {
+            let Some(packet_id) = self.ids.allocate() else {
+                break;
+            };
+            count += subscriptions.len();
+            let mut properties = Properties::new();
+            if let Some(v) = sub_id {
+                properties.push(Property::SubscriptionIdentifier(v));
+            }
+            let packet = Subscribe {
+                packet_id,
+                properties,
+                subscriptions,
+            };
+            self.send(&Packet::Subscribe(packet.clone()), now);
+            self.pending_subs
+                .insert(packet_id, PendingSub { id: None, packet });
+        }
+        count
+    }
+
+    fn resend_control(&mut self, now: Instant) {
+        let mut ids: Vec<u16> = self
+            .pending_subs
+            .keys()
+            .chain(self.pending_unsubs.keys())
+            .copied()
+            .collect();
+        // Those queued while disconnected go in request order; the rest by packet id.
+        ids.retain(|id| !self.control_queue.contains(id));
+        ids.sort_unstable();
+        ids.extend(self.control_queue.drain(..));
+        for id in ids {
+            let packet = if let Some(s) = self.pending_subs.get(&id) {
+                Packet::Subscribe(s.packet.clone())
+            } else if let Some(u) = self.pending_unsubs.get(&id) {
+                Packet::Unsubscribe(u.packet.clone())
+            } else {
+                continue;
+            };
+            self.send(&packet, now);
+        }
+    }
+
+    fn handle_disconnect(&mut self, d: Disconnect) {
+        let cause = DisconnectCause::Server {
+            reason_code: d.reason_code,
+            reason_string: d.properties.get_str(PropertyId::ReasonString).cloned(),
+            server_reference: d.properties.get_str(PropertyId::ServerReference).cloned(),
+            properties: d.properties,
+        };
+        self.end_connection(cause);
+    }
+
+    fn handle_auth(&mut self, a: &Auth, now: Instant) {
+        let Some(auth) = self.opts.authenticator.as_mut() else {
+            self.protocol_error(
+                DisconnectReasonCode::ProtocolError,
+                "AUTH without an authentication method".into(),
+                now,
+            );
+            return;
+        };
+        let method_ok = matches!(
+            a.properties.get(PropertyId::AuthenticationMethod),
+            Some(Property::AuthenticationMethod(m)) if **m == *auth.method()
+        );
+        if !method_ok {
+            // [MQTT-4.12.0-5]-style: AUTH must carry the same Authentication Method.
+            self.protocol_error(
+                DisconnectReasonCode::ProtocolError,
+                "AUTH with a different authentication method".into(),
+                now,
+            );
+            return;
+        }
+        let data = a
+            .properties
+            .get_binary(PropertyId::AuthenticationData)
+            .map(|d| &d[..]);
+        let method = ByteString::from(auth.method());
+        match a.reason_code {
+            AuthReasonCode::ContinueAuthentication => match auth.challenge(data) {
+                Ok(answer) => {
+                    let mut properties =
+                        Properties::new().with(Property::AuthenticationMethod(method));
+                    if let Some(d) = answer {
+                        properties.push(Property::AuthenticationData(d));
+                    }
+                    self.send(
+                        &Packet::Auth(Auth {
+                            reason_code: AuthReasonCode::ContinueAuthentication,
+                            properties,
+                        }),
+                        now,
+                    );
+                }
+                Err(e) => self.auth_failed(e, now),
+            },
+            AuthReasonCode::Success if self.state == State::Connected && self.reauthenticating => {
+                match auth.success(data) {
+                    Ok(()) => {
+                        self.reauthenticating = false;
+                        self.events.push_back(Event::Reauthenticated);
+                    }
+                    Err(e) => self.auth_failed(e, now),
+                }
+            }
+            // Success outside a re-authentication, or Re-authenticate from the server.
+            other => self.protocol_error(
+                DisconnectReasonCode::ProtocolError,
+                format!("unexpected AUTH {other}"),
+                now,
+            ),
+        }
+    }
+
+    fn auth_failed(&mut self, e: String, now: Instant) {
+        self.protocol_error(DisconnectReasonCode::NotAuthorized, e.clone(), now);
+        if let Some(Event::Disconnected(cause)) = self.events.back_mut() {
+            *cause = DisconnectCause::Authentication(e);
+        }
+    }
+
+    /// Starts re-authentication (4.12.1) with the authenticator's initial data.
+    pub fn reauthenticate(&mut self, now: Instant) -> Result<(), RequestError> {
+        if self.state != State::Connected {
+            return Err(RequestError::NotConnected);
+        }
+        let Some(auth) = self.opts.authenticator.as_mut() else {
+            return Err(RequestError::NotSupported(
+                "re-authentication without an authenticator",
+            ));
+        };
+        let mut properties = Properties::new().with(Property::AuthenticationMethod(
+            ByteString::from(auth.method()),
+        ));
+        if let Some(d) = auth.initial_data() {
+            properties.push(Property::AuthenticationData(d));
+        }
+        self.reauthenticating = true;
+        self.send(
+            &Packet::Auth(Auth {
+                reason_code: AuthReasonCode::ReAuthenticate,
+                properties,
+            }),
+            now,
+        );
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- inbound publish
+
+    fn handle_publish(&mut self, mut p: Publish, now: Instant) {
+        if let Some(Property::TopicAlias(alias)) = p.properties.get(PropertyId::TopicAlias) {
+            match self.in_aliases.resolve(*alias, &p.topic) {
+                Ok(topic) => p.topic = topic,
+                Err(AliasError::OutOfRange) => {
+                    return self.protocol_error(
+                        DisconnectReasonCode::TopicAliasInvalid,
+                        format!("Topic Alias {alias} is above our maximum"),
+                        now,
+                    );
+                }
+                Err(AliasError::Unknown) => {
+                    return self.protocol_error(
+                        DisconnectReasonCode::ProtocolError,
+                        format!("unknown Topic Alias {alias}"),
+                        now,
+                    );
+                }
+            }
+            p.properties.remove(PropertyId::TopicAlias);
+        }
+        let ack = match p.qos {
+            QoS::AtMostOnce => None,
+            QoS::AtLeastOnce => {
+                if !self.inbound_quota_left() {
+                    return self.receive_maximum_exceeded(now);
+                }
+                self.unacked_qos1 += 1;
+                Some(self.push_pending_ack(p.packet_id, AckKind::PubAck))
+            }
+            QoS::ExactlyOnce => {
+                if let Some(state) = self.inbound_qos2.get(&p.packet_id) {
+                    // Already delivered: never twice (4.3.3). Answer again if we had.
+                    if *state == InQos2::PubRecSent {
+                        self.send(&Packet::PubRec(PubRec::new(p.packet_id)), now);
+                    }
+                    return;
+                }
+                if !self.inbound_quota_left() {
+                    return self.receive_maximum_exceeded(now);
+                }
+                self.inbound_qos2.insert(p.packet_id, InQos2::AwaitAppAck);
+                Some(self.push_pending_ack(p.packet_id, AckKind::PubRec))
+            }
+        };
+        self.events.push_back(Event::Message(Message {
+            topic: p.topic,
+            payload: p.payload,
+            qos: p.qos,
+            retain: p.retain,
+            dup: p.dup,
+            packet_id: p.packet_id,
+            properties: p.properties,
+            ack,
+        }));
+    }
+
+    fn inbound_quota_left(&self) -> bool {
+        self.unacked_qos1 + self.inbound_qos2.len() < usize::from(self.opts.receive_maximum.max(1))
+    }
+
+    fn receive_maximum_exceeded(&mut self, now: Instant) {
+        // [MQTT-3.3.4-9] the server must not exceed our Receive Maximum.
+        self.protocol_error(
+            DisconnectReasonCode::ReceiveMaximumExceeded,
+            format!(
+                "more than {} unacknowledged QoS 1/2 PUBLISHes",
+                self.opts.receive_maximum
+            ),
+            now,
+        );
+    }
+
+    fn push_pending_ack(&mut self, packet_id: u16, kind: AckKind) -> AckToken {
+        let token = self.next_token;
+        self.next_token += 1;
+        self.pending_acks.push_back(PendingAck {
+            token,
+            packet_id,
+            kind,
+            done: false,
+        });
+        AckToken(token)
+    }
+
+    /// The application has the message: send its PUBACK or PUBREC. Acknowledgements go out
+    /// in the order the PUBLISHes arrived [MQTT-4.6.0-2] [MQTT-4.6.0-3], whatever order they
+    /// are acknowledged in. Unknown or stale tokens are ignored.
+    pub fn acknowledge(&mut self, token: AckToken, now: Instant) {
+        if let Some(a) = self.pending_acks.iter_mut().find(|a| a.token == token.0) {
+            a.done = true;
+        }
+        self.flush_acks(now);
+    }
+
+    fn flush_acks(&mut self, now: Instant) {
+        if self.state != State::Connected {
+            return;
+        }
+        while self.pending_acks.front().is_some_and(|a| a.done) {
+            let Some(a) = self.pending_acks.pop_front() else {
+                break;
+            };
+            match a.kind {
+                AckKind::PubAck => {
+                    self.unacked_qos1 = self.unacked_qos1.saturating_sub(1);
+                    self.send(&Packet::PubAck(PubAck::new(a.packet_id)), now);
+                }
+                AckKind::PubRec => {
+                    self.inbound_qos2.insert(a.packet_id, InQos2::PubRecSent);
+                    self.send(&Packet::PubRec(PubRec::new(a.packet_id)), now);
+                }
+            }
+        }
+    }
+
+    fn handle_pubrel(&mut self, p: &PubRel, now: Instant) {
+        let reason_code = match self.inbound_qos2.get(&p.packet_id) {
+            Some(InQos2::PubRecSent) => {
+                self.inbound_qos2.remove(&p.packet_id);
+                PubCompReasonCode::Success
+            }
+            Some(InQos2::AwaitAppAck) => {
+                return self.protocol_error(
+                    DisconnectReasonCode::ProtocolError,
+                    format!("PUBREL {} before our PUBREC", p.packet_id),
+                    now,
+                );
+            }
+            None => PubCompReasonCode::PacketIdentifierNotFound,
+        };
+        self.send(
+            &Packet::PubComp(PubComp {
+                packet_id: p.packet_id,
+                reason_code,
+                properties: Properties::new(),
+            }),
+            now,
+        );
+    }
+
+    // ---------------------------------------------------------------- outbound publish
+
+    /// Publishes a message. QoS 0 completes when written; QoS 1 and 2 with the server's
+    /// acknowledgement. While disconnected, or when the server's Receive Maximum is used up,
+    /// the message waits in the bounded offline queue. A request that breaks the server's
+    /// known limits is refused and nothing is sent.
+    pub fn publish(
+        &mut self,
+        request: PublishRequest,
+        now: Instant,
+    ) -> Result<RequestId, RequestError> {
+        if self.state == State::Closed {
+            return Err(RequestError::Closed);
+        }
+        validate_topic_name(&request.topic).map_err(RequestError::InvalidTopic)?;
+        request
+            .properties
+            .validate(PropertyContext::Publish)
+            .map_err(RequestError::InvalidProperties)?;
+        for p in &request.properties {
+            if matches!(
+                p,
+                Property::TopicAlias(_) | Property::SubscriptionIdentifier(_)
+            ) {
+                return Err(RequestError::InvalidProperties(
+                    CodecError::PropertyNotAllowed {
+                        property: p.id(),
+                        context: PropertyContext::Publish,
+                    },
+                ));
+            }
+        }
+        self.check_limits(&request)?;
+        let bytes = request_bytes(&request);
+        let limits = self.opts.offline_queue;
+        if self.queue.len() >= limits.max_messages || self.queued_bytes + bytes > limits.max_bytes {
+            // Sending now without queueing is still possible when nothing waits ahead.
+            if !(self.queue.is_empty() && self.can_send_now(request.qos)) {
+                return Err(RequestError::QueueFull);
+            }
+        }
+        let id = self.next_request;
+        self.next_request += 1;
+        self.queued_bytes += bytes;
+        self.queue.push_back(Queued {
+            id,
+            request,
+            since: now,
+            bytes,
+        });
+        self.pump(now);
+        Ok(id)
+    }
+
+    fn can_send_now(&self, qos: QoS) -> bool {
+        self.state == State::Connected
+            && (qos == QoS::AtMostOnce
+                || self.inflight_qos12 < usize::from(self.limits.receive_maximum))
+    }
+
+    /// The server's limits, as known from the last CONNACK (3.2.2.3).
+    fn check_limits(&self, r: &PublishRequest) -> Result<(), RequestError> {
+        if r.qos > self.limits.maximum_qos {
+            return Err(RequestError::QosNotSupported {
+                requested: r.qos,
+                maximum: self.limits.maximum_qos,
+            });
+        }
+        if r.retain && !self.limits.retain_available {
+            return Err(RequestError::RetainNotSupported);
+        }
+        if let Some(max) = self.limits.maximum_packet_size {
+            let size = Packet::Publish(Publish {
+                dup: false,
+                qos: r.qos,
+                retain: r.retain,
+                topic: r.topic.clone(),
+                packet_id: 1,
+                properties: r.properties.clone(),
+                payload: r.payload.clone(),
+            })
+            .encoded_len();
+            if size > max as usize {
+                return Err(RequestError::PacketTooLarge { size, max });
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends queued publishes while connected and within the server's Receive Maximum,
+    /// in order.
+    fn pump(&mut self, now: Instant) {
+        while self.state == State::Connected {
+            let Some(front) = self.queue.front() else {
+                return;
+            };
+            if !self.can_send_now(front.request.qos) {
+                return;
+            }
+            let Some(q) = self.queue.pop_front() else {
+                return;
+            };
+            self.queued_bytes -= q.bytes;
+            self.send_publish(q, now);
+        }
+    }
+
+    fn send_publish(&mut self, q: Queued, now: Instant) {
+        let mut request = q.request;
+        // Message Expiry Interval: drop when expired, else send what is left (3.3.2.3.3).
+        if let Some(Property::MessageExpiryInterval(interval)) =
+            request.properties.get(PropertyId::MessageExpiryInterval)
+        {
+            let waited = now.saturating_duration_since(q.since).as_secs();
+            let interval = u64::from(*interval);
+            if waited >= interval && now > q.since {
+                return self.complete_publish(q.id, Err(RequestError::Expired));
+            }
+            if waited > 0 {
+                let left = (interval - waited) as u32;
+                for p in &mut request.properties {
+                    if let Property::MessageExpiryInterval(v) = p {
+                        *v = left;
+                    }
+                }
+            }
+        }
+        // Limits may have changed since the message was queued.
+        if let Err(e) = self.check_limits(&request) {
+            return self.complete_publish(q.id, Err(e));
+        }
+        let packet_id = if request.qos == QoS::AtMostOnce {
+            0
+        } else if let Some(id) = self.ids.allocate() {
+            id
+        } else {
+            return self.complete_publish(q.id, Err(RequestError::NoPacketIdentifier));
+        };
+        let publish = Publish {
+            dup: false,
+            qos: request.qos,
+            retain: request.retain,
+            topic: request.topic,
+            packet_id,
+            properties: request.properties,
+            payload: request.payload,
+        };
+        self.send_with_alias(&publish, now);
+        if publish.qos == QoS::AtMostOnce {
+            return self.complete_publish(
+                q.id,
+                Ok(PublishAck {
+                    packet_id: 0,
+                    reason: AckReason::Written,
+                    properties: Properties::new(),
+                }),
+            );
+        }
+        let state = if publish.qos == QoS::AtLeastOnce {
+            OutState::Qos1Sent
+        } else {
+            OutState::Qos2Sent
+        };
+        self.send_seq += 1;
+        self.inflight_qos12 += 1;
+        self.inflight.insert(
+            packet_id,
+            Outgoing {
+                id: q.id,
+                seq: self.send_seq,
+                publish,
+                state,
+            },
+        );
+    }
+
+    /// Sends a PUBLISH with an automatic Topic Alias when the server allows them. The stored
+    /// copy keeps the full topic, so a resend on a new connection needs no alias.
+    fn send_with_alias(&mut self, publish: &Publish, now: Instant) {
+        match self.out_aliases.lookup(&publish.topic) {
+            OutboundAlias::None => self.send(&Packet::Publish(publish.clone()), now),
+            alias @ (OutboundAlias::New(a) | OutboundAlias::Known(a)) => {
+                let mut p = publish.clone();
+                p.properties.push(Property::TopicAlias(a));
+                if matches!(alias, OutboundAlias::Known(_)) {
+                    p.topic = ByteString::new();
+                }
+                self.send(&Packet::Publish(p), now);
+            }
+        }
+    }
+
+    fn complete_publish(&mut self, id: RequestId, result: Result<PublishAck, RequestError>) {
+        self.events.push_back(Event::PublishComplete { id, result });
+    }
+
+    fn finish_outgoing(
+        &mut self,
+        packet_id: u16,
+        reason: AckReason,
+        properties: Properties,
+        now: Instant,
+    ) {
+        let Some(o) = self.inflight.remove(&packet_id) else {
+            return;
+        };
+        self.ids.release(packet_id);
+        self.inflight_qos12 -= 1;
+        let result = if reason.is_success() {
+            Ok(PublishAck {
+                packet_id,
+                reason,
+                properties,
+            })
+        } else {
+            Err(RequestError::Refused(reason))
+        };
+        self.complete_publish(o.id, result);
+        self.pump(now);
+    }
+
+    fn handle_puback(&mut self, p: &PubAck, now: Instant) {
+        match self.inflight.get(&p.packet_id).map(|o| o.state) {
+            Some(OutState::Qos1Sent) => self.finish_outgoing(
+                p.packet_id,
+                AckReason::PubAck(p.reason_code),
+                p.properties.clone(),
+                now,
+            ),
+            Some(_) => self.protocol_error(
+                DisconnectReasonCode::ProtocolError,
+                format!("PUBACK for QoS 2 message {}", p.packet_id),
+                now,
+            ),
+            // Not ours (any more): nothing to do.
+            None => {}
+        }
+    }
+
+    fn handle_pubrec(&mut self, p: &PubRec, now: Instant) {
+        let state = self.inflight.get(&p.packet_id).map(|o| o.state);
+        match state {
+            Some(OutState::Qos2Sent) if p.reason_code.is_failure() => {
+                // 4.3.3: a failure PUBREC ends the exchange; no PUBREL.
+                self.finish_outgoing(
+                    p.packet_id,
+                    AckReason::PubRec(p.reason_code),
+                    p.properties.clone(),
+                    now,
+                );
+            }
+            Some(OutState::Qos2Sent | OutState::Released(_)) => {
+                if let Some(o) = self.inflight.get_mut(&p.packet_id) {
+                    o.state = OutState::Released(p.reason_code);
+                }
+                self.send(&Packet::PubRel(PubRel::new(p.packet_id)), now);
+            }
+            Some(OutState::Qos1Sent) => self.protocol_error(
+                DisconnectReasonCode::ProtocolError,
+                format!("PUBREC for QoS 1 message {}", p.packet_id),
+                now,
+            ),
+            None => self.send(
+                &Packet::PubRel(PubRel {
+                    packet_id: p.packet_id,
+                    reason_code: PubRelReasonCode::PacketIdentifierNotFound,
+                    properties: Properties::new(),
+                }),
+                now,
+            ),
+        }
+    }
+
+    fn handle_pubcomp(&mut self, p: &PubComp, now: Instant) {
+        if let Some(OutState::Released(_)) = self.inflight.get(&p.packet_id).map(|o| o.state) {
+            self.finish_outgoing(
+                p.packet_id,
+                AckReason::PubComp(p.reason_code),
+                p.properties.clone(),
+                now,
+            );
+        }
+    }
+
+    // ---------------------------------------------------------------- subscriptions
+
+    /// Subscribes. Refused before sending when a filter is invalid or the server said it
+    /// does not support what is asked (wildcards, subscription identifiers, shared
+    /// subscriptions). While disconnected the request waits for the next connection.
+    pub fn subscribe(
+        &mut self,
+        subscriptions: Vec<Subscription>,
+        properties: Properties,
+        now: Instant,
+    ) -> Result<RequestId, RequestError> {
+        if self.state == State::Closed {
+            return Err(RequestError::Closed);
+        }
+        if subscriptions.is_empty() {
+            return Err(RequestError::NoTopicFilters);
+        }
+        properties
+            .validate(PropertyContext::Subscribe)
+            .map_err(RequestError::InvalidProperties)?;
+        for s in &subscriptions {
+            validate_topic_filter(&s.filter).map_err(RequestError::InvalidTopicFilter)?;
+            let shared = parse_shared(&s.filter).is_some();
+            if shared && s.options.no_local {
+                return Err(RequestError::InvalidProperties(
+                    CodecError::NoLocalOnSharedSubscription,
+                ));
+            }
+            if shared && !self.limits.shared {
+                return Err(RequestError::NotSupported("shared subscriptions"));
+            }
+            if !self.limits.wildcard && s.filter.contains(['+', '#']) {
+                return Err(RequestError::NotSupported("wildcard subscriptions"));
+            }
+        }
+        if !self.limits.subscription_ids
+            && properties.get(PropertyId::SubscriptionIdentifier).is_some()
+        {
+            return Err(RequestError::NotSupported("subscription identifiers"));
+        }
+        let packet_id = self
+            .ids
+            .allocate()
+            .ok_or(RequestError::NoPacketIdentifier)?;
+        let id = self.next_request;
+        self.next_request += 1;
+        let packet = Subscribe {
+            packet_id,
+            properties,
+            subscriptions,
+        };
+        self.send_control(&Packet::Subscribe(packet.clone()), packet_id, now);
+        self.pending_subs.insert(
+            packet_id,
+            PendingSub {
+                id: Some(id),
+                packet,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Unsubscribes; while disconnected the request waits for the next connection.
+    pub fn unsubscribe(
+        &mut self,
+        filters: Vec<ByteString>,
+        properties: Properties,
+        now: Instant,
+    ) -> Result<RequestId, RequestError> {
+        if self.state == State::Closed {
+            return Err(RequestError::Closed);
+        }
+        if filters.is_empty() {
+            return Err(RequestError::NoTopicFilters);
+        }
+        properties
+            .validate(PropertyContext::Unsubscribe)
+            .map_err(RequestError::InvalidProperties)?;
+        for f in &filters {
+            validate_topic_filter(f).map_err(RequestError::InvalidTopicFilter)?;
+        }
+        let packet_id = self
+            .ids
+            .allocate()
+            .ok_or(RequestError::NoPacketIdentifier)?;
+        let id = self.next_request;
+        self.next_request += 1;
+        let packet = Unsubscribe {
+            packet_id,
+            properties,
+            filters,
+        };
+        self.send_control(&Packet::Unsubscribe(packet.clone()), packet_id, now);
+        self.pending_unsubs
+            .insert(packet_id, PendingUnsub { id, packet });
+        Ok(id)
+    }
+
+    fn send_control(&mut self, packet: &Packet, packet_id: u16, now: Instant) {
+        if self.state == State::Connected {
+            self.send(packet, now);
+        } else {
+            self.control_queue.push_back(packet_id);
+        }
+    }
+
+    fn handle_suback(&mut self, s: SubAck, now: Instant) {
+        let Some(pending) = self.pending_subs.remove(&s.packet_id) else {
+            return self.protocol_error(
+                DisconnectReasonCode::ProtocolError,
+                format!("SUBACK for unknown packet identifier {}", s.packet_id),
+                now,
+            );
+        };
+        self.ids.release(s.packet_id);
+        if s.reason_codes.len() != pending.packet.subscriptions.len() {
+            return self.protocol_error(
+                DisconnectReasonCode::ProtocolError,
+                format!(
+                    "SUBACK has {} reason codes for {} filters",
+                    s.reason_codes.len(),
+                    pending.packet.subscriptions.len()
+                ),
+                now,
+            );
+        }
+        let sub_id = match pending
+            .packet
+            .properties
+            .get(PropertyId::SubscriptionIdentifier)
+        {
+            Some(Property::SubscriptionIdentifier(v)) => Some(*v),
+            _ => None,
+        };
+        for (sub, code) in pending.packet.subscriptions.iter().zip(&s.reason_codes) {
+            if code.is_success() {
+                self.subscriptions
+                    .insert(sub.filter.clone(), (sub.options, sub_id));
+            }
+        }
+        if let Some(id) = pending.id {
+            self.events.push_back(Event::SubscribeComplete {
+                id,
+                result: Ok(SubscribeAck {
+                    packet_id: s.packet_id,
+                    reason_codes: s.reason_codes,
+                    properties: s.properties,
+                }),
+            });
+        }
+    }
+
+    fn handle_unsuback(&mut self, u: UnsubAck, now: Instant) {
+        let Some(pending) = self.pending_unsubs.remove(&u.packet_id) else {
+            return self.protocol_error(
+                DisconnectReasonCode::ProtocolError,
+                format!("UNSUBACK for unknown packet identifier {}", u.packet_id),
+                now,
+            );
+        };
+        self.ids.release(u.packet_id);
+        if u.reason_codes.len() != pending.packet.filters.len() {
+            return self.protocol_error(
+                DisconnectReasonCode::ProtocolError,
+                format!(
+                    "UNSUBACK has {} reason codes for {} filters",
+                    u.reason_codes.len(),
+                    pending.packet.filters.len()
+                ),
+                now,
+            );
+        }
+        for f in &pending.packet.filters {
+            self.subscriptions.remove(f);
+        }
+        self.events.push_back(Event::UnsubscribeComplete {
+            id: pending.id,
+            result: Ok(UnsubscribeAck {
+                packet_id: u.packet_id,
+                reason_codes: u.reason_codes,
+                properties: u.properties,
+            }),
+        });
+    }
+
+    // ---------------------------------------------------------------- sending
+
+    fn send(&mut self, packet: &Packet, now: Instant) {
+        // Everything sent was validated when it was requested; a failure here is a midge bug,
+        // reported as such rather than sending a broken packet.
+        if let Err(e) = packet.encode(&mut self.out) {
+            debug_assert!(false, "encoding {packet:?}: {e}");
+            return;
+        }
+        self.last_sent = now;
+    }
+}
+
+/// What a queued publish counts against the queue's byte bound.
+fn request_bytes(r: &PublishRequest) -> usize {
+    r.topic.len() + r.payload.len() + r.properties.encoded_len()
+}
