@@ -2,12 +2,16 @@
 //! acknowledgements. They share one layout: Packet Identifier, then an optional Reason Code
 //! and optional Properties.
 
-use super::{check_packet_id, read_packet_id, read_reason_tail, reason_tail_len, write_reason_tail};
+use super::{
+    check_packet_id, read_packet_id, read_reason_tail, reason_tail_len, write_reason_tail,
+};
 use crate::codec::PacketType;
 use crate::codec::error::CodecError;
 use crate::codec::primitives::{Reader, put_u16};
 use crate::codec::properties::{Properties, PropertyContext};
-use crate::codec::reason::{PubAckReasonCode, PubCompReasonCode, PubRecReasonCode, PubRelReasonCode};
+use crate::codec::reason::{
+    PubAckReasonCode, PubCompReasonCode, PubRecReasonCode, PubRelReasonCode,
+};
 
 macro_rules! ack_packet {
     ($(#[$meta:meta])* $name:ident, $code:ident, $context:ident) => {
@@ -30,7 +34,7 @@ macro_rules! ack_packet {
             }
 
             pub(crate) fn body_len(&self) -> usize {
-                2 + reason_tail_len(self.reason_code.as_u8(), &self.properties)
+                2 + reason_tail_len(self.reason_code.as_u8(), &self.properties, PropertyContext::$context)
             }
 
             pub(crate) fn write_body(&self, buf: &mut Vec<u8>) -> Result<(), CodecError> {

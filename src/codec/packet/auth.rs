@@ -23,7 +23,11 @@ impl Auth {
     }
 
     pub(crate) fn body_len(&self) -> usize {
-        reason_tail_len(self.reason_code.as_u8(), &self.properties)
+        reason_tail_len(
+            self.reason_code.as_u8(),
+            &self.properties,
+            PropertyContext::Auth,
+        )
     }
 
     pub(crate) fn write_body(&self, buf: &mut Vec<u8>) -> Result<(), CodecError> {

@@ -1,10 +1,10 @@
 //! CONNACK (3.2).
 
+use crate::codec::PacketType;
 use crate::codec::error::CodecError;
 use crate::codec::primitives::Reader;
 use crate::codec::properties::{Properties, PropertyContext};
 use crate::codec::reason::ConnectReasonCode;
-use crate::codec::PacketType;
 
 /// CONNACK: the server's answer to CONNECT (3.2).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -26,9 +26,9 @@ pub use unsubscribe::Unsubscribe;
 use bytes::Bytes;
 
 use super::PacketType;
-use super::properties::{Properties, PropertyContext};
 use super::error::CodecError;
 use super::primitives::{Reader, VAR_INT_MAX, decode_var_int, put_var_int, var_int_len};
+use super::properties::{Properties, PropertyContext};
 
 /// One MQTT control packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,10 +154,9 @@ impl Packet {
                 field: "fixed header",
             });
         };
-        let (remaining, len) =
-            decode_var_int(&bytes[1..])?.ok_or(CodecError::Truncated {
-                field: "remaining length",
-            })?;
+        let (remaining, len) = decode_var_int(&bytes[1..])?.ok_or(CodecError::Truncated {
+            field: "remaining length",
+        })?;
         let header_len = 1 + len;
         let remaining = remaining as usize;
         if bytes.len() < header_len + remaining {
@@ -280,13 +279,18 @@ packet_from!(
 
 /// Size of the optional Reason Code and Properties that end PUBACK, PUBREC, PUBREL, PUBCOMP,
 /// DISCONNECT and AUTH: both may be left out when the code is 0x00 and there are no
-/// properties, and the Property Length may be left out when there are none (3.4.2.1, 3.14.2.1,
-/// 3.15.2.1). midge always sends the shortest form.
-pub(crate) fn reason_tail_len(code: u8, properties: &Properties) -> usize {
+/// properties (3.4.2.1, 3.14.2.1, 3.15.2.1), and the Property Length may be left out when
+/// there are none, except in AUTH, where only the whole-tail omission is defined (3.4.2.2.1,
+/// 3.14.2.2.1; 3.15.2.2.1 has no such rule). midge always sends the shortest allowed form.
+pub(crate) fn reason_tail_len(
+    code: u8,
+    properties: &Properties,
+    context: PropertyContext,
+) -> usize {
     match (code, properties.is_empty()) {
         (0, true) => 0,
-        (_, true) => 1,
-        (_, false) => 1 + properties.wire_len(),
+        (_, true) if context != PropertyContext::Auth => 1,
+        _ => 1 + properties.wire_len(),
     }
 }
 
@@ -296,10 +300,11 @@ pub(crate) fn write_reason_tail(
     properties: &Properties,
     context: PropertyContext,
 ) -> Result<(), CodecError> {
-    if code != 0 || !properties.is_empty() {
-        buf.push(code);
+    if code == 0 && properties.is_empty() {
+        return Ok(());
     }
-    if !properties.is_empty() {
+    buf.push(code);
+    if !properties.is_empty() || context == PropertyContext::Auth {
         properties.encode(context, buf)?;
     }
     Ok(())
