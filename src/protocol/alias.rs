@@ -51,34 +51,27 @@ pub struct OutboundAliases {
     aliases: HashMap<ByteString, u16>,
 }
 
-/// How to send a topic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutboundAlias {
-    /// No alias: send the topic.
-    None,
-    /// A new alias: send the topic and the alias.
-    New(u16),
-    /// A known alias: send an empty topic and the alias.
-    Known(u16),
-}
-
 impl OutboundAliases {
     pub fn reset(&mut self, maximum: u16) {
         self.maximum = maximum;
         self.aliases.clear();
     }
 
-    pub fn lookup(&mut self, topic: &ByteString) -> OutboundAlias {
-        if let Some(&alias) = self.aliases.get(topic) {
-            return OutboundAlias::Known(alias);
-        }
+    /// The alias the server already knows for `topic`: send an empty topic with it.
+    pub fn known(&self, topic: &ByteString) -> Option<u16> {
+        self.aliases.get(topic).copied()
+    }
+
+    /// The alias the next new topic would get, if any are left. Nothing is recorded until
+    /// [`OutboundAliases::assign`], so a PUBLISH sent without it leaves no stale mapping.
+    pub fn next_free(&self) -> Option<u16> {
         let next = self.aliases.len();
-        if next >= usize::from(self.maximum) {
-            return OutboundAlias::None;
-        }
-        let alias = next as u16 + 1;
+        (next < usize::from(self.maximum)).then(|| next as u16 + 1)
+    }
+
+    /// Records that `topic` was sent with `alias` (from [`OutboundAliases::next_free`]).
+    pub fn assign(&mut self, topic: &ByteString, alias: u16) {
         self.aliases.insert(topic.clone(), alias);
-        OutboundAlias::New(alias)
     }
 }
 
@@ -106,11 +99,13 @@ mod tests {
         let mut a = OutboundAliases::default();
         a.reset(1);
         let x = ByteString::from_static("x");
-        let y = ByteString::from_static("y");
-        assert_eq!(a.lookup(&x), OutboundAlias::New(1));
-        assert_eq!(a.lookup(&x), OutboundAlias::Known(1));
-        assert_eq!(a.lookup(&y), OutboundAlias::None);
+        assert_eq!(a.known(&x), None);
+        assert_eq!(a.next_free(), Some(1));
+        a.assign(&x, 1);
+        assert_eq!(a.known(&x), Some(1));
+        assert_eq!(a.next_free(), None);
         a.reset(0);
-        assert_eq!(a.lookup(&x), OutboundAlias::None);
+        assert_eq!(a.known(&x), None);
+        assert_eq!(a.next_free(), None);
     }
 }

@@ -13,7 +13,7 @@ use crate::codec::{
     SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe,
 };
 
-use super::alias::{AliasError, InboundAliases, OutboundAlias, OutboundAliases};
+use super::alias::{AliasError, InboundAliases, OutboundAliases};
 use super::config::Options;
 use super::error::{AckReason, RequestError};
 use super::event::{
@@ -69,9 +69,26 @@ enum OutState {
 #[derive(Debug)]
 struct Outgoing {
     id: RequestId,
-    seq: u64,
+    /// Resend order: when the PUBLISH was sent, or for a released message when its PUBREC
+    /// arrived, so PUBRELs follow their PUBRECs [MQTT-4.6.0-4].
+    order: u64,
     publish: Publish,
     state: OutState,
+    /// Waiting to be resent on this connection until the Receive Maximum allows.
+    deferred: bool,
+}
+
+impl Outgoing {
+    /// What goes out again on a resumed session [MQTT-4.4.0-1].
+    fn resend(&mut self) -> Packet {
+        match self.state {
+            OutState::Qos1Sent | OutState::Qos2Sent => {
+                self.publish.dup = true;
+                Packet::Publish(self.publish.clone())
+            }
+            OutState::Released(_) => Packet::PubRel(PubRel::new(self.publish.packet_id)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,7 +172,8 @@ pub struct Session {
     limits: Limits,
     // Outbound publishes: sent and unacknowledged, and not yet sent.
     inflight: HashMap<u16, Outgoing>,
-    inflight_qos12: usize,
+    /// How many of `inflight` wait to be resent.
+    deferred: usize,
     send_seq: u64,
     queue: VecDeque<Queued>,
     queued_bytes: usize,
@@ -173,6 +191,8 @@ pub struct Session {
     subscriptions: BTreeMap<ByteString, (SubscriptionOptions, Option<u32>)>,
     // Connection bookkeeping.
     asked_clean_start: bool,
+    /// The Session Expiry Interval our last CONNECT carried (3.14.2.2.2 refers to it).
+    connect_session_expiry: u32,
     connected_once: bool,
     keep_alive: Duration,
     last_sent: Instant,
@@ -196,7 +216,7 @@ impl Session {
             ids: PacketIds::default(),
             limits: Limits::default(),
             inflight: HashMap::new(),
-            inflight_qos12: 0,
+            deferred: 0,
             send_seq: 0,
             queue: VecDeque::new(),
             queued_bytes: 0,
@@ -211,6 +231,7 @@ impl Session {
             control_queue: VecDeque::new(),
             subscriptions: BTreeMap::new(),
             asked_clean_start: true,
+            connect_session_expiry: 0,
             connected_once: false,
             keep_alive: Duration::ZERO,
             last_sent: now,
@@ -309,6 +330,7 @@ impl Session {
     }
 
     fn build_connect(&mut self) -> Connect {
+        self.connect_session_expiry = self.opts.session_expiry_interval;
         let o = &mut self.opts;
         let mut properties = Properties::new();
         if o.session_expiry_interval != 0 {
@@ -399,8 +421,9 @@ impl Session {
         properties
             .validate(PropertyContext::Disconnect)
             .map_err(RequestError::InvalidProperties)?;
-        // [MQTT-3.14.2-2] no Session Expiry Interval in DISCONNECT when CONNECT had none (0).
-        if self.opts.session_expiry_interval == 0 {
+        // 3.14.2.2.2: no non-zero Session Expiry Interval in DISCONNECT when the CONNECT had
+        // 0, whatever the CONNACK said.
+        if self.connect_session_expiry == 0 {
             if let Some(Property::SessionExpiryInterval(v)) =
                 properties.get(PropertyId::SessionExpiryInterval)
             {
@@ -447,11 +470,10 @@ impl Session {
         }
         self.state = State::Closed;
         let mut inflight: Vec<_> = self.inflight.drain().map(|(_, o)| o).collect();
-        inflight.sort_by_key(|o| o.seq);
+        inflight.sort_by_key(|o| o.order);
         for o in inflight {
             self.complete_publish(o.id, Err(RequestError::Closed));
         }
-        self.inflight_qos12 = 0;
         while let Some(q) = self.queue.pop_front() {
             self.complete_publish(q.id, Err(RequestError::Closed));
         }
@@ -633,27 +655,30 @@ impl Session {
         self.pump(now);
     }
 
-    /// [MQTT-4.4.0-1] resend unacknowledged PUBLISH (DUP=1) and PUBREL, in their original
-    /// order [MQTT-4.6.0-1]; then SUBSCRIBE/UNSUBSCRIBE that were not answered.
+    /// [MQTT-4.4.0-1] resend unacknowledged PUBLISH (DUP=1) and PUBREL, in their order
+    /// [MQTT-4.6.0-1] [MQTT-4.6.0-4], within the new Receive Maximum [MQTT-3.3.4-7]: the
+    /// rest follow as acknowledgements free the quota. Then SUBSCRIBE/UNSUBSCRIBE that were
+    /// not answered.
     fn resume_session(&mut self, now: Instant) {
         let mut order: Vec<(u64, u16)> = self
             .inflight
             .values()
-            .map(|o| (o.seq, o.publish.packet_id))
+            .map(|o| (o.order, o.publish.packet_id))
             .collect();
         order.sort_unstable();
-        for (_, pid) in order {
+        let quota = usize::from(self.limits.receive_maximum);
+        self.deferred = 0;
+        for (i, (_, pid)) in order.into_iter().enumerate() {
             let Some(o) = self.inflight.get_mut(&pid) else {
                 continue;
             };
-            let packet = match o.state {
-                OutState::Qos1Sent | OutState::Qos2Sent => {
-                    o.publish.dup = true;
-                    Packet::Publish(o.publish.clone())
-                }
-                OutState::Released(_) => Packet::PubRel(PubRel::new(pid)),
-            };
-            self.send(&packet, now);
+            o.deferred = i >= quota;
+            if o.deferred {
+                self.deferred += 1;
+            } else {
+                let packet = o.resend();
+                self.send(&packet, now);
+            }
         }
         self.resend_control(now);
     }
@@ -667,8 +692,8 @@ impl Session {
         self.pending_acks.clear();
         let had_state = !self.inflight.is_empty() || !self.subscriptions.is_empty();
         let mut inflight: Vec<_> = self.inflight.drain().map(|(_, o)| o).collect();
-        inflight.sort_by_key(|o| o.seq);
-        self.inflight_qos12 = 0;
+        inflight.sort_by_key(|o| o.order);
+        self.deferred = 0;
         let mut requeue = Vec::new();
         for o in inflight {
             self.ids.release(o.publish.packet_id);
@@ -1076,8 +1101,13 @@ impl Session {
 
     fn can_send_now(&self, qos: QoS) -> bool {
         self.state == State::Connected
-            && (qos == QoS::AtMostOnce
-                || self.inflight_qos12 < usize::from(self.limits.receive_maximum))
+            && self.deferred == 0
+            && (qos == QoS::AtMostOnce || self.quota_left())
+    }
+
+    /// Whether another QoS 1/2 PUBLISH fits the server's Receive Maximum (4.9).
+    fn quota_left(&self) -> bool {
+        self.inflight.len() - self.deferred < usize::from(self.limits.receive_maximum)
     }
 
     /// The server's limits, as known from the last CONNACK (3.2.2.3).
@@ -1112,6 +1142,24 @@ impl Session {
     /// Sends queued publishes while connected and within the server's Receive Maximum,
     /// in order.
     fn pump(&mut self, now: Instant) {
+        // Resends left over from resumption go first, in order.
+        while self.state == State::Connected && self.deferred > 0 && self.quota_left() {
+            let Some(pid) = self
+                .inflight
+                .values()
+                .filter(|o| o.deferred)
+                .min_by_key(|o| o.order)
+                .map(|o| o.publish.packet_id)
+            else {
+                break;
+            };
+            if let Some(o) = self.inflight.get_mut(&pid) {
+                o.deferred = false;
+                self.deferred -= 1;
+                let packet = o.resend();
+                self.send(&packet, now);
+            }
+        }
         while self.state == State::Connected {
             let Some(front) = self.queue.front() else {
                 return;
@@ -1184,32 +1232,39 @@ impl Session {
             OutState::Qos2Sent
         };
         self.send_seq += 1;
-        self.inflight_qos12 += 1;
         self.inflight.insert(
             packet_id,
             Outgoing {
                 id: q.id,
-                seq: self.send_seq,
+                order: self.send_seq,
                 publish,
                 state,
+                deferred: false,
             },
         );
     }
 
-    /// Sends a PUBLISH with an automatic Topic Alias when the server allows them. The stored
-    /// copy keeps the full topic, so a resend on a new connection needs no alias.
+    /// Sends a PUBLISH with an automatic Topic Alias when the server allows them, never
+    /// pushing it over the server's Maximum Packet Size [MQTT-3.2.2-15]. The stored copy
+    /// keeps the full topic, so a resend on a new connection needs no alias.
     fn send_with_alias(&mut self, publish: &Publish, now: Instant) {
-        match self.out_aliases.lookup(&publish.topic) {
-            OutboundAlias::None => self.send(&Packet::Publish(publish.clone()), now),
-            alias @ (OutboundAlias::New(a) | OutboundAlias::Known(a)) => {
-                let mut p = publish.clone();
-                p.properties.push(Property::TopicAlias(a));
-                if matches!(alias, OutboundAlias::Known(_)) {
-                    p.topic = ByteString::new();
-                }
-                self.send(&Packet::Publish(p), now);
+        let mut p = publish.clone();
+        if let Some(alias) = self.out_aliases.known(&p.topic) {
+            p.properties.push(Property::TopicAlias(alias));
+            p.topic = ByteString::new();
+        } else if let Some(alias) = self.out_aliases.next_free() {
+            p.properties.push(Property::TopicAlias(alias));
+            let fits = self
+                .limits
+                .maximum_packet_size
+                .is_none_or(|max| Packet::Publish(p.clone()).encoded_len() <= max as usize);
+            if fits {
+                self.out_aliases.assign(&p.topic, alias);
+            } else {
+                p.properties.remove(PropertyId::TopicAlias);
             }
         }
+        self.send(&Packet::Publish(p), now);
     }
 
     fn complete_publish(&mut self, id: RequestId, result: Result<PublishAck, RequestError>) {
@@ -1226,8 +1281,10 @@ impl Session {
         let Some(o) = self.inflight.remove(&packet_id) else {
             return;
         };
+        if o.deferred {
+            self.deferred -= 1;
+        }
         self.ids.release(packet_id);
-        self.inflight_qos12 -= 1;
         let result = if reason.is_success() {
             Ok(PublishAck {
                 packet_id,
@@ -1272,7 +1329,11 @@ impl Session {
                 );
             }
             Some(OutState::Qos2Sent | OutState::Released(_)) => {
+                self.send_seq += 1;
                 if let Some(o) = self.inflight.get_mut(&p.packet_id) {
+                    if o.state == OutState::Qos2Sent {
+                        o.order = self.send_seq;
+                    }
                     o.state = OutState::Released(p.reason_code);
                 }
                 self.send(&Packet::PubRel(PubRel::new(p.packet_id)), now);
@@ -1344,17 +1405,22 @@ impl Session {
         {
             return Err(RequestError::NotSupported("subscription identifiers"));
         }
+        let packet = Subscribe {
+            packet_id: 1,
+            properties,
+            subscriptions,
+        };
+        self.check_size(&Packet::Subscribe(packet.clone()))?;
         let packet_id = self
             .ids
             .allocate()
             .ok_or(RequestError::NoPacketIdentifier)?;
-        let id = self.next_request;
-        self.next_request += 1;
         let packet = Subscribe {
             packet_id,
-            properties,
-            subscriptions,
+            ..packet
         };
+        let id = self.next_request;
+        self.next_request += 1;
         self.send_control(&Packet::Subscribe(packet.clone()), packet_id, now);
         self.pending_subs.insert(
             packet_id,
@@ -1385,21 +1451,37 @@ impl Session {
         for f in &filters {
             validate_topic_filter(f).map_err(RequestError::InvalidTopicFilter)?;
         }
+        let packet = Unsubscribe {
+            packet_id: 1,
+            properties,
+            filters,
+        };
+        self.check_size(&Packet::Unsubscribe(packet.clone()))?;
         let packet_id = self
             .ids
             .allocate()
             .ok_or(RequestError::NoPacketIdentifier)?;
-        let id = self.next_request;
-        self.next_request += 1;
         let packet = Unsubscribe {
             packet_id,
-            properties,
-            filters,
+            ..packet
         };
+        let id = self.next_request;
+        self.next_request += 1;
         self.send_control(&Packet::Unsubscribe(packet.clone()), packet_id, now);
         self.pending_unsubs
             .insert(packet_id, PendingUnsub { id, packet });
         Ok(id)
+    }
+
+    /// Refuses a packet larger than the server's Maximum Packet Size [MQTT-3.2.2-15].
+    fn check_size(&self, packet: &Packet) -> Result<(), RequestError> {
+        match self.limits.maximum_packet_size {
+            Some(max) if packet.encoded_len() > max as usize => Err(RequestError::PacketTooLarge {
+                size: packet.encoded_len(),
+                max,
+            }),
+            _ => Ok(()),
+        }
     }
 
     fn send_control(&mut self, packet: &Packet, packet_id: u16, now: Instant) {
@@ -1411,14 +1493,15 @@ impl Session {
     }
 
     fn handle_suback(&mut self, s: SubAck, now: Instant) {
-        let Some(pending) = self.pending_subs.remove(&s.packet_id) else {
+        let Some(pending) = self.pending_subs.get(&s.packet_id) else {
             return self.protocol_error(
                 DisconnectReasonCode::ProtocolError,
                 format!("SUBACK for unknown packet identifier {}", s.packet_id),
                 now,
             );
         };
-        self.ids.release(s.packet_id);
+        // A SUBACK that does not answer every filter is a protocol error; the request stays
+        // pending and goes out again on the next connection.
         if s.reason_codes.len() != pending.packet.subscriptions.len() {
             return self.protocol_error(
                 DisconnectReasonCode::ProtocolError,
@@ -1430,6 +1513,10 @@ impl Session {
                 now,
             );
         }
+        let Some(pending) = self.pending_subs.remove(&s.packet_id) else {
+            return;
+        };
+        self.ids.release(s.packet_id);
         let sub_id = match pending
             .packet
             .properties
@@ -1457,14 +1544,13 @@ impl Session {
     }
 
     fn handle_unsuback(&mut self, u: UnsubAck, now: Instant) {
-        let Some(pending) = self.pending_unsubs.remove(&u.packet_id) else {
+        let Some(pending) = self.pending_unsubs.get(&u.packet_id) else {
             return self.protocol_error(
                 DisconnectReasonCode::ProtocolError,
                 format!("UNSUBACK for unknown packet identifier {}", u.packet_id),
                 now,
             );
         };
-        self.ids.release(u.packet_id);
         if u.reason_codes.len() != pending.packet.filters.len() {
             return self.protocol_error(
                 DisconnectReasonCode::ProtocolError,
@@ -1476,6 +1562,10 @@ impl Session {
                 now,
             );
         }
+        let Some(pending) = self.pending_unsubs.remove(&u.packet_id) else {
+            return;
+        };
+        self.ids.release(u.packet_id);
         for f in &pending.packet.filters {
             self.subscriptions.remove(f);
         }
