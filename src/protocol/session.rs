@@ -869,7 +869,8 @@ impl Session {
     }
 
     fn auth_failed(&mut self, e: String, now: Instant) {
-        self.protocol_error(DisconnectReasonCode::NotAuthorized, e.clone(), now);
+        // 0x87 Not authorized is the server's to send (3.14.2.1); the client says 0x80.
+        self.protocol_error(DisconnectReasonCode::UnspecifiedError, e.clone(), now);
         if let Some(Event::Disconnected(cause)) = self.events.back_mut() {
             *cause = DisconnectCause::Authentication(e);
         }
