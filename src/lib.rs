@@ -3,11 +3,19 @@
 //! Layers, each importing only those before it:
 //! - [`codec`]: bytes <-> MQTT 5.0 packets, no state, no clock, no I/O.
 //! - [`protocol`]: the client session as a state machine; time is passed in.
+//! - [`runtime`]: threads, channels, timers and reconnection; the [`Client`].
+//! - [`transport`]: byte streams (TCP, Unix sockets, an in-memory pipe) and DNS.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod codec;
+mod error;
 pub mod protocol;
+pub mod runtime;
+pub mod transport;
+
+pub use error::Error;
+pub use runtime::{Client, ClientEvent, ClientOptions, Completion, ReconnectPolicy};
 
 // The README's Rust examples are compiled and run as doctests.
 #[cfg(doctest)]

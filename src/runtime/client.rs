@@ -1,0 +1,417 @@
+//! The application's handle on one MQTT client.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use super::backoff::ReconnectPolicy;
+use super::completion::Completion;
+use super::dispatch::{Handler, Mailbox};
+use super::event::ClientEvent;
+use super::reactor::{self, Command, ConnSettings, ReactorHandle};
+use crate::codec::topic::{parse_shared, validate_topic_filter, validate_topic_name};
+use crate::codec::{
+    ByteString, Bytes, CodecError, DisconnectReasonCode, Properties, Property, PropertyContext,
+    QoS, Subscription, SubscriptionOptions,
+};
+use crate::error::Error;
+use crate::protocol::{
+    ConnAckInfo, Message, Options, PublishAck, PublishRequest, RequestError, Session, SubscribeAck,
+    UnsubscribeAck,
+};
+use crate::transport::{Address, TcpOptions};
+
+/// Everything a client is configured with: the MQTT session options and the runtime's.
+#[derive(Debug)]
+pub struct ClientOptions {
+    /// CONNECT contents, our limits, the offline queue.
+    pub session: Options,
+    pub reconnect: ReconnectPolicy,
+    pub tcp: TcpOptions,
+    /// Bound on DNS resolution plus TCP connect (CONNACK has `session.connect_timeout`).
+    pub connect_timeout: Duration,
+    /// Also deliver publish/subscribe/unsubscribe completions as events (callback or
+    /// `next_event`), not only through their completion handles.
+    pub completion_events: bool,
+    /// How many events may wait for the application before QoS 0 messages are dropped
+    /// (and counted in [`ClientEvent::MessagesDropped`]).
+    pub event_queue_limit: usize,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            session: Options::default(),
+            reconnect: ReconnectPolicy::default(),
+            tcp: TcpOptions::default(),
+            connect_timeout: Duration::from_secs(30),
+            completion_events: false,
+            event_queue_limit: 100_000,
+        }
+    }
+}
+
+/// An MQTT 5 client. Cheap to clone; every clone is the same client. The client is closed
+/// when [`Client::close`] is called or the last clone is dropped.
+///
+/// Every method may be called from any thread, callbacks included. Methods that send return
+/// at once with a [`Completion`]; the `_and_wait` forms wait for it with a timeout.
+#[derive(Debug, Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    id: usize,
+    reactor: Arc<ReactorHandle>,
+    mailbox: Arc<Mailbox>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.reactor.send(Command::Close {
+            client: self.id,
+            completion: Completion::new(),
+        });
+    }
+}
+
+fn next_client_id() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+impl Client {
+    /// A client for the broker at `address` (`mqtt://host:port`, `host:port`,
+    /// `unix:///path`). Nothing is sent until [`Client::connect`].
+    pub fn new(address: &str, options: ClientOptions) -> Result<Self, Error> {
+        let address = Address::parse(address)?;
+        let id = next_client_id();
+        let reactor = Arc::clone(reactor::handle());
+        let mailbox = Mailbox::new(
+            id,
+            Arc::clone(&reactor) as Arc<_>,
+            options.event_queue_limit.max(1),
+        );
+        let settings = ConnSettings {
+            reconnect: options.reconnect,
+            tcp: options.tcp,
+            connect_timeout: options.connect_timeout,
+            completion_events: options.completion_events,
+        };
+        let session = Session::new(options.session, std::time::Instant::now());
+        reactor.send(Command::Register {
+            client: id,
+            session: Box::new(session),
+            address,
+            settings,
+            mailbox: Arc::clone(&mailbox),
+        });
+        Ok(Self {
+            inner: Arc::new(Inner {
+                id,
+                reactor,
+                mailbox,
+            }),
+        })
+    }
+
+    fn send(&self, command: Command) {
+        self.inner.reactor.send(command);
+    }
+
+    /// Starts connecting (resolution and connect happen on midge's threads). The completion
+    /// gives the CONNACK, or why the attempt failed; reconnection then goes on per the
+    /// reconnect policy.
+    pub fn connect(&self) -> Completion<ConnAckInfo> {
+        let waiter = Completion::new();
+        self.send(Command::Connect {
+            client: self.inner.id,
+            waiter: Some(waiter.clone()),
+        });
+        waiter
+    }
+
+    /// Connects and waits up to `timeout` for CONNACK.
+    pub fn connect_and_wait(&self, timeout: Duration) -> Result<ConnAckInfo, Error> {
+        self.connect().wait(timeout)
+    }
+
+    /// Publishes `payload` to `topic`. Refused at once (and nothing sent) for an invalid
+    /// topic or properties; the server's limits are checked by the I/O thread and reported
+    /// through the completion. QoS 0 completes when written, QoS 1/2 with the server's
+    /// acknowledgement.
+    pub fn publish(
+        &self,
+        topic: &str,
+        payload: impl Into<Bytes>,
+        qos: QoS,
+        retain: bool,
+        properties: Properties,
+    ) -> Result<Completion<PublishAck>, Error> {
+        let request = PublishRequest {
+            topic: ByteString::from(topic),
+            payload: payload.into(),
+            qos,
+            retain,
+            properties,
+        };
+        self.publish_request(request)
+    }
+
+    /// [`Client::publish`] with a prepared request.
+    pub fn publish_request(
+        &self,
+        request: PublishRequest,
+    ) -> Result<Completion<PublishAck>, Error> {
+        check_publish(&request)?;
+        let completion = Completion::new();
+        self.send(Command::Publish {
+            client: self.inner.id,
+            request,
+            completion: completion.clone(),
+        });
+        Ok(completion)
+    }
+
+    /// Publishes and waits up to `timeout` for the acknowledgement.
+    pub fn publish_and_wait(
+        &self,
+        topic: &str,
+        payload: impl Into<Bytes>,
+        qos: QoS,
+        retain: bool,
+        properties: Properties,
+        timeout: Duration,
+    ) -> Result<PublishAck, Error> {
+        self.publish(topic, payload, qos, retain, properties)?
+            .wait(timeout)
+    }
+
+    /// Request/response (4.10): publishes `payload` to `topic` with `response_topic` and a
+    /// fresh Correlation Data, and waits up to `timeout` for the reply carrying the same
+    /// Correlation Data. Subscribe to `response_topic` first. The reply is not delivered as
+    /// an event.
+    pub fn request(
+        &self,
+        topic: &str,
+        payload: impl Into<Bytes>,
+        qos: QoS,
+        response_topic: &str,
+        timeout: Duration,
+    ) -> Result<Message, Error> {
+        validate_topic_name(response_topic).map_err(RequestError::InvalidTopic)?;
+        let correlation = self.correlation_data();
+        let request = PublishRequest {
+            topic: ByteString::from(topic),
+            payload: payload.into(),
+            qos,
+            retain: false,
+            properties: Properties::new()
+                .with(Property::ResponseTopic(ByteString::from(response_topic)))
+                .with(Property::CorrelationData(correlation.clone())),
+        };
+        check_publish(&request)?;
+        let reply = Completion::new();
+        self.send(Command::Request {
+            client: self.inner.id,
+            request,
+            correlation: correlation.clone(),
+            reply: reply.clone(),
+        });
+        let result = reply.wait(timeout);
+        if matches!(result, Err(Error::Timeout)) {
+            self.send(Command::ForgetRequest {
+                client: self.inner.id,
+                correlation,
+            });
+        }
+        result
+    }
+
+    /// Correlation Data unique within the process: client id, a counter, and the time.
+    fn correlation_data(&self) -> Bytes {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed) as u64;
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let mut data = Vec::with_capacity(24);
+        data.extend_from_slice(&(self.inner.id as u64).to_be_bytes());
+        data.extend_from_slice(&n.to_be_bytes());
+        data.extend_from_slice(&t.to_be_bytes());
+        Bytes::from(data)
+    }
+
+    /// Subscribes to one or more filters with their options.
+    pub fn subscribe(
+        &self,
+        subscriptions: Vec<Subscription>,
+        properties: Properties,
+    ) -> Result<Completion<SubscribeAck>, Error> {
+        if subscriptions.is_empty() {
+            return Err(RequestError::NoTopicFilters.into());
+        }
+        for s in &subscriptions {
+            validate_topic_filter(&s.filter).map_err(RequestError::InvalidTopicFilter)?;
+            if s.options.no_local && parse_shared(&s.filter).is_some() {
+                return Err(RequestError::InvalidProperties(
+                    CodecError::NoLocalOnSharedSubscription,
+                )
+                .into());
+            }
+        }
+        properties
+            .validate(PropertyContext::Subscribe)
+            .map_err(RequestError::InvalidProperties)?;
+        let completion = Completion::new();
+        self.send(Command::Subscribe {
+            client: self.inner.id,
+            subscriptions,
+            properties,
+            completion: completion.clone(),
+        });
+        Ok(completion)
+    }
+
+    /// Subscribes to one filter with a maximum QoS and default options, and waits.
+    pub fn subscribe_and_wait(
+        &self,
+        filter: &str,
+        qos: QoS,
+        timeout: Duration,
+    ) -> Result<SubscribeAck, Error> {
+        let s = Subscription {
+            filter: ByteString::from(filter),
+            options: SubscriptionOptions {
+                qos,
+                ..SubscriptionOptions::default()
+            },
+        };
+        self.subscribe(vec![s], Properties::new())?.wait(timeout)
+    }
+
+    /// Unsubscribes from one or more filters.
+    pub fn unsubscribe(
+        &self,
+        filters: Vec<ByteString>,
+        properties: Properties,
+    ) -> Result<Completion<UnsubscribeAck>, Error> {
+        if filters.is_empty() {
+            return Err(RequestError::NoTopicFilters.into());
+        }
+        for f in &filters {
+            validate_topic_filter(f).map_err(RequestError::InvalidTopicFilter)?;
+        }
+        properties
+            .validate(PropertyContext::Unsubscribe)
+            .map_err(RequestError::InvalidProperties)?;
+        let completion = Completion::new();
+        self.send(Command::Unsubscribe {
+            client: self.inner.id,
+            filters,
+            properties,
+            completion: completion.clone(),
+        });
+        Ok(completion)
+    }
+
+    pub fn unsubscribe_and_wait(
+        &self,
+        filter: &str,
+        timeout: Duration,
+    ) -> Result<UnsubscribeAck, Error> {
+        self.unsubscribe(vec![ByteString::from(filter)], Properties::new())?
+            .wait(timeout)
+    }
+
+    /// Sends DISCONNECT with `reason_code` (0x04 asks the server to publish the Will) and
+    /// closes the connection; no reconnection follows. The completion ends when the
+    /// connection is closed.
+    pub fn disconnect(
+        &self,
+        reason_code: DisconnectReasonCode,
+        properties: Properties,
+    ) -> Completion<()> {
+        let completion = Completion::new();
+        self.send(Command::Disconnect {
+            client: self.inner.id,
+            reason_code,
+            properties,
+            completion: completion.clone(),
+        });
+        completion
+    }
+
+    pub fn disconnect_and_wait(&self, timeout: Duration) -> Result<(), Error> {
+        self.disconnect(DisconnectReasonCode::NormalDisconnection, Properties::new())
+            .wait(timeout)
+    }
+
+    /// Starts re-authentication with the configured authenticator (4.12.1).
+    pub fn reauthenticate(&self) -> Completion<()> {
+        let completion = Completion::new();
+        self.send(Command::Reauthenticate {
+            client: self.inner.id,
+            completion: completion.clone(),
+        });
+        completion
+    }
+
+    /// Installs the callback that receives every event of this client, on a midge
+    /// dispatcher thread, in order, never concurrently, and with no midge lock held: it may
+    /// call any method of this client. QoS 1/2 messages are acknowledged after it returns.
+    /// Replacing or removing the callback drops the old one after its last call returns.
+    pub fn set_callback(&self, handler: impl FnMut(&ClientEvent) + Send + 'static) {
+        self.inner
+            .mailbox
+            .set_handler(Some(Box::new(handler) as Handler));
+    }
+
+    /// Removes the callback; events then wait for [`Client::next_event`].
+    pub fn clear_callback(&self) {
+        self.inner.mailbox.set_handler(None);
+    }
+
+    /// The next event, waiting up to `timeout` (pull interface, when no callback is set).
+    /// QoS 1/2 messages returned here are acknowledged to the server. `None` on timeout and
+    /// after [`ClientEvent::Closed`].
+    pub fn next_event(&self, timeout: Duration) -> Option<ClientEvent> {
+        self.inner.mailbox.next_event(timeout)
+    }
+
+    /// Closes the client for good: disconnects if connected, fails pending requests with
+    /// [`Error::Closed`], and delivers [`ClientEvent::Closed`] last.
+    pub fn close(&self) -> Completion<()> {
+        let completion = Completion::new();
+        self.send(Command::Close {
+            client: self.inner.id,
+            completion: completion.clone(),
+        });
+        completion
+    }
+}
+
+/// The checks that need no connection: what the application gets back at once.
+fn check_publish(r: &PublishRequest) -> Result<(), Error> {
+    validate_topic_name(&r.topic).map_err(RequestError::InvalidTopic)?;
+    r.properties
+        .validate(PropertyContext::Publish)
+        .map_err(RequestError::InvalidProperties)?;
+    if let Some(p) = r.properties.iter().find(|p| {
+        matches!(
+            p,
+            Property::TopicAlias(_) | Property::SubscriptionIdentifier(_)
+        )
+    }) {
+        return Err(
+            RequestError::InvalidProperties(CodecError::PropertyNotAllowed {
+                property: p.id(),
+                context: PropertyContext::Publish,
+            })
+            .into(),
+        );
+    }
+    Ok(())
+}

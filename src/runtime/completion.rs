@@ -1,0 +1,105 @@
+//! Completion handles: a request's result, to wait on with a timeout or to poll.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::error::Error;
+
+/// The eventual result of a request. Cloning shares the same result.
+#[derive(Debug)]
+pub struct Completion<T> {
+    inner: Arc<Inner<T>>,
+}
+
+#[derive(Debug)]
+struct Inner<T> {
+    result: Mutex<Option<Result<T, Error>>>,
+    done: Condvar,
+}
+
+impl<T> Clone for Completion<T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<T: Clone> Completion<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                result: Mutex::new(None),
+                done: Condvar::new(),
+            }),
+        }
+    }
+
+    /// Sets the result once; later calls are ignored.
+    pub(crate) fn complete(&self, result: Result<T, Error>) {
+        let mut slot = self.inner.result.lock();
+        if slot.is_none() {
+            *slot = Some(result);
+            self.inner.done.notify_all();
+        }
+    }
+
+    /// The result if the request has completed.
+    pub fn try_result(&self) -> Option<Result<T, Error>> {
+        self.inner.result.lock().clone()
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.inner.result.lock().is_some()
+    }
+
+    /// Waits up to `timeout` for the result; [`Error::Timeout`] if it has not come, in which
+    /// case the request goes on and can be waited on again.
+    pub fn wait(&self, timeout: Duration) -> Result<T, Error> {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut slot = self.inner.result.lock();
+        loop {
+            if let Some(r) = slot.as_ref() {
+                return r.clone();
+            }
+            match deadline {
+                Some(d) => {
+                    if self.inner.done.wait_until(&mut slot, d).timed_out() {
+                        return slot.clone().unwrap_or(Err(Error::Timeout));
+                    }
+                }
+                None => self.inner.done.wait(&mut slot),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_returns_the_result_set_from_another_thread() {
+        let c: Completion<u32> = Completion::new();
+        let c2 = c.clone();
+        let t = std::thread::spawn(move || c2.complete(Ok(7)));
+        assert_eq!(c.wait(Duration::from_secs(5)).unwrap(), 7);
+        t.join().unwrap();
+        c.complete(Ok(8));
+        assert_eq!(c.try_result().unwrap().unwrap(), 7, "first result wins");
+    }
+
+    #[test]
+    fn wait_times_out_and_can_wait_again() {
+        let c: Completion<u32> = Completion::new();
+        assert!(matches!(
+            c.wait(Duration::from_millis(10)),
+            Err(Error::Timeout)
+        ));
+        assert!(!c.is_done());
+        c.complete(Ok(1));
+        assert_eq!(c.wait(Duration::ZERO).unwrap(), 1);
+    }
+}

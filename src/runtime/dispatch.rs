@@ -1,0 +1,247 @@
+//! Delivery of events to the application: callbacks on a small fixed pool of dispatcher
+//! threads (never the I/O thread, never with a midge lock held), or a pull queue.
+//!
+//! Each client has a mailbox. A mailbox is run by at most one dispatcher thread at a time,
+//! so one client's callbacks run in order and never concurrently, while a slow callback of
+//! one client leaves the other dispatcher threads to the other clients, and the I/O thread
+//! (keep alive included) to everyone.
+
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, unbounded};
+use parking_lot::{Condvar, Mutex};
+
+use super::event::ClientEvent;
+use crate::codec::QoS;
+use crate::protocol::AckToken;
+
+/// A callback: receives every event of its client.
+pub type Handler = Box<dyn FnMut(&ClientEvent) + Send>;
+
+/// Where acknowledgements of delivered messages go (the I/O thread).
+pub(crate) trait AckSink: Send + Sync {
+    fn acknowledge(&self, client: usize, tokens: Vec<AckToken>);
+}
+
+/// One client's queue of events and its callback.
+pub(crate) struct Mailbox {
+    client: usize,
+    acks: Arc<dyn AckSink>,
+    limit: usize,
+    state: Mutex<State>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    events: VecDeque<ClientEvent>,
+    handler: Option<Handler>,
+    /// A dispatcher thread has the handler out and is running it.
+    running: bool,
+    /// `set_handler` was called while running: the running handler is retired after.
+    replaced: bool,
+    scheduled: bool,
+    closed: bool,
+    dropped: u64,
+}
+
+impl std::fmt::Debug for Mailbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailbox")
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Mailbox {
+    pub(crate) fn new(client: usize, acks: Arc<dyn AckSink>, limit: usize) -> Arc<Self> {
+        Arc::new(Self {
+            client,
+            acks,
+            limit,
+            state: Mutex::new(State::default()),
+            ready: Condvar::new(),
+        })
+    }
+
+    /// Queues events (from the I/O thread) and wakes their consumer.
+    pub(crate) fn deliver(self: &Arc<Self>, events: impl IntoIterator<Item = ClientEvent>) {
+        let schedule = {
+            let mut st = self.state.lock();
+            if st.closed {
+                return;
+            }
+            for e in events {
+                // QoS 0 may be dropped (at most once); QoS 1/2 are bounded by our Receive
+                // Maximum, since the server waits for their acknowledgements.
+                if st.events.len() >= self.limit
+                    && matches!(&e, ClientEvent::Message(m) if m.qos == QoS::AtMostOnce)
+                {
+                    st.dropped += 1;
+                    continue;
+                }
+                if st.dropped > 0 && st.events.len() < self.limit {
+                    let count = std::mem::take(&mut st.dropped);
+                    st.events.push_back(ClientEvent::MessagesDropped { count });
+                }
+                st.events.push_back(e);
+            }
+            let schedule = st.handler.is_some() && !st.scheduled;
+            if schedule {
+                st.scheduled = true;
+            }
+            schedule
+        };
+        self.ready.notify_all();
+        if schedule {
+            dispatcher().schedule(Arc::clone(self));
+        }
+    }
+
+    /// Installs (or with `None` removes) the callback. A replaced callback is dropped after
+    /// its last call has returned.
+    pub(crate) fn set_handler(self: &Arc<Self>, handler: Option<Handler>) {
+        let (old, schedule) = {
+            let mut st = self.state.lock();
+            if st.running {
+                st.replaced = true;
+            }
+            let old = std::mem::replace(&mut st.handler, handler);
+            let schedule = st.handler.is_some() && !st.events.is_empty() && !st.scheduled;
+            if schedule {
+                st.scheduled = true;
+            }
+            (old, schedule)
+        };
+        drop(old);
+        if schedule {
+            dispatcher().schedule(Arc::clone(self));
+        }
+    }
+
+    /// Pull interface: the next event, waiting up to `timeout`. Messages handed out here are
+    /// acknowledged to the server at once. `None` on timeout, and after `Closed`.
+    pub(crate) fn next_event(&self, timeout: Duration) -> Option<ClientEvent> {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut st = self.state.lock();
+        loop {
+            if let Some(e) = st.events.pop_front() {
+                if matches!(e, ClientEvent::Closed) {
+                    st.closed = true;
+                }
+                drop(st);
+                if let ClientEvent::Message(m) = &e {
+                    if let Some(t) = m.ack {
+                        self.acks.acknowledge(self.client, vec![t]);
+                    }
+                }
+                return Some(e);
+            }
+            if st.closed {
+                return None;
+            }
+            match deadline {
+                Some(d) => {
+                    if self.ready.wait_until(&mut st, d).timed_out() && st.events.is_empty() {
+                        return None;
+                    }
+                }
+                None => self.ready.wait(&mut st),
+            }
+        }
+    }
+
+    /// Runs a batch of events through the callback on a dispatcher thread.
+    fn run(self: &Arc<Self>) {
+        let (batch, mut handler) = {
+            let mut st = self.state.lock();
+            let Some(handler) = st.handler.take() else {
+                st.scheduled = false;
+                return;
+            };
+            let n = st.events.len().min(256);
+            if n == 0 {
+                st.handler = Some(handler);
+                st.scheduled = false;
+                return;
+            }
+            st.running = true;
+            (st.events.drain(..n).collect::<Vec<_>>(), handler)
+        };
+        let mut acks = Vec::new();
+        let mut closed = false;
+        for e in &batch {
+            // A panicking Rust callback must not take the dispatcher thread with it.
+            let _ = catch_unwind(AssertUnwindSafe(|| handler(e)));
+            match e {
+                ClientEvent::Message(m) => acks.extend(m.ack),
+                ClientEvent::Closed => closed = true,
+                _ => {}
+            }
+        }
+        if !acks.is_empty() {
+            self.acks.acknowledge(self.client, acks);
+        }
+        let (retired, again) = {
+            let mut st = self.state.lock();
+            st.running = false;
+            let retired = if closed {
+                st.closed = true;
+                st.events.clear();
+                // The callback's last call has returned: it goes now, exactly once.
+                Some(handler).into_iter().chain(st.handler.take()).collect()
+            } else if std::mem::take(&mut st.replaced) {
+                // Replaced (or removed) while running: the old one is retired.
+                vec![handler]
+            } else {
+                st.handler = Some(handler);
+                Vec::new()
+            };
+            let again = !st.events.is_empty() && st.handler.is_some();
+            st.scheduled = again;
+            (retired, again)
+        };
+        drop(retired);
+        if again {
+            dispatcher().schedule(Arc::clone(self));
+        }
+    }
+}
+
+/// The fixed pool of dispatcher threads shared by every client.
+struct Dispatcher {
+    tx: Sender<Arc<Mailbox>>,
+}
+
+impl Dispatcher {
+    fn schedule(&self, mailbox: Arc<Mailbox>) {
+        // The receivers live as long as the process; a send cannot fail.
+        let _ = self.tx.send(mailbox);
+    }
+}
+
+/// How many dispatcher threads run callbacks.
+pub const DISPATCH_THREADS: usize = 2;
+
+fn dispatcher() -> &'static Dispatcher {
+    static DISPATCHER: OnceLock<Dispatcher> = OnceLock::new();
+    DISPATCHER.get_or_init(|| {
+        let (tx, rx): (Sender<Arc<Mailbox>>, Receiver<Arc<Mailbox>>) = unbounded();
+        for i in 0..DISPATCH_THREADS {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("midge-dispatch-{i}"))
+                .spawn(move || {
+                    for mailbox in rx {
+                        mailbox.run();
+                    }
+                })
+                .expect("spawning a dispatcher thread");
+        }
+        Dispatcher { tx }
+    })
+}

@@ -1,0 +1,20 @@
+//! `runtime`: threads, channels, timers and reconnection driving [`crate::protocol`] over
+//! [`crate::transport`].
+//!
+//! Threads, a fixed set whatever the number of clients: one I/O thread (`midge-io`) running
+//! every client's socket through one poller; [`dispatch::DISPATCH_THREADS`] dispatcher
+//! threads (`midge-dispatch-N`) running application callbacks; and the resolver's small
+//! pool for DNS. Callbacks never run on the I/O thread and never with a midge lock held.
+
+mod backoff;
+mod client;
+mod completion;
+mod dispatch;
+mod event;
+mod reactor;
+
+pub use backoff::ReconnectPolicy;
+pub use client::{Client, ClientOptions};
+pub use completion::Completion;
+pub use dispatch::{DISPATCH_THREADS, Handler};
+pub use event::ClientEvent;

@@ -1,0 +1,1030 @@
+//! The I/O thread: one `mio::Poll` multiplexing every client's socket, driving each
+//! client's [`Session`] with the transport's bytes, the application's commands and timers.
+//!
+//! The application's threads never touch a session: they send [`Command`]s over a channel
+//! and wake the thread (at most once per batch). The thread reads in large chunks, decodes
+//! every packet in a read, and writes everything a round produced in one syscall per
+//! client. It never runs application code, never blocks on DNS or connect, and holds no lock
+//! that application code can wait on.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, unbounded};
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use super::backoff::{Jitter, ReconnectPolicy};
+use super::completion::Completion;
+use super::dispatch::{AckSink, Mailbox};
+use super::event::ClientEvent;
+use crate::codec::{
+    ByteString, Bytes, ConnectReasonCode, DisconnectReasonCode, Properties, PropertyId,
+    Subscription,
+};
+use crate::error::Error;
+use crate::protocol::{
+    AckToken, ConnAckInfo, DisconnectCause, Event, Message, PublishAck, PublishRequest,
+    RequestError, RequestId, Session, State, SubscribeAck, UnsubscribeAck,
+};
+use crate::transport::{self, Address, Resolver, Stream, TcpOptions};
+
+const WAKER: Token = Token(usize::MAX);
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Per-connection settings that are the runtime's, not the protocol's.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnSettings {
+    pub reconnect: ReconnectPolicy,
+    pub tcp: TcpOptions,
+    /// Bound on DNS resolution plus TCP connect.
+    pub connect_timeout: Duration,
+    /// Deliver completion events to the mailbox (callbacks / `next_event`), besides handles.
+    pub completion_events: bool,
+}
+
+/// What the application's threads ask of the I/O thread.
+pub(crate) enum Command {
+    Register {
+        client: usize,
+        session: Box<Session>,
+        address: Address,
+        settings: ConnSettings,
+        mailbox: Arc<Mailbox>,
+    },
+    Connect {
+        client: usize,
+        waiter: Option<Completion<ConnAckInfo>>,
+    },
+    Publish {
+        client: usize,
+        request: PublishRequest,
+        completion: Completion<PublishAck>,
+    },
+    Subscribe {
+        client: usize,
+        subscriptions: Vec<Subscription>,
+        properties: Properties,
+        completion: Completion<SubscribeAck>,
+    },
+    Unsubscribe {
+        client: usize,
+        filters: Vec<ByteString>,
+        properties: Properties,
+        completion: Completion<UnsubscribeAck>,
+    },
+    Disconnect {
+        client: usize,
+        reason_code: DisconnectReasonCode,
+        properties: Properties,
+        completion: Completion<()>,
+    },
+    Reauthenticate {
+        client: usize,
+        completion: Completion<()>,
+    },
+    Ack {
+        client: usize,
+        tokens: Vec<AckToken>,
+    },
+    /// Awaits the reply whose Correlation Data is `correlation`, then publishes.
+    Request {
+        client: usize,
+        request: PublishRequest,
+        correlation: Bytes,
+        reply: Completion<Message>,
+    },
+    /// The requester gave up waiting.
+    ForgetRequest { client: usize, correlation: Bytes },
+    Close {
+        client: usize,
+        completion: Completion<()>,
+    },
+    Resolved {
+        client: usize,
+        generation: u64,
+        result: io::Result<Vec<SocketAddr>>,
+    },
+}
+
+/// The application threads' side of the I/O thread.
+pub(crate) struct ReactorHandle {
+    tx: Sender<Command>,
+    waker: Waker,
+    wake_pending: AtomicBool,
+}
+
+impl std::fmt::Debug for ReactorHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReactorHandle").finish_non_exhaustive()
+    }
+}
+
+impl ReactorHandle {
+    /// Queues a command and wakes the I/O thread unless a wake-up is already pending, so a
+    /// burst of publishes costs one wake-up.
+    pub(crate) fn send(&self, command: Command) {
+        if self.tx.send(command).is_ok() && !self.wake_pending.swap(true, Ordering::AcqRel) {
+            // A failed wake leaves the command queued for the next poll round.
+            let _ = self.waker.wake();
+        }
+    }
+}
+
+impl AckSink for ReactorHandle {
+    fn acknowledge(&self, client: usize, tokens: Vec<AckToken>) {
+        self.send(Command::Ack { client, tokens });
+    }
+}
+
+/// The process-wide I/O thread, started on first use.
+pub(crate) fn handle() -> &'static Arc<ReactorHandle> {
+    static HANDLE: OnceLock<Arc<ReactorHandle>> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let poll = Poll::new().expect("creating the I/O poller");
+        let waker = Waker::new(poll.registry(), WAKER).expect("creating the I/O waker");
+        let (tx, rx) = unbounded();
+        let handle = Arc::new(ReactorHandle {
+            tx,
+            waker,
+            wake_pending: AtomicBool::new(false),
+        });
+        let mut reactor = Reactor::new(poll, Arc::clone(&handle), rx);
+        std::thread::Builder::new()
+            .name("midge-io".into())
+            .spawn(move || reactor.run())
+            .expect("spawning the I/O thread");
+        handle
+    })
+}
+
+enum Phase {
+    Idle,
+    Resolving,
+    Connecting {
+        stream: Stream,
+        addrs: Vec<SocketAddr>,
+        next: usize,
+    },
+    Open {
+        stream: Stream,
+    },
+    Backoff,
+}
+
+struct Conn {
+    session: Session,
+    address: Address,
+    settings: ConnSettings,
+    mailbox: Arc<Mailbox>,
+    phase: Phase,
+    /// Connect timeout (resolve + TCP) or the end of a backoff.
+    phase_deadline: Option<Instant>,
+    /// The deadline now in the timer set.
+    timer: Option<Instant>,
+    wbuf: Vec<u8>,
+    woff: usize,
+    writable_interest: bool,
+    attempt: u32,
+    resolve_generation: u64,
+    /// The application wants a connection (connect called, no disconnect since).
+    wanted: bool,
+    publishes: HashMap<RequestId, Completion<PublishAck>>,
+    subscribes: HashMap<RequestId, Completion<SubscribeAck>>,
+    unsubscribes: HashMap<RequestId, Completion<UnsubscribeAck>>,
+    connect_waiters: Vec<Completion<ConnAckInfo>>,
+    disconnect_waiters: Vec<Completion<()>>,
+    close_waiter: Option<Completion<()>>,
+    /// Requests waiting for their reply, by Correlation Data.
+    replies: HashMap<Bytes, Completion<Message>>,
+    out_events: Vec<ClientEvent>,
+}
+
+impl Conn {
+    fn new(
+        session: Session,
+        address: Address,
+        settings: ConnSettings,
+        mailbox: Arc<Mailbox>,
+    ) -> Self {
+        Self {
+            session,
+            address,
+            settings,
+            mailbox,
+            phase: Phase::Idle,
+            phase_deadline: None,
+            timer: None,
+            wbuf: Vec::new(),
+            woff: 0,
+            writable_interest: false,
+            attempt: 0,
+            resolve_generation: 0,
+            wanted: false,
+            publishes: HashMap::new(),
+            subscribes: HashMap::new(),
+            unsubscribes: HashMap::new(),
+            connect_waiters: Vec::new(),
+            disconnect_waiters: Vec::new(),
+            close_waiter: None,
+            replies: HashMap::new(),
+            out_events: Vec::new(),
+        }
+    }
+}
+
+struct Reactor {
+    poll: Poll,
+    handle: Arc<ReactorHandle>,
+    rx: Receiver<Command>,
+    conns: HashMap<usize, Conn>,
+    timers: BTreeSet<(Instant, usize)>,
+    dirty: Vec<usize>,
+    read_buf: Vec<u8>,
+    resolver: Resolver,
+    jitter: Jitter,
+}
+
+impl Reactor {
+    fn new(poll: Poll, handle: Arc<ReactorHandle>, rx: Receiver<Command>) -> Self {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0x9E37_79B9, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id());
+        Self {
+            poll,
+            handle,
+            rx,
+            conns: HashMap::new(),
+            timers: BTreeSet::new(),
+            dirty: Vec::new(),
+            read_buf: vec![0; READ_CHUNK],
+            resolver: Resolver::new(),
+            jitter: Jitter::new(seed),
+        }
+    }
+
+    fn run(&mut self) {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self
+                .timers
+                .first()
+                .map(|(t, _)| t.saturating_duration_since(Instant::now()));
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    // The poller itself failing leaves nothing to drive; keep trying calmly.
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                continue;
+            }
+            let now = Instant::now();
+            for event in &events {
+                let token = event.token();
+                if token == WAKER {
+                    continue;
+                }
+                self.on_io(token.0, event.is_readable(), event.is_writable(), now);
+            }
+            self.handle.wake_pending.store(false, Ordering::Release);
+            while let Ok(command) = self.rx.try_recv() {
+                self.on_command(command, now);
+            }
+            while let Some(&(at, client)) = self.timers.first() {
+                if at > now {
+                    break;
+                }
+                self.timers.pop_first();
+                if let Some(c) = self.conns.get_mut(&client) {
+                    c.timer = None;
+                }
+                self.on_timer(client, now);
+            }
+            let dirty = std::mem::take(&mut self.dirty);
+            for client in dirty {
+                self.process(client, now);
+            }
+        }
+    }
+
+    fn mark(&mut self, client: usize) {
+        if !self.dirty.contains(&client) {
+            self.dirty.push(client);
+        }
+    }
+
+    // ------------------------------------------------------------------ commands
+
+    fn on_command(&mut self, command: Command, now: Instant) {
+        match command {
+            Command::Register {
+                client,
+                session,
+                address,
+                settings,
+                mailbox,
+            } => {
+                let conn = Conn::new(*session, address, settings, mailbox);
+                self.conns.insert(client, conn);
+            }
+            Command::Connect { client, waiter } => self.connect(client, waiter, now),
+            Command::Publish {
+                client,
+                request,
+                completion,
+            } => self.request(
+                client,
+                completion,
+                |s| s.publish(request, now),
+                |c| &mut c.publishes,
+            ),
+            Command::Subscribe {
+                client,
+                subscriptions,
+                properties,
+                completion,
+            } => self.request(
+                client,
+                completion,
+                |s| s.subscribe(subscriptions, properties, now),
+                |c| &mut c.subscribes,
+            ),
+            Command::Unsubscribe {
+                client,
+                filters,
+                properties,
+                completion,
+            } => self.request(
+                client,
+                completion,
+                |s| s.unsubscribe(filters, properties, now),
+                |c| &mut c.unsubscribes,
+            ),
+            Command::Disconnect {
+                client,
+                reason_code,
+                properties,
+                completion,
+            } => self.disconnect(client, reason_code, properties, completion, now),
+            Command::Reauthenticate { client, completion } => {
+                let Some(c) = self.conns.get_mut(&client) else {
+                    return completion.complete(Err(Error::Closed));
+                };
+                completion.complete(c.session.reauthenticate(now).map_err(Into::into));
+                self.mark(client);
+            }
+            Command::Ack { client, tokens } => {
+                if let Some(c) = self.conns.get_mut(&client) {
+                    for t in tokens {
+                        c.session.acknowledge(t, now);
+                    }
+                    self.mark(client);
+                }
+            }
+            Command::Request {
+                client,
+                request,
+                correlation,
+                reply,
+            } => self.start_request(client, request, correlation, reply, now),
+            Command::ForgetRequest {
+                client,
+                correlation,
+            } => {
+                if let Some(c) = self.conns.get_mut(&client) {
+                    c.replies.remove(&correlation);
+                }
+            }
+            Command::Close { client, completion } => self.close(client, completion, now),
+            Command::Resolved {
+                client,
+                generation,
+                result,
+            } => self.on_resolved(client, generation, result, now),
+        }
+    }
+
+    fn connect(&mut self, client: usize, waiter: Option<Completion<ConnAckInfo>>, now: Instant) {
+        let Some(c) = self.conns.get_mut(&client) else {
+            if let Some(w) = waiter {
+                w.complete(Err(Error::Closed));
+            }
+            return;
+        };
+        if let Some(w) = waiter {
+            if c.session.state() == State::Connected {
+                w.complete(Err(Error::InvalidArgument("already connected".into())));
+            } else {
+                c.connect_waiters.push(w);
+            }
+        }
+        c.wanted = true;
+        if matches!(c.phase, Phase::Idle | Phase::Backoff) {
+            c.attempt = 0;
+            self.start_connect(client, now);
+        }
+    }
+
+    /// Request/response: publishes and keeps the reply's completion by Correlation Data.
+    fn start_request(
+        &mut self,
+        client: usize,
+        request: PublishRequest,
+        correlation: Bytes,
+        reply: Completion<Message>,
+        now: Instant,
+    ) {
+        let Some(c) = self.conns.get_mut(&client) else {
+            return reply.complete(Err(Error::Closed));
+        };
+        match c.session.publish(request, now) {
+            Ok(_) => {
+                c.replies.insert(correlation, reply);
+            }
+            Err(e) => reply.complete(Err(e.into())),
+        }
+        self.mark(client);
+    }
+
+    /// Hands a request to the session and keeps its completion until the session reports.
+    fn request<T: Clone>(
+        &mut self,
+        client: usize,
+        completion: Completion<T>,
+        start: impl FnOnce(&mut Session) -> Result<RequestId, RequestError>,
+        pending: fn(&mut Conn) -> &mut HashMap<RequestId, Completion<T>>,
+    ) {
+        let Some(c) = self.conns.get_mut(&client) else {
+            return completion.complete(Err(Error::Closed));
+        };
+        match start(&mut c.session) {
+            Ok(id) => {
+                pending(c).insert(id, completion);
+            }
+            Err(e) => completion.complete(Err(e.into())),
+        }
+        self.mark(client);
+    }
+
+    fn disconnect(
+        &mut self,
+        client: usize,
+        reason_code: DisconnectReasonCode,
+        properties: Properties,
+        completion: Completion<()>,
+        now: Instant,
+    ) {
+        let Some(c) = self.conns.get_mut(&client) else {
+            return completion.complete(Err(Error::Closed));
+        };
+        c.wanted = false;
+        if let Phase::Open { .. } = c.phase {
+            match c.session.disconnect(reason_code, properties, now) {
+                Ok(()) => c.disconnect_waiters.push(completion),
+                Err(e) => completion.complete(Err(e.into())),
+            }
+        } else {
+            // Not connected: stop trying and report done.
+            self.drop_transport(client);
+            if let Some(c) = self.conns.get_mut(&client) {
+                c.phase = Phase::Idle;
+                c.phase_deadline = None;
+                for w in c.connect_waiters.drain(..) {
+                    w.complete(Err(Error::Request(RequestError::NotConnected)));
+                }
+            }
+            completion.complete(Ok(()));
+        }
+        self.mark(client);
+    }
+
+    fn close(&mut self, client: usize, completion: Completion<()>, now: Instant) {
+        let Some(c) = self.conns.get_mut(&client) else {
+            return completion.complete(Ok(()));
+        };
+        c.wanted = false;
+        if matches!(c.phase, Phase::Open { .. }) && c.session.state() == State::Connected {
+            let _ = c.session.disconnect(
+                DisconnectReasonCode::NormalDisconnection,
+                Properties::new(),
+                now,
+            );
+        }
+        c.close_waiter = Some(completion);
+        self.mark(client);
+    }
+
+    // ------------------------------------------------------------------ connecting
+
+    fn start_connect(&mut self, client: usize, now: Instant) {
+        let Some(c) = self.conns.get_mut(&client) else {
+            return;
+        };
+        c.phase_deadline = Some(now + c.settings.connect_timeout);
+        match c.address.clone() {
+            Address::Tcp { host, port } => {
+                c.phase = Phase::Resolving;
+                c.resolve_generation += 1;
+                let generation = c.resolve_generation;
+                let handle = Arc::clone(&self.handle);
+                self.resolver.resolve(
+                    host,
+                    port,
+                    Box::new(move |result| {
+                        handle.send(Command::Resolved {
+                            client,
+                            generation,
+                            result,
+                        });
+                    }),
+                );
+            }
+            Address::Unix(path) => match transport::connect_unix(&path) {
+                Ok(stream) => self.begin_stream(client, stream, Vec::new(), 0, now),
+                Err(e) => self.connect_failed(client, &e, now),
+            },
+        }
+        self.mark(client);
+    }
+
+    fn on_resolved(
+        &mut self,
+        client: usize,
+        generation: u64,
+        result: io::Result<Vec<SocketAddr>>,
+        now: Instant,
+    ) {
+        let Some(c) = self.conns.get_mut(&client) else {
+            return;
+        };
+        if c.resolve_generation != generation || !matches!(c.phase, Phase::Resolving) {
+            return;
+        }
+        match result {
+            Ok(addrs) if !addrs.is_empty() => self.try_addr(client, addrs, 0, now),
+            Ok(_) => self.connect_failed(
+                client,
+                &io::Error::new(io::ErrorKind::NotFound, "no address for host"),
+                now,
+            ),
+            Err(e) => self.connect_failed(client, &e, now),
+        }
+    }
+
+    /// Starts a non-blocking connect to `addrs[next]`, falling through the list on failure.
+    fn try_addr(&mut self, client: usize, addrs: Vec<SocketAddr>, next: usize, now: Instant) {
+        let Some(c) = self.conns.get(&client) else {
+            return;
+        };
+        let mut last_err = io::Error::new(io::ErrorKind::NotFound, "no address for host");
+        for i in next..addrs.len() {
+            match transport::connect_start(&addrs[i], &c.settings.tcp) {
+                Ok(stream) => return self.begin_stream(client, stream, addrs, i + 1, now),
+                Err(e) => last_err = e,
+            }
+        }
+        self.connect_failed(client, &last_err, now);
+    }
+
+    fn begin_stream(
+        &mut self,
+        client: usize,
+        mut stream: Stream,
+        addrs: Vec<SocketAddr>,
+        next: usize,
+        now: Instant,
+    ) {
+        if let Err(e) = self.poll.registry().register(
+            &mut stream,
+            Token(client),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            return self.connect_failed(client, &e, now);
+        }
+        if let Some(c) = self.conns.get_mut(&client) {
+            c.phase = Phase::Connecting {
+                stream,
+                addrs,
+                next,
+            };
+            c.writable_interest = true;
+        }
+        self.mark(client);
+    }
+
+    /// Resolution or TCP connect failed: report, then back off.
+    fn connect_failed(&mut self, client: usize, e: &io::Error, now: Instant) {
+        self.drop_transport(client);
+        let cause = DisconnectCause::Transport {
+            detail: e.to_string(),
+            errno: e.raw_os_error(),
+        };
+        if let Some(c) = self.conns.get_mut(&client) {
+            for w in c.connect_waiters.drain(..) {
+                w.complete(Err(cause.clone().into()));
+            }
+            c.out_events.push(ClientEvent::ConnectionLost(cause));
+        }
+        self.schedule_reconnect(client, now);
+    }
+
+    fn schedule_reconnect(&mut self, client: usize, now: Instant) {
+        let Some(c) = self.conns.get_mut(&client) else {
+            return;
+        };
+        c.phase = Phase::Idle;
+        c.phase_deadline = None;
+        if !c.wanted || !c.settings.reconnect.enabled || c.close_waiter.is_some() {
+            return;
+        }
+        let delay = c.settings.reconnect.delay(c.attempt, &mut self.jitter);
+        c.attempt = c.attempt.saturating_add(1);
+        c.phase = Phase::Backoff;
+        c.phase_deadline = Some(now + delay);
+        c.out_events.push(ClientEvent::Reconnecting {
+            attempt: c.attempt,
+            delay,
+        });
+        self.mark(client);
+    }
+
+    fn drop_transport(&mut self, client: usize) {
+        let Some(c) = self.conns.get_mut(&client) else {
+            return;
+        };
+        let phase = std::mem::replace(&mut c.phase, Phase::Idle);
+        if let Phase::Connecting { mut stream, .. } | Phase::Open { mut stream } = phase {
+            let _ = self.poll.registry().deregister(&mut stream);
+            stream.shutdown();
+        }
+        c.wbuf.clear();
+        c.woff = 0;
+        c.writable_interest = false;
+    }
+
+    // ------------------------------------------------------------------ I/O
+
+    fn on_io(&mut self, client: usize, readable: bool, writable: bool, now: Instant) {
+        let Some(c) = self.conns.get_mut(&client) else {
+            return;
+        };
+        match &mut c.phase {
+            Phase::Connecting { stream, .. } => {
+                if !(writable || readable) {
+                    return;
+                }
+                match transport::connect_finished(stream) {
+                    Ok(true) => {
+                        let Phase::Connecting { stream, .. } =
+                            std::mem::replace(&mut c.phase, Phase::Idle)
+                        else {
+                            return;
+                        };
+                        c.phase = Phase::Open { stream };
+                        c.phase_deadline = None;
+                        c.session.connection_opened(now);
+                    }
+                    Ok(false) => return,
+                    Err(e) => {
+                        let Phase::Connecting {
+                            mut stream,
+                            addrs,
+                            next,
+                        } = std::mem::replace(&mut c.phase, Phase::Idle)
+                        else {
+                            return;
+                        };
+                        let _ = self.poll.registry().deregister(&mut stream);
+                        if next < addrs.len() {
+                            self.try_addr(client, addrs, next, now);
+                        } else {
+                            self.connect_failed(client, &e, now);
+                        }
+                        return;
+                    }
+                }
+            }
+            Phase::Open { stream } => {
+                if readable {
+                    loop {
+                        match stream.read(&mut self.read_buf) {
+                            Ok(0) => {
+                                let cause = DisconnectCause::Transport {
+                                    detail: "connection closed by the server".into(),
+                                    errno: None,
+                                };
+                                self.lost(client, cause, now);
+                                return;
+                            }
+                            Ok(n) => {
+                                c.session.handle_read(&self.read_buf[..n], now);
+                                if c.session.state() != State::Connecting
+                                    && c.session.state() != State::Connected
+                                {
+                                    break;
+                                }
+                            }
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Err(e) => {
+                                let cause = DisconnectCause::Transport {
+                                    detail: e.to_string(),
+                                    errno: e.raw_os_error(),
+                                };
+                                self.lost(client, cause, now);
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+            _ => return,
+        }
+        self.mark(client);
+    }
+
+    /// The transport failed under an open connection.
+    fn lost(&mut self, client: usize, cause: DisconnectCause, now: Instant) {
+        self.drop_transport(client);
+        if let Some(c) = self.conns.get_mut(&client) {
+            c.session.connection_closed(cause);
+        }
+        self.after_close(client, now);
+    }
+
+    /// Writes what is buffered; returns an error when the connection broke.
+    fn flush(c: &mut Conn, registry: &mio::Registry, client: usize) -> io::Result<()> {
+        let Phase::Open { stream } = &mut c.phase else {
+            return Ok(());
+        };
+        while c.woff < c.wbuf.len() {
+            match stream.write(&c.wbuf[c.woff..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => c.woff += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if c.woff == c.wbuf.len() {
+            c.wbuf.clear();
+            c.woff = 0;
+        }
+        let want_writable = !c.wbuf.is_empty();
+        if want_writable != c.writable_interest {
+            let interest = if want_writable {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            registry.reregister(stream, Token(client), interest)?;
+            c.writable_interest = want_writable;
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------ timers
+
+    fn on_timer(&mut self, client: usize, now: Instant) {
+        let Some(c) = self.conns.get_mut(&client) else {
+            return;
+        };
+        if c.phase_deadline.is_some_and(|d| d <= now) {
+            c.phase_deadline = None;
+            match c.phase {
+                Phase::Backoff => return self.start_connect(client, now),
+                Phase::Resolving | Phase::Connecting { .. } => {
+                    let e = io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
+                    return self.connect_failed(client, &e, now);
+                }
+                _ => {}
+            }
+        }
+        c.session.handle_timeout(now);
+        self.mark(client);
+    }
+
+    fn update_timer(&mut self, client: usize) {
+        let Some(c) = self.conns.get_mut(&client) else {
+            return;
+        };
+        let session = if matches!(c.phase, Phase::Open { .. }) {
+            c.session.poll_timeout()
+        } else {
+            None
+        };
+        let deadline = match (session, c.phase_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if deadline != c.timer {
+            if let Some(old) = c.timer.take() {
+                self.timers.remove(&(old, client));
+            }
+            if let Some(new) = deadline {
+                self.timers.insert((new, client));
+            }
+            c.timer = deadline;
+        }
+    }
+
+    // ------------------------------------------------------------------ the round
+
+    /// After anything happened to a client: move the session's output to the socket, its
+    /// events to completions and the mailbox, and close when it asks.
+    fn process(&mut self, client: usize, now: Instant) {
+        loop {
+            let Some(c) = self.conns.get_mut(&client) else {
+                return;
+            };
+            if matches!(c.phase, Phase::Open { .. }) {
+                c.session.take_transmit(&mut c.wbuf);
+            } else {
+                // Nothing can be written without a connection; the session re-sends what
+                // matters when the next one opens.
+                let mut discard = Vec::new();
+                c.session.take_transmit(&mut discard);
+            }
+            let mut acks = Vec::new();
+            while let Some(event) = c.session.poll_event() {
+                Self::on_session_event(c, event, &mut acks);
+            }
+            for t in acks {
+                c.session.acknowledge(t, now);
+            }
+            if let Err(e) = Self::flush(c, self.poll.registry(), client) {
+                let cause = DisconnectCause::Transport {
+                    detail: e.to_string(),
+                    errno: e.raw_os_error(),
+                };
+                self.lost(client, cause, now);
+                continue;
+            }
+            if c.session.poll_close() {
+                // The session ended the connection (DISCONNECT sent, or a protocol error):
+                // one last write attempt, then close.
+                let _ = Self::flush(c, self.poll.registry(), client);
+                self.drop_transport(client);
+                self.after_close(client, now);
+                continue;
+            }
+            if c.session.has_transmit() {
+                continue;
+            }
+            break;
+        }
+        self.finish_close(client);
+        self.update_timer(client);
+        if let Some(c) = self.conns.get_mut(&client) {
+            if !c.out_events.is_empty() {
+                c.mailbox.deliver(c.out_events.drain(..));
+            }
+        }
+    }
+
+    fn on_session_event(c: &mut Conn, event: Event, pending_acks: &mut Vec<AckToken>) {
+        let forward = match &event {
+            Event::Connected(info) => {
+                c.attempt = 0;
+                for w in c.connect_waiters.drain(..) {
+                    w.complete(Ok((**info).clone()));
+                }
+                true
+            }
+            Event::Disconnected(cause) => {
+                for w in c.connect_waiters.drain(..) {
+                    w.complete(Err(cause.clone().into()));
+                }
+                true
+            }
+            Event::PublishComplete { id, result } => match c.publishes.remove(id) {
+                Some(done) => {
+                    done.complete(result.clone().map_err(Into::into));
+                    c.settings.completion_events
+                }
+                None => true,
+            },
+            Event::SubscribeComplete { id, result } => {
+                if let Some(done) = c.subscribes.remove(id) {
+                    done.complete(result.clone().map_err(Into::into));
+                }
+                c.settings.completion_events
+            }
+            Event::UnsubscribeComplete { id, result } => {
+                if let Some(done) = c.unsubscribes.remove(id) {
+                    done.complete(result.clone().map_err(Into::into));
+                }
+                c.settings.completion_events
+            }
+            Event::Message(m) => {
+                // A reply to a pending request goes to its requester, not to the event
+                // stream. It still needs its acknowledgement.
+                let reply = m
+                    .properties
+                    .get_binary(PropertyId::CorrelationData)
+                    .and_then(|d| c.replies.remove(d));
+                if let Some(reply) = reply {
+                    if let Some(t) = m.ack {
+                        pending_acks.push(t);
+                    }
+                    reply.complete(Ok(m.clone()));
+                    false
+                } else {
+                    true
+                }
+            }
+            Event::SessionLost { .. } | Event::Reauthenticated => true,
+        };
+        if forward {
+            c.out_events.push(event.into());
+        }
+    }
+
+    /// The connection is gone (by the session's choice or the transport's): complete
+    /// disconnect waiters and decide about reconnecting.
+    fn after_close(&mut self, client: usize, now: Instant) {
+        let Some(c) = self.conns.get_mut(&client) else {
+            return;
+        };
+        for w in c.disconnect_waiters.drain(..) {
+            w.complete(Ok(()));
+        }
+        // Drain the events the close produced before deciding. Acknowledgements are moot
+        // without a connection.
+        while let Some(event) = c.session.poll_event() {
+            Self::on_session_event(c, event, &mut Vec::new());
+        }
+        let permanent = c.out_events.iter().any(|e| {
+            matches!(e, ClientEvent::ConnectionLost(DisconnectCause::Refused(r))
+                if is_permanent_refusal(r.reason_code))
+        });
+        if permanent {
+            c.wanted = false;
+        }
+        self.schedule_reconnect(client, now);
+    }
+
+    /// Completes a requested close once the connection is down.
+    fn finish_close(&mut self, client: usize) {
+        let Some(c) = self.conns.get_mut(&client) else {
+            return;
+        };
+        if c.close_waiter.is_none()
+            || matches!(c.phase, Phase::Open { .. }) && c.session.state() == State::Connected
+        {
+            return;
+        }
+        self.drop_transport(client);
+        let Some(mut c) = self.conns.remove(&client) else {
+            return;
+        };
+        if let Some(t) = c.timer.take() {
+            self.timers.remove(&(t, client));
+        }
+        c.session.close();
+        while let Some(event) = c.session.poll_event() {
+            Self::on_session_event(&mut c, event, &mut Vec::new());
+        }
+        for w in c.connect_waiters.drain(..) {
+            w.complete(Err(Error::Closed));
+        }
+        for w in c.disconnect_waiters.drain(..) {
+            w.complete(Ok(()));
+        }
+        for (_, done) in c.publishes.drain() {
+            done.complete(Err(Error::Closed));
+        }
+        for (_, done) in c.subscribes.drain() {
+            done.complete(Err(Error::Closed));
+        }
+        for (_, done) in c.unsubscribes.drain() {
+            done.complete(Err(Error::Closed));
+        }
+        for (_, reply) in c.replies.drain() {
+            reply.complete(Err(Error::Closed));
+        }
+        c.out_events.push(ClientEvent::Closed);
+        c.mailbox.deliver(c.out_events.drain(..));
+        if let Some(w) = c.close_waiter.take() {
+            w.complete(Ok(()));
+        }
+    }
+}
+
+/// Refusals that another attempt with the same settings cannot fix: stop reconnecting.
+fn is_permanent_refusal(code: ConnectReasonCode) -> bool {
+    use ConnectReasonCode as C;
+    matches!(
+        code,
+        C::UnsupportedProtocolVersion
+            | C::ClientIdentifierNotValid
+            | C::BadUserNameOrPassword
+            | C::NotAuthorized
+            | C::Banned
+            | C::BadAuthenticationMethod
+    )
+}

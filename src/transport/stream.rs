@@ -1,0 +1,284 @@
+//! The byte stream the I/O thread polls, and the non-blocking ways to open one.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::path::Path;
+
+use mio::event::Source;
+use mio::{Interest, Registry, Token};
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// Socket options for TCP connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TcpOptions {
+    /// `TCP_NODELAY`: send small packets at once (on by default: MQTT is request/response
+    /// and midge coalesces its own writes, so Nagle only adds latency).
+    pub nodelay: bool,
+    /// `SO_SNDBUF`, when set.
+    pub send_buffer_size: Option<usize>,
+    /// `SO_RCVBUF`, when set.
+    pub recv_buffer_size: Option<usize>,
+}
+
+impl Default for TcpOptions {
+    fn default() -> Self {
+        Self {
+            nodelay: true,
+            send_buffer_size: None,
+            recv_buffer_size: None,
+        }
+    }
+}
+
+/// A connected (or connecting) non-blocking byte stream.
+#[derive(Debug)]
+pub enum Stream {
+    /// TCP over IPv4 or IPv6.
+    Tcp(mio::net::TcpStream),
+    /// A Unix domain socket, or one end of a [`pipe`].
+    Unix(mio::net::UnixStream),
+}
+
+/// Starts a non-blocking TCP connect to `addr`. The stream becomes writable when the
+/// connect ends; then [`connect_finished`] tells how.
+pub fn connect_start(addr: &SocketAddr, options: &TcpOptions) -> io::Result<Stream> {
+    let socket = Socket::new(
+        Domain::for_address(*addr),
+        Type::STREAM.nonblocking().cloexec(),
+        Some(Protocol::TCP),
+    )?;
+    socket.set_tcp_nodelay(options.nodelay)?;
+    // Buffer sizes before connect, so the window scale is negotiated for them.
+    if let Some(size) = options.send_buffer_size {
+        socket.set_send_buffer_size(size)?;
+    }
+    if let Some(size) = options.recv_buffer_size {
+        socket.set_recv_buffer_size(size)?;
+    }
+    match socket.connect(&(*addr).into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+        Err(e) => return Err(e),
+    }
+    let std: std::net::TcpStream = socket.into();
+    Ok(Stream::Tcp(mio::net::TcpStream::from_std(std)))
+}
+
+/// Connects to a Unix domain socket (local connects finish at once or fail).
+pub fn connect_unix(path: &Path) -> io::Result<Stream> {
+    mio::net::UnixStream::connect(path).map(Stream::Unix)
+}
+
+/// Whether a connect started by [`connect_start`] or [`connect_unix`] has finished:
+/// `Ok(true)` connected, `Ok(false)` still in progress (a spurious wake-up), `Err` failed.
+pub fn connect_finished(stream: &Stream) -> io::Result<bool> {
+    let (error, peer) = match stream {
+        Stream::Tcp(s) => (s.take_error()?, s.peer_addr().map(drop)),
+        Stream::Unix(s) => (s.take_error()?, s.peer_addr().map(drop)),
+    };
+    if let Some(e) = error {
+        return Err(e);
+    }
+    match peer {
+        Ok(()) => Ok(true),
+        Err(e)
+            if e.kind() == io::ErrorKind::NotConnected
+                || e.raw_os_error() == Some(libc::ENOTCONN) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// An in-memory pipe: two connected streams with no network underneath (a Unix socket
+/// pair), for tests and for measuring the client without a broker.
+pub fn pipe() -> io::Result<(Stream, Stream)> {
+    let (a, b) = mio::net::UnixStream::pair()?;
+    Ok((Stream::Unix(a), Stream::Unix(b)))
+}
+
+impl Stream {
+    /// Shuts both directions down; the peer sees end of stream. Errors (already closed)
+    /// are of no interest.
+    pub fn shutdown(&self) {
+        let _ = match self {
+            Self::Tcp(s) => s.shutdown(Shutdown::Both),
+            Self::Unix(s) => s.shutdown(Shutdown::Both),
+        };
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Tcp(s) => s.read(buf),
+            Self::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Self::Tcp(s) => s.write(buf),
+            Self::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Self::Tcp(s) => s.write_vectored(bufs),
+            Self::Unix(s) => s.write_vectored(bufs),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Source for Stream {
+    fn register(&mut self, registry: &Registry, token: Token, interests: Interest) -> io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.register(registry, token, interests),
+            Self::Unix(s) => s.register(registry, token, interests),
+        }
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.reregister(registry, token, interests),
+            Self::Unix(s) => s.reregister(registry, token, interests),
+        }
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.deregister(registry),
+            Self::Unix(s) => s.deregister(registry),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::ErrorKind;
+    use std::time::Duration;
+
+    use mio::{Events, Poll};
+
+    use super::*;
+
+    /// Waits (bounded) until `stream` reports `interest` on a fresh poller.
+    fn wait_for(stream: &mut Stream, interest: Interest) {
+        let mut poll = Poll::new().unwrap();
+        poll.registry().register(stream, Token(0), interest).unwrap();
+        let mut events = Events::with_capacity(4);
+        poll.poll(&mut events, Some(Duration::from_secs(5))).unwrap();
+        assert!(!events.is_empty(), "no readiness within 5 s");
+        poll.registry().deregister(stream).unwrap();
+    }
+
+    fn read_exact_nb(stream: &mut Stream, n: usize) -> Vec<u8> {
+        let mut out = vec![0; n];
+        let mut got = 0;
+        while got < n {
+            match stream.read(&mut out[got..]) {
+                Ok(0) => panic!("end of stream"),
+                Ok(k) => got += k,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => wait_for(stream, Interest::READABLE),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        out
+    }
+
+    fn connect_and_echo(listen: &str) {
+        let listener = std::net::TcpListener::bind(listen).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut stream = connect_start(&addr, &TcpOptions::default()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        wait_for(&mut stream, Interest::WRITABLE);
+        assert!(connect_finished(&stream).unwrap());
+        let Stream::Tcp(tcp) = &stream else {
+            panic!("not TCP")
+        };
+        assert!(tcp.nodelay().unwrap(), "TCP_NODELAY is on by default");
+        assert_eq!(stream.write(b"ping").unwrap(), 4);
+        let mut buf = [0; 4];
+        std::io::Read::read_exact(&mut server, &mut buf).unwrap();
+        assert_eq!(&buf, b"ping");
+        std::io::Write::write_all(&mut server, b"pong").unwrap();
+        assert_eq!(read_exact_nb(&mut stream, 4), b"pong");
+        stream.shutdown();
+        assert_eq!(std::io::Read::read(&mut server, &mut buf).unwrap(), 0);
+    }
+
+    #[test]
+    fn tcp_ipv4() {
+        connect_and_echo("127.0.0.1:0");
+    }
+
+    #[test]
+    fn tcp_ipv6() {
+        // Some CI containers have no IPv6 loopback: then there is nothing to test.
+        if std::net::TcpListener::bind("[::1]:0").is_err() {
+            eprintln!("no IPv6 loopback here; skipped");
+            return;
+        }
+        connect_and_echo("[::1]:0");
+    }
+
+    #[test]
+    fn refused_connect_is_an_error() {
+        // A port that was free a moment ago: nothing listens on it.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let mut stream = match connect_start(&addr, &TcpOptions::default()) {
+            Ok(s) => s,
+            Err(e) => return assert_eq!(e.kind(), ErrorKind::ConnectionRefused),
+        };
+        wait_for(&mut stream, Interest::WRITABLE);
+        let e = connect_finished(&stream).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
+    }
+
+    #[test]
+    fn unix_socket() {
+        let dir = std::env::temp_dir().join(format!("midge-unix-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s");
+        let _ = std::fs::remove_file(&path);
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let mut stream = connect_unix(&path).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        assert!(connect_finished(&stream).unwrap());
+        std::io::Write::write_all(&mut server, b"hi").unwrap();
+        assert_eq!(read_exact_nb(&mut stream, 2), b"hi");
+        assert!(connect_unix(&dir.join("missing")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn pipe_carries_bytes_both_ways() {
+        let (mut a, mut b) = pipe().unwrap();
+        assert!(connect_finished(&a).unwrap());
+        a.write_all(b"abc").unwrap();
+        assert_eq!(read_exact_nb(&mut b, 3), b"abc");
+        b.write_all(b"de").unwrap();
+        assert_eq!(read_exact_nb(&mut a, 2), b"de");
+        a.shutdown();
+        wait_for(&mut b, Interest::READABLE);
+        assert_eq!(b.read(&mut [0; 4]).unwrap(), 0);
+    }
+}
