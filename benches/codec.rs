@@ -5,8 +5,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use midge::codec::{
-    ByteString, Bytes, Connect, Decoder, Packet, PayloadFormat, Properties, Property, Publish,
-    QoS, Will,
+    ByteString, Bytes, Connect, Decoder, Packet, PayloadFormat, Properties, Property, Publish, QoS,
+    Will,
 };
 
 fn publish(payload_len: usize) -> Packet {

@@ -1,10 +1,10 @@
 //! The codec's error: which rule of the standard an input broke, and the reason code the
 //! receiver must answer with.
 
+use super::PacketType;
 use super::properties::{PropertyContext, PropertyId};
 use super::reason::DisconnectReasonCode;
 use super::topic::TopicError;
-use super::PacketType;
 
 /// A packet broke a rule of MQTT 5.0, on decode or on encode.
 ///

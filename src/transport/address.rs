@@ -44,7 +44,9 @@ impl Address {
             return Err(invalid("a path is not allowed"));
         }
         if rest.contains('@') {
-            return Err(invalid("credentials in the address are not supported; set them in the options"));
+            return Err(invalid(
+                "credentials in the address are not supported; set them in the options",
+            ));
         }
         let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
             let (host, after) = v6.split_once(']').ok_or_else(|| invalid("unclosed '['"))?;
@@ -53,7 +55,10 @@ impl Address {
             }
             let port = match after {
                 "" => None,
-                p => Some(p.strip_prefix(':').ok_or_else(|| invalid("junk after ']'"))?),
+                p => Some(
+                    p.strip_prefix(':')
+                        .ok_or_else(|| invalid("junk after ']'"))?,
+                ),
             };
             (host, port)
         } else if rest.parse::<Ipv6Addr>().is_ok() {
@@ -105,9 +110,15 @@ mod tests {
 
     #[test]
     fn parses_every_form() {
-        assert_eq!(Address::parse("mqtt://broker:1884"), Ok(tcp("broker", 1884)));
+        assert_eq!(
+            Address::parse("mqtt://broker:1884"),
+            Ok(tcp("broker", 1884))
+        );
         assert_eq!(Address::parse("MQTT://broker"), Ok(tcp("broker", 1883)));
-        assert_eq!(Address::parse("tcp://10.0.0.1:8883/"), Ok(tcp("10.0.0.1", 8883)));
+        assert_eq!(
+            Address::parse("tcp://10.0.0.1:8883/"),
+            Ok(tcp("10.0.0.1", 8883))
+        );
         assert_eq!(Address::parse("localhost:1"), Ok(tcp("localhost", 1)));
         assert_eq!(Address::parse("localhost"), Ok(tcp("localhost", 1883)));
         assert_eq!(Address::parse("[::1]:2000"), Ok(tcp("::1", 2000)));
@@ -143,7 +154,10 @@ mod tests {
             "unix://",
         ] {
             assert!(
-                matches!(Address::parse(bad), Err(TransportError::InvalidAddress { .. })),
+                matches!(
+                    Address::parse(bad),
+                    Err(TransportError::InvalidAddress { .. })
+                ),
                 "{bad:?} was accepted: {:?}",
                 Address::parse(bad)
             );

@@ -97,7 +97,8 @@ mod tests {
                 let _ = tx.send(r);
             }),
         );
-        rx.recv_timeout(Duration::from_secs(10)).expect("resolver answered")
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("resolver answered")
     }
 
     #[test]
@@ -112,7 +113,11 @@ mod tests {
     #[test]
     fn names_resolve_on_the_pool() {
         let addrs = resolve("localhost", 1883).unwrap();
-        assert!(addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 1883));
+        assert!(
+            addrs
+                .iter()
+                .all(|a| a.ip().is_loopback() && a.port() == 1883)
+        );
     }
 
     #[test]

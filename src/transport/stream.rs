@@ -141,7 +141,12 @@ impl Write for Stream {
 }
 
 impl Source for Stream {
-    fn register(&mut self, registry: &Registry, token: Token, interests: Interest) -> io::Result<()> {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
         match self {
             Self::Tcp(s) => s.register(registry, token, interests),
             Self::Unix(s) => s.register(registry, token, interests),
@@ -180,9 +185,12 @@ mod tests {
     /// Waits (bounded) until `stream` reports `interest` on a fresh poller.
     fn wait_for(stream: &mut Stream, interest: Interest) {
         let mut poll = Poll::new().unwrap();
-        poll.registry().register(stream, Token(0), interest).unwrap();
+        poll.registry()
+            .register(stream, Token(0), interest)
+            .unwrap();
         let mut events = Events::with_capacity(4);
-        poll.poll(&mut events, Some(Duration::from_secs(5))).unwrap();
+        poll.poll(&mut events, Some(Duration::from_secs(5)))
+            .unwrap();
         assert!(!events.is_empty(), "no readiness within 5 s");
         poll.registry().deregister(stream).unwrap();
     }

@@ -1,0 +1,29 @@
+//! Shared harness for the integration tests: a per-test Mosquitto and a scripted fake broker.
+//!
+//! Each test binary uses only part of it, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+pub mod fake_broker;
+pub mod mosquitto;
+
+use std::time::{Duration, Instant};
+
+/// The bound on every wait that is expected to succeed.
+pub const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Polls `cond` until it holds or `timeout` passes; `true` when it held.
+///
+/// Waits at most 10 ms between polls, and never beyond the deadline.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        std::thread::sleep((deadline - now).min(Duration::from_millis(10)));
+    }
+}
