@@ -55,7 +55,7 @@ pub enum CodecError {
     TooLong { field: &'static str, len: usize },
     /// A property identifier the standard does not define (2.2.2.2).
     #[error("unknown property identifier 0x{id:02X}")]
-    UnknownProperty { id: u8 },
+    UnknownProperty { id: u32 },
     /// A property that the packet may not carry (2.2.2.2).
     #[error("{property:?} is not allowed in {context:?}")]
     PropertyNotAllowed {

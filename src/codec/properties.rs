@@ -333,7 +333,7 @@ impl Property {
         let id = u8::try_from(raw)
             .ok()
             .and_then(PropertyId::from_u8)
-            .ok_or(CodecError::UnknownProperty { id: raw as u8 })?;
+            .ok_or(CodecError::UnknownProperty { id: raw })?;
         let field = property_field(id);
         let flag = |reader: &mut Reader| -> Result<bool, CodecError> {
             match reader.u8(field)? {

@@ -317,13 +317,12 @@ pub(crate) fn read_reason_tail<R>(
     context: PropertyContext,
     parse: fn(u8) -> Option<R>,
 ) -> Result<(R, Properties), CodecError> {
-    let code = if r.is_empty() {
-        0
-    } else {
-        r.u8("reason code")?
-    };
+    let absent = r.is_empty();
+    let code = if absent { 0 } else { r.u8("reason code")? };
     let reason = parse(code).ok_or(CodecError::InvalidReasonCode { packet, code })?;
-    let properties = if r.is_empty() {
+    // PUBACK, PUBREC, PUBREL, PUBCOMP and DISCONNECT may end after the Reason Code
+    // (3.4.2.2.1, 3.14.2.2.1); AUTH may only omit both together (3.15.2.1).
+    let properties = if absent || r.is_empty() && context != PropertyContext::Auth {
         Properties::new()
     } else {
         Properties::decode(r, context)?
