@@ -33,6 +33,9 @@ pub enum Error {
     /// The client was closed.
     #[error("client closed")]
     Closed,
+    /// A wait on midge's own I/O thread (from an authenticator), which could never end.
+    #[error("waiting on midge's I/O thread would deadlock")]
+    WouldDeadlock,
     /// An argument the API cannot use.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

@@ -5,11 +5,13 @@
 //! - [`protocol`]: the client session as a state machine; time is passed in.
 //! - [`runtime`]: threads, channels, timers and reconnection; the [`Client`].
 //! - [`transport`]: byte streams (TCP, Unix sockets, an in-memory pipe) and DNS.
+//! - [`ffi`]: the C ABI (`include/midge.h`).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod codec;
 mod error;
+pub mod ffi;
 pub mod protocol;
 pub mod runtime;
 pub mod transport;

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use super::backoff::ReconnectPolicy;
 use super::completion::Completion;
-use super::dispatch::{Handler, Mailbox};
-use super::event::ClientEvent;
+use super::dispatch::{self, Handler, Mailbox};
+use super::event::{ClientEvent, LogLevel};
 use super::reactor::{self, Command, ConnSettings, ReactorHandle};
 use crate::codec::topic::{parse_shared, validate_topic_filter, validate_topic_name};
 use crate::codec::{
@@ -36,6 +36,8 @@ pub struct ClientOptions {
     /// How many events may wait for the application before QoS 0 messages are dropped
     /// (and counted in [`ClientEvent::MessagesDropped`]).
     pub event_queue_limit: usize,
+    /// Which [`ClientEvent::Log`] lines the client produces (none by default).
+    pub log_level: LogLevel,
 }
 
 impl Default for ClientOptions {
@@ -47,6 +49,7 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(30),
             completion_events: false,
             event_queue_limit: 100_000,
+            log_level: LogLevel::Off,
         }
     }
 }
@@ -99,6 +102,7 @@ impl Client {
             tcp: options.tcp,
             connect_timeout: options.connect_timeout,
             completion_events: options.completion_events,
+            log_level: options.log_level,
         };
         let session = Session::new(options.session, std::time::Instant::now());
         reactor.send(Command::Register {
@@ -379,6 +383,30 @@ impl Client {
     /// after [`ClientEvent::Closed`].
     pub fn next_event(&self, timeout: Duration) -> Option<ClientEvent> {
         self.inner.mailbox.next_event(timeout)
+    }
+
+    /// [`Client::close`], then waits until no callback of this client runs or will run (its
+    /// callback has seen [`ClientEvent::Closed`] and been dropped), so what the callback
+    /// uses may be freed after. Called from this client's own callback it cannot wait for
+    /// that callback to return: it only starts the close.
+    pub fn close_and_join(&self) {
+        let closing = self.close();
+        if dispatch::in_callback_of(self.inner.id) {
+            return;
+        }
+        // The I/O thread completes a close at once; the bound guards a dead I/O thread.
+        let _ = closing.wait(std::time::Duration::from_secs(5));
+        self.inner.mailbox.wait_retired();
+    }
+
+    /// Whether the client is closed and its last event handed out.
+    pub fn is_closed(&self) -> bool {
+        self.inner.mailbox.is_closed()
+    }
+
+    /// Whether the calling thread is running one of this client's callbacks.
+    pub fn in_callback(&self) -> bool {
+        dispatch::in_callback_of(self.inner.id)
     }
 
     /// Closes the client for good: disconnects if connected, fails pending requests with

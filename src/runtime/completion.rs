@@ -1,6 +1,7 @@
 //! Completion handles: a request's result, to wait on with a timeout or to poll.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
@@ -15,6 +16,7 @@ pub struct Completion<T> {
 
 #[derive(Debug)]
 struct Inner<T> {
+    id: u64,
     result: Mutex<Option<Result<T, Error>>>,
     done: Condvar,
 }
@@ -29,8 +31,10 @@ impl<T> Clone for Completion<T> {
 
 impl<T: Clone> Completion<T> {
     pub(crate) fn new() -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Self {
             inner: Arc::new(Inner {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 result: Mutex::new(None),
                 done: Condvar::new(),
             }),
@@ -46,6 +50,12 @@ impl<T: Clone> Completion<T> {
         }
     }
 
+    /// This request's identifier, unique in the process and never 0. Completion events
+    /// ([`crate::runtime::ClientEvent::PublishComplete`] and the like) carry it.
+    pub fn id(&self) -> u64 {
+        self.inner.id
+    }
+
     /// The result if the request has completed.
     pub fn try_result(&self) -> Option<Result<T, Error>> {
         self.inner.result.lock().clone()
@@ -57,7 +67,19 @@ impl<T: Clone> Completion<T> {
 
     /// Waits up to `timeout` for the result; [`Error::Timeout`] if it has not come, in which
     /// case the request goes on and can be waited on again.
+    ///
+    /// On midge's I/O thread (in an authenticator) waiting could never end, since that
+    /// thread completes requests: it fails at once with [`Error::WouldDeadlock`] unless the
+    /// result is there.
     pub fn wait(&self, timeout: Duration) -> Result<T, Error> {
+        if super::reactor::on_io_thread() {
+            return self
+                .inner
+                .result
+                .lock()
+                .clone()
+                .unwrap_or(Err(Error::WouldDeadlock));
+        }
         let deadline = Instant::now().checked_add(timeout);
         let mut slot = self.inner.result.lock();
         loop {

@@ -46,7 +46,19 @@ struct State {
     replaced: bool,
     scheduled: bool,
     closed: bool,
+    /// `Closed` was handled and the callback dropped: no call will follow.
+    retired: bool,
     dropped: u64,
+}
+
+thread_local! {
+    /// The client whose callback this dispatcher thread is running, if any.
+    static IN_CALLBACK: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// Whether the calling thread is inside a callback of `client`.
+pub(crate) fn in_callback_of(client: usize) -> bool {
+    IN_CALLBACK.with(std::cell::Cell::get) == Some(client)
 }
 
 impl std::fmt::Debug for Mailbox {
@@ -123,6 +135,10 @@ impl Mailbox {
         }
     }
 
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.lock().closed
+    }
+
     /// Pull interface: the next event, waiting up to `timeout`. Messages handed out here are
     /// acknowledged to the server at once. `None` on timeout, and after `Closed`.
     pub(crate) fn next_event(&self, timeout: Duration) -> Option<ClientEvent> {
@@ -155,18 +171,43 @@ impl Mailbox {
         }
     }
 
+    /// Waits until no callback of this client can run any more: `Closed` was delivered and
+    /// the callback dropped (or there is no callback). Call after closing.
+    pub(crate) fn wait_retired(&self) {
+        let mut st = self.state.lock();
+        loop {
+            if st.retired {
+                return;
+            }
+            if !st.running && (st.closed || st.handler.is_none() && !st.scheduled) {
+                // No call can come: drop a callback that will never see `Closed` (it was
+                // taken by `next_event`) here, exactly once.
+                st.retired = true;
+                let handler = st.handler.take();
+                drop(st);
+                drop(handler);
+                return;
+            }
+            self.ready.wait(&mut st);
+        }
+    }
+
     /// Runs a batch of events through the callback on a dispatcher thread.
     fn run(self: &Arc<Self>) {
         let (batch, mut handler) = {
             let mut st = self.state.lock();
             let Some(handler) = st.handler.take() else {
                 st.scheduled = false;
+                drop(st);
+                self.ready.notify_all();
                 return;
             };
             let n = st.events.len().min(256);
             if n == 0 {
                 st.handler = Some(handler);
                 st.scheduled = false;
+                drop(st);
+                self.ready.notify_all();
                 return;
             }
             st.running = true;
@@ -174,6 +215,7 @@ impl Mailbox {
         };
         let mut acks = Vec::new();
         let mut closed = false;
+        IN_CALLBACK.with(|c| c.set(Some(self.client)));
         for e in &batch {
             // A panicking Rust callback must not take the dispatcher thread with it.
             let _ = catch_unwind(AssertUnwindSafe(|| handler(e)));
@@ -183,6 +225,7 @@ impl Mailbox {
                 _ => {}
             }
         }
+        IN_CALLBACK.with(|c| c.set(None));
         if !acks.is_empty() {
             self.acks.acknowledge(self.client, acks);
         }
@@ -206,6 +249,10 @@ impl Mailbox {
             (retired, again)
         };
         drop(retired);
+        if closed {
+            self.state.lock().retired = true;
+        }
+        self.ready.notify_all();
         if again {
             dispatcher().schedule(Arc::clone(self));
         }

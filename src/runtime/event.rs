@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use crate::protocol::{
-    ConnAckInfo, DisconnectCause, Event, Message, PublishAck, RequestError, RequestId,
-    SubscribeAck, UnsubscribeAck,
+    ConnAckInfo, DisconnectCause, Event, Message, PublishAck, RequestError, SubscribeAck,
+    UnsubscribeAck,
 };
 
 /// An event of one client. Events of one client are delivered in order and never
@@ -22,16 +22,18 @@ pub enum ClientEvent {
     /// A received message. QoS 1 and 2 messages are acknowledged to the server after the
     /// callback returns, or when `next_event` hands them out.
     Message(Message),
+    /// A publish ended; `id` is its [`crate::runtime::Completion::id`]. Delivered only with
+    /// `ClientOptions::completion_events`.
     PublishComplete {
-        id: RequestId,
+        id: u64,
         result: Result<PublishAck, RequestError>,
     },
     SubscribeComplete {
-        id: RequestId,
+        id: u64,
         result: Result<SubscribeAck, RequestError>,
     },
     UnsubscribeComplete {
-        id: RequestId,
+        id: u64,
         result: Result<UnsubscribeAck, RequestError>,
     },
     /// The server accepted a re-authentication.
@@ -39,21 +41,41 @@ pub enum ClientEvent {
     /// QoS 0 messages dropped because the application did not keep up (the event queue was
     /// at its bound); QoS 1 and 2 are never dropped: the server waits for their acks.
     MessagesDropped { count: u64 },
+    /// A line of the client's log, at or above `ClientOptions::log_level`.
+    Log { level: LogLevel, message: String },
     /// The client is closed: the last event.
     Closed,
 }
 
-impl From<Event> for ClientEvent {
-    fn from(e: Event) -> Self {
-        match e {
+/// How much a client logs (as [`ClientEvent::Log`] events). Ordered: `Error` < `Debug`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum LogLevel {
+    /// Nothing (the default): no log event is ever built.
+    #[default]
+    Off = 0,
+    /// Failures that stop the client from doing what was asked.
+    Error = 1,
+    /// Lost connections, refused requests, protocol violations by the server.
+    Warn = 2,
+    /// Connection changes.
+    Info = 3,
+    /// Each step of connecting.
+    Debug = 4,
+}
+
+impl ClientEvent {
+    /// The application's form of a session event; completions are not forwarded as they are
+    /// (the runtime gives them the id of the application's completion handle).
+    pub(crate) fn from_session(e: Event) -> Option<Self> {
+        Some(match e {
             Event::Connected(info) => Self::Connected(info),
             Event::Disconnected(cause) => Self::ConnectionLost(cause),
             Event::SessionLost { resubscribed } => Self::SessionLost { resubscribed },
             Event::Message(m) => Self::Message(m),
-            Event::PublishComplete { id, result } => Self::PublishComplete { id, result },
-            Event::SubscribeComplete { id, result } => Self::SubscribeComplete { id, result },
-            Event::UnsubscribeComplete { id, result } => Self::UnsubscribeComplete { id, result },
             Event::Reauthenticated => Self::Reauthenticated,
-        }
+            Event::PublishComplete { .. }
+            | Event::SubscribeComplete { .. }
+            | Event::UnsubscribeComplete { .. } => return None,
+        })
     }
 }

@@ -17,4 +17,4 @@ pub use backoff::ReconnectPolicy;
 pub use client::{Client, ClientOptions};
 pub use completion::Completion;
 pub use dispatch::{DISPATCH_THREADS, Handler};
-pub use event::ClientEvent;
+pub use event::{ClientEvent, LogLevel};

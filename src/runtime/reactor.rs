@@ -21,7 +21,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use super::backoff::{Jitter, ReconnectPolicy};
 use super::completion::Completion;
 use super::dispatch::{AckSink, Mailbox};
-use super::event::ClientEvent;
+use super::event::{ClientEvent, LogLevel};
 use crate::codec::{
     ByteString, Bytes, ConnectReasonCode, DisconnectReasonCode, Properties, PropertyId,
     Subscription,
@@ -45,6 +45,7 @@ pub(crate) struct ConnSettings {
     pub connect_timeout: Duration,
     /// Deliver completion events to the mailbox (callbacks / `next_event`), besides handles.
     pub completion_events: bool,
+    pub log_level: LogLevel,
 }
 
 /// What the application's threads ask of the I/O thread.
@@ -141,6 +142,15 @@ impl AckSink for ReactorHandle {
     }
 }
 
+thread_local! {
+    static ON_IO_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the calling thread is midge's I/O thread (where waiting would deadlock).
+pub(crate) fn on_io_thread() -> bool {
+    ON_IO_THREAD.with(std::cell::Cell::get)
+}
+
 /// The process-wide I/O thread, started on first use.
 pub(crate) fn handle() -> &'static Arc<ReactorHandle> {
     static HANDLE: OnceLock<Arc<ReactorHandle>> = OnceLock::new();
@@ -156,7 +166,10 @@ pub(crate) fn handle() -> &'static Arc<ReactorHandle> {
         let mut reactor = Reactor::new(poll, Arc::clone(&handle), rx);
         std::thread::Builder::new()
             .name("midge-io".into())
-            .spawn(move || reactor.run())
+            .spawn(move || {
+                ON_IO_THREAD.with(|f| f.set(true));
+                reactor.run();
+            })
             .expect("spawning the I/O thread");
         handle
     })
@@ -525,6 +538,9 @@ impl Reactor {
             return;
         };
         c.phase_deadline = Some(now + c.settings.connect_timeout);
+        log(c, LogLevel::Debug, |c| {
+            format!("connecting to {}", c.address)
+        });
         match c.address.clone() {
             Address::Tcp { host, port } => {
                 c.phase = Phase::Resolving;
@@ -606,6 +622,13 @@ impl Reactor {
             return self.connect_failed(client, &e, now);
         }
         if let Some(c) = self.conns.get_mut(&client) {
+            log(c, LogLevel::Debug, |_| match &stream {
+                Stream::Tcp(s) => match s.peer_addr() {
+                    Ok(a) => format!("TCP connect to {a} started"),
+                    Err(_) => "TCP connect started".into(),
+                },
+                Stream::Unix(_) => "Unix socket connected".into(),
+            });
             c.phase = Phase::Connecting {
                 stream,
                 addrs,
@@ -624,6 +647,9 @@ impl Reactor {
             errno: e.raw_os_error(),
         };
         if let Some(c) = self.conns.get_mut(&client) {
+            log(c, LogLevel::Warn, |c| {
+                format!("connect to {} failed: {e}", c.address)
+            });
             for w in c.connect_waiters.drain(..) {
                 w.complete(Err(cause.clone().into()));
             }
@@ -645,6 +671,9 @@ impl Reactor {
         c.attempt = c.attempt.saturating_add(1);
         c.phase = Phase::Backoff;
         c.phase_deadline = Some(now + delay);
+        log(c, LogLevel::Info, |c| {
+            format!("reconnecting in {delay:?} (attempt {})", c.attempt)
+        });
         c.out_events.push(ClientEvent::Reconnecting {
             attempt: c.attempt,
             delay,
@@ -686,6 +715,9 @@ impl Reactor {
                         };
                         c.phase = Phase::Open { stream };
                         c.phase_deadline = None;
+                        log(c, LogLevel::Debug, |_| {
+                            "transport open, sending CONNECT".into()
+                        });
                         c.session.connection_opened(now);
                     }
                     Ok(false) => return,
@@ -901,24 +933,42 @@ impl Reactor {
                 }
                 true
             }
-            Event::PublishComplete { id, result } => match c.publishes.remove(id) {
-                Some(done) => {
+            // Completion events carry the id of the application's completion handle.
+            Event::PublishComplete { id, result } => {
+                if let Some(done) = c.publishes.remove(id) {
                     done.complete(result.clone().map_err(Into::into));
-                    c.settings.completion_events
+                    if c.settings.completion_events {
+                        c.out_events.push(ClientEvent::PublishComplete {
+                            id: done.id(),
+                            result: result.clone(),
+                        });
+                    }
                 }
-                None => true,
-            },
+                false
+            }
             Event::SubscribeComplete { id, result } => {
                 if let Some(done) = c.subscribes.remove(id) {
                     done.complete(result.clone().map_err(Into::into));
+                    if c.settings.completion_events {
+                        c.out_events.push(ClientEvent::SubscribeComplete {
+                            id: done.id(),
+                            result: result.clone(),
+                        });
+                    }
                 }
-                c.settings.completion_events
+                false
             }
             Event::UnsubscribeComplete { id, result } => {
                 if let Some(done) = c.unsubscribes.remove(id) {
                     done.complete(result.clone().map_err(Into::into));
+                    if c.settings.completion_events {
+                        c.out_events.push(ClientEvent::UnsubscribeComplete {
+                            id: done.id(),
+                            result: result.clone(),
+                        });
+                    }
                 }
-                c.settings.completion_events
+                false
             }
             Event::Message(m) => {
                 // A reply to a pending request goes to its requester, not to the event
@@ -940,7 +990,23 @@ impl Reactor {
             Event::SessionLost { .. } | Event::Reauthenticated => true,
         };
         if forward {
-            c.out_events.push(event.into());
+            if let Event::Disconnected(cause) = &event {
+                let level = if matches!(cause, DisconnectCause::Client { .. }) {
+                    LogLevel::Info
+                } else {
+                    LogLevel::Warn
+                };
+                log(c, level, |_| format!("connection ended: {cause:?}"));
+            }
+            if let Event::Connected(info) = &event {
+                log(c, LogLevel::Info, |_| {
+                    format!(
+                        "connected (session present: {}, keep alive {} s)",
+                        info.session_present, info.keep_alive
+                    )
+                });
+            }
+            c.out_events.extend(ClientEvent::from_session(event));
         }
     }
 
@@ -962,8 +1028,11 @@ impl Reactor {
             matches!(e, ClientEvent::ConnectionLost(DisconnectCause::Refused(r))
                 if is_permanent_refusal(r.reason_code))
         });
-        if permanent {
+        if permanent && c.wanted {
             c.wanted = false;
+            log(c, LogLevel::Error, |_| {
+                "the server refused the connection for good; not reconnecting".into()
+            });
         }
         self.schedule_reconnect(client, now);
     }
@@ -1012,6 +1081,14 @@ impl Reactor {
         if let Some(w) = c.close_waiter.take() {
             w.complete(Ok(()));
         }
+    }
+}
+
+/// Queues a log line when the client's level admits it; `message` is not built otherwise.
+fn log(c: &mut Conn, level: LogLevel, message: impl FnOnce(&Conn) -> String) {
+    if level <= c.settings.log_level && level != LogLevel::Off {
+        let message = message(c);
+        c.out_events.push(ClientEvent::Log { level, message });
     }
 }
 

@@ -1,0 +1,794 @@
+//! `midge_client`: the MQTT client, its calls and its callbacks.
+
+use std::ffi::{c_char, c_int, c_void};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use super::callback::{CCallback, midge_drop_cb};
+use super::event::{
+    Pending, midge_completion, midge_event, publish_outcome, subscribe_outcome, unsubscribe_outcome,
+};
+use super::handle;
+use super::message::{midge_connack, midge_disconnect, midge_message};
+use super::options::{client_options, midge_options, qos_from_c};
+use super::properties::{midge_properties, properties_arg};
+use super::ptr::{array_arg, bytes_arg, str_arg, write_array, write_opt, write_out};
+use super::result::{FfiError, guard, midge_result};
+use crate::codec::{
+    ByteString, Bytes, DisconnectReasonCode, RetainHandling, Subscription, SubscriptionOptions,
+};
+use crate::protocol::{PublishRequest, RequestError};
+use crate::runtime::{Client, ClientEvent};
+
+/// Called on connect, with the CONNACK (borrowed for the call).
+pub type midge_connect_cb =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, connack: *const midge_connack)>;
+/// Called when the connection ends or an attempt fails, with the cause (borrowed).
+pub type midge_connection_lost_cb =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, cause: *const midge_disconnect)>;
+/// Called for each received message (borrowed for the call; `midge_message_clone` keeps
+/// it). QoS 1/2 messages are acknowledged to the server after the callback returns.
+pub type midge_message_cb =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, message: *const midge_message)>;
+/// Called when a publish ends: its completion id, packet id, result and reason code (the
+/// PUBACK/PUBREC/PUBCOMP code, 0 for QoS 0, -1 when none came).
+pub type midge_publish_cb = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        id: u64,
+        packet_id: u16,
+        result: midge_result,
+        reason_code: c_int,
+    ),
+>;
+/// Called when a subscribe or unsubscribe ends: its completion id, result and the reason
+/// codes, one per filter in order (`count` is 0 when the request failed before a SUBACK).
+pub type midge_subscribe_cb = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        id: u64,
+        result: midge_result,
+        reason_codes: *const u8,
+        count: usize,
+    ),
+>;
+/// Called with each log line at or above the level set by `midge_options_set_log_level`.
+pub type midge_log_cb =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, level: c_int, message: *const c_char)>;
+
+/// Log levels for `midge_options_set_log_level` and the log callback.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum midge_log_level {
+    MIDGE_LOG_OFF = 0,
+    MIDGE_LOG_ERROR = 1,
+    MIDGE_LOG_WARN = 2,
+    MIDGE_LOG_INFO = 3,
+    MIDGE_LOG_DEBUG = 4,
+}
+
+/// QoS levels.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum midge_qos {
+    MIDGE_QOS_0 = 0,
+    MIDGE_QOS_1 = 1,
+    MIDGE_QOS_2 = 2,
+}
+
+/// Subscription option: do not receive our own publications (not on shared subscriptions).
+pub const MIDGE_SUB_NO_LOCAL: u8 = 0x04;
+/// Subscription option: keep the RETAIN flag as published.
+pub const MIDGE_SUB_RETAIN_AS_PUBLISHED: u8 = 0x08;
+/// Subscription option: send retained messages only if the subscription is new.
+pub const MIDGE_SUB_RETAIN_IF_NEW: u8 = 0x10;
+/// Subscription option: do not send retained messages.
+pub const MIDGE_SUB_RETAIN_NONE: u8 = 0x20;
+
+type Slot<F> = Option<Arc<CCallback<F>>>;
+
+#[derive(Default)]
+struct Table {
+    connect: Slot<midge_connect_cb>,
+    lost: Slot<midge_connection_lost_cb>,
+    message: Slot<midge_message_cb>,
+    publish: Slot<midge_publish_cb>,
+    subscribe: Slot<midge_subscribe_cb>,
+    unsubscribe: Slot<midge_subscribe_cb>,
+    log: Slot<midge_log_cb>,
+    installed: bool,
+}
+
+impl Table {
+    fn any(&self) -> bool {
+        self.connect.is_some()
+            || self.lost.is_some()
+            || self.message.is_some()
+            || self.publish.is_some()
+            || self.subscribe.is_some()
+            || self.unsubscribe.is_some()
+            || self.log.is_some()
+    }
+}
+
+/// An MQTT 5 client. Every function taking it may be called from any thread, at any time,
+/// callbacks included.
+///
+/// Callbacks run on midge's dispatcher threads (never on the thread that called midge,
+/// never on the I/O thread), one at a time per client and in order, with no midge lock
+/// held: a callback may call any midge function, including on its own client. A slow
+/// callback delays only its own client's later callbacks. Once a callback is registered,
+/// events go to callbacks (events without a callback are dropped) and
+/// `midge_client_next_event` receives nothing; with no callback registered, every event
+/// waits for `midge_client_next_event`.
+///
+/// Methods: `midge_client_new`, `midge_client_free`, `midge_client_connect`,
+/// `midge_client_connect_wait`, `midge_client_publish`, `midge_client_publish_wait`,
+/// `midge_client_subscribe`, `midge_client_subscribe_wait`, `midge_client_unsubscribe`,
+/// `midge_client_unsubscribe_wait`, `midge_client_disconnect`,
+/// `midge_client_disconnect_wait`, `midge_client_reauthenticate`, `midge_client_request`,
+/// `midge_client_next_event`, `midge_client_on_connect`, `midge_client_on_connection_lost`,
+/// `midge_client_on_message`, `midge_client_on_publish`, `midge_client_on_subscribe`,
+/// `midge_client_on_unsubscribe`, `midge_client_on_log`.
+pub struct midge_client {
+    client: Client,
+    table: Arc<Mutex<Table>>,
+}
+
+impl std::fmt::Debug for midge_client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("midge_client").finish_non_exhaustive()
+    }
+}
+
+impl Drop for midge_client {
+    fn drop(&mut self) {
+        // Waits for the callbacks to be done (unless freed from one of its own), then the
+        // callback table goes and each drop_user_data runs once.
+        self.client.close_and_join();
+    }
+}
+
+fn client(c: *const midge_client) -> Result<Arc<midge_client>, FfiError> {
+    if c.is_null() {
+        return Err(FfiError::null("client"));
+    }
+    handle::get(c).ok_or_else(|| FfiError::stale("client"))
+}
+
+fn timeout(ms: u32) -> Duration {
+    Duration::from_millis(ms.into())
+}
+
+/// Hands out a completion handle when the caller asked for one.
+fn give(out: *mut *mut midge_completion, pending: Pending) {
+    if !out.is_null() {
+        write_opt(out, handle::new(midge_completion::new(pending)));
+    }
+}
+
+/// The events → C callbacks bridge installed as the client's callback.
+fn dispatch(table: &Mutex<Table>, event: &ClientEvent) {
+    // Take the callback out of the table (a reference) and call it with no lock held.
+    macro_rules! slot {
+        ($field:ident) => {{
+            let cb = table.lock().$field.clone();
+            match cb {
+                Some(cb) => match cb.f {
+                    Some(f) => (cb.clone(), f),
+                    None => return,
+                },
+                None => return,
+            }
+        }};
+    }
+    match event {
+        ClientEvent::Connected(info) => {
+            let (cb, f) = slot!(connect);
+            let connack = midge_connack::new((**info).clone());
+            // SAFETY: a registered C callback, with a CONNACK valid for the call.
+            unsafe { f(cb.user_data, &raw const connack) };
+        }
+        ClientEvent::ConnectionLost(cause) => {
+            let (cb, f) = slot!(lost);
+            let cause = midge_disconnect::new(cause);
+            // SAFETY: a registered C callback, with a cause valid for the call.
+            unsafe { f(cb.user_data, &raw const cause) };
+        }
+        ClientEvent::Message(m) => {
+            let (cb, f) = slot!(message);
+            let message = midge_message::new(m.clone());
+            // SAFETY: a registered C callback; the message lives in `message` (an `Arc`,
+            // which `midge_message_clone` may take more references on) during the call.
+            unsafe { f(cb.user_data, Arc::as_ptr(&message)) };
+        }
+        ClientEvent::PublishComplete { id, result } => {
+            let (cb, f) = slot!(publish);
+            let o = publish_outcome(result);
+            let code = o.reason_codes.first().map_or(-1, |&c| c_int::from(c));
+            // SAFETY: a registered C callback with plain values.
+            unsafe { f(cb.user_data, *id, o.packet_id, o.result, code) };
+        }
+        ClientEvent::SubscribeComplete { id, result } => {
+            let (cb, f) = slot!(subscribe);
+            let o = subscribe_outcome(result);
+            // SAFETY: a registered C callback; the codes are valid for the call.
+            unsafe {
+                f(
+                    cb.user_data,
+                    *id,
+                    o.result,
+                    o.reason_codes.as_ptr(),
+                    o.reason_codes.len(),
+                );
+            };
+        }
+        ClientEvent::UnsubscribeComplete { id, result } => {
+            let (cb, f) = slot!(unsubscribe);
+            let o = unsubscribe_outcome(result);
+            // SAFETY: a registered C callback; the codes are valid for the call.
+            unsafe {
+                f(
+                    cb.user_data,
+                    *id,
+                    o.result,
+                    o.reason_codes.as_ptr(),
+                    o.reason_codes.len(),
+                );
+            };
+        }
+        ClientEvent::Log { level, message } => {
+            let (cb, f) = slot!(log);
+            let text = std::ffi::CString::new(message.replace('\0', " ")).unwrap_or_default();
+            // SAFETY: a registered C callback; the text is valid for the call.
+            unsafe { f(cb.user_data, *level as c_int, text.as_ptr()) };
+        }
+        ClientEvent::Reconnecting { .. }
+        | ClientEvent::SessionLost { .. }
+        | ClientEvent::Reauthenticated
+        | ClientEvent::MessagesDropped { .. }
+        | ClientEvent::Closed => {}
+    }
+}
+
+/// Installs a callback in its slot (or empties the slot for a NULL function), and installs
+/// or removes the bridge as the client's callback.
+fn register<F: Copy>(
+    c: *mut midge_client,
+    slot: fn(&mut Table) -> &mut Slot<F>,
+    callback: CCallback<F>,
+    is_some: bool,
+) -> midge_result {
+    guard(move || {
+        let c = client(c)?;
+        let new = is_some.then(|| Arc::new(callback));
+        let old = {
+            let mut t = c.table.lock();
+            let old = std::mem::replace(slot(&mut t), new);
+            if t.any() && !t.installed {
+                let table = Arc::clone(&c.table);
+                c.client.set_callback(move |e| dispatch(&table, e));
+                t.installed = true;
+            } else if !t.any() && t.installed {
+                c.client.clear_callback();
+                t.installed = false;
+            }
+            old
+        };
+        // The replaced callback's drop_user_data runs once its last call has returned.
+        drop(old);
+        Ok(())
+    })
+}
+
+/// Creates a client for the broker at `address` (`mqtt://host:port`, `host:port`, `host`
+/// (port 1883), `[v6]:port`, `unix:///path`) with `options` (NULL: the defaults; copied, so
+/// they may be freed after). Nothing is sent until `midge_client_connect`. The client goes
+/// to `*client`; free it with `midge_client_free`.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_new(
+    address: *const c_char,
+    options: *const midge_options,
+    client: *mut *mut midge_client,
+) -> midge_result {
+    guard(|| {
+        let address = str_arg(address, "address")?;
+        if client.is_null() {
+            return Err(FfiError::null("client"));
+        }
+        let options = client_options(options)?;
+        let c = Client::new(address, options)?;
+        let handle = handle::new(midge_client {
+            client: c,
+            table: Arc::new(Mutex::new(Table::default())),
+        });
+        write_out(client, handle, "client")
+    })
+}
+
+/// Closes and frees the client: disconnects (reason 0x00) if connected, fails pending
+/// requests with `MIDGE_RESULT_CLOSED`, and waits until no callback of this client runs;
+/// then each callback's `drop_user_data` runs. Called from one of the client's own
+/// callbacks it does not wait (that callback is still running): the client closes when the
+/// callback returns and no other callback of it follows. NULL and double frees are ignored.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_free(client: *mut midge_client) {
+    super::result::guard_value((), || handle::release(client.cast_const()));
+}
+
+/// Starts connecting; returns at once (DNS and TCP happen on midge's threads). The
+/// completion (optional: `completion` may be NULL) ends with the CONNACK or the failure;
+/// after a failure or a lost connection midge reconnects per the reconnect policy.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_connect(
+    client: *mut midge_client,
+    completion: *mut *mut midge_completion,
+) -> midge_result {
+    guard(|| {
+        let c = self::client(client)?;
+        give(completion, Pending::Connect(c.client.connect()));
+        Ok(())
+    })
+}
+
+/// Connects and waits up to `timeout_ms` for CONNACK. On success and when `connack` is not
+/// NULL, `*connack` gets the CONNACK (free it with `midge_connack_free`). A refusal is
+/// `MIDGE_RESULT_CONNECTION_REFUSED` with the reason code in
+/// `midge_last_error_reason_code()`.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_connect_wait(
+    client: *mut midge_client,
+    timeout_ms: u32,
+    connack: *mut *mut midge_connack,
+) -> midge_result {
+    guard(|| {
+        let c = self::client(client)?;
+        let info = c.client.connect_and_wait(timeout(timeout_ms))?;
+        if !connack.is_null() {
+            write_opt(connack, handle::new(midge_connack::new(info)));
+        }
+        Ok(())
+    })
+}
+
+fn publish_request(
+    topic: *const c_char,
+    payload: *const u8,
+    len: usize,
+    qos: c_int,
+    retain: bool,
+    properties: *const midge_properties,
+) -> Result<PublishRequest, FfiError> {
+    Ok(PublishRequest {
+        topic: ByteString::from(str_arg(topic, "topic")?),
+        payload: Bytes::copy_from_slice(bytes_arg(payload, len, "payload")?),
+        qos: qos_from_c(qos)?,
+        retain,
+        properties: properties_arg(properties)?,
+    })
+}
+
+/// Publishes `len` bytes at `payload` (copied) to `topic` at `qos` (0, 1, 2), with optional
+/// `properties` (NULL for none). Returns at once; bad arguments fail here and send nothing.
+/// While disconnected the message waits in the offline queue. The completion (optional)
+/// ends when the message is written (QoS 0) or acknowledged (QoS 1: PUBACK, QoS 2:
+/// PUBCOMP).
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_publish(
+    client: *mut midge_client,
+    topic: *const c_char,
+    payload: *const u8,
+    len: usize,
+    qos: c_int,
+    retain: bool,
+    properties: *const midge_properties,
+    completion: *mut *mut midge_completion,
+) -> midge_result {
+    guard(|| {
+        let c = self::client(client)?;
+        let request = publish_request(topic, payload, len, qos, retain, properties)?;
+        give(
+            completion,
+            Pending::Publish(c.client.publish_request(request)?),
+        );
+        Ok(())
+    })
+}
+
+/// Publishes and waits up to `timeout_ms` for the acknowledgement. On success the reason
+/// code (0x00, or 0x10 No matching subscribers) goes to `reason_code` (may be NULL); a
+/// failure code is `MIDGE_RESULT_REFUSED` with the code in `midge_last_error_reason_code()`.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_publish_wait(
+    client: *mut midge_client,
+    topic: *const c_char,
+    payload: *const u8,
+    len: usize,
+    qos: c_int,
+    retain: bool,
+    properties: *const midge_properties,
+    timeout_ms: u32,
+    reason_code: *mut u8,
+) -> midge_result {
+    guard(|| {
+        let c = self::client(client)?;
+        let request = publish_request(topic, payload, len, qos, retain, properties)?;
+        let ack = c
+            .client
+            .publish_request(request)?
+            .wait(timeout(timeout_ms))?;
+        write_opt(reason_code, ack.reason.code());
+        Ok(())
+    })
+}
+
+fn subscriptions(
+    filters: *const *const c_char,
+    options: *const u8,
+    count: usize,
+) -> Result<Vec<Subscription>, FfiError> {
+    if count == 0 {
+        return Err(RequestError::NoTopicFilters.into());
+    }
+    let filters = array_arg(filters, count, "filters")?;
+    let options = array_arg(options, count, "options")?;
+    filters
+        .iter()
+        .zip(options)
+        .map(|(&f, &o)| {
+            let filter = str_arg(f, "filter")?;
+            if o & 0xC0 != 0 {
+                return Err(FfiError::Invalid(format!(
+                    "subscription options 0x{o:02X}: reserved bits set"
+                )));
+            }
+            let retain_handling = match (o >> 4) & 3 {
+                0 => RetainHandling::SendAtSubscribe,
+                1 => RetainHandling::SendAtSubscribeIfNew,
+                2 => RetainHandling::DoNotSend,
+                _ => {
+                    return Err(FfiError::Invalid(format!(
+                        "subscription options 0x{o:02X}: retain handling 3"
+                    )));
+                }
+            };
+            Ok(Subscription {
+                filter: ByteString::from(filter),
+                options: SubscriptionOptions {
+                    qos: qos_from_c(c_int::from(o & 3))?,
+                    no_local: o & MIDGE_SUB_NO_LOCAL != 0,
+                    retain_as_published: o & MIDGE_SUB_RETAIN_AS_PUBLISHED != 0,
+                    retain_handling,
+                },
+            })
+        })
+        .collect()
+}
+
+/// Subscribes to `count` filters. `options[i]` is the Subscription Options byte of
+/// `filters[i]` (3.8.3.1): the maximum QoS (0, 1, 2) combined (bitwise or) with `MIDGE_SUB_NO_LOCAL`,
+/// `MIDGE_SUB_RETAIN_AS_PUBLISHED` and one of `MIDGE_SUB_RETAIN_IF_NEW` /
+/// `MIDGE_SUB_RETAIN_NONE`. `properties` may carry a Subscription Identifier and User
+/// Properties. Returns at once; the completion (optional) ends with the SUBACK.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_subscribe(
+    client: *mut midge_client,
+    filters: *const *const c_char,
+    options: *const u8,
+    count: usize,
+    properties: *const midge_properties,
+    completion: *mut *mut midge_completion,
+) -> midge_result {
+    guard(|| {
+        let c = self::client(client)?;
+        let subs = subscriptions(filters, options, count)?;
+        let pending = c.client.subscribe(subs, properties_arg(properties)?)?;
+        give(completion, Pending::Subscribe(pending));
+        Ok(())
+    })
+}
+
+/// Subscribes and waits up to `timeout_ms` for the SUBACK. Its reason codes (the granted
+/// QoS, or a failure code >= 0x80, per filter) go to `reason_codes` (room for `count`; may
+/// be NULL). Per-filter failures are data, not an error: check the codes.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_subscribe_wait(
+    client: *mut midge_client,
+    filters: *const *const c_char,
+    options: *const u8,
+    count: usize,
+    properties: *const midge_properties,
+    timeout_ms: u32,
+    reason_codes: *mut u8,
+) -> midge_result {
+    guard(|| {
+        let c = self::client(client)?;
+        let subs = subscriptions(filters, options, count)?;
+        let ack = c
+            .client
+            .subscribe(subs, properties_arg(properties)?)?
+            .wait(timeout(timeout_ms))?;
+        let codes: Vec<u8> = ack.reason_codes.iter().map(|c| c.as_u8()).collect();
+        write_array(reason_codes, &codes[..codes.len().min(count)]);
+        Ok(())
+    })
+}
+
+fn filter_list(filters: *const *const c_char, count: usize) -> Result<Vec<ByteString>, FfiError> {
+    if count == 0 {
+        return Err(RequestError::NoTopicFilters.into());
+    }
+    array_arg(filters, count, "filters")?
+        .iter()
+        .map(|&f| Ok(ByteString::from(str_arg(f, "filter")?)))
+        .collect()
+}
+
+/// Unsubscribes from `count` filters; the completion (optional) ends with the UNSUBACK.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_unsubscribe(
+    client: *mut midge_client,
+    filters: *const *const c_char,
+    count: usize,
+    properties: *const midge_properties,
+    completion: *mut *mut midge_completion,
+) -> midge_result {
+    guard(|| {
+        let c = self::client(client)?;
+        let list = filter_list(filters, count)?;
+        let pending = c.client.unsubscribe(list, properties_arg(properties)?)?;
+        give(completion, Pending::Unsubscribe(pending));
+        Ok(())
+    })
+}
+
+/// Unsubscribes and waits up to `timeout_ms`; the UNSUBACK reason codes go to
+/// `reason_codes` (room for `count`; may be NULL).
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_unsubscribe_wait(
+    client: *mut midge_client,
+    filters: *const *const c_char,
+    count: usize,
+    properties: *const midge_properties,
+    timeout_ms: u32,
+    reason_codes: *mut u8,
+) -> midge_result {
+    guard(|| {
+        let c = self::client(client)?;
+        let list = filter_list(filters, count)?;
+        let ack = c
+            .client
+            .unsubscribe(list, properties_arg(properties)?)?
+            .wait(timeout(timeout_ms))?;
+        let codes: Vec<u8> = ack.reason_codes.iter().map(|c| c.as_u8()).collect();
+        write_array(reason_codes, &codes[..codes.len().min(count)]);
+        Ok(())
+    })
+}
+
+fn disconnect_reason(code: c_int) -> Result<DisconnectReasonCode, FfiError> {
+    u8::try_from(code)
+        .ok()
+        .and_then(DisconnectReasonCode::from_u8)
+        .ok_or_else(|| FfiError::Invalid(format!("0x{code:02X} is not a DISCONNECT reason code")))
+}
+
+/// Sends DISCONNECT with `reason_code` (0x00 normal; 0x04 asks the server to publish the
+/// Will) and optional `properties` (Session Expiry Interval, Reason String, User
+/// Properties), then closes the connection; no reconnection follows until
+/// `midge_client_connect`. The completion (optional) ends when the connection is closed.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_disconnect(
+    client: *mut midge_client,
+    reason_code: c_int,
+    properties: *const midge_properties,
+    completion: *mut *mut midge_completion,
+) -> midge_result {
+    guard(|| {
+        let c = self::client(client)?;
+        let reason = disconnect_reason(reason_code)?;
+        let pending = c.client.disconnect(reason, properties_arg(properties)?);
+        give(completion, Pending::Done(pending));
+        Ok(())
+    })
+}
+
+/// Disconnects and waits up to `timeout_ms` for the connection to close.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_disconnect_wait(
+    client: *mut midge_client,
+    reason_code: c_int,
+    properties: *const midge_properties,
+    timeout_ms: u32,
+) -> midge_result {
+    guard(|| {
+        let c = self::client(client)?;
+        let reason = disconnect_reason(reason_code)?;
+        c.client
+            .disconnect(reason, properties_arg(properties)?)
+            .wait(timeout(timeout_ms))?;
+        Ok(())
+    })
+}
+
+/// Starts re-authentication (4.12.1) with the authenticator set in the options.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_reauthenticate(
+    client: *mut midge_client,
+    completion: *mut *mut midge_completion,
+) -> midge_result {
+    guard(|| {
+        let c = self::client(client)?;
+        give(completion, Pending::Done(c.client.reauthenticate()));
+        Ok(())
+    })
+}
+
+/// Request/response (4.10): publishes `payload` to `topic` with `response_topic` and fresh
+/// Correlation Data, and waits up to `timeout_ms` for the reply with the same Correlation
+/// Data (subscribe to `response_topic` first). The reply goes to `*reply` (free it with
+/// `midge_message_free`); it is not delivered as an event.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_request(
+    client: *mut midge_client,
+    topic: *const c_char,
+    payload: *const u8,
+    len: usize,
+    qos: c_int,
+    response_topic: *const c_char,
+    timeout_ms: u32,
+    reply: *mut *mut midge_message,
+) -> midge_result {
+    guard(|| {
+        let c = self::client(client)?;
+        if reply.is_null() {
+            return Err(FfiError::null("reply"));
+        }
+        let message = c.client.request(
+            str_arg(topic, "topic")?,
+            Bytes::copy_from_slice(bytes_arg(payload, len, "payload")?),
+            qos_from_c(qos)?,
+            str_arg(response_topic, "response_topic")?,
+            timeout(timeout_ms),
+        )?;
+        write_out(reply, handle::retain(&midge_message::new(message)), "reply")
+    })
+}
+
+/// The pull interface: waits up to `timeout_ms` for the client's next event and puts it in
+/// `*event` (free it with `midge_event_free`). `MIDGE_RESULT_TIMEOUT` when none came,
+/// `MIDGE_RESULT_CLOSED` after the `MIDGE_EVENT_CLOSED` event. QoS 1/2 messages are
+/// acknowledged when handed out here. Receives nothing while callbacks are registered.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_next_event(
+    client: *mut midge_client,
+    timeout_ms: u32,
+    event: *mut *mut midge_event,
+) -> midge_result {
+    guard(|| {
+        let c = self::client(client)?;
+        if event.is_null() {
+            return Err(FfiError::null("event"));
+        }
+        match c.client.next_event(timeout(timeout_ms)) {
+            Some(e) => write_out(event, handle::new(midge_event::new(e)), "event"),
+            None if c.client.is_closed() => Err(crate::Error::Closed.into()),
+            None => Err(crate::Error::Timeout.into()),
+        }
+    })
+}
+
+/// Sets (or with NULL removes) the connect callback: each successful CONNACK.
+///
+/// `user_data` is passed to each call; `drop_user_data` (may be NULL) runs exactly once
+/// with it after the last call (when replaced, removed with a NULL callback, or when the
+/// client is freed), and at once when the call fails.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_on_connect(
+    client: *mut midge_client,
+    callback: midge_connect_cb,
+    user_data: *mut c_void,
+    drop_user_data: midge_drop_cb,
+) -> midge_result {
+    let cb = CCallback::new(callback, user_data, drop_user_data);
+    register(client, |t| &mut t.connect, cb, callback.is_some())
+}
+
+/// Sets the connection-lost callback: each end of a connection or failed attempt, with
+/// its cause.
+///
+/// `user_data` is passed to each call; `drop_user_data` (may be NULL) runs exactly once
+/// with it after the last call (when replaced, removed with a NULL callback, or when the
+/// client is freed), and at once when the call fails.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_on_connection_lost(
+    client: *mut midge_client,
+    callback: midge_connection_lost_cb,
+    user_data: *mut c_void,
+    drop_user_data: midge_drop_cb,
+) -> midge_result {
+    let cb = CCallback::new(callback, user_data, drop_user_data);
+    register(client, |t| &mut t.lost, cb, callback.is_some())
+}
+
+/// Sets the message callback.
+///
+/// `user_data` is passed to each call; `drop_user_data` (may be NULL) runs exactly once
+/// with it after the last call (when replaced, removed with a NULL callback, or when the
+/// client is freed), and at once when the call fails.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_on_message(
+    client: *mut midge_client,
+    callback: midge_message_cb,
+    user_data: *mut c_void,
+    drop_user_data: midge_drop_cb,
+) -> midge_result {
+    let cb = CCallback::new(callback, user_data, drop_user_data);
+    register(client, |t| &mut t.message, cb, callback.is_some())
+}
+
+/// Sets the publish-completed callback.
+///
+/// `user_data` is passed to each call; `drop_user_data` (may be NULL) runs exactly once
+/// with it after the last call (when replaced, removed with a NULL callback, or when the
+/// client is freed), and at once when the call fails.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_on_publish(
+    client: *mut midge_client,
+    callback: midge_publish_cb,
+    user_data: *mut c_void,
+    drop_user_data: midge_drop_cb,
+) -> midge_result {
+    let cb = CCallback::new(callback, user_data, drop_user_data);
+    register(client, |t| &mut t.publish, cb, callback.is_some())
+}
+
+/// Sets the subscribe-completed callback.
+///
+/// `user_data` is passed to each call; `drop_user_data` (may be NULL) runs exactly once
+/// with it after the last call (when replaced, removed with a NULL callback, or when the
+/// client is freed), and at once when the call fails.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_on_subscribe(
+    client: *mut midge_client,
+    callback: midge_subscribe_cb,
+    user_data: *mut c_void,
+    drop_user_data: midge_drop_cb,
+) -> midge_result {
+    let cb = CCallback::new(callback, user_data, drop_user_data);
+    register(client, |t| &mut t.subscribe, cb, callback.is_some())
+}
+
+/// Sets the unsubscribe-completed callback.
+///
+/// `user_data` is passed to each call; `drop_user_data` (may be NULL) runs exactly once
+/// with it after the last call (when replaced, removed with a NULL callback, or when the
+/// client is freed), and at once when the call fails.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_on_unsubscribe(
+    client: *mut midge_client,
+    callback: midge_subscribe_cb,
+    user_data: *mut c_void,
+    drop_user_data: midge_drop_cb,
+) -> midge_result {
+    let cb = CCallback::new(callback, user_data, drop_user_data);
+    register(client, |t| &mut t.unsubscribe, cb, callback.is_some())
+}
+
+/// Sets the log callback (lines at the level set with `midge_options_set_log_level`).
+///
+/// `user_data` is passed to each call; `drop_user_data` (may be NULL) runs exactly once
+/// with it after the last call (when replaced, removed with a NULL callback, or when the
+/// client is freed), and at once when the call fails.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_on_log(
+    client: *mut midge_client,
+    callback: midge_log_cb,
+    user_data: *mut c_void,
+    drop_user_data: midge_drop_cb,
+) -> midge_result {
+    let cb = CCallback::new(callback, user_data, drop_user_data);
+    register(client, |t| &mut t.log, cb, callback.is_some())
+}

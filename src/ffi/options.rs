@@ -1,0 +1,615 @@
+//! `midge_options`: everything a client is configured with, set through functions so that
+//! no struct layout is part of the ABI.
+
+use std::ffi::{c_char, c_int, c_void};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use super::callback::{CCallback, midge_drop_cb};
+use super::handle;
+use super::properties::{midge_properties, properties_arg};
+use super::ptr::{borrowed_mut, bytes_arg, opt_str_arg, str_arg};
+use super::result::{FfiError, guard, guard_value, midge_result};
+use crate::codec::{ByteString, Bytes, QoS, Will};
+use crate::protocol::{Authenticator, Options, QueueLimits};
+use crate::runtime::{ClientOptions, LogLevel, ReconnectPolicy};
+use crate::transport::TcpOptions;
+
+/// A client's configuration, copied by `midge_client_new` (one options object may configure
+/// many clients, and may be freed right after).
+///
+/// Methods: `midge_options_new`, `midge_options_free`, `midge_options_set_client_id`,
+/// `midge_options_set_clean_start`, `midge_options_set_keep_alive`,
+/// `midge_options_set_session_expiry`, `midge_options_set_username`,
+/// `midge_options_set_password`, `midge_options_set_will`, `midge_options_clear_will`,
+/// `midge_options_set_receive_maximum`, `midge_options_set_maximum_packet_size`,
+/// `midge_options_set_topic_alias_maximum`, `midge_options_set_request_response_information`,
+/// `midge_options_set_request_problem_information`, `midge_options_add_user_property`,
+/// `midge_options_set_auto_topic_alias`, `midge_options_set_offline_queue`,
+/// `midge_options_set_resubscribe`, `midge_options_set_connack_timeout`,
+/// `midge_options_set_connect_timeout`, `midge_options_set_reconnect`,
+/// `midge_options_set_tcp_nodelay`, `midge_options_set_event_queue_limit`,
+/// `midge_options_set_log_level`, `midge_options_set_authenticator`.
+#[derive(Debug, Default)]
+pub struct midge_options {
+    data: Mutex<OptionsData>,
+}
+
+#[derive(Debug, Default)]
+struct OptionsData {
+    session: Options,
+    reconnect: ReconnectPolicy,
+    tcp: TcpOptions,
+    connect_timeout: Option<Duration>,
+    event_queue_limit: Option<usize>,
+    log_level: LogLevel,
+    auth: Option<Arc<AuthSetup>>,
+}
+
+/// Builds the runtime's options from a C options handle (NULL: the defaults).
+pub(crate) fn client_options(options: *const midge_options) -> Result<ClientOptions, FfiError> {
+    let mut out = ClientOptions {
+        completion_events: true,
+        ..ClientOptions::default()
+    };
+    if options.is_null() {
+        return Ok(out);
+    }
+    let o = handle::get(options).ok_or_else(|| FfiError::stale("options"))?;
+    let d = o.data.lock();
+    let s = &d.session;
+    out.session = Options {
+        client_id: s.client_id.clone(),
+        clean_start: s.clean_start,
+        keep_alive: s.keep_alive,
+        session_expiry_interval: s.session_expiry_interval,
+        username: s.username.clone(),
+        password: s.password.clone(),
+        will: s.will.clone(),
+        receive_maximum: s.receive_maximum,
+        maximum_packet_size: s.maximum_packet_size,
+        topic_alias_maximum: s.topic_alias_maximum,
+        request_response_information: s.request_response_information,
+        request_problem_information: s.request_problem_information,
+        user_properties: s.user_properties.clone(),
+        authenticator: d
+            .auth
+            .as_ref()
+            .map(|a| Box::new(CAuthenticator(Arc::clone(a))) as Box<dyn Authenticator>),
+        auto_topic_alias: s.auto_topic_alias,
+        offline_queue: s.offline_queue,
+        resubscribe: s.resubscribe,
+        connect_timeout: s.connect_timeout,
+    };
+    out.reconnect = d.reconnect;
+    out.tcp = d.tcp.clone();
+    if let Some(t) = d.connect_timeout {
+        out.connect_timeout = t;
+    }
+    if let Some(n) = d.event_queue_limit {
+        out.event_queue_limit = n;
+    }
+    out.log_level = d.log_level;
+    Ok(out)
+}
+
+fn with_options(
+    options: *mut midge_options,
+    f: impl FnOnce(&mut OptionsData) -> Result<(), FfiError>,
+) -> midge_result {
+    guard(|| {
+        if options.is_null() {
+            return Err(FfiError::null("options"));
+        }
+        let o = handle::get(options.cast_const()).ok_or_else(|| FfiError::stale("options"))?;
+        let mut d = o.data.lock();
+        f(&mut d)
+    })
+}
+
+pub(crate) fn qos_from_c(qos: c_int) -> Result<QoS, FfiError> {
+    match qos {
+        0 => Ok(QoS::AtMostOnce),
+        1 => Ok(QoS::AtLeastOnce),
+        2 => Ok(QoS::ExactlyOnce),
+        _ => Err(FfiError::Invalid(format!("QoS {qos} is not 0, 1 or 2"))),
+    }
+}
+
+/// New options with midge's defaults: clean start, keep alive 60 s, no session expiry, the
+/// broker assigns the client id, automatic reconnect (250 ms doubling to 30 s), automatic
+/// topic aliases, an offline queue of 10,000 messages / 16 MiB. NULL only when out of memory.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_new() -> *mut midge_options {
+    guard_value(std::ptr::null_mut(), || {
+        handle::new(midge_options::default())
+    })
+}
+
+/// Frees options. NULL, and options already freed, are ignored.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_free(options: *mut midge_options) {
+    guard_value((), || handle::release(options.cast_const()));
+}
+
+/// The Client Identifier; "" (the default) lets the server assign one, which the CONNACK
+/// then reports.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_client_id(
+    options: *mut midge_options,
+    client_id: *const c_char,
+) -> midge_result {
+    with_options(options, |d| {
+        d.session.client_id = ByteString::from(str_arg(client_id, "client_id")?);
+        Ok(())
+    })
+}
+
+/// Clean Start on the first connection (default true). Reconnections resume the session
+/// when the session expiry interval is non-zero.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_clean_start(
+    options: *mut midge_options,
+    clean_start: bool,
+) -> midge_result {
+    with_options(options, |d| {
+        d.session.clean_start = clean_start;
+        Ok(())
+    })
+}
+
+/// Keep alive in seconds (default 60; 0 turns it off). A server keep alive replaces it.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_keep_alive(
+    options: *mut midge_options,
+    seconds: u16,
+) -> midge_result {
+    with_options(options, |d| {
+        d.session.keep_alive = seconds;
+        Ok(())
+    })
+}
+
+/// Session Expiry Interval in seconds (default 0: the session ends with the connection;
+/// 0xFFFFFFFF: never).
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_session_expiry(
+    options: *mut midge_options,
+    seconds: u32,
+) -> midge_result {
+    with_options(options, |d| {
+        d.session.session_expiry_interval = seconds;
+        Ok(())
+    })
+}
+
+/// The user name; NULL removes it.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_username(
+    options: *mut midge_options,
+    username: *const c_char,
+) -> midge_result {
+    with_options(options, |d| {
+        d.session.username = opt_str_arg(username, "username")?.map(ByteString::from);
+        Ok(())
+    })
+}
+
+/// The password: binary data, copied. NULL removes it; a non-NULL pointer with length 0 is
+/// an empty password. MQTT 5 allows a password without a user name.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_password(
+    options: *mut midge_options,
+    password: *const u8,
+    len: usize,
+) -> midge_result {
+    with_options(options, |d| {
+        d.session.password = if password.is_null() {
+            None
+        } else {
+            Some(Bytes::copy_from_slice(bytes_arg(
+                password, len, "password",
+            )?))
+        };
+        Ok(())
+    })
+}
+
+/// The Last Will: published by the server when the connection ends without DISCONNECT 0x00
+/// (or with DISCONNECT 0x04). `properties` (may be NULL) are the will properties: will delay
+/// interval, message expiry, content type, response topic, correlation data, payload format,
+/// user properties.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_will(
+    options: *mut midge_options,
+    topic: *const c_char,
+    payload: *const u8,
+    len: usize,
+    qos: c_int,
+    retain: bool,
+    properties: *const midge_properties,
+) -> midge_result {
+    with_options(options, |d| {
+        let topic = str_arg(topic, "topic")?;
+        crate::codec::topic::validate_topic_name(topic)
+            .map_err(crate::protocol::RequestError::InvalidTopic)?;
+        let properties = properties_arg(properties)?;
+        properties
+            .validate(crate::codec::PropertyContext::Will)
+            .map_err(crate::protocol::RequestError::InvalidProperties)?;
+        d.session.will = Some(Will {
+            topic: ByteString::from(topic),
+            payload: Bytes::copy_from_slice(bytes_arg(payload, len, "payload")?),
+            qos: qos_from_c(qos)?,
+            retain,
+            properties,
+        });
+        Ok(())
+    })
+}
+
+/// Removes the Last Will.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_clear_will(options: *mut midge_options) -> midge_result {
+    with_options(options, |d| {
+        d.session.will = None;
+        Ok(())
+    })
+}
+
+/// How many unacknowledged QoS 1 and 2 messages the server may send us (1..65535, default
+/// 65535).
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_receive_maximum(
+    options: *mut midge_options,
+    receive_maximum: u16,
+) -> midge_result {
+    with_options(options, |d| {
+        if receive_maximum == 0 {
+            return Err(FfiError::Invalid("receive maximum must be 1..65535".into()));
+        }
+        d.session.receive_maximum = receive_maximum;
+        Ok(())
+    })
+}
+
+/// The largest packet we accept, in bytes; 0 means no limit (the default).
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_maximum_packet_size(
+    options: *mut midge_options,
+    bytes: u32,
+) -> midge_result {
+    with_options(options, |d| {
+        d.session.maximum_packet_size = (bytes != 0).then_some(bytes);
+        Ok(())
+    })
+}
+
+/// How many topic aliases the server may use towards us (default 16; 0 refuses them).
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_topic_alias_maximum(
+    options: *mut midge_options,
+    maximum: u16,
+) -> midge_result {
+    with_options(options, |d| {
+        d.session.topic_alias_maximum = maximum;
+        Ok(())
+    })
+}
+
+/// Ask the server for Response Information in CONNACK (default false).
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_request_response_information(
+    options: *mut midge_options,
+    on: bool,
+) -> midge_result {
+    with_options(options, |d| {
+        d.session.request_response_information = on;
+        Ok(())
+    })
+}
+
+/// Allow the server to send Reason Strings and User Properties on failures (default true).
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_request_problem_information(
+    options: *mut midge_options,
+    on: bool,
+) -> midge_result {
+    with_options(options, |d| {
+        d.session.request_problem_information = on;
+        Ok(())
+    })
+}
+
+/// Adds a User Property to CONNECT.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_add_user_property(
+    options: *mut midge_options,
+    name: *const c_char,
+    value: *const c_char,
+) -> midge_result {
+    with_options(options, |d| {
+        let name = ByteString::from(str_arg(name, "name")?);
+        let value = ByteString::from(str_arg(value, "value")?);
+        d.session.user_properties.push((name, value));
+        Ok(())
+    })
+}
+
+/// Assign topic aliases to outgoing messages automatically, within the server's Topic Alias
+/// Maximum (default true).
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_auto_topic_alias(
+    options: *mut midge_options,
+    on: bool,
+) -> midge_result {
+    with_options(options, |d| {
+        d.session.auto_topic_alias = on;
+        Ok(())
+    })
+}
+
+/// Bounds of the offline queue (publishes waiting for a connection or for the server's
+/// Receive Maximum). A publish that would pass either bound fails with
+/// `MIDGE_RESULT_QUEUE_FULL`; nothing queued is dropped.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_offline_queue(
+    options: *mut midge_options,
+    max_messages: usize,
+    max_bytes: usize,
+) -> midge_result {
+    with_options(options, |d| {
+        d.session.offline_queue = QueueLimits {
+            max_messages,
+            max_bytes,
+        };
+        Ok(())
+    })
+}
+
+/// Subscribe again to every filter when the server did not keep the session (default true).
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_resubscribe(
+    options: *mut midge_options,
+    on: bool,
+) -> midge_result {
+    with_options(options, |d| {
+        d.session.resubscribe = on;
+        Ok(())
+    })
+}
+
+/// How long to wait for CONNACK after sending CONNECT (default 30 s).
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_connack_timeout(
+    options: *mut midge_options,
+    timeout_ms: u32,
+) -> midge_result {
+    with_options(options, |d| {
+        d.session.connect_timeout = Duration::from_millis(timeout_ms.into());
+        Ok(())
+    })
+}
+
+/// Bound on DNS resolution plus TCP connect (default 30 s).
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_connect_timeout(
+    options: *mut midge_options,
+    timeout_ms: u32,
+) -> midge_result {
+    with_options(options, |d| {
+        d.connect_timeout = Some(Duration::from_millis(timeout_ms.into()));
+        Ok(())
+    })
+}
+
+/// Automatic reconnection: on or off, and the backoff (the delay doubles from `initial_ms`
+/// up to `max_ms`, with jitter). Refusals that cannot succeed (bad credentials, banned,
+/// ...) stop it.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_reconnect(
+    options: *mut midge_options,
+    enabled: bool,
+    initial_ms: u32,
+    max_ms: u32,
+) -> midge_result {
+    with_options(options, |d| {
+        if enabled && (initial_ms == 0 || max_ms < initial_ms) {
+            return Err(FfiError::Invalid(
+                "reconnect delays must satisfy 0 < initial_ms <= max_ms".into(),
+            ));
+        }
+        d.reconnect = ReconnectPolicy {
+            enabled,
+            initial_delay: Duration::from_millis(initial_ms.into()),
+            max_delay: Duration::from_millis(max_ms.into()),
+        };
+        Ok(())
+    })
+}
+
+/// `TCP_NODELAY` (default on).
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_tcp_nodelay(
+    options: *mut midge_options,
+    on: bool,
+) -> midge_result {
+    with_options(options, |d| {
+        d.tcp.nodelay = on;
+        Ok(())
+    })
+}
+
+/// How many events may wait for the application (in `midge_client_next_event` or behind a
+/// slow callback) before QoS 0 messages are dropped and counted (default 100,000). QoS 1
+/// and 2 messages are never dropped: the server waits for their acknowledgements.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_event_queue_limit(
+    options: *mut midge_options,
+    limit: usize,
+) -> midge_result {
+    with_options(options, |d| {
+        if limit == 0 {
+            return Err(FfiError::Invalid("event queue limit must be > 0".into()));
+        }
+        d.event_queue_limit = Some(limit);
+        Ok(())
+    })
+}
+
+/// Which log lines the client produces for `midge_client_on_log`: a `midge_log_level`
+/// (default `MIDGE_LOG_OFF`).
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_log_level(
+    options: *mut midge_options,
+    level: c_int,
+) -> midge_result {
+    with_options(options, |d| {
+        d.log_level = match level {
+            0 => LogLevel::Off,
+            1 => LogLevel::Error,
+            2 => LogLevel::Warn,
+            3 => LogLevel::Info,
+            4 => LogLevel::Debug,
+            _ => return Err(FfiError::Invalid(format!("log level {level} is not 0..4"))),
+        };
+        Ok(())
+    })
+}
+
+/// What an authenticator callback is asked.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum midge_auth_step {
+    /// The server sent AUTH 0x18 (Continue Authentication) with `data`: put the answer in
+    /// `response`.
+    MIDGE_AUTH_CHALLENGE = 1,
+    /// The server accepted (CONNACK or AUTH 0x00) with final `data` to verify; `response`
+    /// is unused. Returning an error aborts the connection.
+    MIDGE_AUTH_SUCCESS = 2,
+}
+
+/// The answer an authenticator callback gives, valid only during its call.
+///
+/// Methods: `midge_auth_response_set`.
+#[derive(Debug, Default)]
+pub struct midge_auth_response {
+    data: Option<Vec<u8>>,
+}
+
+/// Enhanced authentication (4.12) step callback. Runs on midge's I/O thread: it must return
+/// quickly and may not wait on midge (waiting fails with `MIDGE_RESULT_WOULD_DEADLOCK`).
+/// Return `MIDGE_RESULT_OK` to go on; anything else aborts the connection.
+pub type midge_auth_cb = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        step: midge_auth_step,
+        data: *const u8,
+        len: usize,
+        response: *mut midge_auth_response,
+    ) -> midge_result,
+>;
+
+#[derive(Debug)]
+struct AuthSetup {
+    method: String,
+    initial: Option<Bytes>,
+    callback: CCallback<midge_auth_cb>,
+}
+
+struct CAuthenticator(Arc<AuthSetup>);
+
+impl CAuthenticator {
+    fn call(&self, step: midge_auth_step, data: Option<&[u8]>) -> Result<Option<Bytes>, String> {
+        let Some(f) = self.0.callback.f else {
+            return Ok(None);
+        };
+        let data = data.unwrap_or(&[]);
+        let mut response = midge_auth_response::default();
+        // SAFETY: the application registered `f` for this; the data and response pointers
+        // are valid for the call.
+        let r = unsafe {
+            f(
+                self.0.callback.user_data,
+                step,
+                data.as_ptr(),
+                data.len(),
+                &raw mut response,
+            )
+        };
+        if r == midge_result::MIDGE_RESULT_OK {
+            Ok(response.data.map(Bytes::from))
+        } else {
+            Err(format!(
+                "authenticator refused: {}",
+                r.text().to_string_lossy()
+            ))
+        }
+    }
+}
+
+impl Authenticator for CAuthenticator {
+    fn method(&self) -> &str {
+        &self.0.method
+    }
+
+    fn initial_data(&mut self) -> Option<Bytes> {
+        self.0.initial.clone()
+    }
+
+    fn challenge(&mut self, data: Option<&[u8]>) -> Result<Option<Bytes>, String> {
+        self.call(midge_auth_step::MIDGE_AUTH_CHALLENGE, data)
+    }
+
+    fn success(&mut self, data: Option<&[u8]>) -> Result<(), String> {
+        self.call(midge_auth_step::MIDGE_AUTH_SUCCESS, data)
+            .map(drop)
+    }
+}
+
+/// Enhanced authentication: the Authentication Method, the initial Authentication Data
+/// (may be NULL/0), and the callback that answers the server's challenges (may be NULL when
+/// the method needs no challenge). `drop_user_data` (may be NULL) runs once when the last
+/// client using it is freed. Re-authenticate later with `midge_client_reauthenticate`.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_authenticator(
+    options: *mut midge_options,
+    method: *const c_char,
+    initial_data: *const u8,
+    initial_len: usize,
+    callback: midge_auth_cb,
+    user_data: *mut c_void,
+    drop_user_data: midge_drop_cb,
+) -> midge_result {
+    // Whatever happens, `user_data` is handed to `drop_user_data` exactly once.
+    let setup = CCallback::new(callback, user_data, drop_user_data);
+    with_options(options, move |d| {
+        let method = str_arg(method, "method")?.to_owned();
+        let initial = (!initial_data.is_null())
+            .then(|| bytes_arg(initial_data, initial_len, "initial_data"))
+            .transpose()?
+            .map(Bytes::copy_from_slice);
+        d.auth = Some(Arc::new(AuthSetup {
+            method,
+            initial,
+            callback: setup,
+        }));
+        Ok(())
+    })
+}
+
+/// Sets the answer to a challenge; the bytes are copied.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_auth_response_set(
+    response: *mut midge_auth_response,
+    data: *const u8,
+    len: usize,
+) -> midge_result {
+    guard(|| {
+        let r = borrowed_mut(response).ok_or_else(|| FfiError::null("response"))?;
+        r.data = Some(bytes_arg(data, len, "data")?.to_vec());
+        Ok(())
+    })
+}

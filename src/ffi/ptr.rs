@@ -1,0 +1,119 @@
+//! The raw-pointer helpers: every read of memory the C caller passes in, and every write to
+//! its out-parameters, happens here.
+
+use std::ffi::{CStr, c_char};
+
+use super::result::FfiError;
+
+/// A NUL-terminated UTF-8 string argument; NULL and invalid UTF-8 are errors.
+pub(crate) fn str_arg<'a>(ptr: *const c_char, what: &str) -> Result<&'a str, FfiError> {
+    if ptr.is_null() {
+        return Err(FfiError::null(what));
+    }
+    // SAFETY: the caller promises a NUL-terminated string that stays valid for the call.
+    let s = unsafe { CStr::from_ptr(ptr) };
+    s.to_str().map_err(|_| FfiError::Utf8(what.to_owned()))
+}
+
+/// Like [`str_arg`], with NULL meaning "none".
+pub(crate) fn opt_str_arg<'a>(ptr: *const c_char, what: &str) -> Result<Option<&'a str>, FfiError> {
+    if ptr.is_null() {
+        Ok(None)
+    } else {
+        str_arg(ptr, what).map(Some)
+    }
+}
+
+/// A byte buffer argument: (NULL, 0) is empty; NULL with a length is an error.
+pub(crate) fn bytes_arg<'a>(ptr: *const u8, len: usize, what: &str) -> Result<&'a [u8], FfiError> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if ptr.is_null() {
+        return Err(FfiError::null(what));
+    }
+    if isize::try_from(len).is_err() {
+        return Err(FfiError::Invalid(format!("{what}: length {len} too large")));
+    }
+    // SAFETY: the caller promises `len` readable bytes at `ptr` for the call.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// An array argument of `count` elements.
+pub(crate) fn array_arg<'a, T>(
+    ptr: *const T,
+    count: usize,
+    what: &str,
+) -> Result<&'a [T], FfiError> {
+    if count == 0 {
+        return Ok(&[]);
+    }
+    if ptr.is_null() {
+        return Err(FfiError::null(what));
+    }
+    if count
+        .checked_mul(std::mem::size_of::<T>())
+        .is_none_or(|n| isize::try_from(n).is_err())
+    {
+        return Err(FfiError::Invalid(format!(
+            "{what}: {count} elements too many"
+        )));
+    }
+    // SAFETY: the caller promises `count` initialised elements at `ptr` for the call.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, count) })
+}
+
+/// Writes an out-parameter when it is not NULL.
+pub(crate) fn write_opt<T>(out: *mut T, value: T) {
+    if !out.is_null() {
+        // SAFETY: the caller promises that a non-NULL out-parameter points to writable,
+        // properly aligned memory for a `T`.
+        unsafe { out.write(value) };
+    }
+}
+
+/// Writes a required out-parameter.
+pub(crate) fn write_out<T>(out: *mut T, value: T, what: &str) -> Result<(), FfiError> {
+    if out.is_null() {
+        return Err(FfiError::null(what));
+    }
+    write_opt(out, value);
+    Ok(())
+}
+
+/// Copies `values` into the caller's array of at least `values.len()` elements.
+pub(crate) fn write_array<T: Copy>(out: *mut T, values: &[T]) {
+    if out.is_null() || values.is_empty() {
+        return;
+    }
+    // SAFETY: the caller promises room for as many elements as it passed filters; `values`
+    // has one per filter.
+    unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), out, values.len()) };
+}
+
+/// A borrowed object the C caller passes back (a message, connack or disconnect cause it
+/// was handed): valid while the caller's contract says so.
+pub(crate) fn borrowed<'a, T>(ptr: *const T) -> Option<&'a T> {
+    // SAFETY: a non-NULL pointer of this type was handed out by midge and, per the
+    // documented lifetime, is still valid.
+    unsafe { ptr.as_ref() }
+}
+
+/// An object midge handed to a callback for the duration of the call: `*mut` only to hand
+/// the callback a writable response buffer.
+pub(crate) fn borrowed_mut<'a, T>(ptr: *mut T) -> Option<&'a mut T> {
+    // SAFETY: midge created this object for the running callback, which has exclusive use
+    // of it until it returns.
+    unsafe { ptr.as_mut() }
+}
+
+/// One more strong reference to the `Arc` whose content `ptr` is: a message midge handed to
+/// a callback, where the dispatcher holds an `Arc` for the duration of the call.
+pub(crate) fn arc_of_borrowed<T>(ptr: *const T) -> std::sync::Arc<T> {
+    // SAFETY: midge only hands out pointers obtained with `Arc::as_ptr` of an `Arc` it keeps
+    // alive while the pointer is valid, so the strong count is at least one here.
+    unsafe {
+        std::sync::Arc::increment_strong_count(ptr);
+        std::sync::Arc::from_raw(ptr)
+    }
+}

@@ -1,0 +1,114 @@
+//! The committed C header is the one the code generates, names only `midge_` / `MIDGE_`
+//! things, and carries the crate's version.
+
+use std::path::Path;
+
+fn committed() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("include/midge.h"))
+        .expect("include/midge.h is committed")
+}
+
+#[test]
+fn committed_header_matches_the_generated_one() {
+    let generated = std::fs::read_to_string(Path::new(env!("OUT_DIR")).join("midge.h"))
+        .expect("build.rs generated the header");
+    assert!(
+        committed() == generated,
+        "include/midge.h is stale: run `MIDGE_UPDATE_HEADER=1 cargo build` and commit it"
+    );
+}
+
+/// The header without comments and preprocessor lines.
+fn code(header: &str) -> String {
+    let mut out = String::new();
+    let mut rest = header;
+    while let Some(start) = rest.find("/*") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find("*/").expect("closed comment") + start + 2;
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn every_declared_name_has_the_midge_prefix() {
+    let header = committed();
+    // Macro names.
+    for line in header.lines().filter(|l| l.starts_with("#define ")) {
+        let name = line.split_whitespace().nth(1).unwrap();
+        assert!(name.starts_with("MIDGE_"), "macro {name}");
+    }
+    // Every other identifier must be a C keyword or type, a parameter name, or ours.
+    const C_WORDS: &[&str] = &[
+        "typedef", "enum", "struct", "const", "void", "char", "int", "bool", "size_t", "uint8_t",
+        "uint16_t", "uint32_t", "uint64_t", "int64_t", "extern", "C",
+    ];
+    let code = code(&header);
+    let mut params = std::collections::HashSet::new();
+    // Parameter names: the identifier before ',' or ')' inside a parameter list.
+    for chunk in code.split(['(', ',']) {
+        if let Some(before) = chunk.split(')').next() {
+            if let Some(last) = before
+                .split(|c: char| !c.is_alphanumeric() && c != '_')
+                .last()
+            {
+                params.insert(last.to_owned());
+            }
+        }
+    }
+    for word in code.split(|c: char| !c.is_alphanumeric() && c != '_') {
+        if word.is_empty() || word.chars().next().unwrap().is_ascii_digit() {
+            continue;
+        }
+        let ours = word.starts_with("midge_") || word.starts_with("MIDGE_");
+        assert!(
+            ours || C_WORDS.contains(&word) || params.contains(word),
+            "the header names {word:?}, which is not midge_-prefixed"
+        );
+    }
+    // Declared functions and types themselves are all prefixed.
+    for line in code.lines() {
+        if let Some(name) = line
+            .split('(')
+            .next()
+            .filter(|_| line.contains('(') && !line.starts_with(' '))
+            .and_then(|d| d.split(|c: char| c == '*' || c.is_whitespace()).last())
+        {
+            if !name.is_empty() {
+                assert!(name.starts_with("midge_"), "function {name}");
+            }
+        }
+    }
+}
+
+fn define(header: &str, name: &str) -> u32 {
+    header
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("#define {name} ")))
+        .unwrap_or_else(|| panic!("{name} is defined"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn version_macros_match_the_crate_and_the_library() {
+    let header = committed();
+    let major = define(&header, "MIDGE_VERSION_MAJOR");
+    let minor = define(&header, "MIDGE_VERSION_MINOR");
+    let patch = define(&header, "MIDGE_VERSION_PATCH");
+    assert_eq!(major.to_string(), env!("CARGO_PKG_VERSION_MAJOR"));
+    assert_eq!(minor.to_string(), env!("CARGO_PKG_VERSION_MINOR"));
+    assert_eq!(patch.to_string(), env!("CARGO_PKG_VERSION_PATCH"));
+    let packed = define(&header, "MIDGE_VERSION_NUMBER");
+    assert_eq!(packed, major << 16 | minor << 8 | patch);
+    assert_eq!(midge::ffi::midge_version(), packed);
+    // SAFETY: a static NUL-terminated string.
+    let text = unsafe { std::ffi::CStr::from_ptr(midge::ffi::midge_version_string()) };
+    assert_eq!(text.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+}
