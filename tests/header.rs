@@ -44,7 +44,7 @@ fn every_declared_name_has_the_midge_prefix() {
         assert!(name.starts_with("MIDGE_"), "macro {name}");
     }
     // Every other identifier must be a C keyword or type, a parameter name, or ours.
-    const C_WORDS: &[&str] = &[
+    let c_words: &[&str] = &[
         "typedef", "enum", "struct", "const", "void", "char", "int", "bool", "size_t", "uint8_t",
         "uint16_t", "uint32_t", "uint64_t", "int64_t", "extern", "C",
     ];
@@ -67,7 +67,7 @@ fn every_declared_name_has_the_midge_prefix() {
         }
         let ours = word.starts_with("midge_") || word.starts_with("MIDGE_");
         assert!(
-            ours || C_WORDS.contains(&word) || params.contains(word),
+            ours || c_words.contains(&word) || params.contains(word),
             "the header names {word:?}, which is not midge_-prefixed"
         );
     }
@@ -77,7 +77,7 @@ fn every_declared_name_has_the_midge_prefix() {
             .split('(')
             .next()
             .filter(|_| line.contains('(') && !line.starts_with(' '))
-            .and_then(|d| d.split(|c: char| c == '*' || c.is_whitespace()).last())
+            .and_then(|d| d.split(|c: char| c == '*' || c.is_whitespace()).next_back())
         {
             if !name.is_empty() {
                 assert!(name.starts_with("midge_"), "function {name}");
