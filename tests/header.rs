@@ -55,7 +55,7 @@ fn every_declared_name_has_the_midge_prefix() {
         if let Some(before) = chunk.split(')').next() {
             if let Some(last) = before
                 .split(|c: char| !c.is_alphanumeric() && c != '_')
-                .last()
+                .next_back()
             {
                 params.insert(last.to_owned());
             }
