@@ -279,7 +279,8 @@ typedef enum {
   MIDGE_EVENT_MESSAGE = 5,
   /**
    * A publish ended: `midge_event_id`, `midge_event_result`,
-   * `midge_event_packet_id`, `midge_event_reason_codes` (one code).
+   * `midge_event_packet_id`, `midge_event_reason_codes` (one code). Completion events
+   * come only with `midge_options_set_completion_events`.
    */
   MIDGE_EVENT_PUBLISH_COMPLETE = 6,
   /**
@@ -456,7 +457,8 @@ typedef struct midge_message midge_message;
  * `midge_options_set_resubscribe`, `midge_options_set_connack_timeout`,
  * `midge_options_set_connect_timeout`, `midge_options_set_reconnect`,
  * `midge_options_set_tcp_nodelay`, `midge_options_set_event_queue_limit`,
- * `midge_options_set_log_level`, `midge_options_set_authenticator`.
+ * `midge_options_set_log_level`, `midge_options_set_completion_events`,
+ * `midge_options_set_authenticator`.
  */
 typedef struct midge_options midge_options;
 
@@ -1303,6 +1305,14 @@ midge_result midge_options_set_event_queue_limit(midge_options *options, size_t 
  * (default `MIDGE_LOG_OFF`).
  */
 midge_result midge_options_set_log_level(midge_options *options, int level);
+
+/**
+ * Deliver `MIDGE_EVENT_PUBLISH_COMPLETE`, `MIDGE_EVENT_SUBSCRIBE_COMPLETE` and
+ * `MIDGE_EVENT_UNSUBSCRIBE_COMPLETE` to `midge_client_next_event` (default off, so that a
+ * pull loop that ignores them does not accumulate them). The publish, subscribe and
+ * unsubscribe callbacks receive completions whenever they are registered.
+ */
+midge_result midge_options_set_completion_events(midge_options *options, bool on);
 
 /**
  * Enhanced authentication: the Authentication Method, the initial Authentication Data

@@ -25,7 +25,7 @@ pub enum Error {
         .0.reason_string.as_ref().map(|s| format!(": {s}")).unwrap_or_default())]
     ConnectionRefused(Box<ConnectRefusal>),
     /// The connection ended before the request completed.
-    #[error("disconnected: {0:?}")]
+    #[error("{0}")]
     Disconnected(Box<DisconnectCause>),
     /// The wait ended before the request completed; the request itself goes on.
     #[error("timed out")]

@@ -17,6 +17,7 @@ const OK: midge_result = midge_result::MIDGE_RESULT_OK;
 
 fn new_client(broker: &Mosquitto, id: &CStr) -> *mut midge_client {
     let options = midge_options_new();
+    assert_eq!(midge_options_set_completion_events(options, true), OK);
     assert_eq!(midge_options_set_client_id(options, id.as_ptr()), OK);
     assert_eq!(midge_options_set_reconnect(options, false, 0, 0), OK);
     let url = std::ffi::CString::new(broker.url()).unwrap();

@@ -505,7 +505,8 @@ impl Properties {
         }
     }
 
-    /// The first integer-valued property with this identifier, widened to `u32`.
+    /// The first integer-valued property with this identifier, widened to `u32` (flags,
+    /// QoS and the payload format as their wire values).
     pub fn get_int(&self, id: PropertyId) -> Option<u32> {
         match *self.get(id)? {
             Property::MessageExpiryInterval(v)
@@ -517,6 +518,14 @@ impl Properties {
             | Property::ReceiveMaximum(v)
             | Property::TopicAliasMaximum(v)
             | Property::TopicAlias(v) => Some(u32::from(v)),
+            Property::PayloadFormatIndicator(f) => Some(f as u32),
+            Property::MaximumQos(q) => Some(q as u32),
+            Property::RequestProblemInformation(b)
+            | Property::RequestResponseInformation(b)
+            | Property::RetainAvailable(b)
+            | Property::WildcardSubscriptionAvailable(b)
+            | Property::SubscriptionIdentifierAvailable(b)
+            | Property::SharedSubscriptionAvailable(b) => Some(u32::from(b)),
             _ => None,
         }
     }

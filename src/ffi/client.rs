@@ -135,6 +135,8 @@ impl Table {
 pub struct midge_client {
     client: Client,
     table: Arc<Mutex<Table>>,
+    /// `midge_options_set_completion_events`: completion events for the pull interface.
+    pull_completions: bool,
 }
 
 impl std::fmt::Debug for midge_client {
@@ -275,6 +277,10 @@ fn register<F: Copy>(
                 c.client.clear_callback();
                 t.installed = false;
             }
+            let completions =
+                t.publish.is_some() || t.subscribe.is_some() || t.unsubscribe.is_some();
+            c.client
+                .set_completion_events(completions || c.pull_completions && !t.installed);
             old
         };
         // The replaced callback's drop_user_data runs once its last call has returned.
@@ -299,10 +305,12 @@ pub extern "C" fn midge_client_new(
             return Err(FfiError::null("client"));
         }
         let options = client_options(options)?;
+        let pull_completions = options.completion_events;
         let c = Client::new(address, options)?;
         let handle = handle::new(midge_client {
             client: c,
             table: Arc::new(Mutex::new(Table::default())),
+            pull_completions,
         });
         write_out(client, handle, "client")
     })
@@ -315,7 +323,15 @@ pub extern "C" fn midge_client_new(
 /// callback returns and no other callback of it follows. NULL and double frees are ignored.
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_client_free(client: *mut midge_client) {
-    super::result::guard_value((), || handle::release(client.cast_const()));
+    super::result::guard_value((), || {
+        // Close first (and wait for the callbacks, unless called from one), so that calls
+        // blocked on this client in other threads, which hold it alive, end now with
+        // MIDGE_RESULT_CLOSED rather than at their timeout.
+        if let Some(c) = handle::get(client.cast_const()) {
+            c.client.close_and_join();
+        }
+        handle::release(client.cast_const());
+    });
 }
 
 /// Starts connecting; returns at once (DNS and TCP happen on midge's threads). The
@@ -347,7 +363,7 @@ pub extern "C" fn midge_client_connect_wait(
         let c = self::client(client)?;
         let info = c.client.connect_and_wait(timeout(timeout_ms))?;
         if !connack.is_null() {
-            write_opt(connack, handle::new(midge_connack::new(info)));
+            write_opt(connack, handle::retain(&Arc::new(midge_connack::new(info))));
         }
         Ok(())
     })

@@ -29,7 +29,8 @@ pub enum midge_event_kind {
     /// A message: `midge_event_message`.
     MIDGE_EVENT_MESSAGE = 5,
     /// A publish ended: `midge_event_id`, `midge_event_result`,
-    /// `midge_event_packet_id`, `midge_event_reason_codes` (one code).
+    /// `midge_event_packet_id`, `midge_event_reason_codes` (one code). Completion events
+    /// come only with `midge_options_set_completion_events`.
     MIDGE_EVENT_PUBLISH_COMPLETE = 6,
     /// A subscribe ended: `midge_event_id`, `midge_event_result`,
     /// `midge_event_reason_codes` (one per filter).

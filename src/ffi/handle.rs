@@ -1,11 +1,14 @@
-//! Handles: every object the application owns is kept in one registry, keyed by the address
-//! handed to C. A call looks its handle up (and takes a reference) instead of dereferencing
+//! Handles: every object the application owns is kept in one registry, keyed by the value
+//! handed to C: for objects midge never dereferences (clients, options, property lists,
+//! events, completions) a fresh number that is never reused, so a stale handle cannot reach
+//! a newer object; for messages and CONNACKs, which accessors read directly, their address. A call looks its handle up (and takes a reference) instead of dereferencing
 //! the pointer, so a freed, doubly freed, foreign or wrongly typed pointer is an
 //! `MIDGE_RESULT_INVALID_ARGUMENT`, never undefined behaviour, even when another thread frees
 //! the object during the call.
 
 use std::any::Any;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use parking_lot::Mutex;
@@ -33,9 +36,20 @@ pub(crate) fn retain<T: Any + Send + Sync>(object: &Arc<T>) -> *mut T {
     ptr
 }
 
-/// Registers a new object and returns its C handle.
+/// Registers a new object under a fresh number and returns it as the C handle. The value is
+/// only a key: it is never dereferenced. Keys start above any user-space address and grow,
+/// so they never collide with an address key nor repeat.
 pub(crate) fn new<T: Any + Send + Sync>(object: T) -> *mut T {
-    retain(&Arc::new(object))
+    static NEXT: AtomicUsize = AtomicUsize::new(1 << 52);
+    let key = NEXT.fetch_add(16, Ordering::Relaxed);
+    HANDLES.lock().insert(
+        key,
+        Entry {
+            object: Arc::new(object) as Arc<dyn Any + Send + Sync>,
+            refs: 1,
+        },
+    );
+    std::ptr::without_provenance_mut(key)
 }
 
 /// The object behind a live handle of type `T`.
@@ -87,6 +101,19 @@ mod tests {
         assert!(get(h).is_none());
         release(h); // a second free is harmless
         assert!(get(std::ptr::null::<u32>()).is_none());
+    }
+
+    #[test]
+    fn numbered_handles_are_never_reused() {
+        let a = new(1u8);
+        release(a);
+        let b = new(2u8);
+        assert_ne!(a, b);
+        assert!(
+            get(a).is_none(),
+            "a stale handle does not reach the newer object"
+        );
+        release(b);
     }
 
     #[test]

@@ -31,7 +31,8 @@ use crate::transport::TcpOptions;
 /// `midge_options_set_resubscribe`, `midge_options_set_connack_timeout`,
 /// `midge_options_set_connect_timeout`, `midge_options_set_reconnect`,
 /// `midge_options_set_tcp_nodelay`, `midge_options_set_event_queue_limit`,
-/// `midge_options_set_log_level`, `midge_options_set_authenticator`.
+/// `midge_options_set_log_level`, `midge_options_set_completion_events`,
+/// `midge_options_set_authenticator`.
 #[derive(Debug, Default)]
 pub struct midge_options {
     data: Mutex<OptionsData>,
@@ -45,15 +46,13 @@ struct OptionsData {
     connect_timeout: Option<Duration>,
     event_queue_limit: Option<usize>,
     log_level: LogLevel,
+    completion_events: bool,
     auth: Option<Arc<AuthSetup>>,
 }
 
 /// Builds the runtime's options from a C options handle (NULL: the defaults).
 pub(crate) fn client_options(options: *const midge_options) -> Result<ClientOptions, FfiError> {
-    let mut out = ClientOptions {
-        completion_events: true,
-        ..ClientOptions::default()
-    };
+    let mut out = ClientOptions::default();
     if options.is_null() {
         return Ok(out);
     }
@@ -92,6 +91,7 @@ pub(crate) fn client_options(options: *const midge_options) -> Result<ClientOpti
         out.event_queue_limit = n;
     }
     out.log_level = d.log_level;
+    out.completion_events = d.completion_events;
     Ok(out)
 }
 
@@ -475,6 +475,21 @@ pub extern "C" fn midge_options_set_log_level(
             4 => LogLevel::Debug,
             _ => return Err(FfiError::Invalid(format!("log level {level} is not 0..4"))),
         };
+        Ok(())
+    })
+}
+
+/// Deliver `MIDGE_EVENT_PUBLISH_COMPLETE`, `MIDGE_EVENT_SUBSCRIBE_COMPLETE` and
+/// `MIDGE_EVENT_UNSUBSCRIBE_COMPLETE` to `midge_client_next_event` (default off, so that a
+/// pull loop that ignores them does not accumulate them). The publish, subscribe and
+/// unsubscribe callbacks receive completions whenever they are registered.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_completion_events(
+    options: *mut midge_options,
+    on: bool,
+) -> midge_result {
+    with_options(options, |d| {
+        d.completion_events = on;
         Ok(())
     })
 }

@@ -167,6 +167,10 @@ fn error_result(e: &Error) -> midge_result {
         Error::Request(r) => request_result(r),
         Error::Transport(_) => R::MIDGE_RESULT_INVALID_ADDRESS,
         Error::ConnectionRefused(_) => R::MIDGE_RESULT_CONNECTION_REFUSED,
+        // A connection that could not be made at all (DNS, TCP) is an I/O error.
+        Error::Disconnected(cause) if matches!(**cause, DisconnectCause::Transport { .. }) => {
+            R::MIDGE_RESULT_IO
+        }
         Error::Disconnected(_) => R::MIDGE_RESULT_DISCONNECTED,
         Error::Timeout => R::MIDGE_RESULT_TIMEOUT,
         Error::Closed => R::MIDGE_RESULT_CLOSED,

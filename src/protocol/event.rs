@@ -134,6 +134,52 @@ pub enum DisconnectCause {
     Client { reason_code: DisconnectReasonCode },
 }
 
+impl std::fmt::Display for DisconnectCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let extra =
+            |s: &Option<ByteString>| s.as_ref().map(|s| format!(": {s}")).unwrap_or_default();
+        match self {
+            Self::Refused(r) => write!(
+                f,
+                "connection refused: {} (0x{:02X}){}",
+                r.reason_code.as_str(),
+                r.reason_code.as_u8(),
+                extra(&r.reason_string)
+            ),
+            Self::Server {
+                reason_code,
+                reason_string,
+                ..
+            } => write!(
+                f,
+                "the server disconnected: {} (0x{:02X}){}",
+                reason_code.as_str(),
+                reason_code.as_u8(),
+                extra(reason_string)
+            ),
+            Self::ProtocolError {
+                reason_code,
+                detail,
+            } => write!(
+                f,
+                "the server broke the protocol ({}, 0x{:02X}): {detail}",
+                reason_code.as_str(),
+                reason_code.as_u8()
+            ),
+            Self::KeepAliveTimeout => f.write_str("keep alive timed out: nothing from the server"),
+            Self::ConnectTimeout => f.write_str("no CONNACK within the connect timeout"),
+            Self::Authentication(e) => write!(f, "authentication failed: {e}"),
+            Self::Transport { detail, .. } => write!(f, "connection failed: {detail}"),
+            Self::Client { reason_code } => write!(
+                f,
+                "disconnected by the application: {} (0x{:02X})",
+                reason_code.as_str(),
+                reason_code.as_u8()
+            ),
+        }
+    }
+}
+
 /// A received application message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {

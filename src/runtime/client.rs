@@ -1,7 +1,7 @@
 //! The application's handle on one MQTT client.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::backoff::ReconnectPolicy;
@@ -69,6 +69,7 @@ struct Inner {
     id: usize,
     reactor: Arc<ReactorHandle>,
     mailbox: Arc<Mailbox>,
+    completion_events: Arc<AtomicBool>,
 }
 
 impl Drop for Inner {
@@ -97,11 +98,12 @@ impl Client {
             Arc::clone(&reactor) as Arc<_>,
             options.event_queue_limit.max(1),
         );
+        let completion_events = Arc::new(AtomicBool::new(options.completion_events));
         let settings = ConnSettings {
             reconnect: options.reconnect,
             tcp: options.tcp,
             connect_timeout: options.connect_timeout,
-            completion_events: options.completion_events,
+            completion_events: Arc::clone(&completion_events),
             log_level: options.log_level,
         };
         let session = Session::new(options.session, std::time::Instant::now());
@@ -117,6 +119,7 @@ impl Client {
                 id,
                 reactor,
                 mailbox,
+                completion_events,
             }),
         })
     }
@@ -390,6 +393,7 @@ impl Client {
     /// uses may be freed after. Called from this client's own callback it cannot wait for
     /// that callback to return: it only starts the close.
     pub fn close_and_join(&self) {
+        self.inner.mailbox.start_closing();
         let closing = self.close();
         if dispatch::in_callback_of(self.inner.id) {
             return;
@@ -397,6 +401,12 @@ impl Client {
         // The I/O thread completes a close at once; the bound guards a dead I/O thread.
         let _ = closing.wait(std::time::Duration::from_secs(5));
         self.inner.mailbox.wait_retired();
+    }
+
+    /// Turns completion events ([`ClientEvent::PublishComplete`] and the like) on or off
+    /// for requests that end from now on (see `ClientOptions::completion_events`).
+    pub fn set_completion_events(&self, on: bool) {
+        self.inner.completion_events.store(on, Ordering::Relaxed);
     }
 
     /// Whether the client is closed and its last event handed out.

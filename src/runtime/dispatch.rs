@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
@@ -30,6 +31,8 @@ pub(crate) trait AckSink: Send + Sync {
 /// One client's queue of events and its callback.
 pub(crate) struct Mailbox {
     client: usize,
+    /// The application closed the client: only `Closed` is still delivered.
+    closing: AtomicBool,
     acks: Arc<dyn AckSink>,
     limit: usize,
     state: Mutex<State>,
@@ -73,6 +76,7 @@ impl Mailbox {
     pub(crate) fn new(client: usize, acks: Arc<dyn AckSink>, limit: usize) -> Arc<Self> {
         Arc::new(Self {
             client,
+            closing: AtomicBool::new(false),
             acks,
             limit,
             state: Mutex::new(State::default()),
@@ -145,30 +149,40 @@ impl Mailbox {
         let deadline = Instant::now().checked_add(timeout);
         let mut st = self.state.lock();
         loop {
-            if let Some(e) = st.events.pop_front() {
-                if matches!(e, ClientEvent::Closed) {
-                    st.closed = true;
-                }
-                drop(st);
-                if let ClientEvent::Message(m) = &e {
-                    if let Some(t) = m.ack {
-                        self.acks.acknowledge(self.client, vec![t]);
+            // Events belong to the callback while one is registered (or running).
+            let callback = st.handler.is_some() || st.running || st.scheduled;
+            if !callback {
+                if let Some(e) = st.events.pop_front() {
+                    if matches!(e, ClientEvent::Closed) {
+                        st.closed = true;
                     }
+                    drop(st);
+                    if let ClientEvent::Message(m) = &e {
+                        if let Some(t) = m.ack {
+                            self.acks.acknowledge(self.client, vec![t]);
+                        }
+                    }
+                    return Some(e);
                 }
-                return Some(e);
-            }
-            if st.closed {
-                return None;
+                if st.closed {
+                    return None;
+                }
             }
             match deadline {
                 Some(d) => {
-                    if self.ready.wait_until(&mut st, d).timed_out() && st.events.is_empty() {
+                    if self.ready.wait_until(&mut st, d).timed_out() {
                         return None;
                     }
                 }
                 None => self.ready.wait(&mut st),
             }
         }
+    }
+
+    /// From now on only `Closed` reaches the callback (the application is closing the
+    /// client, possibly from inside the callback).
+    pub(crate) fn start_closing(&self) {
+        self.closing.store(true, Ordering::Release);
     }
 
     /// Waits until no callback of this client can run any more: `Closed` was delivered and
@@ -217,8 +231,11 @@ impl Mailbox {
         let mut closed = false;
         IN_CALLBACK.with(|c| c.set(Some(self.client)));
         for e in &batch {
-            // A panicking Rust callback must not take the dispatcher thread with it.
-            let _ = catch_unwind(AssertUnwindSafe(|| handler(e)));
+            let closed_event = matches!(e, ClientEvent::Closed);
+            if closed_event || !self.closing.load(Ordering::Acquire) {
+                // A panicking Rust callback must not take the dispatcher thread with it.
+                let _ = catch_unwind(AssertUnwindSafe(|| handler(e)));
+            }
             match e {
                 ClientEvent::Message(m) => acks.extend(m.ack),
                 ClientEvent::Closed => closed = true,

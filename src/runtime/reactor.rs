@@ -44,7 +44,8 @@ pub(crate) struct ConnSettings {
     /// Bound on DNS resolution plus TCP connect.
     pub connect_timeout: Duration,
     /// Deliver completion events to the mailbox (callbacks / `next_event`), besides handles.
-    pub completion_events: bool,
+    /// Shared with the `Client`, which may switch it at any time.
+    pub completion_events: Arc<AtomicBool>,
     pub log_level: LogLevel,
 }
 
@@ -937,7 +938,7 @@ impl Reactor {
             Event::PublishComplete { id, result } => {
                 if let Some(done) = c.publishes.remove(id) {
                     done.complete(result.clone().map_err(Into::into));
-                    if c.settings.completion_events {
+                    if c.settings.completion_events.load(Ordering::Relaxed) {
                         c.out_events.push(ClientEvent::PublishComplete {
                             id: done.id(),
                             result: result.clone(),
@@ -949,7 +950,7 @@ impl Reactor {
             Event::SubscribeComplete { id, result } => {
                 if let Some(done) = c.subscribes.remove(id) {
                     done.complete(result.clone().map_err(Into::into));
-                    if c.settings.completion_events {
+                    if c.settings.completion_events.load(Ordering::Relaxed) {
                         c.out_events.push(ClientEvent::SubscribeComplete {
                             id: done.id(),
                             result: result.clone(),
@@ -961,7 +962,7 @@ impl Reactor {
             Event::UnsubscribeComplete { id, result } => {
                 if let Some(done) = c.unsubscribes.remove(id) {
                     done.complete(result.clone().map_err(Into::into));
-                    if c.settings.completion_events {
+                    if c.settings.completion_events.load(Ordering::Relaxed) {
                         c.out_events.push(ClientEvent::UnsubscribeComplete {
                             id: done.id(),
                             result: result.clone(),
@@ -1054,12 +1055,13 @@ impl Reactor {
         if let Some(t) = c.timer.take() {
             self.timers.remove(&(t, client));
         }
+        // Waiters learn that the client closed, not the disconnect the close causes.
+        for w in c.connect_waiters.drain(..) {
+            w.complete(Err(Error::Closed));
+        }
         c.session.close();
         while let Some(event) = c.session.poll_event() {
             Self::on_session_event(&mut c, event, &mut Vec::new());
-        }
-        for w in c.connect_waiters.drain(..) {
-            w.complete(Err(Error::Closed));
         }
         for w in c.disconnect_waiters.drain(..) {
             w.complete(Ok(()));
