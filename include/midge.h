@@ -1003,14 +1003,15 @@ midge_result midge_message_subscription_identifier(const midge_message *message,
                                                    uint32_t *identifier);
 
 /**
- * Keeps a message beyond its callback: returns the same message with one more reference
- * (no copy). Free each clone with `midge_message_free`. NULL for NULL.
+ * Keeps a message beyond its callback or event: returns a new handle on the same message
+ * (topic, payload and properties are shared, not copied). Free each clone once with
+ * `midge_message_free`. NULL for NULL.
  */
 midge_message *midge_message_clone(const midge_message *message);
 
 /**
- * Drops a reference taken by `midge_message_clone` (or a message from
- * `midge_client_request`). NULL, borrowed messages and double frees are ignored.
+ * Frees a message from `midge_message_clone` or `midge_client_request`. NULL, borrowed
+ * messages and double frees are ignored.
  */
 void midge_message_free(midge_message *message);
 

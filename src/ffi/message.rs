@@ -315,25 +315,25 @@ pub extern "C" fn midge_message_subscription_identifier(
     })
 }
 
-/// Keeps a message beyond its callback: returns the same message with one more reference
-/// (no copy). Free each clone with `midge_message_free`. NULL for NULL.
+/// Keeps a message beyond its callback or event: returns a new handle on the same message
+/// (topic, payload and properties are shared, not copied). Free each clone once with
+/// `midge_message_free`. NULL for NULL.
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_message_clone(message: *const midge_message) -> *mut midge_message {
     guard_value(std::ptr::null_mut(), || {
-        if message.is_null() {
+        let Some(m) = msg(message) else {
             return std::ptr::null_mut();
-        }
-        // A message handed out by midge lives in an `Arc`: take one more strong reference
-        // through the registry, or from the registry's entry when it is already there.
-        if let Some(m) = handle::get(message) {
-            return handle::retain(&m);
-        }
-        handle::retain(&super::ptr::arc_of_borrowed(message))
+        };
+        // A distinct object per clone, so that freeing one clone (or, by mistake, the
+        // borrowed original) never takes another clone's reference.
+        let mut message = m.message.clone();
+        message.properties = m.view.props.clone();
+        handle::retain(&midge_message::new(message))
     })
 }
 
-/// Drops a reference taken by `midge_message_clone` (or a message from
-/// `midge_client_request`). NULL, borrowed messages and double frees are ignored.
+/// Frees a message from `midge_message_clone` or `midge_client_request`. NULL, borrowed
+/// messages and double frees are ignored.
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_message_free(message: *mut midge_message) {
     guard_value((), || handle::release(message.cast_const()));

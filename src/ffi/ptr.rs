@@ -106,14 +106,3 @@ pub(crate) fn borrowed_mut<'a, T>(ptr: *mut T) -> Option<&'a mut T> {
     // of it until it returns.
     unsafe { ptr.as_mut() }
 }
-
-/// One more strong reference to the `Arc` whose content `ptr` is: a message midge handed to
-/// a callback, where the dispatcher holds an `Arc` for the duration of the call.
-pub(crate) fn arc_of_borrowed<T>(ptr: *const T) -> std::sync::Arc<T> {
-    // SAFETY: midge only hands out pointers obtained with `Arc::as_ptr` of an `Arc` it keeps
-    // alive while the pointer is valid, so the strong count is at least one here.
-    unsafe {
-        std::sync::Arc::increment_strong_count(ptr);
-        std::sync::Arc::from_raw(ptr)
-    }
-}

@@ -151,6 +151,12 @@ impl Default for Limits {
     }
 }
 
+/// Publishes are encoded into the transmit buffer only while it holds less than this; the
+/// rest wait in the queue (as the application gave them, not a second encoded copy) until
+/// the runtime has written the buffer out (`Session::transmit_drained`). Bounds the memory
+/// a fast publisher on a slow connection costs.
+pub(crate) const TRANSMIT_HIGH_WATER: usize = 256 * 1024;
+
 /// The MQTT 5 client session as a sans-IO state machine.
 ///
 /// Inputs: [`Session::connection_opened`], received bytes ([`Session::handle_read`]),
@@ -270,6 +276,12 @@ impl Session {
             dst.extend_from_slice(&self.out);
             self.out.clear();
         }
+    }
+
+    /// The runtime has written what it took with [`Session::take_transmit`]: publishes that
+    /// waited for room in the transmit buffer are encoded now.
+    pub fn transmit_drained(&mut self, now: Instant) {
+        self.pump(now);
     }
 
     /// True when bytes wait in the transmit buffer.
@@ -1103,6 +1115,7 @@ impl Session {
     fn can_send_now(&self, qos: QoS) -> bool {
         self.state == State::Connected
             && self.deferred == 0
+            && self.out.len() < TRANSMIT_HIGH_WATER
             && (qos == QoS::AtMostOnce || self.quota_left())
     }
 
@@ -1144,7 +1157,11 @@ impl Session {
     /// in order.
     fn pump(&mut self, now: Instant) {
         // Resends left over from resumption go first, in order.
-        while self.state == State::Connected && self.deferred > 0 && self.quota_left() {
+        while self.state == State::Connected
+            && self.deferred > 0
+            && self.quota_left()
+            && self.out.len() < TRANSMIT_HIGH_WATER
+        {
             let Some(pid) = self
                 .inflight
                 .values()

@@ -35,6 +35,8 @@ use crate::transport::{self, Address, Resolver, Stream, TcpOptions};
 
 const WAKER: Token = Token(usize::MAX);
 const READ_CHUNK: usize = 64 * 1024;
+/// The write buffer capacity kept between bursts.
+const WBUF_KEEP: usize = 256 * 1024;
 
 /// Per-connection settings that are the runtime's, not the protocol's.
 #[derive(Debug, Clone)]
@@ -806,6 +808,16 @@ impl Reactor {
         if c.woff == c.wbuf.len() {
             c.wbuf.clear();
             c.woff = 0;
+            // A burst may have grown the buffer; give the memory back once it drained.
+            if c.wbuf.capacity() > WBUF_KEEP {
+                c.wbuf.shrink_to(WBUF_KEEP);
+            }
+        } else if c.woff >= WBUF_KEEP && c.woff * 2 >= c.wbuf.len() {
+            // The socket took part: drop what was written, so that a connection that never
+            // drains completely does not keep every byte it ever sent. Only once the written
+            // part is large and at least half, so the move is amortised.
+            c.wbuf.drain(..c.woff);
+            c.woff = 0;
         }
         let want_writable = !c.wbuf.is_empty();
         if want_writable != c.writable_interest {
@@ -907,6 +919,13 @@ impl Reactor {
             }
             if c.session.has_transmit() {
                 continue;
+            }
+            if c.wbuf.is_empty() && matches!(c.phase, Phase::Open { .. }) {
+                // Everything was written: publishes waiting for room go out now.
+                c.session.transmit_drained(now);
+                if c.session.has_transmit() {
+                    continue;
+                }
             }
             break;
         }

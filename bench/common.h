@@ -1,0 +1,92 @@
+/* Shared code of the midge / libmosquitto / Paho / raw benchmark programs (issue 6). */
+#ifndef BENCH_COMMON_H
+#define BENCH_COMMON_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stddef.h>
+
+enum scenario { SC_THROUGHPUT = 0, SC_PINGPONG = 1 };
+
+struct bench_args {
+    char host[256];
+    int port;
+    char address[300]; /* "host:port" */
+    int scenario;
+    int qos;
+    size_t size;  /* payload bytes, >= 8 (sequence number) */
+    long count;   /* messages (throughput) or round trips (pingpong) */
+    int inflight; /* publisher window, 1..65535 */
+    int timeout_s; /* give up when nothing progresses for this long */
+    char topic_a[64], topic_b[64];
+};
+
+void bench_parse_args(int argc, char **argv, struct bench_args *a);
+uint64_t bench_now_ns(void);
+double bench_cpu_seconds(void); /* getrusage(RUSAGE_SELF) user + sys */
+long bench_peak_rss_kib(void);  /* VmHWM, or ru_maxrss */
+
+/* Payloads: the first 8 bytes carry the sequence number (little endian). */
+void bench_fill_payload(uint8_t *buf, size_t size);
+void bench_put_seq(uint8_t *buf, uint64_t seq);
+uint64_t bench_get_seq(const uint8_t *buf, size_t len); /* UINT64_MAX when too short */
+
+struct bench_window;
+/* Received-message accounting, safe to call from any thread. */
+struct bench_rx {
+    uint8_t *seen;              /* one byte per sequence number */
+    long count;
+    atomic_long unique;
+    atomic_long total;          /* unique + duplicates + out of range */
+    atomic_long dup;
+    atomic_long bad;            /* out of range or short payloads */
+    atomic_uint_fast64_t last_ns;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    atomic_int waiting;
+    struct bench_window *window; /* QoS 0: each receipt frees a window slot */
+};
+void bench_rx_init(struct bench_rx *rx, long count);
+void bench_rx_record(struct bench_rx *rx, const uint8_t *payload, size_t len);
+/* Waits until every message came or nothing came for timeout_s; returns unique count. */
+long bench_rx_wait_all(struct bench_rx *rx, int timeout_s);
+
+/* The publisher's window: at most `limit` messages sent and not yet done (acknowledged
+ * for QoS 1/2, received for QoS 0). Once full, the publisher waits until the window is
+ * down to a low-water mark (3/4 of the limit), so it is woken once per batch. */
+struct bench_window {
+    long limit, low;
+    long sent;                  /* publisher thread only */
+    atomic_long done;
+    atomic_int waiting;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+void bench_window_init(struct bench_window *w, long limit);
+/* Returns 0, or -1 when nothing moved for timeout_s. */
+int bench_window_acquire(struct bench_window *w, int timeout_s);
+void bench_window_release(struct bench_window *w, long n);
+
+/* Ping-pong: one waiter for one reply. */
+struct bench_reply {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    atomic_uint_fast64_t got;   /* sequence number + 1 of the last reply */
+};
+void bench_reply_init(struct bench_reply *r);
+void bench_reply_post(struct bench_reply *r, uint64_t seq);
+int bench_reply_wait(struct bench_reply *r, uint64_t seq, int timeout_s);
+
+int bench_cmp_u64(const void *a, const void *b);
+/* p in [0,100]; sorts `v`. Nearest-rank percentile. */
+double bench_percentile(uint64_t *v, long n, double p);
+
+/* The one result line. Pass negative values for "-". */
+void bench_print_result(const char *lib, const struct bench_args *a, double msgs_per_s,
+                        long lost, long dup, double cpu_us_per_msg, long rss_kib,
+                        double p50_us, double p99_us);
+
+void bench_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+#endif

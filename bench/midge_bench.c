@@ -1,0 +1,172 @@
+/* midge through its C API. See common.h for the command line and the result line. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common.h"
+#include "midge.h"
+
+static struct bench_args A;
+static struct bench_rx RX;
+static struct bench_window WIN;
+static struct bench_reply REPLY;
+static atomic_long PUB_FAILED;
+static midge_client *ECHO;
+
+static void check(midge_result r, const char *what) {
+    if (r != MIDGE_RESULT_OK)
+        bench_die("midge: %s: %s (%s)", what, midge_result_str(r), midge_last_error_message());
+}
+
+static midge_client *make_client(uint16_t receive_maximum) {
+    midge_options *o = midge_options_new();
+    check(midge_options_set_reconnect(o, false, 250, 1000), "set_reconnect");
+    check(midge_options_set_receive_maximum(o, receive_maximum), "set_receive_maximum");
+    check(midge_options_set_tcp_nodelay(o, true), "set_tcp_nodelay");
+    check(midge_options_set_offline_queue(o, 1000000, (size_t)1 << 31), "set_offline_queue");
+    check(midge_options_set_event_queue_limit(o, 10000000), "set_event_queue_limit");
+    midge_client *c = NULL;
+    check(midge_client_new(A.address, o, &c), "client_new");
+    midge_options_free(o);
+    return c;
+}
+
+static void connect_client(midge_client *c) {
+    check(midge_client_connect_wait(c, 10000, NULL), "connect_wait");
+}
+
+static void subscribe(midge_client *c, const char *topic) {
+    const char *filters[1] = {topic};
+    uint8_t opts[1] = {(uint8_t)A.qos};
+    uint8_t codes[1] = {0};
+    check(midge_client_subscribe_wait(c, filters, opts, 1, NULL, 10000, codes), "subscribe_wait");
+    if (codes[0] >= 0x80) bench_die("midge: SUBACK refused: 0x%02x", codes[0]);
+}
+
+static void on_rx(void *ud, const midge_message *m) {
+    (void)ud;
+    size_t len = 0;
+    const uint8_t *p = midge_message_payload(m, &len);
+    bench_rx_record(&RX, p, len);
+}
+
+static void on_acked(void *ud, uint64_t id, uint16_t packet_id, midge_result result, int rc) {
+    (void)ud, (void)id, (void)packet_id;
+    if (result != MIDGE_RESULT_OK || rc >= 0x80) atomic_fetch_add(&PUB_FAILED, 1);
+    bench_window_release(&WIN, 1);
+}
+
+static void on_echo(void *ud, const midge_message *m) {
+    (void)ud;
+    size_t len = 0;
+    const uint8_t *p = midge_message_payload(m, &len);
+    midge_result r = midge_client_publish(ECHO, A.topic_b, p, len, A.qos, false, NULL, NULL);
+    if (r != MIDGE_RESULT_OK) fprintf(stderr, "midge: echo publish: %s\n", midge_result_str(r));
+}
+
+static void on_pong(void *ud, const midge_message *m) {
+    (void)ud;
+    size_t len = 0;
+    const uint8_t *p = midge_message_payload(m, &len);
+    bench_reply_post(&REPLY, bench_get_seq(p, len));
+}
+
+static void throughput(void) {
+    bench_rx_init(&RX, A.count);
+    bench_window_init(&WIN, A.inflight);
+    if (A.qos == 0) RX.window = &WIN;
+
+    midge_client *sub = make_client((uint16_t)A.inflight);
+    check(midge_client_on_message(sub, on_rx, NULL, NULL), "on_message");
+    connect_client(sub);
+    subscribe(sub, A.topic_a);
+
+    midge_client *pub = make_client((uint16_t)A.inflight);
+    if (A.qos > 0) check(midge_client_on_publish(pub, on_acked, NULL, NULL), "on_publish");
+    connect_client(pub);
+
+    uint8_t *buf = malloc(A.size);
+    bench_fill_payload(buf, A.size);
+    double cpu0 = bench_cpu_seconds();
+    uint64_t t0 = bench_now_ns();
+    long sent = 0;
+    for (long i = 0; i < A.count; i++) {
+        if (bench_window_acquire(&WIN, A.timeout_s) != 0) {
+            fprintf(stderr, "midge: window stalled at %ld\n", i);
+            break;
+        }
+        bench_put_seq(buf, (uint64_t)i);
+        midge_result r = midge_client_publish(pub, A.topic_a, buf, A.size, A.qos, false, NULL, NULL);
+        if (r != MIDGE_RESULT_OK) bench_die("midge: publish %ld: %s", i, midge_result_str(r));
+        sent++;
+    }
+    long got = bench_rx_wait_all(&RX, A.timeout_s);
+    double cpu1 = bench_cpu_seconds();
+    uint64_t t1 = atomic_load(&RX.last_ns);
+    if (A.qos > 0) { /* let the last acknowledgements in before closing */
+        for (int k = 0; k < 200 && atomic_load(&WIN.done) < sent; k++) {
+            struct timespec ts = {0, 10000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    long rss = bench_peak_rss_kib();
+    midge_client_free(pub);
+    midge_client_free(sub);
+    if (atomic_load(&PUB_FAILED)) fprintf(stderr, "midge: %ld publishes failed\n", atomic_load(&PUB_FAILED));
+    if (atomic_load(&RX.bad)) fprintf(stderr, "midge: %ld bad payloads\n", atomic_load(&RX.bad));
+    double secs = t1 > t0 ? (double)(t1 - t0) / 1e9 : -1;
+    bench_print_result("midge", &A, secs > 0 ? (double)got / secs : -1, A.count - got,
+                       atomic_load(&RX.dup), (cpu1 - cpu0) / (double)A.count * 1e6, rss, -1, -1);
+}
+
+static void pingpong(void) {
+    bench_reply_init(&REPLY);
+    ECHO = make_client(1000);
+    check(midge_client_on_message(ECHO, on_echo, NULL, NULL), "on_message");
+    connect_client(ECHO);
+    subscribe(ECHO, A.topic_a);
+    midge_client *pinger = make_client(1000);
+    check(midge_client_on_message(pinger, on_pong, NULL, NULL), "on_message");
+    connect_client(pinger);
+    subscribe(pinger, A.topic_b);
+
+    long warm = A.count / 10 < 100 ? A.count / 10 : 100;
+    uint64_t *rtt = malloc(sizeof(uint64_t) * (size_t)A.count);
+    uint8_t *buf = malloc(A.size);
+    bench_fill_payload(buf, A.size);
+    long n = 0, lost = 0;
+    double cpu0 = 0;
+    uint64_t start = 0;
+    for (long i = 0; i < warm + A.count; i++) {
+        if (i == warm) {
+            cpu0 = bench_cpu_seconds();
+            start = bench_now_ns();
+        }
+        bench_put_seq(buf, (uint64_t)i);
+        uint64_t t = bench_now_ns();
+        check(midge_client_publish(pinger, A.topic_a, buf, A.size, A.qos, false, NULL, NULL), "publish");
+        if (bench_reply_wait(&REPLY, (uint64_t)i, A.timeout_s) != 0) {
+            lost++;
+            fprintf(stderr, "midge: round trip %ld timed out\n", i);
+            break;
+        }
+        if (i >= warm) rtt[n++] = bench_now_ns() - t;
+    }
+    uint64_t end = bench_now_ns();
+    double cpu1 = bench_cpu_seconds();
+    long rss = bench_peak_rss_kib();
+    midge_client_free(pinger);
+    midge_client_free(ECHO);
+    double p50 = bench_percentile(rtt, n, 50) / 1e3, p99 = bench_percentile(rtt, n, 99) / 1e3;
+    bench_print_result("midge", &A, n ? (double)n / ((double)(end - start) / 1e9) : -1,
+                       A.count - n, 0, n ? (cpu1 - cpu0) / (double)n * 1e6 : -1, rss, p50, p99);
+    (void)lost;
+}
+
+int main(int argc, char **argv) {
+    bench_parse_args(argc, argv, &A);
+    if (A.scenario == SC_THROUGHPUT) throughput();
+    else pingpong();
+    return 0;
+}

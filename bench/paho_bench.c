@@ -1,0 +1,299 @@
+/* Eclipse Paho C MQTTAsync, MQTT v5 (MQTTAsync_createWithOptions), maxInflight set to
+ * --inflight, sendWhileDisconnected off, no persistence. See common.h. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <MQTTAsync.h>
+#include <dlfcn.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+
+/* Paho C has no TCP_NODELAY option (and does not set it), while midge, libmosquitto and
+ * the raw client run with it: without it Nagle + delayed ACK add ~40 ms steps to QoS 1
+ * round trips. So this program interposes connect() (Paho calls it through the PLT) and
+ * sets TCP_NODELAY on every TCP socket first. BENCH_PAHO_NAGLE=1 turns this off. */
+int connect(int fd, const struct sockaddr *addr, socklen_t len) {
+    static int (*real)(int, const struct sockaddr *, socklen_t);
+    if (!real) real = (int (*)(int, const struct sockaddr *, socklen_t))dlsym(RTLD_NEXT, "connect");
+    const char *nagle = getenv("BENCH_PAHO_NAGLE");
+    if (addr && (addr->sa_family == AF_INET || addr->sa_family == AF_INET6) && !(nagle && *nagle == '1')) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    return real(fd, addr, len);
+}
+
+static struct bench_args A;
+static struct bench_rx RX;
+static struct bench_window WIN;
+static struct bench_reply REPLY;
+static atomic_long PUB_FAILED, SEND_RETRIES;
+static MQTTAsync ECHO;
+
+struct latch {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int connected, subscribed, rc;
+};
+
+static void latch_set(struct latch *l, int *field, int v) {
+    pthread_mutex_lock(&l->mu);
+    *field = v;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+static void latch_wait(struct latch *l, int *field, const char *what) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 10;
+    pthread_mutex_lock(&l->mu);
+    while (!*field)
+        if (pthread_cond_timedwait(&l->cv, &l->mu, &ts)) bench_die("paho: %s timed out", what);
+    pthread_mutex_unlock(&l->mu);
+    if (*field < 0) bench_die("paho: %s failed (%d)", what, l->rc);
+}
+
+static void on_conn_ok(void *ctx, MQTTAsync_successData5 *r) {
+    (void)r;
+    struct latch *l = ctx;
+    latch_set(l, &l->connected, 1);
+}
+static void on_conn_fail(void *ctx, MQTTAsync_failureData5 *r) {
+    struct latch *l = ctx;
+    l->rc = r ? r->code : -1;
+    latch_set(l, &l->connected, -1);
+}
+static void on_sub_ok(void *ctx, MQTTAsync_successData5 *r) {
+    struct latch *l = ctx;
+    int code = r ? r->reasonCode : 0;
+    l->rc = code;
+    latch_set(l, &l->subscribed, code < 0x80 ? 1 : -1);
+}
+static void on_sub_fail(void *ctx, MQTTAsync_failureData5 *r) {
+    struct latch *l = ctx;
+    l->rc = r ? r->code : -1;
+    latch_set(l, &l->subscribed, -1);
+}
+static void on_lost(void *ctx, char *cause) {
+    (void)ctx;
+    fprintf(stderr, "paho: connection lost: %s\n", cause ? cause : "?");
+}
+
+static void check(int rc, const char *what) {
+    if (rc != MQTTASYNC_SUCCESS) bench_die("paho: %s: %s (%d)", what, MQTTAsync_strerror(rc), rc);
+}
+
+static MQTTAsync make_client(struct latch *l, const char *name, MQTTAsync_messageArrived *arrived) {
+    memset(l, 0, sizeof *l);
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->cv, NULL);
+    char uri[320], id[64];
+    snprintf(uri, sizeof uri, "tcp://%s", A.address);
+    snprintf(id, sizeof id, "paho-%d-%s", (int)getpid(), name);
+    MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer5;
+    co.MQTTVersion = MQTTVERSION_5;
+    co.sendWhileDisconnected = 0;
+    co.maxBufferedMessages = A.inflight > 100 ? A.inflight : 100;
+    co.persistQoS0 = 0;
+    MQTTAsync c;
+    check(MQTTAsync_createWithOptions(&c, uri, id, MQTTCLIENT_PERSISTENCE_NONE, NULL, &co), "create");
+    check(MQTTAsync_setCallbacks(c, l, on_lost, arrived, NULL), "setCallbacks");
+    return c;
+}
+
+static void connect_client(MQTTAsync c, struct latch *l, int receive_maximum) {
+    MQTTAsync_connectOptions o = MQTTAsync_connectOptions_initializer5;
+    MQTTProperties props = MQTTProperties_initializer;
+    MQTTProperty p;
+    p.identifier = MQTTPROPERTY_CODE_RECEIVE_MAXIMUM;
+    p.value.integer2 = (unsigned short)receive_maximum;
+    MQTTProperties_add(&props, &p);
+    o.connectProperties = &props;
+    o.cleanstart = 1;
+    o.keepAliveInterval = 60;
+    o.maxInflight = A.inflight;
+    o.automaticReconnect = 0;
+    o.onSuccess5 = on_conn_ok;
+    o.onFailure5 = on_conn_fail;
+    o.context = l;
+    check(MQTTAsync_connect(c, &o), "connect");
+    latch_wait(l, &l->connected, "connect");
+    MQTTProperties_free(&props);
+}
+
+static void subscribe(MQTTAsync c, struct latch *l, const char *topic) {
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    ro.onSuccess5 = on_sub_ok;
+    ro.onFailure5 = on_sub_fail;
+    ro.context = l;
+    check(MQTTAsync_subscribe(c, topic, A.qos, &ro), "subscribe");
+    latch_wait(l, &l->subscribed, "subscribe");
+}
+
+static void close_client(MQTTAsync c) {
+    MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
+    d.timeout = 1000;
+    MQTTAsync_disconnect(c, &d);
+    for (int k = 0; k < 100 && MQTTAsync_isConnected(c); k++) usleep(10000);
+    MQTTAsync_destroy(&c);
+}
+
+static int on_rx(void *ctx, char *topic, int topic_len, MQTTAsync_message *m) {
+    (void)ctx, (void)topic_len;
+    bench_rx_record(&RX, m->payload, (size_t)m->payloadlen);
+    MQTTAsync_freeMessage(&m);
+    MQTTAsync_free(topic);
+    return 1;
+}
+
+static void on_acked(void *ctx, MQTTAsync_successData5 *r) {
+    (void)ctx;
+    if (r && r->reasonCode >= 0x80) atomic_fetch_add(&PUB_FAILED, 1);
+    bench_window_release(&WIN, 1);
+}
+static void on_ack_fail(void *ctx, MQTTAsync_failureData5 *r) {
+    (void)ctx, (void)r;
+    atomic_fetch_add(&PUB_FAILED, 1);
+    bench_window_release(&WIN, 1);
+}
+
+/* Sends, retrying while Paho says its queue or window is full. */
+static int send_msg(MQTTAsync c, const char *topic, void *payload, int len, MQTTAsync_responseOptions *ro) {
+    MQTTAsync_message msg = MQTTAsync_message_initializer;
+    msg.payload = payload;
+    msg.payloadlen = len;
+    msg.qos = A.qos;
+    msg.retained = 0;
+    for (int tries = 0;; tries++) {
+        int rc = MQTTAsync_sendMessage(c, topic, &msg, ro);
+        if (rc == MQTTASYNC_SUCCESS) return 0;
+        if ((rc != MQTTASYNC_MAX_BUFFERED_MESSAGES && rc != MQTTASYNC_MAX_MESSAGES_INFLIGHT) ||
+            tries > 1000000)
+            return rc;
+        atomic_fetch_add(&SEND_RETRIES, 1);
+        sched_yield();
+    }
+}
+
+static int on_echo(void *ctx, char *topic, int topic_len, MQTTAsync_message *m) {
+    (void)ctx, (void)topic_len;
+    int rc = send_msg(ECHO, A.topic_b, m->payload, m->payloadlen, NULL);
+    if (rc) fprintf(stderr, "paho: echo publish: %s\n", MQTTAsync_strerror(rc));
+    MQTTAsync_freeMessage(&m);
+    MQTTAsync_free(topic);
+    return 1;
+}
+
+static int on_pong(void *ctx, char *topic, int topic_len, MQTTAsync_message *m) {
+    (void)ctx, (void)topic_len;
+    bench_reply_post(&REPLY, bench_get_seq(m->payload, (size_t)m->payloadlen));
+    MQTTAsync_freeMessage(&m);
+    MQTTAsync_free(topic);
+    return 1;
+}
+
+static void throughput(void) {
+    bench_rx_init(&RX, A.count);
+    bench_window_init(&WIN, A.inflight);
+    if (A.qos == 0) RX.window = &WIN;
+
+    struct latch ls, lp;
+    MQTTAsync sub = make_client(&ls, "sub", on_rx);
+    connect_client(sub, &ls, A.inflight);
+    subscribe(sub, &ls, A.topic_a);
+    MQTTAsync pub = make_client(&lp, "pub", on_rx);
+    connect_client(pub, &lp, A.inflight);
+
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    ro.onSuccess5 = on_acked;
+    ro.onFailure5 = on_ack_fail;
+
+    uint8_t *buf = malloc(A.size);
+    bench_fill_payload(buf, A.size);
+    double cpu0 = bench_cpu_seconds();
+    uint64_t t0 = bench_now_ns();
+    long sent = 0;
+    for (long i = 0; i < A.count; i++) {
+        if (bench_window_acquire(&WIN, A.timeout_s) != 0) {
+            fprintf(stderr, "paho: window stalled at %ld\n", i);
+            break;
+        }
+        bench_put_seq(buf, (uint64_t)i);
+        int rc = send_msg(pub, A.topic_a, buf, (int)A.size, A.qos > 0 ? &ro : NULL);
+        if (rc) bench_die("paho: publish %ld: %s (%d)", i, MQTTAsync_strerror(rc), rc);
+        sent++;
+    }
+    long got = bench_rx_wait_all(&RX, A.timeout_s);
+    double cpu1 = bench_cpu_seconds();
+    uint64_t t1 = atomic_load(&RX.last_ns);
+    if (A.qos > 0) {
+        for (int k = 0; k < 200 && atomic_load(&WIN.done) < sent; k++) usleep(10000);
+    }
+    long rss = bench_peak_rss_kib();
+    close_client(pub);
+    close_client(sub);
+    if (atomic_load(&PUB_FAILED)) fprintf(stderr, "paho: %ld publishes failed\n", atomic_load(&PUB_FAILED));
+    if (atomic_load(&SEND_RETRIES)) fprintf(stderr, "paho: %ld send retries\n", atomic_load(&SEND_RETRIES));
+    if (atomic_load(&RX.bad)) fprintf(stderr, "paho: %ld bad payloads\n", atomic_load(&RX.bad));
+    double secs = t1 > t0 ? (double)(t1 - t0) / 1e9 : -1;
+    bench_print_result("paho", &A, secs > 0 ? (double)got / secs : -1, A.count - got,
+                       atomic_load(&RX.dup), (cpu1 - cpu0) / (double)A.count * 1e6, rss, -1, -1);
+}
+
+static void pingpong(void) {
+    bench_reply_init(&REPLY);
+    struct latch le, lp;
+    ECHO = make_client(&le, "echo", on_echo);
+    connect_client(ECHO, &le, 1000);
+    subscribe(ECHO, &le, A.topic_a);
+    MQTTAsync pinger = make_client(&lp, "ping", on_pong);
+    connect_client(pinger, &lp, 1000);
+    subscribe(pinger, &lp, A.topic_b);
+
+    long warm = A.count / 10 < 100 ? A.count / 10 : 100;
+    uint64_t *rtt = malloc(sizeof(uint64_t) * (size_t)A.count);
+    uint8_t *buf = malloc(A.size);
+    bench_fill_payload(buf, A.size);
+    long n = 0;
+    double cpu0 = 0;
+    uint64_t start = 0;
+    for (long i = 0; i < warm + A.count; i++) {
+        if (i == warm) {
+            cpu0 = bench_cpu_seconds();
+            start = bench_now_ns();
+        }
+        bench_put_seq(buf, (uint64_t)i);
+        uint64_t t = bench_now_ns();
+        check(send_msg(pinger, A.topic_a, buf, (int)A.size, NULL), "publish");
+        if (bench_reply_wait(&REPLY, (uint64_t)i, A.timeout_s) != 0) {
+            fprintf(stderr, "paho: round trip %ld timed out\n", i);
+            break;
+        }
+        if (i >= warm) rtt[n++] = bench_now_ns() - t;
+    }
+    uint64_t end = bench_now_ns();
+    double cpu1 = bench_cpu_seconds();
+    long rss = bench_peak_rss_kib();
+    close_client(pinger);
+    close_client(ECHO);
+    double p50 = bench_percentile(rtt, n, 50) / 1e3, p99 = bench_percentile(rtt, n, 99) / 1e3;
+    bench_print_result("paho", &A, n ? (double)n / ((double)(end - start) / 1e9) : -1,
+                       A.count - n, 0, n ? (cpu1 - cpu0) / (double)n * 1e6 : -1, rss, p50, p99);
+}
+
+int main(int argc, char **argv) {
+    bench_parse_args(argc, argv, &A);
+    if (A.scenario == SC_THROUGHPUT) throughput();
+    else pingpong();
+    return 0;
+}

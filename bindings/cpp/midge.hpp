@@ -1,0 +1,783 @@
+// midge.hpp: a header-only C++17 RAII wrapper over midge's C API (midge.h).
+//
+//   midge::Client client("mqtt://127.0.0.1:1883", midge::Options().client_id("gw-1"));
+//   client.connect(std::chrono::seconds(5));
+//   client.subscribe("sensors/#", midge::QoS::AtLeastOnce);
+//   client.publish("sensors/t1", "21.5", midge::QoS::ExactlyOnce);
+//   while (auto event = client.next_event(std::chrono::seconds(1))) { ... }
+//   client.disconnect();
+//
+// Errors: every failure throws midge::Error, which carries the midge_result, the detail
+// text (midge_last_error_message) and the MQTT reason code when the server gave one. A
+// timeout in next_event is not a failure: it returns std::nullopt.
+//
+// Ownership: Client, Options, Properties and Event are move-only owners of their C object.
+// Message is a reference-counted view: copying it is cheap (midge_message_clone, no copy
+// of the payload) and a copy stays valid after the callback or event it came from.
+//
+// Callbacks (on_message, on_connect, ...) take std::function; the function is stored as the
+// callback's user_data and destroyed through drop_user_data once midge is done with it.
+// They run on midge's dispatcher threads. An exception escaping a callback is caught (it
+// must not cross into the C library) and reported on stderr.
+#ifndef MIDGE_HPP
+#define MIDGE_HPP
+
+#include <midge.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <limits>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace midge {
+
+/// Quality of service levels.
+enum class QoS : int { AtMostOnce = 0, AtLeastOnce = 1, ExactlyOnce = 2 };
+
+/// Every failure of the wrapper: the midge_result, the detail, and the MQTT reason code
+/// (-1 when none came).
+class Error : public std::runtime_error {
+public:
+    Error(midge_result result, const std::string& message, int reason_code = -1)
+        : std::runtime_error(message), result_(result), reason_code_(reason_code) {}
+
+    /// An Error for a failed call `what` (reads the calling thread's last error).
+    static Error last(midge_result result, const char* what) {
+        std::string text = std::string(what) + ": " + midge_result_str(result);
+        const char* detail = midge_last_error_message();
+        if (detail != nullptr && *detail != '\0') {
+            text += ": ";
+            text += detail;
+        }
+        return Error(result, text, midge_last_error_reason_code());
+    }
+
+    midge_result result() const noexcept { return result_; }
+    int reason_code() const noexcept { return reason_code_; }
+
+private:
+    midge_result result_;
+    int reason_code_;
+};
+
+namespace detail {
+inline void check(midge_result result, const char* what) {
+    if (result != MIDGE_RESULT_OK) {
+        throw Error::last(result, what);
+    }
+}
+
+inline uint32_t millis(std::chrono::milliseconds timeout) {
+    if (timeout.count() <= 0) {
+        return 0;
+    }
+    if (timeout.count() >= static_cast<long long>(std::numeric_limits<uint32_t>::max())) {
+        return std::numeric_limits<uint32_t>::max();
+    }
+    return static_cast<uint32_t>(timeout.count());
+}
+
+inline std::string_view view(const char* s) {
+    return s != nullptr ? std::string_view(s) : std::string_view();
+}
+
+inline std::optional<std::string_view> optional_view(const char* s) {
+    if (s == nullptr) {
+        return std::nullopt;
+    }
+    return std::string_view(s);
+}
+
+/// Runs a user callback without letting an exception reach the C library.
+template <typename F>
+void guarded(const char* which, F&& f) noexcept {
+    try {
+        f();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "midge: exception escaped the %s callback: %s\n", which, e.what());
+    } catch (...) {
+        std::fprintf(stderr, "midge: exception escaped the %s callback\n", which);
+    }
+}
+
+template <typename Fn>
+void drop_function(void* user_data) {
+    delete static_cast<Fn*>(user_data);
+}
+}  // namespace detail
+
+/// A borrowed run of bytes (C++17 stand-in for std::span<const uint8_t>).
+class ByteView {
+public:
+    constexpr ByteView() noexcept = default;
+    constexpr ByteView(const uint8_t* data, size_t size) noexcept : data_(data), size_(size) {}
+    ByteView(std::string_view s) noexcept  // NOLINT: implicit by design
+        : data_(reinterpret_cast<const uint8_t*>(s.data())), size_(s.size()) {}
+    ByteView(const char* s) noexcept : ByteView(std::string_view(s)) {}  // NOLINT
+    ByteView(const std::string& s) noexcept : ByteView(std::string_view(s)) {}  // NOLINT
+    ByteView(const std::vector<uint8_t>& v) noexcept  // NOLINT
+        : data_(v.data()), size_(v.size()) {}
+
+    const uint8_t* data() const noexcept { return data_; }
+    size_t size() const noexcept { return size_; }
+    bool empty() const noexcept { return size_ == 0; }
+    const uint8_t* begin() const noexcept { return data_; }
+    const uint8_t* end() const noexcept { return data_ + size_; }
+    std::string_view as_string() const noexcept {
+        return std::string_view(reinterpret_cast<const char*>(data_), size_);
+    }
+    std::vector<uint8_t> to_vector() const { return std::vector<uint8_t>(begin(), end()); }
+
+private:
+    const uint8_t* data_ = nullptr;
+    size_t size_ = 0;
+};
+
+/// A name/value User Property.
+using UserProperty = std::pair<std::string_view, std::string_view>;
+
+/// MQTT properties for publish, subscribe, unsubscribe, disconnect and the Last Will.
+/// Builder style: `Properties().user_property("k", "v").content_type("text/plain")`.
+class Properties {
+public:
+    Properties() : p_(midge_properties_new()) {
+        if (p_ == nullptr) {
+            throw std::bad_alloc();
+        }
+    }
+    ~Properties() { midge_properties_free(p_); }
+    Properties(Properties&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+    Properties& operator=(Properties&& o) noexcept {
+        if (this != &o) {
+            midge_properties_free(p_);
+            p_ = std::exchange(o.p_, nullptr);
+        }
+        return *this;
+    }
+    Properties(const Properties&) = delete;
+    Properties& operator=(const Properties&) = delete;
+
+    Properties& add_int(midge_property_id id, uint32_t value) {
+        detail::check(midge_properties_add_int(p_, id, value), "midge_properties_add_int");
+        return *this;
+    }
+    Properties& add_string(midge_property_id id, const std::string& value) {
+        detail::check(midge_properties_add_string(p_, id, value.c_str()),
+                      "midge_properties_add_string");
+        return *this;
+    }
+    Properties& add_binary(midge_property_id id, ByteView data) {
+        detail::check(midge_properties_add_binary(p_, id, data.data(), data.size()),
+                      "midge_properties_add_binary");
+        return *this;
+    }
+    Properties& user_property(const std::string& name, const std::string& value) {
+        detail::check(midge_properties_add_user_property(p_, name.c_str(), value.c_str()),
+                      "midge_properties_add_user_property");
+        return *this;
+    }
+    Properties& content_type(const std::string& value) {
+        return add_string(MIDGE_PROPERTY_CONTENT_TYPE, value);
+    }
+    Properties& message_expiry(std::chrono::seconds interval) {
+        return add_int(MIDGE_PROPERTY_MESSAGE_EXPIRY_INTERVAL,
+                       static_cast<uint32_t>(interval.count()));
+    }
+    Properties& response_topic(const std::string& topic) {
+        return add_string(MIDGE_PROPERTY_RESPONSE_TOPIC, topic);
+    }
+    Properties& correlation_data(ByteView data) {
+        return add_binary(MIDGE_PROPERTY_CORRELATION_DATA, data);
+    }
+    Properties& payload_format_utf8() {
+        return add_int(MIDGE_PROPERTY_PAYLOAD_FORMAT_INDICATOR, 1);
+    }
+    size_t size() const noexcept { return midge_properties_count(p_); }
+    void clear() { detail::check(midge_properties_clear(p_), "midge_properties_clear"); }
+
+    const midge_properties* native() const noexcept { return p_; }
+
+private:
+    midge_properties* p_;
+};
+
+/// A client's configuration (builder style). Copied by the Client constructor.
+class Options {
+public:
+    Options() : o_(midge_options_new()) {
+        if (o_ == nullptr) {
+            throw std::bad_alloc();
+        }
+    }
+    ~Options() { midge_options_free(o_); }
+    Options(Options&& o) noexcept : o_(std::exchange(o.o_, nullptr)) {}
+    Options& operator=(Options&& o) noexcept {
+        if (this != &o) {
+            midge_options_free(o_);
+            o_ = std::exchange(o.o_, nullptr);
+        }
+        return *this;
+    }
+    Options(const Options&) = delete;
+    Options& operator=(const Options&) = delete;
+
+    Options& client_id(const std::string& id) {
+        detail::check(midge_options_set_client_id(o_, id.c_str()), "midge_options_set_client_id");
+        return *this;
+    }
+    Options& clean_start(bool on) {
+        detail::check(midge_options_set_clean_start(o_, on), "midge_options_set_clean_start");
+        return *this;
+    }
+    Options& keep_alive(std::chrono::seconds interval) {
+        detail::check(midge_options_set_keep_alive(o_, static_cast<uint16_t>(interval.count())),
+                      "midge_options_set_keep_alive");
+        return *this;
+    }
+    Options& session_expiry(std::chrono::seconds interval) {
+        detail::check(
+            midge_options_set_session_expiry(o_, static_cast<uint32_t>(interval.count())),
+            "midge_options_set_session_expiry");
+        return *this;
+    }
+    Options& username(const std::string& name) {
+        detail::check(midge_options_set_username(o_, name.c_str()), "midge_options_set_username");
+        return *this;
+    }
+    Options& password(ByteView password) {
+        // A non-NULL pointer even for an empty password (NULL would remove it).
+        static const uint8_t empty = 0;
+        const uint8_t* data = password.data() != nullptr ? password.data() : &empty;
+        detail::check(midge_options_set_password(o_, data, password.size()),
+                      "midge_options_set_password");
+        return *this;
+    }
+    Options& will(const std::string& topic, ByteView payload, QoS qos = QoS::AtMostOnce,
+                  bool retain = false, const Properties* properties = nullptr) {
+        detail::check(midge_options_set_will(o_, topic.c_str(), payload.data(), payload.size(),
+                                             static_cast<int>(qos), retain,
+                                             properties != nullptr ? properties->native() : nullptr),
+                      "midge_options_set_will");
+        return *this;
+    }
+    Options& user_property(const std::string& name, const std::string& value) {
+        detail::check(midge_options_add_user_property(o_, name.c_str(), value.c_str()),
+                      "midge_options_add_user_property");
+        return *this;
+    }
+    Options& receive_maximum(uint16_t maximum) {
+        detail::check(midge_options_set_receive_maximum(o_, maximum),
+                      "midge_options_set_receive_maximum");
+        return *this;
+    }
+    Options& maximum_packet_size(uint32_t bytes) {
+        detail::check(midge_options_set_maximum_packet_size(o_, bytes),
+                      "midge_options_set_maximum_packet_size");
+        return *this;
+    }
+    Options& reconnect(bool enabled, std::chrono::milliseconds initial = std::chrono::milliseconds(250),
+                       std::chrono::milliseconds maximum = std::chrono::seconds(30)) {
+        detail::check(midge_options_set_reconnect(o_, enabled, detail::millis(initial),
+                                                  detail::millis(maximum)),
+                      "midge_options_set_reconnect");
+        return *this;
+    }
+    Options& connect_timeout(std::chrono::milliseconds timeout) {
+        detail::check(midge_options_set_connect_timeout(o_, detail::millis(timeout)),
+                      "midge_options_set_connect_timeout");
+        return *this;
+    }
+    Options& connack_timeout(std::chrono::milliseconds timeout) {
+        detail::check(midge_options_set_connack_timeout(o_, detail::millis(timeout)),
+                      "midge_options_set_connack_timeout");
+        return *this;
+    }
+    Options& offline_queue(size_t max_messages, size_t max_bytes) {
+        detail::check(midge_options_set_offline_queue(o_, max_messages, max_bytes),
+                      "midge_options_set_offline_queue");
+        return *this;
+    }
+    /// Deliver publish/subscribe/unsubscribe completion events to next_event (default off).
+    Options& completion_events(bool on) {
+        detail::check(midge_options_set_completion_events(o_, on),
+                      "midge_options_set_completion_events");
+        return *this;
+    }
+    Options& log_level(midge_log_level level) {
+        detail::check(midge_options_set_log_level(o_, level), "midge_options_set_log_level");
+        return *this;
+    }
+
+    const midge_options* native() const noexcept { return o_; }
+    midge_options* native() noexcept { return o_; }
+
+private:
+    midge_options* o_;
+};
+
+/// A received message: a reference-counted view. Copies share the payload (no copy) and
+/// stay valid on their own; the one passed to a callback or held by an Event is borrowed.
+class Message {
+public:
+    /// Wraps `m`: borrowed (not freed) unless `owned`.
+    explicit Message(const midge_message* m, bool owned = false) noexcept
+        : m_(const_cast<midge_message*>(m)), owned_(owned) {}
+    ~Message() { release(); }
+    Message(const Message& o) : m_(midge_message_clone(o.m_)), owned_(true) {}
+    Message(Message&& o) noexcept
+        : m_(std::exchange(o.m_, nullptr)), owned_(std::exchange(o.owned_, false)) {}
+    Message& operator=(const Message& o) {
+        if (this != &o) {
+            midge_message* m = midge_message_clone(o.m_);
+            release();
+            m_ = m;
+            owned_ = true;
+        }
+        return *this;
+    }
+    Message& operator=(Message&& o) noexcept {
+        if (this != &o) {
+            release();
+            m_ = std::exchange(o.m_, nullptr);
+            owned_ = std::exchange(o.owned_, false);
+        }
+        return *this;
+    }
+
+    /// A copy that outlives the callback or event (same as the copy constructor).
+    Message clone() const { return Message(*this); }
+
+    std::string_view topic() const { return detail::view(midge_message_topic(m_)); }
+    ByteView payload() const {
+        size_t len = 0;
+        const uint8_t* data = midge_message_payload(m_, &len);
+        return ByteView(data, len);
+    }
+    QoS qos() const { return static_cast<QoS>(midge_message_qos(m_)); }
+    bool retain() const { return midge_message_retain(m_); }
+    bool dup() const { return midge_message_dup(m_); }
+    uint16_t packet_id() const { return midge_message_packet_id(m_); }
+    /// 0 bytes, 1 UTF-8, -1 absent.
+    int payload_format() const { return midge_message_payload_format(m_); }
+    std::optional<uint32_t> message_expiry() const {
+        uint32_t seconds = 0;
+        if (midge_message_message_expiry(m_, &seconds) != MIDGE_RESULT_OK) {
+            return std::nullopt;
+        }
+        return seconds;
+    }
+    std::optional<std::string_view> content_type() const {
+        return detail::optional_view(midge_message_content_type(m_));
+    }
+    std::optional<std::string_view> response_topic() const {
+        return detail::optional_view(midge_message_response_topic(m_));
+    }
+    std::optional<ByteView> correlation_data() const {
+        size_t len = 0;
+        const uint8_t* data = midge_message_correlation_data(m_, &len);
+        if (data == nullptr) {
+            return std::nullopt;
+        }
+        return ByteView(data, len);
+    }
+    std::vector<UserProperty> user_properties() const {
+        std::vector<UserProperty> out;
+        size_t n = midge_message_user_property_count(m_);
+        for (size_t i = 0; i < n; ++i) {
+            const char* name = nullptr;
+            const char* value = nullptr;
+            if (midge_message_user_property(m_, i, &name, &value) == MIDGE_RESULT_OK) {
+                out.emplace_back(detail::view(name), detail::view(value));
+            }
+        }
+        return out;
+    }
+    std::vector<uint32_t> subscription_identifiers() const {
+        std::vector<uint32_t> out;
+        size_t n = midge_message_subscription_identifier_count(m_);
+        for (size_t i = 0; i < n; ++i) {
+            uint32_t id = 0;
+            if (midge_message_subscription_identifier(m_, i, &id) == MIDGE_RESULT_OK) {
+                out.push_back(id);
+            }
+        }
+        return out;
+    }
+
+    const midge_message* native() const noexcept { return m_; }
+
+private:
+    void release() noexcept {
+        if (owned_) {
+            midge_message_free(m_);
+        }
+        m_ = nullptr;
+        owned_ = false;
+    }
+
+    midge_message* m_;
+    bool owned_;
+};
+
+/// The server's CONNACK, copied out of the C object.
+struct ConnAck {
+    bool session_present = false;
+    std::string assigned_client_id;  ///< empty unless the server assigned one
+    uint16_t keep_alive = 0;         ///< in force, in seconds
+    uint16_t receive_maximum = 0;
+    int maximum_qos = 2;
+    bool retain_available = true;
+    uint32_t maximum_packet_size = 0;  ///< 0: no limit
+    uint16_t topic_alias_maximum = 0;
+    bool wildcard_subscription_available = true;
+    bool subscription_identifiers_available = true;
+    bool shared_subscription_available = true;
+    std::optional<std::string> reason_string;
+    std::vector<std::pair<std::string, std::string>> user_properties;
+
+    static ConnAck from(const midge_connack* c) {
+        ConnAck a;
+        if (c == nullptr) {
+            return a;
+        }
+        a.session_present = midge_connack_session_present(c);
+        a.assigned_client_id = std::string(detail::view(midge_connack_assigned_client_id(c)));
+        a.keep_alive = midge_connack_keep_alive(c);
+        a.receive_maximum = midge_connack_receive_maximum(c);
+        a.maximum_qos = midge_connack_maximum_qos(c);
+        a.retain_available = midge_connack_retain_available(c);
+        a.maximum_packet_size = midge_connack_maximum_packet_size(c);
+        a.topic_alias_maximum = midge_connack_topic_alias_maximum(c);
+        a.wildcard_subscription_available = midge_connack_wildcard_subscription_available(c);
+        a.subscription_identifiers_available = midge_connack_subscription_identifiers_available(c);
+        a.shared_subscription_available = midge_connack_shared_subscription_available(c);
+        if (const char* r = midge_connack_reason_string(c)) {
+            a.reason_string = r;
+        }
+        size_t n = midge_connack_user_property_count(c);
+        for (size_t i = 0; i < n; ++i) {
+            const char* name = nullptr;
+            const char* value = nullptr;
+            if (midge_connack_user_property(c, i, &name, &value) == MIDGE_RESULT_OK) {
+                a.user_properties.emplace_back(detail::view(name), detail::view(value));
+            }
+        }
+        return a;
+    }
+};
+
+/// Why a connection ended, copied out of the C object.
+struct Disconnect {
+    midge_disconnect_kind kind = MIDGE_DISCONNECT_TRANSPORT;
+    int reason_code = -1;  ///< -1 when none
+    int os_errno = 0;
+    std::string detail;
+    std::optional<std::string> reason_string;
+
+    static Disconnect from(const midge_disconnect* d) {
+        Disconnect x;
+        if (d == nullptr) {
+            return x;
+        }
+        x.kind = static_cast<midge_disconnect_kind>(midge_disconnect_kind_of(d));
+        x.reason_code = midge_disconnect_reason_code(d);
+        x.os_errno = midge_disconnect_errno(d);
+        x.detail = std::string(detail::view(midge_disconnect_detail(d)));
+        if (const char* r = midge_disconnect_reason_string(d)) {
+            x.reason_string = r;
+        }
+        return x;
+    }
+};
+
+/// One event from Client::next_event (owned; move-only).
+class Event {
+public:
+    explicit Event(midge_event* e) noexcept : e_(e) {}
+    ~Event() { midge_event_free(e_); }
+    Event(Event&& o) noexcept : e_(std::exchange(o.e_, nullptr)) {}
+    Event& operator=(Event&& o) noexcept {
+        if (this != &o) {
+            midge_event_free(e_);
+            e_ = std::exchange(o.e_, nullptr);
+        }
+        return *this;
+    }
+    Event(const Event&) = delete;
+    Event& operator=(const Event&) = delete;
+
+    midge_event_kind kind() const { return static_cast<midge_event_kind>(midge_event_kind_of(e_)); }
+    /// The message of a MIDGE_EVENT_MESSAGE (a copy: it outlives the event).
+    std::optional<Message> message() const {
+        const midge_message* m = midge_event_message(e_);
+        if (m == nullptr) {
+            return std::nullopt;
+        }
+        Message borrowed(m);
+        return borrowed.clone();  // an owned reference: valid after the event is freed
+    }
+    std::optional<ConnAck> connack() const {
+        const midge_connack* c = midge_event_connack(e_);
+        if (c == nullptr) {
+            return std::nullopt;
+        }
+        return ConnAck::from(c);
+    }
+    std::optional<Disconnect> disconnect() const {
+        const midge_disconnect* d = midge_event_disconnect(e_);
+        if (d == nullptr) {
+            return std::nullopt;
+        }
+        return Disconnect::from(d);
+    }
+    uint64_t id() const { return midge_event_id(e_); }
+    midge_result result() const { return midge_event_result(e_); }
+    uint16_t packet_id() const { return midge_event_packet_id(e_); }
+    std::vector<uint8_t> reason_codes() const {
+        size_t n = 0;
+        const uint8_t* codes = midge_event_reason_codes(e_, &n);
+        return codes != nullptr ? std::vector<uint8_t>(codes, codes + n) : std::vector<uint8_t>();
+    }
+    uint64_t count() const { return midge_event_count(e_); }
+    std::optional<std::string_view> log(int* level = nullptr) const {
+        return detail::optional_view(midge_event_log(e_, level));
+    }
+
+    const midge_event* native() const noexcept { return e_; }
+
+private:
+    midge_event* e_;
+};
+
+/// An MQTT 5 client (move-only). Every method may be called from any thread.
+class Client {
+public:
+    using Duration = std::chrono::milliseconds;
+    static constexpr Duration default_timeout() { return std::chrono::seconds(10); }
+
+    explicit Client(const std::string& address, const Options& options = Options()) {
+        detail::check(midge_client_new(address.c_str(), options.native(), &c_), "midge_client_new");
+    }
+    /// Disconnects (reason 0x00) if connected, waits for running callbacks, frees them.
+    ~Client() { midge_client_free(c_); }
+    Client(Client&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
+    Client& operator=(Client&& o) noexcept {
+        if (this != &o) {
+            midge_client_free(c_);
+            c_ = std::exchange(o.c_, nullptr);
+        }
+        return *this;
+    }
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+
+    /// Connects and waits for the CONNACK; throws on refusal (reason code in the Error).
+    ConnAck connect(Duration timeout = default_timeout()) {
+        midge_connack* connack = nullptr;
+        detail::check(midge_client_connect_wait(c_, detail::millis(timeout), &connack),
+                      "midge_client_connect_wait");
+        ConnAck a = ConnAck::from(connack);
+        midge_connack_free(connack);
+        return a;
+    }
+    /// Starts connecting and returns at once (the outcome arrives as an event/callback).
+    void connect_async() { detail::check(midge_client_connect(c_, nullptr), "midge_client_connect"); }
+
+    /// Publishes and waits for the acknowledgement; returns its reason code (0x00, or 0x10
+    /// no matching subscribers). A failure code throws (Error::reason_code()).
+    uint8_t publish(const std::string& topic, ByteView payload, QoS qos = QoS::AtMostOnce,
+                    bool retain = false, const Properties* properties = nullptr,
+                    Duration timeout = default_timeout()) {
+        uint8_t reason = 0;
+        detail::check(midge_client_publish_wait(c_, topic.c_str(), payload.data(), payload.size(),
+                                                static_cast<int>(qos), retain,
+                                                properties != nullptr ? properties->native() : nullptr,
+                                                detail::millis(timeout), &reason),
+                      "midge_client_publish_wait");
+        return reason;
+    }
+    uint8_t publish(const std::string& topic, ByteView payload, QoS qos, bool retain,
+                    const Properties& properties, Duration timeout = default_timeout()) {
+        return publish(topic, payload, qos, retain, &properties, timeout);
+    }
+    /// Publishes without waiting (queued while offline); on_publish reports the outcome.
+    uint64_t publish_async(const std::string& topic, ByteView payload, QoS qos = QoS::AtMostOnce,
+                           bool retain = false, const Properties* properties = nullptr) {
+        midge_completion* completion = nullptr;
+        detail::check(midge_client_publish(c_, topic.c_str(), payload.data(), payload.size(),
+                                           static_cast<int>(qos), retain,
+                                           properties != nullptr ? properties->native() : nullptr,
+                                           &completion),
+                      "midge_client_publish");
+        uint64_t id = midge_completion_id(completion);
+        midge_completion_free(completion);
+        return id;
+    }
+
+    /// Subscribes to one filter; returns the granted QoS. A refusal (code >= 0x80) throws.
+    /// `flags`: MIDGE_SUB_NO_LOCAL | MIDGE_SUB_RETAIN_AS_PUBLISHED | MIDGE_SUB_RETAIN_*.
+    uint8_t subscribe(const std::string& filter, QoS qos = QoS::AtMostOnce, uint8_t flags = 0,
+                      const Properties* properties = nullptr, Duration timeout = default_timeout()) {
+        const char* filters[1] = {filter.c_str()};
+        uint8_t options[1] = {static_cast<uint8_t>(static_cast<uint8_t>(qos) | flags)};
+        uint8_t code = 0;
+        detail::check(midge_client_subscribe_wait(c_, filters, options, 1,
+                                                  properties != nullptr ? properties->native() : nullptr,
+                                                  detail::millis(timeout), &code),
+                      "midge_client_subscribe_wait");
+        if (code >= 0x80) {
+            throw Error(MIDGE_RESULT_REFUSED,
+                        "subscribe " + filter + ": refused with reason code " + std::to_string(code),
+                        code);
+        }
+        return code;
+    }
+    /// Subscribes to several filters (filter, options byte); returns one code per filter,
+    /// failures included (per-filter refusals are data here).
+    std::vector<uint8_t> subscribe(const std::vector<std::pair<std::string, uint8_t>>& subscriptions,
+                                   Duration timeout = default_timeout()) {
+        std::vector<const char*> filters;
+        std::vector<uint8_t> options;
+        for (const auto& s : subscriptions) {
+            filters.push_back(s.first.c_str());
+            options.push_back(s.second);
+        }
+        std::vector<uint8_t> codes(subscriptions.size());
+        detail::check(midge_client_subscribe_wait(c_, filters.data(), options.data(), filters.size(),
+                                                  nullptr, detail::millis(timeout), codes.data()),
+                      "midge_client_subscribe_wait");
+        return codes;
+    }
+
+    /// Unsubscribes from one filter; returns the UNSUBACK code (0x11: there was none).
+    uint8_t unsubscribe(const std::string& filter, Duration timeout = default_timeout()) {
+        const char* filters[1] = {filter.c_str()};
+        uint8_t code = 0;
+        detail::check(midge_client_unsubscribe_wait(c_, filters, 1, nullptr, detail::millis(timeout),
+                                                    &code),
+                      "midge_client_unsubscribe_wait");
+        if (code >= 0x80) {
+            throw Error(MIDGE_RESULT_REFUSED,
+                        "unsubscribe " + filter + ": refused with reason code " + std::to_string(code),
+                        code);
+        }
+        return code;
+    }
+
+    /// Sends DISCONNECT (0x00 normal, 0x04 with the Will) and waits for the close.
+    void disconnect(int reason_code = 0, Duration timeout = default_timeout()) {
+        detail::check(midge_client_disconnect_wait(c_, reason_code, nullptr, detail::millis(timeout)),
+                      "midge_client_disconnect_wait");
+    }
+
+    /// Request/response: publishes with a Response Topic and fresh Correlation Data and
+    /// waits for the reply (subscribe to `response_topic` first).
+    Message request(const std::string& topic, ByteView payload, const std::string& response_topic,
+                    QoS qos = QoS::AtLeastOnce, Duration timeout = default_timeout()) {
+        midge_message* reply = nullptr;
+        detail::check(midge_client_request(c_, topic.c_str(), payload.data(), payload.size(),
+                                           static_cast<int>(qos), response_topic.c_str(),
+                                           detail::millis(timeout), &reply),
+                      "midge_client_request");
+        return Message(reply, true);
+    }
+
+    /// The pull interface: the next event, or std::nullopt when none came in `timeout`.
+    /// Throws Error(MIDGE_RESULT_CLOSED) once the client is closed. Receives nothing while
+    /// callbacks are registered.
+    std::optional<Event> next_event(Duration timeout) {
+        midge_event* event = nullptr;
+        midge_result r = midge_client_next_event(c_, detail::millis(timeout), &event);
+        if (r == MIDGE_RESULT_TIMEOUT) {
+            return std::nullopt;
+        }
+        detail::check(r, "midge_client_next_event");
+        return Event(event);
+    }
+
+    // Callbacks. Each replaces the previous one; an empty std::function removes it.
+
+    void on_message(std::function<void(const Message&)> fn) {
+        set<midge_message_cb>(midge_client_on_message, std::move(fn), &message_tramp,
+                              "midge_client_on_message");
+    }
+    void on_connect(std::function<void(const ConnAck&)> fn) {
+        set<midge_connect_cb>(midge_client_on_connect, std::move(fn), &connect_tramp,
+                              "midge_client_on_connect");
+    }
+    void on_connection_lost(std::function<void(const Disconnect&)> fn) {
+        set<midge_connection_lost_cb>(midge_client_on_connection_lost, std::move(fn), &lost_tramp,
+                                      "midge_client_on_connection_lost");
+    }
+    /// (completion id, packet id, result, reason code or -1)
+    void on_publish(std::function<void(uint64_t, uint16_t, midge_result, int)> fn) {
+        set<midge_publish_cb>(midge_client_on_publish, std::move(fn), &publish_tramp,
+                              "midge_client_on_publish");
+    }
+    /// (level, text)
+    void on_log(std::function<void(int, std::string_view)> fn) {
+        set<midge_log_cb>(midge_client_on_log, std::move(fn), &log_tramp, "midge_client_on_log");
+    }
+
+    midge_client* native() noexcept { return c_; }
+
+private:
+    template <typename Cb, typename Setter, typename Fn>
+    void set(Setter setter, Fn fn, Cb tramp, const char* what) {
+        if (!fn) {
+            detail::check(setter(c_, nullptr, nullptr, nullptr), what);
+            return;
+        }
+        // Owned by midge from here: drop_function deletes it after the last call, or at
+        // once if the call fails.
+        Fn* stored = new Fn(std::move(fn));
+        detail::check(setter(c_, tramp, stored, &detail::drop_function<Fn>), what);
+    }
+
+    static void message_tramp(void* user, const midge_message* m) {
+        detail::guarded("message", [&] {
+            (*static_cast<std::function<void(const Message&)>*>(user))(Message(m));
+        });
+    }
+    static void connect_tramp(void* user, const midge_connack* c) {
+        detail::guarded("connect", [&] {
+            (*static_cast<std::function<void(const ConnAck&)>*>(user))(ConnAck::from(c));
+        });
+    }
+    static void lost_tramp(void* user, const midge_disconnect* d) {
+        detail::guarded("connection lost", [&] {
+            (*static_cast<std::function<void(const Disconnect&)>*>(user))(Disconnect::from(d));
+        });
+    }
+    static void publish_tramp(void* user, uint64_t id, uint16_t packet_id, midge_result result,
+                              int reason_code) {
+        detail::guarded("publish", [&] {
+            (*static_cast<std::function<void(uint64_t, uint16_t, midge_result, int)>*>(user))(
+                id, packet_id, result, reason_code);
+        });
+    }
+    static void log_tramp(void* user, int level, const char* text) {
+        detail::guarded("log", [&] {
+            (*static_cast<std::function<void(int, std::string_view)>*>(user))(level,
+                                                                              detail::view(text));
+        });
+    }
+
+    midge_client* c_ = nullptr;
+};
+
+/// The library's version text, e.g. "0.1.0".
+inline std::string_view version() { return midge_version_string(); }
+
+}  // namespace midge
+
+#endif  // MIDGE_HPP

@@ -1,0 +1,98 @@
+"""midge: an MQTT v5 client (Python bindings for libmidge, loaded with ctypes).
+
+Quick start::
+
+    import midge
+
+    with midge.Client("mqtt://127.0.0.1:1883") as client:
+        client.subscribe("sensors/#", qos=1)
+        client.publish("sensors/t", b"21.5", qos=1)
+        for message in client.messages(timeout=1.0):
+            print(message.topic, message.payload)
+
+The library is the copy bundled by ``pip install`` or, if set, ``$MIDGE_LIBRARY``.
+"""
+
+from ._enums import DisconnectKind, QoS, ReasonCode, Result, RetainHandling
+from ._types import (
+    ConnAck,
+    DisconnectInfo,
+    Message,
+    Properties,
+    PublishResult,
+    Reconnect,
+    SubscriptionOptions,
+    Will,
+)
+from .client import Client, PublishHandle, version
+from .errors import (
+    Closed,
+    ConnectionRefused,
+    Disconnected,
+    Expired,
+    InvalidAddress,
+    InvalidArgument,
+    InvalidProperty,
+    InvalidTopic,
+    InvalidUtf8,
+    MidgeError,
+    NoPacketId,
+    NotConnected,
+    NotFound,
+    NotSupported,
+    Panic,
+    Pending,
+    ProtocolError,
+    QueueFull,
+    Refused,
+    SessionLost,
+    Timeout,
+    TooLarge,
+    TransportError,
+    WouldDeadlock,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Client",
+    "PublishHandle",
+    "Message",
+    "Properties",
+    "Will",
+    "Reconnect",
+    "SubscriptionOptions",
+    "PublishResult",
+    "ConnAck",
+    "DisconnectInfo",
+    "DisconnectKind",
+    "QoS",
+    "ReasonCode",
+    "Result",
+    "RetainHandling",
+    "version",
+    "MidgeError",
+    "InvalidArgument",
+    "InvalidUtf8",
+    "InvalidTopic",
+    "InvalidProperty",
+    "InvalidAddress",
+    "TooLarge",
+    "NotSupported",
+    "QueueFull",
+    "Timeout",
+    "Pending",
+    "NotConnected",
+    "ConnectionRefused",
+    "Disconnected",
+    "Refused",
+    "SessionLost",
+    "Expired",
+    "Closed",
+    "ProtocolError",
+    "TransportError",
+    "NoPacketId",
+    "NotFound",
+    "WouldDeadlock",
+    "Panic",
+]

@@ -1,0 +1,294 @@
+"""Loading libmidge with ctypes, and the ctypes declaration of every C function.
+
+``SIGNATURES`` is the single table of declarations (restype, argtypes) applied to the
+loaded library; ``tests/test_header.py`` checks it against ``include/midge.h`` so that a
+changed C signature fails a test instead of crashing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+from ctypes import (
+    CFUNCTYPE,
+    POINTER,
+    c_bool,
+    c_char_p,
+    c_int,
+    c_int64,
+    c_size_t,
+    c_uint8,
+    c_uint16,
+    c_uint32,
+    c_uint64,
+    c_void_p,
+)
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+#: The C API version this package was written for (``MIDGE_VERSION_MAJOR/MINOR``).
+API_MAJOR = 0
+API_MINOR = 1
+
+if sys.platform == "darwin":
+    LIBRARY_NAME = "libmidge.dylib"
+elif sys.platform == "win32":
+    LIBRARY_NAME = "midge.dll"
+else:
+    LIBRARY_NAME = "libmidge.so"
+
+# Opaque handles are plain pointers (c_void_p); libmidge checks every handle it is given.
+_p = c_void_p
+_pp = POINTER(c_void_p)  # T ** out-parameters
+_str = c_char_p  # const char * (in: bytes; out: bytes, copied by ctypes)
+_bytes_in = c_char_p  # const uint8_t * in: a bytes object, passed without a copy
+_bytes_out = c_void_p  # const uint8_t * out: read with ctypes.string_at
+_result = c_int  # midge_result (an enum: an int in the C ABI)
+
+# Callback types (the typedefs of midge.h).
+CONNECT_CB = CFUNCTYPE(None, c_void_p, c_void_p)
+DROP_CB = CFUNCTYPE(None, c_void_p)
+CONNECTION_LOST_CB = CFUNCTYPE(None, c_void_p, c_void_p)
+MESSAGE_CB = CFUNCTYPE(None, c_void_p, c_void_p)
+PUBLISH_CB = CFUNCTYPE(None, c_void_p, c_uint64, c_uint16, c_int, c_int)
+SUBSCRIBE_CB = CFUNCTYPE(None, c_void_p, c_uint64, c_int, POINTER(c_uint8), c_size_t)
+LOG_CB = CFUNCTYPE(None, c_void_p, c_int, c_char_p)
+AUTH_CB = CFUNCTYPE(c_int, c_void_p, c_int, c_void_p, c_size_t, c_void_p)
+
+#: Which ctypes callback type stands for which midge.h typedef (checked by the tests).
+CALLBACK_TYPEDEFS: Dict[str, Any] = {
+    "midge_connect_cb": CONNECT_CB,
+    "midge_drop_cb": DROP_CB,
+    "midge_connection_lost_cb": CONNECTION_LOST_CB,
+    "midge_message_cb": MESSAGE_CB,
+    "midge_publish_cb": PUBLISH_CB,
+    "midge_subscribe_cb": SUBSCRIBE_CB,
+    "midge_log_cb": LOG_CB,
+    "midge_auth_cb": AUTH_CB,
+}
+
+Sig = Tuple[Any, List[Any]]
+
+#: name -> (restype, argtypes), for every function of midge.h.
+SIGNATURES: Dict[str, Sig] = {
+    # library
+    "midge_version": (c_uint32, []),
+    "midge_version_string": (_str, []),
+    "midge_result_str": (_str, [c_int]),
+    "midge_last_error_message": (_str, []),
+    "midge_last_error_reason_code": (c_int, []),
+    # client
+    "midge_client_new": (_result, [_str, _p, _pp]),
+    "midge_client_free": (None, [_p]),
+    "midge_client_connect": (_result, [_p, _pp]),
+    "midge_client_connect_wait": (_result, [_p, c_uint32, _pp]),
+    "midge_client_publish": (
+        _result,
+        [_p, _str, _bytes_in, c_size_t, c_int, c_bool, _p, _pp],
+    ),
+    "midge_client_publish_wait": (
+        _result,
+        [_p, _str, _bytes_in, c_size_t, c_int, c_bool, _p, c_uint32, POINTER(c_uint8)],
+    ),
+    "midge_client_subscribe": (
+        _result,
+        [_p, POINTER(c_char_p), POINTER(c_uint8), c_size_t, _p, _pp],
+    ),
+    "midge_client_subscribe_wait": (
+        _result,
+        [_p, POINTER(c_char_p), POINTER(c_uint8), c_size_t, _p, c_uint32, POINTER(c_uint8)],
+    ),
+    "midge_client_unsubscribe": (_result, [_p, POINTER(c_char_p), c_size_t, _p, _pp]),
+    "midge_client_unsubscribe_wait": (
+        _result,
+        [_p, POINTER(c_char_p), c_size_t, _p, c_uint32, POINTER(c_uint8)],
+    ),
+    "midge_client_disconnect": (_result, [_p, c_int, _p, _pp]),
+    "midge_client_disconnect_wait": (_result, [_p, c_int, _p, c_uint32]),
+    "midge_client_reauthenticate": (_result, [_p, _pp]),
+    "midge_client_request": (
+        _result,
+        [_p, _str, _bytes_in, c_size_t, c_int, _str, c_uint32, _pp],
+    ),
+    "midge_client_next_event": (_result, [_p, c_uint32, _pp]),
+    "midge_client_on_connect": (_result, [_p, CONNECT_CB, c_void_p, DROP_CB]),
+    "midge_client_on_connection_lost": (_result, [_p, CONNECTION_LOST_CB, c_void_p, DROP_CB]),
+    "midge_client_on_message": (_result, [_p, MESSAGE_CB, c_void_p, DROP_CB]),
+    "midge_client_on_publish": (_result, [_p, PUBLISH_CB, c_void_p, DROP_CB]),
+    "midge_client_on_subscribe": (_result, [_p, SUBSCRIBE_CB, c_void_p, DROP_CB]),
+    "midge_client_on_unsubscribe": (_result, [_p, SUBSCRIBE_CB, c_void_p, DROP_CB]),
+    "midge_client_on_log": (_result, [_p, LOG_CB, c_void_p, DROP_CB]),
+    # events
+    "midge_event_kind_of": (c_int, [_p]),
+    "midge_event_connack": (_p, [_p]),
+    "midge_event_disconnect": (_p, [_p]),
+    "midge_event_message": (_p, [_p]),
+    "midge_event_id": (c_uint64, [_p]),
+    "midge_event_result": (_result, [_p]),
+    "midge_event_packet_id": (c_uint16, [_p]),
+    "midge_event_reason_codes": (_bytes_out, [_p, POINTER(c_size_t)]),
+    "midge_event_count": (c_uint64, [_p]),
+    "midge_event_log": (_str, [_p, POINTER(c_int)]),
+    "midge_event_free": (None, [_p]),
+    # completions
+    "midge_completion_id": (c_uint64, [_p]),
+    "midge_completion_wait": (_result, [_p, c_uint32]),
+    "midge_completion_poll": (_result, [_p]),
+    "midge_completion_reason_code": (_result, [_p, POINTER(c_uint8)]),
+    "midge_completion_reason_codes": (_bytes_out, [_p, POINTER(c_size_t)]),
+    "midge_completion_packet_id": (c_uint16, [_p]),
+    "midge_completion_connack": (_p, [_p]),
+    "midge_completion_free": (None, [_p]),
+    # messages
+    "midge_message_topic": (_str, [_p]),
+    "midge_message_payload": (_bytes_out, [_p, POINTER(c_size_t)]),
+    "midge_message_qos": (c_int, [_p]),
+    "midge_message_retain": (c_bool, [_p]),
+    "midge_message_dup": (c_bool, [_p]),
+    "midge_message_packet_id": (c_uint16, [_p]),
+    "midge_message_payload_format": (c_int, [_p]),
+    "midge_message_message_expiry": (_result, [_p, POINTER(c_uint32)]),
+    "midge_message_content_type": (_str, [_p]),
+    "midge_message_response_topic": (_str, [_p]),
+    "midge_message_correlation_data": (_bytes_out, [_p, POINTER(c_size_t)]),
+    "midge_message_user_property_count": (c_size_t, [_p]),
+    "midge_message_user_property": (
+        _result,
+        [_p, c_size_t, POINTER(c_char_p), POINTER(c_char_p)],
+    ),
+    "midge_message_subscription_identifier_count": (c_size_t, [_p]),
+    "midge_message_subscription_identifier": (_result, [_p, c_size_t, POINTER(c_uint32)]),
+    "midge_message_clone": (_p, [_p]),
+    "midge_message_free": (None, [_p]),
+    # CONNACK
+    "midge_connack_session_present": (c_bool, [_p]),
+    "midge_connack_assigned_client_id": (_str, [_p]),
+    "midge_connack_keep_alive": (c_uint16, [_p]),
+    "midge_connack_server_keep_alive": (c_int, [_p]),
+    "midge_connack_session_expiry_interval": (c_int64, [_p]),
+    "midge_connack_receive_maximum": (c_uint16, [_p]),
+    "midge_connack_maximum_qos": (c_int, [_p]),
+    "midge_connack_retain_available": (c_bool, [_p]),
+    "midge_connack_maximum_packet_size": (c_uint32, [_p]),
+    "midge_connack_topic_alias_maximum": (c_uint16, [_p]),
+    "midge_connack_wildcard_subscription_available": (c_bool, [_p]),
+    "midge_connack_subscription_identifiers_available": (c_bool, [_p]),
+    "midge_connack_shared_subscription_available": (c_bool, [_p]),
+    "midge_connack_reason_string": (_str, [_p]),
+    "midge_connack_server_reference": (_str, [_p]),
+    "midge_connack_response_information": (_str, [_p]),
+    "midge_connack_authentication_method": (_str, [_p]),
+    "midge_connack_user_property_count": (c_size_t, [_p]),
+    "midge_connack_user_property": (
+        _result,
+        [_p, c_size_t, POINTER(c_char_p), POINTER(c_char_p)],
+    ),
+    "midge_connack_free": (None, [_p]),
+    # disconnect causes
+    "midge_disconnect_kind_of": (c_int, [_p]),
+    "midge_disconnect_reason_code": (c_int, [_p]),
+    "midge_disconnect_reason_string": (_str, [_p]),
+    "midge_disconnect_server_reference": (_str, [_p]),
+    "midge_disconnect_errno": (c_int, [_p]),
+    "midge_disconnect_detail": (_str, [_p]),
+    # options
+    "midge_options_new": (_p, []),
+    "midge_options_free": (None, [_p]),
+    "midge_options_set_client_id": (_result, [_p, _str]),
+    "midge_options_set_clean_start": (_result, [_p, c_bool]),
+    "midge_options_set_keep_alive": (_result, [_p, c_uint16]),
+    "midge_options_set_session_expiry": (_result, [_p, c_uint32]),
+    "midge_options_set_username": (_result, [_p, _str]),
+    "midge_options_set_password": (_result, [_p, _bytes_in, c_size_t]),
+    "midge_options_set_will": (
+        _result,
+        [_p, _str, _bytes_in, c_size_t, c_int, c_bool, _p],
+    ),
+    "midge_options_clear_will": (_result, [_p]),
+    "midge_options_set_receive_maximum": (_result, [_p, c_uint16]),
+    "midge_options_set_maximum_packet_size": (_result, [_p, c_uint32]),
+    "midge_options_set_topic_alias_maximum": (_result, [_p, c_uint16]),
+    "midge_options_set_request_response_information": (_result, [_p, c_bool]),
+    "midge_options_set_request_problem_information": (_result, [_p, c_bool]),
+    "midge_options_add_user_property": (_result, [_p, _str, _str]),
+    "midge_options_set_auto_topic_alias": (_result, [_p, c_bool]),
+    "midge_options_set_offline_queue": (_result, [_p, c_size_t, c_size_t]),
+    "midge_options_set_resubscribe": (_result, [_p, c_bool]),
+    "midge_options_set_connack_timeout": (_result, [_p, c_uint32]),
+    "midge_options_set_connect_timeout": (_result, [_p, c_uint32]),
+    "midge_options_set_reconnect": (_result, [_p, c_bool, c_uint32, c_uint32]),
+    "midge_options_set_tcp_nodelay": (_result, [_p, c_bool]),
+    "midge_options_set_event_queue_limit": (_result, [_p, c_size_t]),
+    "midge_options_set_log_level": (_result, [_p, c_int]),
+    "midge_options_set_completion_events": (_result, [_p, c_bool]),
+    "midge_options_set_authenticator": (
+        _result,
+        [_p, _str, _bytes_in, c_size_t, AUTH_CB, c_void_p, DROP_CB],
+    ),
+    "midge_auth_response_set": (_result, [_p, _bytes_in, c_size_t]),
+    # properties
+    "midge_properties_new": (_p, []),
+    "midge_properties_free": (None, [_p]),
+    "midge_properties_add_int": (_result, [_p, c_int, c_uint32]),
+    "midge_properties_add_string": (_result, [_p, c_int, _str]),
+    "midge_properties_add_binary": (_result, [_p, c_int, _bytes_in, c_size_t]),
+    "midge_properties_add_user_property": (_result, [_p, _str, _str]),
+    "midge_properties_count": (c_size_t, [_p]),
+    "midge_properties_clear": (_result, [_p]),
+}
+
+
+def _candidates() -> List[Path]:
+    """Where libmidge is looked for, in order."""
+    found: List[Path] = []
+    env = os.environ.get("MIDGE_LIBRARY")
+    if env:
+        return [Path(env)]
+    here = Path(__file__).resolve().parent
+    found.append(here / LIBRARY_NAME)  # bundled by `pip install`
+    # A source checkout: bindings/python/midge -> <repo>/target/release.
+    repo = here.parent.parent.parent
+    if (repo / "Cargo.toml").is_file():
+        found.append(repo / "target" / "release" / LIBRARY_NAME)
+    return found
+
+
+def library_path() -> Path:
+    """The libmidge this process loads: ``$MIDGE_LIBRARY``, else the bundled copy."""
+    candidates = _candidates()
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise ImportError(
+        "midge: libmidge not found (looked in: %s). Install the package with "
+        "`pip install bindings/python` (builds it with cargo) or set MIDGE_LIBRARY to the "
+        "path of a libmidge build." % ", ".join(str(c) for c in candidates)
+    )
+
+
+def declare(lib: Any) -> Any:
+    """Applies ``SIGNATURES`` to a loaded library."""
+    for name, (restype, argtypes) in SIGNATURES.items():
+        fn = getattr(lib, name)
+        fn.restype = restype
+        fn.argtypes = argtypes
+    return lib
+
+
+def load(path: Optional[Path] = None) -> Any:
+    p = path if path is not None else library_path()
+    lib = ctypes.CDLL(str(p))
+    declare(lib)
+    version = lib.midge_version()
+    major, minor = version >> 16, (version >> 8) & 0xFF
+    if major != API_MAJOR or minor < API_MINOR:
+        raise ImportError(
+            "midge: %s is version %d.%d; this package needs %d.%d or a later minor"
+            % (p, major, minor, API_MAJOR, API_MINOR)
+        )
+    return lib
+
+
+lib = load()
+PATH = library_path()

@@ -1,0 +1,966 @@
+"""The MQTT v5 client."""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import logging
+import threading
+import time
+import weakref
+from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_uint8, c_uint32, c_void_p, string_at
+from typing import (
+    Any,
+    Callable,
+    Deque,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
+
+from . import _lib
+from ._enums import DisconnectKind, QoS, ReasonCode, Result, RetainHandling, _EventKind, _PropertyId
+from ._enums import reason_code as _reason_code
+from ._lib import CONNECT_CB, CONNECTION_LOST_CB, DROP_CB, MESSAGE_CB, lib
+from ._types import (
+    ConnAck,
+    DisconnectInfo,
+    Message,
+    Payload,
+    Properties,
+    PublishResult,
+    Reconnect,
+    SubscriptionOptions,
+    Will,
+    _user_props,
+)
+from .errors import Closed, InvalidArgument, MidgeError, Timeout, error_for
+
+logger = logging.getLogger("midge")
+
+_U32_MAX = 0xFFFFFFFF
+#: Longest single blocking C call made by a generator or a handle wait, in seconds, so
+#: that Ctrl-C and mode changes are noticed.
+_SLICE = 0.25
+
+OnMessage = Callable[[Message], Any]
+OnConnect = Callable[[ConnAck], Any]
+OnDisconnect = Callable[[DisconnectInfo], Any]
+Subscriptions = Union[
+    str,
+    Sequence[Union[str, Tuple[str, Union[SubscriptionOptions, int]]]],
+]
+
+
+# --------------------------------------------------------------------------------------
+# Conversions
+# --------------------------------------------------------------------------------------
+
+
+def _ms(timeout: Optional[float]) -> int:
+    """Seconds (None: forever) to a C timeout in milliseconds."""
+    if timeout is None:
+        return _U32_MAX
+    if timeout <= 0:
+        return 0
+    return min(int(timeout * 1000.0 + 0.999), _U32_MAX)
+
+
+def _text(b: Optional[bytes]) -> Optional[str]:
+    return None if b is None else b.decode("utf-8", "replace")
+
+
+def _cstr(s: str, what: str) -> bytes:
+    if not isinstance(s, str):
+        raise TypeError("%s must be a str, not %s" % (what, type(s).__name__))
+    if "\0" in s:
+        raise InvalidArgument("%s contains U+0000" % what, result=Result.INVALID_ARGUMENT)
+    return s.encode("utf-8", "surrogatepass")
+
+
+def _payload(p: Payload) -> bytes:
+    if p is None:
+        return b""
+    if isinstance(p, bytes):
+        return p
+    if isinstance(p, str):
+        return p.encode("utf-8")
+    if isinstance(p, (bytearray, memoryview)):
+        return bytes(p)
+    raise TypeError("payload must be bytes, bytearray, memoryview or str, not %s" % type(p).__name__)
+
+
+def _failure(rc: int) -> MidgeError:
+    """The exception for a failed call: reads the calling thread's last error at once."""
+    detail = _text(lib.midge_last_error_message()) or ""
+    code = lib.midge_last_error_reason_code()
+    return error_for(rc, detail, code if code >= 0 else None)
+
+
+def _check(rc: int) -> None:
+    if rc != 0:
+        raise _failure(rc)
+
+
+def _pairs(getter: Callable[..., int], obj: int, count: int) -> Tuple[Tuple[str, str], ...]:
+    out = []
+    for i in range(count):
+        k, v = c_char_p(), c_char_p()
+        if getter(obj, i, byref(k), byref(v)) == 0:
+            out.append((_text(k.value) or "", _text(v.value) or ""))
+    return tuple(out)
+
+
+def _read_message(m: int) -> Message:
+    """Copies a borrowed ``midge_message`` into a Python value."""
+    n = c_size_t()
+    p = lib.midge_message_payload(m, byref(n))
+    payload = string_at(p, n.value) if p and n.value else b""
+    pf = lib.midge_message_payload_format(m)
+    expiry = c_uint32()
+    has_expiry = lib.midge_message_message_expiry(m, byref(expiry)) == 0
+    cn = c_size_t()
+    cp = lib.midge_message_correlation_data(m, byref(cn))
+    correlation = string_at(cp, cn.value) if cp else None
+    ids = []
+    for i in range(lib.midge_message_subscription_identifier_count(m)):
+        ident = c_uint32()
+        if lib.midge_message_subscription_identifier(m, i, byref(ident)) == 0:
+            ids.append(ident.value)
+    props = Properties(
+        payload_format=pf if pf >= 0 else None,
+        message_expiry=expiry.value if has_expiry else None,
+        content_type=_text(lib.midge_message_content_type(m)),
+        response_topic=_text(lib.midge_message_response_topic(m)),
+        correlation_data=correlation,
+        user_properties=_pairs(
+            lib.midge_message_user_property, m, lib.midge_message_user_property_count(m)
+        ),
+        subscription_identifiers=tuple(ids),
+    )
+    qos = lib.midge_message_qos(m)
+    return Message(
+        topic=_text(lib.midge_message_topic(m)) or "",
+        payload=payload,
+        qos=QoS(qos) if qos in (0, 1, 2) else QoS.AT_MOST_ONCE,
+        retain=bool(lib.midge_message_retain(m)),
+        dup=bool(lib.midge_message_dup(m)),
+        properties=props,
+    )
+
+
+def _read_connack(c: int) -> ConnAck:
+    ska = lib.midge_connack_server_keep_alive(c)
+    sei = lib.midge_connack_session_expiry_interval(c)
+    mps = lib.midge_connack_maximum_packet_size(c)
+    return ConnAck(
+        session_present=bool(lib.midge_connack_session_present(c)),
+        assigned_client_id=_text(lib.midge_connack_assigned_client_id(c)),
+        keep_alive=lib.midge_connack_keep_alive(c),
+        server_keep_alive=ska if ska >= 0 else None,
+        session_expiry_interval=sei if sei >= 0 else None,
+        receive_maximum=lib.midge_connack_receive_maximum(c),
+        maximum_qos=lib.midge_connack_maximum_qos(c),
+        retain_available=bool(lib.midge_connack_retain_available(c)),
+        maximum_packet_size=mps or None,
+        topic_alias_maximum=lib.midge_connack_topic_alias_maximum(c),
+        wildcard_subscription_available=bool(lib.midge_connack_wildcard_subscription_available(c)),
+        subscription_identifiers_available=bool(
+            lib.midge_connack_subscription_identifiers_available(c)
+        ),
+        shared_subscription_available=bool(lib.midge_connack_shared_subscription_available(c)),
+        reason_string=_text(lib.midge_connack_reason_string(c)),
+        server_reference=_text(lib.midge_connack_server_reference(c)),
+        response_information=_text(lib.midge_connack_response_information(c)),
+        authentication_method=_text(lib.midge_connack_authentication_method(c)),
+        user_properties=_pairs(
+            lib.midge_connack_user_property, c, lib.midge_connack_user_property_count(c)
+        ),
+    )
+
+
+def _read_disconnect(d: int) -> DisconnectInfo:
+    kind = lib.midge_disconnect_kind_of(d)
+    try:
+        k: Union[DisconnectKind, int] = DisconnectKind(kind)
+    except ValueError:
+        k = kind
+    rc = lib.midge_disconnect_reason_code(d)
+    return DisconnectInfo(
+        kind=k,
+        reason_code=_reason_code(rc) if rc >= 0 else None,
+        reason_string=_text(lib.midge_disconnect_reason_string(d)),
+        server_reference=_text(lib.midge_disconnect_server_reference(d)),
+        errno=lib.midge_disconnect_errno(d),
+        detail=_text(lib.midge_disconnect_detail(d)) or "",
+    )
+
+
+class _CProps:
+    """A ``midge_properties`` list built from Python values; freed on exit."""
+
+    def __init__(self) -> None:
+        self.ptr: Optional[int] = None
+
+    def _list(self) -> int:
+        if self.ptr is None:
+            p = lib.midge_properties_new()
+            if not p:
+                raise MemoryError("midge_properties_new")
+            self.ptr = p
+        return self.ptr
+
+    def int(self, pid: int, value: Optional[int]) -> "_CProps":
+        if value is not None:
+            v = int(value)
+            if not 0 <= v <= _U32_MAX:
+                raise InvalidArgument("property %d: %d out of range" % (pid, v), result=Result.INVALID_ARGUMENT)
+            _check(lib.midge_properties_add_int(self._list(), pid, v))
+        return self
+
+    def string(self, pid: int, value: Optional[str]) -> "_CProps":
+        if value is not None:
+            _check(lib.midge_properties_add_string(self._list(), pid, _cstr(value, "property")))
+        return self
+
+    def binary(self, pid: int, value: Optional[bytes]) -> "_CProps":
+        if value is not None:
+            b = _payload(value)
+            _check(lib.midge_properties_add_binary(self._list(), pid, b, len(b)))
+        return self
+
+    def users(self, pairs: Optional[Iterable[Tuple[str, str]]]) -> "_CProps":
+        for k, v in _user_props(pairs):
+            _check(
+                lib.midge_properties_add_user_property(
+                    self._list(), _cstr(k, "user property name"), _cstr(v, "user property value")
+                )
+            )
+        return self
+
+    def message(self, p: Optional[Properties]) -> "_CProps":
+        if p is None:
+            return self
+        self.int(_PropertyId.PAYLOAD_FORMAT_INDICATOR, p.payload_format)
+        self.int(_PropertyId.MESSAGE_EXPIRY_INTERVAL, p.message_expiry)
+        self.string(_PropertyId.CONTENT_TYPE, p.content_type)
+        self.string(_PropertyId.RESPONSE_TOPIC, p.response_topic)
+        self.binary(_PropertyId.CORRELATION_DATA, p.correlation_data)
+        self.users(p.user_properties)
+        for ident in p.subscription_identifiers:
+            self.int(_PropertyId.SUBSCRIPTION_IDENTIFIER, ident)
+        return self
+
+    def __enter__(self) -> "_CProps":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.ptr is not None:
+            lib.midge_properties_free(self.ptr)
+            self.ptr = None
+
+
+# --------------------------------------------------------------------------------------
+# Callbacks: one module-level trampoline per C callback type (alive forever); user_data is
+# a key into _registry, removed by drop_user_data once midge has made its last call.
+# --------------------------------------------------------------------------------------
+
+_registry: Dict[int, "_State"] = {}
+_keys = itertools.count(1)
+
+
+def _register(state: "_State") -> int:
+    key = next(_keys)
+    _registry[key] = state
+    return key
+
+
+@CONNECT_CB
+def _connect_trampoline(user_data: Optional[int], connack: Optional[int]) -> None:
+    state = _registry.get(user_data or 0)
+    if state is not None:
+        state.dispatch_connect(connack)
+
+
+@CONNECTION_LOST_CB
+def _lost_trampoline(user_data: Optional[int], cause: Optional[int]) -> None:
+    state = _registry.get(user_data or 0)
+    if state is not None:
+        state.dispatch_lost(cause)
+
+
+@MESSAGE_CB
+def _message_trampoline(user_data: Optional[int], message: Optional[int]) -> None:
+    state = _registry.get(user_data or 0)
+    if state is not None:
+        state.dispatch_message(message)
+
+
+@DROP_CB
+def _drop_trampoline(user_data: Optional[int]) -> None:
+    _registry.pop(user_data or 0, None)
+
+
+class _State:
+    """Everything a Client shares with midge's threads. It holds no reference to the
+    Client, so that a Client can be garbage-collected while callbacks are registered."""
+
+    def __init__(self, handle: int) -> None:
+        self.handle: Optional[int] = handle
+        self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
+        self.inbox: Deque[Message] = collections.deque()
+        self.errors: Deque[BaseException] = collections.deque()
+        self.on_message: Optional[OnMessage] = None
+        self.on_connect: Optional[OnConnect] = None
+        self.on_disconnect: Optional[OnDisconnect] = None
+        self.installed = False
+        self.pull_lock = threading.Lock()
+        self.connack: Optional[ConnAck] = None
+        self.disconnect_info: Optional[DisconnectInfo] = None
+        self.connected = False
+
+    # -- callbacks (midge's threads) --
+
+    def record(self, exc: BaseException, where: str) -> None:
+        logger.error("exception in midge %s callback", where, exc_info=exc)
+        with self.lock:
+            self.errors.append(exc)
+            self.cond.notify_all()
+
+    def dispatch_connect(self, ptr: Optional[int]) -> None:
+        try:
+            info = _read_connack(ptr) if ptr else None
+            with self.lock:
+                self.connected = True
+                self.connack = info
+            cb = self.on_connect
+            if cb is not None and info is not None:
+                cb(info)
+        except BaseException as e:  # never unwind into C
+            self.record(e, "on_connect")
+
+    def dispatch_lost(self, ptr: Optional[int]) -> None:
+        try:
+            info = _read_disconnect(ptr) if ptr else None
+            with self.lock:
+                self.connected = False
+                self.disconnect_info = info
+            cb = self.on_disconnect
+            if cb is not None and info is not None:
+                cb(info)
+        except BaseException as e:
+            self.record(e, "on_disconnect")
+
+    def dispatch_message(self, ptr: Optional[int]) -> None:
+        try:
+            if not ptr:
+                return
+            msg = _read_message(ptr)
+            cb = self.on_message
+            if cb is not None:
+                cb(msg)
+            else:
+                with self.lock:
+                    self.inbox.append(msg)
+                    self.cond.notify_all()
+        except BaseException as e:
+            self.record(e, "on_message")
+
+    # -- application side --
+
+    def raise_pending(self) -> None:
+        if self.errors:
+            with self.lock:
+                exc = self.errors.popleft() if self.errors else None
+            if exc is not None:
+                raise exc
+
+    def get(self) -> int:
+        h = self.handle
+        if h is None:
+            raise Closed("the client is closed", result=Result.CLOSED)
+        return h
+
+    def failure(self, rc: int) -> MidgeError:
+        e = _failure(rc)
+        if self.handle is None and rc == Result.INVALID_ARGUMENT:
+            return Closed("the client is closed", result=Result.CLOSED)
+        return e
+
+    def check(self, rc: int) -> None:
+        if rc != 0:
+            raise self.failure(rc)
+
+    def handle_event(self, ev: int) -> Optional[Message]:
+        """Reads one pulled event; returns its message, if it is one."""
+        kind = lib.midge_event_kind_of(ev)
+        if kind == _EventKind.MESSAGE:
+            m = lib.midge_event_message(ev)
+            return _read_message(m) if m else None
+        if kind == _EventKind.CONNECTED:
+            c = lib.midge_event_connack(ev)
+            with self.lock:
+                self.connected = True
+                self.connack = _read_connack(c) if c else None
+        elif kind == _EventKind.CONNECTION_LOST:
+            d = lib.midge_event_disconnect(ev)
+            with self.lock:
+                self.connected = False
+                self.disconnect_info = _read_disconnect(d) if d else None
+        elif kind == _EventKind.MESSAGES_DROPPED:
+            logger.warning("midge dropped %d QoS 0 messages (the application fell behind)",
+                           lib.midge_event_count(ev))
+        return None
+
+    def pull(self, handle: int, timeout_ms: int) -> Tuple[int, Optional[Message]]:
+        """One midge_client_next_event (the GIL is released by ctypes during the wait)."""
+        ev = c_void_p()
+        rc = lib.midge_client_next_event(handle, timeout_ms, byref(ev))
+        if rc != 0:
+            if rc in (Result.TIMEOUT, Result.CLOSED):
+                return rc, None
+            if rc == Result.INVALID_ARGUMENT and self.handle is None:
+                return Result.CLOSED, None  # closed by another thread meanwhile
+            raise self.failure(rc)
+        try:
+            return 0, self.handle_event(ev.value)  # type: ignore[arg-type]
+        finally:
+            lib.midge_event_free(ev)
+
+
+def _free_state(state: _State) -> None:
+    """Frees the client handle exactly once (close(), context exit, or GC/exit)."""
+    with state.lock:
+        h, state.handle = state.handle, None
+        state.connected = False
+        state.cond.notify_all()
+    if h:
+        lib.midge_client_free(h)
+
+
+# --------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------
+
+
+class PublishHandle:
+    """A publish in flight (from :meth:`Client.publish_async`)."""
+
+    def __init__(self, state: _State, completion: int, qos: int) -> None:
+        self._state = state
+        self._ptr: Optional[int] = completion
+        self._qos = qos
+        self._finalizer = weakref.finalize(self, lib.midge_completion_free, completion)
+        self._result: Optional[PublishResult] = None
+        self._error: Optional[MidgeError] = None
+
+    @property
+    def id(self) -> int:
+        """The completion id, unique in the process."""
+        return lib.midge_completion_id(self._ptr) if self._ptr else 0
+
+    def done(self) -> bool:
+        """True once the publish has ended (acknowledged, written for QoS 0, or failed)."""
+        if self._result is not None or self._error is not None or self._ptr is None:
+            return True
+        return lib.midge_completion_poll(self._ptr) != Result.PENDING
+
+    def _finish(self, rc: int) -> PublishResult:
+        ptr = self._ptr
+        assert ptr is not None
+        if rc != 0:
+            err = _failure(rc)
+            if err.reason_code is None:
+                code = c_uint8()
+                if lib.midge_completion_reason_code(ptr, byref(code)) == 0 and code.value >= 0x80:
+                    err.reason_code = _reason_code(code.value)
+            self._error = err
+        else:
+            code = c_uint8()
+            rcode = code.value if lib.midge_completion_reason_code(ptr, byref(code)) == 0 else 0
+            self._result = PublishResult(
+                reason_code=_reason_code(rcode), packet_id=lib.midge_completion_packet_id(ptr)
+            )
+        self._ptr = None
+        self._finalizer()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+    def wait(self, timeout: Optional[float] = None) -> PublishResult:
+        """Waits up to ``timeout`` seconds (None: no limit) for the end of the publish.
+        Raises :class:`Timeout` if it has not ended (it goes on; wait again), or the
+        publish's failure (:class:`Refused` with the reason code, :class:`Closed`, ...)."""
+        if self._result is not None:
+            return self._result
+        if self._error is not None:
+            raise self._error
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if deadline is None:
+                step = _SLICE
+            else:
+                step = max(0.0, min(_SLICE, deadline - time.monotonic()))
+            ptr = self._ptr
+            if ptr is None:  # finished by another thread
+                return self.wait(0)
+            rc = lib.midge_completion_wait(ptr, _ms(step))
+            if rc != Result.TIMEOUT:
+                return self._finish(rc)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise Timeout(
+                    "publish not acknowledged within %.3g s (it goes on)" % timeout,
+                    result=Result.TIMEOUT,
+                )
+
+    def __repr__(self) -> str:
+        return "<midge.PublishHandle id=%d done=%s>" % (self.id, self.done())
+
+
+class Client:
+    """An MQTT v5 client.
+
+    >>> with midge.Client("mqtt://127.0.0.1:1883") as c:
+    ...     c.subscribe("t/#", qos=1)
+    ...     c.publish("t/1", b"hi", qos=1)
+    ...     for m in c.messages(timeout=1.0): print(m.topic, m.payload)
+
+    Methods may be called from any thread. Received messages come either by iterating
+    :meth:`messages` or through the ``on_message`` callback; ``on_connect`` and
+    ``on_disconnect`` report connection changes. Callbacks run on midge's threads; an
+    exception they raise is logged (logger ``midge``) and raised again by the next call
+    the application makes into the client.
+    """
+
+    def __init__(
+        self,
+        broker: str = "mqtt://127.0.0.1:1883",
+        *,
+        client_id: str = "",
+        clean_start: bool = True,
+        session_expiry: int = 0,
+        keep_alive: int = 60,
+        username: Optional[str] = None,
+        password: Union[bytes, str, None] = None,
+        will: Optional[Will] = None,
+        receive_maximum: Optional[int] = None,
+        maximum_packet_size: Optional[int] = None,
+        topic_alias_maximum: Optional[int] = None,
+        reconnect: Union[bool, Reconnect] = True,
+        user_properties: Optional[Iterable[Tuple[str, str]]] = None,
+        connect_timeout: float = 10.0,
+        request_response_information: bool = False,
+    ) -> None:
+        self._state: Optional[_State] = None
+        self.connect_timeout = connect_timeout
+        opts = lib.midge_options_new()
+        if not opts:
+            raise MemoryError("midge_options_new")
+        try:
+            _check(lib.midge_options_set_client_id(opts, _cstr(client_id, "client_id")))
+            _check(lib.midge_options_set_clean_start(opts, bool(clean_start)))
+            _check(lib.midge_options_set_keep_alive(opts, _u(keep_alive, 0xFFFF, "keep_alive")))
+            _check(lib.midge_options_set_session_expiry(opts, _u(session_expiry, _U32_MAX, "session_expiry")))
+            if username is not None:
+                _check(lib.midge_options_set_username(opts, _cstr(username, "username")))
+            if password is not None:
+                pw = _payload(password)
+                _check(lib.midge_options_set_password(opts, pw, len(pw)))
+            if will is not None:
+                wp = _payload(will.payload)
+                with _CProps() as props:
+                    props.message(will.properties)
+                    props.int(_PropertyId.WILL_DELAY_INTERVAL, will.delay)
+                    _check(
+                        lib.midge_options_set_will(
+                            opts, _cstr(will.topic, "will topic"), wp, len(wp),
+                            int(will.qos), bool(will.retain), props.ptr,
+                        )
+                    )
+            if receive_maximum is not None:
+                _check(lib.midge_options_set_receive_maximum(opts, _u(receive_maximum, 0xFFFF, "receive_maximum")))
+            if maximum_packet_size is not None:
+                _check(lib.midge_options_set_maximum_packet_size(opts, _u(maximum_packet_size, _U32_MAX, "maximum_packet_size")))
+            if topic_alias_maximum is not None:
+                _check(lib.midge_options_set_topic_alias_maximum(opts, _u(topic_alias_maximum, 0xFFFF, "topic_alias_maximum")))
+            if reconnect is False:
+                _check(lib.midge_options_set_reconnect(opts, False, 250, 30000))
+            elif isinstance(reconnect, Reconnect):
+                _check(lib.midge_options_set_reconnect(opts, True, _ms(reconnect.initial), _ms(reconnect.maximum)))
+            elif reconnect is not True:
+                raise TypeError("reconnect must be True, False or a midge.Reconnect")
+            for k, v in _user_props(user_properties):
+                _check(lib.midge_options_add_user_property(opts, _cstr(k, "user property"), _cstr(v, "user property")))
+            if request_response_information:
+                _check(lib.midge_options_set_request_response_information(opts, True))
+            _check(lib.midge_options_set_connect_timeout(opts, _ms(connect_timeout)))
+            _check(lib.midge_options_set_connack_timeout(opts, _ms(connect_timeout)))
+            out = c_void_p()
+            _check(lib.midge_client_new(_cstr(broker, "broker"), opts, byref(out)))
+        finally:
+            lib.midge_options_free(opts)
+        self.broker = broker
+        self._state = _State(out.value)  # type: ignore[arg-type]
+        self._finalizer = weakref.finalize(self, _free_state, self._state)
+
+    # -- lifetime --
+
+    @property
+    def _st(self) -> _State:
+        st = self._state
+        if st is None or st.handle is None:
+            raise Closed("the client is closed", result=Result.CLOSED)
+        st.raise_pending()
+        return st
+
+    def connect(self, timeout: Optional[float] = None) -> ConnAck:
+        """Connects and waits for the CONNACK (``timeout`` defaults to ``connect_timeout``).
+        Raises :class:`ConnectionRefused` (with ``reason_code``), :class:`Timeout`, or a
+        transport error; after a failure no reconnection is attempted."""
+        st = self._st
+        h = st.get()
+        out = c_void_p()
+        rc = lib.midge_client_connect_wait(h, _ms(self.connect_timeout if timeout is None else timeout), byref(out))
+        if rc != 0:
+            err = st.failure(rc)
+            # Stop the reconnection midge would otherwise go on with.
+            lib.midge_client_disconnect(h, 0, None, None)
+            raise err
+        try:
+            info = _read_connack(out.value)  # type: ignore[arg-type]
+        finally:
+            lib.midge_connack_free(out)
+        with st.lock:
+            st.connected = True
+            st.connack = info
+        return info
+
+    def disconnect(
+        self,
+        reason_code: int = ReasonCode.NORMAL_DISCONNECTION,
+        *,
+        session_expiry: Optional[int] = None,
+        reason_string: Optional[str] = None,
+        user_properties: Optional[Iterable[Tuple[str, str]]] = None,
+        timeout: float = 5.0,
+    ) -> None:
+        """Sends DISCONNECT (``DISCONNECT_WITH_WILL_MESSAGE`` asks the server to publish
+        the will) and closes the connection; no reconnection follows until connect()."""
+        st = self._st
+        with _CProps() as props:
+            props.int(_PropertyId.SESSION_EXPIRY_INTERVAL, session_expiry)
+            props.string(_PropertyId.REASON_STRING, reason_string)
+            props.users(user_properties)
+            st.check(lib.midge_client_disconnect_wait(st.get(), int(reason_code), props.ptr, _ms(timeout)))
+        with st.lock:
+            st.connected = False
+
+    def close(self) -> None:
+        """Disconnects if connected and frees the client; further calls raise
+        :class:`Closed`. Idempotent. Raises an exception a callback left pending."""
+        st = self._state
+        if st is None:
+            return
+        self._finalizer()
+        st.raise_pending()
+
+    @property
+    def closed(self) -> bool:
+        return self._state is None or self._state.handle is None
+
+    def __enter__(self) -> "Client":
+        try:
+            self.connect()
+        except BaseException:
+            self._finalizer()
+            raise
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        st = self._state
+        if st is None:
+            return
+        h = st.handle
+        if h is not None and st.connected:
+            lib.midge_client_disconnect_wait(h, 0, None, 2000)
+        self._finalizer()
+        if exc_type is None:
+            st.raise_pending()
+
+    def __repr__(self) -> str:
+        return "<midge.Client %s%s>" % (self.broker, " closed" if self.closed else "")
+
+    # -- state --
+
+    @property
+    def connack(self) -> Optional[ConnAck]:
+        """The CONNACK of the latest connection (as last observed)."""
+        return self._state.connack if self._state else None
+
+    @property
+    def last_disconnect(self) -> Optional[DisconnectInfo]:
+        """Why the latest connection ended (as last observed), or None."""
+        return self._state.disconnect_info if self._state else None
+
+    # -- publish --
+
+    def publish_async(
+        self,
+        topic: str,
+        payload: Payload = b"",
+        qos: int = 0,
+        retain: bool = False,
+        properties: Optional[Properties] = None,
+    ) -> PublishHandle:
+        """Starts a publish and returns at once; bad arguments raise here. While
+        disconnected the message waits in midge's offline queue."""
+        st = self._st
+        data = _payload(payload)
+        comp = c_void_p()
+        with _CProps() as props:
+            props.message(properties)
+            rc = lib.midge_client_publish(
+                st.get(), _cstr(topic, "topic"), data, len(data), int(qos), bool(retain),
+                props.ptr, byref(comp),
+            )
+        st.check(rc)
+        return PublishHandle(st, comp.value, int(qos))  # type: ignore[arg-type]
+
+    def publish(
+        self,
+        topic: str,
+        payload: Payload = b"",
+        qos: int = 0,
+        retain: bool = False,
+        properties: Optional[Properties] = None,
+        timeout: Optional[float] = 10.0,
+    ) -> PublishResult:
+        """Publishes and waits until the message is written (QoS 0) or acknowledged
+        (QoS 1: PUBACK, QoS 2: PUBCOMP). Raises :class:`Refused` (with ``reason_code``)
+        when the server refuses it, :class:`Timeout` when the wait ends first."""
+        return self.publish_async(topic, payload, qos, retain, properties).wait(timeout)
+
+    # -- subscribe --
+
+    def subscribe(
+        self,
+        topic: Subscriptions,
+        qos: int = 0,
+        *,
+        no_local: bool = False,
+        retain_as_published: bool = False,
+        retain_handling: RetainHandling = RetainHandling.SEND,
+        subscription_identifier: Optional[int] = None,
+        user_properties: Optional[Iterable[Tuple[str, str]]] = None,
+        timeout: Optional[float] = 10.0,
+    ) -> List[Union[ReasonCode, int]]:
+        """Subscribes and waits for the SUBACK; returns its reason codes, one per filter
+        (``GRANTED_QOS_n`` or a failure code, see ``ReasonCode.is_failure``).
+
+        ``topic`` is a filter (with the options given as keywords) or a list of filters
+        and ``(filter, SubscriptionOptions or qos)`` pairs."""
+        st = self._st
+        default = SubscriptionOptions(qos, no_local, retain_as_published, retain_handling)
+        subs: List[Tuple[str, SubscriptionOptions]] = []
+        if isinstance(topic, str):
+            subs.append((topic, default))
+        else:
+            for item in topic:
+                if isinstance(item, str):
+                    subs.append((item, default))
+                else:
+                    f, o = item
+                    subs.append((f, o if isinstance(o, SubscriptionOptions) else SubscriptionOptions(int(o))))
+        if not subs:
+            raise InvalidArgument("no topic filters", result=Result.INVALID_TOPIC)
+        n = len(subs)
+        filters = (c_char_p * n)(*[_cstr(f, "topic filter") for f, _ in subs])
+        options = (c_uint8 * n)(*[o.to_byte() for _, o in subs])
+        codes = (c_uint8 * n)()
+        with _CProps() as props:
+            props.int(_PropertyId.SUBSCRIPTION_IDENTIFIER, subscription_identifier)
+            props.users(user_properties)
+            rc = lib.midge_client_subscribe_wait(
+                st.get(), filters, options, n, props.ptr, _ms(timeout), codes
+            )
+        st.check(rc)
+        return [_reason_code(c) for c in codes]
+
+    def unsubscribe(
+        self,
+        topic: Union[str, Sequence[str]],
+        *,
+        user_properties: Optional[Iterable[Tuple[str, str]]] = None,
+        timeout: Optional[float] = 10.0,
+    ) -> List[Union[ReasonCode, int]]:
+        """Unsubscribes and waits for the UNSUBACK; returns its reason codes."""
+        st = self._st
+        topics = [topic] if isinstance(topic, str) else list(topic)
+        if not topics:
+            raise InvalidArgument("no topic filters", result=Result.INVALID_TOPIC)
+        n = len(topics)
+        filters = (c_char_p * n)(*[_cstr(f, "topic filter") for f in topics])
+        codes = (c_uint8 * n)()
+        with _CProps() as props:
+            props.users(user_properties)
+            rc = lib.midge_client_unsubscribe_wait(st.get(), filters, n, props.ptr, _ms(timeout), codes)
+        st.check(rc)
+        return [_reason_code(c) for c in codes]
+
+    # -- request/response --
+
+    def request(
+        self,
+        topic: str,
+        payload: Payload,
+        response_topic: str,
+        qos: int = 1,
+        timeout: Optional[float] = 10.0,
+    ) -> Message:
+        """Request/response (4.10): publishes to ``topic`` with ``response_topic`` and fresh
+        Correlation Data, and returns the reply carrying the same Correlation Data. Subscribe
+        to ``response_topic`` first. The reply is not delivered to messages()/on_message."""
+        st = self._st
+        data = _payload(payload)
+        reply = c_void_p()
+        rc = lib.midge_client_request(
+            st.get(), _cstr(topic, "topic"), data, len(data), int(qos),
+            _cstr(response_topic, "response_topic"), _ms(timeout), byref(reply),
+        )
+        st.check(rc)
+        try:
+            return _read_message(reply.value)  # type: ignore[arg-type]
+        finally:
+            lib.midge_message_free(reply)
+
+    # -- receiving --
+
+    def next_message(self, timeout: Optional[float] = None) -> Optional[Message]:
+        """The next received message, waiting up to ``timeout`` seconds (None: no limit);
+        None when none came or the client is closed."""
+        st = self._st
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            st.raise_pending()
+            with st.lock:
+                if st.inbox:
+                    return st.inbox.popleft()
+            h = st.handle
+            if h is None:
+                return None
+            if deadline is None:
+                step = _SLICE
+            else:
+                step = min(_SLICE, max(0.0, deadline - time.monotonic()))
+            if st.installed:
+                # Callback mode: the message trampoline fills the inbox.
+                with st.lock:
+                    if not st.inbox and not st.errors and st.handle is not None:
+                        st.cond.wait(step)
+            elif st.pull_lock.acquire(timeout=step):
+                try:
+                    with st.lock:
+                        if st.inbox:
+                            return st.inbox.popleft()
+                    rc, msg = st.pull(h, _ms(step))
+                finally:
+                    st.pull_lock.release()
+                if msg is not None:
+                    return msg
+                if rc == Result.CLOSED:
+                    return None
+            if deadline is not None and time.monotonic() >= deadline:
+                with st.lock:
+                    return st.inbox.popleft() if st.inbox else None
+
+    def messages(self, timeout: Optional[float] = None) -> Iterator[Message]:
+        """Iterates over received messages; stops after ``timeout`` seconds without one
+        (None: runs until the client is closed). Raises, between messages, an exception a
+        callback left pending. Raises :class:`Closed` on a closed client; ends when the
+        client is closed during the iteration."""
+        self._st
+        while True:
+            try:
+                m = self.next_message(timeout)
+            except Closed:
+                return
+            if m is None:
+                return
+            yield m
+
+    # -- callbacks --
+
+    def _sync_callbacks(self) -> None:
+        st = self._st
+        want = any(cb is not None for cb in (st.on_message, st.on_connect, st.on_disconnect))
+        if want == st.installed:
+            return
+        h = st.get()
+        if want:
+            st.installed = True
+            for setter, tramp in (
+                (lib.midge_client_on_connect, _connect_trampoline),
+                (lib.midge_client_on_connection_lost, _lost_trampoline),
+                (lib.midge_client_on_message, _message_trampoline),
+            ):
+                key = _register(st)
+                # On failure midge runs drop_user_data at once, which unregisters the key.
+                st.check(setter(h, tramp, key, _drop_trampoline))
+        else:
+            for setter, null in (
+                (lib.midge_client_on_connect, CONNECT_CB()),
+                (lib.midge_client_on_connection_lost, CONNECTION_LOST_CB()),
+                (lib.midge_client_on_message, MESSAGE_CB()),
+            ):
+                st.check(setter(h, null, None, DROP_CB()))
+            st.installed = False
+
+    @property
+    def on_message(self) -> Optional[OnMessage]:
+        """Called with each received :class:`Message`, on midge's thread. While any
+        callback is set, messages not taken by ``on_message`` go to :meth:`messages`."""
+        return self._state.on_message if self._state else None
+
+    @on_message.setter
+    def on_message(self, callback: Optional[OnMessage]) -> None:
+        self._st.on_message = callback
+        self._sync_callbacks()
+
+    @property
+    def on_connect(self) -> Optional[OnConnect]:
+        """Called with the :class:`ConnAck` of each successful connection."""
+        return self._state.on_connect if self._state else None
+
+    @on_connect.setter
+    def on_connect(self, callback: Optional[OnConnect]) -> None:
+        self._st.on_connect = callback
+        self._sync_callbacks()
+
+    @property
+    def on_disconnect(self) -> Optional[OnDisconnect]:
+        """Called with a :class:`DisconnectInfo` when a connection ends or an attempt fails."""
+        return self._state.on_disconnect if self._state else None
+
+    @on_disconnect.setter
+    def on_disconnect(self, callback: Optional[OnDisconnect]) -> None:
+        self._st.on_disconnect = callback
+        self._sync_callbacks()
+
+
+def _u(value: int, maximum: int, what: str) -> int:
+    v = int(value)
+    if not 0 <= v <= maximum:
+        raise InvalidArgument("%s %d is not in 0..%d" % (what, v, maximum), result=Result.INVALID_ARGUMENT)
+    return v
+
+
+def version() -> str:
+    """The version of the loaded libmidge."""
+    return _text(lib.midge_version_string()) or ""

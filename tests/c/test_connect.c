@@ -1,0 +1,153 @@
+/* 1. Connect with a user name and password; a wrong password is refused with the reason
+ * code; the CONNACK accessors (receive maximum, maximum QoS, assigned client id). */
+#include "harness.h"
+
+#include <string.h>
+
+static midge_options *credentials(const char *user, const char *password) {
+    midge_options *o = midge_options_new();
+    H_CHECK(o != NULL);
+    H_CHECK_OK(midge_options_set_username(o, user));
+    H_CHECK_OK(midge_options_set_password(o, (const uint8_t *)password, strlen(password)));
+    return o;
+}
+
+int main(void) {
+    h_begin("test_connect");
+    h_broker broker;
+    /* A broker with a password file, a receive maximum of 17 and a maximum QoS of 1, so the
+     * CONNACK carries values that differ from the standard's defaults. */
+    h_broker_start(&broker, "alice", "s3cret",
+                   "max_inflight_messages 17\n"
+                   "max_qos 1\n");
+
+    /* --- accepted, with an empty client id: the server assigns one */
+    {
+        midge_options *o = credentials("alice", "s3cret");
+        H_CHECK_OK(midge_options_set_client_id(o, ""));
+        midge_client *c = NULL;
+        H_CHECK_OK(midge_client_new(broker.url, o, &c));
+        midge_options_free(o); /* copied by midge_client_new */
+        midge_connack *ack = NULL;
+        H_CHECK_OK(midge_client_connect_wait(c, H_LONG_MS, &ack));
+        H_CHECK(ack != NULL);
+        const char *assigned = midge_connack_assigned_client_id(ack);
+        H_CHECK(assigned != NULL);
+        H_CHECK(strlen(assigned) > 0);
+        h_note("assigned client id: %s", assigned);
+        H_CHECK(midge_connack_receive_maximum(ack) == 17);
+        H_CHECK(midge_connack_maximum_qos(ack) == 1);
+        H_CHECK(!midge_connack_session_present(ack));
+        H_CHECK(midge_connack_retain_available(ack));
+        H_CHECK(midge_connack_keep_alive(ack) == 60);
+        H_CHECK(midge_connack_reason_string(ack) == NULL);
+        H_CHECK(midge_connack_server_reference(ack) == NULL);
+        H_CHECK(midge_connack_authentication_method(ack) == NULL);
+        H_CHECK(midge_connack_user_property_count(ack) == 0);
+        const char *k = NULL, *v = NULL;
+        H_CHECK_RC(midge_connack_user_property(ack, 0, &k, &v), MIDGE_RESULT_NOT_FOUND);
+        H_CHECK(k == NULL && v == NULL); /* out-parameters untouched on failure */
+        h_note("maximum packet size %u, topic alias maximum %u, wildcard %d, sub ids %d, "
+               "shared %d, server keep alive %d, session expiry %lld",
+               (unsigned)midge_connack_maximum_packet_size(ack),
+               (unsigned)midge_connack_topic_alias_maximum(ack),
+               (int)midge_connack_wildcard_subscription_available(ack),
+               (int)midge_connack_subscription_identifiers_available(ack),
+               (int)midge_connack_shared_subscription_available(ack),
+               midge_connack_server_keep_alive(ack),
+               (long long)midge_connack_session_expiry_interval(ack));
+        H_CHECK(midge_connack_wildcard_subscription_available(ack));
+        H_CHECK(midge_connack_subscription_identifiers_available(ack));
+        H_CHECK(midge_connack_shared_subscription_available(ack));
+
+        /* The server's maximum QoS is enforced locally. */
+        uint8_t code = 0xEE;
+        H_CHECK_RC(midge_client_publish_wait(c, "t/q2", (const uint8_t *)"x", 1, 2, false, NULL,
+                                             H_LONG_MS, &code),
+                   MIDGE_RESULT_NOT_SUPPORTED);
+        H_CHECK(code == 0xEE);
+        H_CHECK_OK(midge_client_publish_wait(c, "t/q1", (const uint8_t *)"x", 1, 1, false, NULL,
+                                             H_LONG_MS, &code));
+        H_CHECK(code == 0x00 || code == 0x10);
+
+        midge_connack_free(ack);
+        midge_connack_free(ack); /* a second free does nothing */
+        H_CHECK_OK(midge_client_disconnect_wait(c, 0, NULL, H_LONG_MS));
+        midge_client_free(c);
+    }
+
+    /* --- accepted, with our own client id: nothing assigned; the non-blocking connect */
+    {
+        midge_options *o = credentials("alice", "s3cret");
+        H_CHECK_OK(midge_options_set_client_id(o, "c-test-connect"));
+        midge_client *c = NULL;
+        H_CHECK_OK(midge_client_new(broker.url, o, &c));
+        midge_options_free(o);
+        midge_completion *done = NULL;
+        H_CHECK_OK(midge_client_connect(c, &done));
+        H_CHECK(done != NULL);
+        H_CHECK(midge_completion_id(done) != 0);
+        H_CHECK_OK(midge_completion_wait(done, H_LONG_MS));
+        H_CHECK_OK(midge_completion_poll(done));
+        const midge_connack *ack = midge_completion_connack(done);
+        H_CHECK(ack != NULL);
+        H_CHECK(midge_connack_assigned_client_id(ack) == NULL);
+        H_CHECK(midge_connack_receive_maximum(ack) == 17);
+        H_CHECK(midge_connack_maximum_qos(ack) == 1);
+        /* A borrowed CONNACK is not freed by midge_connack_free. */
+        midge_connack_free((midge_connack *)ack);
+        H_CHECK(midge_completion_connack(done) == ack);
+        H_CHECK(midge_connack_receive_maximum(ack) == 17);
+        midge_completion_free(done);
+        midge_client_free(c); /* free while connected: DISCONNECT 0x00 and close */
+    }
+
+    /* --- wrong password: refused, 0x86 (bad user name or password) or 0x87 */
+    {
+        midge_options *o = credentials("alice", "wrong");
+        H_CHECK_OK(midge_options_set_reconnect(o, true, 50, 100)); /* must not retry */
+        midge_client *c = NULL;
+        H_CHECK_OK(midge_client_new(broker.url, o, &c));
+        midge_options_free(o);
+        midge_connack *ack = NULL;
+        int64_t t0 = h_now_ms();
+        H_CHECK_RC(midge_client_connect_wait(c, H_LONG_MS, &ack), MIDGE_RESULT_CONNECTION_REFUSED);
+        int code = midge_last_error_reason_code();
+        h_note("refused with reason code 0x%02X after %lld ms: %s", code,
+               (long long)(h_now_ms() - t0), midge_last_error_message());
+        H_CHECK(code == 0x86 || code == 0x87);
+        H_CHECK(ack == NULL); /* not written on failure */
+        H_CHECK(strlen(midge_last_error_message()) > 0);
+
+        /* The non-blocking form: the completion has the refusal and its code. */
+        midge_completion *done = NULL;
+        H_CHECK_OK(midge_client_connect(c, &done));
+        H_CHECK_RC(midge_completion_wait(done, H_LONG_MS), MIDGE_RESULT_CONNECTION_REFUSED);
+        uint8_t rc = 0;
+        H_CHECK_OK(midge_completion_reason_code(done, &rc));
+        H_CHECK(rc == 0x86 || rc == 0x87);
+        H_CHECK(midge_completion_connack(done) == NULL);
+        midge_completion_free(done);
+        midge_client_free(c);
+    }
+
+    /* --- unknown user, and no credentials at all: refused too */
+    {
+        midge_options *o = credentials("mallory", "s3cret");
+        midge_client *c = NULL;
+        H_CHECK_OK(midge_client_new(broker.url, o, &c));
+        midge_options_free(o);
+        H_CHECK_RC(midge_client_connect_wait(c, H_LONG_MS, NULL), MIDGE_RESULT_CONNECTION_REFUSED);
+        H_CHECK(midge_last_error_reason_code() == 0x86 || midge_last_error_reason_code() == 0x87);
+        midge_client_free(c);
+
+        H_CHECK_OK(midge_client_new(broker.url, NULL, &c));
+        H_CHECK_RC(midge_client_connect_wait(c, H_LONG_MS, NULL), MIDGE_RESULT_CONNECTION_REFUSED);
+        H_CHECK(midge_last_error_reason_code() == 0x86 || midge_last_error_reason_code() == 0x87);
+        midge_client_free(c);
+    }
+
+    h_broker_stop(&broker);
+    h_end();
+    return 0;
+}

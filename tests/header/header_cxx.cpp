@@ -1,0 +1,39 @@
+// midge.h and the C++ wrapper midge.hpp compile as strict C++
+// (-std=c++17 -Wall -Wextra -Werror -pedantic). Compiled only, never run: the function
+// below instantiates every template of the wrapper.
+#include <midge.h>
+#include <midge.h>  // include guard
+#include <midge.hpp>
+#include <midge.hpp>  // include guard
+
+static_assert(MIDGE_RESULT_OK == 0, "midge_result 0 is success");
+static_assert(MIDGE_VERSION_NUMBER == ((MIDGE_VERSION_MAJOR << 16) | (MIDGE_VERSION_MINOR << 8) |
+                                       MIDGE_VERSION_PATCH),
+              "version number");
+
+int midge_header_cxx_check();
+int midge_header_cxx_check() {
+    using namespace std::chrono_literals;
+    midge::Options options;
+    options.client_id("x").keep_alive(5s).completion_events(true).log_level(MIDGE_LOG_DEBUG);
+    midge::Client client("mqtt://127.0.0.1:1883", options);
+    client.on_message([](const midge::Message& m) { midge::Message kept = m; (void)kept.topic(); });
+    client.on_connect([](const midge::ConnAck&) {});
+    client.on_connection_lost([](const midge::Disconnect&) {});
+    client.on_publish([](uint64_t, uint16_t, midge_result, int) {});
+    client.on_log([](int, std::string_view) {});
+    client.on_message(nullptr);
+    midge::Properties props;
+    props.user_property("a", "b").message_expiry(10s).correlation_data("id");
+    std::vector<uint8_t> bytes{1, 2, 3};
+    client.publish("t", bytes, midge::QoS::AtLeastOnce, false, props);
+    (void)client.subscribe({{"a/#", 1}, {"b", 2}});
+    if (auto event = client.next_event(10ms)) {
+        (void)event->kind();
+        (void)event->message();
+        (void)event->reason_codes();
+    }
+    midge::Message reply = client.request("q", "x", "r");
+    midge::Client moved = std::move(client);
+    return static_cast<int>(reply.payload().size());
+}
