@@ -385,7 +385,9 @@ typedef struct midge_client midge_client;
  *
  * Methods: `midge_completion_id`, `midge_completion_wait`, `midge_completion_poll`,
  * `midge_completion_reason_code`, `midge_completion_reason_codes`,
- * `midge_completion_packet_id`, `midge_completion_connack`, `midge_completion_free`.
+ * `midge_completion_packet_id`, `midge_completion_connack`,
+ * `midge_completion_reason_string`, `midge_completion_user_property_count`,
+ * `midge_completion_user_property`, `midge_completion_free`.
  */
 typedef struct midge_completion midge_completion;
 
@@ -403,7 +405,8 @@ typedef struct midge_completion midge_completion;
  * `midge_connack_subscription_identifiers_available`,
  * `midge_connack_shared_subscription_available`, `midge_connack_reason_string`,
  * `midge_connack_server_reference`, `midge_connack_response_information`,
- * `midge_connack_authentication_method`, `midge_connack_user_property_count`,
+ * `midge_connack_authentication_method`, `midge_connack_authentication_data`,
+ * `midge_connack_user_property_count`,
  * `midge_connack_user_property`, `midge_connack_free`.
  */
 typedef struct midge_connack midge_connack;
@@ -456,7 +459,8 @@ typedef struct midge_message midge_message;
  * `midge_options_set_auto_topic_alias`, `midge_options_set_offline_queue`,
  * `midge_options_set_resubscribe`, `midge_options_set_connack_timeout`,
  * `midge_options_set_connect_timeout`, `midge_options_set_reconnect`,
- * `midge_options_set_tcp_nodelay`, `midge_options_set_event_queue_limit`,
+ * `midge_options_set_tcp_nodelay`, `midge_options_set_tcp_buffers`,
+ * `midge_options_set_event_queue_limit`,
  * `midge_options_set_log_level`, `midge_options_set_completion_events`,
  * `midge_options_set_authenticator`.
  */
@@ -912,6 +916,26 @@ uint16_t midge_completion_packet_id(const midge_completion *completion);
 const midge_connack *midge_completion_connack(const midge_completion *completion);
 
 /**
+ * The Reason String of the acknowledgement (PUBACK, PUBREC, PUBCOMP, SUBACK or UNSUBACK)
+ * that ended the request, or NULL (none, pending, or no acknowledgement). Valid as long as
+ * the completion.
+ */
+const char *midge_completion_reason_string(const midge_completion *completion);
+
+/**
+ * How many User Properties the acknowledgement that ended the request carried.
+ */
+size_t midge_completion_user_property_count(const midge_completion *completion);
+
+/**
+ * The `index`-th User Property of the acknowledgement, valid as long as the completion.
+ */
+midge_result midge_completion_user_property(const midge_completion *completion,
+                                            size_t index,
+                                            const char **name,
+                                            const char **value);
+
+/**
  * Frees a completion handle (the request goes on). NULL and double frees are ignored.
  */
 void midge_completion_free(midge_completion *completion);
@@ -1106,6 +1130,11 @@ const char *midge_connack_authentication_method(const midge_connack *connack);
 size_t midge_connack_user_property_count(const midge_connack *connack);
 
 /**
+ * The Authentication Data of the CONNACK and its length (to `len`, may be NULL), or NULL.
+ */
+const uint8_t *midge_connack_authentication_data(const midge_connack *connack, size_t *len);
+
+/**
  * The `index`-th User Property of the CONNACK.
  */
 midge_result midge_connack_user_property(const midge_connack *connack,
@@ -1293,6 +1322,13 @@ midge_result midge_options_set_reconnect(midge_options *options,
  * `TCP_NODELAY` (default on).
  */
 midge_result midge_options_set_tcp_nodelay(midge_options *options, bool on);
+
+/**
+ * `SO_SNDBUF` and `SO_RCVBUF` for TCP connections, in bytes; 0 leaves the system's.
+ */
+midge_result midge_options_set_tcp_buffers(midge_options *options,
+                                           size_t send_bytes,
+                                           size_t receive_bytes);
 
 /**
  * How many events may wait for the application (in `midge_client_next_event` or behind a

@@ -313,3 +313,93 @@ fn pull_events_and_completion_handles() {
     assert_eq!(midge_client_disconnect_wait(client, 0, null(), 5000), OK);
     midge_client_free(client);
 }
+
+#[test]
+fn completions_carry_the_acknowledgement_s_reason_string_and_user_properties() {
+    use midge::codec::{
+        ByteString, ConnAck, ConnectReasonCode, Packet, Properties, Property, PubAck,
+        PubAckReasonCode,
+    };
+    use support::fake_broker::FakeBroker;
+
+    let broker = FakeBroker::start();
+    let url = std::ffi::CString::new(broker.url()).unwrap();
+    let options = midge_options_new();
+    assert_eq!(midge_options_set_reconnect(options, false, 0, 0), OK);
+    let mut client = null_mut();
+    assert_eq!(midge_client_new(url.as_ptr(), options, &raw mut client), OK);
+    midge_options_free(options);
+    let mut connecting = null_mut();
+    assert_eq!(midge_client_connect(client, &raw mut connecting), OK);
+    let mut conn = broker.accept(support::TIMEOUT).unwrap();
+    conn.expect_connect(support::TIMEOUT);
+    conn.send(&Packet::ConnAck(ConnAck {
+        session_present: false,
+        reason_code: ConnectReasonCode::Success,
+        properties: Properties::new(),
+    }));
+    assert_eq!(midge_completion_wait(connecting, 5000), OK);
+    midge_completion_free(connecting);
+
+    let mut publishing = null_mut();
+    let r = midge_client_publish(
+        client,
+        c"t".as_ptr(),
+        b"x".as_ptr(),
+        1,
+        1,
+        false,
+        null(),
+        &raw mut publishing,
+    );
+    assert_eq!(r, OK);
+    let Packet::Publish(p) = conn.recv_packet(support::TIMEOUT).unwrap() else {
+        panic!("expected PUBLISH")
+    };
+    assert_eq!(
+        midge_completion_poll(publishing),
+        midge_result::MIDGE_RESULT_PENDING
+    );
+    assert!(
+        midge_completion_reason_string(publishing).is_null(),
+        "nothing while pending"
+    );
+    let mut ack = PubAck::new(p.packet_id);
+    ack.reason_code = PubAckReasonCode::NoMatchingSubscribers;
+    ack.properties = Properties::new()
+        .with(Property::ReasonString(ByteString::from_static(
+            "nobody listens",
+        )))
+        .with(Property::UserProperty(
+            ByteString::from_static("k"),
+            ByteString::from_static("v"),
+        ));
+    conn.send(&Packet::PubAck(ack));
+    assert_eq!(midge_completion_wait(publishing, 5000), OK);
+    let mut code = 0;
+    assert_eq!(midge_completion_reason_code(publishing, &raw mut code), OK);
+    assert_eq!(code, 0x10);
+    // SAFETY: NUL-terminated strings owned by the completion.
+    unsafe {
+        assert_eq!(
+            CStr::from_ptr(midge_completion_reason_string(publishing)).to_bytes(),
+            b"nobody listens"
+        );
+        assert_eq!(midge_completion_user_property_count(publishing), 1);
+        let (mut k, mut v) = (null(), null());
+        assert_eq!(
+            midge_completion_user_property(publishing, 0, &raw mut k, &raw mut v),
+            OK
+        );
+        assert_eq!(
+            (CStr::from_ptr(k).to_bytes(), CStr::from_ptr(v).to_bytes()),
+            (&b"k"[..], &b"v"[..])
+        );
+    }
+    assert_eq!(
+        midge_completion_user_property(publishing, 1, &mut null(), &mut null()),
+        midge_result::MIDGE_RESULT_NOT_FOUND
+    );
+    midge_completion_free(publishing);
+    midge_client_free(client);
+}

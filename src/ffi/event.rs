@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use super::handle;
-use super::message::{midge_connack, midge_disconnect, midge_message};
+use super::message::{PropertyView, midge_connack, midge_disconnect, midge_message, user_property};
 use super::ptr::write_out;
 use super::result::{FfiError, guard, guard_value, midge_result, request_result};
 use crate::error::Error;
@@ -331,6 +331,8 @@ struct Finished {
     packet_id: u16,
     reason_codes: Vec<u8>,
     connack: Option<midge_connack>,
+    /// The acknowledgement's properties (reason string, user properties).
+    ack: Option<PropertyView>,
 }
 
 /// A non-blocking call's handle: wait on it or poll it, then read the outcome. Freeing it
@@ -338,7 +340,9 @@ struct Finished {
 ///
 /// Methods: `midge_completion_id`, `midge_completion_wait`, `midge_completion_poll`,
 /// `midge_completion_reason_code`, `midge_completion_reason_codes`,
-/// `midge_completion_packet_id`, `midge_completion_connack`, `midge_completion_free`.
+/// `midge_completion_packet_id`, `midge_completion_connack`,
+/// `midge_completion_reason_string`, `midge_completion_user_property_count`,
+/// `midge_completion_user_property`, `midge_completion_free`.
 #[derive(Debug)]
 pub struct midge_completion {
     pending: Pending,
@@ -392,6 +396,7 @@ impl midge_completion {
             packet_id: 0,
             reason_codes: Vec::new(),
             connack: None,
+            ack: None,
         };
         let fail = |(e, codes)| Finished {
             reason_codes: codes,
@@ -409,6 +414,7 @@ impl midge_completion {
                 Ok(ack) => Finished {
                     packet_id: ack.packet_id,
                     reason_codes: vec![ack.reason.code()],
+                    ack: Some(PropertyView::new(ack.properties)),
                     ..blank(Ok(()))
                 },
                 Err(e) => fail(e),
@@ -417,6 +423,7 @@ impl midge_completion {
                 Ok(ack) => Finished {
                     packet_id: ack.packet_id,
                     reason_codes: ack.reason_codes.iter().map(|c| c.as_u8()).collect(),
+                    ack: Some(PropertyView::new(ack.properties)),
                     ..blank(Ok(()))
                 },
                 Err(e) => fail(e),
@@ -425,6 +432,7 @@ impl midge_completion {
                 Ok(ack) => Finished {
                     packet_id: ack.packet_id,
                     reason_codes: ack.reason_codes.iter().map(|c| c.as_u8()).collect(),
+                    ack: Some(PropertyView::new(ack.properties)),
                     ..blank(Ok(()))
                 },
                 Err(e) => fail(e),
@@ -554,6 +562,60 @@ pub extern "C" fn midge_completion_connack(
             .ok()
             .and_then(|f| f.connack.as_ref().map(std::ptr::from_ref))
             .unwrap_or(std::ptr::null())
+    })
+}
+
+/// The Reason String of the acknowledgement (PUBACK, PUBREC, PUBCOMP, SUBACK or UNSUBACK)
+/// that ended the request, or NULL (none, pending, or no acknowledgement). Valid as long as
+/// the completion.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_completion_reason_string(
+    completion: *const midge_completion,
+) -> *const std::ffi::c_char {
+    guard_value(std::ptr::null(), || {
+        let Ok(c) = self::completion(completion) else {
+            return std::ptr::null();
+        };
+        c.finished(Duration::ZERO)
+            .ok()
+            .and_then(|f| f.ack.as_ref())
+            .map_or(std::ptr::null(), |v| {
+                v.string(crate::codec::PropertyId::ReasonString)
+            })
+    })
+}
+
+/// How many User Properties the acknowledgement that ended the request carried.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_completion_user_property_count(
+    completion: *const midge_completion,
+) -> usize {
+    guard_value(0, || {
+        self::completion(completion)
+            .ok()
+            .and_then(|c| {
+                c.finished(Duration::ZERO)
+                    .ok()
+                    .and_then(|f| f.ack.as_ref().map(PropertyView::user_count))
+            })
+            .unwrap_or(0)
+    })
+}
+
+/// The `index`-th User Property of the acknowledgement, valid as long as the completion.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_completion_user_property(
+    completion: *const midge_completion,
+    index: usize,
+    name: *mut *const std::ffi::c_char,
+    value: *mut *const std::ffi::c_char,
+) -> midge_result {
+    guard_value(midge_result::MIDGE_RESULT_PANIC, || {
+        let Ok(c) = self::completion(completion) else {
+            return user_property(None, index, name, value);
+        };
+        let view = c.finished(Duration::ZERO).ok().and_then(|f| f.ack.as_ref());
+        user_property(view, index, name, value)
     })
 }
 

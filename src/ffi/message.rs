@@ -69,7 +69,7 @@ impl PropertyView {
     }
 
     /// The first string property `id`, NUL-terminated, or NULL.
-    fn string(&self, id: PropertyId) -> *const c_char {
+    pub(crate) fn string(&self, id: PropertyId) -> *const c_char {
         self.props
             .iter()
             .position(|p| p.id() == id)
@@ -77,7 +77,7 @@ impl PropertyView {
             .map_or(std::ptr::null(), |c| c.as_ptr())
     }
 
-    fn user_count(&self) -> usize {
+    pub(crate) fn user_count(&self) -> usize {
         self.props.user_properties().count()
     }
 
@@ -99,7 +99,7 @@ impl PropertyView {
 }
 
 /// Writes the `index`-th User Property of `view` to the out-parameters.
-fn user_property(
+pub(crate) fn user_property(
     view: Option<&PropertyView>,
     index: usize,
     name: *mut *const c_char,
@@ -354,7 +354,8 @@ pub extern "C" fn midge_message_free(message: *mut midge_message) {
 /// `midge_connack_subscription_identifiers_available`,
 /// `midge_connack_shared_subscription_available`, `midge_connack_reason_string`,
 /// `midge_connack_server_reference`, `midge_connack_response_information`,
-/// `midge_connack_authentication_method`, `midge_connack_user_property_count`,
+/// `midge_connack_authentication_method`, `midge_connack_authentication_data`,
+/// `midge_connack_user_property_count`,
 /// `midge_connack_user_property`, `midge_connack_free`.
 #[derive(Debug)]
 pub struct midge_connack {
@@ -537,6 +538,23 @@ pub extern "C" fn midge_connack_authentication_method(
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_connack_user_property_count(connack: *const midge_connack) -> usize {
     guard_value(0, || ack(connack).map_or(0, |c| c.view.user_count()))
+}
+
+/// The Authentication Data of the CONNACK and its length (to `len`, may be NULL), or NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_connack_authentication_data(
+    connack: *const midge_connack,
+    len: *mut usize,
+) -> *const u8 {
+    guard_value(std::ptr::null(), || {
+        match ack(connack).and_then(|c| c.info.authentication_data.as_ref()) {
+            Some(d) => {
+                super::ptr::write_opt(len, d.len());
+                d.as_ptr()
+            }
+            None => std::ptr::null(),
+        }
+    })
 }
 
 /// The `index`-th User Property of the CONNACK.

@@ -30,7 +30,8 @@ use crate::transport::TcpOptions;
 /// `midge_options_set_auto_topic_alias`, `midge_options_set_offline_queue`,
 /// `midge_options_set_resubscribe`, `midge_options_set_connack_timeout`,
 /// `midge_options_set_connect_timeout`, `midge_options_set_reconnect`,
-/// `midge_options_set_tcp_nodelay`, `midge_options_set_event_queue_limit`,
+/// `midge_options_set_tcp_nodelay`, `midge_options_set_tcp_buffers`,
+/// `midge_options_set_event_queue_limit`,
 /// `midge_options_set_log_level`, `midge_options_set_completion_events`,
 /// `midge_options_set_authenticator`.
 #[derive(Debug, Default)]
@@ -438,6 +439,20 @@ pub extern "C" fn midge_options_set_tcp_nodelay(
 ) -> midge_result {
     with_options(options, |d| {
         d.tcp.nodelay = on;
+        Ok(())
+    })
+}
+
+/// `SO_SNDBUF` and `SO_RCVBUF` for TCP connections, in bytes; 0 leaves the system's.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_tcp_buffers(
+    options: *mut midge_options,
+    send_bytes: usize,
+    receive_bytes: usize,
+) -> midge_result {
+    with_options(options, |d| {
+        d.tcp.send_buffer_size = (send_bytes != 0).then_some(send_bytes);
+        d.tcp.recv_buffer_size = (receive_bytes != 0).then_some(receive_bytes);
         Ok(())
     })
 }

@@ -139,6 +139,12 @@ SIGNATURES: Dict[str, Sig] = {
     "midge_completion_reason_codes": (_bytes_out, [_p, POINTER(c_size_t)]),
     "midge_completion_packet_id": (c_uint16, [_p]),
     "midge_completion_connack": (_p, [_p]),
+    "midge_completion_reason_string": (_str, [_p]),
+    "midge_completion_user_property_count": (c_size_t, [_p]),
+    "midge_completion_user_property": (
+        _result,
+        [_p, c_size_t, POINTER(c_char_p), POINTER(c_char_p)],
+    ),
     "midge_completion_free": (None, [_p]),
     # messages
     "midge_message_topic": (_str, [_p]),
@@ -179,6 +185,7 @@ SIGNATURES: Dict[str, Sig] = {
     "midge_connack_server_reference": (_str, [_p]),
     "midge_connack_response_information": (_str, [_p]),
     "midge_connack_authentication_method": (_str, [_p]),
+    "midge_connack_authentication_data": (_bytes_out, [_p, POINTER(c_size_t)]),
     "midge_connack_user_property_count": (c_size_t, [_p]),
     "midge_connack_user_property": (
         _result,
@@ -219,6 +226,7 @@ SIGNATURES: Dict[str, Sig] = {
     "midge_options_set_connect_timeout": (_result, [_p, c_uint32]),
     "midge_options_set_reconnect": (_result, [_p, c_bool, c_uint32, c_uint32]),
     "midge_options_set_tcp_nodelay": (_result, [_p, c_bool]),
+    "midge_options_set_tcp_buffers": (_result, [_p, c_size_t, c_size_t]),
     "midge_options_set_event_queue_limit": (_result, [_p, c_size_t]),
     "midge_options_set_log_level": (_result, [_p, c_int]),
     "midge_options_set_completion_events": (_result, [_p, c_bool]),
