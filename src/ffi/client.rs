@@ -7,9 +7,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::callback::{CCallback, midge_drop_cb};
-use super::event::{
-    Pending, midge_completion, midge_event, publish_outcome, subscribe_outcome, unsubscribe_outcome,
-};
+use super::event::{Pending, midge_completion, midge_event, outcome};
 use super::handle;
 use super::message::{midge_connack, midge_disconnect, midge_message};
 use super::options::{client_options, midge_options, qos_from_c};
@@ -208,14 +206,14 @@ fn dispatch(table: &Mutex<Table>, event: &ClientEvent) {
         }
         ClientEvent::PublishComplete { id, result } => {
             let (cb, f) = slot!(publish);
-            let o = publish_outcome(result);
+            let o = outcome(result);
             let code = o.reason_codes.first().map_or(-1, |&c| c_int::from(c));
             // SAFETY: a registered C callback with plain values.
             unsafe { f(cb.user_data, *id, o.packet_id, o.result, code) };
         }
         ClientEvent::SubscribeComplete { id, result } => {
             let (cb, f) = slot!(subscribe);
-            let o = subscribe_outcome(result);
+            let o = outcome(result);
             // SAFETY: a registered C callback; the codes are valid for the call.
             unsafe {
                 f(
@@ -229,7 +227,7 @@ fn dispatch(table: &Mutex<Table>, event: &ClientEvent) {
         }
         ClientEvent::UnsubscribeComplete { id, result } => {
             let (cb, f) = slot!(unsubscribe);
-            let o = unsubscribe_outcome(result);
+            let o = outcome(result);
             // SAFETY: a registered C callback; the codes are valid for the call.
             unsafe {
                 f(

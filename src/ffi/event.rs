@@ -77,12 +77,56 @@ pub(crate) struct Outcome {
     pub(crate) reason_codes: Vec<u8>,
 }
 
-pub(crate) fn publish_outcome(r: &Result<PublishAck, RequestError>) -> Outcome {
+/// What the three acknowledgements (PUBACK/PUBREC/PUBCOMP, SUBACK, UNSUBACK) give C.
+pub(crate) trait Acked {
+    fn packet_id(&self) -> u16;
+    fn reason_codes(&self) -> Vec<u8>;
+    fn into_properties(self) -> crate::codec::Properties;
+}
+
+impl Acked for PublishAck {
+    fn packet_id(&self) -> u16 {
+        self.packet_id
+    }
+    fn reason_codes(&self) -> Vec<u8> {
+        vec![self.reason.code()]
+    }
+    fn into_properties(self) -> crate::codec::Properties {
+        self.properties
+    }
+}
+
+impl Acked for SubscribeAck {
+    fn packet_id(&self) -> u16 {
+        self.packet_id
+    }
+    fn reason_codes(&self) -> Vec<u8> {
+        self.reason_codes.iter().map(|c| c.as_u8()).collect()
+    }
+    fn into_properties(self) -> crate::codec::Properties {
+        self.properties
+    }
+}
+
+impl Acked for UnsubscribeAck {
+    fn packet_id(&self) -> u16 {
+        self.packet_id
+    }
+    fn reason_codes(&self) -> Vec<u8> {
+        self.reason_codes.iter().map(|c| c.as_u8()).collect()
+    }
+    fn into_properties(self) -> crate::codec::Properties {
+        self.properties
+    }
+}
+
+/// A completion event's outcome; a refused publish keeps its reason code.
+pub(crate) fn outcome<A: Acked>(r: &Result<A, RequestError>) -> Outcome {
     match r {
         Ok(ack) => Outcome {
             result: midge_result::MIDGE_RESULT_OK,
-            packet_id: ack.packet_id,
-            reason_codes: vec![ack.reason.code()],
+            packet_id: ack.packet_id(),
+            reason_codes: ack.reason_codes(),
         },
         Err(e) => Outcome {
             result: request_result(e),
@@ -91,36 +135,6 @@ pub(crate) fn publish_outcome(r: &Result<PublishAck, RequestError>) -> Outcome {
                 RequestError::Refused(a) => vec![a.code()],
                 _ => Vec::new(),
             },
-        },
-    }
-}
-
-pub(crate) fn subscribe_outcome(r: &Result<SubscribeAck, RequestError>) -> Outcome {
-    match r {
-        Ok(ack) => Outcome {
-            result: midge_result::MIDGE_RESULT_OK,
-            packet_id: ack.packet_id,
-            reason_codes: ack.reason_codes.iter().map(|c| c.as_u8()).collect(),
-        },
-        Err(e) => Outcome {
-            result: request_result(e),
-            packet_id: 0,
-            reason_codes: Vec::new(),
-        },
-    }
-}
-
-pub(crate) fn unsubscribe_outcome(r: &Result<UnsubscribeAck, RequestError>) -> Outcome {
-    match r {
-        Ok(ack) => Outcome {
-            result: midge_result::MIDGE_RESULT_OK,
-            packet_id: ack.packet_id,
-            reason_codes: ack.reason_codes.iter().map(|c| c.as_u8()).collect(),
-        },
-        Err(e) => Outcome {
-            result: request_result(e),
-            packet_id: 0,
-            reason_codes: Vec::new(),
         },
     }
 }
@@ -172,21 +186,15 @@ impl midge_event {
                 message: Some(midge_message::new(m)),
                 ..Self::empty(K::MIDGE_EVENT_MESSAGE)
             },
-            ClientEvent::PublishComplete { id, result } => completed(
-                K::MIDGE_EVENT_PUBLISH_COMPLETE,
-                id,
-                publish_outcome(&result),
-            ),
-            ClientEvent::SubscribeComplete { id, result } => completed(
-                K::MIDGE_EVENT_SUBSCRIBE_COMPLETE,
-                id,
-                subscribe_outcome(&result),
-            ),
-            ClientEvent::UnsubscribeComplete { id, result } => completed(
-                K::MIDGE_EVENT_UNSUBSCRIBE_COMPLETE,
-                id,
-                unsubscribe_outcome(&result),
-            ),
+            ClientEvent::PublishComplete { id, result } => {
+                completed(K::MIDGE_EVENT_PUBLISH_COMPLETE, id, outcome(&result))
+            }
+            ClientEvent::SubscribeComplete { id, result } => {
+                completed(K::MIDGE_EVENT_SUBSCRIBE_COMPLETE, id, outcome(&result))
+            }
+            ClientEvent::UnsubscribeComplete { id, result } => {
+                completed(K::MIDGE_EVENT_UNSUBSCRIBE_COMPLETE, id, outcome(&result))
+            }
             ClientEvent::Reauthenticated => Self::empty(K::MIDGE_EVENT_REAUTHENTICATED),
             ClientEvent::MessagesDropped { count } => Self {
                 count,
@@ -358,6 +366,17 @@ fn request_error(e: Error) -> (FfiError, Vec<u8>) {
     (FfiError::Midge(e), codes)
 }
 
+/// The outcome of a request its acknowledgement ended.
+fn acked<A: Acked>(ack: A) -> Finished {
+    Finished {
+        result: Ok(()),
+        packet_id: ack.packet_id(),
+        reason_codes: ack.reason_codes(),
+        connack: None,
+        ack: Some(PropertyView::new(ack.into_properties())),
+    }
+}
+
 /// Splits a wait's result: still pending (or not waitable) vs. ended.
 fn split<T>(r: Result<T, Error>) -> Result<Result<T, (FfiError, Vec<u8>)>, FfiError> {
     match r {
@@ -411,30 +430,15 @@ impl midge_completion {
                 Err(e) => fail(e),
             },
             Pending::Publish(c) => match split(c.wait(timeout))? {
-                Ok(ack) => Finished {
-                    packet_id: ack.packet_id,
-                    reason_codes: vec![ack.reason.code()],
-                    ack: Some(PropertyView::new(ack.properties)),
-                    ..blank(Ok(()))
-                },
+                Ok(ack) => acked(ack),
                 Err(e) => fail(e),
             },
             Pending::Subscribe(c) => match split(c.wait(timeout))? {
-                Ok(ack) => Finished {
-                    packet_id: ack.packet_id,
-                    reason_codes: ack.reason_codes.iter().map(|c| c.as_u8()).collect(),
-                    ack: Some(PropertyView::new(ack.properties)),
-                    ..blank(Ok(()))
-                },
+                Ok(ack) => acked(ack),
                 Err(e) => fail(e),
             },
             Pending::Unsubscribe(c) => match split(c.wait(timeout))? {
-                Ok(ack) => Finished {
-                    packet_id: ack.packet_id,
-                    reason_codes: ack.reason_codes.iter().map(|c| c.as_u8()).collect(),
-                    ack: Some(PropertyView::new(ack.properties)),
-                    ..blank(Ok(()))
-                },
+                Ok(ack) => acked(ack),
                 Err(e) => fail(e),
             },
             Pending::Done(c) => match split(c.wait(timeout))? {
