@@ -646,3 +646,39 @@ fn callbacks_may_call_the_api_and_run_off_the_io_thread() {
     }
     client.clear_callback();
 }
+
+#[test]
+fn a_detached_publish_is_sent_and_a_refused_one_is_logged() {
+    let broker = FakeBroker::start();
+    let mut opts = options();
+    opts.log_level = midge::runtime::LogLevel::Warn;
+    let (client, mut conn) = connected(
+        &broker,
+        opts,
+        &connack(Properties::new().with(Property::MaximumQos(QoS::AtMostOnce))),
+    );
+    let request = |qos| midge::protocol::PublishRequest {
+        topic: ByteString::from_static("d/t"),
+        payload: midge::codec::Bytes::from_static(b"x"),
+        qos,
+        retain: false,
+        properties: Properties::new(),
+    };
+    client.publish_detached(request(QoS::AtMostOnce)).unwrap();
+    let Packet::Publish(p) = conn.recv_packet(TIMEOUT).unwrap() else {
+        panic!("expected the PUBLISH")
+    };
+    assert_eq!(&p.payload[..], b"x");
+    // Above the server's Maximum QoS [MQTT-3.2.2-11]: nothing is sent, the refusal is logged.
+    client.publish_detached(request(QoS::AtLeastOnce)).unwrap();
+    match next_interesting(&client) {
+        ClientEvent::Log { message, .. } => {
+            assert!(message.contains("publish refused"), "{message}");
+        }
+        other => panic!("expected a log line, got {other:?}"),
+    }
+    assert!(
+        conn.recv_packet(Duration::from_millis(200)).is_err(),
+        "nothing sent"
+    );
+}

@@ -403,10 +403,15 @@ pub extern "C" fn midge_client_publish(
     guard(|| {
         let c = self::client(client)?;
         let request = publish_request(topic, payload, len, qos, retain, properties)?;
-        give(
-            completion,
-            Pending::Publish(c.client.publish_request(request)?),
-        );
+        if completion.is_null() {
+            // Nobody holds a handle: skip making one (completion events still come).
+            c.client.publish_detached(request)?;
+        } else {
+            give(
+                completion,
+                Pending::Publish(c.client.publish_request(request)?),
+            );
+        }
         Ok(())
     })
 }

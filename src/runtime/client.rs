@@ -182,6 +182,24 @@ impl Client {
         Ok(completion)
     }
 
+    /// [`Client::publish_request`] for a caller that will not look at the outcome: no
+    /// [`Completion`] is made (and with completion events off, none is reported). Checks
+    /// that need no connection still fail here; a refusal by the session (a full offline
+    /// queue, a limit of the server) only appears as a [`ClientEvent::Log`] warning.
+    pub fn publish_detached(&self, request: PublishRequest) -> Result<(), Error> {
+        check_publish(&request)?;
+        if self.inner.completion_events.load(Ordering::Relaxed) {
+            // Completion events need the handle's id.
+            self.publish_request(request).map(drop)
+        } else {
+            self.send(Command::PublishDetached {
+                client: self.inner.id,
+                request,
+            });
+            Ok(())
+        }
+    }
+
     /// Publishes and waits up to `timeout` for the acknowledgement.
     pub fn publish_and_wait(
         &self,

@@ -69,6 +69,11 @@ pub(crate) enum Command {
         request: PublishRequest,
         completion: Completion<PublishAck>,
     },
+    /// A publish nobody waits on (no handle, no completion events): no completion is made.
+    PublishDetached {
+        client: usize,
+        request: PublishRequest,
+    },
     Subscribe {
         client: usize,
         subscriptions: Vec<Subscription>,
@@ -358,6 +363,14 @@ impl Reactor {
                 |s| s.publish(request, now),
                 |c| &mut c.publishes,
             ),
+            Command::PublishDetached { client, request } => {
+                if let Some(c) = self.conns.get_mut(&client) {
+                    if let Err(e) = c.session.publish(request, now) {
+                        log(c, LogLevel::Warn, |_| format!("publish refused: {e}"));
+                    }
+                    self.mark(client);
+                }
+            }
             Command::Subscribe {
                 client,
                 subscriptions,
