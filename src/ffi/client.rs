@@ -199,10 +199,10 @@ fn dispatch(table: &Mutex<Table>, event: &ClientEvent) {
         }
         ClientEvent::Message(m) => {
             let (cb, f) = slot!(message);
-            let message = midge_message::new(m.clone());
-            // SAFETY: a registered C callback; the message lives in `message` (an `Arc`,
-            // which `midge_message_clone` may take more references on) during the call.
-            unsafe { f(cb.user_data, Arc::as_ptr(&message)) };
+            let message = midge_message::borrowed(m.clone());
+            // SAFETY: a registered C callback; the message lives in `message` for the call
+            // (`midge_message_clone` copies what it keeps into a new object).
+            unsafe { f(cb.user_data, &raw const message) };
         }
         ClientEvent::PublishComplete { id, result } => {
             let (cb, f) = slot!(publish);

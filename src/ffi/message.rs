@@ -138,13 +138,19 @@ pub struct midge_message {
 }
 
 impl midge_message {
-    pub(crate) fn new(mut message: Message) -> Arc<Self> {
+    pub(crate) fn new(message: Message) -> Arc<Self> {
+        Arc::new(Self::borrowed(message))
+    }
+
+    /// A message to lend to a callback for the duration of the call (no allocation of its
+    /// own: `midge_message_clone` makes a new object).
+    pub(crate) fn borrowed(mut message: Message) -> Self {
         let props = std::mem::take(&mut message.properties);
-        Arc::new(Self {
+        Self {
             message,
             topic: OnceLock::new(),
             view: PropertyView::new(props),
-        })
+        }
     }
 }
 
