@@ -514,7 +514,9 @@ fn will_child_process() {
     let c = Client::new(&url, opts).unwrap();
     c.connect_and_wait(TIMEOUT).unwrap();
     println!("CONNECTED");
-    std::thread::sleep(Duration::from_secs(60));
+    // Stay connected until the parent kills us; if the parent goes away first, its end of
+    // our stdin closes and we end (cleanly) instead of lingering.
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
 }
 
 fn spawn_will_child(broker: &Mosquitto, topic: &str, delay: Option<u32>) -> std::process::Child {
@@ -528,6 +530,7 @@ fn spawn_will_child(broker: &Mosquitto, topic: &str, delay: Option<u32>) -> std:
     ])
     .env("MIDGE_WILL_CHILD_BROKER", broker.url())
     .env("MIDGE_WILL_CHILD_TOPIC", topic)
+    .stdin(std::process::Stdio::piped())
     .stdout(std::process::Stdio::piped());
     if let Some(d) = delay {
         cmd.env("MIDGE_WILL_CHILD_DELAY", d.to_string());

@@ -8,10 +8,10 @@ use std::ffi::{CStr, c_int, c_void};
 use std::ptr::{null, null_mut};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use midge::ffi::*;
 use support::mosquitto::Mosquitto;
+use support::{TIMEOUT, wait_until};
 
 const OK: midge_result = midge_result::MIDGE_RESULT_OK;
 
@@ -27,12 +27,8 @@ fn new_client(broker: &Mosquitto, id: &CStr) -> *mut midge_client {
     client
 }
 
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+fn wait_for(what: &str, cond: impl FnMut() -> bool) {
+    assert!(wait_until(TIMEOUT, cond), "timed out waiting for {what}");
 }
 
 /// What the echo callbacks share.
@@ -331,8 +327,8 @@ fn completions_carry_the_acknowledgement_s_reason_string_and_user_properties() {
     midge_options_free(options);
     let mut connecting = null_mut();
     assert_eq!(midge_client_connect(client, &raw mut connecting), OK);
-    let mut conn = broker.accept(support::TIMEOUT).unwrap();
-    conn.expect_connect(support::TIMEOUT);
+    let mut conn = broker.accept(TIMEOUT).unwrap();
+    conn.expect_connect(TIMEOUT);
     conn.send(&Packet::ConnAck(ConnAck {
         session_present: false,
         reason_code: ConnectReasonCode::Success,
@@ -353,7 +349,7 @@ fn completions_carry_the_acknowledgement_s_reason_string_and_user_properties() {
         &raw mut publishing,
     );
     assert_eq!(r, OK);
-    let Packet::Publish(p) = conn.recv_packet(support::TIMEOUT).unwrap() else {
+    let Packet::Publish(p) = conn.recv_packet(TIMEOUT).unwrap() else {
         panic!("expected PUBLISH")
     };
     assert_eq!(

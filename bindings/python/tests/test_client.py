@@ -20,6 +20,16 @@ from midge import Properties, QoS, ReasonCode, RetainHandling, SubscriptionOptio
 from conftest import PKG_ROOT, free_port
 
 
+
+def wait_until(cond, timeout=5.0):
+    """Polls cond (an event we cannot block on) until true or the bounded timeout."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
 def uid() -> str:
     return uuid.uuid4().hex[:10]
 
@@ -334,23 +344,21 @@ def test_callback_exception_is_logged_and_reraised(broker, caplog):
         calls.append(m)
         raise Boom("in callback: %r" % m.payload)
 
-    def wait_calls(n):
-        deadline = time.monotonic() + 5
-        while len(calls) < n and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(0.05)
-        assert len(calls) == n
+    def wait_pending(n_calls):
+        # The callback ran n_calls times and its exception is recorded for the next call.
+        st = c._state
+        assert wait_until(lambda: len(calls) == n_calls and len(st.errors) == 1)
 
     with caplog.at_level(logging.ERROR, logger="midge"):
         c.on_message = bad
         c.publish(topic, b"1", qos=1)
-        wait_calls(1)
+        wait_pending(1)
         with pytest.raises(Boom, match="b'1'"):
             c.publish(topic, b"2", qos=0)  # the next call raises it (and does nothing else)
     assert any("on_message" in r.getMessage() for r in caplog.records)
     # the client still works; the next exception surfaces through messages()
     c.publish(topic, b"3", qos=1)
-    wait_calls(2)
+    wait_pending(2)
     with pytest.raises(Boom, match="b'3'"):
         for _ in c.messages(timeout=1.0):
             pass
@@ -369,7 +377,7 @@ def test_callback_exception_is_logged_and_reraised(broker, caplog):
     c2.on_connect = bad_connect
     c2.connect()
     assert ev.wait(5)
-    time.sleep(0.05)
+    assert wait_until(lambda: len(c2._state.errors) == 1)
     with pytest.raises(Boom, match="connect"):
         c2.close()
     assert c2.closed
@@ -494,10 +502,9 @@ def test_garbage_collection_frees_the_handle(broker, monkeypatch):
     gc.collect()
     assert ref() is None
     assert len(freed) == 1 and st.handle is None
-    deadline = time.monotonic() + 2
-    while [k for k, s in midge.client._registry.items() if s is st] and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert not [k for k, s in midge.client._registry.items() if s is st], "drop_user_data ran"
+    assert wait_until(
+        lambda: not [k for k, s in midge.client._registry.items() if s is st]
+    ), "drop_user_data ran"
 
 
 def test_offline_queue_and_publish_timeout(broker):
