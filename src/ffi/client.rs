@@ -14,9 +14,7 @@ use super::options::{client_options, midge_options, qos_from_c};
 use super::properties::{midge_properties, properties_arg};
 use super::ptr::{array_arg, bytes_arg, str_arg, write_array, write_opt, write_out};
 use super::result::{FfiError, guard, midge_result};
-use crate::codec::{
-    ByteString, Bytes, DisconnectReasonCode, RetainHandling, Subscription, SubscriptionOptions,
-};
+use crate::codec::{ByteString, Bytes, DisconnectReasonCode, Subscription, SubscriptionOptions};
 use crate::protocol::{PublishRequest, RequestError};
 use crate::runtime::{Client, ClientEvent};
 
@@ -457,30 +455,11 @@ fn subscriptions(
         .iter()
         .zip(options)
         .map(|(&f, &o)| {
-            let filter = str_arg(f, "filter")?;
-            if o & 0xC0 != 0 {
-                return Err(FfiError::Invalid(format!(
-                    "subscription options 0x{o:02X}: reserved bits set"
-                )));
-            }
-            let retain_handling = match (o >> 4) & 3 {
-                0 => RetainHandling::SendAtSubscribe,
-                1 => RetainHandling::SendAtSubscribeIfNew,
-                2 => RetainHandling::DoNotSend,
-                _ => {
-                    return Err(FfiError::Invalid(format!(
-                        "subscription options 0x{o:02X}: retain handling 3"
-                    )));
-                }
-            };
+            let options = SubscriptionOptions::from_byte(o)
+                .map_err(|e| FfiError::Invalid(format!("subscription options 0x{o:02X}: {e}")))?;
             Ok(Subscription {
-                filter: ByteString::from(filter),
-                options: SubscriptionOptions {
-                    qos: qos_from_c(c_int::from(o & 3))?,
-                    no_local: o & MIDGE_SUB_NO_LOCAL != 0,
-                    retain_as_published: o & MIDGE_SUB_RETAIN_AS_PUBLISHED != 0,
-                    retain_handling,
-                },
+                filter: ByteString::from(str_arg(f, "filter")?),
+                options,
             })
         })
         .collect()

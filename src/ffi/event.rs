@@ -358,11 +358,7 @@ pub struct midge_completion {
 }
 
 fn request_error(e: Error) -> (FfiError, Vec<u8>) {
-    let codes = match &e {
-        Error::Request(RequestError::Refused(a)) => vec![a.code()],
-        Error::ConnectionRefused(r) => vec![r.reason_code.as_u8()],
-        _ => Vec::new(),
-    };
+    let codes = super::result::refusal_code(&e).into_iter().collect();
     (FfiError::Midge(e), codes)
 }
 

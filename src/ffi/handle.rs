@@ -72,7 +72,7 @@ pub(crate) fn release<T: Any + Send + Sync>(ptr: *const T) {
         let mut handles = HANDLES.lock();
         let key = ptr as usize;
         match handles.get_mut(&key) {
-            Some(e) if e.object.clone().downcast::<T>().is_ok() => {
+            Some(e) if e.object.is::<T>() => {
                 e.refs -= 1;
                 if e.refs == 0 {
                     handles.remove(&key)

@@ -629,15 +629,15 @@ impl midge_disconnect {
             reason_string: None,
             server_reference: None,
             errno: 0,
-            detail: CString::default(),
+            // The same words as midge's own `Display` of the cause.
+            detail: cstring(&cause.to_string()),
         };
-        let detail = match cause {
+        match cause {
             DisconnectCause::Refused(r) => {
                 d.kind = K::MIDGE_DISCONNECT_REFUSED;
                 d.reason_code = r.reason_code.as_u8().into();
                 d.reason_string = opt_cstring(r.reason_string.as_ref());
                 d.server_reference = opt_cstring(r.server_reference.as_ref());
-                format!("connection refused: {}", r.reason_code.as_str())
             }
             DisconnectCause::Server {
                 reason_code,
@@ -649,42 +649,20 @@ impl midge_disconnect {
                 d.reason_code = reason_code.as_u8().into();
                 d.reason_string = opt_cstring(reason_string.as_ref());
                 d.server_reference = opt_cstring(server_reference.as_ref());
-                format!("the server disconnected: {}", reason_code.as_str())
             }
-            DisconnectCause::ProtocolError {
-                reason_code,
-                detail,
-            } => {
+            DisconnectCause::ProtocolError { reason_code, .. } => {
                 d.kind = K::MIDGE_DISCONNECT_PROTOCOL_ERROR;
                 d.reason_code = reason_code.as_u8().into();
-                format!(
-                    "protocol error by the server ({}): {detail}",
-                    reason_code.as_str()
-                )
             }
-            DisconnectCause::KeepAliveTimeout => {
-                d.kind = K::MIDGE_DISCONNECT_KEEP_ALIVE_TIMEOUT;
-                "keep alive timed out".into()
-            }
-            DisconnectCause::ConnectTimeout => {
-                d.kind = K::MIDGE_DISCONNECT_CONNECT_TIMEOUT;
-                "no CONNACK in time".into()
-            }
-            DisconnectCause::Authentication(e) => {
-                d.kind = K::MIDGE_DISCONNECT_AUTHENTICATION;
-                format!("authentication failed: {e}")
-            }
-            DisconnectCause::Transport { detail, errno } => {
-                d.errno = errno.unwrap_or(0);
-                detail.clone()
-            }
+            DisconnectCause::KeepAliveTimeout => d.kind = K::MIDGE_DISCONNECT_KEEP_ALIVE_TIMEOUT,
+            DisconnectCause::ConnectTimeout => d.kind = K::MIDGE_DISCONNECT_CONNECT_TIMEOUT,
+            DisconnectCause::Authentication(_) => d.kind = K::MIDGE_DISCONNECT_AUTHENTICATION,
+            DisconnectCause::Transport { errno, .. } => d.errno = errno.unwrap_or(0),
             DisconnectCause::Client { reason_code } => {
                 d.kind = K::MIDGE_DISCONNECT_CLIENT;
                 d.reason_code = reason_code.as_u8().into();
-                format!("disconnected by the application: {}", reason_code.as_str())
             }
-        };
-        d.detail = cstring(&detail);
+        }
         d
     }
 }

@@ -111,12 +111,10 @@ fn with_options(
 }
 
 pub(crate) fn qos_from_c(qos: c_int) -> Result<QoS, FfiError> {
-    match qos {
-        0 => Ok(QoS::AtMostOnce),
-        1 => Ok(QoS::AtLeastOnce),
-        2 => Ok(QoS::ExactlyOnce),
-        _ => Err(FfiError::Invalid(format!("QoS {qos} is not 0, 1 or 2"))),
-    }
+    u8::try_from(qos)
+        .ok()
+        .and_then(QoS::from_u8)
+        .ok_or_else(|| FfiError::Invalid(format!("QoS {qos} is not 0, 1 or 2")))
 }
 
 /// New options with midge's defaults: clean start, keep alive 60 s, no session expiry, the

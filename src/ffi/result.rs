@@ -200,10 +200,19 @@ pub(crate) fn request_result(r: &RequestError) -> midge_result {
     }
 }
 
-fn error_reason_code(e: &Error) -> Option<u8> {
+/// The reason code of the acknowledgement that refused a request (a PUBACK/PUBREC/PUBCOMP
+/// or CONNACK failure code), if that is how it ended.
+pub(crate) fn refusal_code(e: &Error) -> Option<u8> {
     match e {
         Error::Request(RequestError::Refused(ack)) => Some(ack.code()),
         Error::ConnectionRefused(r) => Some(r.reason_code.as_u8()),
+        _ => None,
+    }
+}
+
+fn error_reason_code(e: &Error) -> Option<u8> {
+    match e {
+        Error::Request(RequestError::Refused(_)) | Error::ConnectionRefused(_) => refusal_code(e),
         Error::Disconnected(cause) => match cause.as_ref() {
             DisconnectCause::Server { reason_code, .. }
             | DisconnectCause::ProtocolError { reason_code, .. }

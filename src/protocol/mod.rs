@@ -22,4 +22,4 @@ pub use event::{
     AckToken, ConnAckInfo, ConnectRefusal, DisconnectCause, Event, Message, PublishAck, RequestId,
     SubscribeAck, UnsubscribeAck,
 };
-pub use session::{PublishRequest, Session, State};
+pub use session::{PublishRequest, Session, State, check_subscribe, check_unsubscribe};

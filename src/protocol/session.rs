@@ -47,6 +47,71 @@ pub struct PublishRequest {
     pub properties: Properties,
 }
 
+impl PublishRequest {
+    /// The rules that need no connection: a valid topic name, properties allowed in
+    /// PUBLISH, and neither a Topic Alias (midge assigns those) nor a Subscription
+    /// Identifier [MQTT-3.3.4-6].
+    pub fn check(&self) -> Result<(), RequestError> {
+        validate_topic_name(&self.topic).map_err(RequestError::InvalidTopic)?;
+        self.properties
+            .validate(PropertyContext::Publish)
+            .map_err(RequestError::InvalidProperties)?;
+        if let Some(p) = self.properties.iter().find(|p| {
+            matches!(
+                p,
+                Property::TopicAlias(_) | Property::SubscriptionIdentifier(_)
+            )
+        }) {
+            return Err(RequestError::InvalidProperties(
+                CodecError::PropertyNotAllowed {
+                    property: p.id(),
+                    context: PropertyContext::Publish,
+                },
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The rules of a SUBSCRIBE that need no connection: at least one filter [MQTT-3.8.3-2],
+/// each valid, and properties allowed in SUBSCRIBE.
+pub fn check_subscribe(
+    subscriptions: &[Subscription],
+    properties: &Properties,
+) -> Result<(), RequestError> {
+    if subscriptions.is_empty() {
+        return Err(RequestError::NoTopicFilters);
+    }
+    properties
+        .validate(PropertyContext::Subscribe)
+        .map_err(RequestError::InvalidProperties)?;
+    for s in subscriptions {
+        s.validate().map_err(|e| match e {
+            CodecError::InvalidTopicFilter(t) => RequestError::InvalidTopicFilter(t),
+            other => RequestError::InvalidProperties(other),
+        })?;
+    }
+    Ok(())
+}
+
+/// The rules of an UNSUBSCRIBE that need no connection: at least one filter
+/// [MQTT-3.10.3-2], each valid, and properties allowed in UNSUBSCRIBE.
+pub fn check_unsubscribe(
+    filters: &[ByteString],
+    properties: &Properties,
+) -> Result<(), RequestError> {
+    if filters.is_empty() {
+        return Err(RequestError::NoTopicFilters);
+    }
+    properties
+        .validate(PropertyContext::Unsubscribe)
+        .map_err(RequestError::InvalidProperties)?;
+    for f in filters {
+        validate_topic_filter(f).map_err(RequestError::InvalidTopicFilter)?;
+    }
+    Ok(())
+}
+
 #[derive(Debug)]
 struct Queued {
     id: RequestId,
@@ -1069,26 +1134,19 @@ impl Session {
         request: PublishRequest,
         now: Instant,
     ) -> Result<RequestId, RequestError> {
+        request.check()?;
+        self.publish_checked(request, now)
+    }
+
+    /// [`Session::publish`] for a request that passed [`PublishRequest::check`] already (the
+    /// runtime checks on the caller's thread, so that errors come back at once).
+    pub(crate) fn publish_checked(
+        &mut self,
+        request: PublishRequest,
+        now: Instant,
+    ) -> Result<RequestId, RequestError> {
         if self.state == State::Closed {
             return Err(RequestError::Closed);
-        }
-        validate_topic_name(&request.topic).map_err(RequestError::InvalidTopic)?;
-        request
-            .properties
-            .validate(PropertyContext::Publish)
-            .map_err(RequestError::InvalidProperties)?;
-        for p in &request.properties {
-            if matches!(
-                p,
-                Property::TopicAlias(_) | Property::SubscriptionIdentifier(_)
-            ) {
-                return Err(RequestError::InvalidProperties(
-                    CodecError::PropertyNotAllowed {
-                        property: p.id(),
-                        context: PropertyContext::Publish,
-                    },
-                ));
-            }
         }
         self.check_limits(&request)?;
         let bytes = request_bytes(&request);
@@ -1136,16 +1194,7 @@ impl Session {
             return Err(RequestError::RetainNotSupported);
         }
         if let Some(max) = self.limits.maximum_packet_size {
-            let size = Packet::Publish(Publish {
-                dup: false,
-                qos: r.qos,
-                retain: r.retain,
-                topic: r.topic.clone(),
-                packet_id: 1,
-                properties: r.properties.clone(),
-                payload: r.payload.clone(),
-            })
-            .encoded_len();
+            let size = Publish::encoded_len_of(r.qos, &r.topic, &r.properties, r.payload.len());
             if size > max as usize {
                 return Err(RequestError::PacketTooLarge { size, max });
             }
@@ -1397,21 +1446,9 @@ impl Session {
         if self.state == State::Closed {
             return Err(RequestError::Closed);
         }
-        if subscriptions.is_empty() {
-            return Err(RequestError::NoTopicFilters);
-        }
-        properties
-            .validate(PropertyContext::Subscribe)
-            .map_err(RequestError::InvalidProperties)?;
+        check_subscribe(&subscriptions, &properties)?;
         for s in &subscriptions {
-            validate_topic_filter(&s.filter).map_err(RequestError::InvalidTopicFilter)?;
-            let shared = parse_shared(&s.filter).is_some();
-            if shared && s.options.no_local {
-                return Err(RequestError::InvalidProperties(
-                    CodecError::NoLocalOnSharedSubscription,
-                ));
-            }
-            if shared && !self.limits.shared {
+            if !self.limits.shared && parse_shared(&s.filter).is_some() {
                 return Err(RequestError::NotSupported("shared subscriptions"));
             }
             if !self.limits.wildcard && s.filter.contains(['+', '#']) {
@@ -1460,15 +1497,7 @@ impl Session {
         if self.state == State::Closed {
             return Err(RequestError::Closed);
         }
-        if filters.is_empty() {
-            return Err(RequestError::NoTopicFilters);
-        }
-        properties
-            .validate(PropertyContext::Unsubscribe)
-            .map_err(RequestError::InvalidProperties)?;
-        for f in &filters {
-            validate_topic_filter(f).map_err(RequestError::InvalidTopicFilter)?;
-        }
+        check_unsubscribe(&filters, &properties)?;
         let packet = Unsubscribe {
             packet_id: 1,
             properties,

@@ -9,15 +9,15 @@ use super::completion::Completion;
 use super::dispatch::{self, Handler, Mailbox};
 use super::event::{ClientEvent, LogLevel};
 use super::reactor::{self, Command, ConnSettings, ReactorHandle};
-use crate::codec::topic::{parse_shared, validate_topic_filter, validate_topic_name};
+use crate::codec::topic::validate_topic_name;
 use crate::codec::{
-    ByteString, Bytes, CodecError, DisconnectReasonCode, Properties, Property, PropertyContext,
-    QoS, Subscription, SubscriptionOptions,
+    ByteString, Bytes, DisconnectReasonCode, Properties, Property, QoS, Subscription,
+    SubscriptionOptions,
 };
 use crate::error::Error;
 use crate::protocol::{
     ConnAckInfo, Message, Options, PublishAck, PublishRequest, RequestError, Session, SubscribeAck,
-    UnsubscribeAck,
+    UnsubscribeAck, check_subscribe, check_unsubscribe,
 };
 use crate::transport::{Address, TcpOptions};
 
@@ -172,7 +172,7 @@ impl Client {
         &self,
         request: PublishRequest,
     ) -> Result<Completion<PublishAck>, Error> {
-        check_publish(&request)?;
+        request.check()?;
         let completion = Completion::new();
         self.send(Command::Publish {
             client: self.inner.id,
@@ -187,7 +187,7 @@ impl Client {
     /// that need no connection still fail here; a refusal by the session (a full offline
     /// queue, a limit of the server) only appears as a [`ClientEvent::Log`] warning.
     pub fn publish_detached(&self, request: PublishRequest) -> Result<(), Error> {
-        check_publish(&request)?;
+        request.check()?;
         if self.inner.completion_events.load(Ordering::Relaxed) {
             // Completion events need the handle's id.
             self.publish_request(request).map(drop)
@@ -237,7 +237,7 @@ impl Client {
                 .with(Property::ResponseTopic(ByteString::from(response_topic)))
                 .with(Property::CorrelationData(correlation.clone())),
         };
-        check_publish(&request)?;
+        request.check()?;
         let reply = Completion::new();
         self.send(Command::Request {
             client: self.inner.id,
@@ -275,21 +275,7 @@ impl Client {
         subscriptions: Vec<Subscription>,
         properties: Properties,
     ) -> Result<Completion<SubscribeAck>, Error> {
-        if subscriptions.is_empty() {
-            return Err(RequestError::NoTopicFilters.into());
-        }
-        for s in &subscriptions {
-            validate_topic_filter(&s.filter).map_err(RequestError::InvalidTopicFilter)?;
-            if s.options.no_local && parse_shared(&s.filter).is_some() {
-                return Err(RequestError::InvalidProperties(
-                    CodecError::NoLocalOnSharedSubscription,
-                )
-                .into());
-            }
-        }
-        properties
-            .validate(PropertyContext::Subscribe)
-            .map_err(RequestError::InvalidProperties)?;
+        check_subscribe(&subscriptions, &properties)?;
         let completion = Completion::new();
         self.send(Command::Subscribe {
             client: self.inner.id,
@@ -323,15 +309,7 @@ impl Client {
         filters: Vec<ByteString>,
         properties: Properties,
     ) -> Result<Completion<UnsubscribeAck>, Error> {
-        if filters.is_empty() {
-            return Err(RequestError::NoTopicFilters.into());
-        }
-        for f in &filters {
-            validate_topic_filter(f).map_err(RequestError::InvalidTopicFilter)?;
-        }
-        properties
-            .validate(PropertyContext::Unsubscribe)
-            .map_err(RequestError::InvalidProperties)?;
+        check_unsubscribe(&filters, &properties)?;
         let completion = Completion::new();
         self.send(Command::Unsubscribe {
             client: self.inner.id,
@@ -447,27 +425,4 @@ impl Client {
         });
         completion
     }
-}
-
-/// The checks that need no connection: what the application gets back at once.
-fn check_publish(r: &PublishRequest) -> Result<(), Error> {
-    validate_topic_name(&r.topic).map_err(RequestError::InvalidTopic)?;
-    r.properties
-        .validate(PropertyContext::Publish)
-        .map_err(RequestError::InvalidProperties)?;
-    if let Some(p) = r.properties.iter().find(|p| {
-        matches!(
-            p,
-            Property::TopicAlias(_) | Property::SubscriptionIdentifier(_)
-        )
-    }) {
-        return Err(
-            RequestError::InvalidProperties(CodecError::PropertyNotAllowed {
-                property: p.id(),
-                context: PropertyContext::Publish,
-            })
-            .into(),
-        );
-    }
-    Ok(())
 }

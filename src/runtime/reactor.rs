@@ -360,12 +360,12 @@ impl Reactor {
             } => self.request(
                 client,
                 completion,
-                |s| s.publish(request, now),
+                |s| s.publish_checked(request, now),
                 |c| &mut c.publishes,
             ),
             Command::PublishDetached { client, request } => {
                 if let Some(c) = self.conns.get_mut(&client) {
-                    if let Err(e) = c.session.publish(request, now) {
+                    if let Err(e) = c.session.publish_checked(request, now) {
                         log(c, LogLevel::Warn, |_| format!("publish refused: {e}"));
                     }
                     self.mark(client);
@@ -470,7 +470,7 @@ impl Reactor {
         let Some(c) = self.conns.get_mut(&client) else {
             return reply.complete(Err(Error::Closed));
         };
-        match c.session.publish(request, now) {
+        match c.session.publish_checked(request, now) {
             Ok(_) => {
                 c.replies.insert(correlation, reply);
             }
@@ -951,6 +951,23 @@ impl Reactor {
         }
     }
 
+    /// Ends a request's completion and, when completion events are on, reports it as an
+    /// event carrying the completion's id.
+    fn finish<T: Clone>(
+        c: &mut Conn,
+        done: Option<Completion<T>>,
+        result: &Result<T, RequestError>,
+        event: fn(u64, Result<T, RequestError>) -> ClientEvent,
+    ) {
+        let Some(done) = done else {
+            return;
+        };
+        if c.settings.completion_events.load(Ordering::Relaxed) {
+            c.out_events.push(event(done.id(), result.clone()));
+        }
+        done.complete(result.clone().map_err(Into::into));
+    }
+
     fn on_session_event(c: &mut Conn, event: Event, pending_acks: &mut Vec<AckToken>) {
         let forward = match &event {
             Event::Connected(info) => {
@@ -968,39 +985,25 @@ impl Reactor {
             }
             // Completion events carry the id of the application's completion handle.
             Event::PublishComplete { id, result } => {
-                if let Some(done) = c.publishes.remove(id) {
-                    done.complete(result.clone().map_err(Into::into));
-                    if c.settings.completion_events.load(Ordering::Relaxed) {
-                        c.out_events.push(ClientEvent::PublishComplete {
-                            id: done.id(),
-                            result: result.clone(),
-                        });
-                    }
-                }
+                let done = c.publishes.remove(id);
+                Self::finish(c, done, result, |id, result| ClientEvent::PublishComplete {
+                    id,
+                    result,
+                });
                 false
             }
             Event::SubscribeComplete { id, result } => {
-                if let Some(done) = c.subscribes.remove(id) {
-                    done.complete(result.clone().map_err(Into::into));
-                    if c.settings.completion_events.load(Ordering::Relaxed) {
-                        c.out_events.push(ClientEvent::SubscribeComplete {
-                            id: done.id(),
-                            result: result.clone(),
-                        });
-                    }
-                }
+                let done = c.subscribes.remove(id);
+                Self::finish(c, done, result, |id, result| {
+                    ClientEvent::SubscribeComplete { id, result }
+                });
                 false
             }
             Event::UnsubscribeComplete { id, result } => {
-                if let Some(done) = c.unsubscribes.remove(id) {
-                    done.complete(result.clone().map_err(Into::into));
-                    if c.settings.completion_events.load(Ordering::Relaxed) {
-                        c.out_events.push(ClientEvent::UnsubscribeComplete {
-                            id: done.id(),
-                            result: result.clone(),
-                        });
-                    }
-                }
+                let done = c.unsubscribes.remove(id);
+                Self::finish(c, done, result, |id, result| {
+                    ClientEvent::UnsubscribeComplete { id, result }
+                });
                 false
             }
             Event::Message(m) => {

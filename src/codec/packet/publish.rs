@@ -5,7 +5,7 @@ use bytestring::ByteString;
 
 use super::{check_packet_id, read_packet_id};
 use crate::codec::error::CodecError;
-use crate::codec::primitives::{Reader, put_str, put_u16};
+use crate::codec::primitives::{Reader, put_str, put_u16, var_int_len};
 use crate::codec::properties::{Properties, PropertyContext, PropertyId};
 use crate::codec::topic::validate_topic_name;
 use crate::codec::{PacketType, QoS};
@@ -31,8 +31,24 @@ impl Publish {
     }
 
     pub(crate) fn body_len(&self) -> usize {
-        let id = if self.qos == QoS::AtMostOnce { 0 } else { 2 };
-        2 + self.topic.len() + id + self.properties.wire_len() + self.payload.len()
+        Self::body_len_of(self.qos, &self.topic, &self.properties, self.payload.len())
+    }
+
+    fn body_len_of(qos: QoS, topic: &str, properties: &Properties, payload_len: usize) -> usize {
+        let id = if qos == QoS::AtMostOnce { 0 } else { 2 };
+        2 + topic.len() + id + properties.wire_len() + payload_len
+    }
+
+    /// The encoded size of a PUBLISH with these parts, without building one (for a
+    /// Maximum Packet Size check before the packet exists).
+    pub fn encoded_len_of(
+        qos: QoS,
+        topic: &str,
+        properties: &Properties,
+        payload_len: usize,
+    ) -> usize {
+        let body = Self::body_len_of(qos, topic, properties, payload_len);
+        1 + var_int_len(body as u32) + body
     }
 
     pub(crate) fn write_body(&self, buf: &mut Vec<u8>) -> Result<(), CodecError> {

@@ -34,14 +34,16 @@ pub struct SubscriptionOptions {
 }
 
 impl SubscriptionOptions {
-    fn to_byte(self) -> u8 {
+    /// The Subscription Options byte (3.8.3.1).
+    pub fn to_byte(self) -> u8 {
         (self.qos as u8)
             | (u8::from(self.no_local) << 2)
             | (u8::from(self.retain_as_published) << 3)
             | ((self.retain_handling as u8) << 4)
     }
 
-    fn from_byte(options: u8) -> Result<Self, CodecError> {
+    /// Parses a Subscription Options byte, with the rules of 3.8.3.1.
+    pub fn from_byte(options: u8) -> Result<Self, CodecError> {
         // [MQTT-3.8.3-5] bits 6 and 7 are reserved and must be 0.
         if options & 0b1100_0000 != 0 {
             return Err(CodecError::SubscriptionOptionsReserved { options });
@@ -70,7 +72,9 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    fn check(&self) -> Result<(), CodecError> {
+    /// The filter's rules (4.7.1, 4.8.2) and No Local not on a shared subscription
+    /// [MQTT-3.8.3-4].
+    pub fn validate(&self) -> Result<(), CodecError> {
         validate_topic_filter(&self.filter).map_err(CodecError::InvalidTopicFilter)?;
         if self.options.no_local && parse_shared(&self.filter).is_some() {
             return Err(CodecError::NoLocalOnSharedSubscription);
@@ -105,7 +109,7 @@ impl Subscribe {
         put_u16(buf, self.packet_id);
         self.properties.encode(PropertyContext::Subscribe, buf)?;
         for s in &self.subscriptions {
-            s.check()?;
+            s.validate()?;
             put_str(buf, "topic filter", &s.filter)?;
             buf.push(s.options.to_byte());
         }
@@ -120,7 +124,7 @@ impl Subscribe {
             let filter = r.string("topic filter")?;
             let options = SubscriptionOptions::from_byte(r.u8("subscription options")?)?;
             let s = Subscription { filter, options };
-            s.check()?;
+            s.validate()?;
             subscriptions.push(s);
         }
         // [MQTT-3.8.3-2] at least one Topic Filter.
