@@ -309,3 +309,27 @@ void bench_print_result(const char *lib, const struct bench_args *a, double msgs
            a->count, m, lost, dup, c, rss_kib, p5, p9);
     fflush(stdout);
 }
+
+void bench_latch_init(struct bench_latch *l) {
+    memset(l, 0, sizeof *l);
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->cv, NULL);
+}
+
+void bench_latch_set(struct bench_latch *l, int *field, int v) {
+    pthread_mutex_lock(&l->mu);
+    *field = v;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+void bench_latch_wait(struct bench_latch *l, int *field, const char *lib, const char *what) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 10;
+    pthread_mutex_lock(&l->mu);
+    while (!*field)
+        if (pthread_cond_timedwait(&l->cv, &l->mu, &ts)) bench_die("%s: %s timed out", lib, what);
+    pthread_mutex_unlock(&l->mu);
+    if (*field < 0) bench_die("%s: %s failed (%d)", lib, what, l->rc);
+}

@@ -87,6 +87,17 @@ void bench_print_result(const char *lib, const struct bench_args *a, double msgs
                         long lost, long dup, double cpu_us_per_msg, long rss_kib,
                         double p50_us, double p99_us);
 
+/* Connection and subscription state set from a library's callbacks and waited on by the
+ * main thread (bounded: 10 s). A field is 0 until set, > 0 on success, < 0 on failure. */
+struct bench_latch {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int connected, subscribed, rc;
+};
+void bench_latch_init(struct bench_latch *l);
+void bench_latch_set(struct bench_latch *l, int *field, int v);
+void bench_latch_wait(struct bench_latch *l, int *field, const char *lib, const char *what);
+
 void bench_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
 #endif

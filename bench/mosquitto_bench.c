@@ -15,53 +15,27 @@ static struct bench_window WIN;
 static struct bench_reply REPLY;
 static atomic_long PUB_FAILED;
 
-struct latch {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int connected, subscribed, rc;
-};
-
-static void latch_set(struct latch *l, int *field, int v) {
-    pthread_mutex_lock(&l->mu);
-    *field = v;
-    pthread_cond_broadcast(&l->cv);
-    pthread_mutex_unlock(&l->mu);
-}
-
-static void latch_wait(struct latch *l, int *field, const char *what) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 10;
-    pthread_mutex_lock(&l->mu);
-    while (!*field)
-        if (pthread_cond_timedwait(&l->cv, &l->mu, &ts)) bench_die("mosquitto: %s timed out", what);
-    pthread_mutex_unlock(&l->mu);
-    if (*field < 0) bench_die("mosquitto: %s failed (%d)", what, l->rc);
-}
-
 static void on_connect(struct mosquitto *m, void *obj, int rc, int flags, const mosquitto_property *p) {
     (void)m, (void)flags, (void)p;
-    struct latch *l = obj;
+    struct bench_latch *l = obj;
     l->rc = rc;
-    latch_set(l, &l->connected, rc == 0 ? 1 : -1);
+    bench_latch_set(l, &l->connected, rc == 0 ? 1 : -1);
 }
 
 static void on_subscribe(struct mosquitto *m, void *obj, int mid, int n, const int *granted,
                          const mosquitto_property *p) {
     (void)m, (void)mid, (void)p;
-    struct latch *l = obj;
+    struct bench_latch *l = obj;
     l->rc = n > 0 ? granted[0] : -1;
-    latch_set(l, &l->subscribed, (n > 0 && granted[0] < 0x80) ? 1 : -1);
+    bench_latch_set(l, &l->subscribed, (n > 0 && granted[0] < 0x80) ? 1 : -1);
 }
 
 static void check(int rc, const char *what) {
     if (rc != MOSQ_ERR_SUCCESS) bench_die("mosquitto: %s: %s", what, mosquitto_strerror(rc));
 }
 
-static struct mosquitto *make_client(struct latch *l, int receive_maximum) {
-    memset(l, 0, sizeof *l);
-    pthread_mutex_init(&l->mu, NULL);
-    pthread_cond_init(&l->cv, NULL);
+static struct mosquitto *make_client(struct bench_latch *l, int receive_maximum) {
+    bench_latch_init(l);
     struct mosquitto *m = mosquitto_new(NULL, true, l);
     if (!m) bench_die("mosquitto_new failed");
     check(mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5), "protocol v5");
@@ -73,15 +47,15 @@ static struct mosquitto *make_client(struct latch *l, int receive_maximum) {
     return m;
 }
 
-static void connect_client(struct mosquitto *m, struct latch *l) {
+static void connect_client(struct mosquitto *m, struct bench_latch *l) {
     check(mosquitto_connect_bind_v5(m, A.host, A.port, 60, NULL, NULL), "connect");
     check(mosquitto_loop_start(m), "loop_start");
-    latch_wait(l, &l->connected, "connect");
+    bench_latch_wait(l, &l->connected, "mosquitto", "connect");
 }
 
-static void subscribe(struct mosquitto *m, struct latch *l, const char *topic) {
+static void subscribe(struct mosquitto *m, struct bench_latch *l, const char *topic) {
     check(mosquitto_subscribe_v5(m, NULL, topic, A.qos, 0, NULL), "subscribe");
-    latch_wait(l, &l->subscribed, "subscribe");
+    bench_latch_wait(l, &l->subscribed, "mosquitto", "subscribe");
 }
 
 static void close_client(struct mosquitto *m) {
@@ -120,7 +94,7 @@ static void throughput(void) {
     bench_window_init(&WIN, A.inflight);
     if (A.qos == 0) RX.window = &WIN;
 
-    struct latch ls, lp;
+    struct bench_latch ls, lp;
     struct mosquitto *sub = make_client(&ls, A.inflight);
     mosquitto_message_v5_callback_set(sub, on_rx);
     connect_client(sub, &ls);
@@ -165,7 +139,7 @@ static void throughput(void) {
 
 static void pingpong(void) {
     bench_reply_init(&REPLY);
-    struct latch le, lp;
+    struct bench_latch le, lp;
     struct mosquitto *echo = make_client(&le, 1000);
     mosquitto_message_v5_callback_set(echo, on_echo);
     connect_client(echo, &le);

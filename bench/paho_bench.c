@@ -39,50 +39,26 @@ static struct bench_reply REPLY;
 static atomic_long PUB_FAILED, SEND_RETRIES;
 static MQTTAsync ECHO;
 
-struct latch {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int connected, subscribed, rc;
-};
-
-static void latch_set(struct latch *l, int *field, int v) {
-    pthread_mutex_lock(&l->mu);
-    *field = v;
-    pthread_cond_broadcast(&l->cv);
-    pthread_mutex_unlock(&l->mu);
-}
-
-static void latch_wait(struct latch *l, int *field, const char *what) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 10;
-    pthread_mutex_lock(&l->mu);
-    while (!*field)
-        if (pthread_cond_timedwait(&l->cv, &l->mu, &ts)) bench_die("paho: %s timed out", what);
-    pthread_mutex_unlock(&l->mu);
-    if (*field < 0) bench_die("paho: %s failed (%d)", what, l->rc);
-}
-
 static void on_conn_ok(void *ctx, MQTTAsync_successData5 *r) {
     (void)r;
-    struct latch *l = ctx;
-    latch_set(l, &l->connected, 1);
+    struct bench_latch *l = ctx;
+    bench_latch_set(l, &l->connected, 1);
 }
 static void on_conn_fail(void *ctx, MQTTAsync_failureData5 *r) {
-    struct latch *l = ctx;
+    struct bench_latch *l = ctx;
     l->rc = r ? r->code : -1;
-    latch_set(l, &l->connected, -1);
+    bench_latch_set(l, &l->connected, -1);
 }
 static void on_sub_ok(void *ctx, MQTTAsync_successData5 *r) {
-    struct latch *l = ctx;
+    struct bench_latch *l = ctx;
     int code = r ? r->reasonCode : 0;
     l->rc = code;
-    latch_set(l, &l->subscribed, code < 0x80 ? 1 : -1);
+    bench_latch_set(l, &l->subscribed, code < 0x80 ? 1 : -1);
 }
 static void on_sub_fail(void *ctx, MQTTAsync_failureData5 *r) {
-    struct latch *l = ctx;
+    struct bench_latch *l = ctx;
     l->rc = r ? r->code : -1;
-    latch_set(l, &l->subscribed, -1);
+    bench_latch_set(l, &l->subscribed, -1);
 }
 static void on_lost(void *ctx, char *cause) {
     (void)ctx;
@@ -93,10 +69,8 @@ static void check(int rc, const char *what) {
     if (rc != MQTTASYNC_SUCCESS) bench_die("paho: %s: %s (%d)", what, MQTTAsync_strerror(rc), rc);
 }
 
-static MQTTAsync make_client(struct latch *l, const char *name, MQTTAsync_messageArrived *arrived) {
-    memset(l, 0, sizeof *l);
-    pthread_mutex_init(&l->mu, NULL);
-    pthread_cond_init(&l->cv, NULL);
+static MQTTAsync make_client(struct bench_latch *l, const char *name, MQTTAsync_messageArrived *arrived) {
+    bench_latch_init(l);
     char uri[320], id[64];
     snprintf(uri, sizeof uri, "tcp://%s", A.address);
     snprintf(id, sizeof id, "paho-%d-%s", (int)getpid(), name);
@@ -111,7 +85,7 @@ static MQTTAsync make_client(struct latch *l, const char *name, MQTTAsync_messag
     return c;
 }
 
-static void connect_client(MQTTAsync c, struct latch *l, int receive_maximum) {
+static void connect_client(MQTTAsync c, struct bench_latch *l, int receive_maximum) {
     MQTTAsync_connectOptions o = MQTTAsync_connectOptions_initializer5;
     MQTTProperties props = MQTTProperties_initializer;
     MQTTProperty p;
@@ -127,17 +101,17 @@ static void connect_client(MQTTAsync c, struct latch *l, int receive_maximum) {
     o.onFailure5 = on_conn_fail;
     o.context = l;
     check(MQTTAsync_connect(c, &o), "connect");
-    latch_wait(l, &l->connected, "connect");
+    bench_latch_wait(l, &l->connected, "paho", "connect");
     MQTTProperties_free(&props);
 }
 
-static void subscribe(MQTTAsync c, struct latch *l, const char *topic) {
+static void subscribe(MQTTAsync c, struct bench_latch *l, const char *topic) {
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
     ro.onSuccess5 = on_sub_ok;
     ro.onFailure5 = on_sub_fail;
     ro.context = l;
     check(MQTTAsync_subscribe(c, topic, A.qos, &ro), "subscribe");
-    latch_wait(l, &l->subscribed, "subscribe");
+    bench_latch_wait(l, &l->subscribed, "paho", "subscribe");
 }
 
 static void close_client(MQTTAsync c) {
@@ -207,7 +181,7 @@ static void throughput(void) {
     bench_window_init(&WIN, A.inflight);
     if (A.qos == 0) RX.window = &WIN;
 
-    struct latch ls, lp;
+    struct bench_latch ls, lp;
     MQTTAsync sub = make_client(&ls, "sub", on_rx);
     connect_client(sub, &ls, A.inflight);
     subscribe(sub, &ls, A.topic_a);
@@ -252,7 +226,7 @@ static void throughput(void) {
 
 static void pingpong(void) {
     bench_reply_init(&REPLY);
-    struct latch le, lp;
+    struct bench_latch le, lp;
     ECHO = make_client(&le, "echo", on_echo);
     connect_client(ECHO, &le, 1000);
     subscribe(ECHO, &le, A.topic_a);
