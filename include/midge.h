@@ -19,7 +19,9 @@
  *   midge function, on its own client too, and a slow callback delays only its own client's
  *   callbacks. The authenticator callback is the exception: it runs on the I/O thread and
  *   must not wait on midge. midge_client_free from the client's own callback is allowed:
- *   the client closes once the callback returns.
+ *   the client closes once the callback returns. With midge_options_set_inline_callbacks a
+ *   client's callbacks run on the I/O thread instead, as soon as events are read: faster,
+ *   but they must not block, and _wait calls in them fail with MIDGE_RESULT_WOULD_DEADLOCK.
  * - Strings in are NUL-terminated UTF-8 (checked: MIDGE_RESULT_INVALID_UTF8); strings out
  *   are NUL-terminated UTF-8. Payloads, passwords and correlation data are pointer + length
  *   and are copied on the way in.
@@ -363,7 +365,9 @@ typedef struct midge_auth_response midge_auth_response;
  * Callbacks run on midge's dispatcher threads (never on the thread that called midge,
  * never on the I/O thread), one at a time per client and in order, with no midge lock
  * held: a callback may call any midge function, including on its own client. A slow
- * callback delays only its own client's later callbacks. Once a callback is registered,
+ * callback delays only its own client's later callbacks. A client made with
+ * `midge_options_set_inline_callbacks` runs its callbacks on the I/O thread instead (see
+ * there). Once a callback is registered,
  * events go to callbacks (events without a callback are dropped) and
  * `midge_client_next_event` receives nothing; with no callback registered, every event
  * waits for `midge_client_next_event`.
@@ -462,7 +466,7 @@ typedef struct midge_message midge_message;
  * `midge_options_set_tcp_nodelay`, `midge_options_set_tcp_buffers`,
  * `midge_options_set_event_queue_limit`,
  * `midge_options_set_log_level`, `midge_options_set_completion_events`,
- * `midge_options_set_authenticator`.
+ * `midge_options_set_inline_callbacks`, `midge_options_set_authenticator`.
  */
 typedef struct midge_options midge_options;
 
@@ -1350,6 +1354,17 @@ midge_result midge_options_set_log_level(midge_options *options, int level);
  * unsubscribe callbacks receive completions whenever they are registered.
  */
 midge_result midge_options_set_completion_events(midge_options *options, bool on);
+
+/**
+ * Run this client's callbacks on midge's I/O thread, as soon as the messages are read,
+ * instead of on a dispatcher thread (default off). It saves a thread hand-off per message:
+ * lower latency and CPU, like libmosquitto's callbacks on its network thread. The price:
+ * a callback must return quickly and never block, because every client's I/O (keep alive
+ * included) waits for it, and the `_wait` calls made inside it fail with
+ * `MIDGE_RESULT_WOULD_DEADLOCK`. Publishing, subscribing and `midge_client_free` work
+ * from it as from any callback.
+ */
+midge_result midge_options_set_inline_callbacks(midge_options *options, bool on);
 
 /**
  * Enhanced authentication: the Authentication Method, the initial Authentication Data

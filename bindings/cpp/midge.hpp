@@ -17,7 +17,7 @@
 //
 // Callbacks (on_message, on_connect, ...) take std::function; the function is stored as the
 // callback's user_data and destroyed through drop_user_data once midge is done with it.
-// They run on midge's dispatcher threads. An exception escaping a callback is caught (it
+// They run on midge's dispatcher threads (on the I/O thread with inline callbacks). An exception escaping a callback is caught (it
 // must not cross into the C library) and reported on stderr.
 #ifndef MIDGE_HPP
 #define MIDGE_HPP

@@ -16,7 +16,7 @@ use super::ptr::{array_arg, bytes_arg, str_arg, write_array, write_opt, write_ou
 use super::result::{FfiError, guard, midge_result};
 use crate::codec::{ByteString, Bytes, DisconnectReasonCode, Subscription, SubscriptionOptions};
 use crate::protocol::{PublishRequest, RequestError};
-use crate::runtime::{Client, ClientEvent};
+use crate::runtime::{Client, ClientEvent, refuse_wait_on_io_thread};
 
 /// Called on connect, with the CONNACK (borrowed for the call).
 pub type midge_connect_cb =
@@ -115,7 +115,9 @@ impl Table {
 /// Callbacks run on midge's dispatcher threads (never on the thread that called midge,
 /// never on the I/O thread), one at a time per client and in order, with no midge lock
 /// held: a callback may call any midge function, including on its own client. A slow
-/// callback delays only its own client's later callbacks. Once a callback is registered,
+/// callback delays only its own client's later callbacks. A client made with
+/// `midge_options_set_inline_callbacks` runs its callbacks on the I/O thread instead (see
+/// there). Once a callback is registered,
 /// events go to callbacks (events without a callback are dropped) and
 /// `midge_client_next_event` receives nothing; with no callback registered, every event
 /// waits for `midge_client_next_event`.
@@ -431,6 +433,7 @@ pub extern "C" fn midge_client_publish_wait(
 ) -> midge_result {
     guard(|| {
         let c = self::client(client)?;
+        refuse_wait_on_io_thread()?;
         let request = publish_request(topic, payload, len, qos, retain, properties)?;
         let ack = c
             .client
@@ -503,6 +506,7 @@ pub extern "C" fn midge_client_subscribe_wait(
 ) -> midge_result {
     guard(|| {
         let c = self::client(client)?;
+        refuse_wait_on_io_thread()?;
         let subs = subscriptions(filters, options, count)?;
         let ack = c
             .client
@@ -555,6 +559,7 @@ pub extern "C" fn midge_client_unsubscribe_wait(
 ) -> midge_result {
     guard(|| {
         let c = self::client(client)?;
+        refuse_wait_on_io_thread()?;
         let list = filter_list(filters, count)?;
         let ack = c
             .client
@@ -603,6 +608,7 @@ pub extern "C" fn midge_client_disconnect_wait(
 ) -> midge_result {
     guard(|| {
         let c = self::client(client)?;
+        refuse_wait_on_io_thread()?;
         let reason = disconnect_reason(reason_code)?;
         c.client
             .disconnect(reason, properties_arg(properties)?)

@@ -20,7 +20,8 @@
 //!   panic into `MIDGE_RESULT_PANIC` (or NULL / 0).
 //! - Callbacks run on midge's dispatcher threads, never concurrently for one client, never
 //!   with a midge lock held; the authenticator runs on the I/O thread (see
-//!   `midge_auth_cb`).
+//!   `midge_auth_cb`), and so do a client's callbacks when it asks for inline callbacks
+//!   (`midge_options_set_inline_callbacks`).
 
 #![allow(non_camel_case_types)]
 

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::backoff::ReconnectPolicy;
-use super::completion::Completion;
+use super::completion::{Completion, refuse_wait_on_io_thread};
 use super::dispatch::{self, Handler, Mailbox};
 use super::event::{ClientEvent, LogLevel};
 use super::reactor::{self, Command, ConnSettings, ReactorHandle};
@@ -38,6 +38,12 @@ pub struct ClientOptions {
     pub event_queue_limit: usize,
     /// Which [`ClientEvent::Log`] lines the client produces (none by default).
     pub log_level: LogLevel,
+    /// Run the callback on midge's I/O thread, as soon as its events are read, instead of
+    /// on a dispatcher thread (off by default). It saves a thread hand-off per message
+    /// (lower latency and CPU), at a price: the callback must not block, since every
+    /// client's I/O waits for it, and waits inside it (`_and_wait`, `Completion::wait`)
+    /// fail with [`Error::WouldDeadlock`]. Publishing, subscribing and closing from it work.
+    pub inline_callbacks: bool,
 }
 
 impl Default for ClientOptions {
@@ -50,6 +56,7 @@ impl Default for ClientOptions {
             completion_events: false,
             event_queue_limit: 100_000,
             log_level: LogLevel::Off,
+            inline_callbacks: false,
         }
     }
 }
@@ -97,6 +104,7 @@ impl Client {
             id,
             Arc::clone(&reactor) as Arc<_>,
             options.event_queue_limit.max(1),
+            options.inline_callbacks,
         );
         let completion_events = Arc::new(AtomicBool::new(options.completion_events));
         let settings = ConnSettings {
@@ -142,6 +150,7 @@ impl Client {
 
     /// Connects and waits up to `timeout` for CONNACK.
     pub fn connect_and_wait(&self, timeout: Duration) -> Result<ConnAckInfo, Error> {
+        refuse_wait_on_io_thread()?;
         self.connect().wait(timeout)
     }
 
@@ -210,6 +219,7 @@ impl Client {
         properties: Properties,
         timeout: Duration,
     ) -> Result<PublishAck, Error> {
+        refuse_wait_on_io_thread()?;
         self.publish(topic, payload, qos, retain, properties)?
             .wait(timeout)
     }
@@ -226,6 +236,7 @@ impl Client {
         response_topic: &str,
         timeout: Duration,
     ) -> Result<Message, Error> {
+        refuse_wait_on_io_thread()?;
         validate_topic_name(response_topic).map_err(RequestError::InvalidTopic)?;
         let correlation = self.correlation_data();
         let request = PublishRequest {
@@ -293,6 +304,7 @@ impl Client {
         qos: QoS,
         timeout: Duration,
     ) -> Result<SubscribeAck, Error> {
+        refuse_wait_on_io_thread()?;
         let s = Subscription {
             filter: ByteString::from(filter),
             options: SubscriptionOptions {
@@ -325,6 +337,7 @@ impl Client {
         filter: &str,
         timeout: Duration,
     ) -> Result<UnsubscribeAck, Error> {
+        refuse_wait_on_io_thread()?;
         self.unsubscribe(vec![ByteString::from(filter)], Properties::new())?
             .wait(timeout)
     }
@@ -348,6 +361,7 @@ impl Client {
     }
 
     pub fn disconnect_and_wait(&self, timeout: Duration) -> Result<(), Error> {
+        refuse_wait_on_io_thread()?;
         self.disconnect(DisconnectReasonCode::NormalDisconnection, Properties::new())
             .wait(timeout)
     }
@@ -363,8 +377,9 @@ impl Client {
     }
 
     /// Installs the callback that receives every event of this client, on a midge
-    /// dispatcher thread, in order, never concurrently, and with no midge lock held: it may
-    /// call any method of this client. QoS 1/2 messages are acknowledged after it returns.
+    /// dispatcher thread (or the I/O thread, with `ClientOptions::inline_callbacks`), in
+    /// order, never concurrently, and with no midge lock held: it may call any method of
+    /// this client. QoS 1/2 messages are acknowledged after it returns.
     /// Replacing or removing the callback drops the old one after its last call returns.
     pub fn set_callback(&self, handler: impl FnMut(&ClientEvent) + Send + 'static) {
         self.inner
@@ -387,11 +402,12 @@ impl Client {
     /// [`Client::close`], then waits until no callback of this client runs or will run (its
     /// callback has seen [`ClientEvent::Closed`] and been dropped), so what the callback
     /// uses may be freed after. Called from this client's own callback it cannot wait for
-    /// that callback to return: it only starts the close.
+    /// that callback to return: it only starts the close; the same from any inline
+    /// callback, since the I/O thread must not wait on itself.
     pub fn close_and_join(&self) {
         self.inner.mailbox.start_closing();
         let closing = self.close();
-        if dispatch::in_callback_of(self.inner.id) {
+        if dispatch::in_callback_of(self.inner.id) || reactor::on_io_thread() {
             return;
         }
         // The I/O thread completes a close at once; the bound guards a dead I/O thread.

@@ -8,6 +8,17 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::error::Error;
 
+/// Refuses a request that would be waited on where waiting cannot end (midge's I/O thread:
+/// an inline callback or an authenticator), before anything is sent, so that a caller who
+/// sees [`Error::WouldDeadlock`] knows the request was not made.
+pub(crate) fn refuse_wait_on_io_thread() -> Result<(), Error> {
+    if super::reactor::on_io_thread() {
+        Err(Error::WouldDeadlock)
+    } else {
+        Ok(())
+    }
+}
+
 /// The eventual result of a request. Cloning shares the same result.
 #[derive(Debug)]
 pub struct Completion<T> {

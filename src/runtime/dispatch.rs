@@ -5,6 +5,11 @@
 //! so one client's callbacks run in order and never concurrently, while a slow callback of
 //! one client leaves the other dispatcher threads to the other clients, and the I/O thread
 //! (keep alive included) to everyone.
+//!
+//! A client may instead ask for its callback to run inline, on the I/O thread, as soon as
+//! the events are read (`ClientOptions::inline_callbacks`): no thread hand-off per message,
+//! at the price that the callback must not block (waits fail with `WouldDeadlock`) and a
+//! slow one delays every client.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -23,9 +28,13 @@ use crate::protocol::AckToken;
 /// A callback: receives every event of its client.
 pub type Handler = Box<dyn FnMut(&ClientEvent) + Send>;
 
-/// Where acknowledgements of delivered messages go (the I/O thread).
+/// The I/O thread, as the mailbox sees it.
 pub(crate) trait AckSink: Send + Sync {
+    /// Acknowledgements of delivered messages.
     fn acknowledge(&self, client: usize, tokens: Vec<AckToken>);
+    /// Runs an inline mailbox's queued events on the I/O thread
+    /// ([`Mailbox::run_queued`]).
+    fn run_inline(&self, mailbox: Arc<Mailbox>);
 }
 
 /// One client's queue of events and its callback.
@@ -35,6 +44,8 @@ pub(crate) struct Mailbox {
     closing: AtomicBool,
     acks: Arc<dyn AckSink>,
     limit: usize,
+    /// Run the callback on the delivering (I/O) thread rather than a dispatcher thread.
+    inline: bool,
     state: Mutex<State>,
     ready: Condvar,
 }
@@ -73,18 +84,25 @@ impl std::fmt::Debug for Mailbox {
 }
 
 impl Mailbox {
-    pub(crate) fn new(client: usize, acks: Arc<dyn AckSink>, limit: usize) -> Arc<Self> {
+    pub(crate) fn new(
+        client: usize,
+        acks: Arc<dyn AckSink>,
+        limit: usize,
+        inline: bool,
+    ) -> Arc<Self> {
         Arc::new(Self {
             client,
             closing: AtomicBool::new(false),
             acks,
             limit,
+            inline,
             state: Mutex::new(State::default()),
             ready: Condvar::new(),
         })
     }
 
-    /// Queues events (from the I/O thread) and wakes their consumer.
+    /// Queues events (from the I/O thread) and wakes their consumer; an inline callback runs
+    /// here, before this returns.
     pub(crate) fn deliver(self: &Arc<Self>, events: impl IntoIterator<Item = ClientEvent>) {
         let schedule = {
             let mut st = self.state.lock();
@@ -114,7 +132,13 @@ impl Mailbox {
         };
         self.ready.notify_all();
         if schedule {
-            dispatcher().schedule(Arc::clone(self));
+            if self.inline {
+                // Nothing else delivers to this mailbox while we run (only the I/O thread
+                // delivers, and this is it), so the loop ends with the queue.
+                while self.run() {}
+            } else {
+                dispatcher().schedule(Arc::clone(self));
+            }
         }
     }
 
@@ -135,8 +159,19 @@ impl Mailbox {
         };
         drop(old);
         if schedule {
-            dispatcher().schedule(Arc::clone(self));
+            if self.inline {
+                // Events that came before the callback run where later ones will.
+                self.acks.run_inline(Arc::clone(self));
+            } else {
+                dispatcher().schedule(Arc::clone(self));
+            }
         }
+    }
+
+    /// On the I/O thread: runs the events queued for an inline callback (scheduled by
+    /// `set_handler`).
+    pub(crate) fn run_queued(self: &Arc<Self>) {
+        while self.run() {}
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -206,15 +241,16 @@ impl Mailbox {
         }
     }
 
-    /// Runs a batch of events through the callback on a dispatcher thread.
-    fn run(self: &Arc<Self>) {
+    /// Runs a batch of events through the callback (on a dispatcher thread, or inline).
+    /// Returns whether more events wait, the mailbox still being scheduled for them.
+    fn run(self: &Arc<Self>) -> bool {
         let (batch, mut handler) = {
             let mut st = self.state.lock();
             let Some(handler) = st.handler.take() else {
                 st.scheduled = false;
                 drop(st);
                 self.ready.notify_all();
-                return;
+                return false;
             };
             let n = st.events.len().min(256);
             if n == 0 {
@@ -222,7 +258,7 @@ impl Mailbox {
                 st.scheduled = false;
                 drop(st);
                 self.ready.notify_all();
-                return;
+                return false;
             }
             st.running = true;
             (st.events.drain(..n).collect::<Vec<_>>(), handler)
@@ -270,9 +306,7 @@ impl Mailbox {
             self.state.lock().retired = true;
         }
         self.ready.notify_all();
-        if again {
-            dispatcher().schedule(Arc::clone(self));
-        }
+        again
     }
 }
 
@@ -301,7 +335,10 @@ fn dispatcher() -> &'static Dispatcher {
                 .name(format!("midge-dispatch-{i}"))
                 .spawn(move || {
                     for mailbox in rx {
-                        mailbox.run();
+                        if mailbox.run() {
+                            // More events came meanwhile: back in line, behind the others.
+                            dispatcher().schedule(mailbox);
+                        }
                     }
                 })
                 .expect("spawning a dispatcher thread");

@@ -1,11 +1,17 @@
 //! The I/O thread: one `mio::Poll` multiplexing every client's socket, driving each
 //! client's [`Session`] with the transport's bytes, the application's commands and timers.
 //!
-//! The application's threads never touch a session: they send [`Command`]s over a channel
-//! and wake the thread (at most once per batch). The thread reads in large chunks, decodes
-//! every packet in a read, and writes everything a round produced in one syscall per
-//! client. It never runs application code, never blocks on DNS or connect, and holds no lock
-//! that application code can wait on.
+//! The application's threads send [`Command`]s. When the I/O thread is asleep in the poller,
+//! the calling thread takes the reactor's lock and carries the command out itself (the
+//! session encodes, the socket is written), which saves waking the I/O thread for each
+//! publish; when the I/O thread is busy, the command goes over a channel and the thread is
+//! woken (at most once per batch). Nobody ever waits for that lock but the I/O thread: a
+//! caller that does not get it at once uses the channel. Whatever a caller's command
+//! produces for the application (events, callbacks) is handed to the I/O thread, so
+//! application code runs only there (inline callbacks) or on the dispatcher threads.
+//!
+//! The thread reads in large chunks, decodes every packet in a read, and writes everything
+//! a round produced in one syscall per client. It never blocks on DNS or connect.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::{self, Read, Write};
@@ -16,7 +22,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use parking_lot::Mutex;
 
 use super::backoff::{Jitter, ReconnectPolicy};
 use super::completion::Completion;
@@ -107,6 +114,8 @@ pub(crate) enum Command {
         correlation: Bytes,
         reply: Completion<Message>,
     },
+    /// Runs the events an inline callback was installed after (on the I/O thread only).
+    RunInline { mailbox: Arc<Mailbox> },
     /// The requester gave up waiting.
     ForgetRequest { client: usize, correlation: Bytes },
     Close {
@@ -125,6 +134,9 @@ pub(crate) struct ReactorHandle {
     tx: Sender<Command>,
     waker: Waker,
     wake_pending: AtomicBool,
+    /// Held by the I/O thread while it works, and by a caller carrying out its own command
+    /// while the I/O thread sleeps.
+    reactor: Mutex<Reactor>,
 }
 
 impl std::fmt::Debug for ReactorHandle {
@@ -135,10 +147,41 @@ impl std::fmt::Debug for ReactorHandle {
 
 impl ReactorHandle {
     /// Queues a command and wakes the I/O thread unless a wake-up is already pending, so a
-    /// burst of publishes costs one wake-up.
+    /// burst of publishes costs one wake-up. The I/O thread itself (an inline callback)
+    /// needs no wake-up: it looks at the queue again before it next waits.
     pub(crate) fn send(&self, command: Command) {
-        if self.tx.send(command).is_ok() && !self.wake_pending.swap(true, Ordering::AcqRel) {
-            // A failed wake leaves the command queued for the next poll round.
+        if on_io_thread() {
+            let _ = self.tx.send(command);
+            return;
+        }
+        // The authenticator and inline callbacks (application code) run on the I/O thread
+        // only.
+        let direct = !matches!(
+            command,
+            Command::Reauthenticate { .. } | Command::RunInline { .. }
+        );
+        if let Some(mut reactor) = direct.then(|| self.reactor.try_lock()).flatten() {
+            // The I/O thread is asleep (or between rounds): do it here, unless commands
+            // wait in the queue. This one then goes behind them, so that a client's commands
+            // keep their order (and the I/O thread, already woken for those, takes it).
+            if reactor.rx.is_empty() {
+                let wake = reactor.run_direct(command);
+                drop(reactor);
+                if wake {
+                    self.wake();
+                }
+                return;
+            }
+        }
+        if self.tx.send(command).is_ok() {
+            self.wake();
+        }
+    }
+
+    /// Wakes the I/O thread unless a wake-up is already pending.
+    fn wake(&self) {
+        if !self.wake_pending.swap(true, Ordering::AcqRel) {
+            // A failed wake leaves the work queued for the next poll round.
             let _ = self.waker.wake();
         }
     }
@@ -147,6 +190,10 @@ impl ReactorHandle {
 impl AckSink for ReactorHandle {
     fn acknowledge(&self, client: usize, tokens: Vec<AckToken>) {
         self.send(Command::Ack { client, tokens });
+    }
+
+    fn run_inline(&self, mailbox: Arc<Mailbox>) {
+        self.send(Command::RunInline { mailbox });
     }
 }
 
@@ -165,18 +212,20 @@ pub(crate) fn handle() -> &'static Arc<ReactorHandle> {
     HANDLE.get_or_init(|| {
         let poll = Poll::new().expect("creating the I/O poller");
         let waker = Waker::new(poll.registry(), WAKER).expect("creating the I/O waker");
+        let registry = poll.registry().try_clone().expect("sharing the I/O poller");
         let (tx, rx) = unbounded();
         let handle = Arc::new(ReactorHandle {
             tx,
             waker,
             wake_pending: AtomicBool::new(false),
+            reactor: Mutex::new(Reactor::new(registry, rx)),
         });
-        let mut reactor = Reactor::new(poll, Arc::clone(&handle), rx);
+        let io = Arc::clone(&handle);
         std::thread::Builder::new()
             .name("midge-io".into())
             .spawn(move || {
                 ON_IO_THREAD.with(|f| f.set(true));
-                reactor.run();
+                io_thread(&io, poll);
             })
             .expect("spawning the I/O thread");
         handle
@@ -258,10 +307,39 @@ impl Conn {
     }
 }
 
+/// What the I/O thread is doing, as far as callers' commands are concerned.
+#[derive(Debug, Clone, Copy)]
+enum Sleep {
+    Awake,
+    Until(Instant),
+    Forever,
+}
+
+/// The I/O thread: sleeps in the poller without the reactor's lock, works with it.
+fn io_thread(handle: &ReactorHandle, mut poll: Poll) {
+    let mut events = Events::with_capacity(1024);
+    loop {
+        let timeout = handle.reactor.lock().before_sleep();
+        if let Err(e) = poll.poll(&mut events, timeout) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                // The poller itself failing leaves nothing to drive; keep trying calmly.
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            continue;
+        }
+        let mut reactor = handle.reactor.lock();
+        handle.wake_pending.store(false, Ordering::Release);
+        reactor.round(&events);
+    }
+}
+
 struct Reactor {
-    poll: Poll,
-    handle: Arc<ReactorHandle>,
+    registry: Registry,
     rx: Receiver<Command>,
+    /// How the I/O thread sleeps: a caller whose command moves a deadline earlier wakes it.
+    sleep: Sleep,
+    /// Events produced by callers' commands, for the I/O thread to deliver.
+    deferred: Vec<(Arc<Mailbox>, Vec<ClientEvent>)>,
     conns: HashMap<usize, Conn>,
     timers: BTreeSet<(Instant, usize)>,
     dirty: Vec<usize>,
@@ -271,15 +349,16 @@ struct Reactor {
 }
 
 impl Reactor {
-    fn new(poll: Poll, handle: Arc<ReactorHandle>, rx: Receiver<Command>) -> Self {
+    fn new(registry: Registry, rx: Receiver<Command>) -> Self {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0x9E37_79B9, |d| d.as_nanos() as u64)
             ^ u64::from(std::process::id());
         Self {
-            poll,
-            handle,
+            registry,
             rx,
+            sleep: Sleep::Awake,
+            deferred: Vec::new(),
             conns: HashMap::new(),
             timers: BTreeSet::new(),
             dirty: Vec::new(),
@@ -289,46 +368,99 @@ impl Reactor {
         }
     }
 
-    fn run(&mut self) {
-        let mut events = Events::with_capacity(1024);
-        loop {
-            let timeout = self
-                .timers
-                .first()
-                .map(|(t, _)| t.saturating_duration_since(Instant::now()));
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
-                if e.kind() != io::ErrorKind::Interrupted {
-                    // The poller itself failing leaves nothing to drive; keep trying calmly.
-                    std::thread::sleep(Duration::from_millis(10));
-                }
+    /// The poller's timeout, recorded as what the I/O thread sleeps until.
+    fn before_sleep(&mut self) -> Option<Duration> {
+        // Commands queued by this thread (inline callbacks) are taken without waiting.
+        if !self.rx.is_empty() {
+            self.sleep = Sleep::Awake;
+            return Some(Duration::ZERO);
+        }
+        let deadline = self.timers.first().map(|&(t, _)| t);
+        self.sleep = deadline.map_or(Sleep::Forever, Sleep::Until);
+        deadline.map(|t| t.saturating_duration_since(Instant::now()))
+    }
+
+    /// One round of the I/O thread after the poller returned.
+    fn round(&mut self, events: &Events) {
+        self.sleep = Sleep::Awake;
+        // First what callers' commands produced, in the order it was produced.
+        for (mailbox, events) in std::mem::take(&mut self.deferred) {
+            mailbox.deliver(events);
+        }
+        let now = Instant::now();
+        for event in events {
+            let token = event.token();
+            if token == WAKER {
                 continue;
             }
-            let now = Instant::now();
-            for event in &events {
-                let token = event.token();
-                if token == WAKER {
-                    continue;
-                }
-                self.on_io(token.0, event.is_readable(), event.is_writable(), now);
+            let closed = event.is_read_closed() || event.is_error();
+            self.on_io(
+                token.0,
+                event.is_readable(),
+                event.is_writable(),
+                closed,
+                now,
+            );
+        }
+        while let Ok(command) = self.rx.try_recv() {
+            self.on_command(command, now);
+        }
+        while let Some(&(at, client)) = self.timers.first() {
+            if at > now {
+                break;
             }
-            self.handle.wake_pending.store(false, Ordering::Release);
+            self.timers.pop_first();
+            if let Some(c) = self.conns.get_mut(&client) {
+                c.timer = None;
+            }
+            self.on_timer(client, now);
+        }
+        self.process_dirty(now);
+        // What inline callbacks just asked for (a reply, an acknowledgement) goes out now
+        // rather than after another trip through the poller. Bounded, so that a steady
+        // stream of commands cannot keep the sockets from being polled.
+        for _ in 0..4 {
+            if self.rx.is_empty() {
+                break;
+            }
             while let Ok(command) = self.rx.try_recv() {
                 self.on_command(command, now);
             }
-            while let Some(&(at, client)) = self.timers.first() {
-                if at > now {
-                    break;
-                }
-                self.timers.pop_first();
-                if let Some(c) = self.conns.get_mut(&client) {
-                    c.timer = None;
-                }
-                self.on_timer(client, now);
-            }
-            let dirty = std::mem::take(&mut self.dirty);
-            for client in dirty {
-                self.process(client, now);
-            }
+            self.process_dirty(now);
+        }
+    }
+
+    fn process_dirty(&mut self, now: Instant) {
+        let dirty = std::mem::take(&mut self.dirty);
+        for client in dirty {
+            self.process(client, now);
+        }
+    }
+
+    /// A caller's command, carried out on the caller's thread while the I/O thread sleeps.
+    /// Returns whether the I/O thread must wake: events to deliver, or an earlier deadline.
+    fn run_direct(&mut self, command: Command) -> bool {
+        let now = Instant::now();
+        self.on_command(command, now);
+        self.process_dirty(now);
+        let earlier = match (self.sleep, self.timers.first()) {
+            (Sleep::Until(until), Some(&(t, _))) => t < until,
+            (Sleep::Forever, Some(_)) => true,
+            _ => false,
+        };
+        earlier || !self.deferred.is_empty()
+    }
+
+    /// Hands events to a client's mailbox: at once on the I/O thread, else through it.
+    fn deliver(&mut self, mailbox: &Arc<Mailbox>, events: &mut Vec<ClientEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        if on_io_thread() {
+            mailbox.deliver(events.drain(..));
+        } else {
+            self.deferred
+                .push((Arc::clone(mailbox), std::mem::take(events)));
         }
     }
 
@@ -420,6 +552,7 @@ impl Reactor {
                 correlation,
                 reply,
             } => self.start_request(client, request, correlation, reply, now),
+            Command::RunInline { mailbox } => mailbox.run_queued(),
             Command::ForgetRequest {
                 client,
                 correlation,
@@ -562,12 +695,11 @@ impl Reactor {
                 c.phase = Phase::Resolving;
                 c.resolve_generation += 1;
                 let generation = c.resolve_generation;
-                let handle = Arc::clone(&self.handle);
                 self.resolver.resolve(
                     host,
                     port,
                     Box::new(move |result| {
-                        handle.send(Command::Resolved {
+                        handle().send(Command::Resolved {
                             client,
                             generation,
                             result,
@@ -630,7 +762,7 @@ impl Reactor {
         next: usize,
         now: Instant,
     ) {
-        if let Err(e) = self.poll.registry().register(
+        if let Err(e) = self.registry.register(
             &mut stream,
             Token(client),
             Interest::READABLE | Interest::WRITABLE,
@@ -703,7 +835,7 @@ impl Reactor {
         };
         let phase = std::mem::replace(&mut c.phase, Phase::Idle);
         if let Phase::Connecting { mut stream, .. } | Phase::Open { mut stream } = phase {
-            let _ = self.poll.registry().deregister(&mut stream);
+            let _ = self.registry.deregister(&mut stream);
             stream.shutdown();
         }
         c.wbuf.clear();
@@ -713,7 +845,9 @@ impl Reactor {
 
     // ------------------------------------------------------------------ I/O
 
-    fn on_io(&mut self, client: usize, readable: bool, writable: bool, now: Instant) {
+    /// `closed`: the poller reported the end of the stream or an error, which a read must
+    /// reach.
+    fn on_io(&mut self, client: usize, readable: bool, writable: bool, closed: bool, now: Instant) {
         let Some(c) = self.conns.get_mut(&client) else {
             return;
         };
@@ -746,7 +880,7 @@ impl Reactor {
                         else {
                             return;
                         };
-                        let _ = self.poll.registry().deregister(&mut stream);
+                        let _ = self.registry.deregister(&mut stream);
                         if next < addrs.len() {
                             self.try_addr(client, addrs, next, now);
                         } else {
@@ -773,6 +907,13 @@ impl Reactor {
                                 if c.session.state() != State::Connecting
                                     && c.session.state() != State::Connected
                                 {
+                                    break;
+                                }
+                                // A short read emptied the socket: data arriving later
+                                // raises a new edge, so the read that would only say
+                                // WouldBlock is saved. An end of stream or error already
+                                // reported raises none and is read to its end.
+                                if n < self.read_buf.len() && !closed {
                                     break;
                                 }
                             }
@@ -914,7 +1055,7 @@ impl Reactor {
             for t in acks {
                 c.session.acknowledge(t, now);
             }
-            if let Err(e) = Self::flush(c, self.poll.registry(), client) {
+            if let Err(e) = Self::flush(c, &self.registry, client) {
                 let cause = DisconnectCause::Transport {
                     detail: e.to_string(),
                     errno: e.raw_os_error(),
@@ -925,7 +1066,7 @@ impl Reactor {
             if c.session.poll_close() {
                 // The session ended the connection (DISCONNECT sent, or a protocol error):
                 // one last write attempt, then close.
-                let _ = Self::flush(c, self.poll.registry(), client);
+                let _ = Self::flush(c, &self.registry, client);
                 self.drop_transport(client);
                 self.after_close(client, now);
                 continue;
@@ -946,7 +1087,13 @@ impl Reactor {
         self.update_timer(client);
         if let Some(c) = self.conns.get_mut(&client) {
             if !c.out_events.is_empty() {
-                c.mailbox.deliver(c.out_events.drain(..));
+                let mut events = std::mem::take(&mut c.out_events);
+                let mailbox = Arc::clone(&c.mailbox);
+                self.deliver(&mailbox, &mut events);
+                if let Some(c) = self.conns.get_mut(&client) {
+                    // Keep the buffer's capacity for the next round.
+                    c.out_events = events;
+                }
             }
         }
     }
@@ -1114,7 +1261,8 @@ impl Reactor {
             reply.complete(Err(Error::Closed));
         }
         c.out_events.push(ClientEvent::Closed);
-        c.mailbox.deliver(c.out_events.drain(..));
+        let mailbox = Arc::clone(&c.mailbox);
+        self.deliver(&mailbox, &mut c.out_events);
         if let Some(w) = c.close_waiter.take() {
             w.complete(Ok(()));
         }

@@ -1,7 +1,9 @@
 /* 5. Callbacks calling back into the API: publish from on_message (echo), disconnect from
  * on_connect, midge_client_free from the client's own callback; drop_user_data runs exactly
  * once after replace / remove / free (and at once when registration fails); the callbacks of
- * one client never run concurrently, never on the application's thread. */
+ * one client never run concurrently, never on the application's thread. Inline callbacks
+ * (midge_options_set_inline_callbacks): on the I/O thread, where a _wait call fails with
+ * MIDGE_RESULT_WOULD_DEADLOCK at once, publishing and midge_client_free work. */
 #include "harness.h"
 
 #include <sched.h>
@@ -370,6 +372,116 @@ static void test_never_concurrent(const char *url) {
     H_CHECK(s.logs > 0);
 }
 
+/* ------------------------------------------------------------------ inline callbacks */
+
+typedef struct inline_cb {
+    midge_client *client;
+    int calls;
+    int off_io_thread;  /* calls not on the thread named "midge-io" */
+    int wait_rc;        /* midge_client_publish_wait inside the first call */
+    int64_t wait_ms;    /* how long it took */
+    int publish_rc;     /* midge_client_publish inside the first call */
+    int after_free_rc;  /* midge_client_publish after midge_client_free, in the second call */
+    int drops;
+} inline_cb;
+
+static void inline_on_message(void *user_data, const midge_message *m) {
+    inline_cb *s = (inline_cb *)user_data;
+    char name[16] = "";
+    if (pthread_getname_np(pthread_self(), name, sizeof name) != 0 ||
+        strcmp(name, "midge-io") != 0) {
+        h_note("inline callback on thread \"%s\"", name);
+        ATOMIC_INC(&s->off_io_thread);
+    }
+    if (h_payload_is_str(m, "one")) {
+        /* a wait on the I/O thread could never end: it fails at once */
+        int64_t t0 = h_now_ms();
+        s->wait_rc = (int)midge_client_publish_wait(s->client, "inline/out",
+                                                    (const uint8_t *)"waited", 6, 1, false, NULL,
+                                                    H_LONG_MS, NULL);
+        s->wait_ms = h_now_ms() - t0;
+        /* publishing without waiting works */
+        s->publish_rc = (int)midge_client_publish(s->client, "inline/out",
+                                                  (const uint8_t *)"echo", 4, 1, false, NULL,
+                                                  NULL);
+    } else if (h_payload_is_str(m, "bye") && ATOMIC_GET(&s->calls) == 1) {
+        midge_client_free(s->client); /* returns at once; closes after this callback */
+        s->after_free_rc = (int)midge_client_publish(s->client, "inline/out", NULL, 0, 0, false,
+                                                     NULL, NULL);
+    }
+    ATOMIC_INC(&s->calls); /* last: the test reads the fields above once it sees the count */
+}
+
+static void inline_drop(void *user_data) { ATOMIC_INC(&((inline_cb *)user_data)->drops); }
+
+static void test_inline(const char *url) {
+    H_CHECK_RC(midge_options_set_inline_callbacks(NULL, true), MIDGE_RESULT_INVALID_ARGUMENT);
+    H_CHECK_RC(midge_options_set_inline_callbacks(NULL, false), MIDGE_RESULT_INVALID_ARGUMENT);
+
+    h_inbox inbox;
+    h_inbox_init(&inbox);
+    midge_client *r = h_connect_id(url, "c-cb-inline-out");
+    H_CHECK_OK(midge_client_on_message(r, h_inbox_on_message, &inbox, NULL));
+    const char *out[] = {"inline/out"};
+    const uint8_t q1[] = {1};
+    H_CHECK_OK(midge_client_subscribe_wait(r, out, q1, 1, NULL, H_LONG_MS, NULL));
+
+    inline_cb s;
+    memset(&s, 0, sizeof s);
+    s.wait_rc = s.publish_rc = s.after_free_rc = -1;
+    midge_options *o = midge_options_new();
+    H_CHECK_OK(midge_options_set_client_id(o, "c-cb-inline"));
+    H_CHECK_OK(midge_options_set_inline_callbacks(o, true));
+    H_CHECK_OK(midge_client_new(url, o, &s.client));
+    midge_options_free(o);
+    /* registered before connecting, so that every event goes through the I/O thread */
+    H_CHECK_OK(midge_client_on_message(s.client, inline_on_message, &s, inline_drop));
+    H_CHECK_OK(midge_client_connect_wait(s.client, H_LONG_MS, NULL));
+    const char *in[] = {"inline/in"};
+    H_CHECK_OK(midge_client_subscribe_wait(s.client, in, q1, 1, NULL, H_LONG_MS, NULL));
+
+    midge_client *p = h_connect_id(url, "c-cb-inline-in");
+    H_CHECK_OK(midge_client_publish_wait(p, "inline/in", (const uint8_t *)"one", 3, 1, false, NULL,
+                                         H_LONG_MS, NULL));
+    H_WAIT_UNTIL(ATOMIC_GET(&s.calls) == 1, H_LONG_MS);
+    if (s.wait_rc != MIDGE_RESULT_WOULD_DEADLOCK) {
+        h_note("publish_wait in an inline callback: %s", midge_result_str(s.wait_rc));
+    }
+    H_CHECK(s.wait_rc == MIDGE_RESULT_WOULD_DEADLOCK);
+    H_CHECK(s.wait_ms < H_LONG_MS / 2); /* did not wait for its timeout */
+    H_CHECK(s.publish_rc == MIDGE_RESULT_OK);
+    /* the echo arrives; the publish whose wait failed may come first (its request went on) */
+    int waited = 0;
+    for (;;) {
+        midge_message *m = h_inbox_pop(&inbox, H_LONG_MS);
+        H_CHECK(m != NULL);
+        bool echo = h_payload_is_str(m, "echo");
+        if (!echo) {
+            H_CHECK(h_payload_is_str(m, "waited"));
+            waited++;
+        }
+        midge_message_free(m);
+        if (echo) break;
+    }
+    H_CHECK(waited <= 1);
+
+    /* freeing the client from its inline callback: returns, and no call follows */
+    for (int i = 0; i < 3; i++) {
+        H_CHECK_OK(midge_client_publish_wait(p, "inline/in", (const uint8_t *)"bye", 3, 1, false,
+                                             NULL, H_LONG_MS, NULL));
+    }
+    H_WAIT_UNTIL(ATOMIC_GET(&s.drops) == 1, H_LONG_MS);
+    if (ATOMIC_GET(&s.calls) != 2) h_note("%d inline callbacks, expected 2", s.calls);
+    H_CHECK(ATOMIC_GET(&s.calls) == 2);
+    H_CHECK(s.after_free_rc == MIDGE_RESULT_INVALID_ARGUMENT);
+    H_CHECK(ATOMIC_GET(&s.off_io_thread) == 0);
+    midge_client_free(s.client); /* freed already: nothing */
+    H_CHECK(ATOMIC_GET(&s.drops) == 1);
+    midge_client_free(p);
+    midge_client_free(r);
+    h_inbox_destroy(&inbox);
+}
+
 int main(void) {
     h_begin("test_callbacks");
     g_main_thread = pthread_self();
@@ -381,6 +493,7 @@ int main(void) {
     test_disconnect_from_on_connect(broker.url);
     test_never_concurrent(broker.url);
     test_free_from_callback(broker.url);
+    test_inline(broker.url);
 
     h_broker_stop(&broker);
     h_end();
