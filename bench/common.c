@@ -236,9 +236,11 @@ int bench_window_acquire(struct bench_window *w, int timeout_s) {
 void bench_window_release(struct bench_window *w, long n) {
     atomic_fetch_add(&w->done, n);
     if (atomic_load(&w->waiting)) {
+        /* Taking the lock orders this with the waiter's check; the signal comes after, so
+         * the woken waiter does not block at once on a lock still held here. */
         pthread_mutex_lock(&w->mu);
-        pthread_cond_signal(&w->cv);
         pthread_mutex_unlock(&w->mu);
+        pthread_cond_signal(&w->cv);
     }
 }
 
@@ -253,8 +255,9 @@ void bench_reply_init(struct bench_reply *r) {
 void bench_reply_post(struct bench_reply *r, uint64_t seq) {
     pthread_mutex_lock(&r->mu);
     atomic_store(&r->got, seq + 1);
-    pthread_cond_signal(&r->cv);
     pthread_mutex_unlock(&r->mu);
+    /* After unlocking, so the woken waiter does not block at once on our lock. */
+    pthread_cond_signal(&r->cv);
 }
 
 int bench_reply_wait(struct bench_reply *r, uint64_t seq, int timeout_s) {

@@ -19,6 +19,11 @@ static void check(midge_result r, const char *what) {
         bench_die("midge: %s: %s (%s)", what, midge_result_str(r), midge_last_error_message());
 }
 
+static void on_log(void *ud, int level, const char *message) {
+    (void)ud;
+    fprintf(stderr, "midge log %d: %s\n", level, message);
+}
+
 static midge_client *make_client(uint16_t receive_maximum) {
     midge_options *o = midge_options_new();
     check(midge_options_set_reconnect(o, false, 250, 1000), "set_reconnect");
@@ -26,9 +31,19 @@ static midge_client *make_client(uint16_t receive_maximum) {
     check(midge_options_set_tcp_nodelay(o, true), "set_tcp_nodelay");
     check(midge_options_set_offline_queue(o, 1000000, (size_t)1 << 31), "set_offline_queue");
     check(midge_options_set_event_queue_limit(o, 10000000), "set_event_queue_limit");
+    /* Callbacks on the I/O thread, as libmosquitto's run on its network thread; they only
+     * count and publish. BENCH_MIDGE_DISPATCH=1 keeps them on dispatcher threads. */
+    const char *dispatch = getenv("BENCH_MIDGE_DISPATCH");
+    bool inline_callbacks = !(dispatch && strcmp(dispatch, "1") == 0);
+    check(midge_options_set_inline_callbacks(o, inline_callbacks), "set_inline_callbacks");
+    /* BENCH_MIDGE_LOG=1: midge's warnings and errors on stderr (to explain a failed run). */
+    const char *log = getenv("BENCH_MIDGE_LOG");
+    bool logging = log && strcmp(log, "1") == 0;
+    if (logging) check(midge_options_set_log_level(o, MIDGE_LOG_WARN), "set_log_level");
     midge_client *c = NULL;
     check(midge_client_new(A.address, o, &c), "client_new");
     midge_options_free(o);
+    if (logging) check(midge_client_on_log(c, on_log, NULL, NULL), "on_log");
     return c;
 }
 
