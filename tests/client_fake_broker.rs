@@ -326,8 +326,9 @@ fn more_unacknowledged_publishes_than_our_receive_maximum_get_0x93() {
     let mut opts = options();
     opts.session.receive_maximum = 2;
     let (client, mut conn) = connected(&broker, opts, &connack(Properties::new()));
-    // Nobody takes the messages, so none is acknowledged; the third breaks the limit.
-    for id in 1..=3 {
+    // Nobody takes the messages, so none is acknowledged. A second Receive Maximum is
+    // tolerated (Mosquitto 2.0.11 overshoots); the fifth is too many.
+    for id in 1..=5 {
         conn.send(&publish("t", QoS::AtLeastOnce, id, Properties::new()));
     }
     assert_eq!(
