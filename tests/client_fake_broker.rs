@@ -111,6 +111,45 @@ fn server_keep_alive_replaces_ours_and_drives_pingreq() {
 }
 
 #[test]
+fn with_a_busy_poll_timers_and_traffic_go_on() {
+    // The I/O thread polls without sleeping for 20 ms before each sleep: the keep alive
+    // timer, beyond the spin, must still fire, and packets both ways still flow.
+    let broker = FakeBroker::start();
+    let mut opts = options();
+    opts.session.keep_alive = 1;
+    opts.busy_poll = Duration::from_millis(20);
+    let (client, mut conn) = connected(&broker, opts, &connack(Properties::new()));
+    assert!(matches!(
+        client.next_event(TIMEOUT),
+        Some(ClientEvent::Connected(_))
+    ));
+    let started = std::time::Instant::now();
+    assert_eq!(
+        conn.recv_packet(Duration::from_secs(3)).unwrap(),
+        Packet::PingReq
+    );
+    // Not before the keep alive is due (the spin does not fire timers early).
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    conn.send(&Packet::PingResp);
+    conn.send(&publish("in", QoS::AtMostOnce, 0, Properties::new()));
+    match next_interesting(&client) {
+        ClientEvent::Message(m) => assert_eq!(&m.topic[..], "in"),
+        other => panic!("{other:?}"),
+    }
+    client
+        .publish("out", "x", QoS::AtMostOnce, false, Properties::new())
+        .unwrap();
+    match conn.recv_packet(TIMEOUT).unwrap() {
+        Packet::Publish(p) => assert_eq!(&p.payload[..], b"x"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        conn.recv_packet(Duration::from_secs(3)).unwrap(),
+        Packet::PingReq
+    );
+}
+
+#[test]
 fn missing_pingresp_closes_the_connection_after_one_and_a_half_keep_alives() {
     let broker = FakeBroker::start();
     let mut opts = options();

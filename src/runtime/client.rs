@@ -44,6 +44,12 @@ pub struct ClientOptions {
     /// client's I/O waits for it, and waits inside it (`_and_wait`, `Completion::wait`)
     /// fail with [`Error::WouldDeadlock`]. Publishing, subscribing and closing from it work.
     pub inline_callbacks: bool,
+    /// Before the I/O thread sleeps, it polls its sockets without sleeping for this long
+    /// (yielding the CPU to any thread that wants it), default zero. A reply arriving within
+    /// the spin then costs no wake-up: lower round-trip latency (notably on virtual
+    /// machines, where waking an idle CPU costs tens of microseconds), for CPU time. The
+    /// I/O thread is shared: the longest value of the open clients applies.
+    pub busy_poll: Duration,
 }
 
 impl Default for ClientOptions {
@@ -57,6 +63,7 @@ impl Default for ClientOptions {
             event_queue_limit: 100_000,
             log_level: LogLevel::Off,
             inline_callbacks: false,
+            busy_poll: Duration::ZERO,
         }
     }
 }
@@ -113,6 +120,7 @@ impl Client {
             connect_timeout: options.connect_timeout,
             completion_events: Arc::clone(&completion_events),
             log_level: options.log_level,
+            busy_poll: options.busy_poll,
         };
         let session = Session::new(options.session, std::time::Instant::now());
         reactor.send(Command::Register {

@@ -56,6 +56,9 @@ pub(crate) struct ConnSettings {
     /// Shared with the `Client`, which may switch it at any time.
     pub completion_events: Arc<AtomicBool>,
     pub log_level: LogLevel,
+    /// How long the I/O thread polls without sleeping before it sleeps (the longest any
+    /// client asked for).
+    pub busy_poll: Duration,
 }
 
 /// What the application's threads ask of the I/O thread.
@@ -134,6 +137,10 @@ pub(crate) struct ReactorHandle {
     tx: Sender<Command>,
     waker: Waker,
     wake_pending: AtomicBool,
+    /// The I/O thread is in (or on its way into) the poller, having seen an empty queue:
+    /// a queued command must wake it. While it works, it looks at the queue before it
+    /// sleeps, and a command queued meanwhile needs no wake-up.
+    asleep: AtomicBool,
     /// Held by the I/O thread while it works, and by a caller carrying out its own command
     /// while the I/O thread sleeps.
     reactor: Mutex<Reactor>,
@@ -174,7 +181,12 @@ impl ReactorHandle {
             }
         }
         if self.tx.send(command).is_ok() {
-            self.wake();
+            // Pairs with the fence in `before_sleep`: either the I/O thread sees this
+            // command in its last look at the queue, or this sees it asleep.
+            std::sync::atomic::fence(Ordering::SeqCst);
+            if self.asleep.load(Ordering::SeqCst) {
+                self.wake();
+            }
         }
     }
 
@@ -218,6 +230,7 @@ pub(crate) fn handle() -> &'static Arc<ReactorHandle> {
             tx,
             waker,
             wake_pending: AtomicBool::new(false),
+            asleep: AtomicBool::new(false),
             reactor: Mutex::new(Reactor::new(registry, rx)),
         });
         let io = Arc::clone(&handle);
@@ -315,12 +328,41 @@ enum Sleep {
     Forever,
 }
 
+/// Polls without sleeping for up to `spin` (yielding the CPU to anyone who wants it), then
+/// sleeps up to `timeout`. Spinning keeps a reply that comes within `spin` from paying for
+/// a wake-up, which on virtual machines costs tens of microseconds per hop.
+fn busy_poll(
+    poll: &mut Poll,
+    events: &mut Events,
+    timeout: Option<Duration>,
+    spin: Duration,
+) -> io::Result<()> {
+    if !spin.is_zero() && timeout != Some(Duration::ZERO) {
+        let start = Instant::now();
+        loop {
+            poll.poll(events, Some(Duration::ZERO))?;
+            if !events.is_empty() {
+                return Ok(());
+            }
+            let elapsed = start.elapsed();
+            if elapsed >= spin {
+                let left = timeout.map(|t| t.saturating_sub(elapsed));
+                return poll.poll(events, left);
+            }
+            std::thread::yield_now();
+        }
+    }
+    poll.poll(events, timeout)
+}
+
 /// The I/O thread: sleeps in the poller without the reactor's lock, works with it.
 fn io_thread(handle: &ReactorHandle, mut poll: Poll) {
     let mut events = Events::with_capacity(1024);
     loop {
-        let timeout = handle.reactor.lock().before_sleep();
-        if let Err(e) = poll.poll(&mut events, timeout) {
+        let (timeout, spin) = handle.reactor.lock().before_sleep(&handle.asleep);
+        let polled = busy_poll(&mut poll, &mut events, timeout, spin);
+        handle.asleep.store(false, Ordering::SeqCst);
+        if let Err(e) = polled {
             if e.kind() != io::ErrorKind::Interrupted {
                 // The poller itself failing leaves nothing to drive; keep trying calmly.
                 std::thread::sleep(Duration::from_millis(10));
@@ -338,6 +380,8 @@ struct Reactor {
     rx: Receiver<Command>,
     /// How the I/O thread sleeps: a caller whose command moves a deadline earlier wakes it.
     sleep: Sleep,
+    /// The longest busy poll any client asked for.
+    busy_poll: Duration,
     /// Events produced by callers' commands, for the I/O thread to deliver.
     deferred: Vec<(Arc<Mailbox>, Vec<ClientEvent>)>,
     conns: HashMap<usize, Conn>,
@@ -358,6 +402,7 @@ impl Reactor {
             registry,
             rx,
             sleep: Sleep::Awake,
+            busy_poll: Duration::ZERO,
             deferred: Vec::new(),
             conns: HashMap::new(),
             timers: BTreeSet::new(),
@@ -368,16 +413,23 @@ impl Reactor {
         }
     }
 
-    /// The poller's timeout, recorded as what the I/O thread sleeps until.
-    fn before_sleep(&mut self) -> Option<Duration> {
-        // Commands queued by this thread (inline callbacks) are taken without waiting.
+    /// The poller's timeout, recorded as what the I/O thread sleeps until, and how long to
+    /// poll without sleeping first.
+    fn before_sleep(&mut self, asleep: &AtomicBool) -> (Option<Duration>, Duration) {
+        asleep.store(true, Ordering::SeqCst);
+        // Pairs with the fence in `ReactorHandle::send`.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        // Commands queued meanwhile (by inline callbacks, or by callers that found the
+        // thread awake and did not wake it) are taken without waiting.
         if !self.rx.is_empty() {
+            asleep.store(false, Ordering::SeqCst);
             self.sleep = Sleep::Awake;
-            return Some(Duration::ZERO);
+            return (Some(Duration::ZERO), Duration::ZERO);
         }
         let deadline = self.timers.first().map(|&(t, _)| t);
         self.sleep = deadline.map_or(Sleep::Forever, Sleep::Until);
-        deadline.map(|t| t.saturating_duration_since(Instant::now()))
+        let timeout = deadline.map(|t| t.saturating_duration_since(Instant::now()));
+        (timeout, self.busy_poll)
     }
 
     /// One round of the I/O thread after the poller returned.
@@ -481,6 +533,7 @@ impl Reactor {
                 settings,
                 mailbox,
             } => {
+                self.busy_poll = self.busy_poll.max(settings.busy_poll);
                 let conn = Conn::new(*session, address, settings, mailbox);
                 self.conns.insert(client, conn);
             }
@@ -1234,6 +1287,14 @@ impl Reactor {
         let Some(mut c) = self.conns.remove(&client) else {
             return;
         };
+        if c.settings.busy_poll == self.busy_poll {
+            self.busy_poll = self
+                .conns
+                .values()
+                .map(|c| c.settings.busy_poll)
+                .max()
+                .unwrap_or_default();
+        }
         if let Some(t) = c.timer.take() {
             self.timers.remove(&(t, client));
         }

@@ -70,6 +70,7 @@ static void bad_options(midge_options *o) {
     H_CHECK_RC(midge_options_set_tcp_nodelay(o, true), BAD);
     H_CHECK_RC(midge_options_set_event_queue_limit(o, 1), BAD);
     H_CHECK_RC(midge_options_set_log_level(o, 1), BAD);
+    H_CHECK_RC(midge_options_set_busy_poll(o, 100), BAD);
     H_CHECK_RC(midge_options_set_authenticator(o, "m", NULL, 0, NULL, NULL, NULL), BAD);
     midge_client *c = NULL;
     if (o != NULL) {
@@ -298,6 +299,9 @@ int main(void) {
     H_CHECK_RC(midge_options_set_log_level(o, 5), BAD);
     H_CHECK_RC(midge_options_set_log_level(o, -1), BAD);
     H_CHECK_RC(midge_options_set_event_queue_limit(o, 0), BAD);
+    H_CHECK_RC(midge_options_set_busy_poll(o, 10001), BAD);
+    H_CHECK_OK(midge_options_set_busy_poll(o, 10000));
+    H_CHECK_OK(midge_options_set_busy_poll(o, 0));
     H_CHECK_OK(midge_options_set_password(o, NULL, 3)); /* NULL removes it, whatever the length */
     H_CHECK_OK(midge_options_set_password(o, NULL, 0)); /* removes it */
     H_CHECK_RC(midge_properties_add_int(p, 0, 1), BAD);

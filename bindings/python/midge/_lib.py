@@ -231,6 +231,7 @@ SIGNATURES: Dict[str, Sig] = {
     "midge_options_set_log_level": (_result, [_p, c_int]),
     "midge_options_set_completion_events": (_result, [_p, c_bool]),
     "midge_options_set_inline_callbacks": (_result, [_p, c_bool]),
+    "midge_options_set_busy_poll": (_result, [_p, c_uint32]),
     "midge_options_set_authenticator": (
         _result,
         [_p, _str, _bytes_in, c_size_t, AUTH_CB, c_void_p, DROP_CB],
