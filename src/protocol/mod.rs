@@ -22,4 +22,5 @@ pub use event::{
     AckToken, ConnAckInfo, ConnectRefusal, DisconnectCause, Event, Message, PublishAck, RequestId,
     SubscribeAck, UnsubscribeAck,
 };
+pub(crate) use session::TRANSMIT_HIGH_WATER;
 pub use session::{PublishRequest, Session, State, check_subscribe, check_unsubscribe};

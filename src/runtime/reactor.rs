@@ -34,6 +34,7 @@ use crate::codec::{
     Subscription,
 };
 use crate::error::Error;
+use crate::protocol::TRANSMIT_HIGH_WATER;
 use crate::protocol::{
     AckToken, ConnAckInfo, DisconnectCause, Event, Message, PublishAck, PublishRequest,
     RequestError, RequestId, Session, State, SubscribeAck, UnsubscribeAck,
@@ -42,6 +43,10 @@ use crate::transport::{self, Address, Resolver, Stream, TcpOptions};
 
 const WAKER: Token = Token(usize::MAX);
 const READ_CHUNK: usize = 64 * 1024;
+/// Reads per client and round: what was read is handed over (and acknowledged) before
+/// more is read, so that a backlog in the socket is not all decoded into memory at once
+/// (11 MB was, with 16 KiB messages), and one busy connection does not hold up the others.
+const READS_PER_ROUND: usize = 4;
 /// The write buffer capacity kept between bursts.
 const WBUF_KEEP: usize = 256 * 1024;
 
@@ -384,6 +389,9 @@ struct Reactor {
     busy_poll: Duration,
     /// Events produced by callers' commands, for the I/O thread to deliver.
     deferred: Vec<(Arc<Mailbox>, Vec<ClientEvent>)>,
+    /// Connections whose socket may hold more than their last round read: the poller will
+    /// not report them again (edge-triggered), so the next round reads on.
+    read_on: Vec<usize>,
     conns: HashMap<usize, Conn>,
     timers: BTreeSet<(Instant, usize)>,
     dirty: Vec<usize>,
@@ -404,6 +412,7 @@ impl Reactor {
             sleep: Sleep::Awake,
             busy_poll: Duration::ZERO,
             deferred: Vec::new(),
+            read_on: Vec::new(),
             conns: HashMap::new(),
             timers: BTreeSet::new(),
             dirty: Vec::new(),
@@ -420,8 +429,9 @@ impl Reactor {
         // Pairs with the fence in `ReactorHandle::send`.
         std::sync::atomic::fence(Ordering::SeqCst);
         // Commands queued meanwhile (by inline callbacks, or by callers that found the
-        // thread awake and did not wake it) are taken without waiting.
-        if !self.rx.is_empty() {
+        // thread awake and did not wake it), and sockets with more to read, are taken
+        // without waiting.
+        if !self.rx.is_empty() || !self.read_on.is_empty() {
             asleep.store(false, Ordering::SeqCst);
             self.sleep = Sleep::Awake;
             return (Some(Duration::ZERO), Duration::ZERO);
@@ -440,6 +450,9 @@ impl Reactor {
             mailbox.deliver(events);
         }
         let now = Instant::now();
+        for client in std::mem::take(&mut self.read_on) {
+            self.on_io(client, true, false, false, now);
+        }
         for event in events {
             let token = event.token();
             if token == WAKER {
@@ -945,7 +958,15 @@ impl Reactor {
             }
             Phase::Open { stream } => {
                 if readable {
+                    let mut reads = 0;
                     loop {
+                        if reads == READS_PER_ROUND {
+                            if !self.read_on.contains(&client) {
+                                self.read_on.push(client);
+                            }
+                            break;
+                        }
+                        reads += 1;
                         match stream.read(&mut self.read_buf) {
                             Ok(0) => {
                                 let cause = DisconnectCause::Transport {
@@ -1093,13 +1114,17 @@ impl Reactor {
             let Some(c) = self.conns.get_mut(&client) else {
                 return;
             };
-            if matches!(c.phase, Phase::Open { .. }) {
-                c.session.take_transmit(&mut c.wbuf);
-            } else {
+            let open = matches!(c.phase, Phase::Open { .. });
+            if !open {
                 // Nothing can be written without a connection; the session re-sends what
                 // matters when the next one opens.
                 let mut discard = Vec::new();
                 c.session.take_transmit(&mut discard);
+            } else if c.wbuf.len() - c.woff < TRANSMIT_HIGH_WATER {
+                // Only while the socket keeps up: otherwise the session keeps (and stops
+                // encoding at) its own high-water mark, and the publishes behind wait
+                // unencoded rather than as a second copy of every payload here.
+                c.session.take_transmit(&mut c.wbuf);
             }
             let mut acks = Vec::new();
             while let Some(event) = c.session.poll_event() {
@@ -1119,20 +1144,31 @@ impl Reactor {
             if c.session.poll_close() {
                 // The session ended the connection (DISCONNECT sent, or a protocol error):
                 // one last write attempt, then close.
+                if open {
+                    c.session.take_transmit(&mut c.wbuf);
+                }
                 let _ = Self::flush(c, &self.registry, client);
                 self.drop_transport(client);
                 self.after_close(client, now);
                 continue;
             }
-            if c.session.has_transmit() {
-                continue;
-            }
-            if c.wbuf.is_empty() && matches!(c.phase, Phase::Open { .. }) {
-                // Everything was written: publishes waiting for room go out now.
-                c.session.transmit_drained(now);
+            if !open {
                 if c.session.has_transmit() {
                     continue;
                 }
+                break;
+            }
+            if c.wbuf.len() - c.woff >= TRANSMIT_HIGH_WATER {
+                // The socket is full: writable readiness brings us back.
+                break;
+            }
+            if c.session.has_transmit() {
+                continue;
+            }
+            // Room to write: publishes waiting for it are encoded now.
+            c.session.transmit_drained(now);
+            if c.session.has_transmit() {
+                continue;
             }
             break;
         }
