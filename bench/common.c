@@ -234,13 +234,15 @@ int bench_window_acquire(struct bench_window *w, int timeout_s) {
 }
 
 void bench_window_release(struct bench_window *w, long n) {
-    atomic_fetch_add(&w->done, n);
+    long done = atomic_fetch_add(&w->done, n) + n;
     if (atomic_load(&w->waiting)) {
-        /* Taking the lock orders this with the waiter's check; the signal comes after, so
-         * the woken waiter does not block at once on a lock still held here. */
+        /* Under the lock the waiter's `sent` is stable (it waits); wake it only once its
+         * condition holds, not for every message on the way there. The signal comes after
+         * the unlock, so the woken waiter does not block at once on our lock. */
         pthread_mutex_lock(&w->mu);
+        int ready = atomic_load(&w->waiting) && w->sent - done <= w->low;
         pthread_mutex_unlock(&w->mu);
-        pthread_cond_signal(&w->cv);
+        if (ready) pthread_cond_signal(&w->cv);
     }
 }
 

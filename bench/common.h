@@ -57,7 +57,7 @@ long bench_rx_wait_all(struct bench_rx *rx, int timeout_s);
  * down to a low-water mark (3/4 of the limit), so it is woken once per batch. */
 struct bench_window {
     long limit, low;
-    long sent;                  /* publisher thread only */
+    long sent;                  /* publisher thread; read under mu while it waits */
     atomic_long done;
     atomic_int waiting;
     pthread_mutex_t mu;
