@@ -16,7 +16,7 @@ use super::ptr::{array_arg, bytes_arg, str_arg, write_array, write_opt, write_ou
 use super::result::{FfiError, guard, midge_result};
 use crate::codec::{ByteString, Bytes, DisconnectReasonCode, Subscription, SubscriptionOptions};
 use crate::protocol::{PublishRequest, RequestError};
-use crate::runtime::{Client, ClientEvent, refuse_wait_on_io_thread};
+use crate::runtime::{Client, ClientEvent, start_and_wait};
 
 /// Called on connect, with the CONNACK (borrowed for the call).
 pub type midge_connect_cb =
@@ -433,12 +433,8 @@ pub extern "C" fn midge_client_publish_wait(
 ) -> midge_result {
     guard(|| {
         let c = self::client(client)?;
-        refuse_wait_on_io_thread()?;
         let request = publish_request(topic, payload, len, qos, retain, properties)?;
-        let ack = c
-            .client
-            .publish_request(request)?
-            .wait(timeout(timeout_ms))?;
+        let ack = start_and_wait(timeout(timeout_ms), || c.client.publish_request(request))?;
         write_opt(reason_code, ack.reason.code());
         Ok(())
     })
@@ -506,12 +502,9 @@ pub extern "C" fn midge_client_subscribe_wait(
 ) -> midge_result {
     guard(|| {
         let c = self::client(client)?;
-        refuse_wait_on_io_thread()?;
         let subs = subscriptions(filters, options, count)?;
-        let ack = c
-            .client
-            .subscribe(subs, properties_arg(properties)?)?
-            .wait(timeout(timeout_ms))?;
+        let properties = properties_arg(properties)?;
+        let ack = start_and_wait(timeout(timeout_ms), || c.client.subscribe(subs, properties))?;
         let codes: Vec<u8> = ack.reason_codes.iter().map(|c| c.as_u8()).collect();
         write_array(reason_codes, &codes[..codes.len().min(count)]);
         Ok(())
@@ -559,12 +552,11 @@ pub extern "C" fn midge_client_unsubscribe_wait(
 ) -> midge_result {
     guard(|| {
         let c = self::client(client)?;
-        refuse_wait_on_io_thread()?;
         let list = filter_list(filters, count)?;
-        let ack = c
-            .client
-            .unsubscribe(list, properties_arg(properties)?)?
-            .wait(timeout(timeout_ms))?;
+        let properties = properties_arg(properties)?;
+        let ack = start_and_wait(timeout(timeout_ms), || {
+            c.client.unsubscribe(list, properties)
+        })?;
         let codes: Vec<u8> = ack.reason_codes.iter().map(|c| c.as_u8()).collect();
         write_array(reason_codes, &codes[..codes.len().min(count)]);
         Ok(())
@@ -608,11 +600,11 @@ pub extern "C" fn midge_client_disconnect_wait(
 ) -> midge_result {
     guard(|| {
         let c = self::client(client)?;
-        refuse_wait_on_io_thread()?;
         let reason = disconnect_reason(reason_code)?;
-        c.client
-            .disconnect(reason, properties_arg(properties)?)
-            .wait(timeout(timeout_ms))?;
+        let properties = properties_arg(properties)?;
+        start_and_wait(timeout(timeout_ms), || {
+            Ok(c.client.disconnect(reason, properties))
+        })?;
         Ok(())
     })
 }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::backoff::ReconnectPolicy;
-use super::completion::{Completion, refuse_wait_on_io_thread};
+use super::completion::{Completion, start_and_wait};
 use super::dispatch::{self, Handler, Mailbox};
 use super::event::{ClientEvent, LogLevel};
 use super::reactor::{self, Command, ConnSettings, ReactorHandle};
@@ -144,22 +144,26 @@ impl Client {
         self.inner.reactor.send(command);
     }
 
+    /// Sends the command `make` builds around a new completion, and returns the completion.
+    fn start<T: Clone>(&self, make: impl FnOnce(usize, Completion<T>) -> Command) -> Completion<T> {
+        let completion = Completion::new();
+        self.send(make(self.inner.id, completion.clone()));
+        completion
+    }
+
     /// Starts connecting (resolution and connect happen on midge's threads). The completion
     /// gives the CONNACK, or why the attempt failed; reconnection then goes on per the
     /// reconnect policy.
     pub fn connect(&self) -> Completion<ConnAckInfo> {
-        let waiter = Completion::new();
-        self.send(Command::Connect {
-            client: self.inner.id,
-            waiter: Some(waiter.clone()),
-        });
-        waiter
+        self.start(|client, waiter| Command::Connect {
+            client,
+            waiter: Some(waiter),
+        })
     }
 
     /// Connects and waits up to `timeout` for CONNACK.
     pub fn connect_and_wait(&self, timeout: Duration) -> Result<ConnAckInfo, Error> {
-        refuse_wait_on_io_thread()?;
-        self.connect().wait(timeout)
+        start_and_wait(timeout, || Ok(self.connect()))
     }
 
     /// Publishes `payload` to `topic`. Refused at once (and nothing sent) for an invalid
@@ -190,13 +194,11 @@ impl Client {
         request: PublishRequest,
     ) -> Result<Completion<PublishAck>, Error> {
         request.check()?;
-        let completion = Completion::new();
-        self.send(Command::Publish {
-            client: self.inner.id,
+        Ok(self.start(|client, completion| Command::Publish {
+            client,
             request,
-            completion: completion.clone(),
-        });
-        Ok(completion)
+            completion,
+        }))
     }
 
     /// [`Client::publish_request`] for a caller that will not look at the outcome: no
@@ -227,9 +229,9 @@ impl Client {
         properties: Properties,
         timeout: Duration,
     ) -> Result<PublishAck, Error> {
-        refuse_wait_on_io_thread()?;
-        self.publish(topic, payload, qos, retain, properties)?
-            .wait(timeout)
+        start_and_wait(timeout, || {
+            self.publish(topic, payload, qos, retain, properties)
+        })
     }
 
     /// Request/response (4.10): publishes `payload` to `topic` with `response_topic` and a
@@ -244,7 +246,6 @@ impl Client {
         response_topic: &str,
         timeout: Duration,
     ) -> Result<Message, Error> {
-        refuse_wait_on_io_thread()?;
         validate_topic_name(response_topic).map_err(RequestError::InvalidTopic)?;
         let correlation = self.correlation_data();
         let request = PublishRequest {
@@ -257,14 +258,14 @@ impl Client {
                 .with(Property::CorrelationData(correlation.clone())),
         };
         request.check()?;
-        let reply = Completion::new();
-        self.send(Command::Request {
-            client: self.inner.id,
-            request,
-            correlation: correlation.clone(),
-            reply: reply.clone(),
+        let result = start_and_wait(timeout, || {
+            Ok(self.start(|client, reply| Command::Request {
+                client,
+                request,
+                correlation: correlation.clone(),
+                reply,
+            }))
         });
-        let result = reply.wait(timeout);
         if matches!(result, Err(Error::Timeout)) {
             self.send(Command::ForgetRequest {
                 client: self.inner.id,
@@ -295,14 +296,12 @@ impl Client {
         properties: Properties,
     ) -> Result<Completion<SubscribeAck>, Error> {
         check_subscribe(&subscriptions, &properties)?;
-        let completion = Completion::new();
-        self.send(Command::Subscribe {
-            client: self.inner.id,
+        Ok(self.start(|client, completion| Command::Subscribe {
+            client,
             subscriptions,
             properties,
-            completion: completion.clone(),
-        });
-        Ok(completion)
+            completion,
+        }))
     }
 
     /// Subscribes to one filter with a maximum QoS and default options, and waits.
@@ -312,7 +311,6 @@ impl Client {
         qos: QoS,
         timeout: Duration,
     ) -> Result<SubscribeAck, Error> {
-        refuse_wait_on_io_thread()?;
         let s = Subscription {
             filter: ByteString::from(filter),
             options: SubscriptionOptions {
@@ -320,7 +318,7 @@ impl Client {
                 ..SubscriptionOptions::default()
             },
         };
-        self.subscribe(vec![s], Properties::new())?.wait(timeout)
+        start_and_wait(timeout, || self.subscribe(vec![s], Properties::new()))
     }
 
     /// Unsubscribes from one or more filters.
@@ -330,14 +328,12 @@ impl Client {
         properties: Properties,
     ) -> Result<Completion<UnsubscribeAck>, Error> {
         check_unsubscribe(&filters, &properties)?;
-        let completion = Completion::new();
-        self.send(Command::Unsubscribe {
-            client: self.inner.id,
+        Ok(self.start(|client, completion| Command::Unsubscribe {
+            client,
             filters,
             properties,
-            completion: completion.clone(),
-        });
-        Ok(completion)
+            completion,
+        }))
     }
 
     pub fn unsubscribe_and_wait(
@@ -345,9 +341,9 @@ impl Client {
         filter: &str,
         timeout: Duration,
     ) -> Result<UnsubscribeAck, Error> {
-        refuse_wait_on_io_thread()?;
-        self.unsubscribe(vec![ByteString::from(filter)], Properties::new())?
-            .wait(timeout)
+        start_and_wait(timeout, || {
+            self.unsubscribe(vec![ByteString::from(filter)], Properties::new())
+        })
     }
 
     /// Sends DISCONNECT with `reason_code` (0x04 asks the server to publish the Will) and
@@ -358,30 +354,23 @@ impl Client {
         reason_code: DisconnectReasonCode,
         properties: Properties,
     ) -> Completion<()> {
-        let completion = Completion::new();
-        self.send(Command::Disconnect {
-            client: self.inner.id,
+        self.start(|client, completion| Command::Disconnect {
+            client,
             reason_code,
             properties,
-            completion: completion.clone(),
-        });
-        completion
+            completion,
+        })
     }
 
     pub fn disconnect_and_wait(&self, timeout: Duration) -> Result<(), Error> {
-        refuse_wait_on_io_thread()?;
-        self.disconnect(DisconnectReasonCode::NormalDisconnection, Properties::new())
-            .wait(timeout)
+        start_and_wait(timeout, || {
+            Ok(self.disconnect(DisconnectReasonCode::NormalDisconnection, Properties::new()))
+        })
     }
 
     /// Starts re-authentication with the configured authenticator (4.12.1).
     pub fn reauthenticate(&self) -> Completion<()> {
-        let completion = Completion::new();
-        self.send(Command::Reauthenticate {
-            client: self.inner.id,
-            completion: completion.clone(),
-        });
-        completion
+        self.start(|client, completion| Command::Reauthenticate { client, completion })
     }
 
     /// Installs the callback that receives every event of this client, on a midge
@@ -442,11 +431,6 @@ impl Client {
     /// Closes the client for good: disconnects if connected, fails pending requests with
     /// [`Error::Closed`], and delivers [`ClientEvent::Closed`] last.
     pub fn close(&self) -> Completion<()> {
-        let completion = Completion::new();
-        self.send(Command::Close {
-            client: self.inner.id,
-            completion: completion.clone(),
-        });
-        completion
+        self.start(|client, completion| Command::Close { client, completion })
     }
 }

@@ -8,15 +8,18 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::error::Error;
 
-/// Refuses a request that would be waited on where waiting cannot end (midge's I/O thread:
-/// an inline callback or an authenticator), before anything is sent, so that a caller who
-/// sees [`Error::WouldDeadlock`] knows the request was not made.
-pub(crate) fn refuse_wait_on_io_thread() -> Result<(), Error> {
+/// Makes a request with `start` and waits up to `timeout` for its result: every `_and_wait`
+/// call. Where waiting cannot end (midge's I/O thread: an inline callback or an
+/// authenticator) it fails with [`Error::WouldDeadlock`] before `start` runs, so that a
+/// caller who sees it knows the request was not made.
+pub(crate) fn start_and_wait<T: Clone>(
+    timeout: Duration,
+    start: impl FnOnce() -> Result<Completion<T>, Error>,
+) -> Result<T, Error> {
     if super::reactor::on_io_thread() {
-        Err(Error::WouldDeadlock)
-    } else {
-        Ok(())
+        return Err(Error::WouldDeadlock);
     }
+    start()?.wait(timeout)
 }
 
 /// The eventual result of a request. Cloning shares the same result.

@@ -29,7 +29,7 @@ use crate::protocol::AckToken;
 pub type Handler = Box<dyn FnMut(&ClientEvent) + Send>;
 
 /// The I/O thread, as the mailbox sees it.
-pub(crate) trait AckSink: Send + Sync {
+pub(crate) trait IoSink: Send + Sync {
     /// Acknowledgements of delivered messages.
     fn acknowledge(&self, client: usize, tokens: Vec<AckToken>);
     /// Runs an inline mailbox's queued events on the I/O thread
@@ -42,7 +42,7 @@ pub(crate) struct Mailbox {
     client: usize,
     /// The application closed the client: only `Closed` is still delivered.
     closing: AtomicBool,
-    acks: Arc<dyn AckSink>,
+    io: Arc<dyn IoSink>,
     limit: usize,
     /// Run the callback on the delivering (I/O) thread rather than a dispatcher thread.
     inline: bool,
@@ -84,16 +84,11 @@ impl std::fmt::Debug for Mailbox {
 }
 
 impl Mailbox {
-    pub(crate) fn new(
-        client: usize,
-        acks: Arc<dyn AckSink>,
-        limit: usize,
-        inline: bool,
-    ) -> Arc<Self> {
+    pub(crate) fn new(client: usize, io: Arc<dyn IoSink>, limit: usize, inline: bool) -> Arc<Self> {
         Arc::new(Self {
             client,
             closing: AtomicBool::new(false),
-            acks,
+            io,
             limit,
             inline,
             state: Mutex::new(State::default()),
@@ -161,7 +156,7 @@ impl Mailbox {
         if schedule {
             if self.inline {
                 // Events that came before the callback run where later ones will.
-                self.acks.run_inline(Arc::clone(self));
+                self.io.run_inline(Arc::clone(self));
             } else {
                 dispatcher().schedule(Arc::clone(self));
             }
@@ -194,7 +189,7 @@ impl Mailbox {
                     drop(st);
                     if let ClientEvent::Message(m) = &e {
                         if let Some(t) = m.ack {
-                            self.acks.acknowledge(self.client, vec![t]);
+                            self.io.acknowledge(self.client, vec![t]);
                         }
                     }
                     return Some(e);
@@ -280,7 +275,7 @@ impl Mailbox {
         }
         IN_CALLBACK.with(|c| c.set(None));
         if !acks.is_empty() {
-            self.acks.acknowledge(self.client, acks);
+            self.io.acknowledge(self.client, acks);
         }
         let (retired, again) = {
             let mut st = self.state.lock();

@@ -16,6 +16,6 @@ mod reactor;
 pub use backoff::ReconnectPolicy;
 pub use client::{Client, ClientOptions};
 pub use completion::Completion;
-pub(crate) use completion::refuse_wait_on_io_thread;
+pub(crate) use completion::start_and_wait;
 pub use dispatch::{DISPATCH_THREADS, Handler};
 pub use event::{ClientEvent, LogLevel};

@@ -27,7 +27,7 @@ use parking_lot::Mutex;
 
 use super::backoff::{Jitter, ReconnectPolicy};
 use super::completion::Completion;
-use super::dispatch::{AckSink, Mailbox};
+use super::dispatch::{IoSink, Mailbox};
 use super::event::{ClientEvent, LogLevel};
 use crate::codec::{
     ByteString, Bytes, ConnectReasonCode, DisconnectReasonCode, Properties, PropertyId,
@@ -177,7 +177,7 @@ impl ReactorHandle {
             // wait in the queue. This one then goes behind them, so that a client's commands
             // keep their order (and the I/O thread, already woken for those, takes it).
             if reactor.rx.is_empty() {
-                let wake = reactor.run_direct(command);
+                let wake = reactor.run_direct(command, self.asleep.load(Ordering::SeqCst));
                 drop(reactor);
                 if wake {
                     self.wake();
@@ -204,7 +204,7 @@ impl ReactorHandle {
     }
 }
 
-impl AckSink for ReactorHandle {
+impl IoSink for ReactorHandle {
     fn acknowledge(&self, client: usize, tokens: Vec<AckToken>) {
         self.send(Command::Ack { client, tokens });
     }
@@ -325,14 +325,6 @@ impl Conn {
     }
 }
 
-/// What the I/O thread is doing, as far as callers' commands are concerned.
-#[derive(Debug, Clone, Copy)]
-enum Sleep {
-    Awake,
-    Until(Instant),
-    Forever,
-}
-
 /// Polls without sleeping for up to `spin` (yielding the CPU to anyone who wants it), then
 /// sleeps up to `timeout`. Spinning keeps a reply that comes within `spin` from paying for
 /// a wake-up, which on virtual machines costs tens of microseconds per hop.
@@ -383,8 +375,9 @@ fn io_thread(handle: &ReactorHandle, mut poll: Poll) {
 struct Reactor {
     registry: Registry,
     rx: Receiver<Command>,
-    /// How the I/O thread sleeps: a caller whose command moves a deadline earlier wakes it.
-    sleep: Sleep,
+    /// The deadline the I/O thread sleeps until, while `ReactorHandle::asleep` (`None`: no
+    /// deadline): a caller whose command sets an earlier one wakes it.
+    sleep_deadline: Option<Instant>,
     /// The longest busy poll any client asked for.
     busy_poll: Duration,
     /// Events produced by callers' commands, for the I/O thread to deliver.
@@ -409,7 +402,7 @@ impl Reactor {
         Self {
             registry,
             rx,
-            sleep: Sleep::Awake,
+            sleep_deadline: None,
             busy_poll: Duration::ZERO,
             deferred: Vec::new(),
             read_on: Vec::new(),
@@ -429,22 +422,21 @@ impl Reactor {
         // Pairs with the fence in `ReactorHandle::send`.
         std::sync::atomic::fence(Ordering::SeqCst);
         // Commands queued meanwhile (by inline callbacks, or by callers that found the
-        // thread awake and did not wake it), and sockets with more to read, are taken
-        // without waiting.
-        if !self.rx.is_empty() || !self.read_on.is_empty() {
+        // thread awake and did not wake it), what callers' own commands produced, and
+        // sockets with more to read, are taken without waiting.
+        if !self.rx.is_empty() || !self.deferred.is_empty() || !self.read_on.is_empty() {
             asleep.store(false, Ordering::SeqCst);
-            self.sleep = Sleep::Awake;
             return (Some(Duration::ZERO), Duration::ZERO);
         }
-        let deadline = self.timers.first().map(|&(t, _)| t);
-        self.sleep = deadline.map_or(Sleep::Forever, Sleep::Until);
-        let timeout = deadline.map(|t| t.saturating_duration_since(Instant::now()));
+        self.sleep_deadline = self.timers.first().map(|&(t, _)| t);
+        let timeout = self
+            .sleep_deadline
+            .map(|t| t.saturating_duration_since(Instant::now()));
         (timeout, self.busy_poll)
     }
 
     /// One round of the I/O thread after the poller returned.
     fn round(&mut self, events: &Events) {
-        self.sleep = Sleep::Awake;
         // First what callers' commands produced, in the order it was produced.
         for (mailbox, events) in std::mem::take(&mut self.deferred) {
             mailbox.deliver(events);
@@ -467,9 +459,7 @@ impl Reactor {
                 now,
             );
         }
-        while let Ok(command) = self.rx.try_recv() {
-            self.on_command(command, now);
-        }
+        self.drain_commands(now);
         while let Some(&(at, client)) = self.timers.first() {
             if at > now {
                 break;
@@ -488,10 +478,14 @@ impl Reactor {
             if self.rx.is_empty() {
                 break;
             }
-            while let Ok(command) = self.rx.try_recv() {
-                self.on_command(command, now);
-            }
+            self.drain_commands(now);
             self.process_dirty(now);
+        }
+    }
+
+    fn drain_commands(&mut self, now: Instant) {
+        while let Ok(command) = self.rx.try_recv() {
+            self.on_command(command, now);
         }
     }
 
@@ -502,30 +496,35 @@ impl Reactor {
         }
     }
 
-    /// A caller's command, carried out on the caller's thread while the I/O thread sleeps.
-    /// Returns whether the I/O thread must wake: events to deliver, or an earlier deadline.
-    fn run_direct(&mut self, command: Command) -> bool {
+    /// A caller's command, carried out on the caller's thread while the I/O thread does not
+    /// hold the lock. Returns whether the I/O thread, `asleep` in the poller, must wake:
+    /// events to deliver, or a deadline earlier than the one it sleeps until. Awake, it
+    /// looks at both before it next sleeps.
+    fn run_direct(&mut self, command: Command, asleep: bool) -> bool {
         let now = Instant::now();
         self.on_command(command, now);
         self.process_dirty(now);
-        let earlier = match (self.sleep, self.timers.first()) {
-            (Sleep::Until(until), Some(&(t, _))) => t < until,
-            (Sleep::Forever, Some(_)) => true,
-            _ => false,
-        };
-        earlier || !self.deferred.is_empty()
+        let earlier = self
+            .timers
+            .first()
+            .is_some_and(|&(t, _)| self.sleep_deadline.is_none_or(|d| t < d));
+        asleep && (earlier || !self.deferred.is_empty())
     }
 
-    /// Hands events to a client's mailbox: at once on the I/O thread, else through it.
-    fn deliver(&mut self, mailbox: &Arc<Mailbox>, events: &mut Vec<ClientEvent>) {
+    /// Hands events to a client's mailbox: at once on the I/O thread, else through it (into
+    /// `deferred`).
+    fn deliver(
+        deferred: &mut Vec<(Arc<Mailbox>, Vec<ClientEvent>)>,
+        mailbox: &Arc<Mailbox>,
+        events: &mut Vec<ClientEvent>,
+    ) {
         if events.is_empty() {
             return;
         }
         if on_io_thread() {
             mailbox.deliver(events.drain(..));
         } else {
-            self.deferred
-                .push((Arc::clone(mailbox), std::mem::take(events)));
+            deferred.push((Arc::clone(mailbox), std::mem::take(events)));
         }
     }
 
@@ -1175,15 +1174,7 @@ impl Reactor {
         self.finish_close(client);
         self.update_timer(client);
         if let Some(c) = self.conns.get_mut(&client) {
-            if !c.out_events.is_empty() {
-                let mut events = std::mem::take(&mut c.out_events);
-                let mailbox = Arc::clone(&c.mailbox);
-                self.deliver(&mailbox, &mut events);
-                if let Some(c) = self.conns.get_mut(&client) {
-                    // Keep the buffer's capacity for the next round.
-                    c.out_events = events;
-                }
-            }
+            Self::deliver(&mut self.deferred, &c.mailbox, &mut c.out_events);
         }
     }
 
@@ -1358,8 +1349,7 @@ impl Reactor {
             reply.complete(Err(Error::Closed));
         }
         c.out_events.push(ClientEvent::Closed);
-        let mailbox = Arc::clone(&c.mailbox);
-        self.deliver(&mailbox, &mut c.out_events);
+        Self::deliver(&mut self.deferred, &c.mailbox, &mut c.out_events);
         if let Some(w) = c.close_waiter.take() {
             w.complete(Ok(()));
         }
