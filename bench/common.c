@@ -338,3 +338,85 @@ void bench_latch_wait(struct bench_latch *l, int *field, const char *lib, const 
     pthread_mutex_unlock(&l->mu);
     if (*field < 0) bench_die("%s: %s failed (%d)", lib, what, l->rc);
 }
+
+/* ---- the scenarios' measured loops ---- */
+
+void bench_throughput_run(const char *lib, const struct bench_args *a, struct bench_rx *rx,
+                          struct bench_window *win, bench_publish_fn publish, void *client,
+                          struct bench_measure *m) {
+    uint8_t *buf = malloc(a->size);
+    bench_fill_payload(buf, a->size);
+    double cpu0 = bench_cpu_seconds();
+    uint64_t t0 = bench_now_ns();
+    long sent = 0;
+    for (long i = 0; i < a->count; i++) {
+        if (bench_window_acquire(win, a->timeout_s) != 0) {
+            fprintf(stderr, "%s: window stalled at %ld\n", lib, i);
+            break;
+        }
+        bench_put_seq(buf, (uint64_t)i);
+        publish(client, i, buf, a->size);
+        sent++;
+    }
+    m->done = bench_rx_wait_all(rx, a->timeout_s);
+    m->cpu_s = bench_cpu_seconds() - cpu0;
+    uint64_t t1 = atomic_load(&rx->last_ns);
+    m->secs = t1 > t0 ? (double)(t1 - t0) / 1e9 : -1;
+    /* Let the last acknowledgements in before the clients close (bounded: 2 s). */
+    for (int k = 0; a->qos > 0 && k < 200 && atomic_load(&win->done) < sent; k++) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    m->rss_kib = bench_peak_rss_kib();
+    m->rtt = NULL;
+    free(buf);
+}
+
+void bench_throughput_report(const char *lib, const struct bench_args *a, struct bench_rx *rx,
+                             const struct bench_measure *m, long publishes_failed) {
+    if (publishes_failed) fprintf(stderr, "%s: %ld publishes failed\n", lib, publishes_failed);
+    long bad = atomic_load(&rx->bad);
+    if (bad) fprintf(stderr, "%s: %ld bad payloads\n", lib, bad);
+    bench_print_result(lib, a, m->secs > 0 ? (double)m->done / m->secs : -1, a->count - m->done,
+                       atomic_load(&rx->dup), m->cpu_s / (double)a->count * 1e6, m->rss_kib, -1,
+                       -1);
+}
+
+void bench_pingpong_run(const char *lib, const struct bench_args *a, struct bench_reply *reply,
+                        bench_publish_fn ping, void *client, struct bench_measure *m) {
+    long warm = a->count / 10 < 100 ? a->count / 10 : 100;
+    m->rtt = malloc(sizeof(uint64_t) * (size_t)a->count);
+    uint8_t *buf = malloc(a->size);
+    bench_fill_payload(buf, a->size);
+    long n = 0;
+    double cpu0 = 0;
+    uint64_t start = 0;
+    for (long i = 0; i < warm + a->count; i++) {
+        if (i == warm) {
+            cpu0 = bench_cpu_seconds();
+            start = bench_now_ns();
+        }
+        bench_put_seq(buf, (uint64_t)i);
+        uint64_t t = bench_now_ns();
+        ping(client, i, buf, a->size);
+        if (bench_reply_wait(reply, (uint64_t)i, a->timeout_s) != 0) {
+            fprintf(stderr, "%s: round trip %ld timed out\n", lib, i);
+            break;
+        }
+        if (i >= warm) m->rtt[n++] = bench_now_ns() - t;
+    }
+    m->done = n;
+    m->secs = (double)(bench_now_ns() - start) / 1e9;
+    m->cpu_s = bench_cpu_seconds() - cpu0;
+    m->rss_kib = bench_peak_rss_kib();
+    free(buf);
+}
+
+void bench_pingpong_report(const char *lib, const struct bench_args *a, struct bench_measure *m) {
+    long n = m->done;
+    double p50 = bench_percentile(m->rtt, n, 50) / 1e3, p99 = bench_percentile(m->rtt, n, 99) / 1e3;
+    bench_print_result(lib, a, n ? (double)n / m->secs : -1, a->count - n, 0,
+                       n ? m->cpu_s / (double)n * 1e6 : -1, m->rss_kib, p50, p99);
+    free(m->rtt);
+    m->rtt = NULL;
+}

@@ -98,6 +98,32 @@ void bench_latch_init(struct bench_latch *l);
 void bench_latch_set(struct bench_latch *l, int *field, int v);
 void bench_latch_wait(struct bench_latch *l, int *field, const char *lib, const char *what);
 
+/* The two scenarios' measured loops, the same for every library program: `publish`
+ * sends one message (payload `buf`, sequence number `i` in it) on `client`, dying on error. */
+typedef void (*bench_publish_fn)(void *client, long i, const uint8_t *buf, size_t len);
+
+struct bench_measure {
+    long done;        /* messages received, or round trips made */
+    double secs;      /* first publish to last receipt, or the timed round trips */
+    double cpu_s;     /* the process's CPU time over the same interval */
+    long rss_kib;     /* peak RSS, taken before the clients close */
+    uint64_t *rtt;    /* ping-pong: each round trip, in ns */
+};
+
+/* Throughput: publishes a->count messages, at most a->inflight outstanding in `win`, and
+ * waits for them at `rx` (and at QoS > 0 for their acknowledgements). */
+void bench_throughput_run(const char *lib, const struct bench_args *a, struct bench_rx *rx,
+                          struct bench_window *win, bench_publish_fn publish, void *client,
+                          struct bench_measure *m);
+void bench_throughput_report(const char *lib, const struct bench_args *a, struct bench_rx *rx,
+                             const struct bench_measure *m, long publishes_failed);
+
+/* Ping-pong: min(100, count/10) warm-up round trips, then a->count timed ones, each
+ * published with `ping` and awaited at `reply`. */
+void bench_pingpong_run(const char *lib, const struct bench_args *a, struct bench_reply *reply,
+                        bench_publish_fn ping, void *client, struct bench_measure *m);
+void bench_pingpong_report(const char *lib, const struct bench_args *a, struct bench_measure *m);
+
 void bench_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
 #endif

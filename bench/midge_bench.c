@@ -93,6 +93,12 @@ static void on_pong(void *ud, const midge_message *m) {
     bench_reply_post(&REPLY, bench_get_seq(p, len));
 }
 
+/* Publishes one message on topic A (a bench_publish_fn). */
+static void publish_a(void *client, long i, const uint8_t *buf, size_t len) {
+    midge_result r = midge_client_publish(client, A.topic_a, buf, len, A.qos, false, NULL, NULL);
+    if (r != MIDGE_RESULT_OK) bench_die("midge: publish %ld: %s", i, midge_result_str(r));
+}
+
 static void throughput(void) {
     bench_rx_init(&RX, A.count);
     bench_window_init(&WIN, A.inflight);
@@ -107,38 +113,11 @@ static void throughput(void) {
     if (A.qos > 0) check(midge_client_on_publish(pub, on_acked, NULL, NULL), "on_publish");
     connect_client(pub);
 
-    uint8_t *buf = malloc(A.size);
-    bench_fill_payload(buf, A.size);
-    double cpu0 = bench_cpu_seconds();
-    uint64_t t0 = bench_now_ns();
-    long sent = 0;
-    for (long i = 0; i < A.count; i++) {
-        if (bench_window_acquire(&WIN, A.timeout_s) != 0) {
-            fprintf(stderr, "midge: window stalled at %ld\n", i);
-            break;
-        }
-        bench_put_seq(buf, (uint64_t)i);
-        midge_result r = midge_client_publish(pub, A.topic_a, buf, A.size, A.qos, false, NULL, NULL);
-        if (r != MIDGE_RESULT_OK) bench_die("midge: publish %ld: %s", i, midge_result_str(r));
-        sent++;
-    }
-    long got = bench_rx_wait_all(&RX, A.timeout_s);
-    double cpu1 = bench_cpu_seconds();
-    uint64_t t1 = atomic_load(&RX.last_ns);
-    if (A.qos > 0) { /* let the last acknowledgements in before closing */
-        for (int k = 0; k < 200 && atomic_load(&WIN.done) < sent; k++) {
-            struct timespec ts = {0, 10000000};
-            nanosleep(&ts, NULL);
-        }
-    }
-    long rss = bench_peak_rss_kib();
+    struct bench_measure m;
+    bench_throughput_run("midge", &A, &RX, &WIN, publish_a, pub, &m);
     midge_client_free(pub);
     midge_client_free(sub);
-    if (atomic_load(&PUB_FAILED)) fprintf(stderr, "midge: %ld publishes failed\n", atomic_load(&PUB_FAILED));
-    if (atomic_load(&RX.bad)) fprintf(stderr, "midge: %ld bad payloads\n", atomic_load(&RX.bad));
-    double secs = t1 > t0 ? (double)(t1 - t0) / 1e9 : -1;
-    bench_print_result("midge", &A, secs > 0 ? (double)got / secs : -1, A.count - got,
-                       atomic_load(&RX.dup), (cpu1 - cpu0) / (double)A.count * 1e6, rss, -1, -1);
+    bench_throughput_report("midge", &A, &RX, &m, atomic_load(&PUB_FAILED));
 }
 
 static void pingpong(void) {
@@ -152,37 +131,11 @@ static void pingpong(void) {
     connect_client(pinger);
     subscribe(pinger, A.topic_b);
 
-    long warm = A.count / 10 < 100 ? A.count / 10 : 100;
-    uint64_t *rtt = malloc(sizeof(uint64_t) * (size_t)A.count);
-    uint8_t *buf = malloc(A.size);
-    bench_fill_payload(buf, A.size);
-    long n = 0, lost = 0;
-    double cpu0 = 0;
-    uint64_t start = 0;
-    for (long i = 0; i < warm + A.count; i++) {
-        if (i == warm) {
-            cpu0 = bench_cpu_seconds();
-            start = bench_now_ns();
-        }
-        bench_put_seq(buf, (uint64_t)i);
-        uint64_t t = bench_now_ns();
-        check(midge_client_publish(pinger, A.topic_a, buf, A.size, A.qos, false, NULL, NULL), "publish");
-        if (bench_reply_wait(&REPLY, (uint64_t)i, A.timeout_s) != 0) {
-            lost++;
-            fprintf(stderr, "midge: round trip %ld timed out\n", i);
-            break;
-        }
-        if (i >= warm) rtt[n++] = bench_now_ns() - t;
-    }
-    uint64_t end = bench_now_ns();
-    double cpu1 = bench_cpu_seconds();
-    long rss = bench_peak_rss_kib();
+    struct bench_measure m;
+    bench_pingpong_run("midge", &A, &REPLY, publish_a, pinger, &m);
     midge_client_free(pinger);
     midge_client_free(ECHO);
-    double p50 = bench_percentile(rtt, n, 50) / 1e3, p99 = bench_percentile(rtt, n, 99) / 1e3;
-    bench_print_result("midge", &A, n ? (double)n / ((double)(end - start) / 1e9) : -1,
-                       A.count - n, 0, n ? (cpu1 - cpu0) / (double)n * 1e6 : -1, rss, p50, p99);
-    (void)lost;
+    bench_pingpong_report("midge", &A, &m);
 }
 
 int main(int argc, char **argv) {

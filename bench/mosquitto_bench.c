@@ -89,6 +89,12 @@ static void on_pong(struct mosquitto *m, void *obj, const struct mosquitto_messa
     bench_reply_post(&REPLY, bench_get_seq(msg->payload, (size_t)msg->payloadlen));
 }
 
+/* Publishes one message on topic A (a bench_publish_fn). */
+static void publish_a(void *client, long i, const uint8_t *buf, size_t len) {
+    int rc = mosquitto_publish_v5(client, NULL, A.topic_a, (int)len, buf, A.qos, false, NULL);
+    if (rc) bench_die("mosquitto: publish %ld: %s", i, mosquitto_strerror(rc));
+}
+
 static void throughput(void) {
     bench_rx_init(&RX, A.count);
     bench_window_init(&WIN, A.inflight);
@@ -103,38 +109,11 @@ static void throughput(void) {
     if (A.qos > 0) mosquitto_publish_v5_callback_set(pub, on_acked);
     connect_client(pub, &lp);
 
-    uint8_t *buf = malloc(A.size);
-    bench_fill_payload(buf, A.size);
-    double cpu0 = bench_cpu_seconds();
-    uint64_t t0 = bench_now_ns();
-    long sent = 0;
-    for (long i = 0; i < A.count; i++) {
-        if (bench_window_acquire(&WIN, A.timeout_s) != 0) {
-            fprintf(stderr, "mosquitto: window stalled at %ld\n", i);
-            break;
-        }
-        bench_put_seq(buf, (uint64_t)i);
-        int rc = mosquitto_publish_v5(pub, NULL, A.topic_a, (int)A.size, buf, A.qos, false, NULL);
-        if (rc) bench_die("mosquitto: publish %ld: %s", i, mosquitto_strerror(rc));
-        sent++;
-    }
-    long got = bench_rx_wait_all(&RX, A.timeout_s);
-    double cpu1 = bench_cpu_seconds();
-    uint64_t t1 = atomic_load(&RX.last_ns);
-    if (A.qos > 0) {
-        for (int k = 0; k < 200 && atomic_load(&WIN.done) < sent; k++) {
-            struct timespec ts = {0, 10000000};
-            nanosleep(&ts, NULL);
-        }
-    }
-    long rss = bench_peak_rss_kib();
+    struct bench_measure m;
+    bench_throughput_run("mosquitto", &A, &RX, &WIN, publish_a, pub, &m);
     close_client(pub);
     close_client(sub);
-    if (atomic_load(&PUB_FAILED)) fprintf(stderr, "mosquitto: %ld publishes failed\n", atomic_load(&PUB_FAILED));
-    if (atomic_load(&RX.bad)) fprintf(stderr, "mosquitto: %ld bad payloads\n", atomic_load(&RX.bad));
-    double secs = t1 > t0 ? (double)(t1 - t0) / 1e9 : -1;
-    bench_print_result("mosquitto", &A, secs > 0 ? (double)got / secs : -1, A.count - got,
-                       atomic_load(&RX.dup), (cpu1 - cpu0) / (double)A.count * 1e6, rss, -1, -1);
+    bench_throughput_report("mosquitto", &A, &RX, &m, atomic_load(&PUB_FAILED));
 }
 
 static void pingpong(void) {
@@ -149,35 +128,11 @@ static void pingpong(void) {
     connect_client(pinger, &lp);
     subscribe(pinger, &lp, A.topic_b);
 
-    long warm = A.count / 10 < 100 ? A.count / 10 : 100;
-    uint64_t *rtt = malloc(sizeof(uint64_t) * (size_t)A.count);
-    uint8_t *buf = malloc(A.size);
-    bench_fill_payload(buf, A.size);
-    long n = 0;
-    double cpu0 = 0;
-    uint64_t start = 0;
-    for (long i = 0; i < warm + A.count; i++) {
-        if (i == warm) {
-            cpu0 = bench_cpu_seconds();
-            start = bench_now_ns();
-        }
-        bench_put_seq(buf, (uint64_t)i);
-        uint64_t t = bench_now_ns();
-        check(mosquitto_publish_v5(pinger, NULL, A.topic_a, (int)A.size, buf, A.qos, false, NULL), "publish");
-        if (bench_reply_wait(&REPLY, (uint64_t)i, A.timeout_s) != 0) {
-            fprintf(stderr, "mosquitto: round trip %ld timed out\n", i);
-            break;
-        }
-        if (i >= warm) rtt[n++] = bench_now_ns() - t;
-    }
-    uint64_t end = bench_now_ns();
-    double cpu1 = bench_cpu_seconds();
-    long rss = bench_peak_rss_kib();
+    struct bench_measure m;
+    bench_pingpong_run("mosquitto", &A, &REPLY, publish_a, pinger, &m);
     close_client(pinger);
     close_client(echo);
-    double p50 = bench_percentile(rtt, n, 50) / 1e3, p99 = bench_percentile(rtt, n, 99) / 1e3;
-    bench_print_result("mosquitto", &A, n ? (double)n / ((double)(end - start) / 1e9) : -1,
-                       A.count - n, 0, n ? (cpu1 - cpu0) / (double)n * 1e6 : -1, rss, p50, p99);
+    bench_pingpong_report("mosquitto", &A, &m);
 }
 
 int main(int argc, char **argv) {

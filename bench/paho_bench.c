@@ -176,6 +176,19 @@ static int on_pong(void *ctx, char *topic, int topic_len, MQTTAsync_message *m) 
     return 1;
 }
 
+/* A publisher and the response options its publishes carry (NULL: none). */
+struct paho_pub {
+    MQTTAsync client;
+    MQTTAsync_responseOptions *ro;
+};
+
+/* Publishes one message on topic A (a bench_publish_fn; `client` is a struct paho_pub). */
+static void publish_a(void *client, long i, const uint8_t *buf, size_t len) {
+    struct paho_pub *p = client;
+    int rc = send_msg(p->client, A.topic_a, (void *)buf, (int)len, p->ro);
+    if (rc) bench_die("paho: publish %ld: %s (%d)", i, MQTTAsync_strerror(rc), rc);
+}
+
 static void throughput(void) {
     bench_rx_init(&RX, A.count);
     bench_window_init(&WIN, A.inflight);
@@ -192,36 +205,13 @@ static void throughput(void) {
     ro.onSuccess5 = on_acked;
     ro.onFailure5 = on_ack_fail;
 
-    uint8_t *buf = malloc(A.size);
-    bench_fill_payload(buf, A.size);
-    double cpu0 = bench_cpu_seconds();
-    uint64_t t0 = bench_now_ns();
-    long sent = 0;
-    for (long i = 0; i < A.count; i++) {
-        if (bench_window_acquire(&WIN, A.timeout_s) != 0) {
-            fprintf(stderr, "paho: window stalled at %ld\n", i);
-            break;
-        }
-        bench_put_seq(buf, (uint64_t)i);
-        int rc = send_msg(pub, A.topic_a, buf, (int)A.size, A.qos > 0 ? &ro : NULL);
-        if (rc) bench_die("paho: publish %ld: %s (%d)", i, MQTTAsync_strerror(rc), rc);
-        sent++;
-    }
-    long got = bench_rx_wait_all(&RX, A.timeout_s);
-    double cpu1 = bench_cpu_seconds();
-    uint64_t t1 = atomic_load(&RX.last_ns);
-    if (A.qos > 0) {
-        for (int k = 0; k < 200 && atomic_load(&WIN.done) < sent; k++) usleep(10000);
-    }
-    long rss = bench_peak_rss_kib();
+    struct paho_pub p = {pub, A.qos > 0 ? &ro : NULL};
+    struct bench_measure m;
+    bench_throughput_run("paho", &A, &RX, &WIN, publish_a, &p, &m);
     close_client(pub);
     close_client(sub);
-    if (atomic_load(&PUB_FAILED)) fprintf(stderr, "paho: %ld publishes failed\n", atomic_load(&PUB_FAILED));
     if (atomic_load(&SEND_RETRIES)) fprintf(stderr, "paho: %ld send retries\n", atomic_load(&SEND_RETRIES));
-    if (atomic_load(&RX.bad)) fprintf(stderr, "paho: %ld bad payloads\n", atomic_load(&RX.bad));
-    double secs = t1 > t0 ? (double)(t1 - t0) / 1e9 : -1;
-    bench_print_result("paho", &A, secs > 0 ? (double)got / secs : -1, A.count - got,
-                       atomic_load(&RX.dup), (cpu1 - cpu0) / (double)A.count * 1e6, rss, -1, -1);
+    bench_throughput_report("paho", &A, &RX, &m, atomic_load(&PUB_FAILED));
 }
 
 static void pingpong(void) {
@@ -234,35 +224,12 @@ static void pingpong(void) {
     connect_client(pinger, &lp, 1000);
     subscribe(pinger, &lp, A.topic_b);
 
-    long warm = A.count / 10 < 100 ? A.count / 10 : 100;
-    uint64_t *rtt = malloc(sizeof(uint64_t) * (size_t)A.count);
-    uint8_t *buf = malloc(A.size);
-    bench_fill_payload(buf, A.size);
-    long n = 0;
-    double cpu0 = 0;
-    uint64_t start = 0;
-    for (long i = 0; i < warm + A.count; i++) {
-        if (i == warm) {
-            cpu0 = bench_cpu_seconds();
-            start = bench_now_ns();
-        }
-        bench_put_seq(buf, (uint64_t)i);
-        uint64_t t = bench_now_ns();
-        check(send_msg(pinger, A.topic_a, buf, (int)A.size, NULL), "publish");
-        if (bench_reply_wait(&REPLY, (uint64_t)i, A.timeout_s) != 0) {
-            fprintf(stderr, "paho: round trip %ld timed out\n", i);
-            break;
-        }
-        if (i >= warm) rtt[n++] = bench_now_ns() - t;
-    }
-    uint64_t end = bench_now_ns();
-    double cpu1 = bench_cpu_seconds();
-    long rss = bench_peak_rss_kib();
+    struct paho_pub p = {pinger, NULL};
+    struct bench_measure m;
+    bench_pingpong_run("paho", &A, &REPLY, publish_a, &p, &m);
     close_client(pinger);
     close_client(ECHO);
-    double p50 = bench_percentile(rtt, n, 50) / 1e3, p99 = bench_percentile(rtt, n, 99) / 1e3;
-    bench_print_result("paho", &A, n ? (double)n / ((double)(end - start) / 1e9) : -1,
-                       A.count - n, 0, n ? (cpu1 - cpu0) / (double)n * 1e6 : -1, rss, p50, p99);
+    bench_pingpong_report("paho", &A, &m);
 }
 
 int main(int argc, char **argv) {
