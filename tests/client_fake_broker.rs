@@ -9,20 +9,13 @@ use midge::codec::{
     Auth, AuthReasonCode, ByteString, Bytes, ConnAck, ConnectReasonCode, Disconnect,
     DisconnectReasonCode, Packet, Properties, Property, PropertyId, PubAck, PubRel, Publish, QoS,
 };
-use midge::protocol::{Authenticator, DisconnectCause, Options};
+use midge::protocol::{Authenticator, DisconnectCause};
 use midge::runtime::{Client, ClientEvent, ClientOptions, ReconnectPolicy};
 use support::TIMEOUT;
 use support::fake_broker::{FakeBroker, FakeConn};
 
 fn options() -> ClientOptions {
-    ClientOptions {
-        session: Options {
-            client_id: ByteString::from_static("fake-test"),
-            ..Options::default()
-        },
-        reconnect: ReconnectPolicy::disabled(),
-        ..ClientOptions::default()
-    }
+    support::client_options("fake-test")
 }
 
 fn connack(properties: Properties) -> Packet {

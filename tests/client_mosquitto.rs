@@ -9,21 +9,11 @@ use midge::codec::{
     ByteString, Bytes, DisconnectReasonCode, Properties, Property, PropertyId, QoS, RetainHandling,
     SubAckReasonCode, Subscription, SubscriptionOptions, UnsubAckReasonCode, Will,
 };
-use midge::protocol::{DisconnectCause, Message, Options};
+use midge::protocol::{DisconnectCause, Message};
 use midge::runtime::{Client, ClientEvent, ClientOptions, ReconnectPolicy};
 use support::TIMEOUT;
+use support::client_options as options;
 use support::mosquitto::Mosquitto;
-
-fn options(id: &str) -> ClientOptions {
-    ClientOptions {
-        session: Options {
-            client_id: ByteString::from(id),
-            ..Options::default()
-        },
-        reconnect: ReconnectPolicy::disabled(),
-        ..ClientOptions::default()
-    }
-}
 
 fn client(broker: &Mosquitto, id: &str) -> Client {
     client_with(broker, options(id))
@@ -723,28 +713,24 @@ fn qos2_exactly_once_across_a_broker_restart_with_persistence() {
     // Mosquitto 2.0.11 persists a session only for a client that connected with Clean
     // Start 0 (persist__client_save in its src/persist_write.c skips the rest), whatever its
     // Session Expiry Interval. The broker is fresh, so Clean Start 0 starts new sessions.
-    let mut sub_opts = options("eo-sub");
-    sub_opts.session.clean_start = false;
-    sub_opts.session.session_expiry_interval = 300;
-    sub_opts.reconnect = ReconnectPolicy {
-        enabled: true,
-        initial_delay: Duration::from_millis(50),
-        max_delay: Duration::from_millis(200),
+    // A resumable session that reconnects quickly.
+    let persistent = |id: &str| {
+        let mut opts = options(id);
+        opts.session.clean_start = false;
+        opts.session.session_expiry_interval = 300;
+        opts.reconnect = ReconnectPolicy {
+            enabled: true,
+            initial_delay: Duration::from_millis(50),
+            max_delay: Duration::from_millis(200),
+        };
+        opts
     };
-    let subscriber = client_with(&broker, sub_opts);
+    let subscriber = client_with(&broker, persistent("eo-sub"));
     subscriber
         .subscribe_and_wait("eo/t", QoS::ExactlyOnce, TIMEOUT)
         .unwrap();
 
-    let mut pub_opts = options("eo-pub");
-    pub_opts.session.clean_start = false;
-    pub_opts.session.session_expiry_interval = 300;
-    pub_opts.reconnect = ReconnectPolicy {
-        enabled: true,
-        initial_delay: Duration::from_millis(50),
-        max_delay: Duration::from_millis(200),
-    };
-    let publisher = client_with(&broker, pub_opts);
+    let publisher = client_with(&broker, persistent("eo-pub"));
     let n = 200;
     let pending: Vec<_> = (0..n)
         .map(|i| {

@@ -6,22 +6,12 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use midge::codec::{ByteString, Properties, QoS};
-use midge::protocol::{DisconnectCause, Options};
-use midge::runtime::{Client, ClientEvent, ClientOptions, ReconnectPolicy};
+use midge::codec::{Properties, QoS};
+use midge::protocol::DisconnectCause;
+use midge::runtime::{Client, ClientEvent};
 use support::TIMEOUT;
+use support::client_options as options;
 use support::mosquitto::Mosquitto;
-
-fn options(id: &str) -> ClientOptions {
-    ClientOptions {
-        session: Options {
-            client_id: ByteString::from(id),
-            ..Options::default()
-        },
-        reconnect: ReconnectPolicy::disabled(),
-        ..ClientOptions::default()
-    }
-}
 
 /// Connects to `url`, publishes a QoS 1 message to itself, and receives it.
 fn round_trip(url: &str, id: &str) {

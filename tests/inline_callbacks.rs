@@ -17,8 +17,8 @@ use midge::Error;
 use midge::codec::{
     ByteString, Bytes, Packet, Properties, PubAck, QoS, Subscription, SubscriptionOptions,
 };
-use midge::protocol::{Message, Options, PublishAck, SubscribeAck};
-use midge::runtime::{Client, ClientEvent, ClientOptions, Completion, ReconnectPolicy};
+use midge::protocol::{Message, PublishAck, SubscribeAck};
+use midge::runtime::{Client, ClientEvent, ClientOptions, Completion};
 use support::TIMEOUT;
 use support::mosquitto::Mosquitto;
 
@@ -36,13 +36,8 @@ type PublishResult = Result<Completion<PublishAck>, Error>;
 
 fn options(id: &str, inline: bool) -> ClientOptions {
     ClientOptions {
-        session: Options {
-            client_id: ByteString::from(id),
-            ..Options::default()
-        },
-        reconnect: ReconnectPolicy::disabled(),
         inline_callbacks: inline,
-        ..ClientOptions::default()
+        ..support::client_options(id)
     }
 }
 

@@ -5,25 +5,14 @@ mod support;
 
 use std::time::Duration;
 
-use midge::codec::{ByteString, Properties, QoS};
-use midge::protocol::Options;
-use midge::runtime::{Client, ClientEvent, ClientOptions, ReconnectPolicy};
+use midge::codec::{Properties, QoS};
+use midge::runtime::{Client, ClientEvent};
 use support::TIMEOUT;
+use support::client_options;
 use support::mosquitto::Mosquitto;
 
 fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task").unwrap().count()
-}
-
-fn options(id: String) -> ClientOptions {
-    ClientOptions {
-        session: Options {
-            client_id: ByteString::from(id),
-            ..Options::default()
-        },
-        reconnect: ReconnectPolicy::disabled(),
-        ..ClientOptions::default()
-    }
 }
 
 #[test]
@@ -31,7 +20,7 @@ fn a_thousand_clients_share_a_fixed_set_of_threads() {
     const N: usize = 1000;
     let broker = Mosquitto::builder().start();
     // One client first, so that every midge thread that will ever exist has started.
-    let subscriber = Client::new(&broker.url(), options("many-sub".into())).unwrap();
+    let subscriber = Client::new(&broker.url(), client_options("many-sub")).unwrap();
     subscriber.connect_and_wait(TIMEOUT).unwrap();
     subscriber
         .subscribe_and_wait("many/#", QoS::AtLeastOnce, TIMEOUT)
@@ -41,7 +30,7 @@ fn a_thousand_clients_share_a_fixed_set_of_threads() {
     let before = thread_count();
 
     let clients: Vec<Client> = (0..N)
-        .map(|i| Client::new(&broker.url(), options(format!("many-{i}"))).unwrap())
+        .map(|i| Client::new(&broker.url(), client_options(&format!("many-{i}"))).unwrap())
         .collect();
     let connecting: Vec<_> = clients.iter().map(Client::connect).collect();
     for (i, c) in connecting.into_iter().enumerate() {

@@ -8,6 +8,19 @@ pub mod mosquitto;
 
 use std::time::{Duration, Instant};
 
+/// Options for a test client: client identifier `id`, no reconnection (a test that wants
+/// it says so).
+pub fn client_options(id: &str) -> midge::runtime::ClientOptions {
+    midge::runtime::ClientOptions {
+        session: midge::protocol::Options {
+            client_id: midge::codec::ByteString::from(id),
+            ..midge::protocol::Options::default()
+        },
+        reconnect: midge::runtime::ReconnectPolicy::disabled(),
+        ..midge::runtime::ClientOptions::default()
+    }
+}
+
 /// The bound on every wait that is expected to succeed.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 
