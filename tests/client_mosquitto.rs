@@ -10,20 +10,13 @@ use midge::codec::{
     SubAckReasonCode, Subscription, SubscriptionOptions, UnsubAckReasonCode, Will,
 };
 use midge::protocol::{DisconnectCause, Message};
-use midge::runtime::{Client, ClientEvent, ClientOptions, ReconnectPolicy};
+use midge::runtime::{Client, ClientEvent, ReconnectPolicy};
 use support::TIMEOUT;
 use support::client_options as options;
 use support::mosquitto::Mosquitto;
 
 fn client(broker: &Mosquitto, id: &str) -> Client {
-    client_with(broker, options(id))
-}
-
-fn client_with(broker: &Mosquitto, opts: ClientOptions) -> Client {
-    let c = Client::new(&broker.url(), opts).unwrap();
-    c.connect_and_wait(TIMEOUT)
-        .unwrap_or_else(|e| panic!("connect: {e}\n{}", broker.log()));
-    c
+    broker.connected_client(options(id))
 }
 
 fn sub(filter: &str, qos: QoS) -> Subscription {
@@ -63,7 +56,7 @@ fn authentication_accepted_and_refused() {
     let mut good = options("auth-good");
     good.session.username = Some(ByteString::from_static("gateway"));
     good.session.password = Some(Bytes::from_static(b"s3cret"));
-    let c = client_with(&broker, good);
+    let c = broker.connected_client(good);
     c.disconnect_and_wait(TIMEOUT).unwrap();
 
     let mut bad = options("auth-bad");
@@ -525,13 +518,13 @@ fn will_is_not_sent_after_normal_disconnect_but_is_with_0x04() {
 
     let mut opts = options("will-normal");
     opts.session.will = Some(will("will/normal", None));
-    let c = client_with(&broker, opts);
+    let c = broker.connected_client(opts);
     c.disconnect_and_wait(TIMEOUT).unwrap();
     expect_no_message(&watcher, Duration::from_millis(500));
 
     let mut opts = options("will-04");
     opts.session.will = Some(will("will/04", None));
-    let c = client_with(&broker, opts);
+    let c = broker.connected_client(opts);
     c.disconnect(
         DisconnectReasonCode::DisconnectWithWillMessage,
         Properties::new(),
@@ -634,7 +627,7 @@ fn message_expiry_drops_messages_that_waited_too_long() {
     let mut opts = options("expiry-sub");
     opts.session.clean_start = true;
     opts.session.session_expiry_interval = 60;
-    let c = client_with(&broker, opts);
+    let c = broker.connected_client(opts);
     c.subscribe_and_wait("exp/t", QoS::AtLeastOnce, TIMEOUT)
         .unwrap();
     c.disconnect_and_wait(TIMEOUT).unwrap();
@@ -664,7 +657,7 @@ fn message_expiry_drops_messages_that_waited_too_long() {
     let mut opts = options("expiry-sub");
     opts.session.clean_start = false;
     opts.session.session_expiry_interval = 60;
-    let c = client_with(&broker, opts);
+    let c = broker.connected_client(opts);
     let m = expect_message(&c);
     assert_eq!(&m.payload[..], b"long");
     expect_no_message(&c, Duration::from_millis(300));
@@ -675,7 +668,7 @@ fn session_resumption_receives_messages_queued_while_offline() {
     let broker = Mosquitto::builder().start();
     let mut opts = options("resume");
     opts.session.session_expiry_interval = 300;
-    let c = client_with(&broker, opts);
+    let c = broker.connected_client(opts);
     c.subscribe_and_wait("resume/t", QoS::ExactlyOnce, TIMEOUT)
         .unwrap();
     c.disconnect_and_wait(TIMEOUT).unwrap();
@@ -725,12 +718,12 @@ fn qos2_exactly_once_across_a_broker_restart_with_persistence() {
         };
         opts
     };
-    let subscriber = client_with(&broker, persistent("eo-sub"));
+    let subscriber = broker.connected_client(persistent("eo-sub"));
     subscriber
         .subscribe_and_wait("eo/t", QoS::ExactlyOnce, TIMEOUT)
         .unwrap();
 
-    let publisher = client_with(&broker, persistent("eo-pub"));
+    let publisher = broker.connected_client(persistent("eo-pub"));
     let n = 200;
     let pending: Vec<_> = (0..n)
         .map(|i| {
@@ -774,7 +767,7 @@ fn automatic_reconnect_after_the_broker_is_killed_and_restarted() {
         max_delay: Duration::from_millis(300),
     };
     opts.session.session_expiry_interval = 0;
-    let c = client_with(&broker, opts);
+    let c = broker.connected_client(opts);
     c.subscribe_and_wait("rc/t", QoS::AtLeastOnce, TIMEOUT)
         .unwrap();
     broker.kill();
@@ -821,7 +814,7 @@ fn keep_alive_pings_keep_an_idle_connection_up() {
     let broker = Mosquitto::builder().start();
     let mut opts = options("keepalive");
     opts.session.keep_alive = 1;
-    let c = client_with(&broker, opts);
+    let c = broker.connected_client(opts);
     // Idle for three keep-alive periods: only PINGREQ/PINGRESP flow; nothing is lost.
     match c.next_event(Duration::from_millis(3200)) {
         None | Some(ClientEvent::Connected(_)) => {}

@@ -70,14 +70,6 @@ fn recording(broker: &Mosquitto, opts: ClientOptions) -> (Client, Receiver<(Stri
     (c, rx)
 }
 
-/// A connected client with the default options and no callback.
-fn plain(broker: &Mosquitto, id: &str) -> Client {
-    let c = Client::new(&broker.url(), options(id, false)).unwrap();
-    c.connect_and_wait(TIMEOUT)
-        .unwrap_or_else(|e| panic!("connect: {e}\n{}", broker.log()));
-    c
-}
-
 fn thread_name() -> String {
     std::thread::current()
         .name()
@@ -225,7 +217,7 @@ fn two_hundred_in_order(inline: bool) -> Sequence {
     let (sub, rx) = recording(&broker, options(id, inline));
     sub.subscribe_and_wait("seq/t", QoS::AtLeastOnce, TIMEOUT)
         .unwrap();
-    let publisher = plain(&broker, &format!("{id}-pub"));
+    let publisher = broker.connected_client(options(&format!("{id}-pub"), false));
     publish_sequence(&publisher, "seq/t", 200);
     let s = collect_sequence(&rx);
     assert!(s.connected, "Connected went through the callback");
@@ -334,7 +326,7 @@ fn an_inline_callback_may_publish_every_echo_arrives_once() {
     echo.subscribe_and_wait("echo/in", QoS::AtLeastOnce, TIMEOUT)
         .unwrap();
 
-    let sender = plain(&broker, "echo-in");
+    let sender = broker.connected_client(options("echo-in", false));
     publish_sequence(&sender, "echo/in", N);
     let s = collect_sequence(&out_rx);
     assert_eq!(
@@ -410,7 +402,7 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
 #[test]
 fn waits_in_an_inline_callback_fail_at_once_with_would_deadlock() {
     let broker = Mosquitto::start();
-    let observer = plain(&broker, "dl-observer");
+    let observer = broker.connected_client(options("dl-observer", false));
     observer
         .subscribe_and_wait("dl/out", QoS::AtLeastOnce, TIMEOUT)
         .unwrap();
@@ -446,7 +438,7 @@ fn waits_in_an_inline_callback_fail_at_once_with_would_deadlock() {
     let granted = subscribed.wait(TIMEOUT).unwrap();
     *completed.lock().unwrap() = Some(subscribed);
 
-    let sender = plain(&broker, "dl-sender");
+    let sender = broker.connected_client(options("dl-sender", false));
     publish_acked(&sender, "dl/in", "first");
     let a = rx
         .recv_timeout(TIMEOUT)
@@ -524,7 +516,7 @@ fn close_and_join_from_its_own_inline_callback_returns_and_closed_follows() {
     });
     c.subscribe_and_wait("close/t", QoS::AtLeastOnce, TIMEOUT)
         .unwrap();
-    let sender = plain(&broker, "self-close-sender");
+    let sender = broker.connected_client(options("self-close-sender", false));
     for _ in 0..3 {
         publish_acked(&sender, "close/t", "bye");
     }
@@ -571,7 +563,7 @@ fn close_and_join_of_another_client_from_an_inline_callback(b_inline: bool) {
     });
     a.subscribe_and_wait("other/a", QoS::AtLeastOnce, TIMEOUT)
         .unwrap();
-    let sender = plain(&broker, "other-sender");
+    let sender = broker.connected_client(options("other-sender", false));
     publish_acked(&sender, "other/a", "close b");
     let (thread, took) = returned_rx
         .recv_timeout(TIMEOUT)
@@ -628,7 +620,7 @@ fn inline_callbacks_acknowledge_qos1_messages_so_a_small_window_is_no_limit() {
     let (sub, rx) = recording(&broker, options("ack-sub", true));
     sub.subscribe_and_wait("ack/t", QoS::AtLeastOnce, TIMEOUT)
         .unwrap();
-    let publisher = plain(&broker, "ack-pub");
+    let publisher = broker.connected_client(options("ack-pub", false));
     publish_sequence(&publisher, "ack/t", N);
     let s = collect_sequence(&rx);
     assert_eq!(s.numbers, (0..N).collect::<Vec<_>>());

@@ -130,6 +130,17 @@ pub struct Mosquitto {
 }
 
 impl Mosquitto {
+    /// A client of this broker with `options`, connected (a failure shows the broker's log).
+    pub fn connected_client(
+        &self,
+        options: midge::runtime::ClientOptions,
+    ) -> midge::runtime::Client {
+        let c = midge::runtime::Client::new(&self.url(), options).unwrap();
+        c.connect_and_wait(TIMEOUT)
+            .unwrap_or_else(|e| panic!("connect: {e}\n{}", self.log()));
+        c
+    }
+
     pub fn builder() -> Builder {
         Builder::default()
     }
