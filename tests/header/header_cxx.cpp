@@ -16,7 +16,7 @@ int midge_header_cxx_check() {
     using namespace std::chrono_literals;
     midge::Options options;
     options.client_id("x").keep_alive(5s).completion_events(true).log_level(MIDGE_LOG_DEBUG);
-    midge::Client client("mqtt://127.0.0.1:1883", options);
+    midge::Client client("mqtt://127.0.0.1:1883", options);  // never connects: no broker needed
     client.on_message([](const midge::Message& m) { midge::Message kept = m; (void)kept.topic(); });
     client.on_connect([](const midge::ConnAck&) {});
     client.on_connection_lost([](const midge::Disconnect&) {});

@@ -11,7 +11,8 @@ int main(void) {
                 (unsigned)midge_version(), (unsigned)MIDGE_VERSION_NUMBER);
         return 1;
     }
-    /* Call into the library for real: options and a client are created and freed. */
+    /* Call into the library for real: options and a client are created and freed. The
+     * client never connects, so no broker is needed at that address. */
     midge_options *options = midge_options_new();
     midge_result rc = midge_options_set_client_id(options, "consumer");
     midge_client *client = NULL;
