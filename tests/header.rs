@@ -61,6 +61,18 @@ fn every_declared_name_has_the_midge_prefix() {
             }
         }
     }
+    // Field names of the plain structs: the identifier before ';' inside `struct { ... }`.
+    for body in code.split("struct {").skip(1) {
+        let body = body.split('}').next().unwrap_or_default();
+        for field in body.split(';') {
+            if let Some(last) = field
+                .split(|c: char| !c.is_alphanumeric() && c != '_')
+                .rfind(|w| !w.is_empty())
+            {
+                params.insert(last.to_owned());
+            }
+        }
+    }
     for word in code.split(|c: char| !c.is_alphanumeric() && c != '_') {
         if word.is_empty() || word.chars().next().unwrap().is_ascii_digit() {
             continue;

@@ -74,6 +74,19 @@ pub enum midge_qos {
     MIDGE_QOS_2 = 2,
 }
 
+/// A client's socket I/O since `midge_client_new`, over all its connections
+/// (`midge_client_io_stats`): the system calls that moved data and the bytes they moved.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct midge_io_stats {
+    /// Writes to the socket that sent data.
+    pub writes: u64,
+    pub bytes_sent: u64,
+    /// Reads from the socket that returned data.
+    pub reads: u64,
+    pub bytes_received: u64,
+}
+
 /// Subscription option: do not receive our own publications (not on shared subscriptions).
 pub const MIDGE_SUB_NO_LOCAL: u8 = 0x04;
 /// Subscription option: keep the RETAIN flag as published.
@@ -129,7 +142,7 @@ impl Table {
 /// `midge_client_disconnect_wait`, `midge_client_reauthenticate`, `midge_client_request`,
 /// `midge_client_next_event`, `midge_client_on_connect`, `midge_client_on_connection_lost`,
 /// `midge_client_on_message`, `midge_client_on_publish`, `midge_client_on_subscribe`,
-/// `midge_client_on_unsubscribe`, `midge_client_on_log`.
+/// `midge_client_on_unsubscribe`, `midge_client_on_log`, `midge_client_io_stats`.
 pub struct midge_client {
     client: Client,
     table: Arc<Mutex<Table>>,
@@ -673,6 +686,26 @@ pub extern "C" fn midge_client_next_event(
             None if c.client.is_closed() => Err(crate::Error::Closed.into()),
             None => Err(crate::Error::Timeout.into()),
         }
+    })
+}
+
+/// Puts the client's socket I/O so far in `*stats`: how many writes and reads moved how many
+/// bytes. With `midge_options_set_linger`, `writes` stays far below the packets sent.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_io_stats(
+    client: *mut midge_client,
+    stats: *mut midge_io_stats,
+) -> midge_result {
+    guard(|| {
+        let c = self::client(client)?;
+        let s = c.client.io_stats();
+        let out = midge_io_stats {
+            writes: s.writes,
+            bytes_sent: s.bytes_sent,
+            reads: s.reads,
+            bytes_received: s.bytes_received,
+        };
+        write_out(stats, out, "stats")
     })
 }
 

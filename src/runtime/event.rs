@@ -1,5 +1,6 @@
 //! What a client tells the application, in order.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::protocol::{
@@ -77,5 +78,49 @@ impl ClientEvent {
             | Event::SubscribeComplete { .. }
             | Event::UnsubscribeComplete { .. } => return None,
         })
+    }
+}
+
+/// A client's socket I/O since it was created, over all its connections: the system calls
+/// that moved data and the bytes they moved. What batching saves shows here: compare
+/// `writes` with the packets sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IoStats {
+    /// Writes to the socket that sent data.
+    pub writes: u64,
+    pub bytes_sent: u64,
+    /// Reads from the socket that returned data.
+    pub reads: u64,
+    pub bytes_received: u64,
+}
+
+/// [`IoStats`] as the I/O thread (and callers writing directly) count it.
+#[derive(Debug, Default)]
+pub(crate) struct IoCounters {
+    writes: AtomicU64,
+    bytes_sent: AtomicU64,
+    reads: AtomicU64,
+    bytes_received: AtomicU64,
+}
+
+impl IoCounters {
+    pub(crate) fn wrote(&self, bytes: usize) {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.bytes_sent.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn read(&self, bytes: usize) {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        self.bytes_received
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> IoStats {
+        IoStats {
+            writes: self.writes.load(Ordering::Relaxed),
+            bytes_sent: self.bytes_sent.load(Ordering::Relaxed),
+            reads: self.reads.load(Ordering::Relaxed),
+            bytes_received: self.bytes_received.load(Ordering::Relaxed),
+        }
     }
 }

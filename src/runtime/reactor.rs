@@ -28,7 +28,7 @@ use parking_lot::Mutex;
 use super::backoff::{Jitter, ReconnectPolicy};
 use super::completion::Completion;
 use super::dispatch::{IoSink, Mailbox};
-use super::event::{ClientEvent, LogLevel};
+use super::event::{ClientEvent, IoCounters, LogLevel};
 use crate::codec::{
     ByteString, Bytes, ConnectReasonCode, DisconnectReasonCode, Properties, PropertyId,
     Subscription,
@@ -49,6 +49,8 @@ const READ_CHUNK: usize = 64 * 1024;
 const READS_PER_ROUND: usize = 4;
 /// The write buffer capacity kept between bursts.
 const WBUF_KEEP: usize = 256 * 1024;
+/// What callers may leave in a write buffer during a linger: beyond it they write.
+const LINGER_LIMIT: usize = 64 * 1024;
 
 /// Per-connection settings that are the runtime's, not the protocol's.
 #[derive(Debug, Clone)]
@@ -64,6 +66,11 @@ pub(crate) struct ConnSettings {
     /// How long the I/O thread polls without sleeping before it sleeps (the longest any
     /// client asked for).
     pub busy_poll: Duration,
+    /// How long the I/O thread pauses between rounds while this client has traffic, so
+    /// that packets accumulate (zero: no pause).
+    pub linger: Duration,
+    /// Counted here, read by `Client::io_stats`.
+    pub io: Arc<IoCounters>,
 }
 
 /// What the application's threads ask of the I/O thread.
@@ -356,7 +363,12 @@ fn busy_poll(
 fn io_thread(handle: &ReactorHandle, mut poll: Poll) {
     let mut events = Events::with_capacity(1024);
     loop {
-        let (timeout, spin) = handle.reactor.lock().before_sleep(&handle.asleep);
+        let (timeout, spin, linger) = handle.reactor.lock().before_sleep(&handle.asleep);
+        if !linger.is_zero() {
+            // Without the lock: callers carry out their commands meanwhile, leaving what
+            // they write for the round that follows.
+            std::thread::sleep(linger);
+        }
         let polled = busy_poll(&mut poll, &mut events, timeout, spin);
         handle.asleep.store(false, Ordering::SeqCst);
         if let Err(e) = polled {
@@ -380,6 +392,14 @@ struct Reactor {
     sleep_deadline: Option<Instant>,
     /// The longest busy poll any client asked for.
     busy_poll: Duration,
+    /// The pause before the next round: the longest linger of the clients that had traffic
+    /// in this one.
+    linger: Duration,
+    /// The I/O thread pauses (`linger`) before its next round: callers of clients with a
+    /// linger leave what they write in the write buffer, for that round to write.
+    lingering: bool,
+    /// Clients whose callers left packets in the write buffer during the pause.
+    held: Vec<usize>,
     /// Events produced by callers' commands, for the I/O thread to deliver.
     deferred: Vec<(Arc<Mailbox>, Vec<ClientEvent>)>,
     /// Connections whose socket may hold more than their last round read: the poller will
@@ -404,6 +424,9 @@ impl Reactor {
             rx,
             sleep_deadline: None,
             busy_poll: Duration::ZERO,
+            linger: Duration::ZERO,
+            lingering: false,
+            held: Vec::new(),
             deferred: Vec::new(),
             read_on: Vec::new(),
             conns: HashMap::new(),
@@ -415,9 +438,9 @@ impl Reactor {
         }
     }
 
-    /// The poller's timeout, recorded as what the I/O thread sleeps until, and how long to
-    /// poll without sleeping first.
-    fn before_sleep(&mut self, asleep: &AtomicBool) -> (Option<Duration>, Duration) {
+    /// The poller's timeout, recorded as what the I/O thread sleeps until, how long to
+    /// poll without sleeping first, and how long to pause before polling at all.
+    fn before_sleep(&mut self, asleep: &AtomicBool) -> (Option<Duration>, Duration, Duration) {
         asleep.store(true, Ordering::SeqCst);
         // Pairs with the fence in `ReactorHandle::send`.
         std::sync::atomic::fence(Ordering::SeqCst);
@@ -426,17 +449,30 @@ impl Reactor {
         // sockets with more to read, are taken without waiting.
         if !self.rx.is_empty() || !self.deferred.is_empty() || !self.read_on.is_empty() {
             asleep.store(false, Ordering::SeqCst);
-            return (Some(Duration::ZERO), Duration::ZERO);
+            return (Some(Duration::ZERO), Duration::ZERO, Duration::ZERO);
+        }
+        let linger = std::mem::take(&mut self.linger);
+        if !linger.is_zero() {
+            // Traffic flows: pause, then take whatever came meanwhile in one round. A
+            // caller's command needs no wake-up (its events and timers wait for that round,
+            // no later than `linger`).
+            self.lingering = true;
+            self.sleep_deadline = None;
+            return (Some(Duration::ZERO), Duration::ZERO, linger);
         }
         self.sleep_deadline = self.timers.first().map(|&(t, _)| t);
         let timeout = self
             .sleep_deadline
             .map(|t| t.saturating_duration_since(Instant::now()));
-        (timeout, self.busy_poll)
+        (timeout, self.busy_poll, Duration::ZERO)
     }
 
     /// One round of the I/O thread after the poller returned.
     fn round(&mut self, events: &Events) {
+        self.lingering = false;
+        for client in std::mem::take(&mut self.held) {
+            self.mark(client);
+        }
         // First what callers' commands produced, in the order it was produced.
         for (mailbox, events) in std::mem::take(&mut self.deferred) {
             mailbox.deliver(events);
@@ -508,7 +544,7 @@ impl Reactor {
             .timers
             .first()
             .is_some_and(|&(t, _)| self.sleep_deadline.is_none_or(|d| t < d));
-        asleep && (earlier || !self.deferred.is_empty())
+        asleep && !self.lingering && (earlier || !self.deferred.is_empty())
     }
 
     /// Hands events to a client's mailbox: at once on the I/O thread, else through it (into
@@ -976,6 +1012,7 @@ impl Reactor {
                                 return;
                             }
                             Ok(n) => {
+                                c.settings.io.read(n);
                                 c.session.handle_read(&self.read_buf[..n], now);
                                 if c.session.state() != State::Connecting
                                     && c.session.state() != State::Connected
@@ -1026,7 +1063,10 @@ impl Reactor {
         while c.woff < c.wbuf.len() {
             match stream.write(&c.wbuf[c.woff..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => c.woff += n,
+                Ok(n) => {
+                    c.woff += n;
+                    c.settings.io.wrote(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
@@ -1132,7 +1172,21 @@ impl Reactor {
             for t in acks {
                 c.session.acknowledge(t, now);
             }
-            if let Err(e) = Self::flush(c, &self.registry, client) {
+            let on_io_thread = on_io_thread();
+            if on_io_thread && open {
+                self.linger = self.linger.max(c.settings.linger);
+            }
+            // While the I/O thread lingers, a caller leaves its packets for the round that
+            // follows, unless they add up to a large write anyway.
+            let hold = self.lingering
+                && !on_io_thread
+                && !c.settings.linger.is_zero()
+                && c.wbuf.len() - c.woff < LINGER_LIMIT;
+            if hold {
+                if !self.held.contains(&client) {
+                    self.held.push(client);
+                }
+            } else if let Err(e) = Self::flush(c, &self.registry, client) {
                 let cause = DisconnectCause::Transport {
                     detail: e.to_string(),
                     errno: e.raw_os_error(),

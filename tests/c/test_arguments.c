@@ -42,6 +42,9 @@ static void bad_client(midge_client *c) {
     H_CHECK_RC(midge_client_on_subscribe(c, NULL, NULL, NULL), BAD);
     H_CHECK_RC(midge_client_on_unsubscribe(c, NULL, NULL, NULL), BAD);
     H_CHECK_RC(midge_client_on_log(c, NULL, NULL, NULL), BAD);
+    midge_io_stats stats = {7, 0, 0, 0};
+    H_CHECK_RC(midge_client_io_stats(c, &stats), BAD);
+    H_CHECK(stats.writes == 7);
     H_CHECK(done == NULL && ack == NULL && reply == NULL && ev == NULL && code == 0xEE);
     midge_client_free(c);
 }
@@ -71,6 +74,7 @@ static void bad_options(midge_options *o) {
     H_CHECK_RC(midge_options_set_event_queue_limit(o, 1), BAD);
     H_CHECK_RC(midge_options_set_log_level(o, 1), BAD);
     H_CHECK_RC(midge_options_set_busy_poll(o, 100), BAD);
+    H_CHECK_RC(midge_options_set_linger(o, 100), BAD);
     H_CHECK_RC(midge_options_set_authenticator(o, "m", NULL, 0, NULL, NULL, NULL), BAD);
     midge_client *c = NULL;
     if (o != NULL) {
@@ -255,6 +259,7 @@ int main(void) {
     H_CHECK_RC(midge_client_request(c, NULL, B, 3, 1, "r", 10, &reply), BAD);
     H_CHECK_RC(midge_client_request(c, "t", B, 3, 1, NULL, 10, &reply), BAD);
     H_CHECK_RC(midge_client_next_event(c, 0, NULL), BAD);
+    H_CHECK_RC(midge_client_io_stats(c, NULL), BAD);
     H_CHECK_RC(midge_client_disconnect(c, 0x05, NULL, NULL), BAD); /* not a DISCONNECT code */
     H_CHECK_RC(midge_client_disconnect(c, -1, NULL, NULL), BAD);
     H_CHECK_RC(midge_client_disconnect(c, 256, NULL, NULL), BAD);
@@ -302,6 +307,9 @@ int main(void) {
     H_CHECK_RC(midge_options_set_busy_poll(o, 10001), BAD);
     H_CHECK_OK(midge_options_set_busy_poll(o, 10000));
     H_CHECK_OK(midge_options_set_busy_poll(o, 0));
+    H_CHECK_RC(midge_options_set_linger(o, 10001), BAD);
+    H_CHECK_OK(midge_options_set_linger(o, 10000));
+    H_CHECK_OK(midge_options_set_linger(o, 0));
     H_CHECK_OK(midge_options_set_password(o, NULL, 3)); /* NULL removes it, whatever the length */
     H_CHECK_OK(midge_options_set_password(o, NULL, 0)); /* removes it */
     H_CHECK_RC(midge_properties_add_int(p, 0, 1), BAD);
