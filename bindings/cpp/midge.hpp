@@ -86,6 +86,16 @@ inline uint32_t millis(std::chrono::milliseconds timeout) {
     return static_cast<uint32_t>(timeout.count());
 }
 
+inline uint32_t micros(std::chrono::microseconds d) {
+    if (d.count() <= 0) {
+        return 0;
+    }
+    if (d.count() >= static_cast<long long>(std::numeric_limits<uint32_t>::max())) {
+        return std::numeric_limits<uint32_t>::max();
+    }
+    return static_cast<uint32_t>(d.count());
+}
+
 inline std::string_view view(const char* s) {
     return s != nullptr ? std::string_view(s) : std::string_view();
 }
@@ -314,6 +324,24 @@ public:
     }
     Options& log_level(midge_log_level level) {
         detail::check(midge_options_set_log_level(o_, level), "midge_options_set_log_level");
+        return *this;
+    }
+    /// Callbacks on midge's I/O thread (see midge_options_set_inline_callbacks).
+    Options& inline_callbacks(bool on) {
+        detail::check(midge_options_set_inline_callbacks(o_, on),
+                      "midge_options_set_inline_callbacks");
+        return *this;
+    }
+    /// Poll before sleeping, for latency (see midge_options_set_busy_poll; at most 10 ms).
+    Options& busy_poll(std::chrono::microseconds spin) {
+        detail::check(midge_options_set_busy_poll(o_, detail::micros(spin)),
+                      "midge_options_set_busy_poll");
+        return *this;
+    }
+    /// Batch I/O while traffic flows, for CPU (see midge_options_set_linger; at most 10 ms).
+    Options& linger(std::chrono::microseconds pause) {
+        detail::check(midge_options_set_linger(o_, detail::micros(pause)),
+                      "midge_options_set_linger");
         return *this;
     }
 
@@ -702,6 +730,13 @@ public:
         }
         detail::check(r, "midge_client_next_event");
         return Event(event);
+    }
+
+    /// The client's socket I/O so far: writes and reads that moved data, and their bytes.
+    midge_io_stats io_stats() const {
+        midge_io_stats stats{};
+        detail::check(midge_client_io_stats(c_, &stats), "midge_client_io_stats");
+        return stats;
     }
 
     // Callbacks. Each replaces the previous one; an empty std::function removes it.

@@ -112,7 +112,9 @@ int main(int argc, char** argv) {
         }
 
         client.disconnect();
-        std::cout << "disconnected\n";
+        midge_io_stats io = client.io_stats();
+        std::cout << "disconnected after " << io.writes << " writes (" << io.bytes_sent
+                  << " bytes) and " << io.reads << " reads (" << io.bytes_received << " bytes)\n";
         return 0;
     } catch (const midge::Error& e) {
         std::cerr << "pubsub_cpp: " << e.what() << " (result " << e.result() << ", reason code "

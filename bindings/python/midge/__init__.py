@@ -17,6 +17,7 @@ from ._enums import DisconnectKind, QoS, ReasonCode, Result, RetainHandling
 from ._types import (
     ConnAck,
     DisconnectInfo,
+    IoStats,
     Message,
     Properties,
     PublishResult,
@@ -65,6 +66,7 @@ __all__ = [
     "PublishResult",
     "ConnAck",
     "DisconnectInfo",
+    "IoStats",
     "DisconnectKind",
     "QoS",
     "ReasonCode",

@@ -46,6 +46,21 @@ _bytes_in = c_char_p  # const uint8_t * in: a bytes object, passed without a cop
 _bytes_out = c_void_p  # const uint8_t * out: read with ctypes.string_at
 _result = c_int  # midge_result (an enum: an int in the C ABI)
 
+
+class IoStatsStruct(ctypes.Structure):
+    """``midge_io_stats``."""
+
+    _fields_ = [
+        ("writes", c_uint64),
+        ("bytes_sent", c_uint64),
+        ("reads", c_uint64),
+        ("bytes_received", c_uint64),
+    ]
+
+
+#: The plain structs of midge.h, by their C name (checked field by field against it).
+STRUCTS: Dict[str, Any] = {"midge_io_stats": IoStatsStruct}
+
 # Callback types (the typedefs of midge.h).
 CONNECT_CB = CFUNCTYPE(None, c_void_p, c_void_p)
 DROP_CB = CFUNCTYPE(None, c_void_p)
@@ -112,6 +127,7 @@ SIGNATURES: Dict[str, Sig] = {
         [_p, _str, _bytes_in, c_size_t, c_int, _str, c_uint32, _pp],
     ),
     "midge_client_next_event": (_result, [_p, c_uint32, _pp]),
+    "midge_client_io_stats": (_result, [_p, POINTER(IoStatsStruct)]),
     "midge_client_on_connect": (_result, [_p, CONNECT_CB, c_void_p, DROP_CB]),
     "midge_client_on_connection_lost": (_result, [_p, CONNECTION_LOST_CB, c_void_p, DROP_CB]),
     "midge_client_on_message": (_result, [_p, MESSAGE_CB, c_void_p, DROP_CB]),
@@ -232,6 +248,7 @@ SIGNATURES: Dict[str, Sig] = {
     "midge_options_set_completion_events": (_result, [_p, c_bool]),
     "midge_options_set_inline_callbacks": (_result, [_p, c_bool]),
     "midge_options_set_busy_poll": (_result, [_p, c_uint32]),
+    "midge_options_set_linger": (_result, [_p, c_uint32]),
     "midge_options_set_authenticator": (
         _result,
         [_p, _str, _bytes_in, c_size_t, AUTH_CB, c_void_p, DROP_CB],

@@ -115,6 +115,17 @@ class PublishResult:
 
 
 @dataclass(frozen=True)
+class IoStats:
+    """A client's socket I/O since it was made (``Client.io_stats``): the writes and reads
+    that moved data, and the bytes they moved."""
+
+    writes: int
+    bytes_sent: int
+    reads: int
+    bytes_received: int
+
+
+@dataclass(frozen=True)
 class ConnAck:
     """The server's CONNACK, with the standard's defaults for absent properties."""
 

@@ -30,6 +30,7 @@ from ._lib import CONNECT_CB, CONNECTION_LOST_CB, DROP_CB, MESSAGE_CB, lib
 from ._types import (
     ConnAck,
     DisconnectInfo,
+    IoStats,
     Message,
     Payload,
     Properties,
@@ -557,6 +558,7 @@ class Client:
         user_properties: Optional[Iterable[Tuple[str, str]]] = None,
         connect_timeout: float = 10.0,
         request_response_information: bool = False,
+        linger: float = 0.0,
     ) -> None:
         self._state: Optional[_State] = None
         self.connect_timeout = connect_timeout
@@ -600,6 +602,9 @@ class Client:
                 _check(lib.midge_options_add_user_property(opts, _cstr(k, "user property"), _cstr(v, "user property")))
             if request_response_information:
                 _check(lib.midge_options_set_request_response_information(opts, True))
+            if not 0.0 <= linger <= 0.01:
+                raise ValueError("linger %r is not between 0 and 0.01 s" % (linger,))
+            _check(lib.midge_options_set_linger(opts, int(round(linger * 1e6))))
             _check(lib.midge_options_set_connect_timeout(opts, _ms(connect_timeout)))
             _check(lib.midge_options_set_connack_timeout(opts, _ms(connect_timeout)))
             out = c_void_p()
@@ -708,6 +713,13 @@ class Client:
     def last_disconnect(self) -> Optional[DisconnectInfo]:
         """Why the latest connection ended (as last observed), or None."""
         return self._state.disconnect_info if self._state else None
+
+    def io_stats(self) -> IoStats:
+        """The client's socket I/O so far: writes and reads that moved data, and bytes."""
+        st = self._st
+        s = _lib.IoStatsStruct()
+        st.check(lib.midge_client_io_stats(st.get(), byref(s)))
+        return IoStats(s.writes, s.bytes_sent, s.reads, s.bytes_received)
 
     # -- publish --
 

@@ -481,6 +481,36 @@ def test_threads_publishing_concurrently(broker):
             assert mine == [b"%d:%d" % (t, i) for i in range(per)]
 
 
+def test_linger_batches_writes_and_loses_nothing(broker):
+    topic = "linger/" + uid()
+    count = 1000
+    with midge.Client(broker.url, receive_maximum=1000) as sub, midge.Client(broker.url, linger=0.005) as pub:
+        sub.subscribe(topic, qos=1)
+        before = pub.io_stats()
+        handles = [pub.publish_async(topic, b"%d" % i, qos=1) for i in range(count)]
+        handles[-1].wait(10)
+        writes = pub.io_stats().writes - before.writes
+        got = collect(sub, count, timeout=20)
+        assert [m.payload for m in got] == [b"%d" % i for i in range(count)]
+        assert sub.next_message(timeout=0.2) is None
+        # Without the linger, about one write per publish.
+        assert writes <= count // 4, writes
+        stats = pub.io_stats()
+        # Each PUBLISH is at least 5 bytes (header, packet identifier, payload; the topic may
+        # be an alias).
+        assert stats.bytes_sent >= count * 5 and stats.reads > 0 and stats.bytes_received > 0
+
+
+def test_linger_and_io_stats_arguments():
+    with pytest.raises(ValueError):
+        midge.Client("mqtt://127.0.0.1:1", linger=0.02)
+    with pytest.raises(ValueError):
+        midge.Client("mqtt://127.0.0.1:1", linger=-0.001)
+    c = midge.Client("mqtt://127.0.0.1:1", reconnect=False, linger=0.01)  # never connected
+    assert c.io_stats() == midge.IoStats(0, 0, 0, 0)
+    c.close()
+
+
 # ---------------------------------------------------------------------------- lifetime
 
 

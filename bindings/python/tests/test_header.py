@@ -61,6 +61,21 @@ def parse_header(path: Path) -> Tuple[Dict[str, Proto], Dict[str, Proto], set]:
     return functions, callbacks, enums
 
 
+def parse_structs(path: Path) -> Dict[str, List[Tuple[str, str]]]:
+    """The plain structs: name -> [(C type, field name), ...] in order."""
+    text = _strip(path.read_text())
+    structs: Dict[str, List[Tuple[str, str]]] = {}
+    for m in re.finditer(r"typedef struct \{([^}]*)\}\s*(\w+)\s*;", text):
+        fields = []
+        for decl in m.group(1).split(";"):
+            decl = " ".join(decl.split())
+            if decl:
+                ctype, name = decl.rsplit(" ", 1)
+                fields.append((ctype, name))
+        structs[m.group(2)] = fields
+    return structs
+
+
 def _base(ctype: str) -> Tuple[str, int]:
     """'const uint8_t *' -> ('uint8_t', 1 pointer level)."""
     stars = ctype.count("*")
@@ -74,8 +89,17 @@ def _is_pointer_type(t) -> bool:
     )
 
 
-def check_type(c: str, t, callbacks, enums, where: str) -> None:
+def check_type(c: str, t, callbacks, enums, where: str, structs=None) -> None:
     base, stars = _base(c)
+    if stars == 0 and structs and base in structs:
+        assert isinstance(t, type) and issubclass(t, ctypes.Structure), (
+            "%s: %s is a struct, declared %r" % (where, c, t)
+        )
+        fields = structs[base]
+        assert [n for n, _ in t._fields_] == [n for _, n in fields], "%s: %s fields" % (where, base)
+        for (ctype, name), (_, ft) in zip(fields, t._fields_):
+            check_type(ctype, ft, callbacks, enums, "%s.%s" % (where, name), structs)
+        return
     if stars == 0 and base in callbacks:
         assert isinstance(t, type) and issubclass(t, ctypes._CFuncPtr), (
             "%s: %s is a callback type, declared %r" % (where, c, t)
@@ -110,7 +134,7 @@ def check_type(c: str, t, callbacks, enums, where: str) -> None:
     elif isinstance(t, type) and issubclass(t, ctypes._Pointer):
         inner = re.sub(r"\*\s*$", "", c.strip()).strip()
         inner = re.sub(r"\s*\bconst\s*$", "", inner).strip()
-        check_type(inner, t._type_, callbacks, enums, where + " (pointee)")
+        check_type(inner, t._type_, callbacks, enums, where + " (pointee)", structs)
     elif t is ctypes.c_void_p:
         pass  # opaque handle or raw bytes: any pointer
     else:
@@ -130,8 +154,9 @@ def test_header_parses(parsed):
     assert "midge_message_cb" in callbacks and "midge_result" in enums
 
 
-def test_every_declared_function_matches_the_header(parsed):
+def test_every_declared_function_matches_the_header(parsed, header):
     functions, callbacks, enums = parsed
+    structs = parse_structs(header)
     for name, (restype, argtypes) in _lib.SIGNATURES.items():
         assert name in functions, "%s is not in midge.h" % name
         ret, params = functions[name]
@@ -139,7 +164,21 @@ def test_every_declared_function_matches_the_header(parsed):
             name, len(params), len(argtypes))
         check_type(ret, restype, callbacks, enums, name + " return")
         for i, (p, a) in enumerate(zip(params, argtypes)):
-            check_type(p, a, callbacks, enums, "%s arg %d (%s)" % (name, i, p))
+            check_type(p, a, callbacks, enums, "%s arg %d (%s)" % (name, i, p), structs)
+
+
+def test_structs_match_the_header(parsed, header):
+    _, callbacks, enums = parsed
+    structs = parse_structs(header)
+    assert set(structs) == set(_lib.STRUCTS), "declare these in midge/_lib.py STRUCTS"
+    for name, t in _lib.STRUCTS.items():
+        check_type(name, t, callbacks, enums, name, structs)
+    # The checker itself: a field of the wrong width is reported.
+    class Narrow(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_uint32) for _, n in structs["midge_io_stats"]]
+
+    with pytest.raises(AssertionError):
+        check_type("midge_io_stats", Narrow, callbacks, enums, "x", structs)
 
 
 def test_every_header_function_is_declared(parsed):
