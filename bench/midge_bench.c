@@ -42,6 +42,13 @@ static midge_client *make_client(uint16_t receive_maximum) {
     const char *busy = getenv("BENCH_MIDGE_BUSY_POLL");
     uint32_t busy_poll = busy ? (uint32_t)strtoul(busy, NULL, 10) : A.scenario == SC_PINGPONG ? 100 : 0;
     check(midge_options_set_busy_poll(o, busy_poll), "set_busy_poll");
+    /* Throughput: while traffic flows, the I/O thread pauses 1 ms between rounds, so that
+     * publishes and acknowledgements go out, and arrive, in batches: the setting for an
+     * application bound by throughput; round trips keep midge's default, no linger.
+     * BENCH_MIDGE_LINGER=usec sets it for every scenario. */
+    const char *linger = getenv("BENCH_MIDGE_LINGER");
+    uint32_t linger_us = linger ? (uint32_t)strtoul(linger, NULL, 10) : A.scenario == SC_PINGPONG ? 0 : 1000;
+    check(midge_options_set_linger(o, linger_us), "set_linger");
     /* BENCH_MIDGE_LOG=1: midge's warnings and errors on stderr (to explain a failed run). */
     const char *log = getenv("BENCH_MIDGE_LOG");
     bool logging = log && strcmp(log, "1") == 0;
