@@ -121,8 +121,9 @@ struct Peer {
 }
 
 impl Peer {
-    fn start() -> Self {
-        let path = std::env::temp_dir().join(format!("midge-bench-{}.sock", std::process::id()));
+    fn start(name: &str) -> Self {
+        let path =
+            std::env::temp_dir().join(format!("midge-bench-{}-{name}.sock", std::process::id()));
         let _ = std::fs::remove_file(&path);
         let listener = UnixListener::bind(&path).expect("binding the peer's socket");
         let received = Arc::new(AtomicU64::new(0));
@@ -202,66 +203,78 @@ fn bench_client(c: &mut Criterion) {
     let payload = Bytes::from(vec![0xA5; 64]);
     let mut group = c.benchmark_group("client");
     group.throughput(Throughput::Elements(1));
-
-    let peer = Peer::start();
-    let client = Client::new(
-        &peer.url(),
-        ClientOptions {
-            reconnect: ReconnectPolicy::disabled(),
-            ..ClientOptions::default()
-        },
-    )
-    .expect("client");
-    client
-        .connect_and_wait(Duration::from_secs(10))
-        .expect("connected to the peer");
-    let mut sent = 0u64;
-
-    // QoS 0: from the call until the peer has read it, at most WINDOW unread (what the
-    // offline queue holds is bounded).
-    group.bench_function("publish_qos0_64B", |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            for i in 0..iters {
-                if i % WINDOW == 0 {
-                    peer.wait_for(sent + i.saturating_sub(WINDOW));
-                }
-                client
-                    .publish_detached(request(QoS::AtMostOnce, &payload))
-                    .expect("accepted");
-            }
-            sent += iters;
-            peer.wait_for(sent);
-            start.elapsed()
+    // midge's default (each publish written at once), then with a 1 ms linger (publishes
+    // made while traffic flows are written together).
+    for (suffix, linger) in [
+        ("", Duration::ZERO),
+        ("_linger_1ms", Duration::from_millis(1)),
+    ] {
+        let peer = Peer::start(if linger.is_zero() {
+            "default"
+        } else {
+            "linger"
         });
-    });
+        let client = Client::new(
+            &peer.url(),
+            ClientOptions {
+                reconnect: ReconnectPolicy::disabled(),
+                linger,
+                ..ClientOptions::default()
+            },
+        )
+        .expect("client");
+        client
+            .connect_and_wait(Duration::from_secs(10))
+            .expect("connected to the peer");
+        let mut sent = 0u64;
 
-    // QoS 1: from the call until the last PUBACK completed its publish, WINDOW at a time.
-    group.bench_function("publish_qos1_64B_acked", |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            let mut last = None;
-            for i in 0..iters {
-                if i % WINDOW == 0 {
-                    if let Some(last) = last.take() {
-                        wait_acked(&last);
+        // QoS 0: from the call until the peer has read it, at most WINDOW unread (what the
+        // offline queue holds is bounded).
+        group.bench_function(format!("publish_qos0_64B{suffix}"), |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for i in 0..iters {
+                    if i % WINDOW == 0 {
+                        peer.wait_for(sent + i.saturating_sub(WINDOW));
                     }
-                }
-                last = Some(
                     client
-                        .publish_request(request(QoS::AtLeastOnce, &payload))
-                        .expect("accepted"),
-                );
-            }
-            if let Some(last) = last {
-                wait_acked(&last);
-            }
-            sent += iters;
-            start.elapsed()
+                        .publish_detached(request(QoS::AtMostOnce, &payload))
+                        .expect("accepted");
+                }
+                sent += iters;
+                peer.wait_for(sent);
+                start.elapsed()
+            });
         });
-    });
+
+        // QoS 1: from the call until the last PUBACK completed its publish, WINDOW at a
+        // time.
+        group.bench_function(format!("publish_qos1_64B_acked{suffix}"), |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                let mut last = None;
+                for i in 0..iters {
+                    if i % WINDOW == 0 {
+                        if let Some(last) = last.take() {
+                            wait_acked(&last);
+                        }
+                    }
+                    last = Some(
+                        client
+                            .publish_request(request(QoS::AtLeastOnce, &payload))
+                            .expect("accepted"),
+                    );
+                }
+                if let Some(last) = last {
+                    wait_acked(&last);
+                }
+                sent += iters;
+                start.elapsed()
+            });
+        });
+        client.close_and_join();
+    }
     group.finish();
-    client.close_and_join();
 }
 
 criterion_group!(benches, bench_session, bench_client);
