@@ -12,6 +12,12 @@
 //!
 //! The thread reads in large chunks, decodes every packet in a read, and writes everything
 //! a round produced in one syscall per client. It never blocks on DNS or connect.
+//!
+//! A client's `linger` trades latency for fewer syscalls: after a round in which such a
+//! client had traffic, the I/O thread pauses (without the lock) before it polls again.
+//! Callers of lingering clients then leave what they write in the write buffer (`held`),
+//! and the next round writes it together with the acknowledgements of everything that
+//! arrived meanwhile, which it reads in one go.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::{self, Read, Write};
