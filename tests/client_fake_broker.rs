@@ -66,15 +66,13 @@ fn expect_lost(client: &Client) -> DisconnectCause {
 }
 
 fn publish(topic: &str, qos: QoS, packet_id: u16, properties: Properties) -> Packet {
-    Packet::Publish(Publish {
-        dup: false,
+    support::fake_broker::publish_packet(
+        topic,
         qos,
-        retain: false,
-        topic: ByteString::from(topic),
         packet_id,
+        Bytes::from_static(b"x"),
         properties,
-        payload: Bytes::from_static(b"x"),
-    })
+    )
 }
 
 #[test]

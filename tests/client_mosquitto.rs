@@ -11,22 +11,12 @@ use midge::codec::{
 };
 use midge::protocol::{DisconnectCause, Message};
 use midge::runtime::{Client, ClientEvent, ReconnectPolicy};
-use support::TIMEOUT;
 use support::client_options as options;
 use support::mosquitto::Mosquitto;
+use support::{TIMEOUT, sub};
 
 fn client(broker: &Mosquitto, id: &str) -> Client {
     broker.connected_client(options(id))
-}
-
-fn sub(filter: &str, qos: QoS) -> Subscription {
-    Subscription {
-        filter: ByteString::from(filter),
-        options: SubscriptionOptions {
-            qos,
-            ..SubscriptionOptions::default()
-        },
-    }
 }
 
 /// The next message, skipping other events.

@@ -8,14 +8,13 @@ mod support;
 use std::time::Duration;
 
 use midge::codec::{
-    ByteString, Bytes, ConnAck, ConnectReasonCode, Packet, Properties, PubAck, PubAckReasonCode,
-    Publish, QoS, Subscription, SubscriptionOptions,
+    Bytes, ConnAck, ConnectReasonCode, Packet, Properties, PubAck, PubAckReasonCode, QoS,
 };
 use midge::protocol::Message;
 use midge::runtime::{Client, ClientEvent, ClientOptions, IoStats};
-use support::TIMEOUT;
-use support::fake_broker::{FakeBroker, FakeConn};
+use support::fake_broker::{FakeBroker, FakeConn, publish_packet};
 use support::mosquitto::Mosquitto;
+use support::{TIMEOUT, sub};
 
 const LINGER: Duration = Duration::from_millis(5);
 
@@ -23,16 +22,6 @@ fn lingering(id: &str) -> ClientOptions {
     ClientOptions {
         linger: LINGER,
         ..support::client_options(id)
-    }
-}
-
-fn sub(filter: &str, qos: QoS) -> Subscription {
-    Subscription {
-        filter: ByteString::from(filter),
-        options: SubscriptionOptions {
-            qos,
-            ..SubscriptionOptions::default()
-        },
     }
 }
 
@@ -46,6 +35,20 @@ fn expect_message(c: &Client) -> Message {
 
 fn numbered(n: u32) -> Bytes {
     Bytes::copy_from_slice(&n.to_be_bytes())
+}
+
+/// Publishes 0..count at QoS 0, numbered.
+fn publish_numbered_qos0(c: &Client, topic: &str, count: u32) {
+    for n in 0..count {
+        c.publish(
+            topic,
+            numbered(n),
+            QoS::AtMostOnce,
+            false,
+            Properties::new(),
+        )
+        .unwrap();
+    }
 }
 
 fn number(m: &Message) -> u32 {
@@ -135,17 +138,7 @@ fn qos0_publishes_left_for_the_linger_go_out_before_the_disconnect_that_follows(
         .unwrap();
     let sender = broker.connected_client(lingering("linger-dc-tx"));
     let count: u32 = 500;
-    for n in 0..count {
-        sender
-            .publish(
-                "linger/dc",
-                numbered(n),
-                QoS::AtMostOnce,
-                false,
-                Properties::new(),
-            )
-            .unwrap();
-    }
+    publish_numbered_qos0(&sender, "linger/dc", count);
     sender.disconnect_and_wait(TIMEOUT).unwrap();
     for n in 0..count {
         assert_eq!(number(&expect_message(&receiver)), n);
@@ -173,18 +166,6 @@ fn encoded_len(packet: &Packet) -> u64 {
     buf.len() as u64
 }
 
-fn publish_packet(topic: &str, qos: QoS, packet_id: u16, payload: Bytes) -> Packet {
-    Packet::Publish(Publish {
-        dup: false,
-        qos,
-        retain: false,
-        topic: ByteString::from(topic),
-        packet_id,
-        properties: Properties::new(),
-        payload,
-    })
-}
-
 #[test]
 fn publishes_left_during_a_linger_are_written_with_no_further_packet_from_the_server() {
     // A packet from the server gives the client traffic: the I/O thread pauses after that
@@ -201,22 +182,13 @@ fn publishes_left_during_a_linger_are_written_with_no_further_packet_from_the_se
         QoS::AtMostOnce,
         0,
         Bytes::from_static(b"go"),
+        Properties::new(),
     ));
     let m = expect_message(&client);
     assert_eq!(&m.payload[..], b"go");
     let before = client.io_stats();
     let count: u32 = 200;
-    for n in 0..count {
-        client
-            .publish(
-                "out",
-                numbered(n),
-                QoS::AtMostOnce,
-                false,
-                Properties::new(),
-            )
-            .unwrap();
-    }
+    publish_numbered_qos0(&client, "out", count);
     for n in 0..count {
         match conn.recv_packet(TIMEOUT).unwrap() {
             Packet::Publish(p) => assert_eq!(p.payload, numbered(n)),

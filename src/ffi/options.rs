@@ -544,14 +544,20 @@ pub extern "C" fn midge_options_set_busy_poll(
     usec: u32,
 ) -> midge_result {
     with_options(options, |d| {
-        if usec > 10_000 {
-            return Err(FfiError::Invalid(format!(
-                "busy poll of {usec} us is over 10,000"
-            )));
-        }
-        d.busy_poll = Duration::from_micros(u64::from(usec));
+        d.busy_poll = at_most_10ms(usec, "busy poll")?;
         Ok(())
     })
+}
+
+/// The I/O thread's pauses and spins, in microseconds: at most 10 ms, as they hold up
+/// every client's I/O.
+fn at_most_10ms(usec: u32, what: &str) -> Result<Duration, FfiError> {
+    if usec > 10_000 {
+        return Err(FfiError::Invalid(format!(
+            "{what} of {usec} us is over 10,000"
+        )));
+    }
+    Ok(Duration::from_micros(u64::from(usec)))
 }
 
 /// While this client has traffic, midge's I/O thread pauses `usec` microseconds between
@@ -566,12 +572,7 @@ pub extern "C" fn midge_options_set_busy_poll(
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_options_set_linger(options: *mut midge_options, usec: u32) -> midge_result {
     with_options(options, |d| {
-        if usec > 10_000 {
-            return Err(FfiError::Invalid(format!(
-                "linger of {usec} us is over 10,000"
-            )));
-        }
-        d.linger = Duration::from_micros(u64::from(usec));
+        d.linger = at_most_10ms(usec, "linger")?;
         Ok(())
     })
 }

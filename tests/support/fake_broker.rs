@@ -7,6 +7,25 @@ use std::time::{Duration, Instant};
 
 use midge::codec::{Connect, Decoder, Packet};
 
+/// A PUBLISH as a broker sends it (no DUP, no RETAIN).
+pub fn publish_packet(
+    topic: &str,
+    qos: midge::codec::QoS,
+    packet_id: u16,
+    payload: midge::codec::Bytes,
+    properties: midge::codec::Properties,
+) -> Packet {
+    Packet::Publish(midge::codec::Publish {
+        dup: false,
+        qos,
+        retain: false,
+        topic: midge::codec::ByteString::from(topic),
+        packet_id,
+        properties,
+        payload,
+    })
+}
+
 /// The listening side. Connections are taken one at a time with [`FakeBroker::accept`].
 #[derive(Debug)]
 pub struct FakeBroker {

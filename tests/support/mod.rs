@@ -21,6 +21,17 @@ pub fn client_options(id: &str) -> midge::runtime::ClientOptions {
     }
 }
 
+/// A subscription to `filter` at `qos`, other options at their defaults.
+pub fn sub(filter: &str, qos: midge::codec::QoS) -> midge::codec::Subscription {
+    midge::codec::Subscription {
+        filter: midge::codec::ByteString::from(filter),
+        options: midge::codec::SubscriptionOptions {
+            qos,
+            ..midge::codec::SubscriptionOptions::default()
+        },
+    }
+}
+
 /// The bound on every wait that is expected to succeed.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 
