@@ -5,7 +5,10 @@
  * ends when the client is freed. */
 #include "harness.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* The next event that is not a log line. */
 static midge_event *next(midge_client *c) {
@@ -23,6 +26,8 @@ static midge_event *next(midge_client *c) {
 
 typedef struct blocked_next {
     midge_client *client;
+    pid_t tid;
+    int started;
     int rc;
     int kind;
     int64_t returned_at;
@@ -32,12 +37,35 @@ typedef struct blocked_next {
 static void *next_event_thread(void *arg) {
     blocked_next *b = (blocked_next *)arg;
     midge_event *e = NULL;
+    b->tid = (pid_t)syscall(SYS_gettid);
+    __atomic_store_n(&b->started, 1, __ATOMIC_SEQ_CST);
     b->rc = (int)midge_client_next_event(b->client, 8000, &e);
     b->kind = midge_event_kind_of(e);
     midge_event_free(e);
     b->returned_at = h_now_ms();
     __atomic_store_n(&b->done, 1, __ATOMIC_SEQ_CST);
     return NULL;
+}
+
+/* Whether thread `tid` of this process sleeps in a futex wait: after `started`, the only
+ * one it can reach is next_event's (a wait on valgrind's own lock shows as a pipe read). */
+static bool waits_on_futex(pid_t tid) {
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *end = strrchr(buf, ')'); /* the name may hold spaces */
+    if (end == NULL || end[1] != ' ' || end[2] != 'S') return false;
+    snprintf(path, sizeof path, "/proc/self/task/%d/wchan", (int)tid);
+    f = fopen(path, "r");
+    if (f == NULL) return false;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return strstr(buf, "futex") != NULL;
 }
 
 int main(void) {
@@ -214,7 +242,10 @@ int main(void) {
         }
         pthread_t th;
         H_CHECK(pthread_create(&th, NULL, next_event_thread, &b) == 0);
-        h_pause_ms(100); /* let it block (not synchronisation: the result is the same if not) */
+        /* Freed before it called next_event, it would get INVALID_ARGUMENT: wait until it
+         * sleeps inside. */
+        H_WAIT_UNTIL(__atomic_load_n(&b.started, __ATOMIC_SEQ_CST) == 1, 5000);
+        H_WAIT_UNTIL(waits_on_futex(b.tid), 5000);
         t0 = h_now_ms();
         midge_client_free(b.client);
         H_WAIT_UNTIL(__atomic_load_n(&b.done, __ATOMIC_SEQ_CST) == 1, 8000 + 3000);
