@@ -34,7 +34,7 @@ static void usage(const char *prog) {
 void bench_parse_args(int argc, char **argv, struct bench_args *a) {
     memset(a, 0, sizeof *a);
     strcpy(a->host, "127.0.0.1");
-    a->port = 1883;
+    a->port = 0; /* --broker is required: no broker is assumed on 1883 */
     a->scenario = SC_THROUGHPUT;
     a->qos = 1;
     a->size = 64;
@@ -80,7 +80,8 @@ void bench_parse_args(int argc, char **argv, struct bench_args *a) {
     if (a->size < 8) a->size = 8;
     if (a->count < 1) bench_die("--count must be >= 1");
     if (a->inflight < 1 || a->inflight > 65535) bench_die("--inflight must be 1..65535");
-    if (a->port <= 0 || a->port > 65535) bench_die("bad port");
+    if (a->port == 0) usage(argv[0]);
+    if (a->port < 0 || a->port > 65535) bench_die("bad port");
     snprintf(a->address, sizeof a->address, "%s:%d", a->host, a->port);
     snprintf(a->topic_a, sizeof a->topic_a, "bench/%d/a", (int)getpid());
     snprintf(a->topic_b, sizeof a->topic_b, "bench/%d/b", (int)getpid());

@@ -50,13 +50,17 @@ static midge_client *new_client(const char *address, size_t index, midge_connect
 }
 
 int main(int argc, char **argv) {
-    const char *address = "127.0.0.1:1883", *list = "1,100,1000";
+    const char *address = NULL, *list = "1,100,1000";
     int idle_ms = 500;
+    bool bad = argc % 2 == 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--broker")) address = argv[i + 1];
         else if (!strcmp(argv[i], "--clients")) list = argv[i + 1];
         else if (!strcmp(argv[i], "--idle-ms")) idle_ms = atoi(argv[i + 1]);
-        else bench_die("usage: idle_clients --broker host:port [--clients 1,100,1000] [--idle-ms N]");
+        else bad = true;
+    }
+    if (bad || address == NULL) {
+        bench_die("usage: idle_clients --broker host:port [--clients 1,100,1000] [--idle-ms N]");
     }
     /* A first client starts midge's threads, so they are not counted per client. */
     midge_client *warm = new_client(address, 0, NULL);
