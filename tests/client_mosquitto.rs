@@ -69,9 +69,7 @@ fn authentication_accepted_and_refused() {
 fn qos_round_trips_with_binary_and_large_payloads() {
     let broker = Mosquitto::builder().start();
     let c = client(&broker, "rt");
-    c.subscribe(vec![sub("rt/#", QoS::ExactlyOnce)], Properties::new())
-        .unwrap()
-        .wait(TIMEOUT)
+    c.subscribe_and_wait("rt/#", QoS::ExactlyOnce, TIMEOUT)
         .unwrap();
     let binary: Vec<u8> = (0..=255).collect();
     let large: Vec<u8> = (0..256 * 1024u32).map(|i| (i * 7 % 251) as u8).collect();
@@ -205,9 +203,7 @@ fn publishes_from_many_threads_all_arrive_once_each_thread_in_order() {
         .start();
     let receiver = client(&broker, "mt-receiver");
     receiver
-        .subscribe(vec![sub("mt/#", QoS::AtLeastOnce)], Properties::new())
-        .unwrap()
-        .wait(TIMEOUT)
+        .subscribe_and_wait("mt/#", QoS::AtLeastOnce, TIMEOUT)
         .unwrap();
     let sender = client(&broker, "mt-sender");
     let threads: u8 = 4;

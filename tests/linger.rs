@@ -132,9 +132,7 @@ fn qos0_publishes_left_for_the_linger_go_out_before_the_disconnect_that_follows(
     let broker = broker();
     let receiver = broker.connected_client(support::client_options("linger-dc-rx"));
     receiver
-        .subscribe(vec![sub("linger/dc", QoS::AtMostOnce)], Properties::new())
-        .unwrap()
-        .wait(TIMEOUT)
+        .subscribe_and_wait("linger/dc", QoS::AtMostOnce, TIMEOUT)
         .unwrap();
     let sender = broker.connected_client(lingering("linger-dc-tx"));
     let count: u32 = 500;
