@@ -495,6 +495,33 @@ fn will(topic: &str, delay: Option<u32>) -> Will {
 }
 
 #[test]
+fn an_invalid_will_is_refused_when_the_client_is_made() {
+    // A Will Topic is a topic name: no wildcards (4.7.1); its properties must be ones a
+    // Will may carry (3.1.3.2). Refused before anything is sent.
+    let mut opts = options("will-bad-topic");
+    opts.session.will = Some(will("will/#", None));
+    assert!(matches!(
+        Client::new("mqtt://127.0.0.1:1", opts),
+        Err(midge::Error::Request(
+            midge::protocol::RequestError::InvalidTopic(_)
+        ))
+    ));
+    let mut opts = options("will-bad-property");
+    let mut w = will("will/ok", None);
+    w.properties.push(Property::SubscriptionIdentifier(1));
+    opts.session.will = Some(w);
+    assert!(matches!(
+        Client::new("mqtt://127.0.0.1:1", opts),
+        Err(midge::Error::Request(
+            midge::protocol::RequestError::InvalidProperties(_)
+        ))
+    ));
+    let mut opts = options("will-good");
+    opts.session.will = Some(will("will/ok", Some(5)));
+    Client::new("mqtt://127.0.0.1:1", opts).unwrap().close();
+}
+
+#[test]
 fn will_is_not_sent_after_normal_disconnect_but_is_with_0x04() {
     let broker = Mosquitto::builder().start();
     let watcher = client(&broker, "will-watch");

@@ -238,20 +238,15 @@ pub extern "C" fn midge_options_set_will(
     properties: *const midge_properties,
 ) -> midge_result {
     with_options(options, |d| {
-        let topic = str_arg(topic, "topic")?;
-        crate::codec::topic::validate_topic_name(topic)
-            .map_err(crate::protocol::RequestError::InvalidTopic)?;
-        let properties = properties_arg(properties)?;
-        properties
-            .validate(crate::codec::PropertyContext::Will)
-            .map_err(crate::protocol::RequestError::InvalidProperties)?;
-        d.session.will = Some(Will {
-            topic: ByteString::from(topic),
+        let will = Will {
+            topic: ByteString::from(str_arg(topic, "topic")?),
             payload: Bytes::copy_from_slice(bytes_arg(payload, len, "payload")?),
             qos: qos_from_c(qos)?,
             retain,
-            properties,
-        });
+            properties: properties_arg(properties)?,
+        };
+        crate::protocol::check_will(&will)?;
+        d.session.will = Some(will);
         Ok(())
     })
 }

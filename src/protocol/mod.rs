@@ -23,4 +23,4 @@ pub use event::{
     SubscribeAck, UnsubscribeAck,
 };
 pub(crate) use session::TRANSMIT_HIGH_WATER;
-pub use session::{PublishRequest, Session, State, check_subscribe, check_unsubscribe};
+pub use session::{PublishRequest, Session, State, check_subscribe, check_unsubscribe, check_will};

@@ -10,7 +10,7 @@ use crate::codec::{
     Auth, AuthReasonCode, ByteString, Bytes, CodecError, ConnAck, Connect, Decoder, Disconnect,
     DisconnectReasonCode, Packet, Properties, Property, PropertyContext, PropertyId, PubAck,
     PubComp, PubCompReasonCode, PubRec, PubRecReasonCode, PubRel, PubRelReasonCode, Publish, QoS,
-    SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe,
+    SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will,
 };
 
 use super::alias::{AliasError, InboundAliases, OutboundAliases};
@@ -71,6 +71,15 @@ impl PublishRequest {
         }
         Ok(())
     }
+}
+
+/// The rules of a Last Will: a valid topic name (4.7: no wildcards, not empty) and
+/// properties allowed in a Will (3.1.3.2).
+pub fn check_will(will: &Will) -> Result<(), RequestError> {
+    validate_topic_name(&will.topic).map_err(RequestError::InvalidTopic)?;
+    will.properties
+        .validate(PropertyContext::Will)
+        .map_err(RequestError::InvalidProperties)
 }
 
 /// The rules of a SUBSCRIBE that need no connection: at least one filter [MQTT-3.8.3-2],

@@ -17,7 +17,7 @@ use crate::codec::{
 use crate::error::Error;
 use crate::protocol::{
     ConnAckInfo, Message, Options, PublishAck, PublishRequest, RequestError, Session, SubscribeAck,
-    UnsubscribeAck, check_subscribe, check_unsubscribe,
+    UnsubscribeAck, check_subscribe, check_unsubscribe, check_will,
 };
 use crate::transport::{Address, TcpOptions};
 
@@ -114,9 +114,13 @@ fn next_client_id() -> usize {
 
 impl Client {
     /// A client for the broker at `address` (`mqtt://host:port`, `host:port`,
-    /// `unix:///path`). Nothing is sent until [`Client::connect`].
+    /// `unix:///path`). Nothing is sent until [`Client::connect`]. An invalid Last Will
+    /// (topic, properties) is refused here.
     pub fn new(address: &str, options: ClientOptions) -> Result<Self, Error> {
         let address = Address::parse(address)?;
+        if let Some(will) = &options.session.will {
+            check_will(will)?;
+        }
         let id = next_client_id();
         let reactor = Arc::clone(reactor::handle());
         let mailbox = Mailbox::new(
