@@ -364,11 +364,14 @@ struct Attempts {
     completed_wait: Result<SubscribeAck, Error>,
     /// A plain publish made after the failed waits.
     publish: PublishResult,
+    /// A zero wait (a poll) on that publish, still pending: it cannot block, so it answers
+    /// `Timeout` as on any thread.
+    polled: Option<Result<PublishAck, Error>>,
 }
 
 /// Waits inside a callback of `me`; `done` has completed already.
 fn attempt_waits(me: &Client, done: &Completion<SubscribeAck>) -> Attempts {
-    Attempts {
+    let mut a = Attempts {
         thread: thread_name(),
         in_callback: me.in_callback(),
         publish_and_wait: timed(|| {
@@ -390,7 +393,10 @@ fn attempt_waits(me: &Client, done: &Completion<SubscribeAck>) -> Attempts {
             false,
             Properties::new(),
         ),
-    }
+        polled: None,
+    };
+    a.polled = a.publish.as_ref().ok().map(|p| p.wait(Duration::ZERO));
+    a
 }
 
 fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
@@ -469,6 +475,11 @@ fn waits_in_an_inline_callback_fail_at_once_with_would_deadlock() {
 
     // The client still works: the publish made in the callback after the failed waits is
     // acknowledged and delivered, ...
+    assert!(
+        matches!(a.polled, Some(Err(Error::Timeout))),
+        "poll of a pending publish: {:?}",
+        a.polled
+    );
     let plain_publish = a.publish.expect("publish after WouldDeadlock");
     assert!(plain_publish.wait(TIMEOUT).unwrap().reason.is_success());
     let mut out = Vec::new();

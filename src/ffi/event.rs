@@ -406,44 +406,46 @@ impl midge_completion {
         if let Some(f) = self.finished.get() {
             return Ok(f);
         }
-        let blank = |result| Finished {
+        let f = match &self.pending {
+            Pending::Connect(c) => settle(c, timeout, |info| Finished {
+                connack: Some(midge_connack::new(info)),
+                ..Finished::blank(Ok(()))
+            })?,
+            Pending::Publish(c) => settle(c, timeout, acked)?,
+            Pending::Subscribe(c) => settle(c, timeout, acked)?,
+            Pending::Unsubscribe(c) => settle(c, timeout, acked)?,
+            Pending::Done(c) => settle(c, timeout, |()| Finished::blank(Ok(())))?,
+        };
+        Ok(self.finished.get_or_init(|| f))
+    }
+}
+
+impl Finished {
+    fn blank(result: Result<(), FfiError>) -> Self {
+        Self {
             result,
             packet_id: 0,
             reason_codes: Vec::new(),
             connack: None,
             ack: None,
-        };
-        let fail = |(e, codes)| Finished {
-            reason_codes: codes,
-            ..blank(Err(e))
-        };
-        let f = match &self.pending {
-            Pending::Connect(c) => match split(c.wait(timeout))? {
-                Ok(info) => Finished {
-                    connack: Some(midge_connack::new(info)),
-                    ..blank(Ok(()))
-                },
-                Err(e) => fail(e),
-            },
-            Pending::Publish(c) => match split(c.wait(timeout))? {
-                Ok(ack) => acked(ack),
-                Err(e) => fail(e),
-            },
-            Pending::Subscribe(c) => match split(c.wait(timeout))? {
-                Ok(ack) => acked(ack),
-                Err(e) => fail(e),
-            },
-            Pending::Unsubscribe(c) => match split(c.wait(timeout))? {
-                Ok(ack) => acked(ack),
-                Err(e) => fail(e),
-            },
-            Pending::Done(c) => match split(c.wait(timeout))? {
-                Ok(()) => blank(Ok(())),
-                Err(e) => fail(e),
-            },
-        };
-        Ok(self.finished.get_or_init(|| f))
+        }
     }
+}
+
+/// Waits on `c` up to `timeout`: its outcome once it ended (`ok` builds it from a
+/// success), or why it has not (`Timeout`, `WouldDeadlock`).
+fn settle<T: Clone>(
+    c: &Completion<T>,
+    timeout: Duration,
+    ok: impl FnOnce(T) -> Finished,
+) -> Result<Finished, FfiError> {
+    Ok(match split(c.wait(timeout))? {
+        Ok(v) => ok(v),
+        Err((e, reason_codes)) => Finished {
+            reason_codes,
+            ..Finished::blank(Err(e))
+        },
+    })
 }
 
 fn completion(c: *const midge_completion) -> Result<Arc<midge_completion>, FfiError> {

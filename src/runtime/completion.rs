@@ -82,17 +82,18 @@ impl<T: Clone> Completion<T> {
     /// Waits up to `timeout` for the result; [`Error::Timeout`] if it has not come, in which
     /// case the request goes on and can be waited on again.
     ///
-    /// On midge's I/O thread (in an authenticator) waiting could never end, since that
-    /// thread completes requests: it fails at once with [`Error::WouldDeadlock`] unless the
-    /// result is there.
+    /// On midge's I/O thread (in an authenticator or inline callback) waiting could never
+    /// end, since that thread completes requests: it fails at once with
+    /// [`Error::WouldDeadlock`] unless the result is there. A zero timeout (a poll) never
+    /// waits, so it answers [`Error::Timeout`] there too.
     pub fn wait(&self, timeout: Duration) -> Result<T, Error> {
         if super::reactor::on_io_thread() {
-            return self
-                .inner
-                .result
-                .lock()
-                .clone()
-                .unwrap_or(Err(Error::WouldDeadlock));
+            let not_yet = if timeout.is_zero() {
+                Error::Timeout
+            } else {
+                Error::WouldDeadlock
+            };
+            return self.inner.result.lock().clone().unwrap_or(Err(not_yet));
         }
         let deadline = Instant::now().checked_add(timeout);
         let mut slot = self.inner.result.lock();
