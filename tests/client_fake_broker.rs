@@ -7,23 +7,15 @@ use std::time::Duration;
 
 use midge::codec::{
     Auth, AuthReasonCode, ByteString, Bytes, ConnAck, ConnectReasonCode, Disconnect,
-    DisconnectReasonCode, Packet, Properties, Property, PropertyId, PubAck, PubRel, Publish, QoS,
+    DisconnectReasonCode, Packet, Properties, Property, PropertyId, PubAck, PubRel, QoS,
 };
 use midge::protocol::{Authenticator, DisconnectCause};
 use midge::runtime::{Client, ClientEvent, ClientOptions, ReconnectPolicy};
 use support::TIMEOUT;
-use support::fake_broker::{FakeBroker, FakeConn};
+use support::fake_broker::{FakeBroker, FakeConn, connack, publish_packet};
 
 fn options() -> ClientOptions {
     support::client_options("fake-test")
-}
-
-fn connack(properties: Properties) -> Packet {
-    Packet::ConnAck(ConnAck {
-        session_present: false,
-        reason_code: ConnectReasonCode::Success,
-        properties,
-    })
 }
 
 /// Connects a client to the fake broker and answers its CONNECT with `ack`.
@@ -155,15 +147,13 @@ fn a_backlog_longer_than_one_round_of_reads_is_all_delivered() {
     for i in 0..128u32 {
         let mut payload = vec![0u8; 32 * 1024];
         payload[..4].copy_from_slice(&i.to_be_bytes());
-        Packet::Publish(Publish {
-            dup: false,
-            qos: QoS::AtMostOnce,
-            retain: false,
-            topic: ByteString::from_static("burst"),
-            packet_id: 0,
-            properties: Properties::new(),
-            payload: Bytes::from(payload),
-        })
+        publish_packet(
+            "burst",
+            QoS::AtMostOnce,
+            0,
+            Bytes::from(payload),
+            Properties::new(),
+        )
         .encode(&mut burst)
         .unwrap();
     }

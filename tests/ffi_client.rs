@@ -312,10 +312,7 @@ fn pull_events_and_completion_handles() {
 
 #[test]
 fn completions_carry_the_acknowledgement_s_reason_string_and_user_properties() {
-    use midge::codec::{
-        ByteString, ConnAck, ConnectReasonCode, Packet, Properties, Property, PubAck,
-        PubAckReasonCode,
-    };
+    use midge::codec::{ByteString, Packet, Properties, Property, PubAck, PubAckReasonCode};
     use support::fake_broker::FakeBroker;
 
     let broker = FakeBroker::start();
@@ -328,12 +325,7 @@ fn completions_carry_the_acknowledgement_s_reason_string_and_user_properties() {
     let mut connecting = null_mut();
     assert_eq!(midge_client_connect(client, &raw mut connecting), OK);
     let mut conn = broker.accept(TIMEOUT).unwrap();
-    conn.expect_connect(TIMEOUT);
-    conn.send(&Packet::ConnAck(ConnAck {
-        session_present: false,
-        reason_code: ConnectReasonCode::Success,
-        properties: Properties::new(),
-    }));
+    conn.accept_session(TIMEOUT);
     assert_eq!(midge_completion_wait(connecting, 5000), OK);
     midge_completion_free(connecting);
 

@@ -642,8 +642,7 @@ fn inline_callbacks_acknowledge_qos1_messages_so_a_small_window_is_no_limit() {
 
 #[test]
 fn the_puback_follows_what_the_inline_callback_sent() {
-    use midge::codec::{ConnAck, ConnectReasonCode, Publish};
-    use support::fake_broker::FakeBroker;
+    use support::fake_broker::{FakeBroker, publish_packet};
 
     let broker = FakeBroker::start();
     let c = Client::new(&broker.url(), options("ack-order", true)).unwrap();
@@ -664,22 +663,15 @@ fn the_puback_follows_what_the_inline_callback_sent() {
     });
     let connecting = c.connect();
     let mut conn = broker.accept(TIMEOUT).unwrap();
-    conn.expect_connect(TIMEOUT);
-    conn.send(&Packet::ConnAck(ConnAck {
-        session_present: false,
-        reason_code: ConnectReasonCode::Success,
-        properties: Properties::new(),
-    }));
+    conn.accept_session(TIMEOUT);
     connecting.wait(TIMEOUT).unwrap();
-    conn.send(&Packet::Publish(Publish {
-        dup: false,
-        qos: QoS::AtLeastOnce,
-        retain: false,
-        topic: ByteString::from_static("in"),
-        packet_id: 7,
-        properties: Properties::new(),
-        payload: Bytes::from_static(b"x"),
-    }));
+    conn.send(&publish_packet(
+        "in",
+        QoS::AtLeastOnce,
+        7,
+        Bytes::from_static(b"x"),
+        Properties::new(),
+    ));
     assert_eq!(rx.recv_timeout(TIMEOUT).unwrap(), IO_THREAD);
     // The echo was asked for inside the callback, the PUBACK only after it returned.
     match conn.recv_packet(TIMEOUT).unwrap() {

@@ -7,12 +7,10 @@ mod support;
 
 use std::time::Duration;
 
-use midge::codec::{
-    Bytes, ConnAck, ConnectReasonCode, Packet, Properties, PubAck, PubAckReasonCode, QoS,
-};
+use midge::codec::{Bytes, Packet, Properties, PubAck, PubAckReasonCode, QoS};
 use midge::protocol::Message;
 use midge::runtime::{Client, ClientEvent, ClientOptions, IoStats};
-use support::fake_broker::{FakeBroker, FakeConn, publish_packet};
+use support::fake_broker::{FakeBroker, FakeConn, connack, publish_packet};
 use support::mosquitto::Mosquitto;
 use support::{TIMEOUT, sub};
 
@@ -148,12 +146,7 @@ fn connected(broker: &FakeBroker, opts: ClientOptions) -> (Client, FakeConn, u64
     let client = Client::new(&broker.url(), opts).unwrap();
     let waiter = client.connect();
     let mut conn = broker.accept(TIMEOUT).unwrap();
-    let connect = encoded_len(&Packet::Connect(Box::new(conn.expect_connect(TIMEOUT))));
-    conn.send(&Packet::ConnAck(ConnAck {
-        session_present: false,
-        reason_code: ConnectReasonCode::Success,
-        properties: Properties::new(),
-    }));
+    let connect = encoded_len(&Packet::Connect(Box::new(conn.accept_session(TIMEOUT))));
     waiter.wait(TIMEOUT).unwrap();
     (client, conn, connect)
 }
@@ -205,11 +198,7 @@ fn io_stats_count_every_byte_both_ways() {
     let connect = client.io_stats();
     assert!(connect.writes >= 1 && connect.reads >= 1, "{connect:?}");
     assert_eq!(connect.bytes_sent, connect_len);
-    let connack_len = encoded_len(&Packet::ConnAck(ConnAck {
-        session_present: false,
-        reason_code: ConnectReasonCode::Success,
-        properties: Properties::new(),
-    }));
+    let connack_len = encoded_len(&connack(Properties::new()));
     assert_eq!(connect.bytes_received, connack_len);
     let mut sent = connect.bytes_sent;
     let done = client

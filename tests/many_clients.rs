@@ -20,8 +20,7 @@ fn a_thousand_clients_share_a_fixed_set_of_threads() {
     const N: usize = 1000;
     let broker = Mosquitto::builder().start();
     // One client first, so that every midge thread that will ever exist has started.
-    let subscriber = Client::new(&broker.url(), client_options("many-sub")).unwrap();
-    subscriber.connect_and_wait(TIMEOUT).unwrap();
+    let subscriber = broker.connected_client(client_options("many-sub"));
     subscriber
         .subscribe_and_wait("many/#", QoS::AtLeastOnce, TIMEOUT)
         .unwrap();

@@ -281,7 +281,7 @@ int main(void) {
                MIDGE_RESULT_INVALID_UTF8);
     H_CHECK_RC(midge_properties_add_user_property(p, bad_utf8, "v"), MIDGE_RESULT_INVALID_UTF8);
     const char *wild[] = {"a/+", "a/#", "#", "+", "a/b+"};
-    for (int i = 0; i < 4; i++) {
+    for (size_t i = 0; i < sizeof wild / sizeof wild[0]; i++) {
         H_CHECK_RC(midge_client_publish(c, wild[i], B, 3, 0, false, NULL, NULL),
                    MIDGE_RESULT_INVALID_TOPIC);
         H_CHECK_RC(midge_client_publish_wait(c, wild[i], B, 3, 1, false, NULL, 10, NULL),

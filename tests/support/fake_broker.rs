@@ -7,6 +7,15 @@ use std::time::{Duration, Instant};
 
 use midge::codec::{Connect, Decoder, Packet};
 
+/// A successful CONNACK (no session present) with `properties`.
+pub fn connack(properties: midge::codec::Properties) -> Packet {
+    Packet::ConnAck(midge::codec::ConnAck {
+        session_present: false,
+        reason_code: midge::codec::ConnectReasonCode::Success,
+        properties,
+    })
+}
+
 /// A PUBLISH as a broker sends it (no DUP, no RETAIN).
 pub fn publish_packet(
     topic: &str,
@@ -155,6 +164,13 @@ impl FakeConn {
             Ok(other) => panic!("expected CONNECT, got {other:?}"),
             Err(e) => panic!("expected CONNECT: {e}"),
         }
+    }
+
+    /// Takes the CONNECT and answers it with a successful CONNACK; returns the CONNECT.
+    pub fn accept_session(&mut self, timeout: Duration) -> Connect {
+        let connect = self.expect_connect(timeout);
+        self.send(&connack(midge::codec::Properties::new()));
+        connect
     }
 
     /// Asserts that nothing arrives for `period` (and the connection stays open).
