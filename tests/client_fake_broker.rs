@@ -567,6 +567,34 @@ fn refused_connection_reports_reason_code_and_string() {
 }
 
 #[test]
+fn a_refused_disconnect_leaves_reconnection_on() {
+    // Properties DISCONNECT may not carry: refused, nothing sent, still connected. When the
+    // connection then breaks, the client must reconnect as before.
+    let broker = FakeBroker::start();
+    let mut opts = options();
+    opts.reconnect = ReconnectPolicy {
+        enabled: true,
+        initial_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(100),
+    };
+    let (client, mut conn) = connected(&broker, opts, &connack(Properties::new()));
+    let refused = client
+        .disconnect(
+            DisconnectReasonCode::NormalDisconnection,
+            Properties::new().with(Property::ContentType(ByteString::from_static("x"))),
+        )
+        .wait(TIMEOUT);
+    assert!(
+        matches!(refused, Err(midge::Error::Request(_))),
+        "{refused:?}"
+    );
+    conn.expect_silence(Duration::from_millis(100));
+    conn.close();
+    let mut again = broker.accept(TIMEOUT).expect("a reconnection");
+    again.accept_session(TIMEOUT);
+}
+
+#[test]
 fn unacknowledged_publish_is_resent_with_dup_after_reconnect() {
     // [MQTT-4.4.0-1] resend unacknowledged PUBLISH with DUP=1 on a resumed session.
     let broker = FakeBroker::start();

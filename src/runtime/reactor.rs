@@ -750,13 +750,17 @@ impl Reactor {
         let Some(c) = self.conns.get_mut(&client) else {
             return completion.complete(Err(Error::Closed));
         };
-        c.wanted = false;
         if let Phase::Open { .. } = c.phase {
             match c.session.disconnect(reason_code, properties, now) {
-                Ok(()) => c.disconnect_waiters.push(completion),
+                Ok(()) => {
+                    c.wanted = false;
+                    c.disconnect_waiters.push(completion);
+                }
+                // Refused (and nothing sent): the connection, and reconnecting, go on.
                 Err(e) => completion.complete(Err(e.into())),
             }
         } else {
+            c.wanted = false;
             // Not connected: stop trying and report done.
             self.drop_transport(client);
             if let Some(c) = self.conns.get_mut(&client) {
