@@ -460,6 +460,10 @@ class PublishHandle:
         self._finalizer = weakref.finalize(self, lib.midge_completion_free, completion)
         self._result: Optional[PublishResult] = None
         self._error: Optional[MidgeError] = None
+        # Serialises _finish: several threads may wait on one handle, and once the
+        # completion ends each of their waits returns; only the first reads and frees the
+        # completion, the others return (or raise) the outcome it stored.
+        self._lock = threading.Lock()
 
     @property
     def id(self) -> int:
@@ -472,46 +476,52 @@ class PublishHandle:
             return True
         return lib.midge_completion_poll(self._ptr) != Result.PENDING
 
-    def _finish(self, rc: int) -> PublishResult:
-        ptr = self._ptr
-        assert ptr is not None
-        if rc != 0:
-            err = _failure(rc)
-            if err.reason_code is None:
-                code = c_uint8()
-                if lib.midge_completion_reason_code(ptr, byref(code)) == 0 and code.value >= 0x80:
-                    err.reason_code = _reason_code(code.value)
-            self._error = err
-        else:
-            code = c_uint8()
-            rcode = code.value if lib.midge_completion_reason_code(ptr, byref(code)) == 0 else 0
-            self._result = PublishResult(
-                reason_code=_reason_code(rcode), packet_id=lib.midge_completion_packet_id(ptr)
-            )
-        self._ptr = None
-        self._finalizer()
+    def _outcome(self) -> PublishResult:
+        """The stored outcome of a finished publish: returns the result or raises the error."""
         if self._error is not None:
             raise self._error
         assert self._result is not None
         return self._result
 
+    def _finish(self, rc: int) -> PublishResult:
+        with self._lock:
+            ptr = self._ptr
+            if ptr is not None:  # else finished by another thread: rc may be stale
+                if rc != 0:
+                    err = _failure(rc)
+                    if err.reason_code is None:
+                        code = c_uint8()
+                        if lib.midge_completion_reason_code(ptr, byref(code)) == 0 and code.value >= 0x80:
+                            err.reason_code = _reason_code(code.value)
+                    self._error = err
+                else:
+                    code = c_uint8()
+                    rcode = code.value if lib.midge_completion_reason_code(ptr, byref(code)) == 0 else 0
+                    self._result = PublishResult(
+                        reason_code=_reason_code(rcode), packet_id=lib.midge_completion_packet_id(ptr)
+                    )
+                # The outcome is stored before _ptr is cleared: a thread that sees
+                # _ptr None without the lock finds it.
+                self._ptr = None
+                self._finalizer()
+        return self._outcome()
+
     def wait(self, timeout: Optional[float] = None) -> PublishResult:
         """Waits up to ``timeout`` seconds (None: no limit) for the end of the publish.
         Raises :class:`Timeout` if it has not ended (it goes on; wait again), or the
-        publish's failure (:class:`Refused` with the reason code, :class:`Closed`, ...)."""
-        if self._result is not None:
-            return self._result
-        if self._error is not None:
-            raise self._error
+        publish's failure (:class:`Refused` with the reason code, :class:`Closed`, ...).
+        Several threads may wait on one handle; all get the same outcome."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
+            ptr = self._ptr
+            if ptr is None:  # finished (maybe by another thread)
+                return self._outcome()
             if deadline is None:
                 step = _SLICE
             else:
                 step = max(0.0, min(_SLICE, deadline - time.monotonic()))
-            ptr = self._ptr
-            if ptr is None:  # finished by another thread
-                return self.wait(0)
+            # Freeing the completion in another thread during this call is safe: midge
+            # then returns INVALID_ARGUMENT, which _finish ignores as _ptr is cleared.
             rc = lib.midge_completion_wait(ptr, _ms(step))
             if rc != Result.TIMEOUT:
                 return self._finish(rc)
@@ -791,7 +801,7 @@ class Client:
                     f, o = item
                     subs.append((f, o if isinstance(o, SubscriptionOptions) else SubscriptionOptions(int(o))))
         if not subs:
-            raise InvalidArgument("no topic filters", result=Result.INVALID_TOPIC)
+            raise error_for(Result.INVALID_TOPIC, "no topic filters")
         n = len(subs)
         filters = (c_char_p * n)(*[_cstr(f, "topic filter") for f, _ in subs])
         options = (c_uint8 * n)(*[o.to_byte() for _, o in subs])
@@ -816,7 +826,7 @@ class Client:
         st = self._st
         topics = [topic] if isinstance(topic, str) else list(topic)
         if not topics:
-            raise InvalidArgument("no topic filters", result=Result.INVALID_TOPIC)
+            raise error_for(Result.INVALID_TOPIC, "no topic filters")
         n = len(topics)
         filters = (c_char_p * n)(*[_cstr(f, "topic filter") for f in topics])
         codes = (c_uint8 * n)()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import os
@@ -181,7 +182,9 @@ def test_round_trip_with_properties(broker, qos):
         assert p.subscription_identifiers == ()
         with pytest.raises(Exception):
             m.payload = b"x"  # frozen
-        assert hash(m) == hash(m)
+        copy = dataclasses.replace(m)  # an equal Message that is another object
+        assert copy is not m and copy == m and hash(copy) == hash(m)
+        assert dataclasses.replace(m, payload=b"other") != m
 
 
 def test_payload_format_indicator_received(broker):
@@ -213,6 +216,11 @@ def test_publish_async_and_errors(broker):
             c.publish(topic, 12)
         with pytest.raises(midge.InvalidTopic):
             c.subscribe("bad/#/x")
+        for empty in (c.subscribe, c.unsubscribe):
+            with pytest.raises(midge.InvalidTopic) as e:
+                empty([])
+            assert isinstance(e.value, midge.InvalidArgument)
+            assert e.value.result == midge.Result.INVALID_TOPIC
         with pytest.raises(midge.InvalidArgument):
             c.publish("nul\0topic", b"x")
 
@@ -537,6 +545,45 @@ def test_garbage_collection_frees_the_handle(broker, monkeypatch):
     ), "drop_user_data ran"
 
 
+def test_threads_waiting_on_one_publish_handle(broker):
+    """Several threads wait on one QoS 1 handle while it is in flight: exactly one reads
+    and frees the completion; all get the same PublishResult, none an exception."""
+    n = 8
+    for _ in range(5):
+        c = midge.Client(broker.url)
+        try:
+            # Published while never connected, so it stays in flight until connect().
+            h = c.publish_async("multi/" + uid(), b"x", qos=1)
+            results, errors = [None] * n, []
+            started = threading.Barrier(n + 1)
+
+            def waiter(i):
+                try:
+                    started.wait(5)
+                    results[i] = h.wait(10)
+                except BaseException as e:
+                    errors.append(e)
+
+            threads = [threading.Thread(target=waiter, args=(i,), daemon=True) for i in range(n)]
+            for t in threads:
+                t.start()
+            started.wait(5)
+            assert not h.done()
+            c.connect()
+            for t in threads:
+                t.join(timeout=15)
+            assert not any(t.is_alive() for t in threads)
+            assert errors == []
+            first = results[0]
+            assert isinstance(first, midge.PublishResult)
+            assert first.packet_id != 0
+            assert first.reason_code in (ReasonCode.SUCCESS, ReasonCode.NO_MATCHING_SUBSCRIBERS)
+            assert all(r == first for r in results)
+            assert h.done() and h.wait(0) == first
+        finally:
+            c.close()
+
+
 def test_offline_queue_and_publish_timeout(broker):
     c = midge.Client(broker.url)  # never connected: the message waits offline
     h = c.publish_async("q/" + uid(), b"x", qos=1)
@@ -556,10 +603,34 @@ def test_close_from_another_thread_ends_iteration(broker):
         c.connect()
         if with_callbacks:
             c.on_connect = lambda ack: None
-        threading.Timer(0.3, c.close).start()
+        st = c._state
+        out = {}
+
+        def iterate():
+            try:
+                out["messages"] = list(c.messages())  # no timeout: runs until closed
+            except BaseException as e:  # reported by the test thread
+                out["error"] = e
+
+        worker = threading.Thread(target=iterate, daemon=True)
+        worker.start()
+        # Close only once the worker is provably blocked inside next_message: in pull mode
+        # it holds pull_lock around midge_client_next_event; in callback mode it waits on
+        # the state's condition (only next_message waits on it).
+        if with_callbacks:
+            waiting = lambda: len(st.cond._waiters) > 0
+        else:
+            waiting = st.pull_lock.locked
+        assert wait_until(waiting), "the iteration never blocked"
         t0 = time.monotonic()
-        assert list(c.messages()) == []  # no timeout: runs until closed
+        c.close()
+        worker.join(timeout=5)
+        assert not worker.is_alive(), "close did not end the iteration"
         assert time.monotonic() - t0 < 2.0
+        assert "error" not in out, out.get("error")
+        assert out["messages"] == []
+        with pytest.raises(midge.Closed):  # iterating a closed client raises
+            list(c.messages())
 
 
 def test_pull_mode_gets_messages_not_completion_events(broker):
