@@ -567,6 +567,41 @@ fn refused_connection_reports_reason_code_and_string() {
 }
 
 #[test]
+fn a_permanent_refusal_stops_reconnecting_and_a_transient_one_does_not() {
+    // Bad credentials cannot be fixed by trying again; Server Busy can.
+    let broker = FakeBroker::start();
+    let mut opts = options();
+    opts.reconnect = ReconnectPolicy {
+        enabled: true,
+        initial_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(100),
+    };
+    opts.log_level = midge::runtime::LogLevel::Error;
+    let client = Client::new(&broker.url(), opts).unwrap();
+    let _ = client.connect();
+    let refuse = |code| {
+        let mut conn = broker.accept(TIMEOUT).expect("an attempt");
+        conn.expect_connect(TIMEOUT);
+        conn.send(&Packet::ConnAck(ConnAck {
+            session_present: false,
+            reason_code: code,
+            properties: Properties::new(),
+        }));
+        conn.expect_closed(TIMEOUT);
+    };
+    refuse(ConnectReasonCode::ServerBusy);
+    refuse(ConnectReasonCode::BadUserNameOrPassword);
+    loop {
+        match client.next_event(TIMEOUT).expect("the log line") {
+            ClientEvent::Log { message, .. } if message.contains("for good") => break,
+            _ => {}
+        }
+    }
+    // Reconnecting would come within 100 ms.
+    assert!(broker.accept(Duration::from_millis(500)).is_err());
+}
+
+#[test]
 fn a_refused_disconnect_leaves_reconnection_on() {
     // Properties DISCONNECT may not carry: refused, nothing sent, still connected. When the
     // connection then breaks, the client must reconnect as before.

@@ -1272,6 +1272,15 @@ impl Reactor {
                 for w in c.connect_waiters.drain(..) {
                     w.complete(Err(cause.clone().into()));
                 }
+                if let DisconnectCause::Refused(r) = cause
+                    && is_permanent_refusal(r.reason_code)
+                    && c.wanted
+                {
+                    c.wanted = false;
+                    log(c, LogLevel::Error, |_| {
+                        "the server refused the connection for good; not reconnecting".into()
+                    });
+                }
                 true
             }
             // Completion events carry the id of the application's completion handle.
@@ -1346,20 +1355,10 @@ impl Reactor {
         for w in c.disconnect_waiters.drain(..) {
             w.complete(Ok(()));
         }
-        // Drain the events the close produced before deciding. Acknowledgements are moot
-        // without a connection.
+        // The events the close produced (a permanent refusal stops reconnecting) come before
+        // the decision. Acknowledgements are moot without a connection.
         while let Some(event) = c.session.poll_event() {
             Self::on_session_event(c, event, &mut Vec::new());
-        }
-        let permanent = c.out_events.iter().any(|e| {
-            matches!(e, ClientEvent::ConnectionLost(DisconnectCause::Refused(r))
-                if is_permanent_refusal(r.reason_code))
-        });
-        if permanent && c.wanted {
-            c.wanted = false;
-            log(c, LogLevel::Error, |_| {
-                "the server refused the connection for good; not reconnecting".into()
-            });
         }
         self.schedule_reconnect(client, now);
     }
