@@ -229,7 +229,12 @@ impl Client {
         request.check()?;
         if self.inner.completion_events.load(Ordering::Relaxed) {
             // Completion events need the handle's id.
-            self.publish_request(request).map(drop)
+            self.start(|client, completion| Command::Publish {
+                client,
+                request,
+                completion,
+            });
+            Ok(())
         } else {
             self.send(Command::PublishDetached {
                 client: self.inner.id,

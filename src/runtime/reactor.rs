@@ -901,10 +901,7 @@ impl Reactor {
     /// Resolution or TCP connect failed: report, then back off.
     fn connect_failed(&mut self, client: usize, e: &io::Error, now: Instant) {
         self.drop_transport(client);
-        let cause = DisconnectCause::Transport {
-            detail: e.to_string(),
-            errno: e.raw_os_error(),
-        };
+        let cause = transport_cause(e);
         if let Some(c) = self.conns.get_mut(&client) {
             log(c, LogLevel::Warn, |c| {
                 format!("connect to {} failed: {e}", c.address)
@@ -1040,11 +1037,7 @@ impl Reactor {
                             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                             Err(e) => {
-                                let cause = DisconnectCause::Transport {
-                                    detail: e.to_string(),
-                                    errno: e.raw_os_error(),
-                                };
-                                self.lost(client, cause, now);
+                                self.lost(client, transport_cause(&e), now);
                                 return;
                             }
                         }
@@ -1197,11 +1190,7 @@ impl Reactor {
                     self.held.push(client);
                 }
             } else if let Err(e) = Self::flush(c, &self.registry, client) {
-                let cause = DisconnectCause::Transport {
-                    detail: e.to_string(),
-                    errno: e.raw_os_error(),
-                };
-                self.lost(client, cause, now);
+                self.lost(client, transport_cause(&e), now);
                 continue;
             }
             if c.session.poll_close() {
@@ -1309,10 +1298,13 @@ impl Reactor {
             Event::Message(m) => {
                 // A reply to a pending request goes to its requester, not to the event
                 // stream. It still needs its acknowledgement.
-                let reply = m
-                    .properties
-                    .get_binary(PropertyId::CorrelationData)
-                    .and_then(|d| c.replies.remove(d));
+                let reply = if c.replies.is_empty() {
+                    None
+                } else {
+                    m.properties
+                        .get_binary(PropertyId::CorrelationData)
+                        .and_then(|d| c.replies.remove(d))
+                };
                 if let Some(reply) = reply {
                     if let Some(t) = m.ack {
                         pending_acks.push(t);
@@ -1424,6 +1416,14 @@ fn log(c: &mut Conn, level: LogLevel, message: impl FnOnce(&Conn) -> String) {
     if level <= c.settings.log_level && level != LogLevel::Off {
         let message = message(c);
         c.out_events.push(ClientEvent::Log { level, message });
+    }
+}
+
+/// How a transport error ended a connection.
+fn transport_cause(e: &io::Error) -> DisconnectCause {
+    DisconnectCause::Transport {
+        detail: e.to_string(),
+        errno: e.raw_os_error(),
     }
 }
 
