@@ -7,15 +7,15 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::callback::{CCallback, midge_drop_cb};
-use super::event::{Pending, midge_completion, midge_event, outcome};
+use super::event::{Acked, Pending, midge_completion, midge_event, outcome};
 use super::handle;
 use super::message::{midge_connack, midge_disconnect, midge_message};
 use super::options::{client_options, midge_options, qos_from_c};
 use super::properties::{midge_properties, properties_arg};
-use super::ptr::{array_arg, bytes_arg, str_arg, write_array, write_opt, write_out};
+use super::ptr::{array_arg, bytes_arg, cstring, str_arg, write_array, write_opt, write_out};
 use super::result::{FfiError, guard, midge_result};
 use crate::codec::{ByteString, Bytes, DisconnectReasonCode, Subscription, SubscriptionOptions};
-use crate::protocol::{PublishRequest, RequestError};
+use crate::protocol::PublishRequest;
 use crate::runtime::{Client, ClientEvent, start_and_wait};
 
 /// Called on connect, with the CONNACK (borrowed for the call).
@@ -107,7 +107,6 @@ struct Table {
     subscribe: Slot<midge_subscribe_cb>,
     unsubscribe: Slot<midge_subscribe_cb>,
     log: Slot<midge_log_cb>,
-    installed: bool,
 }
 
 impl Table {
@@ -187,14 +186,12 @@ fn dispatch(table: &Mutex<Table>, event: &ClientEvent) {
     // Take the callback out of the table (a reference) and call it with no lock held.
     macro_rules! slot {
         ($field:ident) => {{
-            let cb = table.lock().$field.clone();
-            match cb {
-                Some(cb) => match cb.f {
-                    Some(f) => (cb.clone(), f),
-                    None => return,
-                },
-                None => return,
-            }
+            // Only non-NULL callbacks are stored (see `register`).
+            let Some(cb) = table.lock().$field.clone() else {
+                return;
+            };
+            let Some(f) = cb.f else { return };
+            (cb, f)
         }};
     }
     match event {
@@ -254,7 +251,7 @@ fn dispatch(table: &Mutex<Table>, event: &ClientEvent) {
         }
         ClientEvent::Log { level, message } => {
             let (cb, f) = slot!(log);
-            let text = std::ffi::CString::new(message.replace('\0', " ")).unwrap_or_default();
+            let text = cstring(message);
             // SAFETY: a registered C callback; the text is valid for the call.
             unsafe { f(cb.user_data, *level as c_int, text.as_ptr()) };
         }
@@ -279,19 +276,19 @@ fn register<F: Copy>(
         let new = is_some.then(|| Arc::new(callback));
         let old = {
             let mut t = c.table.lock();
+            let was = t.any();
             let old = std::mem::replace(slot(&mut t), new);
-            if t.any() && !t.installed {
+            let installed = t.any();
+            if installed && !was {
                 let table = Arc::clone(&c.table);
                 c.client.set_callback(move |e| dispatch(&table, e));
-                t.installed = true;
-            } else if !t.any() && t.installed {
+            } else if was && !installed {
                 c.client.clear_callback();
-                t.installed = false;
             }
             let completions =
                 t.publish.is_some() || t.subscribe.is_some() || t.unsubscribe.is_some();
             c.client
-                .set_completion_events(completions || c.pull_completions && !t.installed);
+                .set_completion_events(completions || c.pull_completions && !installed);
             old
         };
         // The replaced callback's drop_user_data runs once its last call has returned.
@@ -458,21 +455,15 @@ fn subscriptions(
     options: *const u8,
     count: usize,
 ) -> Result<Vec<Subscription>, FfiError> {
-    if count == 0 {
-        return Err(RequestError::NoTopicFilters.into());
-    }
-    let filters = array_arg(filters, count, "filters")?;
+    let filters = filter_list(filters, count)?;
     let options = array_arg(options, count, "options")?;
     filters
-        .iter()
+        .into_iter()
         .zip(options)
-        .map(|(&f, &o)| {
+        .map(|(filter, &o)| {
             let options = SubscriptionOptions::from_byte(o)
                 .map_err(|e| FfiError::Invalid(format!("subscription options 0x{o:02X}: {e}")))?;
-            Ok(Subscription {
-                filter: ByteString::from(str_arg(f, "filter")?),
-                options,
-            })
+            Ok(Subscription { filter, options })
         })
         .collect()
 }
@@ -518,16 +509,14 @@ pub extern "C" fn midge_client_subscribe_wait(
         let subs = subscriptions(filters, options, count)?;
         let properties = properties_arg(properties)?;
         let ack = start_and_wait(timeout(timeout_ms), || c.client.subscribe(subs, properties))?;
-        let codes: Vec<u8> = ack.reason_codes.iter().map(|c| c.as_u8()).collect();
+        let codes = ack.reason_codes();
         write_array(reason_codes, &codes[..codes.len().min(count)]);
         Ok(())
     })
 }
 
+/// The filters as strings; none at all is refused by the protocol's check [MQTT-3.8.3-2].
 fn filter_list(filters: *const *const c_char, count: usize) -> Result<Vec<ByteString>, FfiError> {
-    if count == 0 {
-        return Err(RequestError::NoTopicFilters.into());
-    }
     array_arg(filters, count, "filters")?
         .iter()
         .map(|&f| Ok(ByteString::from(str_arg(f, "filter")?)))
@@ -570,7 +559,7 @@ pub extern "C" fn midge_client_unsubscribe_wait(
         let ack = start_and_wait(timeout(timeout_ms), || {
             c.client.unsubscribe(list, properties)
         })?;
-        let codes: Vec<u8> = ack.reason_codes.iter().map(|c| c.as_u8()).collect();
+        let codes = ack.reason_codes();
         write_array(reason_codes, &codes[..codes.len().min(count)]);
         Ok(())
     })

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::handle;
 use super::message::{PropertyView, midge_connack, midge_disconnect, midge_message, user_property};
-use super::ptr::write_out;
+use super::ptr::{cstring, write_out};
 use super::result::{FfiError, guard, guard_value, midge_result, request_result};
 use crate::error::Error;
 use crate::protocol::{ConnAckInfo, PublishAck, RequestError, SubscribeAck, UnsubscribeAck};
@@ -202,7 +202,7 @@ impl midge_event {
             },
             ClientEvent::Log { level, message } => Self {
                 log_level: level as c_int,
-                text: Some(CString::new(message.replace('\0', " ")).unwrap_or_default()),
+                text: Some(cstring(&message)),
                 ..Self::empty(K::MIDGE_EVENT_LOG)
             },
             ClientEvent::Closed => Self::empty(K::MIDGE_EVENT_CLOSED),

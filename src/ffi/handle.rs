@@ -37,11 +37,12 @@ pub(crate) fn retain<T: Any + Send + Sync>(object: &Arc<T>) -> *mut T {
 }
 
 /// Registers a new object under a fresh number and returns it as the C handle. The value is
-/// only a key: it is never dereferenced. Keys start above any user-space address and grow,
-/// so they never collide with an address key nor repeat.
+/// only a key: it is never dereferenced. Keys are odd, so they never collide with an address
+/// key (an `Arc`'s data is at least word-aligned), and grow, so they do not repeat; on any
+/// pointer width.
 pub(crate) fn new<T: Any + Send + Sync>(object: T) -> *mut T {
-    static NEXT: AtomicUsize = AtomicUsize::new(1 << 52);
-    let key = NEXT.fetch_add(16, Ordering::Relaxed);
+    static NEXT: AtomicUsize = AtomicUsize::new(1);
+    let key = NEXT.fetch_add(2, Ordering::Relaxed);
     HANDLES.lock().insert(
         key,
         Entry {

@@ -6,15 +6,10 @@ use std::ffi::{CString, c_char, c_int};
 use std::sync::{Arc, OnceLock};
 
 use super::handle;
-use super::ptr::{borrowed, write_out};
+use super::ptr::{borrowed, cstring, write_out};
 use super::result::{FfiError, guard, guard_value, midge_result};
 use crate::codec::{ByteString, Properties, Property, PropertyId};
 use crate::protocol::{ConnAckInfo, DisconnectCause, Message};
-
-fn cstring(s: &str) -> CString {
-    // MQTT strings cannot hold U+0000 [MQTT-1.5.4-2]; the replacement is for safety only.
-    CString::new(s).unwrap_or_else(|_| CString::new(s.replace('\0', " ")).unwrap_or_default())
-}
 
 fn opt_ptr(s: Option<&CString>) -> *const c_char {
     s.map_or(std::ptr::null(), |c| c.as_ptr())

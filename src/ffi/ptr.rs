@@ -1,7 +1,7 @@
 //! The raw-pointer helpers: every read of memory the C caller passes in, and every write to
 //! its out-parameters, happens here.
 
-use std::ffi::{CStr, c_char};
+use std::ffi::{CStr, CString, c_char};
 
 use super::result::FfiError;
 
@@ -105,4 +105,10 @@ pub(crate) fn borrowed_mut<'a, T>(ptr: *mut T) -> Option<&'a mut T> {
     // SAFETY: midge created this object for the running callback, which has exclusive use
     // of it until it returns.
     unsafe { ptr.as_mut() }
+}
+
+/// `s` as a C string. MQTT strings cannot hold U+0000 [MQTT-1.5.4-2], and midge's own texts
+/// do not; a NUL would be replaced by a space rather than cut the string.
+pub(crate) fn cstring(s: &str) -> CString {
+    CString::new(s).unwrap_or_else(|_| CString::new(s.replace('\0', " ")).unwrap_or_default())
 }

@@ -233,7 +233,7 @@ thread_local! {
 }
 
 fn set_last_error(message: &str, reason_code: Option<u8>) {
-    let message = CString::new(message.replace('\0', " ")).unwrap_or_default();
+    let message = super::ptr::cstring(message);
     LAST_ERROR.with(|l| {
         *l.borrow_mut() = Some(LastError {
             message,
