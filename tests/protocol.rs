@@ -602,7 +602,21 @@ fn packets_before_connack_are_a_protocol_error() {
     let mut sim = Sim::new(opts());
     sim.open();
     sim.deliver(publish("a", QoS::AtMostOnce, 0, b"early"));
-    assert_closed_with(&mut sim, DisconnectReasonCode::ProtocolError);
+    // DISCONNECT 0x82, and a cause that says a CONNACK was expected.
+    assert_eq!(
+        disconnect_code(&sim.sent()),
+        DisconnectReasonCode::ProtocolError
+    );
+    let events = sim.events();
+    assert!(
+        matches!(
+            events.as_slice(),
+            [Event::Disconnected(DisconnectCause::NotMqtt { received })] if received[0] == 0x30
+        ),
+        "{events:?}"
+    );
+    assert!(sim.session.poll_close());
+    assert_eq!(sim.session.state(), State::Disconnected);
 }
 
 // ==================================================================== keep alive, timeouts
@@ -1133,7 +1147,7 @@ fn qos1_failure_puback_is_refused_and_never_resent() {
 }
 
 #[test]
-fn qos2_completes_with_the_pubcomp_reason_code() {
+fn qos2_completes_on_pubcomp_with_the_pubrec_reason_code() {
     // [MQTT-4.3.3-2] PUBLISH QoS 2 DUP 0; [MQTT-4.3.3-4] PUBREL with the same id on a
     // successful PUBREC; [MQTT-4.3.3-5] complete on PUBCOMP.
     let mut sim = connected(opts(), Properties::new());
@@ -1151,7 +1165,7 @@ fn qos2_completes_with_the_pubcomp_reason_code() {
         vec![published(
             id,
             p.packet_id,
-            AckReason::PubComp(PubCompReasonCode::Success)
+            AckReason::PubRec(PubRecReasonCode::Success)
         )]
     );
     assert_eq!(sim.sent(), vec![]);
@@ -1906,12 +1920,12 @@ fn session_present_resends_publishes_with_dup_and_pubrel_in_order() {
             published(
                 c,
                 sent[2].packet_id,
-                AckReason::PubComp(PubCompReasonCode::Success)
+                AckReason::PubRec(PubRecReasonCode::Success)
             ),
             published(
                 b,
                 sent[1].packet_id,
-                AckReason::PubComp(PubCompReasonCode::Success)
+                AckReason::PubRec(PubRecReasonCode::Success)
             ),
         ]
     );
@@ -2893,4 +2907,222 @@ fn authenticator_rejecting_the_connack_data_ends_the_connection() {
     assert!(disconnect_code(&sim.sent()).is_failure());
     assert!(sim.session.poll_close());
     assert_eq!(sim.session.state(), State::Disconnected);
+}
+
+// ==================================================================== QoS 2: the PUBREC's word
+
+#[test]
+fn qos2_reports_the_pubrec_reason_code_and_properties_after_pubcomp() {
+    // 3.5.2.1: PUBREC 0x10 (No matching subscribers) is a success [MQTT-4.3.3-4]: PUBREL
+    // follows, and the publish completes on PUBCOMP, reporting what the PUBREC said (its
+    // reason code, Reason String and User Properties), followed by the PUBCOMP's properties.
+    let mut sim = connected(opts(), Properties::new());
+    let id = sim.publish(request("nobody/here", QoS::ExactlyOnce, b"x"));
+    let p = one_publish(&sim.sent());
+    sim.deliver(PubRec {
+        packet_id: p.packet_id,
+        reason_code: PubRecReasonCode::NoMatchingSubscribers,
+        properties: props([
+            Property::ReasonString(b("no subscribers")),
+            Property::UserProperty(b("k"), b("v")),
+        ]),
+    });
+    assert_eq!(sim.sent(), vec![Packet::PubRel(PubRel::new(p.packet_id))]);
+    assert_eq!(sim.events(), vec![]);
+    sim.deliver(PubComp {
+        packet_id: p.packet_id,
+        reason_code: PubCompReasonCode::Success,
+        properties: props([Property::UserProperty(b("from"), b("pubcomp"))]),
+    });
+    assert_eq!(
+        sim.events(),
+        vec![Event::PublishComplete {
+            id,
+            result: Ok(PublishAck {
+                packet_id: p.packet_id,
+                reason: AckReason::PubRec(PubRecReasonCode::NoMatchingSubscribers),
+                properties: props([
+                    Property::ReasonString(b("no subscribers")),
+                    Property::UserProperty(b("k"), b("v")),
+                    Property::UserProperty(b("from"), b("pubcomp")),
+                ]),
+            }),
+        }]
+    );
+    assert_eq!(sim.session.inflight(), 0);
+}
+
+#[test]
+fn qos2_pubcomp_failure_is_reported_over_the_pubrec_code() {
+    // 3.7.2.1: PUBCOMP 0x92 (Packet Identifier not found) means the server lost the
+    // exchange: that is the outcome, not the PUBREC's 0x10.
+    let mut sim = connected(opts(), Properties::new());
+    let id = sim.publish(request("t", QoS::ExactlyOnce, b"x"));
+    let p = one_publish(&sim.sent());
+    sim.deliver(pubrec(p.packet_id, PubRecReasonCode::NoMatchingSubscribers));
+    sim.sent();
+    sim.deliver(PubComp {
+        packet_id: p.packet_id,
+        reason_code: PubCompReasonCode::PacketIdentifierNotFound,
+        properties: Properties::new(),
+    });
+    assert_eq!(
+        sim.events(),
+        vec![publish_failed(
+            id,
+            RequestError::Refused(AckReason::PubComp(
+                PubCompReasonCode::PacketIdentifierNotFound
+            ))
+        )]
+    );
+}
+
+#[test]
+fn qos2_pubrec_reason_survives_a_lost_session() {
+    // [MQTT-3.2.2-5]: a released message whose session the server did not keep completes
+    // with the PUBREC it had, reason code and properties.
+    let mut sim = connected(resumable(), Properties::new());
+    let id = sim.publish(request("t", QoS::ExactlyOnce, b"x"));
+    let p = one_publish(&sim.sent());
+    sim.deliver(PubRec {
+        packet_id: p.packet_id,
+        reason_code: PubRecReasonCode::NoMatchingSubscribers,
+        properties: props([Property::ReasonString(b("nobody"))]),
+    });
+    sim.sent();
+    sim.lose_connection();
+    sim.connect(connack(Properties::new()));
+    let events = sim.events();
+    assert!(
+        events.contains(&Event::PublishComplete {
+            id,
+            result: Ok(PublishAck {
+                packet_id: p.packet_id,
+                reason: AckReason::PubRec(PubRecReasonCode::NoMatchingSubscribers),
+                properties: props([Property::ReasonString(b("nobody"))]),
+            }),
+        }),
+        "{events:?}"
+    );
+}
+
+// ==================================================================== not an MQTT server
+
+/// The server answers CONNECT with `greeting`, in pieces of `chunk` bytes: the session must
+/// end the connection with `NotMqtt`, send nothing back, and say so in words.
+fn assert_not_mqtt(greeting: &[u8], chunk: usize) -> String {
+    let mut sim = Sim::new(opts());
+    sim.open();
+    for piece in greeting.chunks(chunk) {
+        sim.deliver_raw(piece);
+        if sim.session.state() != State::Connecting {
+            break;
+        }
+    }
+    assert_eq!(
+        sim.sent(),
+        vec![],
+        "nothing goes back to a server that is not MQTT"
+    );
+    let events = sim.events();
+    let [Event::Disconnected(cause @ DisconnectCause::NotMqtt { received })] = events.as_slice()
+    else {
+        panic!("expected Disconnected(NotMqtt), got {events:?}");
+    };
+    assert!(greeting.starts_with(received) && !received.is_empty() && received.len() <= 32);
+    assert!(sim.session.poll_close());
+    assert_eq!(sim.session.state(), State::Disconnected);
+    let text = cause.to_string();
+    assert!(text.starts_with("expected CONNACK, got 0x"), "{text}");
+    assert!(text.ends_with("is this an MQTT server?"), "{text}");
+    text
+}
+
+#[test]
+fn a_nats_server_is_reported_as_not_mqtt() {
+    // NATS greets every client with INFO; 'I' (0x49) would decode as a PUBACK with reserved
+    // flags 0x9. [MQTT-3.2.0-1]: an MQTT server's first packet is CONNACK (or AUTH).
+    let greeting = br#"INFO {"server_id":"NDJ2","version":"2.10.1","proto":1,"max_payload":1048576}
+"#;
+    for chunk in [1, 5, greeting.len()] {
+        let text = assert_not_mqtt(greeting, chunk);
+        assert!(text.contains("got 0x49"), "{text}");
+        if chunk > 1 {
+            assert!(text.contains("(\"INFO"), "{text}");
+        }
+    }
+}
+
+#[test]
+fn a_mysql_server_is_reported_as_not_mqtt() {
+    // A MySQL handshake: 3-byte length, sequence 0, protocol 10, the version string.
+    let mut greeting = vec![0x4a, 0x00, 0x00, 0x00, 0x0a];
+    greeting.extend_from_slice(b"8.0.36\0\x08\0\0\0");
+    let text = assert_not_mqtt(&greeting, greeting.len());
+    assert!(text.contains("got 0x4A"), "{text}");
+    assert!(text.contains("8.0.36"), "{text}");
+}
+
+#[test]
+fn an_http_server_is_reported_as_not_mqtt() {
+    let response = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+    let text = assert_not_mqtt(response, 7);
+    assert!(text.contains("got 0x48"), "{text}");
+}
+
+#[test]
+fn connack_disconnect_and_auth_may_come_first() {
+    // The first byte of CONNACK, and of a DISCONNECT sent instead of a refusing CONNACK,
+    // pass the check even when they arrive alone; AUTH passes with an authenticator.
+    let mut sim = Sim::new(opts());
+    sim.open();
+    let mut bytes = Vec::new();
+    Packet::from(connack(Properties::new()))
+        .encode(&mut bytes)
+        .expect("encodes");
+    sim.deliver_raw(&bytes[..1]);
+    assert_eq!(sim.events(), vec![]);
+    sim.deliver_raw(&bytes[1..]);
+    assert!(matches!(sim.events().as_slice(), [Event::Connected(_)]));
+
+    let mut sim = Sim::new(opts());
+    sim.open();
+    sim.deliver(Disconnect::new(DisconnectReasonCode::ServerBusy));
+    assert!(matches!(
+        sim.events().as_slice(),
+        [Event::Disconnected(DisconnectCause::Server {
+            reason_code: DisconnectReasonCode::ServerBusy,
+            ..
+        })]
+    ));
+
+    // Without an authenticator, AUTH cannot be a reply to our CONNECT.
+    let mut sim = Sim::new(opts());
+    sim.open();
+    sim.deliver(Auth {
+        reason_code: AuthReasonCode::ContinueAuthentication,
+        properties: props([Property::AuthenticationMethod(b("X"))]),
+    });
+    assert!(matches!(
+        sim.events().as_slice(),
+        [Event::Disconnected(DisconnectCause::NotMqtt { .. })]
+    ));
+}
+
+#[test]
+fn the_first_byte_check_applies_to_each_new_connection_only() {
+    // Once connected, bytes are MQTT packets again (a malformed one is a codec error); the
+    // next connection is checked afresh.
+    let mut sim = connected(opts(), Properties::new());
+    sim.deliver_raw(b"I");
+    assert!(matches!(
+        sim.events().as_slice(),
+        [Event::Disconnected(DisconnectCause::ProtocolError { .. })]
+    ));
+    sim.open();
+    sim.deliver_raw(b"INFO");
+    assert!(matches!(
+        sim.events().as_slice(),
+        [Event::Disconnected(DisconnectCause::NotMqtt { .. })]
+    ));
 }

@@ -598,6 +598,9 @@ pub enum midge_disconnect_kind {
     MIDGE_DISCONNECT_TRANSPORT = 7,
     /// The application disconnected (reason code).
     MIDGE_DISCONNECT_CLIENT = 8,
+    /// The server's first bytes were not an MQTT reply to CONNECT: likely another
+    /// protocol's server at that address (the detail shows what it sent).
+    MIDGE_DISCONNECT_NOT_MQTT = 9,
 }
 
 /// Why a connection ended, for the connection-lost callback and events. Borrowed.
@@ -649,6 +652,7 @@ impl midge_disconnect {
                 d.kind = K::MIDGE_DISCONNECT_PROTOCOL_ERROR;
                 d.reason_code = reason_code.as_u8().into();
             }
+            DisconnectCause::NotMqtt { .. } => d.kind = K::MIDGE_DISCONNECT_NOT_MQTT,
             DisconnectCause::KeepAliveTimeout => d.kind = K::MIDGE_DISCONNECT_KEEP_ALIVE_TIMEOUT,
             DisconnectCause::ConnectTimeout => d.kind = K::MIDGE_DISCONNECT_CONNECT_TIMEOUT,
             DisconnectCause::Authentication(_) => d.kind = K::MIDGE_DISCONNECT_AUTHENTICATION,

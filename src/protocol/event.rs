@@ -122,6 +122,10 @@ pub enum DisconnectCause {
         reason_code: DisconnectReasonCode,
         detail: String,
     },
+    /// The server's first bytes cannot begin a CONNACK (nor a DISCONNECT, nor an AUTH during
+    /// enhanced authentication): most likely the server of another protocol (NATS, `MySQL`,
+    /// HTTP) at that address. Holds the first bytes received (at most 32). Nothing is sent back.
+    NotMqtt { received: Bytes },
     /// Nothing arrived for 1.5 times the keep alive.
     KeepAliveTimeout,
     /// No CONNACK within the connect timeout.
@@ -165,6 +169,12 @@ impl std::fmt::Display for DisconnectCause {
                 "the server broke the protocol ({}, 0x{:02X}): {detail}",
                 reason_code.as_str(),
                 reason_code.as_u8()
+            ),
+            Self::NotMqtt { received } => write!(
+                f,
+                "expected CONNACK, got 0x{:02X} (\"{}\") \u{2014} is this an MQTT server?",
+                received.first().copied().unwrap_or(0),
+                received.escape_ascii()
             ),
             Self::KeepAliveTimeout => f.write_str("keep alive timed out: nothing from the server"),
             Self::ConnectTimeout => f.write_str("no CONNACK within the connect timeout"),

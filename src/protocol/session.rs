@@ -8,9 +8,10 @@ use bytes::BytesMut;
 use crate::codec::topic::{parse_shared, validate_topic_filter, validate_topic_name};
 use crate::codec::{
     Auth, AuthReasonCode, ByteString, Bytes, CodecError, ConnAck, Connect, Decoder, Disconnect,
-    DisconnectReasonCode, Packet, Properties, Property, PropertyContext, PropertyId, PubAck,
-    PubComp, PubCompReasonCode, PubRec, PubRecReasonCode, PubRel, PubRelReasonCode, Publish, QoS,
-    SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will,
+    DisconnectReasonCode, Packet, PacketType, Properties, Property, PropertyContext, PropertyId,
+    PubAck, PubComp, PubCompReasonCode, PubRec, PubRecReasonCode, PubRel, PubRelReasonCode,
+    Publish, QoS, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe,
+    Will,
 };
 
 use super::alias::{AliasError, InboundAliases, OutboundAliases};
@@ -148,6 +149,9 @@ struct Outgoing {
     order: u64,
     publish: Publish,
     state: OutState,
+    /// The PUBREC's properties (Reason String, User Properties), kept until the PUBCOMP so
+    /// the completion reports them with the PUBREC's reason code.
+    pubrec_properties: Properties,
     /// Waiting to be resent on this connection until the Receive Maximum allows.
     deferred: bool,
 }
@@ -280,6 +284,9 @@ pub struct Session {
     ping_outstanding: bool,
     connect_deadline: Option<Instant>,
     reauthenticating: bool,
+    /// Nothing received yet on this connection: the first byte shows whether the server
+    /// speaks MQTT at all.
+    first_byte_pending: bool,
 }
 
 impl Session {
@@ -319,6 +326,7 @@ impl Session {
             ping_outstanding: false,
             connect_deadline: None,
             reauthenticating: false,
+            first_byte_pending: false,
         }
     }
 
@@ -403,6 +411,7 @@ impl Session {
         self.out.clear();
         self.ping_outstanding = false;
         self.reauthenticating = false;
+        self.first_byte_pending = true;
         self.last_sent = now;
         self.last_received = now;
         self.connect_deadline = Some(now + self.opts.connect_timeout);
@@ -626,6 +635,25 @@ impl Session {
 
     /// Decodes and handles every complete packet in the read buffer.
     pub fn process_read(&mut self, now: Instant) {
+        if self.first_byte_pending && self.state == State::Connecting {
+            let Some(&first) = self.decoder.buffer_mut().first() else {
+                return;
+            };
+            self.first_byte_pending = false;
+            if !self.may_answer_connect(first) {
+                let buf = self.decoder.buffer_mut();
+                let received = Bytes::copy_from_slice(&buf[..buf.len().min(32)]);
+                buf.clear();
+                // An MQTT server that sent another packet first broke [MQTT-3.2.0-1]: tell
+                // it so. Bytes that begin no MQTT packet get no answer.
+                if is_mqtt_header(first) {
+                    let code = DisconnectReasonCode::ProtocolError;
+                    self.send(&Packet::Disconnect(Disconnect::new(code)), now);
+                }
+                self.end_connection(DisconnectCause::NotMqtt { received });
+                return;
+            }
+        }
         while matches!(self.state, State::Connecting | State::Connected) {
             match self.decoder.next_packet() {
                 Ok(Some(packet)) => {
@@ -638,6 +666,19 @@ impl Session {
                     return;
                 }
             }
+        }
+    }
+
+    /// Whether `first` can begin the server's first packet: CONNACK [MQTT-3.2.0-1], AUTH
+    /// during enhanced authentication (4.12), or a DISCONNECT (which some servers send
+    /// instead of a refusing CONNACK). Anything else means the peer is not an MQTT server,
+    /// which deserves a clearer word than the Malformed Packet its bytes would decode to.
+    fn may_answer_connect(&self, first: u8) -> bool {
+        // CONNACK, DISCONNECT and AUTH have fixed-header flags 0 (Table 2-2).
+        match first {
+            0x20 | 0xE0 => true,
+            0xF0 => self.opts.authenticator.is_some(),
+            _ => false,
         }
     }
 
@@ -793,7 +834,7 @@ impl Session {
                     Ok(PublishAck {
                         packet_id: o.publish.packet_id,
                         reason: AckReason::PubRec(code),
-                        properties: Properties::new(),
+                        properties: o.pubrec_properties,
                     }),
                 ),
             }
@@ -1322,6 +1363,7 @@ impl Session {
                 order: self.send_seq,
                 publish,
                 state,
+                pubrec_properties: Properties::new(),
                 deferred: false,
             },
         );
@@ -1418,6 +1460,7 @@ impl Session {
                         o.order = self.send_seq;
                     }
                     o.state = OutState::Released(p.reason_code);
+                    o.pubrec_properties = p.properties.clone();
                 }
                 self.send(&Packet::PubRel(PubRel::new(p.packet_id)), now);
             }
@@ -1437,15 +1480,27 @@ impl Session {
         }
     }
 
+    /// QoS 2 completes with the PUBREC's reason code, which says what the server did with
+    /// the message (0x10 No matching subscribers), and its properties followed by the
+    /// PUBCOMP's; a failed PUBCOMP (0x92 Packet Identifier not found) is reported instead.
     fn handle_pubcomp(&mut self, p: &PubComp, now: Instant) {
-        if let Some(OutState::Released(_)) = self.inflight.get(&p.packet_id).map(|o| o.state) {
-            self.finish_outgoing(
-                p.packet_id,
-                AckReason::PubComp(p.reason_code),
-                p.properties.clone(),
-                now,
-            );
-        }
+        let Some(o) = self.inflight.get_mut(&p.packet_id) else {
+            return;
+        };
+        let OutState::Released(rec) = o.state else {
+            return;
+        };
+        let mut properties = std::mem::take(&mut o.pubrec_properties);
+        let reason = if p.reason_code == PubCompReasonCode::Success {
+            for q in &p.properties {
+                properties.push(q.clone());
+            }
+            AckReason::PubRec(rec)
+        } else {
+            properties = p.properties.clone();
+            AckReason::PubComp(p.reason_code)
+        };
+        self.finish_outgoing(p.packet_id, reason, properties, now);
     }
 
     // ---------------------------------------------------------------- subscriptions
@@ -1652,6 +1707,15 @@ impl Session {
             return;
         }
         self.last_sent = now;
+    }
+}
+
+/// Whether `first` is a valid first byte of an MQTT packet (2.1.2, Table 2-2).
+fn is_mqtt_header(first: u8) -> bool {
+    match PacketType::from_u8(first >> 4) {
+        Some(PacketType::Publish) => first & 0b0110 != 0b0110,
+        Some(t) => first & 0x0F == t.required_flags(),
+        None => false,
     }
 }
 

@@ -126,6 +126,7 @@ class DisconnectKind(enum.IntEnum):
     AUTHENTICATION = 6
     TRANSPORT = 7
     CLIENT = 8
+    NOT_MQTT = 9
 
 
 class _EventKind(enum.IntEnum):
