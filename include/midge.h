@@ -349,6 +349,11 @@ typedef enum {
    * The application disconnected (reason code).
    */
   MIDGE_DISCONNECT_CLIENT = 8,
+  /**
+   * The server's first bytes were not an MQTT reply to CONNECT: likely another
+   * protocol's server at that address (the detail shows what it sent).
+   */
+  MIDGE_DISCONNECT_NOT_MQTT = 9,
 } midge_disconnect_kind;
 
 /**
