@@ -45,6 +45,7 @@ fn request(qos: QoS, payload: &Bytes) -> PublishRequest {
         qos,
         retain: false,
         properties: Properties::new(),
+        ..PublishRequest::default()
     }
 }
 

@@ -817,6 +817,7 @@ fn a_detached_publish_is_sent_and_a_refused_one_is_logged() {
         qos,
         retain: false,
         properties: Properties::new(),
+        ..Default::default()
     };
     client.publish_detached(request(QoS::AtMostOnce)).unwrap();
     let Packet::Publish(p) = conn.recv_packet(TIMEOUT).unwrap() else {

@@ -890,8 +890,9 @@ fn publish_to_an_invalid_topic_is_refused() {
 
 #[test]
 fn publish_with_topic_alias_or_subscription_identifier_is_refused() {
-    // Topic Aliases are midge's to assign (3.3.2.3.4); [MQTT-3.3.4-6]: a PUBLISH from the
-    // client must not carry a Subscription Identifier.
+    // A Topic Alias is chosen with `PublishRequest::topic_alias`, not as a property
+    // (3.3.2.3.4); [MQTT-3.3.4-6]: a PUBLISH from the client must not carry a Subscription
+    // Identifier.
     let mut sim = connected(opts(), props([Property::TopicAliasMaximum(10)]));
     for (property, id) in [
         (Property::TopicAlias(1), PropertyId::TopicAlias),
@@ -3125,4 +3126,219 @@ fn the_first_byte_check_applies_to_each_new_connection_only() {
         sim.events().as_slice(),
         [Event::Disconnected(DisconnectCause::NotMqtt { .. })]
     ));
+}
+
+// ==================================================================== application topic aliases
+
+fn by_alias(topic: &'static str, alias: u16, payload: &'static [u8]) -> PublishRequest {
+    PublishRequest {
+        topic_alias: Some(alias),
+        ..request(topic, QoS::AtMostOnce, payload)
+    }
+}
+
+/// The PUBLISH as the wire carries it: its topic and its Topic Alias, if any.
+fn wire_form(p: &Publish) -> (String, Option<u16>) {
+    let alias = match p.properties.get(PropertyId::TopicAlias) {
+        Some(Property::TopicAlias(a)) => Some(*a),
+        _ => None,
+    };
+    (p.topic.to_string(), alias)
+}
+
+fn sent_forms(sim: &mut Sim) -> Vec<(String, Option<u16>)> {
+    publishes(&sim.sent()).iter().map(wire_form).collect()
+}
+
+#[test]
+fn application_topic_alias_binds_then_publishes_by_alias() {
+    // 3.3.2.3.4: a PUBLISH with a topic and a Topic Alias sets the mapping; one with an
+    // empty topic and the alias uses it.
+    let mut sim = connected(
+        Options {
+            auto_topic_alias: false,
+            ..opts()
+        },
+        props([Property::TopicAliasMaximum(4)]),
+    );
+    sim.publish(by_alias("sensors/1/temperature", 4, b"20"));
+    sim.publish(by_alias("", 4, b"21"));
+    let sent = publishes(&sim.sent());
+    assert_eq!(
+        sent.iter().map(wire_form).collect::<Vec<_>>(),
+        vec![
+            ("sensors/1/temperature".into(), Some(4)),
+            (String::new(), Some(4)),
+        ]
+    );
+    assert_eq!(&sent[1].payload[..], b"21");
+    // Topics without an alias stay as they are (automatic aliasing is off).
+    sim.publish(request("other", QoS::AtMostOnce, b"x"));
+    assert_eq!(sent_forms(&mut sim), vec![("other".into(), None)]);
+}
+
+#[test]
+fn application_topic_alias_above_the_server_maximum_is_refused() {
+    // [MQTT-3.3.2-9]: never a Topic Alias above the server's Topic Alias Maximum (absent
+    // means 0: no aliases at all). [MQTT-3.3.2-8]: never 0.
+    let mut sim = connected(opts(), props([Property::TopicAliasMaximum(4)]));
+    assert_eq!(
+        sim.session.publish(by_alias("t", 5, b"x"), sim.now),
+        Err(RequestError::TopicAliasInvalid {
+            alias: 5,
+            maximum: 4
+        })
+    );
+    assert_eq!(
+        sim.session.publish(by_alias("t", 0, b"x"), sim.now),
+        Err(RequestError::InvalidProperties(
+            CodecError::InvalidPropertyValue {
+                property: PropertyId::TopicAlias,
+                value: 0
+            }
+        ))
+    );
+    sim.assert_quiet();
+
+    let mut sim = connected(opts(), Properties::new());
+    assert_eq!(
+        sim.session.publish(by_alias("t", 1, b"x"), sim.now),
+        Err(RequestError::TopicAliasInvalid {
+            alias: 1,
+            maximum: 0
+        })
+    );
+    sim.assert_quiet();
+}
+
+#[test]
+fn publish_by_an_unbound_alias_is_refused() {
+    // 3.3.2.3.4: an empty topic with an alias that has no mapping is a Protocol Error the
+    // server would close the connection for (0x82), so it is refused and nothing is sent.
+    let mut sim = connected(opts(), props([Property::TopicAliasMaximum(4)]));
+    assert_eq!(
+        sim.session.publish(by_alias("", 2, b"x"), sim.now),
+        Err(RequestError::UnknownTopicAlias(2))
+    );
+    // A refused binding binds nothing.
+    let bad = PublishRequest {
+        qos: QoS::ExactlyOnce,
+        ..by_alias("t", 2, b"x")
+    };
+    let mut sim = connected(
+        opts(),
+        props([
+            Property::TopicAliasMaximum(4),
+            Property::MaximumQos(QoS::AtLeastOnce),
+        ]),
+    );
+    assert!(matches!(
+        sim.session.publish(bad, sim.now),
+        Err(RequestError::QosNotSupported { .. })
+    ));
+    assert_eq!(
+        sim.session.publish(by_alias("", 2, b"x"), sim.now),
+        Err(RequestError::UnknownTopicAlias(2))
+    );
+    sim.assert_quiet();
+}
+
+#[test]
+fn application_topic_aliases_are_sent_with_their_topic_again_after_a_reconnect() {
+    // [MQTT-3.3.2-7]: no Topic Alias mapping carries over to a new Network Connection. midge
+    // remembers the application's binding, so a publish by alias alone after a reconnect is
+    // sent with its topic (and the alias, which binds it again on that connection).
+    let mut sim = connected(opts(), props([Property::TopicAliasMaximum(4)]));
+    sim.publish(by_alias("a/b", 3, b"1"));
+    sim.publish(by_alias("", 3, b"2"));
+    assert_eq!(
+        sent_forms(&mut sim),
+        vec![("a/b".into(), Some(3)), (String::new(), Some(3))]
+    );
+    sim.events();
+    sim.lose_connection();
+    // Queued while offline, by alias alone: resolved when accepted.
+    let queued = sim.publish(by_alias("", 3, b"3"));
+    sim.connect(connack(props([Property::TopicAliasMaximum(4)])));
+    sim.publish(by_alias("", 3, b"4"));
+    let sent = publishes(&sim.sent());
+    assert_eq!(
+        sent.iter().map(wire_form).collect::<Vec<_>>(),
+        vec![("a/b".into(), Some(3)), (String::new(), Some(3))]
+    );
+    assert_eq!(&sent[0].payload[..], b"3");
+    assert!(sim.events().contains(&written(queued)));
+
+    // A new server maximum below the alias: the queued publish fails clearly.
+    sim.lose_connection();
+    let late = sim.publish(by_alias("", 3, b"5"));
+    sim.connect(connack(props([Property::TopicAliasMaximum(2)])));
+    assert_eq!(
+        sim.events(),
+        vec![publish_failed(
+            late,
+            RequestError::TopicAliasInvalid {
+                alias: 3,
+                maximum: 2
+            }
+        )]
+    );
+    assert_eq!(sim.sent(), vec![]);
+}
+
+#[test]
+fn application_and_automatic_topic_aliases_share_the_server_maximum() {
+    // Automatic aliases take the lowest aliases the application has not chosen; an alias
+    // the application rebinds to another topic is that topic's from then on (3.3.2.3.4).
+    let mut sim = connected(opts(), props([Property::TopicAliasMaximum(3)]));
+    sim.publish(by_alias("app", 1, b"x"));
+    sim.publish(request("auto/1", QoS::AtMostOnce, b"x"));
+    sim.publish(request("auto/2", QoS::AtMostOnce, b"x"));
+    sim.publish(request("auto/3", QoS::AtMostOnce, b"x"));
+    sim.publish(request("auto/1", QoS::AtMostOnce, b"x"));
+    sim.publish(by_alias("", 1, b"x"));
+    assert_eq!(
+        sent_forms(&mut sim),
+        vec![
+            ("app".into(), Some(1)),
+            ("auto/1".into(), Some(2)),
+            ("auto/2".into(), Some(3)),
+            ("auto/3".into(), None),
+            (String::new(), Some(2)),
+            (String::new(), Some(1)),
+        ]
+    );
+    // The application rebinds alias 2: auto/1 loses it and is sent in full.
+    sim.publish(by_alias("app/2", 2, b"x"));
+    sim.publish(request("auto/1", QoS::AtMostOnce, b"x"));
+    sim.publish(by_alias("", 2, b"x"));
+    assert_eq!(
+        sent_forms(&mut sim),
+        vec![
+            ("app/2".into(), Some(2)),
+            ("auto/1".into(), None),
+            (String::new(), Some(2)),
+        ]
+    );
+}
+
+#[test]
+fn a_qos1_publish_by_alias_is_resent_with_its_topic() {
+    // [MQTT-4.4.0-1] with [MQTT-3.3.2-7]: a resent PUBLISH cannot rely on an alias of the
+    // old connection; midge resends the full topic without an alias.
+    let mut sim = connected(resumable(), props([Property::TopicAliasMaximum(4)]));
+    sim.publish(by_alias("q/1", 1, b"a"));
+    sim.publish(PublishRequest {
+        qos: QoS::AtLeastOnce,
+        ..by_alias("", 1, b"b")
+    });
+    let sent = publishes(&sim.sent());
+    assert_eq!(wire_form(&sent[1]), (String::new(), Some(1)));
+    sim.events();
+    sim.lose_connection();
+    sim.connect(connack_resumed(props([Property::TopicAliasMaximum(4)])));
+    let resent = one_publish(&sim.sent());
+    assert!(resent.dup);
+    assert_eq!(wire_form(&resent), ("q/1".into(), None));
+    assert_eq!(&resent.payload[..], b"b");
 }

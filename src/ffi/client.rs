@@ -14,8 +14,11 @@ use super::options::{client_options, midge_options, qos_from_c};
 use super::properties::{midge_properties, properties_arg};
 use super::ptr::{array_arg, bytes_arg, cstring, str_arg, write_array, write_opt, write_out};
 use super::result::{FfiError, guard, midge_result};
-use crate::codec::{ByteString, Bytes, DisconnectReasonCode, Subscription, SubscriptionOptions};
-use crate::protocol::PublishRequest;
+use crate::codec::{
+    ByteString, Bytes, DisconnectReasonCode, Property, PropertyContext, PropertyId, Subscription,
+    SubscriptionOptions,
+};
+use crate::protocol::{PublishRequest, RequestError};
 use crate::runtime::{Client, ClientEvent, start_and_wait};
 
 /// Called on connect, with the CONNACK (borrowed for the call).
@@ -385,12 +388,24 @@ fn publish_request(
     retain: bool,
     properties: *const midge_properties,
 ) -> Result<PublishRequest, FfiError> {
+    let mut properties = properties_arg(properties)?;
+    // C names the application's Topic Alias as a property; Rust has a field for it.
+    // Validated first, so that two Topic Aliases are refused as duplicates.
+    properties
+        .validate(PropertyContext::Publish)
+        .map_err(RequestError::InvalidProperties)?;
+    let topic_alias = match properties.get(PropertyId::TopicAlias) {
+        Some(Property::TopicAlias(a)) => Some(*a),
+        _ => None,
+    };
+    properties.remove(PropertyId::TopicAlias);
     Ok(PublishRequest {
         topic: ByteString::from(str_arg(topic, "topic")?),
         payload: Bytes::copy_from_slice(bytes_arg(payload, len, "payload")?),
         qos: qos_from_c(qos)?,
         retain,
-        properties: properties_arg(properties)?,
+        topic_alias,
+        properties,
     })
 }
 

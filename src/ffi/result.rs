@@ -184,10 +184,12 @@ pub(crate) fn request_result(r: &RequestError) -> midge_result {
     match r {
         RequestError::InvalidTopic(_)
         | RequestError::InvalidTopicFilter(_)
-        | RequestError::NoTopicFilters => R::MIDGE_RESULT_INVALID_TOPIC,
+        | RequestError::NoTopicFilters
+        | RequestError::UnknownTopicAlias(_) => R::MIDGE_RESULT_INVALID_TOPIC,
         RequestError::InvalidProperties(_) => R::MIDGE_RESULT_INVALID_PROPERTY,
         RequestError::QosNotSupported { .. }
         | RequestError::RetainNotSupported
+        | RequestError::TopicAliasInvalid { .. }
         | RequestError::NotSupported(_) => R::MIDGE_RESULT_NOT_SUPPORTED,
         RequestError::PacketTooLarge { .. } => R::MIDGE_RESULT_TOO_LARGE,
         RequestError::QueueFull => R::MIDGE_RESULT_QUEUE_FULL,

@@ -43,35 +43,89 @@ impl InboundAliases {
     }
 }
 
-/// Aliases we assign to topics we publish to, bounded by the server's Topic Alias Maximum.
-/// The first `maximum` distinct topics get an alias; later topics are sent in full.
+/// Aliases for the topics we publish to (3.3.2.3.4), bounded by the server's Topic Alias
+/// Maximum [MQTT-3.3.2-9].
+///
+/// Two sources share the alias space. The application may choose an alias for a topic
+/// (`PublishRequest::topic_alias`): midge remembers that choice for the life of the client,
+/// so that a later publish may name the alias alone. Automatic aliasing (when on) gives the
+/// first distinct topics the lowest aliases the application has not chosen. What the server
+/// knows, the wire mapping, lives for one Network Connection only [MQTT-3.3.2-7]: a new
+/// connection starts empty, and the first PUBLISH with an alias on it carries the topic.
 #[derive(Debug, Default)]
 pub struct OutboundAliases {
+    /// The server's Topic Alias Maximum on this connection.
     maximum: u16,
-    aliases: HashMap<ByteString, u16>,
+    automatic: bool,
+    /// Wire mapping, both ways.
+    by_topic: HashMap<ByteString, u16>,
+    by_alias: HashMap<u16, ByteString>,
+    /// Where the search for a free automatic alias starts.
+    next_auto: u16,
+    /// The application's choices, kept across connections.
+    chosen: HashMap<u16, ByteString>,
 }
 
 impl OutboundAliases {
-    pub fn reset(&mut self, maximum: u16) {
+    /// A new connection: no wire mapping, the server's maximum, automatic aliasing on or off.
+    pub fn reset(&mut self, maximum: u16, automatic: bool) {
         self.maximum = maximum;
-        self.aliases.clear();
+        self.automatic = automatic;
+        self.by_topic.clear();
+        self.by_alias.clear();
+        self.next_auto = 1;
     }
 
-    /// The alias the server already knows for `topic`: send an empty topic with it.
+    /// The alias the server already knows for `topic` (automatic aliasing only): send an
+    /// empty topic with it.
     pub fn known(&self, topic: &ByteString) -> Option<u16> {
-        self.aliases.get(topic).copied()
+        if self.automatic {
+            self.by_topic.get(topic).copied()
+        } else {
+            None
+        }
     }
 
-    /// The alias the next new topic would get, if any are left. Nothing is recorded until
-    /// [`OutboundAliases::assign`], so a PUBLISH sent without it leaves no stale mapping.
+    /// The topic the server maps `alias` to on this connection.
+    pub fn wire(&self, alias: u16) -> Option<&ByteString> {
+        self.by_alias.get(&alias)
+    }
+
+    /// The alias the next new topic would get automatically, if any are left. Nothing is
+    /// recorded until [`OutboundAliases::assign`], so a PUBLISH sent without it leaves no
+    /// stale mapping.
     pub fn next_free(&self) -> Option<u16> {
-        let next = self.aliases.len();
-        (next < usize::from(self.maximum)).then(|| next as u16 + 1)
+        if !self.automatic {
+            return None;
+        }
+        (self.next_auto..=self.maximum)
+            .find(|a| !self.by_alias.contains_key(a) && !self.chosen.contains_key(a))
     }
 
-    /// Records that `topic` was sent with `alias` (from [`OutboundAliases::next_free`]).
+    /// Records that `topic` was sent with `alias`: the server now maps `alias` to `topic`,
+    /// and forgets what `alias` meant before (3.3.2.3.4).
     pub fn assign(&mut self, topic: &ByteString, alias: u16) {
-        self.aliases.insert(topic.clone(), alias);
+        if let Some(old) = self.by_alias.insert(alias, topic.clone()) {
+            self.by_topic.remove(&old);
+        }
+        if let Some(previous) = self.by_topic.insert(topic.clone(), alias) {
+            if previous != alias {
+                self.by_alias.remove(&previous);
+            }
+        }
+        if !self.chosen.contains_key(&alias) && alias >= self.next_auto {
+            self.next_auto = alias.saturating_add(1);
+        }
+    }
+
+    /// The application binds `alias` to `topic` (for this and later connections).
+    pub fn choose(&mut self, alias: u16, topic: &ByteString) {
+        self.chosen.insert(alias, topic.clone());
+    }
+
+    /// The topic the application bound to `alias`, for a publish that names the alias alone.
+    pub fn chosen(&self, alias: u16) -> Option<&ByteString> {
+        self.chosen.get(&alias)
     }
 }
 
@@ -97,15 +151,42 @@ mod tests {
     #[test]
     fn outbound_aliases_stop_at_the_maximum() {
         let mut a = OutboundAliases::default();
-        a.reset(1);
+        a.reset(1, true);
         let x = ByteString::from_static("x");
         assert_eq!(a.known(&x), None);
         assert_eq!(a.next_free(), Some(1));
         a.assign(&x, 1);
         assert_eq!(a.known(&x), Some(1));
         assert_eq!(a.next_free(), None);
-        a.reset(0);
+        a.reset(0, true);
         assert_eq!(a.known(&x), None);
         assert_eq!(a.next_free(), None);
+    }
+
+    #[test]
+    fn automatic_aliases_skip_the_applications_and_yield_to_them() {
+        let mut a = OutboundAliases::default();
+        a.reset(3, true);
+        let (x, y, z) = (
+            ByteString::from_static("x"),
+            ByteString::from_static("y"),
+            ByteString::from_static("z"),
+        );
+        a.choose(1, &x);
+        assert_eq!(a.next_free(), Some(2));
+        a.assign(&y, 2);
+        // The application takes alias 2 over: y loses it, and gets no other while 3 is free
+        // for the next topic.
+        a.choose(2, &z);
+        a.assign(&z, 2);
+        assert_eq!(a.wire(2), Some(&z));
+        assert_eq!(a.known(&y), None);
+        assert_eq!(a.next_free(), Some(3));
+        // Choices outlive the connection; the wire mapping does not [MQTT-3.3.2-7].
+        a.reset(3, false);
+        assert_eq!(a.wire(2), None);
+        assert_eq!(a.chosen(2), Some(&z));
+        assert_eq!(a.next_free(), None);
+        assert_eq!(a.known(&z), None);
     }
 }

@@ -47,6 +47,18 @@ pub enum RequestError {
     /// All 65,535 Packet Identifiers are in flight.
     #[error("no free packet identifier")]
     NoPacketIdentifier,
+    /// A Topic Alias above the server's Topic Alias Maximum (0 when it allows none)
+    /// [MQTT-3.3.2-9].
+    #[error(
+        "Topic Alias {alias} is above the server's Topic Alias Maximum {maximum} [MQTT-3.3.2-9]"
+    )]
+    TopicAliasInvalid { alias: u16, maximum: u16 },
+    /// A publish by Topic Alias alone (empty topic) names an alias no earlier publish of
+    /// this client bound to a topic.
+    #[error(
+        "Topic Alias {0} was never bound to a topic: publish once with the topic and the alias"
+    )]
+    UnknownTopicAlias(u16),
     /// The server answered with a failure reason code.
     #[error("refused by the server: {0}")]
     Refused(AckReason),

@@ -39,21 +39,41 @@ pub enum State {
 /// A publish the application asked for.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PublishRequest {
+    /// The Topic Name; empty to publish by `topic_alias` alone.
     pub topic: ByteString,
     pub payload: Bytes,
     pub qos: QoS,
     pub retain: bool,
-    /// PUBLISH properties; no Topic Alias (midge assigns those) and no Subscription
-    /// Identifier [MQTT-3.3.4-6].
+    /// A Topic Alias the application chooses (3.3.2.3.4): 1 up to the server's Topic Alias
+    /// Maximum [MQTT-3.3.2-8] [MQTT-3.3.2-9]. With a topic, it binds the alias to the topic
+    /// (for this client's life; the binding may be changed); with an empty topic, the
+    /// message goes to the topic last bound to the alias. midge resolves the alias when
+    /// the publish is accepted, and sends the topic again with the alias the first time on
+    /// each connection, since aliases never carry over to a new connection [MQTT-3.3.2-7]:
+    /// a publish by alias is therefore never lost to a reconnection.
+    pub topic_alias: Option<u16>,
+    /// PUBLISH properties; no Topic Alias (use `topic_alias`; automatic aliases are
+    /// midge's to assign) and no Subscription Identifier [MQTT-3.3.4-6].
     pub properties: Properties,
 }
 
 impl PublishRequest {
-    /// The rules that need no connection: a valid topic name, properties allowed in
-    /// PUBLISH, and neither a Topic Alias (midge assigns those) nor a Subscription
-    /// Identifier [MQTT-3.3.4-6].
+    /// The rules that need no connection: a valid topic name (or an empty one with a Topic
+    /// Alias), a non-zero alias, properties allowed in PUBLISH, and neither a Topic Alias
+    /// property nor a Subscription Identifier [MQTT-3.3.4-6].
     pub fn check(&self) -> Result<(), RequestError> {
-        validate_topic_name(&self.topic).map_err(RequestError::InvalidTopic)?;
+        if self.topic_alias == Some(0) {
+            // [MQTT-3.3.2-8] a Topic Alias of 0 is not permitted.
+            return Err(RequestError::InvalidProperties(
+                CodecError::InvalidPropertyValue {
+                    property: PropertyId::TopicAlias,
+                    value: 0,
+                },
+            ));
+        }
+        if !(self.topic.is_empty() && self.topic_alias.is_some()) {
+            validate_topic_name(&self.topic).map_err(RequestError::InvalidTopic)?;
+        }
         self.properties
             .validate(PropertyContext::Publish)
             .map_err(RequestError::InvalidProperties)?;
@@ -210,6 +230,8 @@ struct Limits {
     maximum_qos: QoS,
     retain_available: bool,
     maximum_packet_size: Option<u32>,
+    /// Unknown (so not checked) before the first CONNACK.
+    topic_alias_maximum: u16,
     wildcard: bool,
     subscription_ids: bool,
     shared: bool,
@@ -222,6 +244,7 @@ impl Default for Limits {
             maximum_qos: QoS::ExactlyOnce,
             retain_available: true,
             maximum_packet_size: None,
+            topic_alias_maximum: u16::MAX,
             wildcard: true,
             subscription_ids: true,
             shared: true,
@@ -755,6 +778,7 @@ impl Session {
             maximum_qos: info.maximum_qos,
             retain_available: info.retain_available,
             maximum_packet_size: info.maximum_packet_size,
+            topic_alias_maximum: info.topic_alias_maximum,
             wildcard: info.wildcard_subscription_available,
             subscription_ids: info.subscription_identifiers_available,
             shared: info.shared_subscription_available,
@@ -762,12 +786,8 @@ impl Session {
         // [MQTT-3.2.2-21] the server's keep alive replaces ours.
         self.keep_alive = Duration::from_secs(u64::from(info.keep_alive));
         self.in_aliases.reset(self.opts.topic_alias_maximum);
-        let alias_max = if self.opts.auto_topic_alias {
-            info.topic_alias_maximum
-        } else {
-            0
-        };
-        self.out_aliases.reset(alias_max);
+        self.out_aliases
+            .reset(info.topic_alias_maximum, self.opts.auto_topic_alias);
         self.state = State::Connected;
         self.connect_deadline = None;
         let session_present = info.session_present;
@@ -846,6 +866,7 @@ impl Session {
                 payload: o.publish.payload,
                 qos: o.publish.qos,
                 retain: o.publish.retain,
+                topic_alias: None,
                 properties: o.publish.properties,
             };
             let bytes = request_bytes(&request);
@@ -1205,6 +1226,16 @@ impl Session {
         if self.state == State::Closed {
             return Err(RequestError::Closed);
         }
+        let mut request = request;
+        if let Some(alias) = request.topic_alias {
+            if request.topic.is_empty() {
+                request.topic = self
+                    .out_aliases
+                    .chosen(alias)
+                    .ok_or(RequestError::UnknownTopicAlias(alias))?
+                    .clone();
+            }
+        }
         self.check_limits(&request)?;
         let bytes = request_bytes(&request);
         let limits = self.opts.offline_queue;
@@ -1213,6 +1244,9 @@ impl Session {
             if !(self.queue.is_empty() && self.can_send_now(request.qos)) {
                 return Err(RequestError::QueueFull);
             }
+        }
+        if let Some(alias) = request.topic_alias {
+            self.out_aliases.choose(alias, &request.topic);
         }
         let id = self.next_request;
         self.next_request += 1;
@@ -1250,8 +1284,22 @@ impl Session {
         if r.retain && !self.limits.retain_available {
             return Err(RequestError::RetainNotSupported);
         }
+        if let Some(alias) = r.topic_alias {
+            if alias > self.limits.topic_alias_maximum {
+                return Err(RequestError::TopicAliasInvalid {
+                    alias,
+                    maximum: self.limits.topic_alias_maximum,
+                });
+            }
+        }
         if let Some(max) = self.limits.maximum_packet_size {
-            let size = Publish::encoded_len_of(r.qos, &r.topic, &r.properties, r.payload.len());
+            // With a chosen alias, the largest form: the topic and the alias.
+            let size = if let Some(alias) = r.topic_alias {
+                let properties = r.properties.clone().with(Property::TopicAlias(alias));
+                Publish::encoded_len_of(r.qos, &r.topic, &properties, r.payload.len())
+            } else {
+                Publish::encoded_len_of(r.qos, &r.topic, &r.properties, r.payload.len())
+            };
             if size > max as usize {
                 return Err(RequestError::PacketTooLarge { size, max });
             }
@@ -1339,7 +1387,7 @@ impl Session {
             properties: request.properties,
             payload: request.payload,
         };
-        self.send_with_alias(&publish, now);
+        self.send_with_alias(&publish, request.topic_alias, now);
         if publish.qos == QoS::AtMostOnce {
             return self.complete_publish(
                 q.id,
@@ -1369,12 +1417,22 @@ impl Session {
         );
     }
 
-    /// Sends a PUBLISH with an automatic Topic Alias when the server allows them, never
-    /// pushing it over the server's Maximum Packet Size [MQTT-3.2.2-15]. The stored copy
-    /// keeps the full topic, so a resend on a new connection needs no alias.
-    fn send_with_alias(&mut self, publish: &Publish, now: Instant) {
+    /// Sends a PUBLISH with a Topic Alias. With the application's `chosen` alias (within the
+    /// server's maximum: checked by `check_limits`), the topic is sent only when the server
+    /// does not map the alias to it on this connection yet. Otherwise an automatic alias
+    /// when the server allows them, never pushing the PUBLISH over the server's Maximum
+    /// Packet Size [MQTT-3.2.2-15]. The stored copy keeps the full topic, so a resend on a
+    /// new connection needs no alias.
+    fn send_with_alias(&mut self, publish: &Publish, chosen: Option<u16>, now: Instant) {
         let mut p = publish.clone();
-        if let Some(alias) = self.out_aliases.known(&p.topic) {
+        if let Some(alias) = chosen {
+            if self.out_aliases.wire(alias) == Some(&p.topic) {
+                p.topic = ByteString::new();
+            } else {
+                self.out_aliases.assign(&p.topic, alias);
+            }
+            p.properties.push(Property::TopicAlias(alias));
+        } else if let Some(alias) = self.out_aliases.known(&p.topic) {
             p.properties.push(Property::TopicAlias(alias));
             p.topic = ByteString::new();
         } else if let Some(alias) = self.out_aliases.next_free() {

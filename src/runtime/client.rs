@@ -203,6 +203,7 @@ impl Client {
             payload: payload.into(),
             qos,
             retain,
+            topic_alias: None,
             properties,
         };
         self.publish_request(request)
@@ -278,6 +279,7 @@ impl Client {
             payload: payload.into(),
             qos,
             retain: false,
+            topic_alias: None,
             properties: Properties::new()
                 .with(Property::ResponseTopic(ByteString::from(response_topic)))
                 .with(Property::CorrelationData(correlation.clone())),
