@@ -384,7 +384,9 @@ typedef struct midge_auth_response midge_auth_response;
  * `midge_client_disconnect_wait`, `midge_client_reauthenticate`, `midge_client_request`,
  * `midge_client_next_event`, `midge_client_on_connect`, `midge_client_on_connection_lost`,
  * `midge_client_on_message`, `midge_client_on_publish`, `midge_client_on_subscribe`,
- * `midge_client_on_unsubscribe`, `midge_client_on_log`, `midge_client_io_stats`.
+ * `midge_client_on_unsubscribe`, `midge_client_on_log`, `midge_client_io_stats`,
+ * `midge_client_set_will`, `midge_client_clear_will`, `midge_client_set_credentials`,
+ * `midge_client_set_clean_start`.
  */
 typedef struct midge_client midge_client;
 
@@ -635,7 +637,15 @@ midge_result midge_client_connect_wait(midge_client *client,
  * `properties` (NULL for none). Returns at once; bad arguments fail here and send nothing.
  * While disconnected the message waits in the offline queue. The completion (optional)
  * ends when the message is written (QoS 0) or acknowledged (QoS 1: PUBACK, QoS 2:
- * PUBCOMP).
+ * PUBCOMP, reporting the PUBREC's reason code, e.g. 0x10 No matching subscribers, unless
+ * the PUBCOMP failed).
+ *
+ * Topic aliases chosen by the application: a `MIDGE_PROPERTY_TOPIC_ALIAS` in `properties`
+ * binds that alias (1 up to the server's Topic Alias Maximum, else
+ * `MIDGE_RESULT_NOT_SUPPORTED`) to `topic`; a later publish with the alias and an empty
+ * `topic` ("") goes to the topic last bound to it (an alias never bound:
+ * `MIDGE_RESULT_INVALID_TOPIC`). midge remembers the binding across reconnections and
+ * sends the topic again with the alias the first time on each new connection.
  */
 midge_result midge_client_publish(midge_client *client,
                                   const char *topic,
@@ -847,6 +857,42 @@ midge_result midge_client_on_log(midge_client *client,
                                  midge_log_cb callback,
                                  void *user_data,
                                  midge_drop_cb drop_user_data);
+
+/**
+ * Replaces the client's Last Will for the next connect and every automatic reconnection
+ * after it; a live connection keeps the Will it connected with. The arguments are those of
+ * `midge_options_set_will` (copied; an invalid Will is refused here and the old one stays).
+ */
+midge_result midge_client_set_will(midge_client *client,
+                                   const char *topic,
+                                   const uint8_t *payload,
+                                   size_t len,
+                                   int qos,
+                                   bool retain,
+                                   const midge_properties *properties);
+
+/**
+ * Removes the Last Will from the next connect on.
+ */
+midge_result midge_client_clear_will(midge_client *client);
+
+/**
+ * Replaces the User Name (NULL: none) and Password (binary, copied; NULL: none, a
+ * non-NULL pointer with length 0: empty) for the next connect and every automatic
+ * reconnection after it.
+ */
+midge_result midge_client_set_credentials(midge_client *client,
+                                          const char *username,
+                                          const uint8_t *password,
+                                          size_t len);
+
+/**
+ * Clean Start for the next connection only (the next `midge_client_connect` or automatic
+ * reconnection): true starts a new session, false asks the server to resume the one it
+ * kept. After that connection, reconnections resume the session again when the session
+ * expiry interval is non-zero.
+ */
+midge_result midge_client_set_clean_start(midge_client *client, bool clean_start);
 
 /**
  * The kind of event (a `midge_event_kind`), or 0 for NULL or a freed event.

@@ -3342,3 +3342,96 @@ fn a_qos1_publish_by_alias_is_resent_with_its_topic() {
     assert_eq!(wire_form(&resent), ("q/1".into(), None));
     assert_eq!(&resent.payload[..], b"b");
 }
+
+// ==================================================================== connect-time options changed
+
+fn will_to(topic: &'static str, payload: &'static [u8]) -> Will {
+    Will {
+        topic: b(topic),
+        payload: bytes(payload),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        properties: Properties::new(),
+    }
+}
+
+#[test]
+fn will_credentials_and_clean_start_change_for_the_next_connect() {
+    // 3.1.3.2, 3.1.3.5, 3.1.3.6, 3.1.2.4: what the next CONNECT carries can change between
+    // connections without a new session; the live connection keeps what it had.
+    use midge::protocol::ConnectChange;
+    let mut sim = Sim::new(Options {
+        username: Some(b("old-user")),
+        password: Some(bytes(b"old-pass")),
+        will: Some(will_to("wills/old", b"old")),
+        ..resumable()
+    });
+    let first = sim.open();
+    assert!(first.clean_start);
+    assert_eq!(first.username, Some(b("old-user")));
+    sim.deliver(connack(Properties::new()));
+    sim.events();
+
+    for change in [
+        ConnectChange::Will(Some(will_to("wills/new", b"new"))),
+        ConnectChange::Credentials {
+            username: Some(b("new-user")),
+            password: Some(bytes(b"new-pass")),
+        },
+        ConnectChange::CleanStart(true),
+    ] {
+        sim.session.change_connect(change).expect("accepted");
+    }
+    // Nothing is sent for it: the live connection is unchanged.
+    sim.assert_quiet();
+    sim.lose_connection();
+
+    // The reconnection: a resumable session would ask Clean Start 0, but the application
+    // asked for 1 this once.
+    let second = sim.open();
+    assert!(second.clean_start);
+    assert_eq!(second.will, Some(will_to("wills/new", b"new")));
+    assert_eq!(second.username, Some(b("new-user")));
+    assert_eq!(second.password, Some(bytes(b"new-pass")));
+    sim.deliver(connack(Properties::new()));
+    sim.events();
+    sim.lose_connection();
+
+    // The override is spent; the new Will and credentials stay. Removing them works too.
+    sim.session
+        .change_connect(ConnectChange::Will(None))
+        .expect("accepted");
+    sim.session
+        .change_connect(ConnectChange::Credentials {
+            username: None,
+            password: None,
+        })
+        .expect("accepted");
+    let third = sim.open();
+    assert!(!third.clean_start);
+    assert_eq!(third.will, None);
+    assert_eq!((third.username, third.password), (None, None));
+}
+
+#[test]
+fn clean_start_0_may_be_asked_for_the_first_connect_and_invalid_wills_are_refused() {
+    use midge::protocol::ConnectChange;
+    let mut sim = Sim::new(resumable());
+    sim.session
+        .change_connect(ConnectChange::CleanStart(false))
+        .expect("accepted");
+    // 3.1.2.4: resuming a session kept from an earlier process needs Clean Start 0 on this
+    // client's first CONNECT.
+    assert!(!sim.open().clean_start);
+    // A Will Topic is a Topic Name (3.1.3.3, 4.7): no wildcards. The old Will stays.
+    assert_eq!(
+        sim.session
+            .change_connect(ConnectChange::Will(Some(will_to("wills/#", b"x")))),
+        Err(RequestError::InvalidTopic(TopicError::WildcardInTopicName))
+    );
+    sim.session.close();
+    assert_eq!(
+        sim.session.change_connect(ConnectChange::CleanStart(true)),
+        Err(RequestError::Closed)
+    );
+}

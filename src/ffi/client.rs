@@ -144,9 +144,11 @@ impl Table {
 /// `midge_client_disconnect_wait`, `midge_client_reauthenticate`, `midge_client_request`,
 /// `midge_client_next_event`, `midge_client_on_connect`, `midge_client_on_connection_lost`,
 /// `midge_client_on_message`, `midge_client_on_publish`, `midge_client_on_subscribe`,
-/// `midge_client_on_unsubscribe`, `midge_client_on_log`, `midge_client_io_stats`.
+/// `midge_client_on_unsubscribe`, `midge_client_on_log`, `midge_client_io_stats`,
+/// `midge_client_set_will`, `midge_client_clear_will`, `midge_client_set_credentials`,
+/// `midge_client_set_clean_start`.
 pub struct midge_client {
-    client: Client,
+    pub(crate) client: Client,
     table: Arc<Mutex<Table>>,
     /// `midge_options_set_completion_events`: completion events for the pull interface.
     pull_completions: bool,
@@ -166,7 +168,7 @@ impl Drop for midge_client {
     }
 }
 
-fn client(c: *const midge_client) -> Result<Arc<midge_client>, FfiError> {
+pub(crate) fn client(c: *const midge_client) -> Result<Arc<midge_client>, FfiError> {
     if c.is_null() {
         return Err(FfiError::null("client"));
     }
@@ -413,7 +415,15 @@ fn publish_request(
 /// `properties` (NULL for none). Returns at once; bad arguments fail here and send nothing.
 /// While disconnected the message waits in the offline queue. The completion (optional)
 /// ends when the message is written (QoS 0) or acknowledged (QoS 1: PUBACK, QoS 2:
-/// PUBCOMP).
+/// PUBCOMP, reporting the PUBREC's reason code, e.g. 0x10 No matching subscribers, unless
+/// the PUBCOMP failed).
+///
+/// Topic aliases chosen by the application: a `MIDGE_PROPERTY_TOPIC_ALIAS` in `properties`
+/// binds that alias (1 up to the server's Topic Alias Maximum, else
+/// `MIDGE_RESULT_NOT_SUPPORTED`) to `topic`; a later publish with the alias and an empty
+/// `topic` ("") goes to the topic last bound to it (an alias never bound:
+/// `MIDGE_RESULT_INVALID_TOPIC`). midge remembers the binding across reconnections and
+/// sends the topic again with the alias the first time on each new connection.
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_client_publish(
     client: *mut midge_client,

@@ -27,6 +27,7 @@
 
 mod callback;
 mod client;
+mod connect;
 mod event;
 mod handle;
 mod message;
@@ -42,6 +43,7 @@ use std::ffi::{c_char, c_int};
 
 pub use callback::midge_drop_cb;
 pub use client::*;
+pub use connect::*;
 pub use event::*;
 pub use message::*;
 pub use options::*;

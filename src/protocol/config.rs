@@ -23,6 +23,37 @@ pub trait Authenticator: Send {
     }
 }
 
+/// A connect-time setting the application changes between connections
+/// ([`crate::protocol::Session::change_connect`]), as libmosquitto and Paho take them at
+/// every connect. It applies from the next CONNECT on, automatic reconnections included.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ConnectChange {
+    /// The Last Will (3.1.3.2), or none.
+    Will(Option<Will>),
+    /// User Name and Password (3.1.3.5, 3.1.3.6); each may be absent.
+    Credentials {
+        username: Option<ByteString>,
+        password: Option<Bytes>,
+    },
+    /// Clean Start of the next connection only (3.1.2.4); after it, reconnections resume the
+    /// session again when it outlives the connection.
+    CleanStart(bool),
+}
+
+impl fmt::Debug for ConnectChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Will(w) => f.debug_tuple("Will").field(w).finish(),
+            Self::Credentials { username, password } => f
+                .debug_struct("Credentials")
+                .field("username", username)
+                .field("password", &password.as_ref().map(|_| "<redacted>"))
+                .finish(),
+            Self::CleanStart(c) => f.debug_tuple("CleanStart").field(c).finish(),
+        }
+    }
+}
+
 /// Bounds of the offline queue: publishes made while disconnected, or while the server's
 /// Receive Maximum is used up. When either bound would be passed the new publish is refused
 /// with [`crate::protocol::RequestError::QueueFull`]; nothing already queued is dropped.

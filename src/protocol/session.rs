@@ -15,7 +15,7 @@ use crate::codec::{
 };
 
 use super::alias::{AliasError, InboundAliases, OutboundAliases};
-use super::config::Options;
+use super::config::{ConnectChange, Options};
 use super::error::{AckReason, RequestError};
 use super::event::{
     AckToken, ConnAckInfo, ConnectRefusal, DisconnectCause, Event, Message, PublishAck, RequestId,
@@ -298,6 +298,9 @@ pub struct Session {
     subscriptions: BTreeMap<ByteString, (SubscriptionOptions, Option<u32>)>,
     // Connection bookkeeping.
     asked_clean_start: bool,
+    /// The application's Clean Start for the next connection ([`ConnectChange::CleanStart`]),
+    /// until a CONNACK accepts one.
+    next_clean_start: Option<bool>,
     /// The Session Expiry Interval our last CONNECT carried (3.14.2.2.2 refers to it).
     connect_session_expiry: u32,
     connected_once: bool,
@@ -341,6 +344,7 @@ impl Session {
             control_queue: VecDeque::new(),
             subscriptions: BTreeMap::new(),
             asked_clean_start: true,
+            next_clean_start: None,
             connect_session_expiry: 0,
             connected_once: false,
             keep_alive: Duration::ZERO,
@@ -438,7 +442,9 @@ impl Session {
         self.last_sent = now;
         self.last_received = now;
         self.connect_deadline = Some(now + self.opts.connect_timeout);
-        self.asked_clean_start = if self.connected_once {
+        self.asked_clean_start = if let Some(clean) = self.next_clean_start {
+            clean
+        } else if self.connected_once {
             self.opts.session_expiry_interval == 0
         } else {
             self.opts.clean_start
@@ -489,6 +495,28 @@ impl Session {
             username: o.username.clone(),
             password: o.password.clone(),
         }
+    }
+
+    /// Changes what the next CONNECT carries (the Will, the credentials, Clean Start); a
+    /// connection already made keeps what its CONNECT had. An invalid Will is refused.
+    pub fn change_connect(&mut self, change: ConnectChange) -> Result<(), RequestError> {
+        if self.state == State::Closed {
+            return Err(RequestError::Closed);
+        }
+        match change {
+            ConnectChange::Will(will) => {
+                if let Some(w) = &will {
+                    check_will(w)?;
+                }
+                self.opts.will = will;
+            }
+            ConnectChange::Credentials { username, password } => {
+                self.opts.username = username;
+                self.opts.password = password;
+            }
+            ConnectChange::CleanStart(clean) => self.next_clean_start = Some(clean),
+        }
+        Ok(())
     }
 
     /// The transport closed or failed. Session state is kept for the next connection.
@@ -793,6 +821,7 @@ impl Session {
         let session_present = info.session_present;
         self.events.push_back(Event::Connected(Box::new(info)));
         self.connected_once = true;
+        self.next_clean_start = None;
         if session_present {
             self.resume_session(now);
         } else {

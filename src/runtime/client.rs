@@ -12,12 +12,12 @@ use super::reactor::{self, Command, ConnSettings, ReactorHandle};
 use crate::codec::topic::validate_topic_name;
 use crate::codec::{
     ByteString, Bytes, DisconnectReasonCode, Properties, Property, QoS, Subscription,
-    SubscriptionOptions,
+    SubscriptionOptions, Will,
 };
 use crate::error::Error;
 use crate::protocol::{
-    ConnAckInfo, Message, Options, PublishAck, PublishRequest, RequestError, Session, SubscribeAck,
-    UnsubscribeAck, check_subscribe, check_unsubscribe, check_will,
+    ConnAckInfo, ConnectChange, Message, Options, PublishAck, PublishRequest, RequestError,
+    Session, SubscribeAck, UnsubscribeAck, check_subscribe, check_unsubscribe, check_will,
 };
 use crate::transport::{Address, TcpOptions};
 
@@ -393,6 +393,49 @@ impl Client {
         start_and_wait(timeout, || {
             Ok(self.disconnect(DisconnectReasonCode::NormalDisconnection, Properties::new()))
         })
+    }
+
+    /// Replaces the Last Will (`None` removes it) for the next connect and every automatic
+    /// reconnection after it; the live connection keeps the Will it connected with. An
+    /// invalid Will is refused here.
+    pub fn set_will(&self, will: Option<Will>) -> Result<(), Error> {
+        if let Some(w) = &will {
+            check_will(w)?;
+        }
+        self.change_connect(ConnectChange::Will(will))
+    }
+
+    /// Replaces the User Name and Password (either may be absent) for the next connect and
+    /// every automatic reconnection after it.
+    pub fn set_credentials(
+        &self,
+        username: Option<&str>,
+        password: Option<&[u8]>,
+    ) -> Result<(), Error> {
+        self.change_connect(ConnectChange::Credentials {
+            username: username.map(ByteString::from),
+            password: password.map(Bytes::copy_from_slice),
+        })
+    }
+
+    /// Clean Start for the next connection only, the next connect or automatic
+    /// reconnection: `true` starts a new session, `false` asks to resume the one the server
+    /// kept. After that connection, reconnections resume the session again when it
+    /// outlives the connection (Session Expiry Interval > 0).
+    pub fn set_clean_start(&self, clean_start: bool) -> Result<(), Error> {
+        self.change_connect(ConnectChange::CleanStart(clean_start))
+    }
+
+    /// Hands the change to the I/O thread, in order with the other commands: a connect
+    /// started after this returns uses it.
+    fn change_connect(&self, change: ConnectChange) -> Result<(), Error> {
+        let done =
+            self.start(|client, completion| Command::ChangeConnect(client, change, completion));
+        if reactor::on_io_thread() {
+            // Queued behind the running command; it is checked and applied in order.
+            return Ok(());
+        }
+        done.wait(Duration::from_secs(5))
     }
 
     /// Starts re-authentication with the configured authenticator (4.12.1).

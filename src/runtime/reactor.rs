@@ -42,8 +42,8 @@ use crate::codec::{
 use crate::error::Error;
 use crate::protocol::TRANSMIT_HIGH_WATER;
 use crate::protocol::{
-    AckToken, ConnAckInfo, DisconnectCause, Event, Message, PublishAck, PublishRequest,
-    RequestError, RequestId, Session, State, SubscribeAck, UnsubscribeAck,
+    AckToken, ConnAckInfo, ConnectChange, DisconnectCause, Event, Message, PublishAck,
+    PublishRequest, RequestError, RequestId, Session, State, SubscribeAck, UnsubscribeAck,
 };
 use crate::transport::{self, Address, Resolver, Stream, TcpOptions};
 
@@ -124,6 +124,8 @@ pub(crate) enum Command {
         client: usize,
         completion: Completion<()>,
     },
+    /// Changes what the next CONNECT carries: (client, change, completion).
+    ChangeConnect(usize, ConnectChange, Completion<()>),
     Ack {
         client: usize,
         tokens: Vec<AckToken>,
@@ -645,6 +647,7 @@ impl Reactor {
                 completion.complete(c.session.reauthenticate(now).map_err(Into::into));
                 self.mark(client);
             }
+            Command::ChangeConnect(id, change, done) => self.change_connect(id, change, &done),
             Command::Ack { client, tokens } => {
                 if let Some(c) = self.conns.get_mut(&client) {
                     for t in tokens {
@@ -696,6 +699,13 @@ impl Reactor {
             c.attempt = 0;
             self.start_connect(client, now);
         }
+    }
+
+    fn change_connect(&mut self, client: usize, change: ConnectChange, done: &Completion<()>) {
+        let Some(c) = self.conns.get_mut(&client) else {
+            return done.complete(Err(Error::Closed));
+        };
+        done.complete(c.session.change_connect(change).map_err(Into::into));
     }
 
     /// Request/response: publishes and keeps the reply's completion by Correlation Data.
