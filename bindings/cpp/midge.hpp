@@ -211,6 +211,9 @@ public:
     Properties& payload_format_utf8() {
         return add_int(MIDGE_PROPERTY_PAYLOAD_FORMAT_INDICATOR, 1);
     }
+    /// A Topic Alias the application chooses (publish only): with a topic it binds the
+    /// alias; with an empty topic the message goes to the topic bound to it.
+    Properties& topic_alias(uint16_t alias) { return add_int(MIDGE_PROPERTY_TOPIC_ALIAS, alias); }
     size_t size() const noexcept { return midge_properties_count(p_); }
     void clear() { detail::check(midge_properties_clear(p_), "midge_properties_clear"); }
 
@@ -619,6 +622,30 @@ public:
     }
     /// Starts connecting and returns at once (the outcome arrives as an event/callback).
     void connect_async() { detail::check(midge_client_connect(c_, nullptr), "midge_client_connect"); }
+
+    /// The Last Will for the next connect and the automatic reconnections after it.
+    void set_will(const std::string& topic, ByteView payload, QoS qos = QoS::AtMostOnce,
+                  bool retain = false, const Properties* properties = nullptr) {
+        detail::check(midge_client_set_will(c_, topic.c_str(), payload.data(), payload.size(),
+                                            static_cast<int>(qos), retain,
+                                            properties != nullptr ? properties->native() : nullptr),
+                      "midge_client_set_will");
+    }
+    /// No Last Will from the next connect on.
+    void clear_will() { detail::check(midge_client_clear_will(c_), "midge_client_clear_will"); }
+    /// User Name and Password for the next connect (std::nullopt: none).
+    void set_credentials(std::optional<std::string> username,
+                         std::optional<std::string> password = std::nullopt) {
+        detail::check(midge_client_set_credentials(
+                          c_, username ? username->c_str() : nullptr,
+                          password ? reinterpret_cast<const uint8_t*>(password->data()) : nullptr,
+                          password ? password->size() : 0),
+                      "midge_client_set_credentials");
+    }
+    /// Clean Start for the next connection only.
+    void set_clean_start(bool clean_start) {
+        detail::check(midge_client_set_clean_start(c_, clean_start), "midge_client_set_clean_start");
+    }
 
     /// Publishes and waits for the acknowledgement; returns its reason code (0x00, or 0x10
     /// no matching subscribers). A failure code throws (Error::reason_code()).

@@ -154,6 +154,7 @@ class _PropertyId(enum.IntEnum):
     SESSION_EXPIRY_INTERVAL = 17
     REASON_STRING = 31
     WILL_DELAY_INTERVAL = 24
+    TOPIC_ALIAS = 35
     USER_PROPERTY = 38
 
 

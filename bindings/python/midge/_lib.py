@@ -102,6 +102,13 @@ SIGNATURES: Dict[str, Sig] = {
         _result,
         [_p, _str, _bytes_in, c_size_t, c_int, c_bool, _p, _pp],
     ),
+    "midge_client_set_will": (
+        _result,
+        [_p, _str, _bytes_in, c_size_t, c_int, c_bool, _p],
+    ),
+    "midge_client_clear_will": (_result, [_p]),
+    "midge_client_set_credentials": (_result, [_p, _str, _bytes_in, c_size_t]),
+    "midge_client_set_clean_start": (_result, [_p, c_bool]),
     "midge_client_publish_wait": (
         _result,
         [_p, _str, _bytes_in, c_size_t, c_int, c_bool, _p, c_uint32, POINTER(c_uint8)],

@@ -586,16 +586,7 @@ class Client:
                 pw = _payload(password)
                 _check(lib.midge_options_set_password(opts, pw, len(pw)))
             if will is not None:
-                wp = _payload(will.payload)
-                with _CProps() as props:
-                    props.message(will.properties)
-                    props.int(_PropertyId.WILL_DELAY_INTERVAL, will.delay)
-                    _check(
-                        lib.midge_options_set_will(
-                            opts, _cstr(will.topic, "will topic"), wp, len(wp),
-                            int(will.qos), bool(will.retain), props.ptr,
-                        )
-                    )
+                _apply_will(lib.midge_options_set_will, opts, will)
             if receive_maximum is not None:
                 _check(lib.midge_options_set_receive_maximum(opts, _u(receive_maximum, 0xFFFF, "receive_maximum")))
             if maximum_packet_size is not None:
@@ -731,6 +722,35 @@ class Client:
         st.check(lib.midge_client_io_stats(st.get(), byref(s)))
         return IoStats(s.writes, s.bytes_sent, s.reads, s.bytes_received)
 
+    # -- connect-time settings for the next connect --
+
+    def set_will(self, will: Optional[Will]) -> None:
+        """Replaces the Last Will (``None`` removes it) for the next connect and every
+        automatic reconnection after it; the live connection keeps the Will it connected
+        with. An invalid Will raises here and the old one stays."""
+        st = self._st
+        if will is None:
+            st.check(lib.midge_client_clear_will(st.get()))
+        else:
+            _apply_will(lib.midge_client_set_will, st.get(), will, st.check)
+
+    def set_credentials(self, username: Optional[str] = None, password: Union[bytes, str, None] = None) -> None:
+        """Replaces the user name and password (``None``: none) for the next connect and
+        every automatic reconnection after it."""
+        st = self._st
+        user = None if username is None else _cstr(username, "username")
+        pw = None if password is None else _payload(password)
+        st.check(lib.midge_client_set_credentials(st.get(), user, pw, 0 if pw is None else len(pw)))
+
+    def set_clean_start(self, clean_start: bool) -> None:
+        """Clean Start for the next connection only (the next connect or automatic
+        reconnection); after it, reconnections resume the session again when
+        ``session_expiry`` is non-zero."""
+        if not isinstance(clean_start, bool):
+            raise InvalidArgument("clean_start must be a bool", result=Result.INVALID_ARGUMENT)
+        st = self._st
+        st.check(lib.midge_client_set_clean_start(st.get(), clean_start))
+
     # -- publish --
 
     def publish_async(
@@ -740,14 +760,22 @@ class Client:
         qos: int = 0,
         retain: bool = False,
         properties: Optional[Properties] = None,
+        *,
+        topic_alias: Optional[int] = None,
     ) -> PublishHandle:
         """Starts a publish and returns at once; bad arguments raise here. While
-        disconnected the message waits in midge's offline queue."""
+        disconnected the message waits in midge's offline queue.
+
+        ``topic_alias`` (1 up to the server's Topic Alias Maximum) binds that alias to
+        ``topic``; with ``topic=""`` the message goes to the topic last bound to the alias.
+        midge sends the topic again with the alias on each new connection."""
         st = self._st
         data = _payload(payload)
         comp = c_void_p()
         with _CProps() as props:
             props.message(properties)
+            if topic_alias is not None:
+                props.int(_PropertyId.TOPIC_ALIAS, _u(topic_alias, 0xFFFF, "topic_alias"))
             rc = lib.midge_client_publish(
                 st.get(), _cstr(topic, "topic"), data, len(data), int(qos), bool(retain),
                 props.ptr, byref(comp),
@@ -763,11 +791,14 @@ class Client:
         retain: bool = False,
         properties: Optional[Properties] = None,
         timeout: Optional[float] = 10.0,
+        *,
+        topic_alias: Optional[int] = None,
     ) -> PublishResult:
         """Publishes and waits until the message is written (QoS 0) or acknowledged
-        (QoS 1: PUBACK, QoS 2: PUBCOMP). Raises :class:`Refused` (with ``reason_code``)
-        when the server refuses it, :class:`Timeout` when the wait ends first."""
-        return self.publish_async(topic, payload, qos, retain, properties).wait(timeout)
+        (QoS 1: PUBACK, QoS 2: PUBCOMP, with the PUBREC's reason code). Raises
+        :class:`Refused` (with ``reason_code``) when the server refuses it, :class:`Timeout`
+        when the wait ends first. ``topic_alias``: see :meth:`publish_async`."""
+        return self.publish_async(topic, payload, qos, retain, properties, topic_alias=topic_alias).wait(timeout)
 
     # -- subscribe --
 
@@ -974,6 +1005,15 @@ class Client:
     def on_disconnect(self, callback: Optional[OnDisconnect]) -> None:
         self._st.on_disconnect = callback
         self._sync_callbacks()
+
+
+def _apply_will(setter: Callable[..., int], target: int, will: Will, check: Callable[[int], None] = _check) -> None:
+    """Calls ``midge_options_set_will`` or ``midge_client_set_will`` with ``will``."""
+    wp = _payload(will.payload)
+    with _CProps() as props:
+        props.message(will.properties)
+        props.int(_PropertyId.WILL_DELAY_INTERVAL, will.delay)
+        check(setter(target, _cstr(will.topic, "will topic"), wp, len(wp), int(will.qos), bool(will.retain), props.ptr))
 
 
 def _u(value: int, maximum: int, what: str) -> int:
