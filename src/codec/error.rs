@@ -135,6 +135,17 @@ pub enum CodecError {
     /// No Local on a Shared Subscription [MQTT-3.8.3-4].
     #[error("No Local set on a shared subscription")]
     NoLocalOnSharedSubscription,
+    /// Something MQTT 3.1.1 cannot carry (properties, a reason code, subscription options
+    /// beyond the QoS, AUTH): refused rather than dropped.
+    #[error("MQTT 3.1.1 cannot carry {what}")]
+    NotInV311 { what: &'static str },
+    /// MQTT 3.1.1: a Password without a User Name (3.1.1's [MQTT-3.1.2-22]).
+    #[error("MQTT 3.1.1 allows a password only with a user name")]
+    PasswordWithoutUserName,
+    /// MQTT 3.1.1: an empty Client Identifier with Clean Session 0 (3.1.1's
+    /// [MQTT-3.1.3-7]).
+    #[error("MQTT 3.1.1 allows an empty client identifier only with clean session")]
+    EmptyClientIdWithoutCleanSession,
 }
 
 impl CodecError {
@@ -160,7 +171,10 @@ impl CodecError {
             | Self::InvalidSubscriptionQos
             | Self::InvalidRetainHandling
             | Self::NoLocalOnSharedSubscription
-            | Self::UnsupportedProtocolVersion { .. } => R::ProtocolError,
+            | Self::UnsupportedProtocolVersion { .. }
+            | Self::NotInV311 { .. }
+            | Self::PasswordWithoutUserName
+            | Self::EmptyClientIdWithoutCleanSession => R::ProtocolError,
             Self::Truncated { .. }
             | Self::TrailingBytes { .. }
             | Self::ReservedPacketType
@@ -223,6 +237,10 @@ impl CodecError {
             Self::SubscriptionOptionsReserved { .. } => "MQTT-3.8.3-5",
             Self::InvalidSubscriptionQos | Self::InvalidRetainHandling => "3.8.3.1",
             Self::NoLocalOnSharedSubscription => "MQTT-3.8.3-4",
+            // These three are rules of MQTT 3.1.1, numbered by that standard.
+            Self::NotInV311 { .. } => "MQTT 3.1.1",
+            Self::PasswordWithoutUserName => "MQTT 3.1.1: MQTT-3.1.2-22",
+            Self::EmptyClientIdWithoutCleanSession => "MQTT 3.1.1: MQTT-3.1.3-7",
         }
     }
 }

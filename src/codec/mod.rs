@@ -9,7 +9,9 @@
 //!   with. No input panics, and payloads and strings are views into the received bytes.
 //!
 //! The source of truth is the OASIS MQTT Version 5.0 standard (7 March 2019); section and
-//! normative statement numbers in comments refer to it.
+//! normative statement numbers in comments refer to it, except in `v311.rs`: the MQTT 3.1.1
+//! forms of the same packets ([`Packet::encode_v311`], [`Packet::decode_v311`]), checked
+//! against the OASIS MQTT Version 3.1.1 standard (29 October 2014).
 
 mod decoder;
 mod error;
@@ -18,6 +20,7 @@ mod primitives;
 mod properties;
 mod reason;
 pub mod topic;
+mod v311;
 
 pub use bytes::Bytes;
 pub use bytestring::ByteString;
@@ -35,6 +38,7 @@ pub use reason::{
     PubRecReasonCode, PubRelReasonCode, SubAckReasonCode, UnsubAckReasonCode, reason_code_text,
 };
 pub use topic::TopicError;
+pub use v311::{PROTOCOL_LEVEL_V311, connack_reason, connack_return_code};
 
 /// Quality of Service (4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
