@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import Callable, List, Optional
+from typing import Callable, List
 
 import pytest
 
@@ -92,17 +92,26 @@ def not_mqtt(greeting: bytes, greets_first: bool) -> midge.MidgeError:
 
     server = ScriptedServer(script)
     c = midge.Client(server.url, reconnect=False, connect_timeout=5.0)
+    lost = threading.Event()
+    causes: list = []
+
+    def on_disconnect(info: midge.DisconnectInfo) -> None:
+        causes.append(info)
+        lost.set()
+
+    c.on_disconnect = on_disconnect
     try:
-        with pytest.raises(midge.MidgeError) as e:
+        with pytest.raises(midge.Disconnected) as e:
             c.connect()
-        info = c.last_disconnect
+        assert lost.wait(5.0)
     finally:
         c.close()
         server.close()
     text = str(e.value)
     assert "expected CONNACK, got 0x" in text and "is this an MQTT server?" in text, text
     assert "Malformed" not in text, text
-    assert info is None or info.kind == DisconnectKind.NOT_MQTT, info
+    assert causes[0].kind == DisconnectKind.NOT_MQTT, causes
+    assert causes[0].detail == text, (causes[0].detail, text)
     return e.value
 
 
@@ -179,6 +188,9 @@ def test_application_topic_aliases(broker):
         with pytest.raises(midge.NotSupported) as e:
             pub.publish("alias/x", b"no", qos=1, topic_alias=11)
         assert "Topic Alias Maximum 10" in str(e.value)
+        # [MQTT-3.3.2-8]: never 0.
+        with pytest.raises(midge.InvalidProperty):
+            pub.publish("alias/x", b"no", qos=1, topic_alias=0)
         # An alias never bound.
         with pytest.raises(midge.InvalidTopic) as e2:
             pub.publish("", b"no", qos=1, topic_alias=3)
