@@ -38,7 +38,7 @@ pub use reason::{
     PubRecReasonCode, PubRelReasonCode, SubAckReasonCode, UnsubAckReasonCode, reason_code_text,
 };
 pub use topic::TopicError;
-pub use v311::{PROTOCOL_LEVEL_V311, connack_reason, connack_return_code};
+pub use v311::{connack_reason, connack_return_code};
 
 /// Quality of Service (4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]

@@ -31,7 +31,7 @@ use super::{
 };
 
 /// The Protocol Level of MQTT 3.1.1 (3.1.2.2).
-pub const PROTOCOL_LEVEL_V311: u8 = 4;
+const PROTOCOL_LEVEL_V311: u8 = 4;
 
 const PROTOCOL_NAME: &[u8] = b"MQTT";
 const USER_NAME: u8 = 0b1000_0000;
