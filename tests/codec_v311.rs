@@ -715,6 +715,29 @@ fn client_rules_on_encode() {
 }
 
 #[test]
+fn protocol_version_picks_the_wire_form() {
+    use midge::codec::ProtocolVersion;
+    assert_eq!(ProtocolVersion::default(), ProtocolVersion::V5);
+    for (v, level) in [(ProtocolVersion::V311, 4), (ProtocolVersion::V5, 5)] {
+        assert_eq!(v.level(), level);
+        assert_eq!(ProtocolVersion::from_level(level), Some(v));
+    }
+    assert_eq!(ProtocolVersion::from_level(3), None);
+    let p: Packet = PubAck::new(7).into();
+    let mut v311 = Vec::new();
+    p.encode_as(ProtocolVersion::V311, &mut v311)
+        .expect("3.1.1");
+    assert_eq!(v311, encode(&p).expect("3.1.1"));
+    let mut v5 = Vec::new();
+    p.encode_as(ProtocolVersion::V5, &mut v5).expect("5.0");
+    assert_eq!(v5, vec![0x40, 0x02, 0x00, 0x07]);
+    // A 3.1.1 SUBACK 0x80 is a 5.0 SUBACK with no Property Length: each decoder reads its own.
+    let suback = vec![0x90, 0x03, 0x00, 0x01, 0x80];
+    assert!(Packet::decode_as(ProtocolVersion::V311, suback.clone()).is_ok());
+    assert!(Packet::decode_as(ProtocolVersion::V5, suback).is_err());
+}
+
+#[test]
 fn the_5_0_forms_are_unchanged() {
     // The same packet in both versions: 5.0 adds the Property Length (and level 5).
     let p: Packet = Publish {

@@ -40,6 +40,59 @@ pub use reason::{
 pub use topic::TopicError;
 pub use v311::{connack_reason, connack_return_code};
 
+/// The MQTT version a connection speaks: its CONNECT's Protocol Level (3.1.2.2), 5 for
+/// MQTT 5.0 (the default), 4 for MQTT 3.1.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ProtocolVersion {
+    V311,
+    #[default]
+    V5,
+}
+
+impl ProtocolVersion {
+    /// The Protocol Level a CONNECT carries.
+    pub const fn level(self) -> u8 {
+        match self {
+            Self::V311 => 4,
+            Self::V5 => 5,
+        }
+    }
+
+    /// The version of a Protocol Level; `None` for levels midge does not speak.
+    pub const fn from_level(level: u8) -> Option<Self> {
+        match level {
+            4 => Some(Self::V311),
+            5 => Some(Self::V5),
+            _ => None,
+        }
+    }
+}
+
+impl Packet {
+    /// [`Packet::encode`] (5.0) or [`Packet::encode_v311`], by `version`.
+    pub fn encode_as(
+        &self,
+        version: ProtocolVersion,
+        buf: &mut Vec<u8>,
+    ) -> Result<usize, CodecError> {
+        match version {
+            ProtocolVersion::V5 => self.encode(buf),
+            ProtocolVersion::V311 => self.encode_v311(buf),
+        }
+    }
+
+    /// [`Packet::decode`] (5.0) or [`Packet::decode_v311`], by `version`.
+    pub fn decode_as(
+        version: ProtocolVersion,
+        bytes: impl Into<Bytes>,
+    ) -> Result<Self, CodecError> {
+        match version {
+            ProtocolVersion::V5 => Self::decode(bytes),
+            ProtocolVersion::V311 => Self::decode_v311(bytes),
+        }
+    }
+}
+
 /// Quality of Service (4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 #[repr(u8)]

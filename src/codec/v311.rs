@@ -12,7 +12,12 @@
 //! decodes with an empty list).
 //!
 //! Normative statement numbers in this file refer to the OASIS MQTT Version 3.1.1 standard
-//! (29 October 2014).
+//! (29 October 2014). The errors are the 5.0 decoder's where the rule is the same, so their
+//! [`CodecError::spec_ref`] names the 5.0 statement; only the three rules of 3.1.1 alone
+//! (`NotInV311`, `PasswordWithoutUserName`, `EmptyClientIdWithoutCleanSession`) name 3.1.1's.
+//!
+//! Not here yet: a streaming [`super::Decoder`] for 3.1.1 (the decoder frames packets the
+//! same way in both versions; it needs the version to pick the body decoder).
 
 use bytes::Bytes;
 
@@ -31,7 +36,7 @@ use super::{
 };
 
 /// The Protocol Level of MQTT 3.1.1 (3.1.2.2).
-const PROTOCOL_LEVEL_V311: u8 = 4;
+const PROTOCOL_LEVEL_V311: u8 = super::ProtocolVersion::V311.level();
 
 const PROTOCOL_NAME: &[u8] = b"MQTT";
 const USER_NAME: u8 = 0b1000_0000;
