@@ -3435,3 +3435,28 @@ fn clean_start_0_may_be_asked_for_the_first_connect_and_invalid_wills_are_refuse
         Err(RequestError::Closed)
     );
 }
+
+#[test]
+fn a_clean_start_asked_for_during_a_connect_is_for_the_next_one_and_survives_a_failed_attempt() {
+    use midge::protocol::ConnectChange;
+    let mut sim = Sim::new(resumable());
+    sim.connect(connack(Properties::new()));
+    sim.lose_connection();
+    // CONNECT sent (Clean Start 0: resuming); the application asks for 1 before CONNACK.
+    assert!(!sim.open().clean_start);
+    sim.session
+        .change_connect(ConnectChange::CleanStart(true))
+        .expect("accepted");
+    sim.deliver(connack_resumed(Properties::new()));
+    sim.events();
+    sim.lose_connection();
+    // Not spent by that CONNACK; an attempt that fails before CONNACK does not spend it
+    // either.
+    assert!(sim.open().clean_start);
+    sim.lose_connection();
+    assert!(sim.open().clean_start);
+    sim.deliver(connack(Properties::new()));
+    sim.events();
+    sim.lose_connection();
+    assert!(!sim.open().clean_start);
+}

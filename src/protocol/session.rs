@@ -298,9 +298,11 @@ pub struct Session {
     subscriptions: BTreeMap<ByteString, (SubscriptionOptions, Option<u32>)>,
     // Connection bookkeeping.
     asked_clean_start: bool,
-    /// The application's Clean Start for the next connection ([`ConnectChange::CleanStart`]),
-    /// until a CONNACK accepts one.
+    /// The application's Clean Start for the next connection ([`ConnectChange::CleanStart`]).
     next_clean_start: Option<bool>,
+    /// The one the CONNECT in flight carries: spent when a CONNACK accepts the connection,
+    /// back to `next_clean_start` when the attempt fails.
+    sent_clean_start: Option<bool>,
     /// The Session Expiry Interval our last CONNECT carried (3.14.2.2.2 refers to it).
     connect_session_expiry: u32,
     connected_once: bool,
@@ -345,6 +347,7 @@ impl Session {
             subscriptions: BTreeMap::new(),
             asked_clean_start: true,
             next_clean_start: None,
+            sent_clean_start: None,
             connect_session_expiry: 0,
             connected_once: false,
             keep_alive: Duration::ZERO,
@@ -442,7 +445,8 @@ impl Session {
         self.last_sent = now;
         self.last_received = now;
         self.connect_deadline = Some(now + self.opts.connect_timeout);
-        self.asked_clean_start = if let Some(clean) = self.next_clean_start {
+        self.sent_clean_start = self.next_clean_start.take();
+        self.asked_clean_start = if let Some(clean) = self.sent_clean_start {
             clean
         } else if self.connected_once {
             self.opts.session_expiry_interval == 0
@@ -528,6 +532,10 @@ impl Session {
     }
 
     fn end_connection(&mut self, cause: DisconnectCause) {
+        if self.state == State::Connecting && self.next_clean_start.is_none() {
+            // The attempt failed: the application's Clean Start is for the next one.
+            self.next_clean_start = self.sent_clean_start.take();
+        }
         self.state = State::Disconnected;
         self.connect_deadline = None;
         self.close_requested = true;
@@ -821,7 +829,7 @@ impl Session {
         let session_present = info.session_present;
         self.events.push_back(Event::Connected(Box::new(info)));
         self.connected_once = true;
-        self.next_clean_start = None;
+        self.sent_clean_start = None;
         if session_present {
             self.resume_session(now);
         } else {
