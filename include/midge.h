@@ -642,7 +642,7 @@ midge_result midge_client_connect_wait(midge_client *client,
  *
  * Topic aliases chosen by the application: a `MIDGE_PROPERTY_TOPIC_ALIAS` in `properties`
  * binds that alias (1 up to the server's Topic Alias Maximum, else
- * `MIDGE_RESULT_NOT_SUPPORTED`) to `topic`; a later publish with the alias and an empty
+ * `MIDGE_RESULT_NOT_SUPPORTED`; 0 is `MIDGE_RESULT_INVALID_PROPERTY`) to `topic`; a later publish with the alias and an empty
  * `topic` ("") goes to the topic last bound to it (an alias never bound:
  * `MIDGE_RESULT_INVALID_TOPIC`). midge remembers the binding across reconnections and
  * sends the topic again with the alias the first time on each new connection.
