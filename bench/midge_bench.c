@@ -55,7 +55,7 @@ static midge_client *make_client(uint16_t receive_maximum) {
     if (logging) check(midge_options_set_log_level(o, MIDGE_LOG_WARN), "set_log_level");
     midge_client *c = NULL;
     check(midge_client_new(A.address, o, &c), "client_new");
-    midge_options_free(o);
+    midge_options_free(&o);
     if (logging) check(midge_client_on_log(c, on_log, NULL, NULL), "on_log");
     return c;
 }
@@ -122,8 +122,8 @@ static void throughput(void) {
 
     struct bench_measure m;
     bench_throughput_run("midge", &A, &RX, &WIN, publish_a, pub, &m);
-    midge_client_free(pub);
-    midge_client_free(sub);
+    midge_client_free(&pub);
+    midge_client_free(&sub);
     bench_throughput_report("midge", &A, &RX, &m, atomic_load(&PUB_FAILED));
 }
 
@@ -140,8 +140,8 @@ static void pingpong(void) {
 
     struct bench_measure m;
     bench_pingpong_run("midge", &A, &REPLY, publish_a, pinger, &m);
-    midge_client_free(pinger);
-    midge_client_free(ECHO);
+    midge_client_free(&pinger);
+    midge_client_free(&ECHO);
     bench_pingpong_report("midge", &A, &m);
 }
 

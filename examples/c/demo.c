@@ -45,7 +45,7 @@ static void fail(const char *fmt, ...) {
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
-    midge_client_free(client);
+    midge_client_free(&client);
     exit(1);
 }
 
@@ -103,7 +103,7 @@ static midge_event *next_message(uint32_t ms) {
         default:
             break; /* connected, completions: already reported by the _wait calls */
         }
-        midge_event_free(event);
+        midge_event_free(&event);
     }
 }
 
@@ -147,8 +147,8 @@ static int will_child(const char *broker, const char *user, const char *pass, co
     if (!rc) rc = midge_options_set_will(o, topic, (const uint8_t *)will, strlen(will), 1, false, wp);
     if (!rc) rc = midge_client_new(broker, o, &c);
     if (!rc) rc = midge_client_connect_wait(c, TIMEOUT_MS, NULL);
-    midge_properties_free(wp);
-    midge_options_free(o);
+    midge_properties_free(&wp);
+    midge_options_free(&o);
     if (rc != MIDGE_RESULT_OK) {
         fprintf(stderr, "demo (will child): %s (%s)\n", midge_result_str(rc), midge_last_error_message());
         return 1;
@@ -219,8 +219,8 @@ int main(int argc, char **argv) {
     /* Debug log lines arrive as MIDGE_EVENT_LOG events (or through midge_client_on_log). */
     check(midge_options_set_log_level(options, MIDGE_LOG_DEBUG), "midge_options_set_log_level");
     check(midge_client_new(broker, options, &client), "midge_client_new");
-    midge_properties_free(will_props);
-    midge_options_free(options); /* copied by midge_client_new */
+    midge_properties_free(&will_props);
+    midge_options_free(&options); /* copied by midge_client_new */
 
     midge_connack *ca = NULL;
     midge_result rc = midge_client_connect_wait(client, TIMEOUT_MS, &ca);
@@ -245,7 +245,7 @@ int main(int argc, char **argv) {
         printf("    assigned client id: %s\n", midge_connack_assigned_client_id(ca));
     if (midge_connack_reason_string(ca))
         printf("    reason string: %s\n", midge_connack_reason_string(ca));
-    midge_connack_free(ca);
+    midge_connack_free(&ca);
     /* The connect's debug log lines, queued as events. */
     midge_event *early = next_message(100);
     if (early) fail("unexpected message before subscribing");
@@ -284,13 +284,13 @@ int main(int argc, char **argv) {
         check(midge_client_publish_wait(client, data_topic, (const uint8_t *)payload, strlen(payload),
                                         qos, false, props, TIMEOUT_MS, &reason),
               "midge_client_publish_wait");
-        midge_properties_free(props);
+        midge_properties_free(&props);
         printf("    -> published \"%s\" at QoS %d: %s, reason code 0x%02x%s\n", payload, qos,
                acks[qos], reason, reason == 0x10 ? " (no matching subscribers)" : "");
         midge_event *ev = next_message(TIMEOUT_MS);
         if (ev == NULL) fail("the QoS %d message did not come back", qos);
         print_message("<- received", midge_event_message(ev));
-        midge_event_free(ev);
+        midge_event_free(&ev);
     }
 
     /* ---- 4. unsubscribe -------------------------------------------------------- */
@@ -365,13 +365,13 @@ int main(int argc, char **argv) {
     ev = next_message(TIMEOUT_MS);
     if (ev == NULL) fail("the will did not arrive");
     print_message("<- will received:", midge_event_message(ev));
-    midge_event_free(ev);
+    midge_event_free(&ev);
 
     /* ---- 7. disconnect ---------------------------------------------------------- */
     title("Clean DISCONNECT (reason 0x00: the broker discards our own will)");
     check(midge_client_disconnect_wait(client, 0x00, NULL, TIMEOUT_MS), "midge_client_disconnect_wait");
     printf("    disconnected\n");
-    midge_client_free(client);
+    midge_client_free(&client);
     client = NULL;
 
     printf("\nAll %d steps passed.\n", step);

@@ -73,7 +73,7 @@ int main(int argc, char **argv) {
         good = ok(midge_options_set_password(options, (const uint8_t *)password, strlen(password)),
                   "set_password");
     if (good) good = ok(midge_client_new(broker, options, &client), "midge_client_new");
-    midge_options_free(options);
+    midge_options_free(&options);
     if (!good) return 1;
 
     /* 2. Connect and wait for the CONNACK. A refusal gives its reason code. */
@@ -82,12 +82,12 @@ int main(int argc, char **argv) {
     if (rc == MIDGE_RESULT_CONNECTION_REFUSED) {
         fprintf(stderr, "pub: refused by %s: reason code 0x%02x (%s)\n", broker,
                 midge_last_error_reason_code(), midge_last_error_message());
-        midge_client_free(client);
+        midge_client_free(&client);
         return 1;
     }
-    if (!ok(rc, "midge_client_connect_wait")) { midge_client_free(client); return 1; }
+    if (!ok(rc, "midge_client_connect_wait")) { midge_client_free(&client); return 1; }
     printf("connected to %s (keep alive %u s)\n", broker, midge_connack_keep_alive(connack));
-    midge_connack_free(connack);
+    midge_connack_free(&connack);
 
     /* 3. Publish; the reason code is 0x00 (success) or 0x10 (no matching subscribers). */
     int status = 0;
@@ -109,6 +109,6 @@ int main(int argc, char **argv) {
 
     /* 4. A clean DISCONNECT (reason 0x00: the broker discards the Will), then free. */
     if (!ok(midge_client_disconnect_wait(client, 0x00, NULL, TIMEOUT_MS), "disconnect")) status = 1;
-    midge_client_free(client);
+    midge_client_free(&client);
     return status;
 }

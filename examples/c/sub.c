@@ -109,7 +109,7 @@ int main(int argc, char **argv) {
         good = ok(midge_options_set_password(options, (const uint8_t *)password, strlen(password)),
                   "set_password");
     if (good) good = ok(midge_client_new(broker, options, &client), "midge_client_new");
-    midge_options_free(options);
+    midge_options_free(&options);
     if (!good) return 1;
 
     /* Register the callbacks before connecting, so no event is missed. No user_data needs
@@ -119,7 +119,7 @@ int main(int argc, char **argv) {
         !ok(midge_client_on_message(client, on_message, prefix, NULL), "on_message") ||
         !ok(midge_client_on_connection_lost(client, on_connection_lost, NULL, NULL),
             "on_connection_lost")) {
-        midge_client_free(client);
+        midge_client_free(&client);
         return 1;
     }
 
@@ -133,12 +133,12 @@ int main(int argc, char **argv) {
     if (!ok(rc, "midge_client_connect_wait") ||
         !ok(midge_client_subscribe_wait(client, filters, sub_options, 1, NULL, TIMEOUT_MS, &granted),
             "midge_client_subscribe_wait")) {
-        midge_client_free(client);
+        midge_client_free(&client);
         return 1;
     }
     if (granted >= 0x80) {
         fprintf(stderr, "sub: subscription to %s refused: reason code 0x%02x\n", filter, granted);
-        midge_client_free(client);
+        midge_client_free(&client);
         return 1;
     }
     printf("subscribed to %s, granted QoS %u\n", filter, granted);
@@ -162,6 +162,6 @@ int main(int argc, char **argv) {
 
     printf("received %d message(s), disconnecting\n", atomic_load(&received));
     if (!ok(midge_client_disconnect_wait(client, 0x00, NULL, TIMEOUT_MS), "disconnect")) status = 1;
-    midge_client_free(client); /* waits for running callbacks */
+    midge_client_free(&client); /* waits for running callbacks */
     return status;
 }

@@ -72,7 +72,7 @@ int main(int argc, char **argv) {
     int good = options != NULL &&
                ok(midge_options_set_completion_events(options, true), "set_completion_events") &&
                ok(midge_client_new(broker, options, &client), "midge_client_new");
-    midge_options_free(options);
+    midge_options_free(&options);
     if (!good) return 1;
 
     /* Start connecting and subscribing without waiting: the outcomes arrive as events.
@@ -82,7 +82,7 @@ int main(int argc, char **argv) {
     if (!ok(midge_client_connect(client, NULL), "midge_client_connect") ||
         !ok(midge_client_subscribe(client, filters, sub_options, 1, NULL, NULL),
             "midge_client_subscribe")) {
-        midge_client_free(client);
+        midge_client_free(&client);
         return 1;
     }
 
@@ -129,12 +129,12 @@ int main(int argc, char **argv) {
             break; /* publish completions, logs, ...: not used here */
         }
         fflush(stdout);
-        midge_event_free(event);
+        midge_event_free(&event);
     }
     if (received >= count) status = 0;
     else if (!failed) fprintf(stderr, "sub_poll: only %d of %d messages in %d s\n", received, count, seconds);
 
     if (!ok(midge_client_disconnect_wait(client, 0x00, NULL, TIMEOUT_MS), "disconnect")) status = 1;
-    midge_client_free(client);
+    midge_client_free(&client);
     return status;
 }
