@@ -79,9 +79,11 @@ static void on_rx(void *ud, const midge_message *m) {
     bench_rx_record(&RX, p, len);
 }
 
-static void on_acked(void *ud, uint64_t id, uint16_t packet_id, midge_result result, int rc) {
-    (void)ud, (void)id, (void)packet_id;
-    if (result != MIDGE_RESULT_OK || rc >= 0x80) atomic_fetch_add(&PUB_FAILED, 1);
+static void on_acked(void *ud, const midge_ack *ack) {
+    (void)ud;
+    uint8_t rc = 0;
+    if (midge_ack_result(ack) != MIDGE_RESULT_OK || (midge_ack_reason_code(ack, &rc) && rc >= 0x80))
+        atomic_fetch_add(&PUB_FAILED, 1);
     bench_window_release(&WIN, 1);
 }
 

@@ -80,8 +80,10 @@ int main(int argc, char **argv) {
     midge_connack *connack = NULL;
     midge_result rc = midge_client_connect_wait(client, TIMEOUT_MS, &connack);
     if (rc == MIDGE_RESULT_CONNECTION_REFUSED) {
-        fprintf(stderr, "pub: refused by %s: reason code 0x%02x (%s)\n", broker,
-                midge_last_error_reason_code(), midge_last_error_message());
+        uint8_t code = 0;
+        (void)midge_last_error_reason_code(&code);
+        fprintf(stderr, "pub: refused by %s: reason code 0x%02x %s (%s)\n", broker, code,
+                midge_reason_code_str(code), midge_last_error_message());
         midge_client_free(&client);
         return 1;
     }
@@ -96,8 +98,10 @@ int main(int argc, char **argv) {
         rc = midge_client_publish_wait(client, topic, (const uint8_t *)message, strlen(message),
                                        qos, retain, NULL, TIMEOUT_MS, &reason);
         if (rc == MIDGE_RESULT_REFUSED) {
-            fprintf(stderr, "pub: the broker refused message %d: reason code 0x%02x\n", n,
-                    midge_last_error_reason_code());
+            uint8_t code = 0;
+            (void)midge_last_error_reason_code(&code);
+            fprintf(stderr, "pub: the broker refused message %d: reason code 0x%02x %s\n", n,
+                    code, midge_reason_code_str(code));
             status = 1;
         } else if (!ok(rc, "midge_client_publish_wait")) {
             status = 1;

@@ -33,11 +33,12 @@ static int ok(midge_result rc, const char *what) {
 /* The responder's message callback: answer with the request's payload in upper case. */
 static void on_request(void *user_data, const midge_message *request) {
     midge_client *responder = user_data;
-    const char *reply_to = midge_message_response_topic(request);
+    const char *reply_to = NULL;
     size_t len = 0, corr_len = 0;
     const uint8_t *payload = midge_message_payload(request, &len);
-    const uint8_t *corr = midge_message_correlation_data(request, &corr_len);
-    if (reply_to == NULL) {
+    const uint8_t *corr = NULL;
+    (void)midge_message_correlation_data(request, &corr, &corr_len);
+    if (!midge_message_response_topic(request, &reply_to)) {
         printf("  responder: request without a Response Topic, ignored\n");
         return;
     }

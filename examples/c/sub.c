@@ -61,8 +61,12 @@ static void on_message(void *user_data, const midge_message *message) {
 /* Each lost connection or failed attempt, with its cause; midge reconnects by itself. */
 static void on_connection_lost(void *user_data, const midge_disconnect *cause) {
     (void)user_data;
-    printf("[lost] %s (reason code %d)\n", midge_disconnect_detail(cause),
-           midge_disconnect_reason_code(cause));
+    uint8_t code = 0;
+    if (midge_disconnect_reason_code(cause, &code))
+        printf("[lost] %s (reason code 0x%02x %s)\n", midge_disconnect_detail(cause), code,
+               midge_reason_code_str(code));
+    else
+        printf("[lost] %s\n", midge_disconnect_detail(cause));
     fflush(stdout);
 }
 
@@ -125,8 +129,10 @@ int main(int argc, char **argv) {
 
     /* Connect, then subscribe; both wait for the broker's answer. */
     midge_result rc = midge_client_connect_wait(client, TIMEOUT_MS, NULL);
-    if (rc == MIDGE_RESULT_CONNECTION_REFUSED)
-        fprintf(stderr, "sub: refused: reason code 0x%02x\n", midge_last_error_reason_code());
+    uint8_t refusal = 0;
+    if (rc == MIDGE_RESULT_CONNECTION_REFUSED && midge_last_error_reason_code(&refusal))
+        fprintf(stderr, "sub: refused: reason code 0x%02x %s\n", refusal,
+                midge_reason_code_str(refusal));
     uint8_t granted = 0;
     const char *filters[] = {filter};
     uint8_t sub_options[] = {(uint8_t)qos};

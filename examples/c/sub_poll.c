@@ -99,11 +99,12 @@ int main(int argc, char **argv) {
             printf("connected to %s\n", broker);
             break;
         case MIDGE_EVENT_SUBSCRIBE_COMPLETE: {
+            const midge_ack *ack = midge_event_ack(event);
             size_t n = 0;
-            const uint8_t *codes = midge_event_reason_codes(event, &n);
-            if (midge_event_result(event) != MIDGE_RESULT_OK || n != 1 || codes[0] >= 0x80) {
+            const uint8_t *codes = midge_ack_reason_codes(ack, &n);
+            if (midge_ack_result(ack) != MIDGE_RESULT_OK || n != 1 || codes[0] >= 0x80) {
                 fprintf(stderr, "sub_poll: subscribe failed: %s, code 0x%02x\n",
-                        midge_result_str(midge_event_result(event)), n ? codes[0] : 0);
+                        midge_result_str(midge_ack_result(ack)), n ? codes[0] : 0);
                 failed = 1;
             } else {
                 printf("subscribed to %s, granted QoS %u\n", filter, codes[0]);
