@@ -54,6 +54,11 @@ def test_connect_and_connack(broker):
         ack = c.connack
         assert ack is not None and not ack.session_present
         assert ack.keep_alive == 30 and ack.maximum_qos == 2 and ack.retain_available
+        # What the broker did not send is None, not a -1 / 0 placeholder (Mosquitto sends
+        # no Server Keep Alive, Maximum Packet Size or Session Expiry Interval here).
+        assert ack.server_keep_alive is None
+        assert ack.maximum_packet_size is None
+        assert ack.session_expiry_interval is None
         assert c.publish("x/y", "hi").reason_code == ReasonCode.SUCCESS
     assert c.closed
     with pytest.raises(midge.Closed):
