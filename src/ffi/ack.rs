@@ -6,7 +6,9 @@ use std::ffi::c_char;
 use std::sync::Arc;
 
 use super::handle::{self, read, read_opt};
-use super::properties_view::{PropertyView, midge_property, property_at, user_property};
+use super::properties_view::{
+    PropertyView, count_users, midge_property, property_at, user_property,
+};
 use super::ptr::write_opt;
 use super::result::{MIDGE_RESULT_INVALID_ARGUMENT, MIDGE_RESULT_OK, midge_result, request_result};
 use crate::codec::{Properties, PropertyId};
@@ -172,7 +174,7 @@ pub extern "C" fn midge_ack_reason_string(ack: *const midge_ack, text: *mut *con
 /// How many User Properties the acknowledgement carried.
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_ack_user_property_count(ack: *const midge_ack) -> usize {
-    read(ack, 0, |a| a.view.user_count())
+    count_users(ack, |a| &a.view)
 }
 
 /// The `index`-th User Property of the acknowledgement. O(1).

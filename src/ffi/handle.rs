@@ -46,7 +46,11 @@ impl Hasher for KeyHasher {
         }
     }
     fn write_usize(&mut self, key: usize) {
-        self.0 = (key as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        // The low 5 bits are the same for every key of a shard (odd, shard number): drop
+        // them, and fold the well-mixed high half of the product into the low bits, which
+        // pick the bucket.
+        let h = (key as u64 >> 5).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = h ^ (h >> 32);
     }
 }
 
@@ -84,7 +88,7 @@ pub(crate) fn share<T: Any + Send + Sync>(object: Arc<T>) -> *mut T {
 }
 
 /// Runs `f` on the object behind a live handle of type `T` (owned or lent), under the
-/// shard's read lock: for accessors, which must not block or call back into midge.
+/// shard's read lock: for short accessors, which must not block or use the registry.
 pub(crate) fn with<T: Any + Send + Sync, R>(ptr: *const T, f: impl FnOnce(&T) -> R) -> Option<R> {
     let key = ptr as usize;
     if key == 0 {
@@ -95,13 +99,16 @@ pub(crate) fn with<T: Any + Send + Sync, R>(ptr: *const T, f: impl FnOnce(&T) ->
     Some(f(object))
 }
 
-/// [`with`] for calls that report a dead handle as an error naming `what`.
+/// `f` on the object behind a live handle, for calls that may take long (building the C
+/// view of 100,000 properties): no lock is held while `f` runs. A dead handle is an error
+/// naming `what`.
 pub(crate) fn with_live<T: Any + Send + Sync, R>(
     ptr: *const T,
     what: &str,
     f: impl FnOnce(&T) -> R,
 ) -> Result<R, super::result::FfiError> {
-    with(ptr, f).ok_or_else(|| super::result::FfiError::stale(what))
+    let object = get(ptr).ok_or_else(|| super::result::FfiError::stale(what))?;
+    Ok(f(&object))
 }
 
 /// An accessor's body: `f` on the object behind `ptr`, or `fallback` for NULL, a dead
@@ -116,13 +123,14 @@ pub(crate) fn read<T: Any + Send + Sync, R: Copy>(
 
 /// An accessor of an optional value, the one convention for "absent": true with the value
 /// written to `out` (when not NULL) if the object has it; false, `out` untouched, if it has
-/// not (or for NULL, a dead handle or one of another type).
+/// not (or for NULL, a dead handle or one of another type). `f` runs with no lock held (a
+/// string property builds the C view of the whole list the first time).
 pub(crate) fn read_opt<T: Any + Send + Sync, V>(
     ptr: *const T,
     out: *mut V,
     f: impl FnOnce(&T) -> Option<V>,
 ) -> bool {
-    super::result::guard_value(false, || match with(ptr, f).flatten() {
+    super::result::guard_value(false, || match get(ptr).and_then(|o| f(&o)) {
         Some(v) => {
             super::ptr::write_opt(out, v);
             true

@@ -6,7 +6,9 @@ use std::ffi::{CString, c_char, c_int};
 use std::sync::{Arc, OnceLock};
 
 use super::handle::{self, read, read_opt};
-use super::properties_view::{PropertyView, midge_property, property_at, user_property};
+use super::properties_view::{
+    PropertyView, count_users, midge_property, property_at, user_property,
+};
 use super::ptr::{cstring, write_opt};
 use super::result::{FfiError, guard, midge_result};
 use crate::codec::{ByteString, PropertyId};
@@ -187,7 +189,7 @@ pub extern "C" fn midge_message_correlation_data(
 /// How many User Properties the message has.
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_message_user_property_count(message: *const midge_message) -> usize {
-    read(message, 0, |m| m.view.user_count())
+    count_users(message, |m| &m.view)
 }
 
 /// The `index`-th User Property, in the order received: name and value, NUL-terminated,
@@ -483,7 +485,7 @@ pub extern "C" fn midge_connack_authentication_data(
 /// How many User Properties the CONNACK has.
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_connack_user_property_count(connack: *const midge_connack) -> usize {
-    read(connack, 0, |c| c.view.user_count())
+    count_users(connack, |c| &c.view)
 }
 
 /// The `index`-th User Property of the CONNACK (as for messages). O(1).
@@ -691,7 +693,7 @@ pub extern "C" fn midge_disconnect_detail(disconnect: *const midge_disconnect) -
 pub extern "C" fn midge_disconnect_user_property_count(
     disconnect: *const midge_disconnect,
 ) -> usize {
-    read(disconnect, 0, |d| d.view.user_count())
+    count_users(disconnect, |d| &d.view)
 }
 
 /// The `index`-th User Property of the refusing CONNACK or the server's DISCONNECT. O(1).

@@ -168,6 +168,17 @@ impl PropertyView {
     }
 }
 
+/// The body of every `_user_property_count`: the count needs the C view, whose first
+/// build may be long, so it runs with no registry lock held.
+pub(crate) fn count_users<T: std::any::Any + Send + Sync>(
+    object: *const T,
+    view: impl FnOnce(&T) -> &PropertyView,
+) -> usize {
+    super::result::guard_value(0, || {
+        super::handle::get(object).map_or(0, |o| view(&o).user_count())
+    })
+}
+
 /// The body of every `_property_at`: the `index`-th property of `view` to `out`;
 /// `MIDGE_RESULT_NOT_FOUND` past the end, `MIDGE_RESULT_INVALID_ARGUMENT` for a dead handle
 /// (`view` is an error) or a NULL `out`.
