@@ -134,3 +134,47 @@ fn version_macros_match_the_crate_and_the_library() {
     let text = unsafe { std::ffi::CStr::from_ptr(midge_version_string()) };
     assert_eq!(text.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
 }
+
+#[test]
+fn results_are_a_fixed_width_integer_with_named_constants() {
+    // A C enum's width is the compiler's choice, and a value coming back from C through one
+    // would be transmuted: midge_result is an int32_t, its values #defines.
+    let header = committed();
+    assert!(header.contains("typedef int32_t midge_result;"));
+    assert!(
+        !code(&header).contains("} midge_result;"),
+        "midge_result must not be an enum"
+    );
+    assert_eq!(define(&header, "MIDGE_RESULT_OK"), 0);
+    let values: Vec<u32> = header
+        .lines()
+        .filter_map(|l| l.strip_prefix("#define MIDGE_RESULT_"))
+        .map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap())
+        .collect();
+    let mut unique = values.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), values.len(), "each result value once");
+}
+
+#[test]
+fn every_free_takes_the_address_of_the_caller_s_variable() {
+    // The ownership model: `void midge_T_free(midge_T **)` empties the caller's variable.
+    let code = code(&committed());
+    let frees: Vec<&str> = code
+        .lines()
+        .filter(|l| l.contains("_free(") && l.starts_with("void midge_"))
+        .collect();
+    assert!(frees.len() >= 7, "{frees:?}");
+    for f in frees {
+        let ty = f
+            .trim_start_matches("void ")
+            .split("_free(")
+            .next()
+            .unwrap();
+        assert!(
+            f.contains(&format!("({ty} **")),
+            "{f}: a _free takes the address of a variable"
+        );
+    }
+}
