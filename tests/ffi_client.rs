@@ -36,7 +36,8 @@ mod c_api {
         midge_connack,
         midge_event,
         midge_completion,
-        midge_ack
+        midge_ack,
+        midge_disconnect
     );
 
     pub type midge_result = i32;
@@ -48,6 +49,9 @@ mod c_api {
     pub const MIDGE_EVENT_CONNECTED: c_int = 1;
     pub const MIDGE_EVENT_MESSAGE: c_int = 5;
     pub const MIDGE_EVENT_PUBLISH_COMPLETE: c_int = 6;
+    pub const MIDGE_EVENT_CONNECTION_LOST: c_int = 2;
+    pub const MIDGE_DISCONNECT_REFUSED: c_int = 1;
+    pub const MIDGE_DISCONNECT_SERVER: c_int = 2;
 
     pub type midge_drop_cb = Option<unsafe extern "C" fn(*mut c_void)>;
     pub type midge_message_cb = Option<unsafe extern "C" fn(*mut c_void, *const midge_message)>;
@@ -190,6 +194,38 @@ mod c_api {
             k: *mut *const c_char,
             v: *mut *const c_char,
         ) -> midge_result;
+        pub safe fn midge_ack_property_count(a: *const midge_ack) -> usize;
+        pub safe fn midge_event_disconnect(e: *const midge_event) -> *const midge_disconnect;
+        pub safe fn midge_disconnect_kind_of(d: *const midge_disconnect) -> c_int;
+        pub safe fn midge_disconnect_reason_code(d: *const midge_disconnect, out: *mut u8) -> bool;
+        pub safe fn midge_disconnect_reason_string(
+            d: *const midge_disconnect,
+            out: *mut *const c_char,
+        ) -> bool;
+        pub safe fn midge_disconnect_user_property_count(d: *const midge_disconnect) -> usize;
+        pub safe fn midge_disconnect_user_property(
+            d: *const midge_disconnect,
+            i: usize,
+            k: *mut *const c_char,
+            v: *mut *const c_char,
+        ) -> midge_result;
+        pub safe fn midge_disconnect_property_count(d: *const midge_disconnect) -> usize;
+        pub safe fn midge_disconnect_property_at(
+            d: *const midge_disconnect,
+            i: usize,
+            p: *mut midge_property,
+        ) -> midge_result;
+    }
+
+    /// `midge_property`.
+    #[repr(C)]
+    pub struct midge_property {
+        pub id: u8,
+        pub integer: u32,
+        pub string: *const c_char,
+        pub value: *const c_char,
+        pub data: *const u8,
+        pub len: usize,
     }
 }
 
@@ -634,5 +670,134 @@ fn the_acknowledgement_s_reason_string_and_user_properties_reach_completions_and
         assert_eq!(seen.user, vec![(b"k".to_vec(), b"v".to_vec())]);
     }
     midge_completion_free(&raw mut publishing);
+    midge_client_free(&raw mut client);
+}
+
+fn c_text(p: *const std::ffi::c_char) -> String {
+    assert!(!p.is_null());
+    // SAFETY: a NUL-terminated string lent by midge.
+    unsafe { CStr::from_ptr(p) }.to_str().unwrap().to_owned()
+}
+
+/// The next event that is not a log line.
+fn next_event(client: *mut midge_client) -> *mut midge_event {
+    let mut e = null_mut();
+    assert_eq!(midge_client_next_event(client, 5000, &raw mut e), OK);
+    e
+}
+
+/// A cause's User Properties, through the dedicated calls and the generic walk.
+fn cause_user_properties(d: *const midge_disconnect) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for i in 0..midge_disconnect_user_property_count(d) {
+        let (mut k, mut v) = (null(), null());
+        assert_eq!(
+            midge_disconnect_user_property(d, i, &raw mut k, &raw mut v),
+            OK
+        );
+        out.push((c_text(k), c_text(v)));
+    }
+    let mut walked = Vec::new();
+    for i in 0..midge_disconnect_property_count(d) {
+        let mut p = std::mem::MaybeUninit::<midge_property>::zeroed();
+        assert_eq!(midge_disconnect_property_at(d, i, p.as_mut_ptr()), OK);
+        // SAFETY: written by midge on success.
+        let p = unsafe { p.assume_init() };
+        if p.id == 0x26 {
+            walked.push((c_text(p.string), c_text(p.value)));
+        }
+    }
+    assert_eq!(out, walked, "the walk shows the same User Properties");
+    out
+}
+
+#[test]
+fn a_refusing_connack_s_and_a_disconnect_s_properties_are_reachable_from_c() {
+    use midge::codec::{
+        ByteString, ConnAck, ConnectReasonCode, Disconnect, DisconnectReasonCode, Packet,
+        Properties, Property,
+    };
+    use support::fake_broker::{FakeBroker, connack};
+
+    let with_user = |reason: &'static str| {
+        Properties::new()
+            .with(Property::ReasonString(ByteString::from_static(reason)))
+            .with(Property::UserProperty(
+                ByteString::from_static("k"),
+                ByteString::from_static(reason),
+            ))
+    };
+    let broker = FakeBroker::start();
+    let url = std::ffi::CString::new(broker.url()).unwrap();
+    let mut options = midge_options_new();
+    assert_eq!(midge_options_set_reconnect(options, false, 0, 0), OK);
+    let mut client = null_mut();
+    assert_eq!(midge_client_new(url.as_ptr(), options, &raw mut client), OK);
+    midge_options_free(&raw mut options);
+
+    // 1. A CONNACK refusing with 0x87 and properties: on the completion's ack and on the
+    // CONNECTION_LOST event's cause.
+    let mut connecting = null_mut();
+    assert_eq!(midge_client_connect(client, &raw mut connecting), OK);
+    let mut conn = broker.accept(TIMEOUT).unwrap();
+    conn.expect_connect(TIMEOUT);
+    conn.send(&Packet::ConnAck(ConnAck {
+        session_present: false,
+        reason_code: ConnectReasonCode::NotAuthorized,
+        properties: with_user("not you"),
+    }));
+    assert_ne!(midge_completion_wait(connecting, 5000), OK);
+    let refusal = midge_completion_ack(connecting);
+    let mut code = 0;
+    assert!(midge_ack_reason_code(refusal, &raw mut code));
+    assert_eq!(code, 0x87);
+    let mut reason = null();
+    assert!(midge_ack_reason_string(refusal, &raw mut reason));
+    assert_eq!(c_text(reason), "not you");
+    assert_eq!(midge_ack_property_count(refusal), 2);
+    midge_completion_free(&raw mut connecting);
+    let mut e = next_event(client);
+    assert_eq!(midge_event_kind_of(e), MIDGE_EVENT_CONNECTION_LOST);
+    let cause = midge_event_disconnect(e);
+    assert_eq!(midge_disconnect_kind_of(cause), MIDGE_DISCONNECT_REFUSED);
+    assert_eq!(
+        cause_user_properties(cause),
+        vec![("k".to_owned(), "not you".to_owned())]
+    );
+    midge_event_free(&raw mut e);
+    drop(conn);
+
+    // 2. A server's DISCONNECT 0x8B with a reason string and a User Property.
+    assert_eq!(midge_client_connect(client, null_mut()), OK);
+    let mut conn = broker.accept(TIMEOUT).unwrap();
+    conn.expect_connect(TIMEOUT);
+    conn.send(&connack(Properties::new()));
+    let mut e = next_event(client);
+    assert_eq!(midge_event_kind_of(e), MIDGE_EVENT_CONNECTED);
+    midge_event_free(&raw mut e);
+    conn.send(&Packet::Disconnect(Disconnect {
+        reason_code: DisconnectReasonCode::from_u8(0x8B).unwrap(),
+        properties: with_user("going down"),
+    }));
+    let mut e = next_event(client);
+    assert_eq!(midge_event_kind_of(e), MIDGE_EVENT_CONNECTION_LOST);
+    let cause = midge_event_disconnect(e);
+    assert_eq!(midge_disconnect_kind_of(cause), MIDGE_DISCONNECT_SERVER);
+    let mut code = 0;
+    assert!(midge_disconnect_reason_code(cause, &raw mut code));
+    assert_eq!(code, 0x8B);
+    let mut reason = null();
+    assert!(midge_disconnect_reason_string(cause, &raw mut reason));
+    assert_eq!(c_text(reason), "going down");
+    assert_eq!(
+        cause_user_properties(cause),
+        vec![("k".to_owned(), "going down".to_owned())]
+    );
+    midge_event_free(&raw mut e);
+    assert_eq!(
+        midge_disconnect_kind_of(cause),
+        0,
+        "lent by the event: gone with it"
+    );
     midge_client_free(&raw mut client);
 }
