@@ -217,6 +217,9 @@ def _read_disconnect(d: int) -> DisconnectInfo:
         server_reference=_opt_text(lib.midge_disconnect_server_reference, d),
         errno=_opt_int(lib.midge_disconnect_errno, d, c_int) or 0,
         detail=_text(lib.midge_disconnect_detail(d)) or "",
+        user_properties=_pairs(
+            lib.midge_disconnect_user_property, d, lib.midge_disconnect_user_property_count(d)
+        ),
     )
 
 
@@ -518,6 +521,10 @@ class PublishHandle:
                     self._result = PublishResult(
                         reason_code=_reason_code(rcode),
                         packet_id=_opt_int(lib.midge_ack_packet_id, ack, c_uint16) or 0,
+                        reason_string=_opt_text(lib.midge_ack_reason_string, ack),
+                        user_properties=_pairs(
+                            lib.midge_ack_user_property, ack, lib.midge_ack_user_property_count(ack)
+                        ),
                     )
                 # The outcome is stored before _ptr is cleared: a thread that sees
                 # _ptr None without the lock finds it.

@@ -208,6 +208,8 @@ def test_publish_async_and_errors(broker):
         results = [h.wait(5) for h in handles]
         assert all(h.done() for h in handles)
         assert len({r.packet_id for r in results}) == 20
+        # Mosquitto's PUBACK carries no Reason String or User Properties: read, and absent.
+        assert all(r.reason_string is None and r.user_properties == () for r in results)
         assert handles[0].wait(0) is results[0]  # the outcome is kept
         assert [m.payload for m in collect(c, 20)] == [b"%d" % i for i in range(20)]
 
