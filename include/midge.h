@@ -467,7 +467,7 @@ typedef struct {
 } midge_io_stats;
 
 /**
- * Called on connect, with the CONNACK (borrowed for the call).
+ * Called on connect, with the CONNACK (lent for the call; `midge_connack_clone` keeps it).
  */
 typedef void (*midge_connect_cb)(void *user_data, const midge_connack *connack);
 
@@ -477,12 +477,12 @@ typedef void (*midge_connect_cb)(void *user_data, const midge_connack *connack);
 typedef void (*midge_drop_cb)(void *user_data);
 
 /**
- * Called when the connection ends or an attempt fails, with the cause (borrowed).
+ * Called when the connection ends or an attempt fails, with the cause (lent for the call).
  */
 typedef void (*midge_connection_lost_cb)(void *user_data, const midge_disconnect *cause);
 
 /**
- * Called for each received message (borrowed for the call; `midge_message_clone` keeps
+ * Called for each received message (lent for the call; `midge_message_clone` keeps
  * it). QoS 1/2 messages are acknowledged to the server after the callback returns.
  */
 typedef void (*midge_message_cb)(void *user_data, const midge_message *message);

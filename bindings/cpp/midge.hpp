@@ -429,10 +429,10 @@ private:
 };
 
 /// A received message: a reference-counted view. Copies share the payload (no copy) and
-/// stay valid on their own; the one passed to a callback or held by an Event is borrowed.
+/// stay valid on their own; the one passed to a callback or held by an Event is lent.
 class Message {
 public:
-    /// Wraps `m`: borrowed (not freed) unless `owned`.
+    /// Wraps `m`: lent (not freed) unless `owned`.
     explicit Message(const midge_message* m, bool owned = false) noexcept
         : m_(const_cast<midge_message*>(m)), owned_(owned) {}
     ~Message() { release(); }

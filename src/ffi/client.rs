@@ -19,13 +19,13 @@ use crate::codec::{ByteString, Bytes, DisconnectReasonCode, Subscription, Subscr
 use crate::protocol::PublishRequest;
 use crate::runtime::{Client, ClientEvent, start_and_wait};
 
-/// Called on connect, with the CONNACK (borrowed for the call).
+/// Called on connect, with the CONNACK (lent for the call; `midge_connack_clone` keeps it).
 pub type midge_connect_cb =
     Option<unsafe extern "C" fn(user_data: *mut c_void, connack: *const midge_connack)>;
-/// Called when the connection ends or an attempt fails, with the cause (borrowed).
+/// Called when the connection ends or an attempt fails, with the cause (lent for the call).
 pub type midge_connection_lost_cb =
     Option<unsafe extern "C" fn(user_data: *mut c_void, cause: *const midge_disconnect)>;
-/// Called for each received message (borrowed for the call; `midge_message_clone` keeps
+/// Called for each received message (lent for the call; `midge_message_clone` keeps
 /// it). QoS 1/2 messages are acknowledged to the server after the callback returns.
 pub type midge_message_cb =
     Option<unsafe extern "C" fn(user_data: *mut c_void, message: *const midge_message)>;

@@ -139,7 +139,7 @@ def _pairs(getter: Callable[..., int], obj: int, count: int) -> Tuple[Tuple[str,
 
 
 def _read_message(m: int) -> Message:
-    """Copies a borrowed ``midge_message`` into a Python value."""
+    """Copies a lent ``midge_message`` into a Python value."""
     n = c_size_t()
     p = lib.midge_message_payload(m, byref(n))
     payload = string_at(p, n.value) if p and n.value else b""
