@@ -51,29 +51,23 @@ impl Acked for PublishAck {
     }
 }
 
-impl Acked for SubscribeAck {
-    fn packet_id(&self) -> u16 {
-        self.packet_id
-    }
-    fn reason_codes(&self) -> Vec<u8> {
-        self.reason_codes.iter().map(|c| c.as_u8()).collect()
-    }
-    fn properties(&self) -> &Properties {
-        &self.properties
-    }
+/// SUBACK and UNSUBACK: one reason code per filter.
+macro_rules! acked_per_filter {
+    ($($ack:ty),*) => {$(
+        impl Acked for $ack {
+            fn packet_id(&self) -> u16 {
+                self.packet_id
+            }
+            fn reason_codes(&self) -> Vec<u8> {
+                self.reason_codes.iter().map(|c| c.as_u8()).collect()
+            }
+            fn properties(&self) -> &Properties {
+                &self.properties
+            }
+        }
+    )*};
 }
-
-impl Acked for UnsubscribeAck {
-    fn packet_id(&self) -> u16 {
-        self.packet_id
-    }
-    fn reason_codes(&self) -> Vec<u8> {
-        self.reason_codes.iter().map(|c| c.as_u8()).collect()
-    }
-    fn properties(&self) -> &Properties {
-        &self.properties
-    }
-}
+acked_per_filter!(SubscribeAck, UnsubscribeAck);
 
 impl midge_ack {
     /// A request that ended with `result` (no acknowledgement, or one that carried only

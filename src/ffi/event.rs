@@ -263,30 +263,31 @@ impl midge_completion {
         let id = self.id();
         let f = match &self.pending {
             Pending::Connect(c) => settle(id, c, timeout, |info| Finished {
-                result: Ok(()),
-                ack: Loan::new(midge_ack::new(
-                    id,
-                    MIDGE_RESULT_OK,
-                    Vec::new(),
-                    Properties::new(),
-                )),
                 connack: Some(Loan::new(midge_connack::new(info))),
+                ..Finished::ok(id)
             })?,
             Pending::Publish(c) => settle(id, c, timeout, |a| acked(id, &a))?,
             Pending::Subscribe(c) => settle(id, c, timeout, |a| acked(id, &a))?,
             Pending::Unsubscribe(c) => settle(id, c, timeout, |a| acked(id, &a))?,
-            Pending::Done(c) => settle(id, c, timeout, |()| Finished {
-                result: Ok(()),
-                ack: Loan::new(midge_ack::new(
-                    id,
-                    MIDGE_RESULT_OK,
-                    Vec::new(),
-                    Properties::new(),
-                )),
-                connack: None,
-            })?,
+            Pending::Done(c) => settle(id, c, timeout, |()| Finished::ok(id))?,
         };
         Ok(self.finished.get_or_init(|| f))
+    }
+}
+
+impl Finished {
+    /// A request that ended well with no acknowledgement to show (connect, disconnect).
+    fn ok(id: u64) -> Self {
+        Self {
+            result: Ok(()),
+            ack: Loan::new(midge_ack::new(
+                id,
+                MIDGE_RESULT_OK,
+                Vec::new(),
+                Properties::new(),
+            )),
+            connack: None,
+        }
     }
 }
 
