@@ -55,6 +55,23 @@ static midge_client *g_client;          /* connected, subscribed to own/t */
 static const midge_message *g_lent_message;
 static const midge_connack *g_lent_connack;
 
+/* What a message callback kept: the lent pointer itself (wrongly) and a clone (rightly). */
+typedef struct kept_message {
+    const midge_message *lent;
+    midge_message *clone;
+    int calls;
+} kept_message;
+
+static void keep_message(void *user_data, const midge_message *m) {
+    kept_message *k = (kept_message *)user_data;
+    if (__atomic_load_n(&k->calls, __ATOMIC_SEQ_CST) == 0) {
+        k->lent = m;
+        k->clone = midge_message_clone(m);
+        H_CHECK(midge_message_topic(m) != NULL); /* valid during the call */
+    }
+    __atomic_add_fetch(&k->calls, 1, __ATOMIC_SEQ_CST);
+}
+
 static midge_client *new_client(void) {
     midge_client *c = NULL;
     H_CHECK_OK(midge_client_new(g_url, NULL, &c));
@@ -135,6 +152,27 @@ int main(void) {
     H_CHECK(!connack_live((midge_connack *)g_lent_connack));
     H_CHECK(connack_live(kept_connack));
     midge_connack_free(&kept_connack);
+
+    /* A message lent to a callback is valid for the call only: kept past it, the pointer
+     * reaches nothing (never a later message); the clone is the caller's. */
+    {
+        kept_message k = {NULL, NULL, 0};
+        midge_client *cb_client = new_client();
+        H_CHECK_OK(midge_client_on_message(cb_client, keep_message, &k, NULL));
+        H_CHECK_OK(midge_client_connect_wait(cb_client, H_LONG_MS, NULL));
+        const char *cb_filter[] = {"own/cb"};
+        H_CHECK_OK(midge_client_subscribe_wait(cb_client, cb_filter, qos, 1, NULL, H_LONG_MS,
+                                               NULL));
+        for (int i = 0; i < 3; i++) {
+            H_CHECK_OK(midge_client_publish_wait(cb_client, "own/cb", (const uint8_t *)"cb", 2,
+                                                 0, false, NULL, H_LONG_MS, NULL));
+        }
+        H_WAIT_UNTIL(__atomic_load_n(&k.calls, __ATOMIC_SEQ_CST) == 3, H_LONG_MS);
+        H_CHECK(!message_live((midge_message *)k.lent)); /* expired with its call */
+        H_CHECK(message_live(k.clone) && h_payload_is_str(k.clone, "cb"));
+        midge_message_free(&k.clone);
+        midge_client_free(&cb_client);
+    }
 
     /* A handle of one type is not one of another, whatever it is cast to. */
     midge_options *o = midge_options_new();
