@@ -44,7 +44,7 @@ static midge_client *new_client(const char *address, size_t index, midge_connect
     check(midge_options_set_keep_alive(o, 60), "set_keep_alive");
     midge_client *c = NULL;
     check(midge_client_new(address, o, &c), "client_new");
-    midge_options_free(o);
+    midge_options_free(&o);
     if (cb) check(midge_client_on_connect(c, cb, (void *)index, NULL), "on_connect");
     return c;
 }
@@ -97,7 +97,7 @@ int main(int argc, char **argv) {
                "connect_all_ms=%.2f rss_delta_kib=%ld rss_per_client_kib=%.1f\n",
                n, ok, p50, p99, (double)(all1 - all0) / 1e6, rss1 - rss0, (double)(rss1 - rss0) / (double)n);
         fflush(stdout);
-        for (long i = 0; i < n; i++) midge_client_free(cs[i]);
+        for (long i = 0; i < n; i++) midge_client_free(&cs[i]);
         free(cs);
         free(d);
         free(T_START);
@@ -105,6 +105,6 @@ int main(int argc, char **argv) {
         T_START = T_DONE = NULL;
     }
     free(copy);
-    midge_client_free(warm);
+    midge_client_free(&warm);
     return 0;
 }

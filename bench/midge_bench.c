@@ -55,7 +55,7 @@ static midge_client *make_client(uint16_t receive_maximum) {
     if (logging) check(midge_options_set_log_level(o, MIDGE_LOG_WARN), "set_log_level");
     midge_client *c = NULL;
     check(midge_client_new(A.address, o, &c), "client_new");
-    midge_options_free(o);
+    midge_options_free(&o);
     if (logging) check(midge_client_on_log(c, on_log, NULL, NULL), "on_log");
     return c;
 }
@@ -79,9 +79,11 @@ static void on_rx(void *ud, const midge_message *m) {
     bench_rx_record(&RX, p, len);
 }
 
-static void on_acked(void *ud, uint64_t id, uint16_t packet_id, midge_result result, int rc) {
-    (void)ud, (void)id, (void)packet_id;
-    if (result != MIDGE_RESULT_OK || rc >= 0x80) atomic_fetch_add(&PUB_FAILED, 1);
+static void on_acked(void *ud, const midge_ack *ack) {
+    (void)ud;
+    uint8_t rc = 0;
+    if (midge_ack_result(ack) != MIDGE_RESULT_OK || (midge_ack_reason_code(ack, &rc) && rc >= 0x80))
+        atomic_fetch_add(&PUB_FAILED, 1);
     bench_window_release(&WIN, 1);
 }
 
@@ -122,8 +124,8 @@ static void throughput(void) {
 
     struct bench_measure m;
     bench_throughput_run("midge", &A, &RX, &WIN, publish_a, pub, &m);
-    midge_client_free(pub);
-    midge_client_free(sub);
+    midge_client_free(&pub);
+    midge_client_free(&sub);
     bench_throughput_report("midge", &A, &RX, &m, atomic_load(&PUB_FAILED));
 }
 
@@ -140,8 +142,8 @@ static void pingpong(void) {
 
     struct bench_measure m;
     bench_pingpong_run("midge", &A, &REPLY, publish_a, pinger, &m);
-    midge_client_free(pinger);
-    midge_client_free(ECHO);
+    midge_client_free(&pinger);
+    midge_client_free(&ECHO);
     bench_pingpong_report("midge", &A, &m);
 }
 

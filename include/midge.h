@@ -5,15 +5,26 @@
  * copy after changing the API: MIDGE_UPDATE_HEADER=1 cargo build
  *
  * Contract, stated once:
- * - Ownership: a `_new` function, or one giving an object through an out-parameter
- *   (midge_client_new, midge_client_next_event, midge_client_request,
- *   midge_client_connect_wait, a `completion` out-parameter), gives the caller an object to
- *   free with the matching `_free`. Objects passed to callbacks, and objects obtained from
- *   another object (midge_event_message, midge_completion_connack, ...), are borrowed:
- *   valid during the callback, or as long as their owner. `_free(NULL)` does nothing;
- *   freeing twice does nothing.
+ * - Ownership, one model for every type. C holds handles: keys that are never reused,
+ *   never addresses. A handle is OWNED when a function gives it to you: a `_new`, an
+ *   out-parameter (midge_client_new, midge_client_next_event, midge_client_request,
+ *   midge_client_connect_wait's connack, a `completion`) or a `_clone`. Free it once with
+ *   the type's `_free`, which takes the ADDRESS of your variable and sets it to NULL:
+ *       midge_message *m = midge_message_clone(lent);  ...  midge_message_free(&m);
+ *   A handle is LENT when it is a callback argument (valid until the callback returns) or
+ *   comes from another object (midge_event_message, midge_completion_ack, ...: valid as
+ *   long as that object). midge_message_clone / midge_connack_clone make an owned handle
+ *   from a lent one. `_free` of NULL, of a NULL variable, of a lent handle, or of a stale
+ *   copy of a handle freed before does nothing. Any other function given a dead handle
+ *   (freed, a stale copy, lent and expired, of another type) returns
+ *   MIDGE_RESULT_INVALID_ARGUMENT, or NULL / 0 / false: a stale handle never reaches
+ *   another object, even one the allocator put at the same place.
+ * - Absent values: an optional value is read as `bool f(obj, T *out)`: true and *out
+ *   written when present, false and *out untouched when absent. Every property a server
+ *   sent is reachable: `_property_count` / `_property_at` (midge_property) on messages,
+ *   CONNACKs, disconnect causes (the refusing CONNACK's or the DISCONNECT's) and
+ *   midge_ack; by index in O(1).
  * - Threads: every function may be called from any thread at any time, callbacks included.
- *   NULL, a freed handle or a handle of another type gives MIDGE_RESULT_INVALID_ARGUMENT.
  * - Callbacks run on midge's dispatcher threads (never the caller's, never the I/O thread),
  *   one at a time per client and in order, with no midge lock held: a callback may call any
  *   midge function, on its own client too, and a slow callback delays only its own client's
@@ -25,11 +36,13 @@
  * - Strings in are NUL-terminated UTF-8 (checked: MIDGE_RESULT_INVALID_UTF8); strings out
  *   are NUL-terminated UTF-8. Payloads, passwords and correlation data are pointer + length
  *   and are copied on the way in.
- * - Errors: functions return midge_result (0 = MIDGE_RESULT_OK). Out-parameters are
- *   written only on success. midge_result_str() gives a static text,
- *   midge_last_error_message() the detail of the calling thread's last failure. MQTT
- *   reason codes are data, in completions, events and callbacks, and
- *   midge_last_error_reason_code() after a refusal.
+ * - Errors: midge_result is an int32_t: 0 = MIDGE_RESULT_OK, else a MIDGE_RESULT_*
+ *   constant (fixed values; new ones are appended). Out-parameters are written only on
+ *   success. midge_result_str() gives a static text, midge_last_error_message() the detail
+ *   of the calling thread's last failure. A value a callback returns (the authenticator's)
+ *   is checked: one that is not a midge_result aborts what it answered, with a message.
+ *   MQTT reason codes are data (midge_ack, midge_disconnect,
+ *   midge_last_error_reason_code()); midge_reason_code_str() names them.
  * - No Rust panic crosses into C: it becomes MIDGE_RESULT_PANIC (or NULL / 0).
  */
 
@@ -81,109 +94,6 @@
  * Subscription option: do not send retained messages.
  */
 #define MIDGE_SUB_RETAIN_NONE 32
-
-/**
- * The result of every fallible midge function. 0 is success; the values are fixed.
- * `midge_result_str()` gives a static text, `midge_last_error_message()` the detail of the
- * last failure on the calling thread.
- */
-typedef enum {
-  MIDGE_RESULT_OK = 0,
-  /**
-   * NULL where a value is needed, a freed or wrong handle, a value out of range.
-   */
-  MIDGE_RESULT_INVALID_ARGUMENT = 1,
-  /**
-   * A string that is not valid UTF-8.
-   */
-  MIDGE_RESULT_INVALID_UTF8 = 2,
-  /**
-   * A topic name or filter that breaks the rules of 4.7 (wildcards in a topic, ...).
-   */
-  MIDGE_RESULT_INVALID_TOPIC = 3,
-  /**
-   * A property not allowed where it is used, a duplicate, or a bad value.
-   */
-  MIDGE_RESULT_INVALID_PROPERTY = 4,
-  /**
-   * A broker address that does not parse, or an unsupported scheme.
-   */
-  MIDGE_RESULT_INVALID_ADDRESS = 5,
-  /**
-   * Over the server's Maximum Packet Size or a limit of the standard.
-   */
-  MIDGE_RESULT_TOO_LARGE = 6,
-  /**
-   * The server does not support it (QoS, retain, wildcard, shared or identified
-   * subscriptions), per its CONNACK.
-   */
-  MIDGE_RESULT_NOT_SUPPORTED = 7,
-  /**
-   * The offline queue is full; the message was not queued.
-   */
-  MIDGE_RESULT_QUEUE_FULL = 8,
-  /**
-   * The wait ended first; the request goes on.
-   */
-  MIDGE_RESULT_TIMEOUT = 9,
-  /**
-   * Not completed yet (from `midge_completion_poll`).
-   */
-  MIDGE_RESULT_PENDING = 10,
-  /**
-   * Needs a live connection.
-   */
-  MIDGE_RESULT_NOT_CONNECTED = 11,
-  /**
-   * The server refused the connection (CONNACK reason code >= 0x80).
-   */
-  MIDGE_RESULT_CONNECTION_REFUSED = 12,
-  /**
-   * The connection ended before the request completed.
-   */
-  MIDGE_RESULT_DISCONNECTED = 13,
-  /**
-   * The server answered with a failure reason code (>= 0x80).
-   */
-  MIDGE_RESULT_REFUSED = 14,
-  /**
-   * The server did not keep the session, so the exchange cannot complete.
-   */
-  MIDGE_RESULT_SESSION_LOST = 15,
-  /**
-   * The message expired (Message Expiry Interval) before it could be sent.
-   */
-  MIDGE_RESULT_EXPIRED = 16,
-  /**
-   * The client was closed.
-   */
-  MIDGE_RESULT_CLOSED = 17,
-  /**
-   * A packet broke the rules of the standard.
-   */
-  MIDGE_RESULT_PROTOCOL_ERROR = 18,
-  /**
-   * An operating-system error (connect, DNS, socket).
-   */
-  MIDGE_RESULT_IO = 19,
-  /**
-   * All 65,535 packet identifiers are in flight.
-   */
-  MIDGE_RESULT_NO_PACKET_ID = 20,
-  /**
-   * No such property, index or value.
-   */
-  MIDGE_RESULT_NOT_FOUND = 21,
-  /**
-   * A wait on midge's I/O thread (in an authenticator callback) could never end.
-   */
-  MIDGE_RESULT_WOULD_DEADLOCK = 22,
-  /**
-   * A bug in midge: a Rust panic was caught at the boundary. The object involved may be
-   * unusable; the process is not harmed.
-   */
-  MIDGE_RESULT_PANIC = 23,
-} midge_result;
 
 /**
  * What an authenticator callback is asked.
@@ -280,18 +190,17 @@ typedef enum {
    */
   MIDGE_EVENT_MESSAGE = 5,
   /**
-   * A publish ended: `midge_event_id`, `midge_event_result`,
-   * `midge_event_packet_id`, `midge_event_reason_codes` (one code). Completion events
-   * come only with `midge_options_set_completion_events`.
+   * A publish ended: `midge_event_ack` (result, packet id, reason code, the
+   * acknowledgement's properties). Completion events come only with
+   * `midge_options_set_completion_events`.
    */
   MIDGE_EVENT_PUBLISH_COMPLETE = 6,
   /**
-   * A subscribe ended: `midge_event_id`, `midge_event_result`,
-   * `midge_event_reason_codes` (one per filter).
+   * A subscribe ended: `midge_event_ack` (one reason code per filter).
    */
   MIDGE_EVENT_SUBSCRIBE_COMPLETE = 7,
   /**
-   * An unsubscribe ended: as for subscribe.
+   * An unsubscribe ended: `midge_event_ack`, as for subscribe.
    */
   MIDGE_EVENT_UNSUBSCRIBE_COMPLETE = 8,
   /**
@@ -318,11 +227,13 @@ typedef enum {
  */
 typedef enum {
   /**
-   * The server refused the connection in CONNACK (reason code, reason string).
+   * The server refused the connection in CONNACK (reason code, reason string, the
+   * CONNACK's properties).
    */
   MIDGE_DISCONNECT_REFUSED = 1,
   /**
-   * The server sent DISCONNECT (reason code, reason string, server reference).
+   * The server sent DISCONNECT (reason code, reason string, server reference, the
+   * DISCONNECT's properties).
    */
   MIDGE_DISCONNECT_SERVER = 2,
   /**
@@ -357,7 +268,20 @@ typedef enum {
 } midge_disconnect_kind;
 
 /**
- * The answer an authenticator callback gives, valid only during its call.
+ * How a request (publish, subscribe, unsubscribe, connect, disconnect) ended: its result,
+ * the packet identifier, the reason codes and the properties of the acknowledgement
+ * (PUBACK/PUBREC/PUBCOMP, SUBACK, UNSUBACK, or the refusing CONNACK). Lent: for the
+ * callback's call, or as long as the event or completion that gives it.
+ *
+ * Methods: `midge_ack_id`, `midge_ack_result`, `midge_ack_packet_id`,
+ * `midge_ack_reason_code`, `midge_ack_reason_codes`, `midge_ack_reason_string`,
+ * `midge_ack_user_property_count`, `midge_ack_user_property`, `midge_ack_property_count`,
+ * `midge_ack_property_at`.
+ */
+typedef struct midge_ack midge_ack;
+
+/**
+ * The answer an authenticator callback gives, lent for its call.
  *
  * Methods: `midge_auth_response_set`.
  */
@@ -391,21 +315,18 @@ typedef struct midge_auth_response midge_auth_response;
 typedef struct midge_client midge_client;
 
 /**
- * A non-blocking call's handle: wait on it or poll it, then read the outcome. Freeing it
- * does not cancel the request.
+ * A non-blocking call's handle: wait on it or poll it, then read how it ended with
+ * `midge_completion_ack`. Freeing it does not cancel the request.
  *
  * Methods: `midge_completion_id`, `midge_completion_wait`, `midge_completion_poll`,
- * `midge_completion_reason_code`, `midge_completion_reason_codes`,
- * `midge_completion_packet_id`, `midge_completion_connack`,
- * `midge_completion_reason_string`, `midge_completion_user_property_count`,
- * `midge_completion_user_property`, `midge_completion_free`.
+ * `midge_completion_ack`, `midge_completion_connack`, `midge_completion_free`.
  */
 typedef struct midge_completion midge_completion;
 
 /**
- * The server's CONNACK: every property, with the standard's defaults for those absent.
- * Borrowed in the connect callback and from a completion or event; owned (free with
- * `midge_connack_free`) from `midge_client_connect_wait`.
+ * The server's CONNACK. Lent in the connect callback and by an event or completion;
+ * owned (free with `midge_connack_free`) from `midge_client_connect_wait` and
+ * `midge_connack_clone`.
  *
  * Methods: `midge_connack_session_present`, `midge_connack_assigned_client_id`,
  * `midge_connack_keep_alive`, `midge_connack_server_keep_alive`,
@@ -417,41 +338,47 @@ typedef struct midge_completion midge_completion;
  * `midge_connack_shared_subscription_available`, `midge_connack_reason_string`,
  * `midge_connack_server_reference`, `midge_connack_response_information`,
  * `midge_connack_authentication_method`, `midge_connack_authentication_data`,
- * `midge_connack_user_property_count`,
- * `midge_connack_user_property`, `midge_connack_free`.
+ * `midge_connack_user_property_count`, `midge_connack_user_property`,
+ * `midge_connack_property_count`, `midge_connack_property_at`, `midge_connack_clone`,
+ * `midge_connack_free`.
  */
 typedef struct midge_connack midge_connack;
 
 /**
- * Why a connection ended, for the connection-lost callback and events. Borrowed.
+ * Why a connection ended, for the connection-lost callback and events. Lent, for the
+ * callback or as long as the event.
  *
  * Methods: `midge_disconnect_kind_of`, `midge_disconnect_reason_code`,
  * `midge_disconnect_reason_string`, `midge_disconnect_server_reference`,
- * `midge_disconnect_errno`, `midge_disconnect_detail`.
+ * `midge_disconnect_errno`, `midge_disconnect_detail`,
+ * `midge_disconnect_user_property_count`, `midge_disconnect_user_property`,
+ * `midge_disconnect_property_count`, `midge_disconnect_property_at`.
  */
 typedef struct midge_disconnect midge_disconnect;
 
 /**
  * One event from `midge_client_next_event`, owned: free it with `midge_event_free`.
- * Objects it gives (message, CONNACK, cause) live as long as the event (clone a message
- * to keep it longer).
+ * Objects it gives (message, CONNACK, cause, acknowledgement) are lent for as long as the
+ * event lives (clone a message or CONNACK to keep it longer).
  *
  * Methods: `midge_event_kind_of`, `midge_event_connack`, `midge_event_disconnect`,
- * `midge_event_message`, `midge_event_id`, `midge_event_result`, `midge_event_packet_id`,
- * `midge_event_reason_codes`, `midge_event_count`, `midge_event_log`, `midge_event_free`.
+ * `midge_event_message`, `midge_event_ack`, `midge_event_count`, `midge_event_log`,
+ * `midge_event_free`.
  */
 typedef struct midge_event midge_event;
 
 /**
- * A received message. In a callback it is borrowed for the call; `midge_message_clone`
- * keeps it (a reference, not a copy of the payload) until `midge_message_free`.
+ * A received message. Lent in a callback (for the call) or by an event (for the event's
+ * life); `midge_message_clone` gives an owned handle on it (a reference, not a copy of the
+ * payload), freed with `midge_message_free`.
  *
  * Methods: `midge_message_topic`, `midge_message_payload`, `midge_message_qos`,
  * `midge_message_retain`, `midge_message_dup`, `midge_message_packet_id`,
  * `midge_message_payload_format`, `midge_message_message_expiry`,
  * `midge_message_content_type`, `midge_message_response_topic`,
  * `midge_message_correlation_data`, `midge_message_user_property_count`,
- * `midge_message_user_property`, `midge_message_subscription_identifier_count`,
+ * `midge_message_user_property`, `midge_message_property_count`,
+ * `midge_message_property_at`, `midge_message_subscription_identifier_count`,
  * `midge_message_subscription_identifier`, `midge_message_clone`, `midge_message_free`.
  */
 typedef struct midge_message midge_message;
@@ -490,6 +417,46 @@ typedef struct midge_options midge_options;
 typedef struct midge_properties midge_properties;
 
 /**
+ * The result of every fallible midge function: a fixed-width integer (never a C enum, whose
+ * width is the compiler's choice), 0 for success, one of the `MIDGE_RESULT_*` constants
+ * otherwise. The values are fixed forever; new ones are appended. `midge_result_str()`
+ * gives a static text, `midge_last_error_message()` the detail of the last failure on the
+ * calling thread. A value a callback returns to midge is checked against this list: one
+ * that is not in it is an error, never undefined behaviour.
+ */
+typedef int32_t midge_result;
+
+/**
+ * One property as received, from a `_property_at` function. The fields its kind does not
+ * use are 0 / NULL. Pointers are valid as long as the object it was read from.
+ */
+typedef struct {
+  /**
+   * The property identifier (a `midge_property_id` value).
+   */
+  uint8_t id;
+  /**
+   * Integer properties (byte, two-byte, four-byte and variable byte integers; flags as
+   * 0 or 1; the payload format and maximum QoS as their wire values).
+   */
+  uint32_t integer;
+  /**
+   * UTF-8 string properties: the value, NUL-terminated. User Property: the name.
+   */
+  const char *string;
+  /**
+   * User Property: the value, NUL-terminated.
+   */
+  const char *value;
+  /**
+   * Binary properties (Correlation Data, Authentication Data): the bytes and their
+   * number in `len`.
+   */
+  const uint8_t *data;
+  size_t len;
+} midge_property;
+
+/**
  * A client's socket I/O since `midge_client_new`, over all its connections
  * (`midge_client_io_stats`): the system calls that moved data and the bytes they moved.
  */
@@ -507,7 +474,7 @@ typedef struct {
 } midge_io_stats;
 
 /**
- * Called on connect, with the CONNACK (borrowed for the call).
+ * Called on connect, with the CONNACK (lent for the call; `midge_connack_clone` keeps it).
  */
 typedef void (*midge_connect_cb)(void *user_data, const midge_connack *connack);
 
@@ -517,35 +484,22 @@ typedef void (*midge_connect_cb)(void *user_data, const midge_connack *connack);
 typedef void (*midge_drop_cb)(void *user_data);
 
 /**
- * Called when the connection ends or an attempt fails, with the cause (borrowed).
+ * Called when the connection ends or an attempt fails, with the cause (lent for the call).
  */
 typedef void (*midge_connection_lost_cb)(void *user_data, const midge_disconnect *cause);
 
 /**
- * Called for each received message (borrowed for the call; `midge_message_clone` keeps
+ * Called for each received message (lent for the call; `midge_message_clone` keeps
  * it). QoS 1/2 messages are acknowledged to the server after the callback returns.
  */
 typedef void (*midge_message_cb)(void *user_data, const midge_message *message);
 
 /**
- * Called when a publish ends: its completion id, packet id, result and reason code (the
- * PUBACK/PUBREC/PUBCOMP code, 0 for QoS 0, -1 when none came).
+ * Called when a publish, subscribe or unsubscribe ends, with how it ended (lent for the
+ * call): `midge_ack_id` (the completion id), `midge_ack_result`, `midge_ack_packet_id`,
+ * the reason code(s), and the acknowledgement's Reason String and properties.
  */
-typedef void (*midge_publish_cb)(void *user_data,
-                                 uint64_t id,
-                                 uint16_t packet_id,
-                                 midge_result result,
-                                 int reason_code);
-
-/**
- * Called when a subscribe or unsubscribe ends: its completion id, result and the reason
- * codes, one per filter in order (`count` is 0 when the request failed before a SUBACK).
- */
-typedef void (*midge_subscribe_cb)(void *user_data,
-                                   uint64_t id,
-                                   midge_result result,
-                                   const uint8_t *reason_codes,
-                                   size_t count);
+typedef void (*midge_ack_cb)(void *user_data, const midge_ack *ack);
 
 /**
  * Called with each log line at or above the level set by `midge_options_set_log_level`.
@@ -555,7 +509,8 @@ typedef void (*midge_log_cb)(void *user_data, int level, const char *message);
 /**
  * Enhanced authentication (4.12) step callback. Runs on midge's I/O thread: it must return
  * quickly and may not wait on midge (waiting fails with `MIDGE_RESULT_WOULD_DEADLOCK`).
- * Return `MIDGE_RESULT_OK` to go on; anything else aborts the connection.
+ * Return `MIDGE_RESULT_OK` to go on; anything else aborts the connection (a value that is
+ * not a `midge_result` too, reported as such in the cause's detail).
  */
 typedef midge_result (*midge_auth_cb)(void *user_data,
                                       midge_auth_step step,
@@ -564,6 +519,128 @@ typedef midge_result (*midge_auth_cb)(void *user_data,
                                       midge_auth_response *response);
 
 
+
+/**
+ * Success.
+ */
+#define MIDGE_RESULT_OK 0
+
+/**
+ * NULL where a value is needed, a freed or wrong handle, a value out of range.
+ */
+#define MIDGE_RESULT_INVALID_ARGUMENT 1
+
+/**
+ * A string that is not valid UTF-8.
+ */
+#define MIDGE_RESULT_INVALID_UTF8 2
+
+/**
+ * A topic name or filter that breaks the rules of 4.7 (wildcards in a topic, ...).
+ */
+#define MIDGE_RESULT_INVALID_TOPIC 3
+
+/**
+ * A property not allowed where it is used, a duplicate, or a bad value.
+ */
+#define MIDGE_RESULT_INVALID_PROPERTY 4
+
+/**
+ * A broker address that does not parse, or an unsupported scheme.
+ */
+#define MIDGE_RESULT_INVALID_ADDRESS 5
+
+/**
+ * Over the server's Maximum Packet Size or a limit of the standard.
+ */
+#define MIDGE_RESULT_TOO_LARGE 6
+
+/**
+ * The server does not support it (QoS, retain, wildcard, shared or identified
+ * subscriptions), per its CONNACK.
+ */
+#define MIDGE_RESULT_NOT_SUPPORTED 7
+
+/**
+ * The offline queue is full; the message was not queued.
+ */
+#define MIDGE_RESULT_QUEUE_FULL 8
+
+/**
+ * The wait ended first; the request goes on.
+ */
+#define MIDGE_RESULT_TIMEOUT 9
+
+/**
+ * Not completed yet (from `midge_completion_poll`).
+ */
+#define MIDGE_RESULT_PENDING 10
+
+/**
+ * Needs a live connection.
+ */
+#define MIDGE_RESULT_NOT_CONNECTED 11
+
+/**
+ * The server refused the connection (CONNACK reason code >= 0x80).
+ */
+#define MIDGE_RESULT_CONNECTION_REFUSED 12
+
+/**
+ * The connection ended before the request completed.
+ */
+#define MIDGE_RESULT_DISCONNECTED 13
+
+/**
+ * The server answered with a failure reason code (>= 0x80).
+ */
+#define MIDGE_RESULT_REFUSED 14
+
+/**
+ * The server did not keep the session, so the exchange cannot complete.
+ */
+#define MIDGE_RESULT_SESSION_LOST 15
+
+/**
+ * The message expired (Message Expiry Interval) before it could be sent.
+ */
+#define MIDGE_RESULT_EXPIRED 16
+
+/**
+ * The client was closed.
+ */
+#define MIDGE_RESULT_CLOSED 17
+
+/**
+ * A packet broke the rules of the standard.
+ */
+#define MIDGE_RESULT_PROTOCOL_ERROR 18
+
+/**
+ * An operating-system error (connect, DNS, socket).
+ */
+#define MIDGE_RESULT_IO 19
+
+/**
+ * All 65,535 packet identifiers are in flight.
+ */
+#define MIDGE_RESULT_NO_PACKET_ID 20
+
+/**
+ * No such property, index or value.
+ */
+#define MIDGE_RESULT_NOT_FOUND 21
+
+/**
+ * A wait on midge's I/O thread (in an authenticator callback) could never end.
+ */
+#define MIDGE_RESULT_WOULD_DEADLOCK 22
+
+/**
+ * A bug in midge: a Rust panic was caught at the boundary. The object involved may be
+ * unusable; the process is not harmed.
+ */
+#define MIDGE_RESULT_PANIC 23
 
 #ifdef __cplusplus
 extern "C" {
@@ -580,9 +657,9 @@ uint32_t midge_version(void);
 const char *midge_version_string(void);
 
 /**
- * A static text for a result (never NULL; "unknown result" for values not listed).
+ * A static text for a result (never NULL; "unknown result" for a value that is not one).
  */
-const char *midge_result_str(int result);
+const char *midge_result_str(midge_result result);
 
 /**
  * The detail of the calling thread's last failed midge call ("" if none): valid until
@@ -592,9 +669,74 @@ const char *midge_last_error_message(void);
 
 /**
  * The MQTT reason code that came with the calling thread's last failure (a CONNACK,
- * PUBACK/PUBREC/PUBCOMP or DISCONNECT code), or -1.
+ * PUBACK/PUBREC/PUBCOMP or DISCONNECT code) to `reason_code`; false when it had none.
  */
-int midge_last_error_reason_code(void);
+bool midge_last_error_reason_code(uint8_t *reason_code);
+
+/**
+ * The name of an MQTT 5.0 reason code as the standard's table 2-6 gives it (static text;
+ * "unknown" for a value the table does not list). 0x00 is "Success" (also Normal
+ * disconnection and Granted QoS 0 in other packets).
+ */
+const char *midge_reason_code_str(uint8_t code);
+
+/**
+ * The request's id (as `midge_completion_id`), or 0 for a dead handle.
+ */
+uint64_t midge_ack_id(const midge_ack *ack);
+
+/**
+ * The request's result: `MIDGE_RESULT_OK`, or why it failed (e.g. `MIDGE_RESULT_REFUSED`
+ * for a PUBACK with a failure code). `MIDGE_RESULT_INVALID_ARGUMENT` for a dead handle.
+ */
+midge_result midge_ack_result(const midge_ack *ack);
+
+/**
+ * The packet identifier the request used to `packet_id`; false when it had none (QoS 0,
+ * or it failed before it was sent).
+ */
+bool midge_ack_packet_id(const midge_ack *ack, uint16_t *packet_id);
+
+/**
+ * The reason code when the server sent exactly one (a PUBACK/PUBREC/PUBCOMP, a refusing
+ * CONNACK, a SUBACK or UNSUBACK for one filter; 0x00 for a QoS 0 publish) to
+ * `reason_code`; false otherwise.
+ */
+bool midge_ack_reason_code(const midge_ack *ack, uint8_t *reason_code);
+
+/**
+ * The reason codes (one for a publish, one per filter for a subscribe or unsubscribe, in
+ * order), their number to `count` (may be NULL). NULL with 0 when there are none.
+ */
+const uint8_t *midge_ack_reason_codes(const midge_ack *ack, size_t *count);
+
+/**
+ * The acknowledgement's Reason String to `text`; false when none.
+ */
+bool midge_ack_reason_string(const midge_ack *ack, const char **text);
+
+/**
+ * How many User Properties the acknowledgement carried.
+ */
+size_t midge_ack_user_property_count(const midge_ack *ack);
+
+/**
+ * The `index`-th User Property of the acknowledgement. O(1).
+ */
+midge_result midge_ack_user_property(const midge_ack *ack,
+                                     size_t index,
+                                     const char **name,
+                                     const char **value);
+
+/**
+ * How many properties the acknowledgement carried.
+ */
+size_t midge_ack_property_count(const midge_ack *ack);
+
+/**
+ * The `index`-th property of the acknowledgement, in the order received. O(1).
+ */
+midge_result midge_ack_property_at(const midge_ack *ack, size_t index, midge_property *property);
 
 /**
  * Creates a client for the broker at `address` (`mqtt://host:port`, `host:port`, `host`
@@ -607,13 +749,14 @@ midge_result midge_client_new(const char *address,
                               midge_client **client);
 
 /**
- * Closes and frees the client: disconnects (reason 0x00) if connected, fails pending
- * requests with `MIDGE_RESULT_CLOSED`, and waits until no callback of this client runs;
- * then each callback's `drop_user_data` runs. Called from one of the client's own
- * callbacks it does not wait (that callback is still running): the client closes when the
- * callback returns and no other callback of it follows. NULL and double frees are ignored.
+ * Closes and frees the client in `*client` and sets `*client` to NULL: disconnects
+ * (reason 0x00) if connected, fails pending requests with `MIDGE_RESULT_CLOSED`, and waits
+ * until no callback of this client runs; then each callback's `drop_user_data` runs.
+ * Called from one of the client's own callbacks it does not wait (that callback is still
+ * running): the client closes when the callback returns and no other callback of it
+ * follows. NULL and a client freed before (through any copy) are ignored.
  */
-void midge_client_free(midge_client *client);
+void midge_client_free(midge_client **client);
 
 /**
  * Starts connecting; returns at once (DNS and TCP happen on midge's threads). The
@@ -624,7 +767,7 @@ midge_result midge_client_connect(midge_client *client, midge_completion **compl
 
 /**
  * Connects and waits up to `timeout_ms` for CONNACK. On success and when `connack` is not
- * NULL, `*connack` gets the CONNACK (free it with `midge_connack_free`). A refusal is
+ * NULL, `*connack` gets an owned CONNACK (free it with `midge_connack_free`). A refusal is
  * `MIDGE_RESULT_CONNECTION_REFUSED` with the reason code in
  * `midge_last_error_reason_code()`.
  */
@@ -818,7 +961,7 @@ midge_result midge_client_on_message(midge_client *client,
  * client is freed), and at once when the call fails.
  */
 midge_result midge_client_on_publish(midge_client *client,
-                                     midge_publish_cb callback,
+                                     midge_ack_cb callback,
                                      void *user_data,
                                      midge_drop_cb drop_user_data);
 
@@ -830,7 +973,7 @@ midge_result midge_client_on_publish(midge_client *client,
  * client is freed), and at once when the call fails.
  */
 midge_result midge_client_on_subscribe(midge_client *client,
-                                       midge_subscribe_cb callback,
+                                       midge_ack_cb callback,
                                        void *user_data,
                                        midge_drop_cb drop_user_data);
 
@@ -842,7 +985,7 @@ midge_result midge_client_on_subscribe(midge_client *client,
  * client is freed), and at once when the call fails.
  */
 midge_result midge_client_on_unsubscribe(midge_client *client,
-                                         midge_subscribe_cb callback,
+                                         midge_ack_cb callback,
                                          void *user_data,
                                          midge_drop_cb drop_user_data);
 
@@ -895,46 +1038,32 @@ midge_result midge_client_set_credentials(midge_client *client,
 midge_result midge_client_set_clean_start(midge_client *client, bool clean_start);
 
 /**
- * The kind of event (a `midge_event_kind`), or 0 for NULL or a freed event.
+ * The kind of event (a `midge_event_kind`), or 0 for a dead handle.
  */
 int midge_event_kind_of(const midge_event *event);
 
 /**
- * The CONNACK of a `MIDGE_EVENT_CONNECTED`, else NULL. Valid as long as the event.
+ * The CONNACK of a `MIDGE_EVENT_CONNECTED`, else NULL. Lent as long as the event.
  */
 const midge_connack *midge_event_connack(const midge_event *event);
 
 /**
- * The cause of a `MIDGE_EVENT_CONNECTION_LOST`, else NULL. Valid as long as the event.
+ * The cause of a `MIDGE_EVENT_CONNECTION_LOST`, else NULL. Lent as long as the event.
  */
 const midge_disconnect *midge_event_disconnect(const midge_event *event);
 
 /**
- * The message of a `MIDGE_EVENT_MESSAGE`, else NULL. Valid as long as the event; clone it
+ * The message of a `MIDGE_EVENT_MESSAGE`, else NULL. Lent as long as the event; clone it
  * to keep it. (QoS 1/2 messages were acknowledged when the event was handed out.)
  */
 const midge_message *midge_event_message(const midge_event *event);
 
 /**
- * The completion id (as `midge_completion_id`) of a completion event, else 0.
+ * How the request of a `MIDGE_EVENT_PUBLISH_COMPLETE`, `_SUBSCRIBE_COMPLETE` or
+ * `_UNSUBSCRIBE_COMPLETE` ended (id, result, packet id, reason codes, the
+ * acknowledgement's properties), else NULL. Lent as long as the event.
  */
-uint64_t midge_event_id(const midge_event *event);
-
-/**
- * The result of a completion event (`MIDGE_RESULT_OK` for other events).
- */
-midge_result midge_event_result(const midge_event *event);
-
-/**
- * The packet identifier of a completion event (0 for QoS 0 or none).
- */
-uint16_t midge_event_packet_id(const midge_event *event);
-
-/**
- * The reason codes of a completion event (one for a publish, one per filter for
- * subscribe/unsubscribe); their number goes to `count` (may be NULL). NULL when none.
- */
-const uint8_t *midge_event_reason_codes(const midge_event *event, size_t *count);
+const midge_ack *midge_event_ack(const midge_event *event);
 
 /**
  * The number an event carries: dropped messages, reconnect attempt, renewed subscriptions.
@@ -948,13 +1077,14 @@ uint64_t midge_event_count(const midge_event *event);
 const char *midge_event_log(const midge_event *event, int *level);
 
 /**
- * Frees an event. NULL and double frees are ignored.
+ * Frees the event in `*event` and sets `*event` to NULL; what it lent goes with it. NULL
+ * and an event freed before (through any copy) are ignored.
  */
-void midge_event_free(midge_event *event);
+void midge_event_free(midge_event **event);
 
 /**
- * The request's id, unique in the process (0 for NULL); completion callbacks and events
- * carry it.
+ * The request's id, unique in the process (0 for a dead handle); callbacks and events
+ * carry it (`midge_ack_id`).
  */
 uint64_t midge_completion_id(const midge_completion *completion);
 
@@ -971,57 +1101,26 @@ midge_result midge_completion_wait(const midge_completion *completion, uint32_t 
 midge_result midge_completion_poll(const midge_completion *completion);
 
 /**
- * The reason code of an ended publish (the PUBACK/PUBREC/PUBCOMP code, 0 for QoS 0, also
- * for a refusal) or refused connect. `MIDGE_RESULT_PENDING` before the end,
- * `MIDGE_RESULT_NOT_FOUND` when the server sent no single code.
+ * How the request ended (result, packet id, reason codes, the acknowledgement's reason
+ * string and properties; for a refused connect the CONNACK's code and properties), or
+ * NULL while it has not (never blocks). Lent as long as the completion.
  */
-midge_result midge_completion_reason_code(const midge_completion *completion, uint8_t *reason_code);
+const midge_ack *midge_completion_ack(const midge_completion *completion);
 
 /**
- * The reason codes of an ended subscribe or unsubscribe, one per filter in order; their
- * number to `count` (may be NULL). NULL while pending or when there are none. Valid as
- * long as the completion.
- */
-const uint8_t *midge_completion_reason_codes(const midge_completion *completion, size_t *count);
-
-/**
- * The packet identifier the request used (0 for QoS 0 or before it ended).
- */
-uint16_t midge_completion_packet_id(const midge_completion *completion);
-
-/**
- * The CONNACK of a successful connect, else NULL. Valid as long as the completion.
+ * The CONNACK of a successful connect, else NULL. Lent as long as the completion.
  */
 const midge_connack *midge_completion_connack(const midge_completion *completion);
 
 /**
- * The Reason String of the acknowledgement (PUBACK, PUBREC, PUBCOMP, SUBACK or UNSUBACK)
- * that ended the request, or NULL (none, pending, or no acknowledgement). Valid as long as
- * the completion.
+ * Frees the completion in `*completion` (the request goes on) and sets `*completion` to
+ * NULL. NULL and a completion freed before (through any copy) are ignored.
  */
-const char *midge_completion_reason_string(const midge_completion *completion);
-
-/**
- * How many User Properties the acknowledgement that ended the request carried.
- */
-size_t midge_completion_user_property_count(const midge_completion *completion);
-
-/**
- * The `index`-th User Property of the acknowledgement, valid as long as the completion.
- */
-midge_result midge_completion_user_property(const midge_completion *completion,
-                                            size_t index,
-                                            const char **name,
-                                            const char **value);
-
-/**
- * Frees a completion handle (the request goes on). NULL and double frees are ignored.
- */
-void midge_completion_free(midge_completion *completion);
+void midge_completion_free(midge_completion **completion);
 
 /**
  * The topic (aliases resolved), NUL-terminated; valid as long as the message. NULL for a
- * NULL message.
+ * dead handle.
  */
 const char *midge_message_topic(const midge_message *message);
 
@@ -1032,7 +1131,7 @@ const char *midge_message_topic(const midge_message *message);
 const uint8_t *midge_message_payload(const midge_message *message, size_t *len);
 
 /**
- * The QoS the message was delivered with (0, 1, 2), or -1 for NULL.
+ * The QoS the message was delivered with (0, 1, 2), or -1 for a dead handle.
  */
 int midge_message_qos(const midge_message *message);
 
@@ -1048,35 +1147,39 @@ bool midge_message_retain(const midge_message *message);
 bool midge_message_dup(const midge_message *message);
 
 /**
- * The packet identifier (0 for QoS 0).
+ * The packet identifier to `packet_id`; false for a QoS 0 message, which has none.
  */
-uint16_t midge_message_packet_id(const midge_message *message);
+bool midge_message_packet_id(const midge_message *message, uint16_t *packet_id);
 
 /**
- * The Payload Format Indicator: 0 unspecified bytes, 1 UTF-8, -1 absent (or NULL).
+ * The Payload Format Indicator (0 unspecified bytes, 1 UTF-8) to `format`; false when the
+ * message has none.
  */
-int midge_message_payload_format(const midge_message *message);
+bool midge_message_payload_format(const midge_message *message, uint8_t *format);
 
 /**
- * The Message Expiry Interval left, in seconds, to `seconds`; `MIDGE_RESULT_NOT_FOUND`
- * when the message has none.
+ * The Message Expiry Interval left, in seconds, to `seconds`; false when the message has
+ * none.
  */
-midge_result midge_message_message_expiry(const midge_message *message, uint32_t *seconds);
+bool midge_message_message_expiry(const midge_message *message, uint32_t *seconds);
 
 /**
- * The Content Type, or NULL.
+ * The Content Type to `content_type` (valid as long as the message); false when none.
  */
-const char *midge_message_content_type(const midge_message *message);
+bool midge_message_content_type(const midge_message *message, const char **content_type);
 
 /**
- * The Response Topic (request/response), or NULL.
+ * The Response Topic (request/response) to `response_topic`; false when none.
  */
-const char *midge_message_response_topic(const midge_message *message);
+bool midge_message_response_topic(const midge_message *message, const char **response_topic);
 
 /**
- * The Correlation Data and its length (to `len`, may be NULL), or NULL when absent.
+ * The Correlation Data to `data` and its length to `len` (either may be NULL); false when
+ * none.
  */
-const uint8_t *midge_message_correlation_data(const midge_message *message, size_t *len);
+bool midge_message_correlation_data(const midge_message *message,
+                                    const uint8_t **data,
+                                    size_t *len);
 
 /**
  * How many User Properties the message has.
@@ -1085,12 +1188,25 @@ size_t midge_message_user_property_count(const midge_message *message);
 
 /**
  * The `index`-th User Property, in the order received: name and value, NUL-terminated,
- * valid as long as the message. `MIDGE_RESULT_NOT_FOUND` past the end.
+ * valid as long as the message. `MIDGE_RESULT_NOT_FOUND` past the end. O(1).
  */
 midge_result midge_message_user_property(const midge_message *message,
                                          size_t index,
                                          const char **name,
                                          const char **value);
+
+/**
+ * How many properties the message has (every kind, User Properties included).
+ */
+size_t midge_message_property_count(const midge_message *message);
+
+/**
+ * The `index`-th property, in the order received, to `property`. O(1).
+ * `MIDGE_RESULT_NOT_FOUND` past the end.
+ */
+midge_result midge_message_property_at(const midge_message *message,
+                                       size_t index,
+                                       midge_property *property);
 
 /**
  * How many Subscription Identifiers came with the message (one per matching subscription
@@ -1099,24 +1215,24 @@ midge_result midge_message_user_property(const midge_message *message,
 size_t midge_message_subscription_identifier_count(const midge_message *message);
 
 /**
- * The `index`-th Subscription Identifier.
+ * The `index`-th Subscription Identifier. `MIDGE_RESULT_NOT_FOUND` past the end.
  */
 midge_result midge_message_subscription_identifier(const midge_message *message,
                                                    size_t index,
                                                    uint32_t *identifier);
 
 /**
- * Keeps a message beyond its callback or event: returns a new handle on the same message
- * (topic, payload and properties are shared, not copied). Free each clone once with
- * `midge_message_free`. NULL for NULL.
+ * An owned handle on a message (lent or owned): the same message, shared, not copied.
+ * Free each handle once with `midge_message_free`. NULL for a dead handle.
  */
 midge_message *midge_message_clone(const midge_message *message);
 
 /**
- * Frees a message from `midge_message_clone` or `midge_client_request`. NULL, borrowed
- * messages and double frees are ignored.
+ * Frees the owned message handle in `*message` (from `midge_message_clone` or
+ * `midge_client_request`) and sets `*message` to NULL. NULL, a lent message, and a handle
+ * freed before (through any copy) are ignored.
  */
-void midge_message_free(midge_message *message);
+void midge_message_free(midge_message **message);
 
 /**
  * Session Present: the server resumed the session.
@@ -1124,84 +1240,98 @@ void midge_message_free(midge_message *message);
 bool midge_connack_session_present(const midge_connack *connack);
 
 /**
- * The Client Identifier the server assigned (our id was empty), or NULL.
+ * The Client Identifier the server assigned (our id was empty) to `client_id`; false when
+ * it assigned none.
  */
-const char *midge_connack_assigned_client_id(const midge_connack *connack);
+bool midge_connack_assigned_client_id(const midge_connack *connack, const char **client_id);
 
 /**
- * The keep alive in force, in seconds: the server's if it sent one [MQTT-3.2.2-21].
+ * The keep alive in force, in seconds: the server's if it sent one [MQTT-3.2.2-21], else
+ * ours.
  */
 uint16_t midge_connack_keep_alive(const midge_connack *connack);
 
 /**
- * The Server Keep Alive, or -1 when the server sent none.
+ * The Server Keep Alive to `seconds`; false when the server sent none.
  */
-int midge_connack_server_keep_alive(const midge_connack *connack);
+bool midge_connack_server_keep_alive(const midge_connack *connack, uint16_t *seconds);
 
 /**
- * The server's Session Expiry Interval, or -1 when it kept ours.
+ * The server's Session Expiry Interval to `seconds`; false when it sent none (ours holds).
  */
-int64_t midge_connack_session_expiry_interval(const midge_connack *connack);
+bool midge_connack_session_expiry_interval(const midge_connack *connack, uint32_t *seconds);
 
 /**
- * How many QoS 1/2 messages may be unacknowledged at the server (default 65535).
+ * How many QoS 1/2 messages may be unacknowledged at the server: the value in force (the
+ * standard's default 65535 when the server sent none; the property walk shows what it
+ * sent).
  */
 uint16_t midge_connack_receive_maximum(const midge_connack *connack);
 
 /**
- * The highest QoS the server accepts (0, 1 or 2).
+ * The highest QoS the server accepts (0, 1 or 2; 2 when it sent none), or -1 for a dead
+ * handle.
  */
 int midge_connack_maximum_qos(const midge_connack *connack);
 
 /**
- * Whether the server accepts retained messages.
+ * Whether the server accepts retained messages (true when it did not say).
  */
 bool midge_connack_retain_available(const midge_connack *connack);
 
 /**
- * The server's Maximum Packet Size, or 0 for none.
+ * The server's Maximum Packet Size to `size`; false when it sent none (no limit).
  */
-uint32_t midge_connack_maximum_packet_size(const midge_connack *connack);
+bool midge_connack_maximum_packet_size(const midge_connack *connack, uint32_t *size);
 
 /**
- * How many topic aliases we may use towards the server.
+ * How many topic aliases we may use towards the server (0 when it sent none).
  */
 uint16_t midge_connack_topic_alias_maximum(const midge_connack *connack);
 
 /**
- * Whether wildcard subscriptions are available.
+ * Whether wildcard subscriptions are available (true when the server did not say).
  */
 bool midge_connack_wildcard_subscription_available(const midge_connack *connack);
 
 /**
- * Whether subscription identifiers are available.
+ * Whether subscription identifiers are available (true when the server did not say).
  */
 bool midge_connack_subscription_identifiers_available(const midge_connack *connack);
 
 /**
- * Whether shared subscriptions are available.
+ * Whether shared subscriptions are available (true when the server did not say).
  */
 bool midge_connack_shared_subscription_available(const midge_connack *connack);
 
 /**
- * The Reason String, or NULL.
+ * The Reason String to `text`; false when none.
  */
-const char *midge_connack_reason_string(const midge_connack *connack);
+bool midge_connack_reason_string(const midge_connack *connack, const char **text);
 
 /**
- * The Server Reference (another server to use), or NULL.
+ * The Server Reference (another server to use) to `reference`; false when none.
  */
-const char *midge_connack_server_reference(const midge_connack *connack);
+bool midge_connack_server_reference(const midge_connack *connack, const char **reference);
 
 /**
- * The Response Information (asked with request response information), or NULL.
+ * The Response Information (asked with request response information) to `information`;
+ * false when none.
  */
-const char *midge_connack_response_information(const midge_connack *connack);
+bool midge_connack_response_information(const midge_connack *connack, const char **information);
 
 /**
- * The Authentication Method, or NULL.
+ * The Authentication Method to `method`; false when none.
  */
-const char *midge_connack_authentication_method(const midge_connack *connack);
+bool midge_connack_authentication_method(const midge_connack *connack, const char **method);
+
+/**
+ * The Authentication Data to `data` and its length to `len` (either may be NULL); false
+ * when none.
+ */
+bool midge_connack_authentication_data(const midge_connack *connack,
+                                       const uint8_t **data,
+                                       size_t *len);
 
 /**
  * How many User Properties the CONNACK has.
@@ -1209,12 +1339,7 @@ const char *midge_connack_authentication_method(const midge_connack *connack);
 size_t midge_connack_user_property_count(const midge_connack *connack);
 
 /**
- * The Authentication Data of the CONNACK and its length (to `len`, may be NULL), or NULL.
- */
-const uint8_t *midge_connack_authentication_data(const midge_connack *connack, size_t *len);
-
-/**
- * The `index`-th User Property of the CONNACK.
+ * The `index`-th User Property of the CONNACK (as for messages). O(1).
  */
 midge_result midge_connack_user_property(const midge_connack *connack,
                                          size_t index,
@@ -1222,40 +1347,86 @@ midge_result midge_connack_user_property(const midge_connack *connack,
                                          const char **value);
 
 /**
- * Frees a CONNACK returned by `midge_client_connect_wait`. NULL, borrowed ones and double
- * frees are ignored.
+ * How many properties the CONNACK has (as sent: defaults are not properties).
  */
-void midge_connack_free(midge_connack *connack);
+size_t midge_connack_property_count(const midge_connack *connack);
 
 /**
- * The kind of cause (a `midge_disconnect_kind`), or 0 for NULL.
+ * The `index`-th property of the CONNACK, in the order received. O(1).
+ */
+midge_result midge_connack_property_at(const midge_connack *connack,
+                                       size_t index,
+                                       midge_property *property);
+
+/**
+ * An owned handle on a CONNACK (lent or owned), to keep it; free it with
+ * `midge_connack_free`. NULL for a dead handle.
+ */
+midge_connack *midge_connack_clone(const midge_connack *connack);
+
+/**
+ * Frees the owned CONNACK handle in `*connack` and sets `*connack` to NULL. NULL, a lent
+ * CONNACK, and a handle freed before (through any copy) are ignored.
+ */
+void midge_connack_free(midge_connack **connack);
+
+/**
+ * The kind of cause (a `midge_disconnect_kind`), or 0 for a dead handle.
  */
 int midge_disconnect_kind_of(const midge_disconnect *disconnect);
 
 /**
- * The MQTT reason code (CONNACK or DISCONNECT), or -1 when the cause has none.
+ * The MQTT reason code (of the CONNACK or DISCONNECT) to `reason_code`; false when the
+ * cause has none (a transport failure, a timeout).
  */
-int midge_disconnect_reason_code(const midge_disconnect *disconnect);
+bool midge_disconnect_reason_code(const midge_disconnect *disconnect, uint8_t *reason_code);
 
 /**
- * The server's Reason String, or NULL.
+ * The server's Reason String to `text`; false when none.
  */
-const char *midge_disconnect_reason_string(const midge_disconnect *disconnect);
+bool midge_disconnect_reason_string(const midge_disconnect *disconnect, const char **text);
 
 /**
- * The server's Server Reference, or NULL.
+ * The server's Server Reference to `reference`; false when none.
  */
-const char *midge_disconnect_server_reference(const midge_disconnect *disconnect);
+bool midge_disconnect_server_reference(const midge_disconnect *disconnect, const char **reference);
 
 /**
- * The operating system's error number for a transport failure, or 0.
+ * The operating system's error number of a transport failure to `errno_value`; false
+ * when there is none.
  */
-int midge_disconnect_errno(const midge_disconnect *disconnect);
+bool midge_disconnect_errno(const midge_disconnect *disconnect, int *errno_value);
 
 /**
- * A human-readable description of the cause (never NULL for a non-NULL cause).
+ * A human-readable description of the cause (never NULL for a live handle).
  */
 const char *midge_disconnect_detail(const midge_disconnect *disconnect);
+
+/**
+ * How many User Properties the refusing CONNACK or the server's DISCONNECT carried.
+ */
+size_t midge_disconnect_user_property_count(const midge_disconnect *disconnect);
+
+/**
+ * The `index`-th User Property of the refusing CONNACK or the server's DISCONNECT. O(1).
+ */
+midge_result midge_disconnect_user_property(const midge_disconnect *disconnect,
+                                            size_t index,
+                                            const char **name,
+                                            const char **value);
+
+/**
+ * How many properties the refusing CONNACK or the server's DISCONNECT carried (0 for
+ * other causes).
+ */
+size_t midge_disconnect_property_count(const midge_disconnect *disconnect);
+
+/**
+ * The `index`-th property of the refusing CONNACK or the server's DISCONNECT. O(1).
+ */
+midge_result midge_disconnect_property_at(const midge_disconnect *disconnect,
+                                          size_t index,
+                                          midge_property *property);
 
 /**
  * New options with midge's defaults: clean start, keep alive 60 s, no session expiry, the
@@ -1265,9 +1436,10 @@ const char *midge_disconnect_detail(const midge_disconnect *disconnect);
 midge_options *midge_options_new(void);
 
 /**
- * Frees options. NULL, and options already freed, are ignored.
+ * Frees the options in `*options` and sets `*options` to NULL. NULL and options freed
+ * before (through any copy) are ignored.
  */
-void midge_options_free(midge_options *options);
+void midge_options_free(midge_options **options);
 
 /**
  * The Client Identifier; "" (the default) lets the server assign one, which the CONNACK
@@ -1492,9 +1664,10 @@ midge_result midge_auth_response_set(midge_auth_response *response,
 midge_properties *midge_properties_new(void);
 
 /**
- * Frees a property list. NULL, and a list already freed, are ignored.
+ * Frees the property list in `*properties` and sets `*properties` to NULL. NULL and a list
+ * freed before (through any copy) are ignored.
  */
-void midge_properties_free(midge_properties *properties);
+void midge_properties_free(midge_properties **properties);
 
 /**
  * Adds an integer property (byte, two-byte, four-byte or variable byte integer; flags as 0

@@ -3,6 +3,9 @@
 
 use std::path::Path;
 
+// Links the library, whose C symbols the version test calls.
+use midge as _;
+
 fn committed() -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("include/midge.h"))
         .expect("include/midge.h is committed")
@@ -46,7 +49,7 @@ fn every_declared_name_has_the_midge_prefix() {
     // Every other identifier must be a C keyword or type, a parameter name, or ours.
     let c_words: &[&str] = &[
         "typedef", "enum", "struct", "const", "void", "char", "int", "bool", "size_t", "uint8_t",
-        "uint16_t", "uint32_t", "uint64_t", "int64_t", "extern", "C",
+        "uint16_t", "uint32_t", "uint64_t", "int32_t", "int64_t", "extern", "C",
     ];
     let code = code(&header);
     let mut params = std::collections::HashSet::new();
@@ -108,6 +111,13 @@ fn define(header: &str, name: &str) -> u32 {
         .unwrap()
 }
 
+// The library's own functions, declared as a C program's header would (the crate's `ffi`
+// module is private).
+unsafe extern "C" {
+    safe fn midge_version() -> u32;
+    safe fn midge_version_string() -> *const std::ffi::c_char;
+}
+
 #[test]
 fn version_macros_match_the_crate_and_the_library() {
     let header = committed();
@@ -119,8 +129,52 @@ fn version_macros_match_the_crate_and_the_library() {
     assert_eq!(patch.to_string(), env!("CARGO_PKG_VERSION_PATCH"));
     let packed = define(&header, "MIDGE_VERSION_NUMBER");
     assert_eq!(packed, major << 16 | minor << 8 | patch);
-    assert_eq!(midge::ffi::midge_version(), packed);
+    assert_eq!(midge_version(), packed);
     // SAFETY: a static NUL-terminated string.
-    let text = unsafe { std::ffi::CStr::from_ptr(midge::ffi::midge_version_string()) };
+    let text = unsafe { std::ffi::CStr::from_ptr(midge_version_string()) };
     assert_eq!(text.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn results_are_a_fixed_width_integer_with_named_constants() {
+    // A C enum's width is the compiler's choice, and a value coming back from C through one
+    // would be transmuted: midge_result is an int32_t, its values #defines.
+    let header = committed();
+    assert!(header.contains("typedef int32_t midge_result;"));
+    assert!(
+        !code(&header).contains("} midge_result;"),
+        "midge_result must not be an enum"
+    );
+    assert_eq!(define(&header, "MIDGE_RESULT_OK"), 0);
+    let values: Vec<u32> = header
+        .lines()
+        .filter_map(|l| l.strip_prefix("#define MIDGE_RESULT_"))
+        .map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap())
+        .collect();
+    let mut unique = values.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), values.len(), "each result value once");
+}
+
+#[test]
+fn every_free_takes_the_address_of_the_caller_s_variable() {
+    // The ownership model: `void midge_T_free(midge_T **)` empties the caller's variable.
+    let code = code(&committed());
+    let frees: Vec<&str> = code
+        .lines()
+        .filter(|l| l.contains("_free(") && l.starts_with("void midge_"))
+        .collect();
+    assert!(frees.len() >= 7, "{frees:?}");
+    for f in frees {
+        let ty = f
+            .trim_start_matches("void ")
+            .split("_free(")
+            .next()
+            .unwrap();
+        assert!(
+            f.contains(&format!("({ty} **")),
+            "{f}: a _free takes the address of a variable"
+        );
+    }
 }

@@ -44,10 +44,11 @@ namespace midge {
 enum class QoS : int { AtMostOnce = 0, AtLeastOnce = 1, ExactlyOnce = 2 };
 
 /// Every failure of the wrapper: the midge_result, the detail, and the MQTT reason code
-/// (-1 when none came).
+/// (std::nullopt when none came).
 class Error : public std::runtime_error {
 public:
-    Error(midge_result result, const std::string& message, int reason_code = -1)
+    Error(midge_result result, const std::string& message,
+          std::optional<uint8_t> reason_code = std::nullopt)
         : std::runtime_error(message), result_(result), reason_code_(reason_code) {}
 
     /// An Error for a failed call `what` (reads the calling thread's last error).
@@ -58,15 +59,20 @@ public:
             text += ": ";
             text += detail;
         }
-        return Error(result, text, midge_last_error_reason_code());
+        uint8_t code = 0;
+        std::optional<uint8_t> reason;
+        if (midge_last_error_reason_code(&code)) {
+            reason = code;
+        }
+        return Error(result, text, reason);
     }
 
     midge_result result() const noexcept { return result_; }
-    int reason_code() const noexcept { return reason_code_; }
+    std::optional<uint8_t> reason_code() const noexcept { return reason_code_; }
 
 private:
     midge_result result_;
-    int reason_code_;
+    std::optional<uint8_t> reason_code_;
 };
 
 namespace detail {
@@ -105,6 +111,26 @@ inline std::optional<std::string_view> optional_view(const char* s) {
         return std::nullopt;
     }
     return std::string_view(s);
+}
+
+/// An optional value read the C way (`bool f(obj, T* out)`) as a std::optional.
+template <typename T, typename Obj, typename F>
+std::optional<T> optional(const Obj* obj, F f) {
+    T value{};
+    if (!f(obj, &value)) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+/// An optional string: copied, so it outlives the object it was read from.
+template <typename Obj, typename F>
+std::optional<std::string> optional_string(const Obj* obj, F f) {
+    const char* value = nullptr;
+    if (!f(obj, &value)) {
+        return std::nullopt;
+    }
+    return std::string(value);
 }
 
 /// Runs a user callback without letting an exception reach the C library.
@@ -155,6 +181,56 @@ private:
 /// A name/value User Property.
 using UserProperty = std::pair<std::string_view, std::string_view>;
 
+/// One property as the server sent it, copied (see midge_property).
+struct Property {
+    uint8_t id = 0;          ///< a midge_property_id value
+    uint32_t integer = 0;    ///< integer properties
+    std::string string;      ///< string properties; a User Property's name
+    std::string value;       ///< a User Property's value
+    std::vector<uint8_t> data;  ///< binary properties
+};
+
+namespace detail {
+/// Every property of a C object, through its `_property_count` / `_property_at`.
+template <typename Obj, typename Count, typename At>
+std::vector<Property> properties(const Obj* obj, Count count, At at) {
+    std::vector<Property> out;
+    size_t n = count(obj);
+    for (size_t i = 0; i < n; ++i) {
+        midge_property p;
+        if (at(obj, i, &p) != MIDGE_RESULT_OK) {
+            break;
+        }
+        Property q;
+        q.id = p.id;
+        q.integer = p.integer;
+        q.string = p.string != nullptr ? p.string : "";
+        q.value = p.value != nullptr ? p.value : "";
+        if (p.data != nullptr) {
+            q.data.assign(p.data, p.data + p.len);
+        }
+        out.push_back(std::move(q));
+    }
+    return out;
+}
+
+/// Every User Property of a C object, copied.
+template <typename Obj, typename Count, typename At>
+std::vector<std::pair<std::string, std::string>> user_properties(const Obj* obj, Count count,
+                                                                 At at) {
+    std::vector<std::pair<std::string, std::string>> out;
+    size_t n = count(obj);
+    for (size_t i = 0; i < n; ++i) {
+        const char* name = nullptr;
+        const char* value = nullptr;
+        if (at(obj, i, &name, &value) == MIDGE_RESULT_OK) {
+            out.emplace_back(name, value);
+        }
+    }
+    return out;
+}
+}  // namespace detail
+
 /// MQTT properties for publish, subscribe, unsubscribe, disconnect and the Last Will.
 /// Builder style: `Properties().user_property("k", "v").content_type("text/plain")`.
 class Properties {
@@ -164,11 +240,11 @@ public:
             throw std::bad_alloc();
         }
     }
-    ~Properties() { midge_properties_free(p_); }
+    ~Properties() { midge_properties_free(&p_); }
     Properties(Properties&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
     Properties& operator=(Properties&& o) noexcept {
         if (this != &o) {
-            midge_properties_free(p_);
+            midge_properties_free(&p_);
             p_ = std::exchange(o.p_, nullptr);
         }
         return *this;
@@ -231,11 +307,11 @@ public:
             throw std::bad_alloc();
         }
     }
-    ~Options() { midge_options_free(o_); }
+    ~Options() { midge_options_free(&o_); }
     Options(Options&& o) noexcept : o_(std::exchange(o.o_, nullptr)) {}
     Options& operator=(Options&& o) noexcept {
         if (this != &o) {
-            midge_options_free(o_);
+            midge_options_free(&o_);
             o_ = std::exchange(o.o_, nullptr);
         }
         return *this;
@@ -356,10 +432,10 @@ private:
 };
 
 /// A received message: a reference-counted view. Copies share the payload (no copy) and
-/// stay valid on their own; the one passed to a callback or held by an Event is borrowed.
+/// stay valid on their own; the one passed to a callback or held by an Event is lent.
 class Message {
 public:
-    /// Wraps `m`: borrowed (not freed) unless `owned`.
+    /// Wraps `m`: lent (not freed) unless `owned`.
     explicit Message(const midge_message* m, bool owned = false) noexcept
         : m_(const_cast<midge_message*>(m)), owned_(owned) {}
     ~Message() { release(); }
@@ -396,29 +472,42 @@ public:
     QoS qos() const { return static_cast<QoS>(midge_message_qos(m_)); }
     bool retain() const { return midge_message_retain(m_); }
     bool dup() const { return midge_message_dup(m_); }
-    uint16_t packet_id() const { return midge_message_packet_id(m_); }
-    /// 0 bytes, 1 UTF-8, -1 absent.
-    int payload_format() const { return midge_message_payload_format(m_); }
+    /// None for QoS 0.
+    std::optional<uint16_t> packet_id() const {
+        return detail::optional<uint16_t>(m_, midge_message_packet_id);
+    }
+    /// 0 bytes, 1 UTF-8; none when the message has no Payload Format Indicator.
+    std::optional<uint8_t> payload_format() const {
+        return detail::optional<uint8_t>(m_, midge_message_payload_format);
+    }
     std::optional<uint32_t> message_expiry() const {
-        uint32_t seconds = 0;
-        if (midge_message_message_expiry(m_, &seconds) != MIDGE_RESULT_OK) {
-            return std::nullopt;
-        }
-        return seconds;
+        return detail::optional<uint32_t>(m_, midge_message_message_expiry);
     }
     std::optional<std::string_view> content_type() const {
-        return detail::optional_view(midge_message_content_type(m_));
+        const char* value = nullptr;
+        if (!midge_message_content_type(m_, &value)) {
+            return std::nullopt;
+        }
+        return std::string_view(value);
     }
     std::optional<std::string_view> response_topic() const {
-        return detail::optional_view(midge_message_response_topic(m_));
+        const char* value = nullptr;
+        if (!midge_message_response_topic(m_, &value)) {
+            return std::nullopt;
+        }
+        return std::string_view(value);
     }
     std::optional<ByteView> correlation_data() const {
+        const uint8_t* data = nullptr;
         size_t len = 0;
-        const uint8_t* data = midge_message_correlation_data(m_, &len);
-        if (data == nullptr) {
+        if (!midge_message_correlation_data(m_, &data, &len)) {
             return std::nullopt;
         }
         return ByteView(data, len);
+    }
+    /// Every property, as received.
+    std::vector<Property> properties() const {
+        return detail::properties(m_, midge_message_property_count, midge_message_property_at);
     }
     std::vector<UserProperty> user_properties() const {
         std::vector<UserProperty> out;
@@ -449,7 +538,7 @@ public:
 private:
     void release() noexcept {
         if (owned_) {
-            midge_message_free(m_);
+            midge_message_free(&m_);
         }
         m_ = nullptr;
         owned_ = false;
@@ -459,21 +548,25 @@ private:
     bool owned_;
 };
 
-/// The server's CONNACK, copied out of the C object.
+/// The server's CONNACK, copied out of the C object. Optional fields are those the server
+/// may leave out; the others hold the value in force (the standard's default if absent).
 struct ConnAck {
     bool session_present = false;
-    std::string assigned_client_id;  ///< empty unless the server assigned one
-    uint16_t keep_alive = 0;         ///< in force, in seconds
+    std::optional<std::string> assigned_client_id;
+    uint16_t keep_alive = 0;  ///< in force, in seconds
+    std::optional<uint16_t> server_keep_alive;
+    std::optional<uint32_t> session_expiry_interval;
     uint16_t receive_maximum = 0;
     int maximum_qos = 2;
     bool retain_available = true;
-    uint32_t maximum_packet_size = 0;  ///< 0: no limit
+    std::optional<uint32_t> maximum_packet_size;  ///< none: no limit
     uint16_t topic_alias_maximum = 0;
     bool wildcard_subscription_available = true;
     bool subscription_identifiers_available = true;
     bool shared_subscription_available = true;
     std::optional<std::string> reason_string;
     std::vector<std::pair<std::string, std::string>> user_properties;
+    std::vector<Property> properties;  ///< every property, as sent
 
     static ConnAck from(const midge_connack* c) {
         ConnAck a;
@@ -481,27 +574,24 @@ struct ConnAck {
             return a;
         }
         a.session_present = midge_connack_session_present(c);
-        a.assigned_client_id = std::string(detail::view(midge_connack_assigned_client_id(c)));
+        a.assigned_client_id = detail::optional_string(c, midge_connack_assigned_client_id);
         a.keep_alive = midge_connack_keep_alive(c);
+        a.server_keep_alive = detail::optional<uint16_t>(c, midge_connack_server_keep_alive);
+        a.session_expiry_interval =
+            detail::optional<uint32_t>(c, midge_connack_session_expiry_interval);
         a.receive_maximum = midge_connack_receive_maximum(c);
         a.maximum_qos = midge_connack_maximum_qos(c);
         a.retain_available = midge_connack_retain_available(c);
-        a.maximum_packet_size = midge_connack_maximum_packet_size(c);
+        a.maximum_packet_size = detail::optional<uint32_t>(c, midge_connack_maximum_packet_size);
         a.topic_alias_maximum = midge_connack_topic_alias_maximum(c);
         a.wildcard_subscription_available = midge_connack_wildcard_subscription_available(c);
         a.subscription_identifiers_available = midge_connack_subscription_identifiers_available(c);
         a.shared_subscription_available = midge_connack_shared_subscription_available(c);
-        if (const char* r = midge_connack_reason_string(c)) {
-            a.reason_string = r;
-        }
-        size_t n = midge_connack_user_property_count(c);
-        for (size_t i = 0; i < n; ++i) {
-            const char* name = nullptr;
-            const char* value = nullptr;
-            if (midge_connack_user_property(c, i, &name, &value) == MIDGE_RESULT_OK) {
-                a.user_properties.emplace_back(detail::view(name), detail::view(value));
-            }
-        }
+        a.reason_string = detail::optional_string(c, midge_connack_reason_string);
+        a.user_properties = detail::user_properties(c, midge_connack_user_property_count,
+                                                    midge_connack_user_property);
+        a.properties =
+            detail::properties(c, midge_connack_property_count, midge_connack_property_at);
         return a;
     }
 };
@@ -509,10 +599,13 @@ struct ConnAck {
 /// Why a connection ended, copied out of the C object.
 struct Disconnect {
     midge_disconnect_kind kind = MIDGE_DISCONNECT_TRANSPORT;
-    int reason_code = -1;  ///< -1 when none
-    int os_errno = 0;
+    std::optional<uint8_t> reason_code;
+    std::optional<int> os_errno;
     std::string detail;
     std::optional<std::string> reason_string;
+    std::optional<std::string> server_reference;
+    /// The refusing CONNACK's or the server's DISCONNECT's properties.
+    std::vector<Property> properties;
 
     static Disconnect from(const midge_disconnect* d) {
         Disconnect x;
@@ -520,12 +613,44 @@ struct Disconnect {
             return x;
         }
         x.kind = static_cast<midge_disconnect_kind>(midge_disconnect_kind_of(d));
-        x.reason_code = midge_disconnect_reason_code(d);
-        x.os_errno = midge_disconnect_errno(d);
+        x.reason_code = detail::optional<uint8_t>(d, midge_disconnect_reason_code);
+        x.os_errno = detail::optional<int>(d, midge_disconnect_errno);
         x.detail = std::string(detail::view(midge_disconnect_detail(d)));
-        if (const char* r = midge_disconnect_reason_string(d)) {
-            x.reason_string = r;
+        x.reason_string = detail::optional_string(d, midge_disconnect_reason_string);
+        x.server_reference = detail::optional_string(d, midge_disconnect_server_reference);
+        x.properties =
+            detail::properties(d, midge_disconnect_property_count, midge_disconnect_property_at);
+        return x;
+    }
+};
+
+/// How a publish, subscribe or unsubscribe ended, copied out of the C midge_ack.
+struct Ack {
+    uint64_t id = 0;  ///< the completion id
+    midge_result result = MIDGE_RESULT_OK;
+    std::optional<uint16_t> packet_id;
+    std::vector<uint8_t> reason_codes;  ///< one for a publish, one per filter otherwise
+    std::optional<std::string> reason_string;
+    std::vector<std::pair<std::string, std::string>> user_properties;
+    std::vector<Property> properties;
+
+    static Ack from(const midge_ack* a) {
+        Ack x;
+        if (a == nullptr) {
+            return x;
         }
+        x.id = midge_ack_id(a);
+        x.result = midge_ack_result(a);
+        x.packet_id = detail::optional<uint16_t>(a, midge_ack_packet_id);
+        size_t n = 0;
+        const uint8_t* codes = midge_ack_reason_codes(a, &n);
+        if (codes != nullptr) {
+            x.reason_codes.assign(codes, codes + n);
+        }
+        x.reason_string = detail::optional_string(a, midge_ack_reason_string);
+        x.user_properties =
+            detail::user_properties(a, midge_ack_user_property_count, midge_ack_user_property);
+        x.properties = detail::properties(a, midge_ack_property_count, midge_ack_property_at);
         return x;
     }
 };
@@ -534,11 +659,11 @@ struct Disconnect {
 class Event {
 public:
     explicit Event(midge_event* e) noexcept : e_(e) {}
-    ~Event() { midge_event_free(e_); }
+    ~Event() { midge_event_free(&e_); }
     Event(Event&& o) noexcept : e_(std::exchange(o.e_, nullptr)) {}
     Event& operator=(Event&& o) noexcept {
         if (this != &o) {
-            midge_event_free(e_);
+            midge_event_free(&e_);
             e_ = std::exchange(o.e_, nullptr);
         }
         return *this;
@@ -570,13 +695,13 @@ public:
         }
         return Disconnect::from(d);
     }
-    uint64_t id() const { return midge_event_id(e_); }
-    midge_result result() const { return midge_event_result(e_); }
-    uint16_t packet_id() const { return midge_event_packet_id(e_); }
-    std::vector<uint8_t> reason_codes() const {
-        size_t n = 0;
-        const uint8_t* codes = midge_event_reason_codes(e_, &n);
-        return codes != nullptr ? std::vector<uint8_t>(codes, codes + n) : std::vector<uint8_t>();
+    /// How the request of a completion event ended.
+    std::optional<Ack> ack() const {
+        const midge_ack* a = midge_event_ack(e_);
+        if (a == nullptr) {
+            return std::nullopt;
+        }
+        return Ack::from(a);
     }
     uint64_t count() const { return midge_event_count(e_); }
     std::optional<std::string_view> log(int* level = nullptr) const {
@@ -599,11 +724,11 @@ public:
         detail::check(midge_client_new(address.c_str(), options.native(), &c_), "midge_client_new");
     }
     /// Disconnects (reason 0x00) if connected, waits for running callbacks, frees them.
-    ~Client() { midge_client_free(c_); }
+    ~Client() { midge_client_free(&c_); }
     Client(Client&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
     Client& operator=(Client&& o) noexcept {
         if (this != &o) {
-            midge_client_free(c_);
+            midge_client_free(&c_);
             c_ = std::exchange(o.c_, nullptr);
         }
         return *this;
@@ -617,7 +742,7 @@ public:
         detail::check(midge_client_connect_wait(c_, detail::millis(timeout), &connack),
                       "midge_client_connect_wait");
         ConnAck a = ConnAck::from(connack);
-        midge_connack_free(connack);
+        midge_connack_free(&connack);
         return a;
     }
     /// Starts connecting and returns at once (the outcome arrives as an event/callback).
@@ -674,7 +799,7 @@ public:
                                            &completion),
                       "midge_client_publish");
         uint64_t id = midge_completion_id(completion);
-        midge_completion_free(completion);
+        midge_completion_free(&completion);
         return id;
     }
 
@@ -780,10 +905,21 @@ public:
         set<midge_connection_lost_cb>(midge_client_on_connection_lost, std::move(fn), &lost_tramp,
                                       "midge_client_on_connection_lost");
     }
-    /// (completion id, packet id, result, reason code or -1)
-    void on_publish(std::function<void(uint64_t, uint16_t, midge_result, int)> fn) {
-        set<midge_publish_cb>(midge_client_on_publish, std::move(fn), &publish_tramp,
-                              "midge_client_on_publish");
+    /// Each publish's end: result, packet id, reason code, the PUBACK/PUBREC/PUBCOMP's
+    /// reason string and properties.
+    void on_publish(std::function<void(const Ack&)> fn) {
+        set<midge_ack_cb>(midge_client_on_publish, std::move(fn), &ack_tramp,
+                          "midge_client_on_publish");
+    }
+    /// Each subscribe's end (one reason code per filter, the SUBACK's properties).
+    void on_subscribe(std::function<void(const Ack&)> fn) {
+        set<midge_ack_cb>(midge_client_on_subscribe, std::move(fn), &ack_tramp,
+                          "midge_client_on_subscribe");
+    }
+    /// Each unsubscribe's end (one reason code per filter, the UNSUBACK's properties).
+    void on_unsubscribe(std::function<void(const Ack&)> fn) {
+        set<midge_ack_cb>(midge_client_on_unsubscribe, std::move(fn), &ack_tramp,
+                          "midge_client_on_unsubscribe");
     }
     /// (level, text)
     void on_log(std::function<void(int, std::string_view)> fn) {
@@ -820,11 +956,9 @@ private:
             (*static_cast<std::function<void(const Disconnect&)>*>(user))(Disconnect::from(d));
         });
     }
-    static void publish_tramp(void* user, uint64_t id, uint16_t packet_id, midge_result result,
-                              int reason_code) {
-        detail::guarded("publish", [&] {
-            (*static_cast<std::function<void(uint64_t, uint16_t, midge_result, int)>*>(user))(
-                id, packet_id, result, reason_code);
+    static void ack_tramp(void* user, const midge_ack* a) {
+        detail::guarded("acknowledgement", [&] {
+            (*static_cast<std::function<void(const Ack&)>*>(user))(Ack::from(a));
         });
     }
     static void log_tramp(void* user, int level, const char* text) {

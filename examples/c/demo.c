@@ -45,16 +45,18 @@ static void fail(const char *fmt, ...) {
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
-    midge_client_free(client);
+    midge_client_free(&client);
     exit(1);
 }
 
 /* Every midge call is checked: on failure, print its result and detail and stop. */
 static void check(midge_result rc, const char *what) {
     if (rc != MIDGE_RESULT_OK) {
-        int reason = midge_last_error_reason_code();
+        uint8_t reason = 0;
         char code[32] = "";
-        if (reason >= 0) snprintf(code, sizeof code, ", reason code 0x%02x", reason);
+        if (midge_last_error_reason_code(&reason))
+            snprintf(code, sizeof code, ", reason code 0x%02x (%s)", reason,
+                     midge_reason_code_str(reason));
         fail("%s: %s (%s%s)", what, midge_result_str(rc), midge_last_error_message(), code);
     }
 }
@@ -103,7 +105,7 @@ static midge_event *next_message(uint32_t ms) {
         default:
             break; /* connected, completions: already reported by the _wait calls */
         }
-        midge_event_free(event);
+        midge_event_free(&event);
     }
 }
 
@@ -113,13 +115,15 @@ static void print_message(const char *arrow, const midge_message *m) {
     const uint8_t *payload = midge_message_payload(m, &len);
     printf("    %s %s at QoS %d: \"%.*s\"\n", arrow, midge_message_topic(m), midge_message_qos(m),
            (int)len, payload ? (const char *)payload : "");
-    const char *ct = midge_message_content_type(m);
-    if (ct) printf("         content type: %s\n", ct);
+    /* Optional values: true (and the value written) when the message has one. */
+    const char *ct = NULL;
+    if (midge_message_content_type(m, &ct)) printf("         content type: %s\n", ct);
     uint32_t expiry = 0;
-    if (midge_message_message_expiry(m, &expiry) == MIDGE_RESULT_OK)
+    if (midge_message_message_expiry(m, &expiry))
         printf("         message expiry: %u s left\n", expiry);
-    if (midge_message_payload_format(m) >= 0)
-        printf("         payload format: %s\n", midge_message_payload_format(m) ? "UTF-8" : "bytes");
+    uint8_t format = 0;
+    if (midge_message_payload_format(m, &format))
+        printf("         payload format: %s\n", format ? "UTF-8" : "bytes");
     for (size_t i = 0; i < midge_message_user_property_count(m); i++) {
         const char *name = NULL, *value = NULL;
         check(midge_message_user_property(m, i, &name, &value), "midge_message_user_property");
@@ -147,8 +151,8 @@ static int will_child(const char *broker, const char *user, const char *pass, co
     if (!rc) rc = midge_options_set_will(o, topic, (const uint8_t *)will, strlen(will), 1, false, wp);
     if (!rc) rc = midge_client_new(broker, o, &c);
     if (!rc) rc = midge_client_connect_wait(c, TIMEOUT_MS, NULL);
-    midge_properties_free(wp);
-    midge_options_free(o);
+    midge_properties_free(&wp);
+    midge_options_free(&o);
     if (rc != MIDGE_RESULT_OK) {
         fprintf(stderr, "demo (will child): %s (%s)\n", midge_result_str(rc), midge_last_error_message());
         return 1;
@@ -219,33 +223,49 @@ int main(int argc, char **argv) {
     /* Debug log lines arrive as MIDGE_EVENT_LOG events (or through midge_client_on_log). */
     check(midge_options_set_log_level(options, MIDGE_LOG_DEBUG), "midge_options_set_log_level");
     check(midge_client_new(broker, options, &client), "midge_client_new");
-    midge_properties_free(will_props);
-    midge_options_free(options); /* copied by midge_client_new */
+    midge_properties_free(&will_props);
+    midge_options_free(&options); /* copied by midge_client_new */
 
     midge_connack *ca = NULL;
     midge_result rc = midge_client_connect_wait(client, TIMEOUT_MS, &ca);
-    if (rc == MIDGE_RESULT_CONNECTION_REFUSED)
-        fail("the broker refused the connection: reason code 0x%02x (%s)",
-             midge_last_error_reason_code(), midge_last_error_message());
+    uint8_t refusal = 0;
+    if (rc == MIDGE_RESULT_CONNECTION_REFUSED && midge_last_error_reason_code(&refusal))
+        fail("the broker refused the connection: reason code 0x%02x %s (%s)", refusal,
+             midge_reason_code_str(refusal), midge_last_error_message());
     check(rc, "midge_client_connect_wait");
     printf("    password: %s; will: \"%s\" on %s (QoS 1)\n", pass ? "set" : "(none)", my_will,
            my_will_topic);
-    printf("    CONNACK: session present %s, keep alive %u s, server keep alive %d,\n"
+    printf("    CONNACK: session present %s, keep alive %u s,\n"
            "             receive maximum %u, maximum QoS %d, retain available %s,\n"
-           "             maximum packet size %u, topic alias maximum %u,\n"
+           "             topic alias maximum %u,\n"
            "             wildcards %s, subscription ids %s, shared subscriptions %s\n",
            yes_no(midge_connack_session_present(ca)), midge_connack_keep_alive(ca),
-           midge_connack_server_keep_alive(ca), midge_connack_receive_maximum(ca),
-           midge_connack_maximum_qos(ca), yes_no(midge_connack_retain_available(ca)),
-           midge_connack_maximum_packet_size(ca), midge_connack_topic_alias_maximum(ca),
+           midge_connack_receive_maximum(ca), midge_connack_maximum_qos(ca),
+           yes_no(midge_connack_retain_available(ca)), midge_connack_topic_alias_maximum(ca),
            yes_no(midge_connack_wildcard_subscription_available(ca)),
            yes_no(midge_connack_subscription_identifiers_available(ca)),
            yes_no(midge_connack_shared_subscription_available(ca)));
-    if (midge_connack_assigned_client_id(ca))
-        printf("    assigned client id: %s\n", midge_connack_assigned_client_id(ca));
-    if (midge_connack_reason_string(ca))
-        printf("    reason string: %s\n", midge_connack_reason_string(ca));
-    midge_connack_free(ca);
+    /* What the server did not send is absent, not -1 or 0. */
+    uint16_t server_keep_alive = 0;
+    if (midge_connack_server_keep_alive(ca, &server_keep_alive))
+        printf("    server keep alive: %u s\n", server_keep_alive);
+    uint32_t max_packet = 0;
+    if (midge_connack_maximum_packet_size(ca, &max_packet))
+        printf("    maximum packet size: %u\n", max_packet);
+    const char *text = NULL;
+    if (midge_connack_assigned_client_id(ca, &text))
+        printf("    assigned client id: %s\n", text);
+    if (midge_connack_reason_string(ca, &text)) printf("    reason string: %s\n", text);
+    /* Every property the server sent, whatever it is. */
+    for (size_t i = 0; i < midge_connack_property_count(ca); i++) {
+        midge_property p;
+        check(midge_connack_property_at(ca, i, &p), "midge_connack_property_at");
+        printf("    property 0x%02x", p.id);
+        if (p.string != NULL) printf(" %s%s%s", p.string, p.value ? " = " : "", p.value ? p.value : "");
+        else if (p.data == NULL) printf(" %u", p.integer);
+        printf("\n");
+    }
+    midge_connack_free(&ca);
     /* The connect's debug log lines, queued as events. */
     midge_event *early = next_message(100);
     if (early) fail("unexpected message before subscribing");
@@ -284,13 +304,13 @@ int main(int argc, char **argv) {
         check(midge_client_publish_wait(client, data_topic, (const uint8_t *)payload, strlen(payload),
                                         qos, false, props, TIMEOUT_MS, &reason),
               "midge_client_publish_wait");
-        midge_properties_free(props);
+        midge_properties_free(&props);
         printf("    -> published \"%s\" at QoS %d: %s, reason code 0x%02x%s\n", payload, qos,
                acks[qos], reason, reason == 0x10 ? " (no matching subscribers)" : "");
         midge_event *ev = next_message(TIMEOUT_MS);
         if (ev == NULL) fail("the QoS %d message did not come back", qos);
         print_message("<- received", midge_event_message(ev));
-        midge_event_free(ev);
+        midge_event_free(&ev);
     }
 
     /* ---- 4. unsubscribe -------------------------------------------------------- */
@@ -365,13 +385,13 @@ int main(int argc, char **argv) {
     ev = next_message(TIMEOUT_MS);
     if (ev == NULL) fail("the will did not arrive");
     print_message("<- will received:", midge_event_message(ev));
-    midge_event_free(ev);
+    midge_event_free(&ev);
 
     /* ---- 7. disconnect ---------------------------------------------------------- */
     title("Clean DISCONNECT (reason 0x00: the broker discards our own will)");
     check(midge_client_disconnect_wait(client, 0x00, NULL, TIMEOUT_MS), "midge_client_disconnect_wait");
     printf("    disconnected\n");
-    midge_client_free(client);
+    midge_client_free(&client);
     client = NULL;
 
     printf("\nAll %d steps passed.\n", step);

@@ -80,19 +80,19 @@ int main(int argc, char **argv) {
                   "midge_options_set_will") &&
                ok(midge_options_set_keep_alive(options, 5), "set_keep_alive") &&
                ok(midge_client_new(broker, options, &client), "midge_client_new");
-    midge_properties_free(will_props);
-    midge_options_free(options);
+    midge_properties_free(&will_props);
+    midge_options_free(&options);
     if (!good) return 1;
 
     if (!ok(midge_client_connect_wait(client, TIMEOUT_MS, NULL), "midge_client_connect_wait")) {
-        midge_client_free(client);
+        midge_client_free(&client);
         return 1;
     }
     static const char online[] = "online";
     if (!ok(midge_client_publish_wait(client, topic, (const uint8_t *)online, strlen(online), qos,
                                       retain, NULL, TIMEOUT_MS, NULL),
             "midge_client_publish_wait")) {
-        midge_client_free(client);
+        midge_client_free(&client);
         return 1;
     }
     printf("connected, published \"online\" to %s; will \"offline\" is set\n", topic);
@@ -121,6 +121,6 @@ int main(int argc, char **argv) {
     printf("disconnecting with reason 0x%02x: %s\n", reason,
            with_will ? "the broker publishes the will" : "the will is discarded");
     if (!ok(midge_client_disconnect_wait(client, reason, NULL, TIMEOUT_MS), "disconnect")) status = 1;
-    midge_client_free(client);
+    midge_client_free(&client);
     return status;
 }

@@ -73,21 +73,23 @@ int main(int argc, char **argv) {
         good = ok(midge_options_set_password(options, (const uint8_t *)password, strlen(password)),
                   "set_password");
     if (good) good = ok(midge_client_new(broker, options, &client), "midge_client_new");
-    midge_options_free(options);
+    midge_options_free(&options);
     if (!good) return 1;
 
     /* 2. Connect and wait for the CONNACK. A refusal gives its reason code. */
     midge_connack *connack = NULL;
     midge_result rc = midge_client_connect_wait(client, TIMEOUT_MS, &connack);
     if (rc == MIDGE_RESULT_CONNECTION_REFUSED) {
-        fprintf(stderr, "pub: refused by %s: reason code 0x%02x (%s)\n", broker,
-                midge_last_error_reason_code(), midge_last_error_message());
-        midge_client_free(client);
+        uint8_t code = 0;
+        (void)midge_last_error_reason_code(&code);
+        fprintf(stderr, "pub: refused by %s: reason code 0x%02x %s (%s)\n", broker, code,
+                midge_reason_code_str(code), midge_last_error_message());
+        midge_client_free(&client);
         return 1;
     }
-    if (!ok(rc, "midge_client_connect_wait")) { midge_client_free(client); return 1; }
+    if (!ok(rc, "midge_client_connect_wait")) { midge_client_free(&client); return 1; }
     printf("connected to %s (keep alive %u s)\n", broker, midge_connack_keep_alive(connack));
-    midge_connack_free(connack);
+    midge_connack_free(&connack);
 
     /* 3. Publish; the reason code is 0x00 (success) or 0x10 (no matching subscribers). */
     int status = 0;
@@ -96,8 +98,10 @@ int main(int argc, char **argv) {
         rc = midge_client_publish_wait(client, topic, (const uint8_t *)message, strlen(message),
                                        qos, retain, NULL, TIMEOUT_MS, &reason);
         if (rc == MIDGE_RESULT_REFUSED) {
-            fprintf(stderr, "pub: the broker refused message %d: reason code 0x%02x\n", n,
-                    midge_last_error_reason_code());
+            uint8_t code = 0;
+            (void)midge_last_error_reason_code(&code);
+            fprintf(stderr, "pub: the broker refused message %d: reason code 0x%02x %s\n", n,
+                    code, midge_reason_code_str(code));
             status = 1;
         } else if (!ok(rc, "midge_client_publish_wait")) {
             status = 1;
@@ -109,6 +113,6 @@ int main(int argc, char **argv) {
 
     /* 4. A clean DISCONNECT (reason 0x00: the broker discards the Will), then free. */
     if (!ok(midge_client_disconnect_wait(client, 0x00, NULL, TIMEOUT_MS), "disconnect")) status = 1;
-    midge_client_free(client);
+    midge_client_free(&client);
     return status;
 }

@@ -33,11 +33,12 @@ static int ok(midge_result rc, const char *what) {
 /* The responder's message callback: answer with the request's payload in upper case. */
 static void on_request(void *user_data, const midge_message *request) {
     midge_client *responder = user_data;
-    const char *reply_to = midge_message_response_topic(request);
+    const char *reply_to = NULL;
     size_t len = 0, corr_len = 0;
     const uint8_t *payload = midge_message_payload(request, &len);
-    const uint8_t *corr = midge_message_correlation_data(request, &corr_len);
-    if (reply_to == NULL) {
+    const uint8_t *corr = NULL;
+    (void)midge_message_correlation_data(request, &corr, &corr_len);
+    if (!midge_message_response_topic(request, &reply_to)) {
         printf("  responder: request without a Response Topic, ignored\n");
         return;
     }
@@ -55,7 +56,7 @@ static void on_request(void *user_data, const midge_message *request) {
         ok(midge_client_publish(responder, reply_to, (const uint8_t *)answer, n,
                                 midge_message_qos(request), false, props, NULL),
            "midge_client_publish (reply)");
-    midge_properties_free(props);
+    midge_properties_free(&props);
     printf("  responder: \"%.*s\" -> \"%.*s\" on %s\n", (int)len, (const char *)payload, (int)n,
            answer, reply_to);
     fflush(stdout);
@@ -66,10 +67,10 @@ static midge_client *connect_client(const char *broker, const char *client_id) {
     midge_client *client = NULL;
     int good = options != NULL && ok(midge_options_set_client_id(options, client_id), "set_client_id") &&
                ok(midge_client_new(broker, options, &client), "midge_client_new");
-    midge_options_free(options);
+    midge_options_free(&options);
     if (!good) return NULL;
     if (!ok(midge_client_connect_wait(client, TIMEOUT_MS, NULL), "midge_client_connect_wait")) {
-        midge_client_free(client);
+        midge_client_free(&client);
         return NULL;
     }
     return client;
@@ -125,7 +126,7 @@ int main(int argc, char **argv) {
     if (responder == NULL) return 1;
     if (!ok(midge_client_on_message(responder, on_request, responder, NULL), "on_message") ||
         !subscribe(responder, topic, qos)) {
-        midge_client_free(responder);
+        midge_client_free(&responder);
         return 1;
     }
     printf("responder: serving %s\n", topic);
@@ -150,14 +151,14 @@ int main(int argc, char **argv) {
         printf("requester: reply \"%.*s\" on %s\n", (int)len, (const char *)payload,
                midge_message_topic(reply));
         fflush(stdout);
-        midge_message_free(reply); /* the reply is ours */
+        midge_message_free(&reply); /* the reply is ours */
     }
 
     if (requester != NULL) {
         if (!ok(midge_client_disconnect_wait(requester, 0x00, NULL, TIMEOUT_MS), "disconnect")) status = 1;
-        midge_client_free(requester);
+        midge_client_free(&requester);
     }
     if (!ok(midge_client_disconnect_wait(responder, 0x00, NULL, TIMEOUT_MS), "disconnect")) status = 1;
-    midge_client_free(responder);
+    midge_client_free(&responder);
     return status;
 }

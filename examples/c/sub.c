@@ -61,8 +61,12 @@ static void on_message(void *user_data, const midge_message *message) {
 /* Each lost connection or failed attempt, with its cause; midge reconnects by itself. */
 static void on_connection_lost(void *user_data, const midge_disconnect *cause) {
     (void)user_data;
-    printf("[lost] %s (reason code %d)\n", midge_disconnect_detail(cause),
-           midge_disconnect_reason_code(cause));
+    uint8_t code = 0;
+    if (midge_disconnect_reason_code(cause, &code))
+        printf("[lost] %s (reason code 0x%02x %s)\n", midge_disconnect_detail(cause), code,
+               midge_reason_code_str(code));
+    else
+        printf("[lost] %s\n", midge_disconnect_detail(cause));
     fflush(stdout);
 }
 
@@ -109,7 +113,7 @@ int main(int argc, char **argv) {
         good = ok(midge_options_set_password(options, (const uint8_t *)password, strlen(password)),
                   "set_password");
     if (good) good = ok(midge_client_new(broker, options, &client), "midge_client_new");
-    midge_options_free(options);
+    midge_options_free(&options);
     if (!good) return 1;
 
     /* Register the callbacks before connecting, so no event is missed. No user_data needs
@@ -119,26 +123,28 @@ int main(int argc, char **argv) {
         !ok(midge_client_on_message(client, on_message, prefix, NULL), "on_message") ||
         !ok(midge_client_on_connection_lost(client, on_connection_lost, NULL, NULL),
             "on_connection_lost")) {
-        midge_client_free(client);
+        midge_client_free(&client);
         return 1;
     }
 
     /* Connect, then subscribe; both wait for the broker's answer. */
     midge_result rc = midge_client_connect_wait(client, TIMEOUT_MS, NULL);
-    if (rc == MIDGE_RESULT_CONNECTION_REFUSED)
-        fprintf(stderr, "sub: refused: reason code 0x%02x\n", midge_last_error_reason_code());
+    uint8_t refusal = 0;
+    if (rc == MIDGE_RESULT_CONNECTION_REFUSED && midge_last_error_reason_code(&refusal))
+        fprintf(stderr, "sub: refused: reason code 0x%02x %s\n", refusal,
+                midge_reason_code_str(refusal));
     uint8_t granted = 0;
     const char *filters[] = {filter};
     uint8_t sub_options[] = {(uint8_t)qos};
     if (!ok(rc, "midge_client_connect_wait") ||
         !ok(midge_client_subscribe_wait(client, filters, sub_options, 1, NULL, TIMEOUT_MS, &granted),
             "midge_client_subscribe_wait")) {
-        midge_client_free(client);
+        midge_client_free(&client);
         return 1;
     }
     if (granted >= 0x80) {
         fprintf(stderr, "sub: subscription to %s refused: reason code 0x%02x\n", filter, granted);
-        midge_client_free(client);
+        midge_client_free(&client);
         return 1;
     }
     printf("subscribed to %s, granted QoS %u\n", filter, granted);
@@ -162,6 +168,6 @@ int main(int argc, char **argv) {
 
     printf("received %d message(s), disconnecting\n", atomic_load(&received));
     if (!ok(midge_client_disconnect_wait(client, 0x00, NULL, TIMEOUT_MS), "disconnect")) status = 1;
-    midge_client_free(client); /* waits for running callbacks */
+    midge_client_free(&client); /* waits for running callbacks */
     return status;
 }

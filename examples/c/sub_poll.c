@@ -72,7 +72,7 @@ int main(int argc, char **argv) {
     int good = options != NULL &&
                ok(midge_options_set_completion_events(options, true), "set_completion_events") &&
                ok(midge_client_new(broker, options, &client), "midge_client_new");
-    midge_options_free(options);
+    midge_options_free(&options);
     if (!good) return 1;
 
     /* Start connecting and subscribing without waiting: the outcomes arrive as events.
@@ -82,7 +82,7 @@ int main(int argc, char **argv) {
     if (!ok(midge_client_connect(client, NULL), "midge_client_connect") ||
         !ok(midge_client_subscribe(client, filters, sub_options, 1, NULL, NULL),
             "midge_client_subscribe")) {
-        midge_client_free(client);
+        midge_client_free(&client);
         return 1;
     }
 
@@ -99,11 +99,12 @@ int main(int argc, char **argv) {
             printf("connected to %s\n", broker);
             break;
         case MIDGE_EVENT_SUBSCRIBE_COMPLETE: {
+            const midge_ack *ack = midge_event_ack(event);
             size_t n = 0;
-            const uint8_t *codes = midge_event_reason_codes(event, &n);
-            if (midge_event_result(event) != MIDGE_RESULT_OK || n != 1 || codes[0] >= 0x80) {
+            const uint8_t *codes = midge_ack_reason_codes(ack, &n);
+            if (midge_ack_result(ack) != MIDGE_RESULT_OK || n != 1 || codes[0] >= 0x80) {
                 fprintf(stderr, "sub_poll: subscribe failed: %s, code 0x%02x\n",
-                        midge_result_str(midge_event_result(event)), n ? codes[0] : 0);
+                        midge_result_str(midge_ack_result(ack)), n ? codes[0] : 0);
                 failed = 1;
             } else {
                 printf("subscribed to %s, granted QoS %u\n", filter, codes[0]);
@@ -129,12 +130,12 @@ int main(int argc, char **argv) {
             break; /* publish completions, logs, ...: not used here */
         }
         fflush(stdout);
-        midge_event_free(event);
+        midge_event_free(&event);
     }
     if (received >= count) status = 0;
     else if (!failed) fprintf(stderr, "sub_poll: only %d of %d messages in %d s\n", received, count, seconds);
 
     if (!ok(midge_client_disconnect_wait(client, 0x00, NULL, TIMEOUT_MS), "disconnect")) status = 1;
-    midge_client_free(client);
+    midge_client_free(&client);
     return status;
 }

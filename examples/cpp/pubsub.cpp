@@ -117,8 +117,11 @@ int main(int argc, char** argv) {
                   << " bytes) and " << io.reads << " reads (" << io.bytes_received << " bytes)\n";
         return 0;
     } catch (const midge::Error& e) {
-        std::cerr << "pubsub_cpp: " << e.what() << " (result " << e.result() << ", reason code "
-                  << e.reason_code() << ")\n";
+        std::cerr << "pubsub_cpp: " << e.what() << " (result " << e.result();
+        if (auto code = e.reason_code()) {
+            std::cerr << ", reason code " << int(*code) << " " << midge_reason_code_str(*code);
+        }
+        std::cerr << ")\n";
         return 1;
     }
 }

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use super::ack::{Acked, midge_ack};
 use super::callback::{CCallback, midge_drop_cb};
-use super::event::{Acked, Pending, midge_completion, midge_event, outcome};
-use super::handle;
+use super::event::{Pending, midge_completion, midge_event};
+use super::handle::{self, Loan};
 use super::message::{midge_connack, midge_disconnect, midge_message};
 use super::options::{client_options, midge_options, qos_from_c};
 use super::properties::{midge_properties, properties_arg};
@@ -21,38 +22,20 @@ use crate::codec::{
 use crate::protocol::{PublishRequest, RequestError};
 use crate::runtime::{Client, ClientEvent, start_and_wait};
 
-/// Called on connect, with the CONNACK (borrowed for the call).
+/// Called on connect, with the CONNACK (lent for the call; `midge_connack_clone` keeps it).
 pub type midge_connect_cb =
     Option<unsafe extern "C" fn(user_data: *mut c_void, connack: *const midge_connack)>;
-/// Called when the connection ends or an attempt fails, with the cause (borrowed).
+/// Called when the connection ends or an attempt fails, with the cause (lent for the call).
 pub type midge_connection_lost_cb =
     Option<unsafe extern "C" fn(user_data: *mut c_void, cause: *const midge_disconnect)>;
-/// Called for each received message (borrowed for the call; `midge_message_clone` keeps
+/// Called for each received message (lent for the call; `midge_message_clone` keeps
 /// it). QoS 1/2 messages are acknowledged to the server after the callback returns.
 pub type midge_message_cb =
     Option<unsafe extern "C" fn(user_data: *mut c_void, message: *const midge_message)>;
-/// Called when a publish ends: its completion id, packet id, result and reason code (the
-/// PUBACK/PUBREC/PUBCOMP code, 0 for QoS 0, -1 when none came).
-pub type midge_publish_cb = Option<
-    unsafe extern "C" fn(
-        user_data: *mut c_void,
-        id: u64,
-        packet_id: u16,
-        result: midge_result,
-        reason_code: c_int,
-    ),
->;
-/// Called when a subscribe or unsubscribe ends: its completion id, result and the reason
-/// codes, one per filter in order (`count` is 0 when the request failed before a SUBACK).
-pub type midge_subscribe_cb = Option<
-    unsafe extern "C" fn(
-        user_data: *mut c_void,
-        id: u64,
-        result: midge_result,
-        reason_codes: *const u8,
-        count: usize,
-    ),
->;
+/// Called when a publish, subscribe or unsubscribe ends, with how it ended (lent for the
+/// call): `midge_ack_id` (the completion id), `midge_ack_result`, `midge_ack_packet_id`,
+/// the reason code(s), and the acknowledgement's Reason String and properties.
+pub type midge_ack_cb = Option<unsafe extern "C" fn(user_data: *mut c_void, ack: *const midge_ack)>;
 /// Called with each log line at or above the level set by `midge_options_set_log_level`.
 pub type midge_log_cb =
     Option<unsafe extern "C" fn(user_data: *mut c_void, level: c_int, message: *const c_char)>;
@@ -106,9 +89,9 @@ struct Table {
     connect: Slot<midge_connect_cb>,
     lost: Slot<midge_connection_lost_cb>,
     message: Slot<midge_message_cb>,
-    publish: Slot<midge_publish_cb>,
-    subscribe: Slot<midge_subscribe_cb>,
-    unsubscribe: Slot<midge_subscribe_cb>,
+    publish: Slot<midge_ack_cb>,
+    subscribe: Slot<midge_ack_cb>,
+    unsubscribe: Slot<midge_ack_cb>,
     log: Slot<midge_log_cb>,
 }
 
@@ -202,57 +185,40 @@ fn dispatch(table: &Mutex<Table>, event: &ClientEvent) {
     match event {
         ClientEvent::Connected(info) => {
             let (cb, f) = slot!(connect);
-            let connack = midge_connack::new((**info).clone());
-            // SAFETY: a registered C callback, with a CONNACK valid for the call.
-            unsafe { f(cb.user_data, &raw const connack) };
+            let connack = Loan::new(midge_connack::new((**info).clone()));
+            // SAFETY: a registered C callback, with a CONNACK lent for the call.
+            unsafe { f(cb.user_data, connack.ptr()) };
         }
         ClientEvent::ConnectionLost(cause) => {
             let (cb, f) = slot!(lost);
-            let cause = midge_disconnect::new(cause);
-            // SAFETY: a registered C callback, with a cause valid for the call.
-            unsafe { f(cb.user_data, &raw const cause) };
+            let cause = Loan::new(midge_disconnect::new(cause));
+            // SAFETY: a registered C callback, with a cause lent for the call.
+            unsafe { f(cb.user_data, cause.ptr()) };
         }
         ClientEvent::Message(m) => {
             let (cb, f) = slot!(message);
-            let message = midge_message::borrowed(m.clone());
-            // SAFETY: a registered C callback; the message lives in `message` for the call
-            // (`midge_message_clone` copies what it keeps into a new object).
-            unsafe { f(cb.user_data, &raw const message) };
+            let message = Loan::new(midge_message::new(m.clone()));
+            // SAFETY: a registered C callback, with a message lent for the call
+            // (`midge_message_clone` gives a handle that outlives it).
+            unsafe { f(cb.user_data, message.ptr()) };
         }
         ClientEvent::PublishComplete { id, result } => {
             let (cb, f) = slot!(publish);
-            let o = outcome(result);
-            let code = o.reason_codes.first().map_or(-1, |&c| c_int::from(c));
-            // SAFETY: a registered C callback with plain values.
-            unsafe { f(cb.user_data, *id, o.packet_id, o.result, code) };
+            let ack = Loan::new(midge_ack::outcome(*id, result));
+            // SAFETY: a registered C callback, with the outcome lent for the call.
+            unsafe { f(cb.user_data, ack.ptr()) };
         }
         ClientEvent::SubscribeComplete { id, result } => {
             let (cb, f) = slot!(subscribe);
-            let o = outcome(result);
-            // SAFETY: a registered C callback; the codes are valid for the call.
-            unsafe {
-                f(
-                    cb.user_data,
-                    *id,
-                    o.result,
-                    o.reason_codes.as_ptr(),
-                    o.reason_codes.len(),
-                );
-            };
+            let ack = Loan::new(midge_ack::outcome(*id, result));
+            // SAFETY: a registered C callback, with the outcome lent for the call.
+            unsafe { f(cb.user_data, ack.ptr()) };
         }
         ClientEvent::UnsubscribeComplete { id, result } => {
             let (cb, f) = slot!(unsubscribe);
-            let o = outcome(result);
-            // SAFETY: a registered C callback; the codes are valid for the call.
-            unsafe {
-                f(
-                    cb.user_data,
-                    *id,
-                    o.result,
-                    o.reason_codes.as_ptr(),
-                    o.reason_codes.len(),
-                );
-            };
+            let ack = Loan::new(midge_ack::outcome(*id, result));
+            // SAFETY: a registered C callback, with the outcome lent for the call.
+            unsafe { f(cb.user_data, ack.ptr()) };
         }
         ClientEvent::Log { level, message } => {
             let (cb, f) = slot!(log);
@@ -329,21 +295,21 @@ pub extern "C" fn midge_client_new(
     })
 }
 
-/// Closes and frees the client: disconnects (reason 0x00) if connected, fails pending
-/// requests with `MIDGE_RESULT_CLOSED`, and waits until no callback of this client runs;
-/// then each callback's `drop_user_data` runs. Called from one of the client's own
-/// callbacks it does not wait (that callback is still running): the client closes when the
-/// callback returns and no other callback of it follows. NULL and double frees are ignored.
+/// Closes and frees the client in `*client` and sets `*client` to NULL: disconnects
+/// (reason 0x00) if connected, fails pending requests with `MIDGE_RESULT_CLOSED`, and waits
+/// until no callback of this client runs; then each callback's `drop_user_data` runs.
+/// Called from one of the client's own callbacks it does not wait (that callback is still
+/// running): the client closes when the callback returns and no other callback of it
+/// follows. NULL and a client freed before (through any copy) are ignored.
 #[unsafe(no_mangle)]
-pub extern "C" fn midge_client_free(client: *mut midge_client) {
+pub extern "C" fn midge_client_free(client: *mut *mut midge_client) {
     super::result::guard_value((), || {
-        // Close first (and wait for the callbacks, unless called from one), so that calls
-        // blocked on this client in other threads, which hold it alive, end now with
-        // MIDGE_RESULT_CLOSED rather than at their timeout.
-        if let Some(c) = handle::get(client.cast_const()) {
+        // Close before the last reference goes (and wait for the callbacks, unless called
+        // from one), so that calls blocked on this client in other threads, which hold it
+        // alive, end now with MIDGE_RESULT_CLOSED rather than at their timeout.
+        if let Some(c) = handle::free(client) {
             c.client.close_and_join();
         }
-        handle::release(client.cast_const());
     });
 }
 
@@ -363,7 +329,7 @@ pub extern "C" fn midge_client_connect(
 }
 
 /// Connects and waits up to `timeout_ms` for CONNACK. On success and when `connack` is not
-/// NULL, `*connack` gets the CONNACK (free it with `midge_connack_free`). A refusal is
+/// NULL, `*connack` gets an owned CONNACK (free it with `midge_connack_free`). A refusal is
 /// `MIDGE_RESULT_CONNECTION_REFUSED` with the reason code in
 /// `midge_last_error_reason_code()`.
 #[unsafe(no_mangle)]
@@ -376,7 +342,7 @@ pub extern "C" fn midge_client_connect_wait(
         let c = self::client(client)?;
         let info = c.client.connect_and_wait(timeout(timeout_ms))?;
         if !connack.is_null() {
-            write_opt(connack, handle::retain(&Arc::new(midge_connack::new(info))));
+            write_opt(connack, handle::share(midge_connack::new(info)));
         }
         Ok(())
     })
@@ -676,7 +642,7 @@ pub extern "C" fn midge_client_request(
             str_arg(response_topic, "response_topic")?,
             timeout(timeout_ms),
         )?;
-        write_out(reply, handle::retain(&midge_message::new(message)), "reply")
+        write_out(reply, handle::share(midge_message::new(message)), "reply")
     })
 }
 
@@ -780,7 +746,7 @@ pub extern "C" fn midge_client_on_message(
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_client_on_publish(
     client: *mut midge_client,
-    callback: midge_publish_cb,
+    callback: midge_ack_cb,
     user_data: *mut c_void,
     drop_user_data: midge_drop_cb,
 ) -> midge_result {
@@ -796,7 +762,7 @@ pub extern "C" fn midge_client_on_publish(
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_client_on_subscribe(
     client: *mut midge_client,
-    callback: midge_subscribe_cb,
+    callback: midge_ack_cb,
     user_data: *mut c_void,
     drop_user_data: midge_drop_cb,
 ) -> midge_result {
@@ -812,7 +778,7 @@ pub extern "C" fn midge_client_on_subscribe(
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_client_on_unsubscribe(
     client: *mut midge_client,
-    callback: midge_subscribe_cb,
+    callback: midge_ack_cb,
     user_data: *mut c_void,
     drop_user_data: midge_drop_cb,
 ) -> midge_result {

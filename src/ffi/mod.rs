@@ -1,21 +1,34 @@
 //! `ffi`: the C ABI, and the only place with `unsafe` and raw pointers (their reads and
-//! writes live in `ptr.rs`). `include/midge.h` is generated from these items by cbindgen.
+//! writes live in `ptr.rs`). `include/midge.h` is generated from these items by cbindgen;
+//! the module is private to the crate: its functions are the C API, not a Rust one.
 //!
-//! The contract, stated once:
-//! - Ownership: a function named `_new` (or giving an object through an out-parameter, as
-//!   `midge_client_new`, `midge_client_next_event`, `midge_client_request`) gives the
-//!   caller an object to free with the matching `_free`. Objects passed to callbacks, and
-//!   objects obtained from another object (`midge_event_message`,
-//!   `midge_completion_connack`, ...), are borrowed: valid for the callback, or as long as
-//!   their owner. `_free(NULL)` does nothing; freeing twice does nothing.
-//! - Every function may be called from any thread at any time. Owned handles are checked:
-//!   NULL, a freed handle or a handle of another type gives `MIDGE_RESULT_INVALID_ARGUMENT`.
+//! The contract, stated once (the header's opening comment says the same, in C terms):
+//! - Ownership, one model for every type: every object is reached through a handle, a key
+//!   that is never reused (`handle.rs`). A handle is *owned* when a function gives it to
+//!   the caller (`_new`, an out-parameter such as `midge_client_new`'s `client`,
+//!   `midge_client_next_event`'s `event`, a `completion`, `midge_client_connect_wait`'s
+//!   `connack`, `midge_client_request`'s `reply`, and `_clone`): the caller frees it once
+//!   with the type's `_free`, which takes the ADDRESS of the caller's variable and sets it
+//!   to NULL. A handle is *lent* when it comes as a callback argument (valid until the
+//!   callback returns) or from another object (`midge_event_message`,
+//!   `midge_completion_ack`, ...: valid as long as that object); `_clone` gives an owned
+//!   handle on a lent message or CONNACK. `_free` of NULL, of a NULL variable, of a lent
+//!   handle, or of a stale copy of a freed handle does nothing; every other function given
+//!   a dead handle (freed, stale copy, lent and expired, of another type) returns
+//!   `MIDGE_RESULT_INVALID_ARGUMENT` (or NULL / 0 / false): a stale handle never reaches
+//!   another object.
+//! - Every function may be called from any thread at any time.
+//! - Absent values: an optional value is read as `bool f(obj, T *out)`: true and `*out`
+//!   written when present, false and `*out` untouched when absent. Every property a server
+//!   sent can be walked with `_property_count` / `_property_at` (O(1) per index).
 //! - Strings in are NUL-terminated UTF-8 (checked: `MIDGE_RESULT_INVALID_UTF8`); strings
 //!   out are NUL-terminated UTF-8. Payloads, passwords and correlation data are pointer +
 //!   length, copied on the way in.
-//! - Errors: `midge_result` (0 = OK); out-parameters are written only on success;
-//!   `midge_last_error_message()` has the detail of the calling thread's last failure.
-//!   MQTT reason codes are data: in completions, events and callbacks.
+//! - Errors: `midge_result` is an `int32_t` (0 = OK, `MIDGE_RESULT_*` constants);
+//!   out-parameters are written only on success; `midge_last_error_message()` has the
+//!   detail of the calling thread's last failure. MQTT reason codes are data: in
+//!   `midge_ack`, causes and `midge_last_error_reason_code()`. A value a callback returns
+//!   is checked, never trusted.
 //! - No Rust panic crosses into C: each function runs inside one boundary that turns a
 //!   panic into `MIDGE_RESULT_PANIC` (or NULL / 0).
 //! - Callbacks run on midge's dispatcher threads, never concurrently for one client, never
@@ -25,6 +38,7 @@
 
 #![allow(non_camel_case_types)]
 
+mod ack;
 mod callback;
 mod client;
 mod connect;
@@ -33,22 +47,21 @@ mod handle;
 mod message;
 mod options;
 mod properties;
+mod properties_view;
 mod ptr;
 mod result;
 
 #[cfg(test)]
 mod tests;
 
-use std::ffi::{c_char, c_int};
+use std::ffi::{CStr, c_char};
 
-pub use callback::midge_drop_cb;
-pub use client::*;
-pub use connect::*;
-pub use event::*;
-pub use message::*;
-pub use options::*;
-pub use properties::*;
-pub use result::midge_result;
+// The whole C API in one namespace, for the unit tests that call it as C does.
+#[cfg(test)]
+use {
+    ack::*, client::*, event::*, message::*, options::*, properties::*,
+    properties_view::midge_property, result::*,
+};
 
 /// The major version of this header.
 pub const MIDGE_VERSION_MAJOR: u32 = 0;
@@ -72,38 +85,10 @@ pub extern "C" fn midge_version_string() -> *const c_char {
     c"0.1.0".as_ptr()
 }
 
-/// A static text for a result (never NULL; "unknown result" for values not listed).
+/// A static text for a result (never NULL; "unknown result" for a value that is not one).
 #[unsafe(no_mangle)]
-pub extern "C" fn midge_result_str(result: c_int) -> *const c_char {
-    let all = [
-        midge_result::MIDGE_RESULT_OK,
-        midge_result::MIDGE_RESULT_INVALID_ARGUMENT,
-        midge_result::MIDGE_RESULT_INVALID_UTF8,
-        midge_result::MIDGE_RESULT_INVALID_TOPIC,
-        midge_result::MIDGE_RESULT_INVALID_PROPERTY,
-        midge_result::MIDGE_RESULT_INVALID_ADDRESS,
-        midge_result::MIDGE_RESULT_TOO_LARGE,
-        midge_result::MIDGE_RESULT_NOT_SUPPORTED,
-        midge_result::MIDGE_RESULT_QUEUE_FULL,
-        midge_result::MIDGE_RESULT_TIMEOUT,
-        midge_result::MIDGE_RESULT_PENDING,
-        midge_result::MIDGE_RESULT_NOT_CONNECTED,
-        midge_result::MIDGE_RESULT_CONNECTION_REFUSED,
-        midge_result::MIDGE_RESULT_DISCONNECTED,
-        midge_result::MIDGE_RESULT_REFUSED,
-        midge_result::MIDGE_RESULT_SESSION_LOST,
-        midge_result::MIDGE_RESULT_EXPIRED,
-        midge_result::MIDGE_RESULT_CLOSED,
-        midge_result::MIDGE_RESULT_PROTOCOL_ERROR,
-        midge_result::MIDGE_RESULT_IO,
-        midge_result::MIDGE_RESULT_NO_PACKET_ID,
-        midge_result::MIDGE_RESULT_NOT_FOUND,
-        midge_result::MIDGE_RESULT_WOULD_DEADLOCK,
-        midge_result::MIDGE_RESULT_PANIC,
-    ];
-    all.iter()
-        .find(|r| **r as c_int == result)
-        .map_or(c"unknown result".as_ptr(), |r| r.text().as_ptr())
+pub extern "C" fn midge_result_str(result: result::midge_result) -> *const c_char {
+    result::text(result).map_or(c"unknown result".as_ptr(), CStr::as_ptr)
 }
 
 /// The detail of the calling thread's last failed midge call ("" if none): valid until
@@ -114,8 +99,22 @@ pub extern "C" fn midge_last_error_message() -> *const c_char {
 }
 
 /// The MQTT reason code that came with the calling thread's last failure (a CONNACK,
-/// PUBACK/PUBREC/PUBCOMP or DISCONNECT code), or -1.
+/// PUBACK/PUBREC/PUBCOMP or DISCONNECT code) to `reason_code`; false when it had none.
 #[unsafe(no_mangle)]
-pub extern "C" fn midge_last_error_reason_code() -> c_int {
-    result::last_error_reason_code()
+pub extern "C" fn midge_last_error_reason_code(reason_code: *mut u8) -> bool {
+    result::guard_value(false, || match result::last_error_reason_code() {
+        Some(code) => {
+            ptr::write_opt(reason_code, code);
+            true
+        }
+        None => false,
+    })
+}
+
+/// The name of an MQTT 5.0 reason code as the standard's table 2-6 gives it (static text;
+/// "unknown" for a value the table does not list). 0x00 is "Success" (also Normal
+/// disconnection and Granted QoS 0 in other packets).
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_reason_code_str(code: u8) -> *const c_char {
+    result::reason_code_text(code).as_ptr()
 }

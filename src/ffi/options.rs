@@ -8,9 +8,9 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::callback::{CCallback, midge_drop_cb};
-use super::handle;
+use super::handle::{self, Loan};
 use super::properties::{midge_properties, properties_arg};
-use super::ptr::{borrowed_mut, bytes_arg, opt_str_arg, str_arg};
+use super::ptr::{bytes_arg, opt_str_arg, str_arg};
 use super::result::{FfiError, guard, guard_value, midge_result};
 use crate::codec::{ByteString, Bytes, QoS, Will};
 use crate::protocol::{Authenticator, Options, QueueLimits};
@@ -134,10 +134,11 @@ pub extern "C" fn midge_options_new() -> *mut midge_options {
     })
 }
 
-/// Frees options. NULL, and options already freed, are ignored.
+/// Frees the options in `*options` and sets `*options` to NULL. NULL and options freed
+/// before (through any copy) are ignored.
 #[unsafe(no_mangle)]
-pub extern "C" fn midge_options_free(options: *mut midge_options) {
-    guard_value((), || handle::release(options.cast_const()));
+pub extern "C" fn midge_options_free(options: *mut *mut midge_options) {
+    guard_value((), || drop(handle::free(options)));
 }
 
 /// The Client Identifier; "" (the default) lets the server assign one, which the CONNACK
@@ -584,17 +585,18 @@ pub enum midge_auth_step {
     MIDGE_AUTH_SUCCESS = 2,
 }
 
-/// The answer an authenticator callback gives, valid only during its call.
+/// The answer an authenticator callback gives, lent for its call.
 ///
 /// Methods: `midge_auth_response_set`.
 #[derive(Debug, Default)]
 pub struct midge_auth_response {
-    data: Option<Vec<u8>>,
+    data: Mutex<Option<Vec<u8>>>,
 }
 
 /// Enhanced authentication (4.12) step callback. Runs on midge's I/O thread: it must return
 /// quickly and may not wait on midge (waiting fails with `MIDGE_RESULT_WOULD_DEADLOCK`).
-/// Return `MIDGE_RESULT_OK` to go on; anything else aborts the connection.
+/// Return `MIDGE_RESULT_OK` to go on; anything else aborts the connection (a value that is
+/// not a `midge_result` too, reported as such in the cause's detail).
 pub type midge_auth_cb = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,
@@ -620,26 +622,21 @@ impl CAuthenticator {
             return Ok(None);
         };
         let data = data.unwrap_or(&[]);
-        let mut response = midge_auth_response::default();
-        // SAFETY: the application registered `f` for this; the data and response pointers
-        // are valid for the call.
+        let response = Loan::new(Arc::new(midge_auth_response::default()));
+        // SAFETY: the application registered `f` for this; the data is valid and the
+        // response lent for the call.
         let r = unsafe {
             f(
                 self.0.callback.user_data,
                 step,
                 data.as_ptr(),
                 data.len(),
-                &raw mut response,
+                response.ptr().cast_mut(),
             )
         };
-        if r == midge_result::MIDGE_RESULT_OK {
-            Ok(response.data.map(Bytes::from))
-        } else {
-            Err(format!(
-                "authenticator refused: {}",
-                r.text().to_string_lossy()
-            ))
-        }
+        // Checked, never trusted: C may return any int here.
+        super::result::from_callback(r, "authenticator")?;
+        Ok(response.object().data.lock().take().map(Bytes::from))
     }
 }
 
@@ -701,8 +698,11 @@ pub extern "C" fn midge_auth_response_set(
     len: usize,
 ) -> midge_result {
     guard(|| {
-        let r = borrowed_mut(response).ok_or_else(|| FfiError::null("response"))?;
-        r.data = Some(bytes_arg(data, len, "data")?.to_vec());
-        Ok(())
+        if response.is_null() {
+            return Err(FfiError::null("response"));
+        }
+        let bytes = bytes_arg(data, len, "data")?.to_vec();
+        handle::with(response.cast_const(), |r| *r.data.lock() = Some(bytes))
+            .ok_or_else(|| FfiError::stale("response (valid only during its callback)"))
     })
 }

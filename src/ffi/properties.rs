@@ -153,10 +153,11 @@ pub extern "C" fn midge_properties_new() -> *mut midge_properties {
     })
 }
 
-/// Frees a property list. NULL, and a list already freed, are ignored.
+/// Frees the property list in `*properties` and sets `*properties` to NULL. NULL and a list
+/// freed before (through any copy) are ignored.
 #[unsafe(no_mangle)]
-pub extern "C" fn midge_properties_free(properties: *mut midge_properties) {
-    guard_value((), || handle::release(properties.cast_const()));
+pub extern "C" fn midge_properties_free(properties: *mut *mut midge_properties) {
+    guard_value((), || drop(handle::free(properties)));
 }
 
 /// Adds an integer property (byte, two-byte, four-byte or variable byte integer; flags as 0

@@ -91,20 +91,16 @@ pub(crate) fn write_array<T: Copy>(out: *mut T, values: &[T]) {
     unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), out, values.len()) };
 }
 
-/// A borrowed object the C caller passes back (a message, connack or disconnect cause it
-/// was handed): valid while the caller's contract says so.
-pub(crate) fn borrowed<'a, T>(ptr: *const T) -> Option<&'a T> {
-    // SAFETY: a non-NULL pointer of this type was handed out by midge and, per the
-    // documented lifetime, is still valid.
-    unsafe { ptr.as_ref() }
-}
-
-/// An object midge handed to a callback for the duration of the call: `*mut` only to hand
-/// the callback a writable response buffer.
-pub(crate) fn borrowed_mut<'a, T>(ptr: *mut T) -> Option<&'a mut T> {
-    // SAFETY: midge created this object for the running callback, which has exclusive use
-    // of it until it returns.
-    unsafe { ptr.as_mut() }
+/// The handle in the caller's variable `*handle`, which is set to NULL (the `_free` of every
+/// type). `None` when `handle` or `*handle` is NULL.
+pub(crate) fn take<T>(handle: *mut *mut T) -> Option<*mut T> {
+    if handle.is_null() {
+        return None;
+    }
+    // SAFETY: the caller promises that a non-NULL `handle` is the address of its
+    // variable holding a midge handle (or NULL), readable and writable for the call.
+    let ptr = unsafe { handle.replace(std::ptr::null_mut()) };
+    (!ptr.is_null()).then_some(ptr)
 }
 
 /// `s` as a C string. MQTT strings cannot hold U+0000 [MQTT-1.5.4-2], and midge's own texts

@@ -109,17 +109,17 @@ static void dump_file(const char *path) {
 void h_fail(const char *file, int line, const char *expr, int has_rc, int rc, int expected) {
     pthread_mutex_lock(&g_fail_mu); /* one failure report, even from several threads */
     fflush(stdout);
+    uint8_t code = 0;
+    int reason = midge_last_error_reason_code(&code) ? (int)code : -1;
     if (has_rc) {
         fprintf(stderr,
                 "%s:%d: [%s] FAILED: %s\n  returned %d (%s), expected %d (%s)\n"
                 "  last error: \"%s\" (reason code %d)\n",
                 file, line, g_test_name, expr, rc, midge_result_str(rc), expected,
-                midge_result_str(expected), midge_last_error_message(),
-                midge_last_error_reason_code());
+                midge_result_str(expected), midge_last_error_message(), reason);
     } else {
         fprintf(stderr, "%s:%d: [%s] FAILED: %s\n  last error: \"%s\" (reason code %d)\n", file,
-                line, g_test_name, expr, midge_last_error_message(),
-                midge_last_error_reason_code());
+                line, g_test_name, expr, midge_last_error_message(), reason);
     }
     if (getpid() == g_owner_pid) {
         for (int i = 0; i < H_MAX_BROKERS; i++) {
@@ -420,7 +420,7 @@ void h_inbox_init(h_inbox *in) {
 
 void h_inbox_destroy(h_inbox *in) {
     while (in->head != in->tail) {
-        midge_message_free(in->items[in->head % H_INBOX_CAP]);
+        midge_message_free(&in->items[in->head % H_INBOX_CAP]);
         in->head++;
     }
     pthread_cond_destroy(&in->cv);
@@ -484,7 +484,7 @@ midge_client *h_connect_id(const char *url, const char *client_id) {
     H_CHECK(o != NULL);
     H_CHECK_OK(midge_options_set_client_id(o, client_id));
     midge_client *c = h_connect(url, o);
-    midge_options_free(o);
+    midge_options_free(&o);
     return c;
 }
 

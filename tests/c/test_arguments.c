@@ -46,7 +46,7 @@ static void bad_client(midge_client *c) {
     H_CHECK_RC(midge_client_io_stats(c, &stats), BAD);
     H_CHECK(stats.writes == 7);
     H_CHECK(done == NULL && ack == NULL && reply == NULL && ev == NULL && code == 0xEE);
-    midge_client_free(c);
+    midge_client_free(&c);
 }
 
 static void bad_options(midge_options *o) {
@@ -81,7 +81,7 @@ static void bad_options(midge_options *o) {
         H_CHECK_RC(midge_client_new("mqtt://127.0.0.1:1", o, &c), BAD);
         H_CHECK(c == NULL);
     }
-    midge_options_free(o);
+    midge_options_free(&o);
 }
 
 static void bad_properties(midge_properties *p) {
@@ -99,96 +99,122 @@ static void bad_properties(midge_properties *p) {
         H_CHECK(done == NULL);
         midge_options *o = midge_options_new();
         H_CHECK_RC(midge_options_set_will(o, "w", B, 3, 0, false, p), BAD);
-        midge_options_free(o);
-        midge_client_free(c);
+        midge_options_free(&o);
+        midge_client_free(&c);
     }
-    midge_properties_free(p);
+    midge_properties_free(&p);
 }
 
 static void bad_completion(midge_completion *d) {
-    uint8_t code = 0xEE;
-    size_t n = 99;
     H_CHECK(midge_completion_id(d) == 0);
     H_CHECK_RC(midge_completion_wait(d, 10), BAD);
     H_CHECK_RC(midge_completion_poll(d), BAD);
-    H_CHECK_RC(midge_completion_reason_code(d, &code), BAD);
-    H_CHECK(code == 0xEE);
-    H_CHECK(midge_completion_reason_codes(d, &n) == NULL);
-    H_CHECK(n == 0);
-    H_CHECK(midge_completion_packet_id(d) == 0);
+    H_CHECK(midge_completion_ack(d) == NULL);
     H_CHECK(midge_completion_connack(d) == NULL);
-    midge_completion_free(d);
+    midge_completion_free(&d);
 }
 
 static void bad_event(midge_event *e) {
-    size_t n = 99;
     int level = 99;
     H_CHECK(midge_event_kind_of(e) == 0);
     H_CHECK(midge_event_connack(e) == NULL);
     H_CHECK(midge_event_disconnect(e) == NULL);
     H_CHECK(midge_event_message(e) == NULL);
-    H_CHECK(midge_event_id(e) == 0);
-    H_CHECK(midge_event_result(e) == BAD);
-    H_CHECK(midge_event_packet_id(e) == 0);
-    H_CHECK(midge_event_reason_codes(e, &n) == NULL);
-    H_CHECK(n == 0);
+    H_CHECK(midge_event_ack(e) == NULL);
     H_CHECK(midge_event_count(e) == 0);
     H_CHECK(midge_event_log(e, &level) == NULL);
     H_CHECK(level == 99);
-    midge_event_free(e);
+    midge_event_free(&e);
 }
 
-static void null_borrowed(void) {
-    /* messages, CONNACKs and causes are borrowed objects: NULL is checked */
+static void null_lent(void) {
+    /* Lent objects (messages, CONNACKs, causes, acks) are looked up like owned ones: NULL is
+     * a dead handle. Optional values answer false and leave the out-parameter alone. */
     size_t n = 99;
     uint32_t u = 7;
-    const char *k = NULL, *v = NULL;
+    uint16_t u16 = 7;
+    uint8_t u8 = 7;
+    int i = 7;
+    const char *k = NULL, *v = NULL, *s = NULL;
+    const uint8_t *d = NULL;
+    midge_property prop;
+    memset(&prop, 0x5A, sizeof prop);
     H_CHECK(midge_message_topic(NULL) == NULL);
     H_CHECK(midge_message_payload(NULL, &n) == NULL);
     H_CHECK(midge_message_qos(NULL) == -1);
     H_CHECK(!midge_message_retain(NULL));
     H_CHECK(!midge_message_dup(NULL));
-    H_CHECK(midge_message_packet_id(NULL) == 0);
-    H_CHECK(midge_message_payload_format(NULL) == -1);
-    H_CHECK_RC(midge_message_message_expiry(NULL, &u), BAD);
-    H_CHECK(midge_message_content_type(NULL) == NULL);
-    H_CHECK(midge_message_response_topic(NULL) == NULL);
-    H_CHECK(midge_message_correlation_data(NULL, &n) == NULL);
+    H_CHECK(!midge_message_packet_id(NULL, &u16));
+    H_CHECK(!midge_message_payload_format(NULL, &u8));
+    H_CHECK(!midge_message_message_expiry(NULL, &u));
+    H_CHECK(!midge_message_content_type(NULL, &s));
+    H_CHECK(!midge_message_response_topic(NULL, &s));
+    H_CHECK(!midge_message_correlation_data(NULL, &d, &n));
     H_CHECK(midge_message_user_property_count(NULL) == 0);
     H_CHECK_RC(midge_message_user_property(NULL, 0, &k, &v), BAD);
+    H_CHECK(midge_message_property_count(NULL) == 0);
+    H_CHECK_RC(midge_message_property_at(NULL, 0, &prop), BAD);
     H_CHECK(midge_message_subscription_identifier_count(NULL) == 0);
     H_CHECK_RC(midge_message_subscription_identifier(NULL, 0, &u), BAD);
     H_CHECK(midge_message_clone(NULL) == NULL);
     midge_message_free(NULL);
-    H_CHECK(u == 7 && k == NULL && v == NULL);
+    midge_message *no_message = NULL;
+    midge_message_free(&no_message);
 
     H_CHECK(!midge_connack_session_present(NULL));
-    H_CHECK(midge_connack_assigned_client_id(NULL) == NULL);
+    H_CHECK(!midge_connack_assigned_client_id(NULL, &s));
     H_CHECK(midge_connack_keep_alive(NULL) == 0);
-    (void)midge_connack_server_keep_alive(NULL);
-    (void)midge_connack_session_expiry_interval(NULL);
+    H_CHECK(!midge_connack_server_keep_alive(NULL, &u16));
+    H_CHECK(!midge_connack_session_expiry_interval(NULL, &u));
     H_CHECK(midge_connack_receive_maximum(NULL) == 0);
-    (void)midge_connack_maximum_qos(NULL);
+    H_CHECK(midge_connack_maximum_qos(NULL) == -1);
     H_CHECK(!midge_connack_retain_available(NULL));
-    H_CHECK(midge_connack_maximum_packet_size(NULL) == 0);
+    H_CHECK(!midge_connack_maximum_packet_size(NULL, &u));
     H_CHECK(midge_connack_topic_alias_maximum(NULL) == 0);
     H_CHECK(!midge_connack_wildcard_subscription_available(NULL));
     H_CHECK(!midge_connack_subscription_identifiers_available(NULL));
     H_CHECK(!midge_connack_shared_subscription_available(NULL));
-    H_CHECK(midge_connack_reason_string(NULL) == NULL);
-    H_CHECK(midge_connack_server_reference(NULL) == NULL);
-    H_CHECK(midge_connack_response_information(NULL) == NULL);
-    H_CHECK(midge_connack_authentication_method(NULL) == NULL);
+    H_CHECK(!midge_connack_reason_string(NULL, &s));
+    H_CHECK(!midge_connack_server_reference(NULL, &s));
+    H_CHECK(!midge_connack_response_information(NULL, &s));
+    H_CHECK(!midge_connack_authentication_method(NULL, &s));
+    H_CHECK(!midge_connack_authentication_data(NULL, &d, &n));
     H_CHECK(midge_connack_user_property_count(NULL) == 0);
     H_CHECK_RC(midge_connack_user_property(NULL, 0, &k, &v), BAD);
+    H_CHECK(midge_connack_property_count(NULL) == 0);
+    H_CHECK_RC(midge_connack_property_at(NULL, 0, &prop), BAD);
+    H_CHECK(midge_connack_clone(NULL) == NULL);
     midge_connack_free(NULL);
 
     H_CHECK(midge_disconnect_kind_of(NULL) == 0);
-    H_CHECK(midge_disconnect_reason_code(NULL) == -1);
-    H_CHECK(midge_disconnect_reason_string(NULL) == NULL);
-    H_CHECK(midge_disconnect_server_reference(NULL) == NULL);
-    H_CHECK(midge_disconnect_errno(NULL) == 0);
+    H_CHECK(!midge_disconnect_reason_code(NULL, &u8));
+    H_CHECK(!midge_disconnect_reason_string(NULL, &s));
+    H_CHECK(!midge_disconnect_server_reference(NULL, &s));
+    H_CHECK(!midge_disconnect_errno(NULL, &i));
     H_CHECK(midge_disconnect_detail(NULL) == NULL);
+    H_CHECK(midge_disconnect_user_property_count(NULL) == 0);
+    H_CHECK_RC(midge_disconnect_user_property(NULL, 0, &k, &v), BAD);
+    H_CHECK(midge_disconnect_property_count(NULL) == 0);
+    H_CHECK_RC(midge_disconnect_property_at(NULL, 0, &prop), BAD);
+
+    H_CHECK(midge_ack_id(NULL) == 0);
+    H_CHECK_RC(midge_ack_result(NULL), BAD);
+    H_CHECK(!midge_ack_packet_id(NULL, &u16));
+    H_CHECK(!midge_ack_reason_code(NULL, &u8));
+    H_CHECK(midge_ack_reason_codes(NULL, &n) == NULL);
+    H_CHECK(n == 0);
+    H_CHECK(!midge_ack_reason_string(NULL, &s));
+    H_CHECK(midge_ack_user_property_count(NULL) == 0);
+    H_CHECK_RC(midge_ack_user_property(NULL, 0, &k, &v), BAD);
+    H_CHECK(midge_ack_property_count(NULL) == 0);
+    H_CHECK_RC(midge_ack_property_at(NULL, 0, &prop), BAD);
+
+    /* Nothing was written on the way. */
+    H_CHECK(u == 7 && u16 == 7 && u8 == 7 && i == 7);
+    H_CHECK(k == NULL && v == NULL && s == NULL && d == NULL);
+    uint8_t pattern[sizeof prop];
+    memset(pattern, 0x5A, sizeof pattern);
+    H_CHECK(memcmp(&prop, pattern, sizeof prop) == 0);
 
     H_CHECK_RC(midge_auth_response_set(NULL, B, 3), BAD);
 }
@@ -223,7 +249,7 @@ int main(void) {
     bad_properties(NULL);
     bad_completion(NULL);
     bad_event(NULL);
-    null_borrowed();
+    null_lent();
     H_CHECK(strstr(midge_last_error_message(), "NULL") != NULL);
 
     /* --- live handles, NULL in the other arguments */
@@ -344,23 +370,29 @@ int main(void) {
     H_CHECK(midge_properties_count(p) == 1);
     H_CHECK_RC(midge_client_next_event(c, 0, &ev), MIDGE_RESULT_TIMEOUT);
 
-    /* --- freed handles, and double frees of every handle type */
+    /* --- freed handles, and double frees of every handle type: _free empties the variable,
+     * a second free through it finds NULL, and a stale copy is a dead handle */
     midge_completion *done = NULL;
     H_CHECK_OK(midge_client_publish(c, "t", B, 3, 0, false, NULL, &done)); /* offline queue */
     H_CHECK(done != NULL);
-    midge_client_free(c);
-    midge_client_free(c);
-    bad_client(c);
+    midge_client *stale_c = c;
+    midge_client_free(&c);
+    H_CHECK(c == NULL);
+    midge_client_free(&c);
+    bad_client(stale_c);
     H_CHECK_RC(midge_completion_wait(done, H_LONG_MS), MIDGE_RESULT_CLOSED);
-    midge_completion_free(done);
-    midge_completion_free(done);
-    bad_completion(done);
-    midge_options_free(o);
-    midge_options_free(o);
-    bad_options(o);
-    midge_properties_free(p);
-    midge_properties_free(p);
-    bad_properties(p);
+    midge_completion *stale_done = done;
+    midge_completion_free(&done);
+    H_CHECK(done == NULL);
+    bad_completion(stale_done);
+    midge_options *stale_o = o;
+    midge_options_free(&o);
+    H_CHECK(o == NULL);
+    bad_options(stale_o);
+    midge_properties *stale_p = p;
+    midge_properties_free(&p);
+    H_CHECK(p == NULL);
+    bad_properties(stale_p);
 
     /* events, CONNACKs and messages need a broker */
     h_broker broker;
@@ -369,8 +401,8 @@ int main(void) {
     midge_connack *ack = NULL;
     H_CHECK_OK(midge_client_connect_wait(c, H_LONG_MS, &ack));
     H_CHECK(midge_connack_receive_maximum(ack) > 0);
-    midge_connack_free(ack);
-    midge_connack_free(ack);
+    midge_connack_free(&ack);
+    midge_connack_free(&ack);
     ev = NULL;
     H_CHECK_OK(midge_client_next_event(c, H_LONG_MS, &ev)); /* CONNECTED */
     H_CHECK(midge_event_kind_of(ev) == MIDGE_EVENT_CONNECTED);
@@ -382,26 +414,61 @@ int main(void) {
     for (;;) {
         H_CHECK_OK(midge_client_next_event(c, H_LONG_MS, &mev));
         if (midge_event_kind_of(mev) == MIDGE_EVENT_MESSAGE) break;
-        midge_event_free(mev);
+        midge_event_free(&mev);
     }
     midge_message *m1 = midge_message_clone(midge_event_message(mev));
     midge_message *m2 = midge_message_clone(m1);
     H_CHECK(m1 != NULL && m2 != NULL && m1 != m2);
-    midge_event_free(mev);
-    midge_event_free(mev);
-    bad_event(mev);
+    const midge_message *lent = midge_event_message(mev);
+    midge_event *stale_mev = mev;
+    midge_event_free(&mev);
+    H_CHECK(mev == NULL);
+    bad_event(stale_mev);
+    H_CHECK(midge_message_topic(lent) == NULL); /* lent by the event: gone with it */
     bad_event(ev == NULL ? NULL : (midge_event *)c); /* a client is not an event */
     H_CHECK(h_payload_is(m1, B, 3));
-    midge_message_free(m1);
-    midge_message_free(m1); /* freed already: ignored */
+    midge_message_free(&m1);
+    midge_message_free(&m1); /* freed already: ignored */
     H_CHECK(h_payload_is(m2, B, 3)); /* the other clone is untouched */
-    midge_message_free(m2);
-    midge_message_free(m2); /* freed already: ignored */
-    midge_event_free(ev);
-    midge_event_free(ev);
-    bad_event(ev);
-    midge_client_free(c);
+    midge_message_free(&m2);
+    midge_message_free(&m2); /* freed already: ignored */
+    midge_event *stale_ev = ev;
+    midge_event_free(&ev);
+    midge_event_free(&ev);
+    bad_event(stale_ev);
+    midge_client_free(&c);
     h_broker_stop(&broker);
+
+    /* --- every reason code of the standard's table 2-6 has its name, others "unknown" */
+    static const struct { uint8_t code; const char *name; } table[] = {
+        {0x00, "Success"}, {0x01, "Granted QoS 1"}, {0x02, "Granted QoS 2"},
+        {0x04, "Disconnect with Will Message"}, {0x10, "No matching subscribers"},
+        {0x11, "No subscription existed"}, {0x18, "Continue authentication"},
+        {0x19, "Re-authenticate"}, {0x80, "Unspecified error"}, {0x81, "Malformed Packet"},
+        {0x82, "Protocol Error"}, {0x83, "Implementation specific error"},
+        {0x84, "Unsupported Protocol Version"}, {0x85, "Client Identifier not valid"},
+        {0x86, "Bad User Name or Password"}, {0x87, "Not authorized"},
+        {0x88, "Server unavailable"}, {0x89, "Server busy"}, {0x8A, "Banned"},
+        {0x8B, "Server shutting down"}, {0x8C, "Bad authentication method"},
+        {0x8D, "Keep Alive timeout"}, {0x8E, "Session taken over"},
+        {0x8F, "Topic Filter invalid"}, {0x90, "Topic Name invalid"},
+        {0x91, "Packet Identifier in use"}, {0x92, "Packet Identifier not found"},
+        {0x93, "Receive Maximum exceeded"}, {0x94, "Topic Alias invalid"},
+        {0x95, "Packet too large"}, {0x96, "Message rate too high"},
+        {0x97, "Quota exceeded"}, {0x98, "Administrative action"},
+        {0x99, "Payload format invalid"}, {0x9A, "Retain not supported"},
+        {0x9B, "QoS not supported"}, {0x9C, "Use another server"}, {0x9D, "Server moved"},
+        {0x9E, "Shared Subscriptions not supported"}, {0x9F, "Connection rate exceeded"},
+        {0xA0, "Maximum connect time"}, {0xA1, "Subscription Identifiers not supported"},
+        {0xA2, "Wildcard Subscriptions not supported"},
+    };
+    for (int code = 0; code <= 255; code++) {
+        const char *want = "unknown";
+        for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+            if (table[i].code == code) want = table[i].name;
+        }
+        H_CHECK(strcmp(midge_reason_code_str((uint8_t)code), want) == 0);
+    }
 
     h_end();
     return 0;

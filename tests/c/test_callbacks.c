@@ -64,13 +64,13 @@ static void test_drop_user_data(const char *url) {
     H_CHECK_OK(midge_client_on_message(c, message_count, &t[5], count_drop));
     H_CHECK_OK(midge_client_on_log(c, NULL, &t[6], count_drop)); /* dropped at once */
     H_WAIT_UNTIL(ATOMIC_GET(&t[6].drops) == 1, H_LONG_MS);
-    midge_client_free(c);
+    midge_client_free(&c);
     H_CHECK(ATOMIC_GET(&t[5].drops) == 1);
     /* a freed client: failure, dropped at once */
     H_CHECK_RC(midge_client_on_message(c, message_count, &t[7], count_drop),
                MIDGE_RESULT_INVALID_ARGUMENT);
     H_CHECK(ATOMIC_GET(&t[7].drops) == 1);
-    midge_client_free(c);
+    midge_client_free(&c);
     /* exactly once, each */
     int expected[8] = {1, 1, 1, 0, 1, 1, 1, 1};
     for (int i = 0; i < 8; i++) {
@@ -133,13 +133,13 @@ static void test_echo(const char *url) {
         H_CHECK(len == 3 && p[0] < n && p[1] == 0x00 && p[2] == 0xFF);
         if (strcmp(midge_message_topic(m), "echo/out") == 0) got_out++;
         else if (strcmp(midge_message_topic(m), "echo/out0") == 0) got_out0++;
-        midge_message_free(m);
+        midge_message_free(&m);
     }
     H_CHECK(got_out == n && got_out0 == n);
     H_CHECK(ATOMIC_GET(&e.echoed) == n);
     H_CHECK(ATOMIC_GET(&e.failures) == 0);
-    midge_client_free(r);
-    midge_client_free(e.client);
+    midge_client_free(&r);
+    midge_client_free(&e.client);
     h_inbox_destroy(&inbox);
 }
 
@@ -165,7 +165,8 @@ static void sd_on_connect(void *user_data, const midge_connack *connack) {
 static void sd_on_lost(void *user_data, const midge_disconnect *cause) {
     self_disconnect *s = (self_disconnect *)user_data;
     s->lost_kind = midge_disconnect_kind_of(cause);
-    s->lost_reason = midge_disconnect_reason_code(cause);
+    uint8_t code = 0;
+    s->lost_reason = midge_disconnect_reason_code(cause, &code) ? (int)code : -1;
     H_CHECK(midge_disconnect_detail(cause) != NULL);
     ATOMIC_INC(&s->lost);
 }
@@ -187,7 +188,7 @@ static void test_disconnect_from_on_connect(const char *url) {
     H_CHECK_RC(midge_client_publish_wait(s.client, "x", NULL, 0, 1, false, NULL, 200, NULL),
                MIDGE_RESULT_TIMEOUT);
     H_CHECK(ATOMIC_GET(&s.connects) == 1);
-    midge_client_free(s.client);
+    midge_client_free(&s.client);
 }
 
 /* ------------------------------------------------------------------ free from own callback */
@@ -204,7 +205,7 @@ static void sf_on_message(void *user_data, const midge_message *m) {
     H_CHECK(h_payload_is_str(m, "bye"));
     int n = ATOMIC_INC(&s->messages);
     if (n == 1) {
-        midge_client_free(s->client); /* returns at once; closes after this callback */
+        midge_client_free(&s->client); /* returns at once; closes after this callback */
         /* the handle is gone for every later call */
         s->after_free_rc = (int)midge_client_publish(s->client, "free/t", NULL, 0, 0, false, NULL,
                                                      NULL);
@@ -233,9 +234,9 @@ static void test_free_from_callback(const char *url) {
     H_CHECK(ATOMIC_GET(&s.messages) == 1);               /* no callback after the free */
     H_CHECK(s.after_free_rc == MIDGE_RESULT_INVALID_ARGUMENT);
     H_CHECK_RC(midge_client_connect(s.client, NULL), MIDGE_RESULT_INVALID_ARGUMENT);
-    midge_client_free(s.client); /* freed already: nothing */
+    midge_client_free(&s.client); /* freed already: nothing */
     H_CHECK(ATOMIC_GET(&s.drops) == 1);
-    midge_client_free(p);
+    midge_client_free(&p);
 }
 
 /* ------------------------------------------------------------------ no concurrency */
@@ -277,29 +278,38 @@ static void se_message(void *u, const midge_message *m) {
     ATOMIC_INC(&s->messages);
     leave(s);
 }
-static void se_publish(void *u, uint64_t id, uint16_t packet_id, midge_result result,
-                       int reason_code) {
+static void se_publish(void *u, const midge_ack *ack) {
     serial *s = (serial *)u;
     enter(s);
-    if (id == 0 || packet_id == 0 || result != MIDGE_RESULT_OK || reason_code != 0x00) {
+    /* Everything about the end of the publish, in one lent object. */
+    uint16_t packet_id = 0;
+    uint8_t reason_code = 0xFF;
+    if (midge_ack_id(ack) == 0 || !midge_ack_packet_id(ack, &packet_id) || packet_id == 0 ||
+        midge_ack_result(ack) != MIDGE_RESULT_OK || !midge_ack_reason_code(ack, &reason_code) ||
+        reason_code != 0x00) {
         ATOMIC_INC(&s->publish_failures);
     }
     ATOMIC_INC(&s->publishes);
     leave(s);
 }
-static void se_subscribe(void *u, uint64_t id, midge_result result, const uint8_t *codes,
-                         size_t count) {
+static void se_subscribe(void *u, const midge_ack *ack) {
     serial *s = (serial *)u;
     enter(s);
-    H_CHECK(id != 0 && result == MIDGE_RESULT_OK && count == 1 && codes[0] == 0x01);
+    size_t count = 0;
+    const uint8_t *codes = midge_ack_reason_codes(ack, &count);
+    H_CHECK(midge_ack_id(ack) != 0 && midge_ack_result(ack) == MIDGE_RESULT_OK && count == 1 &&
+            codes[0] == 0x01);
+    H_CHECK(midge_ack_packet_id(ack, NULL));
     ATOMIC_INC(&s->subscribes);
     leave(s);
 }
-static void se_unsubscribe(void *u, uint64_t id, midge_result result, const uint8_t *codes,
-                           size_t count) {
+static void se_unsubscribe(void *u, const midge_ack *ack) {
     serial *s = (serial *)u;
     enter(s);
-    H_CHECK(id != 0 && result == MIDGE_RESULT_OK && count == 1 && codes[0] == 0x00);
+    size_t count = 0;
+    const uint8_t *codes = midge_ack_reason_codes(ack, &count);
+    H_CHECK(midge_ack_id(ack) != 0 && midge_ack_result(ack) == MIDGE_RESULT_OK && count == 1 &&
+            codes[0] == 0x00);
     ATOMIC_INC(&s->unsubscribes);
     leave(s);
 }
@@ -318,7 +328,7 @@ static void test_never_concurrent(const char *url) {
     H_CHECK_OK(midge_options_set_client_id(o, "c-cb-serial"));
     H_CHECK_OK(midge_options_set_log_level(o, MIDGE_LOG_DEBUG));
     H_CHECK_OK(midge_client_new(url, o, &s.client));
-    midge_options_free(o);
+    midge_options_free(&o);
     H_CHECK_OK(midge_client_on_connect(s.client, se_connect, &s, NULL));
     H_CHECK_OK(midge_client_on_connection_lost(s.client, se_lost, &s, NULL));
     H_CHECK_OK(midge_client_on_message(s.client, se_message, &s, NULL));
@@ -334,7 +344,7 @@ static void test_never_concurrent(const char *url) {
         if (ev != NULL) {
             h_note("next_event took an event of kind %d while callbacks are registered",
                    midge_event_kind_of(ev));
-            midge_event_free(ev);
+            midge_event_free(&ev);
         }
         H_CHECK_RC(rc, MIDGE_RESULT_TIMEOUT);
         H_CHECK(ev == NULL);
@@ -345,7 +355,7 @@ static void test_never_concurrent(const char *url) {
     midge_completion *done = NULL;
     H_CHECK_OK(midge_client_subscribe(s.client, f, q, 1, NULL, &done));
     H_CHECK_OK(midge_completion_wait(done, H_LONG_MS));
-    midge_completion_free(done);
+    midge_completion_free(&done);
     H_WAIT_UNTIL(ATOMIC_GET(&s.subscribes) == 1, H_LONG_MS);
 
     midge_client *other = h_connect_id(url, "c-cb-other");
@@ -361,8 +371,8 @@ static void test_never_concurrent(const char *url) {
     H_WAIT_UNTIL(ATOMIC_GET(&s.unsubscribes) == 1, H_LONG_MS);
     H_CHECK_OK(midge_client_disconnect_wait(s.client, 0, NULL, H_LONG_MS));
     H_WAIT_UNTIL(ATOMIC_GET(&s.losts) == 1, H_LONG_MS);
-    midge_client_free(s.client);
-    midge_client_free(other);
+    midge_client_free(&s.client);
+    midge_client_free(&other);
     h_note("serial: %d messages, %d publishes, %d log lines, %d overlaps", s.messages,
            s.publishes, s.logs, s.overlaps);
     H_CHECK(s.overlaps == 0);
@@ -405,7 +415,7 @@ static void inline_on_message(void *user_data, const midge_message *m) {
                                                   (const uint8_t *)"echo", 4, 1, false, NULL,
                                                   NULL);
     } else if (h_payload_is_str(m, "bye") && ATOMIC_GET(&s->calls) == 1) {
-        midge_client_free(s->client); /* returns at once; closes after this callback */
+        midge_client_free(&s->client); /* returns at once; closes after this callback */
         s->after_free_rc = (int)midge_client_publish(s->client, "inline/out", NULL, 0, 0, false,
                                                      NULL, NULL);
     }
@@ -433,7 +443,7 @@ static void test_inline(const char *url) {
     H_CHECK_OK(midge_options_set_client_id(o, "c-cb-inline"));
     H_CHECK_OK(midge_options_set_inline_callbacks(o, true));
     H_CHECK_OK(midge_client_new(url, o, &s.client));
-    midge_options_free(o);
+    midge_options_free(&o);
     /* registered before connecting, so that every event goes through the I/O thread */
     H_CHECK_OK(midge_client_on_message(s.client, inline_on_message, &s, inline_drop));
     H_CHECK_OK(midge_client_connect_wait(s.client, H_LONG_MS, NULL));
@@ -460,7 +470,7 @@ static void test_inline(const char *url) {
             H_CHECK(h_payload_is_str(m, "waited"));
             waited++;
         }
-        midge_message_free(m);
+        midge_message_free(&m);
         if (echo) break;
     }
     H_CHECK(waited <= 1);
@@ -475,10 +485,10 @@ static void test_inline(const char *url) {
     H_CHECK(ATOMIC_GET(&s.calls) == 2);
     H_CHECK(s.after_free_rc == MIDGE_RESULT_INVALID_ARGUMENT);
     H_CHECK(ATOMIC_GET(&s.off_io_thread) == 0);
-    midge_client_free(s.client); /* freed already: nothing */
+    midge_client_free(&s.client); /* freed already: nothing */
     H_CHECK(ATOMIC_GET(&s.drops) == 1);
-    midge_client_free(p);
-    midge_client_free(r);
+    midge_client_free(&p);
+    midge_client_free(&r);
     h_inbox_destroy(&inbox);
 }
 

@@ -20,7 +20,7 @@ static midge_event *next(midge_client *c) {
         int level = -1;
         H_CHECK(midge_event_log(e, &level) != NULL);
         H_CHECK(level >= MIDGE_LOG_ERROR && level <= MIDGE_LOG_DEBUG);
-        midge_event_free(e);
+        midge_event_free(&e);
     }
 }
 
@@ -41,7 +41,7 @@ static void *next_event_thread(void *arg) {
     __atomic_store_n(&b->started, 1, __ATOMIC_SEQ_CST);
     b->rc = (int)midge_client_next_event(b->client, 8000, &e);
     b->kind = midge_event_kind_of(e);
-    midge_event_free(e);
+    midge_event_free(&e);
     b->returned_at = h_now_ms();
     __atomic_store_n(&b->done, 1, __ATOMIC_SEQ_CST);
     return NULL;
@@ -80,7 +80,7 @@ int main(void) {
     H_CHECK_OK(midge_options_set_completion_events(o, true));
     midge_client *c = NULL;
     H_CHECK_OK(midge_client_new(broker.url, o, &c));
-    midge_options_free(o);
+    midge_options_free(&o);
 
     /* --- idle before connecting: TIMEOUT after the wait */
     midge_event *e = NULL;
@@ -96,20 +96,20 @@ int main(void) {
     H_CHECK(midge_event_kind_of(e) == MIDGE_EVENT_CONNECTED);
     const midge_connack *ack = midge_event_connack(e);
     H_CHECK(ack != NULL);
-    H_CHECK(midge_connack_assigned_client_id(ack) == NULL);
+    H_CHECK(!midge_connack_assigned_client_id(ack, NULL));
     H_CHECK(midge_connack_receive_maximum(ack) > 0);
     H_CHECK(midge_event_message(e) == NULL);
     H_CHECK(midge_event_disconnect(e) == NULL);
-    H_CHECK(midge_event_id(e) == 0);
-    H_CHECK(midge_event_result(e) == MIDGE_RESULT_OK);
+    H_CHECK(midge_event_ack(e) == NULL);
     H_CHECK(midge_event_log(e, NULL) == NULL);
     size_t n = 99;
-    H_CHECK(midge_event_reason_codes(e, &n) == NULL && n == 0);
-    midge_event_free(e);
-    midge_event_free(e); /* double free: nothing */
-    H_CHECK(midge_event_kind_of(e) == 0); /* freed */
+    midge_event *stale = e;
+    midge_event_free(&e);
+    midge_event_free(&e); /* double free: nothing */
+    H_CHECK(midge_event_kind_of(stale) == 0); /* freed */
+    H_CHECK(midge_connack_receive_maximum(ack) == 0); /* its CONNACK went with it */
     H_CHECK_OK(midge_completion_wait(conn, H_LONG_MS));
-    midge_completion_free(conn);
+    midge_completion_free(&conn);
 
     /* --- SUBSCRIBE_COMPLETE, with the completion's id and one code per filter */
     const char *filters[] = {"ev/a", "ev/b"};
@@ -118,13 +118,14 @@ int main(void) {
     H_CHECK_OK(midge_client_subscribe(c, filters, opts, 2, NULL, &sub));
     e = next(c);
     H_CHECK(midge_event_kind_of(e) == MIDGE_EVENT_SUBSCRIBE_COMPLETE);
-    H_CHECK(midge_event_id(e) == midge_completion_id(sub));
-    H_CHECK(midge_event_result(e) == MIDGE_RESULT_OK);
-    const uint8_t *codes = midge_event_reason_codes(e, &n);
+    const midge_ack *done = midge_event_ack(e);
+    H_CHECK(midge_ack_id(done) == midge_completion_id(sub));
+    H_CHECK(midge_ack_result(done) == MIDGE_RESULT_OK);
+    const uint8_t *codes = midge_ack_reason_codes(done, &n);
     H_CHECK(codes != NULL && n == 2 && codes[0] == 1 && codes[1] == 2);
     H_CHECK(midge_event_connack(e) == NULL);
-    midge_event_free(e);
-    midge_completion_free(sub);
+    midge_event_free(&e);
+    midge_completion_free(&sub);
 
     /* --- PUBLISH_COMPLETE and MESSAGE (in either order) */
     midge_completion *pub = NULL;
@@ -137,10 +138,12 @@ int main(void) {
         int kind = midge_event_kind_of(e);
         if (kind == MIDGE_EVENT_PUBLISH_COMPLETE) {
             got_complete++;
-            H_CHECK(midge_event_id(e) == midge_completion_id(pub));
-            H_CHECK(midge_event_result(e) == MIDGE_RESULT_OK);
-            H_CHECK(midge_event_packet_id(e) != 0);
-            codes = midge_event_reason_codes(e, &n);
+            done = midge_event_ack(e);
+            H_CHECK(midge_ack_id(done) == midge_completion_id(pub));
+            H_CHECK(midge_ack_result(done) == MIDGE_RESULT_OK);
+            uint16_t packet_id = 0;
+            H_CHECK(midge_ack_packet_id(done, &packet_id) && packet_id != 0);
+            codes = midge_ack_reason_codes(done, &n);
             H_CHECK(codes != NULL && n == 1 && codes[0] == 0x00);
             H_CHECK(midge_event_message(e) == NULL);
         } else {
@@ -151,17 +154,17 @@ int main(void) {
             H_CHECK(strcmp(midge_message_topic(m), "ev/a") == 0);
             H_CHECK(h_payload_is(m, payload, sizeof payload));
             H_CHECK(midge_message_qos(m) == 1);
-            H_CHECK(midge_event_id(e) == 0);
+            H_CHECK(midge_event_ack(e) == NULL);
             kept = midge_message_clone(m); /* outlives the event */
             H_CHECK(kept != NULL);
         }
-        midge_event_free(e);
+        midge_event_free(&e);
     }
     H_CHECK(strcmp(midge_message_topic(kept), "ev/a") == 0);
     H_CHECK(h_payload_is(kept, payload, sizeof payload));
-    midge_message_free(kept);
+    midge_message_free(&kept);
     H_CHECK_OK(midge_completion_wait(pub, 0));
-    midge_completion_free(pub);
+    midge_completion_free(&pub);
 
     /* QoS 0 publish without a completion still gives an event */
     H_CHECK_OK(midge_client_publish(c, "ev/b", NULL, 0, 0, false, NULL, NULL));
@@ -171,14 +174,14 @@ int main(void) {
         int kind = midge_event_kind_of(e);
         if (kind == MIDGE_EVENT_PUBLISH_COMPLETE) {
             got_complete++;
-            H_CHECK(midge_event_id(e) != 0);
-            H_CHECK(midge_event_packet_id(e) == 0);
+            H_CHECK(midge_ack_id(midge_event_ack(e)) != 0);
+            H_CHECK(!midge_ack_packet_id(midge_event_ack(e), NULL)); /* QoS 0: none */
         } else {
             H_CHECK(kind == MIDGE_EVENT_MESSAGE);
             got_message++;
             H_CHECK(midge_message_qos(midge_event_message(e)) == 0);
         }
-        midge_event_free(e);
+        midge_event_free(&e);
     }
 
     /* --- UNSUBSCRIBE_COMPLETE */
@@ -186,11 +189,11 @@ int main(void) {
     H_CHECK_OK(midge_client_unsubscribe(c, filters, 2, NULL, &unsub));
     e = next(c);
     H_CHECK(midge_event_kind_of(e) == MIDGE_EVENT_UNSUBSCRIBE_COMPLETE);
-    H_CHECK(midge_event_id(e) == midge_completion_id(unsub));
-    codes = midge_event_reason_codes(e, &n);
+    H_CHECK(midge_ack_id(midge_event_ack(e)) == midge_completion_id(unsub));
+    codes = midge_ack_reason_codes(midge_event_ack(e), &n);
     H_CHECK(codes != NULL && n == 2 && codes[0] == 0x00 && codes[1] == 0x00);
-    midge_event_free(e);
-    midge_completion_free(unsub);
+    midge_event_free(&e);
+    midge_completion_free(&unsub);
 
     /* --- idle: TIMEOUT (log lines aside) */
     for (;;) {
@@ -199,7 +202,7 @@ int main(void) {
         int rc = (int)midge_client_next_event(c, 100, &e);
         if (rc == MIDGE_RESULT_OK) {
             H_CHECK(midge_event_kind_of(e) == MIDGE_EVENT_LOG);
-            midge_event_free(e);
+            midge_event_free(&e);
             continue;
         }
         H_CHECK_RC(rc, MIDGE_RESULT_TIMEOUT);
@@ -214,16 +217,18 @@ int main(void) {
     const midge_disconnect *cause = midge_event_disconnect(e);
     H_CHECK(cause != NULL);
     H_CHECK(midge_disconnect_kind_of(cause) == MIDGE_DISCONNECT_CLIENT);
-    H_CHECK(midge_disconnect_reason_code(cause) == 0x00);
+    uint8_t reason = 0xFF;
+    H_CHECK(midge_disconnect_reason_code(cause, &reason) && reason == 0x00);
     H_CHECK(midge_disconnect_detail(cause) != NULL);
-    H_CHECK(midge_disconnect_errno(cause) == 0);
-    H_CHECK(midge_disconnect_reason_string(cause) == NULL);
-    H_CHECK(midge_disconnect_server_reference(cause) == NULL);
+    H_CHECK(!midge_disconnect_errno(cause, NULL));
+    H_CHECK(!midge_disconnect_reason_string(cause, NULL));
+    H_CHECK(!midge_disconnect_server_reference(cause, NULL));
+    H_CHECK(midge_disconnect_property_count(cause) == 0);
     H_CHECK(midge_event_connack(e) == NULL);
-    midge_event_free(e);
+    midge_event_free(&e);
 
     /* --- freed: INVALID_ARGUMENT (the CLOSED event went with the client) */
-    midge_client_free(c);
+    midge_client_free(&c);
     e = NULL;
     H_CHECK_RC(midge_client_next_event(c, 0, &e), MIDGE_RESULT_INVALID_ARGUMENT);
     H_CHECK(e == NULL);
@@ -238,7 +243,7 @@ int main(void) {
         for (;;) {
             e = NULL;
             if (midge_client_next_event(b.client, 50, &e) != MIDGE_RESULT_OK) break;
-            midge_event_free(e);
+            midge_event_free(&e);
         }
         pthread_t th;
         H_CHECK(pthread_create(&th, NULL, next_event_thread, &b) == 0);
@@ -247,7 +252,7 @@ int main(void) {
         H_WAIT_UNTIL(__atomic_load_n(&b.started, __ATOMIC_SEQ_CST) == 1, 5000);
         H_WAIT_UNTIL(waits_on_futex(b.tid), 5000);
         t0 = h_now_ms();
-        midge_client_free(b.client);
+        midge_client_free(&b.client);
         H_WAIT_UNTIL(__atomic_load_n(&b.done, __ATOMIC_SEQ_CST) == 1, 8000 + 3000);
         pthread_join(th, NULL);
         int64_t took = b.returned_at - t0;

@@ -17,7 +17,7 @@ static void peer_open(peer *p, const char *url, const char *id) {
 }
 
 static void peer_close(peer *p) {
-    midge_client_free(p->client);
+    midge_client_free(&p->client);
     h_inbox_destroy(&p->inbox);
 }
 
@@ -49,7 +49,7 @@ static void expect(peer *p, const char *topic, const char *payload, bool retain)
     H_CHECK(strcmp(midge_message_topic(m), topic) == 0);
     H_CHECK(h_payload_is_str(m, payload));
     H_CHECK(midge_message_retain(m) == retain);
-    midge_message_free(m);
+    midge_message_free(&m);
 }
 
 int main(void) {
@@ -82,14 +82,15 @@ int main(void) {
         H_CHECK_OK(midge_client_subscribe(a.client, filters, opts, 4, NULL, &done));
         H_CHECK_OK(midge_completion_wait(done, H_LONG_MS));
         size_t n = 0;
-        const uint8_t *rc = midge_completion_reason_codes(done, &n);
+        const midge_ack *ack = midge_completion_ack(done);
+        const uint8_t *rc = midge_ack_reason_codes(ack, &n);
         H_CHECK(rc != NULL && n == 4);
         H_CHECK(rc[0] == 0x00 && rc[1] == 0x01 && rc[2] == 0x02 && rc[3] == codes[3]);
-        H_CHECK(midge_completion_reason_codes(done, NULL) == rc);
+        H_CHECK(midge_ack_reason_codes(ack, NULL) == rc);
         uint8_t one = 0xEE;
-        H_CHECK_RC(midge_completion_reason_code(done, &one), MIDGE_RESULT_NOT_FOUND);
-        H_CHECK(midge_completion_packet_id(done) != 0);
-        midge_completion_free(done);
+        H_CHECK(!midge_ack_reason_code(ack, &one) && one == 0xEE); /* not one code */
+        H_CHECK(midge_ack_packet_id(ack, NULL));
+        midge_completion_free(&done);
 
         /* --- UNSUBACK codes: 0x00 Success, 0x11 No subscription existed */
         const char *unsub[] = {"s/a", "never/subscribed", "s/b"};
@@ -98,10 +99,10 @@ int main(void) {
         H_CHECK(ucodes[0] == 0x00 && ucodes[1] == 0x11 && ucodes[2] == 0x00);
         H_CHECK_OK(midge_client_unsubscribe(a.client, unsub, 3, NULL, &done));
         H_CHECK_OK(midge_completion_wait(done, H_LONG_MS));
-        rc = midge_completion_reason_codes(done, &n);
+        rc = midge_ack_reason_codes(midge_completion_ack(done), &n);
         H_CHECK(rc != NULL && n == 3);
         H_CHECK(rc[0] == 0x11 && rc[1] == 0x11 && rc[2] == 0x11);
-        midge_completion_free(done);
+        midge_completion_free(&done);
         const char *rest[] = {"s/c/#", "nosub/x"};
         H_CHECK_OK(midge_client_unsubscribe_wait(a.client, rest, 2, NULL, H_LONG_MS, NULL));
     }

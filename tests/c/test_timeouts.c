@@ -15,7 +15,7 @@ static midge_client *silent_client(const char *url, uint32_t connack_timeout_ms)
     if (connack_timeout_ms > 0) H_CHECK_OK(midge_options_set_connack_timeout(o, connack_timeout_ms));
     midge_client *c = NULL;
     H_CHECK_OK(midge_client_new(url, o, &c));
-    midge_options_free(o);
+    midge_options_free(&o);
     return c;
 }
 
@@ -60,14 +60,14 @@ int main(void) {
         H_CHECK(took >= 95 && took < 100 + SLACK_MS);
         /* free while connecting: prompt, and the completion ends CLOSED */
         t0 = h_now_ms();
-        midge_client_free(c);
+        midge_client_free(&c);
         took = h_now_ms() - t0;
         h_note("free while connecting took %lld ms", (long long)took);
         H_CHECK(took < SLACK_MS);
         /* the pending connect ends (CLOSED; midge says DISCONNECTED, client-initiated) */
         int rc = (int)midge_completion_wait(done, H_LONG_MS);
         H_CHECK(rc == MIDGE_RESULT_CLOSED || rc == MIDGE_RESULT_DISCONNECTED);
-        midge_completion_free(done);
+        midge_completion_free(&done);
     }
 
     /* --- a short CONNACK timeout ends the attempt: DISCONNECTED, before connect_wait's own */
@@ -79,7 +79,7 @@ int main(void) {
         h_note("CONNACK timeout 200 ms: connect_wait returned after %lld ms (%s)",
                (long long)took, midge_last_error_message());
         H_CHECK(took >= 190 && took < 200 + SLACK_MS);
-        midge_client_free(c);
+        midge_client_free(&c);
     }
 
     /* --- a connect_wait blocked in another thread ends (CLOSED) when the client is freed */
@@ -93,7 +93,7 @@ int main(void) {
         H_CHECK(pthread_create(&th, NULL, connect_wait_thread, &b) == 0);
         H_WAIT_UNTIL(h_silent_accepted(&silent) > before, H_LONG_MS); /* it is connecting */
         int64_t t0 = h_now_ms();
-        midge_client_free(b.client);
+        midge_client_free(&b.client);
         H_WAIT_UNTIL(__atomic_load_n(&b.done, __ATOMIC_SEQ_CST) == 1, 8000 + SLACK_MS);
         pthread_join(th, NULL);
         int64_t took = b.returned_at - t0;
@@ -138,13 +138,13 @@ int main(void) {
         H_CHECK(code == 0x00);
         midge_message *m = h_inbox_pop(&inbox, H_LONG_MS);
         H_CHECK(m != NULL && h_payload_is_str(m, "1"));
-        midge_message_free(m);
+        midge_message_free(&m);
         m = h_inbox_pop(&inbox, H_LONG_MS);
         H_CHECK(m != NULL && h_payload_is_str(m, "2"));
-        midge_message_free(m);
+        midge_message_free(&m);
 
-        midge_client_free(c);
-        midge_client_free(sub);
+        midge_client_free(&c);
+        midge_client_free(&sub);
         h_inbox_destroy(&inbox);
         h_broker_stop(&broker);
     }

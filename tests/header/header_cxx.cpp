@@ -20,7 +20,9 @@ int midge_header_cxx_check() {
     client.on_message([](const midge::Message& m) { midge::Message kept = m; (void)kept.topic(); });
     client.on_connect([](const midge::ConnAck&) {});
     client.on_connection_lost([](const midge::Disconnect&) {});
-    client.on_publish([](uint64_t, uint16_t, midge_result, int) {});
+    client.on_publish([](const midge::Ack& a) { (void)a.reason_string; });
+    client.on_subscribe([](const midge::Ack& a) { (void)a.packet_id; });
+    client.on_unsubscribe([](const midge::Ack& a) { (void)a.properties; });
     client.on_log([](int, std::string_view) {});
     client.on_message(nullptr);
     midge::Properties props;
@@ -30,8 +32,13 @@ int midge_header_cxx_check() {
     (void)client.subscribe({{"a/#", 1}, {"b", 2}});
     if (auto event = client.next_event(10ms)) {
         (void)event->kind();
-        (void)event->message();
-        (void)event->reason_codes();
+        if (auto m = event->message()) {
+            (void)m->properties();
+            (void)m->packet_id();
+            (void)m->payload_format();
+            (void)m->correlation_data();
+        }
+        (void)event->ack();
     }
     midge::Message reply = client.request("q", "x", "r");
     midge::Client moved = std::move(client);

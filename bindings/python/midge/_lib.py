@@ -16,7 +16,7 @@ from ctypes import (
     c_bool,
     c_char_p,
     c_int,
-    c_int64,
+    c_int32,
     c_size_t,
     c_uint8,
     c_uint16,
@@ -44,7 +44,7 @@ _pp = POINTER(c_void_p)  # T ** out-parameters
 _str = c_char_p  # const char * (in: bytes; out: bytes, copied by ctypes)
 _bytes_in = c_char_p  # const uint8_t * in: a bytes object, passed without a copy
 _bytes_out = c_void_p  # const uint8_t * out: read with ctypes.string_at
-_result = c_int  # midge_result (an enum: an int in the C ABI)
+_result = c_int32  # midge_result: typedef int32_t, MIDGE_RESULT_* constants
 
 
 class IoStatsStruct(ctypes.Structure):
@@ -58,18 +58,30 @@ class IoStatsStruct(ctypes.Structure):
     ]
 
 
+class PropertyStruct(ctypes.Structure):
+    """``midge_property``: one property as received (the `_property_at` functions)."""
+
+    _fields_ = [
+        ("id", c_uint8),
+        ("integer", c_uint32),
+        ("string", c_char_p),
+        ("value", c_char_p),
+        ("data", c_void_p),
+        ("len", c_size_t),
+    ]
+
+
 #: The plain structs of midge.h, by their C name (checked field by field against it).
-STRUCTS: Dict[str, Any] = {"midge_io_stats": IoStatsStruct}
+STRUCTS: Dict[str, Any] = {"midge_io_stats": IoStatsStruct, "midge_property": PropertyStruct}
 
 # Callback types (the typedefs of midge.h).
 CONNECT_CB = CFUNCTYPE(None, c_void_p, c_void_p)
 DROP_CB = CFUNCTYPE(None, c_void_p)
 CONNECTION_LOST_CB = CFUNCTYPE(None, c_void_p, c_void_p)
 MESSAGE_CB = CFUNCTYPE(None, c_void_p, c_void_p)
-PUBLISH_CB = CFUNCTYPE(None, c_void_p, c_uint64, c_uint16, c_int, c_int)
-SUBSCRIBE_CB = CFUNCTYPE(None, c_void_p, c_uint64, c_int, POINTER(c_uint8), c_size_t)
+ACK_CB = CFUNCTYPE(None, c_void_p, c_void_p)
 LOG_CB = CFUNCTYPE(None, c_void_p, c_int, c_char_p)
-AUTH_CB = CFUNCTYPE(c_int, c_void_p, c_int, c_void_p, c_size_t, c_void_p)
+AUTH_CB = CFUNCTYPE(c_int32, c_void_p, c_int, c_void_p, c_size_t, c_void_p)
 
 #: Which ctypes callback type stands for which midge.h typedef (checked by the tests).
 CALLBACK_TYPEDEFS: Dict[str, Any] = {
@@ -77,8 +89,7 @@ CALLBACK_TYPEDEFS: Dict[str, Any] = {
     "midge_drop_cb": DROP_CB,
     "midge_connection_lost_cb": CONNECTION_LOST_CB,
     "midge_message_cb": MESSAGE_CB,
-    "midge_publish_cb": PUBLISH_CB,
-    "midge_subscribe_cb": SUBSCRIBE_CB,
+    "midge_ack_cb": ACK_CB,
     "midge_log_cb": LOG_CB,
     "midge_auth_cb": AUTH_CB,
 }
@@ -90,12 +101,13 @@ SIGNATURES: Dict[str, Sig] = {
     # library
     "midge_version": (c_uint32, []),
     "midge_version_string": (_str, []),
-    "midge_result_str": (_str, [c_int]),
+    "midge_result_str": (_str, [_result]),
     "midge_last_error_message": (_str, []),
-    "midge_last_error_reason_code": (c_int, []),
+    "midge_last_error_reason_code": (c_bool, [POINTER(c_uint8)]),
+    "midge_reason_code_str": (_str, [c_uint8]),
     # client
     "midge_client_new": (_result, [_str, _p, _pp]),
-    "midge_client_free": (None, [_p]),
+    "midge_client_free": (None, [_pp]),
     "midge_client_connect": (_result, [_p, _pp]),
     "midge_client_connect_wait": (_result, [_p, c_uint32, _pp]),
     "midge_client_publish": (
@@ -138,93 +150,108 @@ SIGNATURES: Dict[str, Sig] = {
     "midge_client_on_connect": (_result, [_p, CONNECT_CB, c_void_p, DROP_CB]),
     "midge_client_on_connection_lost": (_result, [_p, CONNECTION_LOST_CB, c_void_p, DROP_CB]),
     "midge_client_on_message": (_result, [_p, MESSAGE_CB, c_void_p, DROP_CB]),
-    "midge_client_on_publish": (_result, [_p, PUBLISH_CB, c_void_p, DROP_CB]),
-    "midge_client_on_subscribe": (_result, [_p, SUBSCRIBE_CB, c_void_p, DROP_CB]),
-    "midge_client_on_unsubscribe": (_result, [_p, SUBSCRIBE_CB, c_void_p, DROP_CB]),
+    "midge_client_on_publish": (_result, [_p, ACK_CB, c_void_p, DROP_CB]),
+    "midge_client_on_subscribe": (_result, [_p, ACK_CB, c_void_p, DROP_CB]),
+    "midge_client_on_unsubscribe": (_result, [_p, ACK_CB, c_void_p, DROP_CB]),
     "midge_client_on_log": (_result, [_p, LOG_CB, c_void_p, DROP_CB]),
     # events
     "midge_event_kind_of": (c_int, [_p]),
     "midge_event_connack": (_p, [_p]),
     "midge_event_disconnect": (_p, [_p]),
     "midge_event_message": (_p, [_p]),
-    "midge_event_id": (c_uint64, [_p]),
-    "midge_event_result": (_result, [_p]),
-    "midge_event_packet_id": (c_uint16, [_p]),
-    "midge_event_reason_codes": (_bytes_out, [_p, POINTER(c_size_t)]),
+    "midge_event_ack": (_p, [_p]),
     "midge_event_count": (c_uint64, [_p]),
     "midge_event_log": (_str, [_p, POINTER(c_int)]),
-    "midge_event_free": (None, [_p]),
+    "midge_event_free": (None, [_pp]),
     # completions
     "midge_completion_id": (c_uint64, [_p]),
     "midge_completion_wait": (_result, [_p, c_uint32]),
     "midge_completion_poll": (_result, [_p]),
-    "midge_completion_reason_code": (_result, [_p, POINTER(c_uint8)]),
-    "midge_completion_reason_codes": (_bytes_out, [_p, POINTER(c_size_t)]),
-    "midge_completion_packet_id": (c_uint16, [_p]),
+    "midge_completion_ack": (_p, [_p]),
     "midge_completion_connack": (_p, [_p]),
-    "midge_completion_reason_string": (_str, [_p]),
-    "midge_completion_user_property_count": (c_size_t, [_p]),
-    "midge_completion_user_property": (
+    # acknowledgements (midge_ack)
+    "midge_ack_id": (c_uint64, [_p]),
+    "midge_ack_result": (_result, [_p]),
+    "midge_ack_packet_id": (c_bool, [_p, POINTER(c_uint16)]),
+    "midge_ack_reason_code": (c_bool, [_p, POINTER(c_uint8)]),
+    "midge_ack_reason_codes": (_bytes_out, [_p, POINTER(c_size_t)]),
+    "midge_ack_reason_string": (c_bool, [_p, POINTER(c_char_p)]),
+    "midge_ack_user_property_count": (c_size_t, [_p]),
+    "midge_ack_user_property": (
         _result,
         [_p, c_size_t, POINTER(c_char_p), POINTER(c_char_p)],
     ),
-    "midge_completion_free": (None, [_p]),
+    "midge_ack_property_count": (c_size_t, [_p]),
+    "midge_ack_property_at": (_result, [_p, c_size_t, POINTER(PropertyStruct)]),
+    "midge_completion_free": (None, [_pp]),
     # messages
     "midge_message_topic": (_str, [_p]),
     "midge_message_payload": (_bytes_out, [_p, POINTER(c_size_t)]),
     "midge_message_qos": (c_int, [_p]),
     "midge_message_retain": (c_bool, [_p]),
     "midge_message_dup": (c_bool, [_p]),
-    "midge_message_packet_id": (c_uint16, [_p]),
-    "midge_message_payload_format": (c_int, [_p]),
-    "midge_message_message_expiry": (_result, [_p, POINTER(c_uint32)]),
-    "midge_message_content_type": (_str, [_p]),
-    "midge_message_response_topic": (_str, [_p]),
-    "midge_message_correlation_data": (_bytes_out, [_p, POINTER(c_size_t)]),
+    "midge_message_packet_id": (c_bool, [_p, POINTER(c_uint16)]),
+    "midge_message_payload_format": (c_bool, [_p, POINTER(c_uint8)]),
+    "midge_message_message_expiry": (c_bool, [_p, POINTER(c_uint32)]),
+    "midge_message_content_type": (c_bool, [_p, POINTER(c_char_p)]),
+    "midge_message_response_topic": (c_bool, [_p, POINTER(c_char_p)]),
+    "midge_message_correlation_data": (c_bool, [_p, POINTER(c_void_p), POINTER(c_size_t)]),
     "midge_message_user_property_count": (c_size_t, [_p]),
     "midge_message_user_property": (
         _result,
         [_p, c_size_t, POINTER(c_char_p), POINTER(c_char_p)],
     ),
+    "midge_message_property_count": (c_size_t, [_p]),
+    "midge_message_property_at": (_result, [_p, c_size_t, POINTER(PropertyStruct)]),
     "midge_message_subscription_identifier_count": (c_size_t, [_p]),
     "midge_message_subscription_identifier": (_result, [_p, c_size_t, POINTER(c_uint32)]),
     "midge_message_clone": (_p, [_p]),
-    "midge_message_free": (None, [_p]),
+    "midge_message_free": (None, [_pp]),
     # CONNACK
     "midge_connack_session_present": (c_bool, [_p]),
-    "midge_connack_assigned_client_id": (_str, [_p]),
+    "midge_connack_assigned_client_id": (c_bool, [_p, POINTER(c_char_p)]),
     "midge_connack_keep_alive": (c_uint16, [_p]),
-    "midge_connack_server_keep_alive": (c_int, [_p]),
-    "midge_connack_session_expiry_interval": (c_int64, [_p]),
+    "midge_connack_server_keep_alive": (c_bool, [_p, POINTER(c_uint16)]),
+    "midge_connack_session_expiry_interval": (c_bool, [_p, POINTER(c_uint32)]),
     "midge_connack_receive_maximum": (c_uint16, [_p]),
     "midge_connack_maximum_qos": (c_int, [_p]),
     "midge_connack_retain_available": (c_bool, [_p]),
-    "midge_connack_maximum_packet_size": (c_uint32, [_p]),
+    "midge_connack_maximum_packet_size": (c_bool, [_p, POINTER(c_uint32)]),
     "midge_connack_topic_alias_maximum": (c_uint16, [_p]),
     "midge_connack_wildcard_subscription_available": (c_bool, [_p]),
     "midge_connack_subscription_identifiers_available": (c_bool, [_p]),
     "midge_connack_shared_subscription_available": (c_bool, [_p]),
-    "midge_connack_reason_string": (_str, [_p]),
-    "midge_connack_server_reference": (_str, [_p]),
-    "midge_connack_response_information": (_str, [_p]),
-    "midge_connack_authentication_method": (_str, [_p]),
-    "midge_connack_authentication_data": (_bytes_out, [_p, POINTER(c_size_t)]),
+    "midge_connack_reason_string": (c_bool, [_p, POINTER(c_char_p)]),
+    "midge_connack_server_reference": (c_bool, [_p, POINTER(c_char_p)]),
+    "midge_connack_response_information": (c_bool, [_p, POINTER(c_char_p)]),
+    "midge_connack_authentication_method": (c_bool, [_p, POINTER(c_char_p)]),
+    "midge_connack_authentication_data": (c_bool, [_p, POINTER(c_void_p), POINTER(c_size_t)]),
     "midge_connack_user_property_count": (c_size_t, [_p]),
     "midge_connack_user_property": (
         _result,
         [_p, c_size_t, POINTER(c_char_p), POINTER(c_char_p)],
     ),
-    "midge_connack_free": (None, [_p]),
+    "midge_connack_property_count": (c_size_t, [_p]),
+    "midge_connack_property_at": (_result, [_p, c_size_t, POINTER(PropertyStruct)]),
+    "midge_connack_clone": (_p, [_p]),
+    "midge_connack_free": (None, [_pp]),
     # disconnect causes
     "midge_disconnect_kind_of": (c_int, [_p]),
-    "midge_disconnect_reason_code": (c_int, [_p]),
-    "midge_disconnect_reason_string": (_str, [_p]),
-    "midge_disconnect_server_reference": (_str, [_p]),
-    "midge_disconnect_errno": (c_int, [_p]),
+    "midge_disconnect_reason_code": (c_bool, [_p, POINTER(c_uint8)]),
+    "midge_disconnect_reason_string": (c_bool, [_p, POINTER(c_char_p)]),
+    "midge_disconnect_server_reference": (c_bool, [_p, POINTER(c_char_p)]),
+    "midge_disconnect_errno": (c_bool, [_p, POINTER(c_int)]),
     "midge_disconnect_detail": (_str, [_p]),
+    "midge_disconnect_user_property_count": (c_size_t, [_p]),
+    "midge_disconnect_user_property": (
+        _result,
+        [_p, c_size_t, POINTER(c_char_p), POINTER(c_char_p)],
+    ),
+    "midge_disconnect_property_count": (c_size_t, [_p]),
+    "midge_disconnect_property_at": (_result, [_p, c_size_t, POINTER(PropertyStruct)]),
     # options
     "midge_options_new": (_p, []),
-    "midge_options_free": (None, [_p]),
+    "midge_options_free": (None, [_pp]),
     "midge_options_set_client_id": (_result, [_p, _str]),
     "midge_options_set_clean_start": (_result, [_p, c_bool]),
     "midge_options_set_keep_alive": (_result, [_p, c_uint16]),
@@ -263,7 +290,7 @@ SIGNATURES: Dict[str, Sig] = {
     "midge_auth_response_set": (_result, [_p, _bytes_in, c_size_t]),
     # properties
     "midge_properties_new": (_p, []),
-    "midge_properties_free": (None, [_p]),
+    "midge_properties_free": (None, [_pp]),
     "midge_properties_add_int": (_result, [_p, c_int, c_uint32]),
     "midge_properties_add_string": (_result, [_p, c_int, _str]),
     "midge_properties_add_binary": (_result, [_p, c_int, _bytes_in, c_size_t]),

@@ -112,6 +112,9 @@ class PublishResult:
 
     reason_code: Union[ReasonCode, int]
     packet_id: int
+    #: The acknowledgement's Reason String and User Properties, when it carried them.
+    reason_string: Optional[str] = None
+    user_properties: UserProperties = ()
 
 
 @dataclass(frozen=True)
@@ -159,3 +162,5 @@ class DisconnectInfo:
     server_reference: Optional[str]
     errno: int
     detail: str
+    #: The User Properties of the refusing CONNACK or of the server's DISCONNECT.
+    user_properties: UserProperties = ()

@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 import weakref
-from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_uint8, c_uint32, c_void_p, string_at
+from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_uint8, c_uint16, c_uint32, c_void_p, string_at
 from typing import (
     Any,
     Callable,
@@ -99,8 +99,29 @@ def _payload(p: Payload) -> bytes:
 def _failure(rc: int) -> MidgeError:
     """The exception for a failed call: reads the calling thread's last error at once."""
     detail = _text(lib.midge_last_error_message()) or ""
-    code = lib.midge_last_error_reason_code()
-    return error_for(rc, detail, code if code >= 0 else None)
+    code = c_uint8()
+    has_code = lib.midge_last_error_reason_code(byref(code))
+    return error_for(rc, detail, code.value if has_code else None)
+
+
+def _free(free: Callable[..., None], handle: Optional[int]) -> None:
+    """Calls a ``midge_*_free``, which takes the address of a variable holding the handle
+    (and empties it)."""
+    if handle:
+        lib_handle = c_void_p(handle)
+        free(byref(lib_handle))
+
+
+def _opt_text(getter: Callable[..., bool], obj: int) -> Optional[str]:
+    """An optional string (``bool f(obj, const char **out)``): None when absent."""
+    out = c_char_p()
+    return _text(out.value) if getter(obj, byref(out)) else None
+
+
+def _opt_int(getter: Callable[..., bool], obj: int, ctype: Any) -> Optional[int]:
+    """An optional integer (``bool f(obj, T *out)``): None when absent."""
+    out = ctype()
+    return out.value if getter(obj, byref(out)) else None
 
 
 def _check(rc: int) -> None:
@@ -118,26 +139,26 @@ def _pairs(getter: Callable[..., int], obj: int, count: int) -> Tuple[Tuple[str,
 
 
 def _read_message(m: int) -> Message:
-    """Copies a borrowed ``midge_message`` into a Python value."""
+    """Copies a lent ``midge_message`` into a Python value."""
     n = c_size_t()
     p = lib.midge_message_payload(m, byref(n))
     payload = string_at(p, n.value) if p and n.value else b""
-    pf = lib.midge_message_payload_format(m)
-    expiry = c_uint32()
-    has_expiry = lib.midge_message_message_expiry(m, byref(expiry)) == 0
+    pf = _opt_int(lib.midge_message_payload_format, m, c_uint8)
+    expiry = _opt_int(lib.midge_message_message_expiry, m, c_uint32)
     cn = c_size_t()
-    cp = lib.midge_message_correlation_data(m, byref(cn))
-    correlation = string_at(cp, cn.value) if cp else None
+    cp = c_void_p()
+    has_correlation = lib.midge_message_correlation_data(m, byref(cp), byref(cn))
+    correlation = (string_at(cp.value, cn.value) if cp.value else b"") if has_correlation else None
     ids = []
     for i in range(lib.midge_message_subscription_identifier_count(m)):
         ident = c_uint32()
         if lib.midge_message_subscription_identifier(m, i, byref(ident)) == 0:
             ids.append(ident.value)
     props = Properties(
-        payload_format=pf if pf >= 0 else None,
-        message_expiry=expiry.value if has_expiry else None,
-        content_type=_text(lib.midge_message_content_type(m)),
-        response_topic=_text(lib.midge_message_response_topic(m)),
+        payload_format=pf,
+        message_expiry=expiry,
+        content_type=_opt_text(lib.midge_message_content_type, m),
+        response_topic=_opt_text(lib.midge_message_response_topic, m),
         correlation_data=correlation,
         user_properties=_pairs(
             lib.midge_message_user_property, m, lib.midge_message_user_property_count(m)
@@ -156,29 +177,26 @@ def _read_message(m: int) -> Message:
 
 
 def _read_connack(c: int) -> ConnAck:
-    ska = lib.midge_connack_server_keep_alive(c)
-    sei = lib.midge_connack_session_expiry_interval(c)
-    mps = lib.midge_connack_maximum_packet_size(c)
     return ConnAck(
         session_present=bool(lib.midge_connack_session_present(c)),
-        assigned_client_id=_text(lib.midge_connack_assigned_client_id(c)),
+        assigned_client_id=_opt_text(lib.midge_connack_assigned_client_id, c),
         keep_alive=lib.midge_connack_keep_alive(c),
-        server_keep_alive=ska if ska >= 0 else None,
-        session_expiry_interval=sei if sei >= 0 else None,
+        server_keep_alive=_opt_int(lib.midge_connack_server_keep_alive, c, c_uint16),
+        session_expiry_interval=_opt_int(lib.midge_connack_session_expiry_interval, c, c_uint32),
         receive_maximum=lib.midge_connack_receive_maximum(c),
         maximum_qos=lib.midge_connack_maximum_qos(c),
         retain_available=bool(lib.midge_connack_retain_available(c)),
-        maximum_packet_size=mps or None,
+        maximum_packet_size=_opt_int(lib.midge_connack_maximum_packet_size, c, c_uint32),
         topic_alias_maximum=lib.midge_connack_topic_alias_maximum(c),
         wildcard_subscription_available=bool(lib.midge_connack_wildcard_subscription_available(c)),
         subscription_identifiers_available=bool(
             lib.midge_connack_subscription_identifiers_available(c)
         ),
         shared_subscription_available=bool(lib.midge_connack_shared_subscription_available(c)),
-        reason_string=_text(lib.midge_connack_reason_string(c)),
-        server_reference=_text(lib.midge_connack_server_reference(c)),
-        response_information=_text(lib.midge_connack_response_information(c)),
-        authentication_method=_text(lib.midge_connack_authentication_method(c)),
+        reason_string=_opt_text(lib.midge_connack_reason_string, c),
+        server_reference=_opt_text(lib.midge_connack_server_reference, c),
+        response_information=_opt_text(lib.midge_connack_response_information, c),
+        authentication_method=_opt_text(lib.midge_connack_authentication_method, c),
         user_properties=_pairs(
             lib.midge_connack_user_property, c, lib.midge_connack_user_property_count(c)
         ),
@@ -191,14 +209,17 @@ def _read_disconnect(d: int) -> DisconnectInfo:
         k: Union[DisconnectKind, int] = DisconnectKind(kind)
     except ValueError:
         k = kind
-    rc = lib.midge_disconnect_reason_code(d)
+    rc = _opt_int(lib.midge_disconnect_reason_code, d, c_uint8)
     return DisconnectInfo(
         kind=k,
-        reason_code=_reason_code(rc) if rc >= 0 else None,
-        reason_string=_text(lib.midge_disconnect_reason_string(d)),
-        server_reference=_text(lib.midge_disconnect_server_reference(d)),
-        errno=lib.midge_disconnect_errno(d),
+        reason_code=_reason_code(rc) if rc is not None else None,
+        reason_string=_opt_text(lib.midge_disconnect_reason_string, d),
+        server_reference=_opt_text(lib.midge_disconnect_server_reference, d),
+        errno=_opt_int(lib.midge_disconnect_errno, d, c_int) or 0,
         detail=_text(lib.midge_disconnect_detail(d)) or "",
+        user_properties=_pairs(
+            lib.midge_disconnect_user_property, d, lib.midge_disconnect_user_property_count(d)
+        ),
     )
 
 
@@ -262,7 +283,7 @@ class _CProps:
 
     def __exit__(self, *exc: Any) -> None:
         if self.ptr is not None:
-            lib.midge_properties_free(self.ptr)
+            _free(lib.midge_properties_free, self.ptr)
             self.ptr = None
 
 
@@ -432,7 +453,7 @@ class _State:
         try:
             return 0, self.handle_event(ev.value)  # type: ignore[arg-type]
         finally:
-            lib.midge_event_free(ev)
+            lib.midge_event_free(byref(ev))
 
 
 def _free_state(state: _State) -> None:
@@ -441,8 +462,7 @@ def _free_state(state: _State) -> None:
         h, state.handle = state.handle, None
         state.connected = False
         state.cond.notify_all()
-    if h:
-        lib.midge_client_free(h)
+    _free(lib.midge_client_free, h)
 
 
 # --------------------------------------------------------------------------------------
@@ -457,7 +477,7 @@ class PublishHandle:
         self._state = state
         self._ptr: Optional[int] = completion
         self._qos = qos
-        self._finalizer = weakref.finalize(self, lib.midge_completion_free, completion)
+        self._finalizer = weakref.finalize(self, _free, lib.midge_completion_free, completion)
         self._result: Optional[PublishResult] = None
         self._error: Optional[MidgeError] = None
         # Serialises _finish: several threads may wait on one handle, and once the
@@ -489,16 +509,22 @@ class PublishHandle:
             if ptr is not None:  # else finished by another thread: rc may be stale
                 if rc != 0:
                     err = _failure(rc)
+                    ack = lib.midge_completion_ack(ptr)
                     if err.reason_code is None:
-                        code = c_uint8()
-                        if lib.midge_completion_reason_code(ptr, byref(code)) == 0 and code.value >= 0x80:
-                            err.reason_code = _reason_code(code.value)
+                        code = _opt_int(lib.midge_ack_reason_code, ack, c_uint8)
+                        if code is not None and code >= 0x80:
+                            err.reason_code = _reason_code(code)
                     self._error = err
                 else:
-                    code = c_uint8()
-                    rcode = code.value if lib.midge_completion_reason_code(ptr, byref(code)) == 0 else 0
+                    ack = lib.midge_completion_ack(ptr)
+                    rcode = _opt_int(lib.midge_ack_reason_code, ack, c_uint8) or 0
                     self._result = PublishResult(
-                        reason_code=_reason_code(rcode), packet_id=lib.midge_completion_packet_id(ptr)
+                        reason_code=_reason_code(rcode),
+                        packet_id=_opt_int(lib.midge_ack_packet_id, ack, c_uint16) or 0,
+                        reason_string=_opt_text(lib.midge_ack_reason_string, ack),
+                        user_properties=_pairs(
+                            lib.midge_ack_user_property, ack, lib.midge_ack_user_property_count(ack)
+                        ),
                     )
                 # The outcome is stored before _ptr is cleared: a thread that sees
                 # _ptr None without the lock finds it.
@@ -611,7 +637,7 @@ class Client:
             out = c_void_p()
             _check(lib.midge_client_new(_cstr(broker, "broker"), opts, byref(out)))
         finally:
-            lib.midge_options_free(opts)
+            _free(lib.midge_options_free, opts)
         self.broker = broker
         self._state = _State(out.value)  # type: ignore[arg-type]
         self._finalizer = weakref.finalize(self, _free_state, self._state)
@@ -642,7 +668,7 @@ class Client:
         try:
             info = _read_connack(out.value)  # type: ignore[arg-type]
         finally:
-            lib.midge_connack_free(out)
+            lib.midge_connack_free(byref(out))
         with st.lock:
             st.connected = True
             st.connack = info
@@ -891,7 +917,7 @@ class Client:
         try:
             return _read_message(reply.value)  # type: ignore[arg-type]
         finally:
-            lib.midge_message_free(reply)
+            lib.midge_message_free(byref(reply))
 
     # -- receiving --
 

@@ -54,6 +54,11 @@ def test_connect_and_connack(broker):
         ack = c.connack
         assert ack is not None and not ack.session_present
         assert ack.keep_alive == 30 and ack.maximum_qos == 2 and ack.retain_available
+        # What the broker did not send is None, not a -1 / 0 placeholder (Mosquitto sends
+        # no Server Keep Alive, Maximum Packet Size or Session Expiry Interval here).
+        assert ack.server_keep_alive is None
+        assert ack.maximum_packet_size is None
+        assert ack.session_expiry_interval is None
         assert c.publish("x/y", "hi").reason_code == ReasonCode.SUCCESS
     assert c.closed
     with pytest.raises(midge.Closed):
@@ -203,6 +208,8 @@ def test_publish_async_and_errors(broker):
         results = [h.wait(5) for h in handles]
         assert all(h.done() for h in handles)
         assert len({r.packet_id for r in results}) == 20
+        # Mosquitto's PUBACK carries no Reason String or User Properties: read, and absent.
+        assert all(r.reason_string is None and r.user_properties == () for r in results)
         assert handles[0].wait(0) is results[0]  # the outcome is kept
         assert [m.payload for m in collect(c, 20)] == [b"%d" % i for i in range(20)]
 

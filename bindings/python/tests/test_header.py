@@ -49,6 +49,9 @@ def _param_type(param: str) -> str:
 def parse_header(path: Path) -> Tuple[Dict[str, Proto], Dict[str, Proto], set]:
     text = _strip(path.read_text())
     enums = set(re.findall(r"typedef enum \{[^}]*\}\s*(\w+)\s*;", text))
+    # Fixed-width integer typedefs (midge_result is an int32_t) are their integer type.
+    for base, alias in re.findall(r"typedef\s+(u?int\d+_t)\s+(\w+)\s*;", text):
+        INTS[alias] = INTS[base]
     callbacks: Dict[str, Proto] = {}
     for m in re.finditer(r"typedef\s+([\w\s\*]+?)\s*\(\s*\*\s*(\w+)\s*\)\s*\(([^)]*)\)\s*;", text):
         params = [_param_type(p) for p in m.group(3).split(",") if p.strip() and p.strip() != "void"]
@@ -71,7 +74,8 @@ def parse_structs(path: Path) -> Dict[str, List[Tuple[str, str]]]:
             decl = " ".join(decl.split())
             if decl:
                 ctype, name = decl.rsplit(" ", 1)
-                fields.append((ctype, name))
+                stars = len(name) - len(name.lstrip("*"))  # `const char *string`
+                fields.append(((ctype + " " + "*" * stars).strip(), name.lstrip("*")))
         structs[m.group(2)] = fields
     return structs
 
@@ -151,7 +155,7 @@ def test_header_parses(parsed):
     functions, callbacks, enums = parsed
     assert len(functions) > 100
     assert functions["midge_client_publish"][1][3] == "size_t"
-    assert "midge_message_cb" in callbacks and "midge_result" in enums
+    assert "midge_message_cb" in callbacks and INTS.get("midge_result") == (4, True)
 
 
 def test_every_declared_function_matches_the_header(parsed, header):
@@ -216,13 +220,16 @@ def test_checker_catches_a_changed_signature(parsed):
     with pytest.raises(AssertionError):
         check_type("size_t *", ctypes.POINTER(ctypes.c_uint32), callbacks, enums, "x")
     with pytest.raises(AssertionError):
-        check_type("midge_publish_cb", ctypes.CFUNCTYPE(None, ctypes.c_void_p), callbacks, enums, "x")
+        check_type("midge_ack_cb", ctypes.CFUNCTYPE(None, ctypes.c_void_p), callbacks, enums, "x")
+    with pytest.raises(AssertionError):
+        check_type("midge_result", ctypes.c_int64, callbacks, enums, "x")
 
 
 def test_result_enum_mirrors_the_header(header):
     import midge
-    text = _strip(header.read_text())
-    values = dict((k, int(v)) for k, v in re.findall(r"MIDGE_RESULT_(\w+)\s*=\s*(\d+)", text))
+    text = header.read_text()
+    values = dict((k, int(v)) for k, v in re.findall(r"#define MIDGE_RESULT_(\w+) (\d+)", text))
+    assert values, "the MIDGE_RESULT_* constants are #defines"
     assert values == {r.name: r.value for r in midge.Result}
     for r in midge.Result:
         if r != midge.Result.OK:

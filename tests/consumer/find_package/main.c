@@ -19,12 +19,12 @@ int main(void) {
     if (rc == MIDGE_RESULT_OK) {
         rc = midge_client_new("mqtt://127.0.0.1:1883", options, &client);
     }
-    midge_options_free(options);
+    midge_options_free(&options);
     if (rc != MIDGE_RESULT_OK) {
         fprintf(stderr, "midge: %s: %s\n", midge_result_str(rc), midge_last_error_message());
         return 1;
     }
-    midge_client_free(client);
+    midge_client_free(&client);
     puts("ok");
     return 0;
 }
