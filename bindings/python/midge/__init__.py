@@ -22,6 +22,7 @@ from ._types import (
     Properties,
     PublishResult,
     Reconnect,
+    Stats,
     SubscriptionOptions,
     Will,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "Properties",
     "Will",
     "Reconnect",
+    "Stats",
     "SubscriptionOptions",
     "PublishResult",
     "ConnAck",

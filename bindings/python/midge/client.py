@@ -36,6 +36,7 @@ from ._types import (
     Properties,
     PublishResult,
     Reconnect,
+    Stats,
     SubscriptionOptions,
     Will,
     _user_props,
@@ -772,6 +773,32 @@ class Client:
     def last_disconnect(self) -> Optional[DisconnectInfo]:
         """Why the latest connection ended (as last observed), or None."""
         return self._state.disconnect_info if self._state else None
+
+    def stats(self) -> Stats:
+        """The client's counters (see :class:`Stats`); a lock and a copy in libmidge."""
+        st = self._st
+        s = _lib.StatsStruct()
+        st.check(lib.midge_client_stats(st.get(), byref(s)))
+        return Stats(
+            messages_sent=s.messages_sent,
+            messages_received=s.messages_received,
+            packets_sent=s.packets_sent,
+            packets_received=s.packets_received,
+            bytes_sent=s.bytes_sent,
+            bytes_received=s.bytes_received,
+            writes=s.writes,
+            reads=s.reads,
+            inflight_out=s.inflight_out,
+            inflight_in=s.inflight_in,
+            queued=s.queued,
+            queued_bytes=s.queued_bytes,
+            connects=s.connects,
+            disconnects=s.disconnects,
+            connected_for=s.connected_ms / 1000.0,
+            rtt=s.rtt_us / 1e6 if s.has_rtt else None,
+            last_rtt=s.last_rtt_us / 1e6 if s.has_rtt else None,
+            refused_queue_full=s.refused_queue_full,
+        )
 
     def io_stats(self) -> IoStats:
         """The client's socket I/O so far: writes and reads that moved data, and bytes."""
