@@ -55,14 +55,16 @@
 
 
 /**
- * The major version of this header.
+ * The major version of this header. The shared library's SONAME is `libmidge.so.MAJOR`:
+ * it changes only with an incompatible ABI change (the committed `abi/libmidge.abi`
+ * baseline is checked on every build).
  */
-#define MIDGE_VERSION_MAJOR 0
+#define MIDGE_VERSION_MAJOR 1
 
 /**
- * The minor version of this header.
+ * The minor version of this header: functions were added.
  */
-#define MIDGE_VERSION_MINOR 1
+#define MIDGE_VERSION_MINOR 0
 
 /**
  * The patch version of this header.
@@ -73,7 +75,7 @@
  * The version of this header as one number: `MAJOR << 16 | MINOR << 8 | PATCH`; compare
  * with `midge_version()` to check the library matches.
  */
-#define MIDGE_VERSION_NUMBER 256
+#define MIDGE_VERSION_NUMBER 65536
 
 /**
  * Subscription option: do not receive our own publications (not on shared subscriptions).
@@ -652,7 +654,7 @@ extern "C" {
 uint32_t midge_version(void);
 
 /**
- * The library's version as text, e.g. "0.1.0" (static).
+ * The library's version as text, e.g. "1.0.0" (static).
  */
 const char *midge_version_string(void);
 

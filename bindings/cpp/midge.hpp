@@ -971,7 +971,7 @@ private:
     midge_client* c_ = nullptr;
 };
 
-/// The library's version text, e.g. "0.1.0".
+/// The library's version text, e.g. "1.0.0".
 inline std::string_view version() { return midge_version_string(); }
 
 }  // namespace midge

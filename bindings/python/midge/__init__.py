@@ -53,7 +53,7 @@ from .errors import (
     WouldDeadlock,
 )
 
-__version__ = "0.1.0"
+__version__ = "1.0.0"
 
 __all__ = [
     "Client",
