@@ -25,7 +25,7 @@ from ._types import (
     SubscriptionOptions,
     Will,
 )
-from .client import Client, PublishHandle, version
+from .client import Client, PublishHandle, shutdown, version
 from .errors import (
     Closed,
     ConnectionRefused,
@@ -73,6 +73,7 @@ __all__ = [
     "Result",
     "RetainHandling",
     "version",
+    "shutdown",
     "MidgeError",
     "InvalidArgument",
     "InvalidUtf8",

@@ -1052,3 +1052,13 @@ def _u(value: int, maximum: int, what: str) -> int:
 def version() -> str:
     """The version of the loaded libmidge."""
     return _text(lib.midge_version_string()) or ""
+
+
+def shutdown() -> None:
+    """Stops and joins every thread of libmidge (its I/O, DNS and callback threads).
+
+    Every ``Client`` must be closed first (``InvalidArgument`` otherwise); from a callback
+    it raises ``WouldDeadlock``. The next ``Client`` starts the threads again. Call it
+    before ``os.fork()`` when the child is to use midge too.
+    """
+    _check(lib.midge_shutdown())
