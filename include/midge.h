@@ -44,6 +44,13 @@
  *   MQTT reason codes are data (midge_ack, midge_disconnect,
  *   midge_last_error_reason_code()); midge_reason_code_str() names them.
  * - No Rust panic crosses into C: it becomes MIDGE_RESULT_PANIC (or NULL / 0).
+ * - Process life: midge's threads start with the first client. midge_shutdown(), with
+ *   every client freed, stops and joins them all: call it before dlclose() of libmidge.
+ *   The next midge_client_new starts them again. fork() while they run: the parent goes
+ *   on, the child may only exec (no midge call, not even a _free); after midge_shutdown
+ *   both may use midge.
+ * - Versions: libmidge.so.MAJOR is the SONAME; functions are added in minor versions, and
+ *   an incompatible change comes only with a new MAJOR (abi/libmidge.abi is checked).
  */
 
 #ifndef MIDGE_H

@@ -29,7 +29,6 @@ SCRIPT = textwrap.dedent(
     url = sys.argv[1]
     c = midge.Client(url, client_id="py-shutdown")
     c.connect()
-
     assert midge_threads(), "no midge thread while a client runs"
     try:
         midge.shutdown()
