@@ -1,0 +1,54 @@
+//! `midge::runtime::shutdown`: refused while a client exists, then every midge thread is
+//! joined; the next client starts them again. Its own test binary: no other client lives
+//! in this process.
+
+use std::time::Duration;
+
+use midge::{Client, ClientOptions, Error};
+
+/// The names of this process's threads that start "midge-".
+fn midge_threads() -> Vec<String> {
+    let mut names = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").expect("reading /proc/self/task") {
+        let path = task.expect("a task").path().join("comm");
+        if let Ok(name) = std::fs::read_to_string(path) {
+            if name.starts_with("midge-") {
+                names.push(name.trim().to_owned());
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn shutdown_joins_every_thread_and_a_new_client_starts_them_again() {
+    for round in 0..2 {
+        // A connect attempt to a closed port by name starts the I/O thread and the DNS
+        // resolvers, and delivers events (the refusal) through a callback on a dispatcher
+        // thread.
+        let client = Client::new("mqtt://localhost:1", ClientOptions::default()).unwrap();
+        let (tx, rx) = crossbeam_channel::unbounded();
+        client.set_callback(move |e| {
+            let _ = tx.send(format!("{e:?}"));
+        });
+        let _ = client.connect();
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("an event through the callback");
+        let running = midge_threads();
+        for kind in ["midge-io", "midge-dispatch", "midge-dns"] {
+            assert!(
+                running.iter().any(|t| t.starts_with(kind)),
+                "round {round}: no {kind} thread in {running:?}"
+            );
+        }
+        assert!(matches!(
+            midge::runtime::shutdown(),
+            Err(Error::InvalidArgument(_))
+        ));
+        client.close_and_join();
+        drop(client);
+        midge::runtime::shutdown().unwrap();
+        assert_eq!(midge_threads(), Vec::<String>::new(), "round {round}");
+        midge::runtime::shutdown().unwrap();
+    }
+}
