@@ -20,8 +20,16 @@ fn midge_threads() -> Vec<String> {
     names
 }
 
+/// How many file descriptors this process has open.
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("reading /proc/self/fd")
+        .count()
+}
+
 #[test]
 fn shutdown_joins_every_thread_and_a_new_client_starts_them_again() {
+    let fds = open_fds();
     for round in 0..2 {
         // A connect attempt to a closed port by name starts the I/O thread and the DNS
         // resolvers, and delivers events (the refusal) through a callback on a dispatcher
@@ -49,6 +57,8 @@ fn shutdown_joins_every_thread_and_a_new_client_starts_them_again() {
         drop(client);
         midge::runtime::shutdown().unwrap();
         assert_eq!(midge_threads(), Vec::<String>::new(), "round {round}");
+        // The poller, its waker and the sockets are closed too.
+        assert_eq!(open_fds(), fds, "round {round}: file descriptors left open");
         midge::runtime::shutdown().unwrap();
     }
 }
