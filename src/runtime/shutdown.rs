@@ -9,6 +9,11 @@
 //!
 //! The rules, enforced here: no client may exist (their threads would be pulled from under
 //! them), and the caller must not be one of midge's threads (it would wait for itself).
+//!
+//! Every thread midge starts must belong to a service (`Threads::spawn` at start, or
+//! [`Service::spawn`] for a pool that grows later), or `shutdown` cannot join it and
+//! `dlclose` is no longer safe; `tests/c/test_dlclose.c` and `tests/shutdown.rs` look for
+//! any thread named `midge-*` left after it.
 
 use std::cell::Cell;
 use std::sync::Arc;
@@ -45,6 +50,8 @@ impl Threads {
             MIDGE_THREAD.with(|m| m.set(true));
             f();
         })?;
+        // Threads that ended on their own (a pool that shrank) need no join.
+        self.0.retain(|t| !t.is_finished());
         self.0.push(thread);
         Ok(())
     }
@@ -72,6 +79,20 @@ impl<T> Service<T> {
         let shared = start(&mut threads);
         *running = Some((Arc::clone(&shared), threads));
         shared
+    }
+
+    /// Starts one more thread of the running service (a pool that grows), joined with the
+    /// others when it stops. `None` when the service does not run (it is stopping): then
+    /// no thread is started.
+    #[allow(dead_code)] // for a pool that grows on demand; the unit tests use it
+    pub(crate) fn spawn(
+        &self,
+        name: String,
+        f: impl FnOnce() + Send + 'static,
+    ) -> Option<std::io::Result<()>> {
+        let mut running = self.running.lock();
+        let (_, threads) = running.as_mut()?;
+        Some(threads.spawn(name, f))
     }
 
     /// The service if it runs (never starts it).
@@ -149,4 +170,69 @@ pub fn shutdown() -> Result<(), Error> {
     reactor::stop();
     dispatch::stop();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use crossbeam_channel::{Sender, unbounded};
+
+    use super::*;
+
+    /// A toy service: its threads wait on a channel and end when it closes.
+    struct Pool {
+        /// Dropped with the pool: the channel closes.
+        _tx: Sender<()>,
+    }
+
+    #[test]
+    fn a_service_starts_once_grows_stops_and_joins_every_thread_then_starts_again() {
+        static POOL: Service<Pool> = Service::new();
+        static ENDED: AtomicUsize = AtomicUsize::new(0);
+        let (rx_keep, started) = (
+            std::sync::Mutex::new(None),
+            std::sync::atomic::AtomicUsize::new(0),
+        );
+        for round in 1..=2 {
+            let start = |threads: &mut Threads| {
+                started.fetch_add(1, Ordering::SeqCst);
+                let (tx, rx) = unbounded::<()>();
+                let worker = rx.clone();
+                threads
+                    .spawn("midge-test-0".into(), move || {
+                        assert!(on_midge_thread());
+                        for () in worker {}
+                        ENDED.fetch_add(1, Ordering::SeqCst);
+                    })
+                    .unwrap();
+                *rx_keep.lock().unwrap() = Some(rx);
+                Arc::new(Pool { _tx: tx })
+            };
+            let a = POOL.get(start);
+            let b = POOL.get(|_| unreachable!("started twice"));
+            assert!(Arc::ptr_eq(&a, &b));
+            drop((a, b));
+            let rx = rx_keep.lock().unwrap().take().unwrap();
+            POOL.spawn("midge-test-1".into(), move || {
+                for () in rx {}
+                ENDED.fetch_add(1, Ordering::SeqCst);
+            })
+            .expect("the service runs")
+            .unwrap();
+            let stopped = AtomicBool::new(false);
+            POOL.stop(|pool| {
+                stopped.store(true, Ordering::SeqCst);
+                drop(pool); // closes the channel: both threads end
+            });
+            assert!(stopped.load(Ordering::SeqCst));
+            // Both threads were joined before `stop` returned.
+            assert_eq!(ENDED.load(Ordering::SeqCst), 2 * round);
+            assert!(POOL.running().is_none());
+            assert!(POOL.spawn("midge-test-2".into(), || {}).is_none());
+            POOL.stop(|_| unreachable!("nothing runs"));
+        }
+        assert_eq!(started.load(Ordering::SeqCst), 2);
+        assert!(!on_midge_thread());
+    }
 }
