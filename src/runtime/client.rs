@@ -9,6 +9,7 @@ use super::completion::{Completion, start_and_wait};
 use super::dispatch::{self, Handler, Mailbox};
 use super::event::{ClientEvent, ClientStats, IoCounters, IoStats, LogLevel};
 use super::reactor::{self, Command, ConnSettings, ReactorHandle};
+use super::shutdown;
 use crate::codec::topic::validate_topic_name;
 use crate::codec::{
     ByteString, Bytes, DisconnectReasonCode, Properties, Property, QoS, Subscription,
@@ -96,6 +97,8 @@ struct Inner {
     mailbox: Arc<Mailbox>,
     completion_events: Arc<AtomicBool>,
     io: Arc<IoCounters>,
+    /// Counts the client for `shutdown`; dropped after the `Close` below is sent.
+    _alive: shutdown::Alive,
 }
 
 impl Drop for Inner {
@@ -122,7 +125,8 @@ impl Client {
             check_will(will)?;
         }
         let id = next_client_id();
-        let reactor = Arc::clone(reactor::handle());
+        let alive = shutdown::Alive::new()?;
+        let reactor = reactor::handle();
         let mailbox = Mailbox::new(
             id,
             Arc::clone(&reactor) as Arc<_>,
@@ -156,6 +160,7 @@ impl Client {
                 mailbox,
                 completion_events,
                 io,
+                _alive: alive,
             }),
         })
     }
