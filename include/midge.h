@@ -1812,12 +1812,6 @@ size_t midge_properties_count(const midge_properties *properties);
 midge_result midge_properties_clear(midge_properties *properties);
 
 /**
- * Puts the client's counters in `*stats` (see `midge_stats`). `MIDGE_RESULT_INVALID_ARGUMENT`
- * for a NULL or dead client or a NULL `stats`.
- */
-midge_result midge_client_stats(const midge_client *client, midge_stats *stats);
-
-/**
  * Stops and joins every thread midge started (the I/O thread, its DNS resolver threads
  * and the callback dispatcher threads), so that no midge thread runs afterwards: call it
  * before `dlclose` of libmidge, or before `fork()` when the child is to use midge too.
@@ -1838,6 +1832,12 @@ midge_result midge_client_stats(const midge_client *client, midge_stats *stats);
  * `midge_client_new`, `fork()` is safe: parent and child may both create clients.
  */
 midge_result midge_shutdown(void);
+
+/**
+ * Puts the client's counters in `*stats` (see `midge_stats`). `MIDGE_RESULT_INVALID_ARGUMENT`
+ * for a NULL or dead client or a NULL `stats`.
+ */
+midge_result midge_client_stats(const midge_client *client, midge_stats *stats);
 
 #ifdef __cplusplus
 }  // extern "C"
