@@ -64,6 +64,11 @@ impl Decoder {
         &mut self.buf
     }
 
+    /// The buffer's capacity: the memory it holds on to.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// How many bytes wait for the rest of their packet.
     pub fn buffered(&self) -> usize {
         self.buf.len()

@@ -401,6 +401,16 @@ impl Session {
         !self.out.is_empty()
     }
 
+    /// How many bytes wait in the transmit buffer.
+    pub fn transmit_len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// The receive buffer's capacity: what the decoder holds on to between reads.
+    pub fn read_buffer_capacity(&self) -> usize {
+        self.decoder.capacity()
+    }
+
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }

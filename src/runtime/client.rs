@@ -8,6 +8,7 @@ use super::backoff::ReconnectPolicy;
 use super::completion::{Completion, start_and_wait};
 use super::dispatch::{self, Handler, Mailbox};
 use super::event::{ClientEvent, IoCounters, IoStats, LogLevel};
+use super::memory::{MemoryGauge, MemoryStats};
 use super::reactor::{self, Command, ConnSettings, ReactorHandle};
 use crate::codec::topic::validate_topic_name;
 use crate::codec::{
@@ -96,6 +97,7 @@ struct Inner {
     mailbox: Arc<Mailbox>,
     completion_events: Arc<AtomicBool>,
     io: Arc<IoCounters>,
+    memory: Arc<MemoryGauge>,
 }
 
 impl Drop for Inner {
@@ -131,6 +133,7 @@ impl Client {
         );
         let completion_events = Arc::new(AtomicBool::new(options.completion_events));
         let io = Arc::new(IoCounters::default());
+        let memory = Arc::new(MemoryGauge::default());
         let settings = ConnSettings {
             reconnect: options.reconnect,
             tcp: options.tcp,
@@ -140,6 +143,7 @@ impl Client {
             busy_poll: options.busy_poll,
             linger: options.linger,
             io: Arc::clone(&io),
+            memory: Arc::clone(&memory),
         };
         let session = Session::new(options.session, std::time::Instant::now());
         reactor.send(Command::Register {
@@ -156,6 +160,7 @@ impl Client {
                 mailbox,
                 completion_events,
                 io,
+                memory,
             }),
         })
     }
@@ -491,6 +496,12 @@ impl Client {
     /// The client's socket I/O so far (all its connections).
     pub fn io_stats(&self) -> IoStats {
         self.inner.io.snapshot()
+    }
+
+    /// What the client's receive and write buffers hold, now and at their peak: the bounds
+    /// the memory budget ([`crate::protocol::MemoryBudget`]) sets, observed.
+    pub fn memory_stats(&self) -> MemoryStats {
+        self.inner.memory.snapshot()
     }
 
     /// Whether the client is closed and its last event handed out.

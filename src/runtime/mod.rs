@@ -11,6 +11,7 @@ mod client;
 mod completion;
 mod dispatch;
 mod event;
+mod memory;
 mod reactor;
 
 pub use backoff::ReconnectPolicy;
@@ -19,3 +20,4 @@ pub use completion::Completion;
 pub(crate) use completion::start_and_wait;
 pub use dispatch::{DISPATCH_THREADS, Handler};
 pub use event::{ClientEvent, IoStats, LogLevel};
+pub use memory::MemoryStats;

@@ -35,6 +35,7 @@ use super::backoff::{Jitter, ReconnectPolicy};
 use super::completion::Completion;
 use super::dispatch::{IoSink, Mailbox};
 use super::event::{ClientEvent, IoCounters, LogLevel};
+use super::memory::MemoryGauge;
 use crate::codec::{
     ByteString, Bytes, ConnectReasonCode, DisconnectReasonCode, Properties, PropertyId,
     Subscription,
@@ -77,6 +78,8 @@ pub(crate) struct ConnSettings {
     pub linger: Duration,
     /// Counted here, read by `Client::io_stats`.
     pub io: Arc<IoCounters>,
+    /// Buffer sizes recorded here, read by `Client::memory_stats`.
+    pub memory: Arc<MemoryGauge>,
 }
 
 /// What the application's threads ask of the I/O thread.
@@ -1031,6 +1034,9 @@ impl Reactor {
                             Ok(n) => {
                                 c.settings.io.read(n);
                                 c.session.handle_read(&self.read_buf[..n], now);
+                                c.settings
+                                    .memory
+                                    .read_buffer(c.session.read_buffer_capacity());
                                 if c.session.state() != State::Connecting
                                     && c.session.state() != State::Connected
                                 {
@@ -1099,6 +1105,9 @@ impl Reactor {
             c.wbuf.drain(..c.woff);
             c.woff = 0;
         }
+        c.settings
+            .memory
+            .write_backlog(c.wbuf.len() - c.woff + c.session.transmit_len());
         let want_writable = !c.wbuf.is_empty();
         if want_writable != c.writable_interest {
             let interest = if want_writable {
