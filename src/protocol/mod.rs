@@ -16,7 +16,7 @@ mod event;
 mod packet_id;
 mod session;
 
-pub use config::{Authenticator, ConnectChange, Options, QueueLimits};
+pub use config::{Authenticator, ConnectChange, MemoryBudget, Options, QueueLimits};
 pub use error::{AckReason, RequestError};
 pub use event::{
     AckToken, ConnAckInfo, ConnectRefusal, DisconnectCause, Event, Message, PublishAck, RequestId,

@@ -319,7 +319,7 @@ pub struct Session {
 
 impl Session {
     pub fn new(opts: Options, now: Instant) -> Self {
-        let decoder = Decoder::with_max_packet_size(opts.maximum_packet_size.unwrap_or(u32::MAX));
+        let decoder = Decoder::with_max_packet_size(max_incoming_packet(&opts));
         Self {
             opts,
             state: State::Disconnected,
@@ -477,9 +477,9 @@ impl Session {
         if o.receive_maximum != u16::MAX {
             properties.push(Property::ReceiveMaximum(o.receive_maximum.max(1)));
         }
-        if let Some(max) = o.maximum_packet_size {
-            properties.push(Property::MaximumPacketSize(max.max(1)));
-        }
+        // Always sent: the memory budget bounds it even when the application set none, and a
+        // server must not send a larger packet [MQTT-3.1.2-24].
+        properties.push(Property::MaximumPacketSize(max_incoming_packet(o)));
         if o.topic_alias_maximum != 0 {
             properties.push(Property::TopicAliasMaximum(o.topic_alias_maximum));
         }
@@ -570,7 +570,14 @@ impl Session {
     }
 
     fn codec_error(&mut self, e: &CodecError, now: Instant) {
-        let detail = format!("{e} [{}]", e.spec_ref());
+        let mut detail = format!("{e} [{}]", e.spec_ref());
+        if let CodecError::PacketTooLarge { .. } = e {
+            // The server ignored the Maximum Packet Size our CONNECT gave [MQTT-3.1.2-24].
+            detail.push_str(
+                "; the CONNECT announced this maximum [MQTT-3.1.2-24]: to accept larger \
+                 packets raise the memory budget (a quarter of it) or Maximum Packet Size",
+            );
+        }
         self.protocol_error(e.reason_code(), detail, now);
     }
 
@@ -1813,6 +1820,15 @@ impl Session {
         }
         self.last_sent = now;
     }
+}
+
+/// The largest packet we accept: the application's Maximum Packet Size, bounded by the
+/// memory budget's share (at least 1: 3.1.2.11.4 forbids 0).
+fn max_incoming_packet(o: &Options) -> u32 {
+    let budget = o.memory_budget.max_incoming_packet();
+    o.maximum_packet_size
+        .map_or(budget, |m| m.min(budget))
+        .max(1)
 }
 
 /// Whether `first` is a valid first byte of an MQTT packet (2.1.2, Table 2-2).

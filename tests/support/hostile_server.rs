@@ -134,7 +134,9 @@ impl HostileConn {
     /// Sends one packet (blocking, bounded by a write timeout).
     pub fn send(&mut self, packet: &Packet) {
         let mut buf = Vec::new();
-        packet.encode(&mut buf).expect("the server's packet encodes");
+        packet
+            .encode(&mut buf)
+            .expect("the server's packet encodes");
         self.send_raw(&buf);
     }
 

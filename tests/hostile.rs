@@ -1,0 +1,173 @@
+//! A hostile broker: what a broken or malicious server could send, and proof that midge stays
+//! bounded: its buffers (measured by `Client::memory_stats`, not RSS), its reconnection rate,
+//! the reason code of the DISCONNECT it answers with, and the text it reports.
+//!
+//! Each test scripts a raw TCP server on an ephemeral port of 127.0.0.1; waits are bounded
+//! (`TIMEOUT`), never sleeps used as synchronisation.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use midge::codec::{
+    ByteString, Bytes, Disconnect, DisconnectReasonCode, Packet, Properties, Property, QoS,
+};
+use midge::protocol::DisconnectCause;
+use midge::runtime::{Client, ClientEvent, ClientOptions, LogLevel, ReconnectPolicy};
+use support::TIMEOUT;
+use support::fake_broker::{connack, publish_packet};
+use support::hostile_server::{FloodEnd, HostileConn, HostileServer};
+
+/// The default budget's bounds (16 MiB: 4 MiB per incoming packet, 2 MiB of write backlog).
+const DEFAULT_MAX_PACKET: u32 = 4 * 1024 * 1024;
+const DEFAULT_WRITE_BUDGET: usize = 2 * 1024 * 1024;
+/// One read (64 KiB) and a little: what a buffer may hold beyond its bound.
+const SLACK: usize = 128 * 1024;
+
+fn options(id: &str) -> ClientOptions {
+    support::client_options(id)
+}
+
+/// A client connected to `server`, whose CONNECT is returned.
+fn connected(server: &HostileServer, opts: ClientOptions) -> (Client, HostileConn, Packet) {
+    let client = Client::new(&server.url(), opts).unwrap();
+    let waiter = client.connect();
+    let mut conn = server.accept(TIMEOUT).unwrap();
+    let connect = conn.recv_packet(TIMEOUT).unwrap();
+    conn.send(&connack(Properties::new()));
+    waiter.wait(TIMEOUT).unwrap();
+    (client, conn, connect)
+}
+
+fn expect_lost(client: &Client) -> DisconnectCause {
+    loop {
+        match client
+            .next_event(TIMEOUT)
+            .expect("an event within the timeout")
+        {
+            ClientEvent::ConnectionLost(cause) => return cause,
+            ClientEvent::Connected(_) | ClientEvent::Log { .. } | ClientEvent::Message(_) => {}
+            other => panic!("expected ConnectionLost, got {other:?}"),
+        }
+    }
+}
+
+/// The fixed header of a PUBLISH (QoS 0) announcing `remaining` bytes.
+fn publish_header(remaining: u32) -> Vec<u8> {
+    let mut out = vec![0x30];
+    let mut x = remaining;
+    loop {
+        let mut b = (x % 128) as u8;
+        x /= 128;
+        if x > 0 {
+            b |= 0x80;
+        }
+        out.push(b);
+        if x == 0 {
+            return out;
+        }
+    }
+}
+
+// ============================================================== 1. one huge packet
+
+/// A 256 MB Remaining Length with the default options: the CONNECT told the server our
+/// Maximum Packet Size ([MQTT-3.1.2-24]: the server must not send more), and a packet
+/// beyond it gets DISCONNECT 0x95 Packet too large without being buffered.
+#[test]
+fn a_huge_packet_gets_0x95_and_is_never_buffered() {
+    let server = HostileServer::start(None);
+    let (client, mut conn, connect) = connected(&server, options("huge"));
+    let Packet::Connect(connect) = connect else {
+        panic!("expected CONNECT, got {connect:?}");
+    };
+    assert_eq!(
+        connect
+            .properties
+            .get(midge::codec::PropertyId::MaximumPacketSize),
+        Some(&Property::MaximumPacketSize(DEFAULT_MAX_PACKET)),
+        "the default budget's Maximum Packet Size goes out in CONNECT [MQTT-3.1.2-24]"
+    );
+    // The header, then 8 MiB of the body, as fast as the client takes it.
+    let header = publish_header(256 * 1024 * 1024 - 1);
+    conn.send_raw(&header);
+    let (end, written) = conn.flood(
+        &[0u8; 4096],
+        8 * 1024 * 1024,
+        Instant::now() + TIMEOUT,
+        || false,
+    );
+    let p = conn
+        .recv_until(TIMEOUT, |p| matches!(p, Packet::Disconnect(_)))
+        .unwrap_or_else(|e| {
+            panic!(
+                "flood {end:?} after {written} bytes, no DISCONNECT ({e}): {:?}",
+                client.memory_stats()
+            )
+        });
+    let stats = client.memory_stats();
+    assert!(
+        stats.peak_read_buffer <= DEFAULT_MAX_PACKET as usize + SLACK,
+        "flood {end:?} after {written} bytes: the receive buffer reached {} bytes",
+        stats.peak_read_buffer
+    );
+    assert_eq!(
+        p,
+        Packet::Disconnect(Disconnect::new(DisconnectReasonCode::PacketTooLarge))
+    );
+    let cause = expect_lost(&client);
+    let DisconnectCause::ProtocolError {
+        reason_code: DisconnectReasonCode::PacketTooLarge,
+        detail,
+    } = &cause
+    else {
+        panic!("expected 0x95, got {cause:?}");
+    };
+    assert!(
+        detail.contains("268435"),
+        "the detail names the size: {detail}"
+    );
+    assert!(
+        detail.contains("memory budget"),
+        "and what to change: {detail}"
+    );
+}
+
+/// After a large packet the receive buffer gives its memory back: a reconnection (or the
+/// next small packet) does not keep the peak.
+#[test]
+fn the_receive_buffer_shrinks_after_a_large_packet() {
+    let server = HostileServer::start(None);
+    let mut opts = options("shrink");
+    opts.session.maximum_packet_size = Some(3 * 1024 * 1024);
+    let (client, mut conn, _) = connected(&server, opts);
+    let big = Bytes::from(vec![7u8; 3 * 1024 * 1024 - 100]);
+    conn.send(&publish_packet(
+        "t",
+        QoS::AtMostOnce,
+        0,
+        big,
+        Properties::new(),
+    ));
+    conn.send(&publish_packet(
+        "t",
+        QoS::AtMostOnce,
+        0,
+        Bytes::from_static(b"small"),
+        Properties::new(),
+    ));
+    let mut sizes = Vec::new();
+    while sizes.len() < 2 {
+        if let ClientEvent::Message(m) = client.next_event(TIMEOUT).expect("the messages") {
+            sizes.push(m.payload.len());
+        }
+    }
+    assert_eq!(sizes, [3 * 1024 * 1024 - 100, 5]);
+    let stats = client.memory_stats();
+    assert!(stats.peak_read_buffer >= 3 * 1024 * 1024 - 100, "{stats:?}");
+    assert!(
+        stats.read_buffer <= SLACK,
+        "the receive buffer keeps {} bytes after the large packet",
+        stats.read_buffer
+    );
+}
