@@ -171,3 +171,51 @@ fn the_receive_buffer_shrinks_after_a_large_packet() {
         stats.read_buffer
     );
 }
+
+// ============================================================== 4. a backoff that holds
+
+/// A broker that accepts, answers CONNACK and drops the connection at once: the delay before
+/// each reconnection still grows (it resets only after a connection stayed up for a while),
+/// so the connection rate stays within the backoff's.
+#[test]
+fn connack_then_drop_does_not_reset_the_backoff() {
+    let server = HostileServer::start(None);
+    let mut opts = options("flap");
+    opts.reconnect = ReconnectPolicy {
+        initial_delay: Duration::from_millis(10),
+        max_delay: Duration::from_secs(2),
+        ..ReconnectPolicy::default()
+    };
+    let client = Client::new(&server.url(), opts).unwrap();
+    let _ = client.connect();
+    let mut attempts = Vec::new();
+    while attempts.len() < 5 {
+        let mut conn = server.accept(TIMEOUT).unwrap();
+        conn.recv_packet(TIMEOUT).unwrap();
+        conn.send(&connack(Properties::new()));
+        conn.close();
+        loop {
+            match client
+                .next_event(TIMEOUT)
+                .expect("an event within the timeout")
+            {
+                ClientEvent::Reconnecting { attempt, delay } => {
+                    attempts.push((attempt, delay));
+                    break;
+                }
+                ClientEvent::Connected(_) | ClientEvent::ConnectionLost(_) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    let numbers: Vec<u32> = attempts.iter().map(|a| a.0).collect();
+    assert_eq!(numbers, [1, 2, 3, 4, 5], "{attempts:?}");
+    for (n, (_, delay)) in attempts.iter().enumerate() {
+        // initial * 2^n, jittered into [half, full).
+        let full = Duration::from_millis(10) * 2u32.pow(n as u32);
+        assert!(
+            *delay >= full / 2 && *delay < full,
+            "attempt {n}: {delay:?}"
+        );
+    }
+}

@@ -465,6 +465,7 @@ pub extern "C" fn midge_options_set_reconnect(
             enabled,
             initial_delay: Duration::from_millis(initial_ms.into()),
             max_delay: Duration::from_millis(max_ms.into()),
+            ..ReconnectPolicy::default()
         };
         Ok(())
     })

@@ -31,7 +31,7 @@ use crossbeam_channel::{Receiver, Sender, unbounded};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use parking_lot::Mutex;
 
-use super::backoff::{Jitter, ReconnectPolicy};
+use super::backoff::{Backoff, Jitter, ReconnectPolicy};
 use super::completion::Completion;
 use super::dispatch::{IoSink, Mailbox};
 use super::event::{ClientEvent, IoCounters, LogLevel};
@@ -295,7 +295,7 @@ struct Conn {
     wbuf: Vec<u8>,
     woff: usize,
     writable_interest: bool,
-    attempt: u32,
+    backoff: Backoff,
     resolve_generation: u64,
     /// The application wants a connection (connect called, no disconnect since).
     wanted: bool,
@@ -328,7 +328,7 @@ impl Conn {
             wbuf: Vec::new(),
             woff: 0,
             writable_interest: false,
-            attempt: 0,
+            backoff: Backoff::default(),
             resolve_generation: 0,
             wanted: false,
             publishes: HashMap::new(),
@@ -699,7 +699,7 @@ impl Reactor {
         }
         c.wanted = true;
         if matches!(c.phase, Phase::Idle | Phase::Backoff) {
-            c.attempt = 0;
+            c.backoff.reset();
             self.start_connect(client, now);
         }
     }
@@ -936,17 +936,14 @@ impl Reactor {
         if !c.wanted || !c.settings.reconnect.enabled || c.close_waiter.is_some() {
             return;
         }
-        let delay = c.settings.reconnect.delay(c.attempt, &mut self.jitter);
-        c.attempt = c.attempt.saturating_add(1);
+        let (attempt, delay) = c.backoff.next(&c.settings.reconnect, now, &mut self.jitter);
         c.phase = Phase::Backoff;
         c.phase_deadline = Some(now + delay);
-        log(c, LogLevel::Info, |c| {
-            format!("reconnecting in {delay:?} (attempt {})", c.attempt)
+        log(c, LogLevel::Info, |_| {
+            format!("reconnecting in {delay:?} (attempt {attempt})")
         });
-        c.out_events.push(ClientEvent::Reconnecting {
-            attempt: c.attempt,
-            delay,
-        });
+        c.out_events
+            .push(ClientEvent::Reconnecting { attempt, delay });
         self.mark(client);
     }
 
@@ -1189,7 +1186,7 @@ impl Reactor {
             }
             let mut acks = Vec::new();
             while let Some(event) = c.session.poll_event() {
-                Self::on_session_event(c, event, &mut acks);
+                Self::on_session_event(c, event, &mut acks, now);
             }
             for t in acks {
                 c.session.acknowledge(t, now);
@@ -1267,10 +1264,16 @@ impl Reactor {
         done.complete(result.clone().map_err(Into::into));
     }
 
-    fn on_session_event(c: &mut Conn, event: Event, pending_acks: &mut Vec<AckToken>) {
+    fn on_session_event(
+        c: &mut Conn,
+        event: Event,
+        pending_acks: &mut Vec<AckToken>,
+        now: Instant,
+    ) {
         let forward = match &event {
             Event::Connected(info) => {
-                c.attempt = 0;
+                // Not a reset of the backoff: only a connection that stays up is one.
+                c.backoff.connected(now);
                 for w in c.connect_waiters.drain(..) {
                     w.complete(Ok((**info).clone()));
                 }
@@ -1369,7 +1372,7 @@ impl Reactor {
         // The events the close produced (a permanent refusal stops reconnecting) come before
         // the decision. Acknowledgements are moot without a connection.
         while let Some(event) = c.session.poll_event() {
-            Self::on_session_event(c, event, &mut Vec::new());
+            Self::on_session_event(c, event, &mut Vec::new(), now);
         }
         self.schedule_reconnect(client, now);
     }
@@ -1405,7 +1408,7 @@ impl Reactor {
         }
         c.session.close();
         while let Some(event) = c.session.poll_event() {
-            Self::on_session_event(&mut c, event, &mut Vec::new());
+            Self::on_session_event(&mut c, event, &mut Vec::new(), Instant::now());
         }
         for w in c.disconnect_waiters.drain(..) {
             w.complete(Ok(()));
