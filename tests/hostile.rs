@@ -219,3 +219,100 @@ fn connack_then_drop_does_not_reset_the_backoff() {
         );
     }
 }
+
+// ============================================================== 2. a server that never reads
+
+/// PUBREL for a packet identifier we never received: each is answered with PUBCOMP 0x92
+/// (4.3.3), 5 bytes of reply for 4 bytes of input.
+const PUBREL_UNKNOWN: [u8; 4] = [0x62, 0x02, 0x12, 0x34];
+
+/// Floods PUBRELs without reading a byte of the replies; returns the cause the application
+/// was told and the client's memory figures.
+fn flood_pubrel_without_reading(
+    keep_alive: u16,
+    stall: Duration,
+) -> (
+    Option<DisconnectCause>,
+    midge::runtime::MemoryStats,
+    FloodEnd,
+    usize,
+) {
+    let server = HostileServer::start(Some(16 * 1024));
+    let mut opts = options("never-reads");
+    opts.session.keep_alive = keep_alive;
+    opts.session.write_stall_timeout = stall;
+    opts.tcp.send_buffer_size = Some(16 * 1024);
+    opts.tcp.recv_buffer_size = Some(16 * 1024);
+    let (client, mut conn, _) = connected(&server, opts);
+    let mut cause = None;
+    let (end, written) = conn.flood(
+        &PUBREL_UNKNOWN,
+        4 * 1024 * 1024,
+        Instant::now() + TIMEOUT,
+        || {
+            while let Some(e) = client.next_event(Duration::ZERO) {
+                if let ClientEvent::ConnectionLost(c) = e {
+                    cause = Some(c);
+                }
+            }
+            cause.is_some()
+        },
+    );
+    if end == FloodEnd::Done {
+        // Everything went into the socket: let the client read it before measuring.
+        support::wait_until(TIMEOUT, || {
+            client.io_stats().bytes_received >= written as u64
+                && client.memory_stats().write_backlog > 0
+        });
+    } else if cause.is_none() {
+        cause = Some(expect_lost(&client));
+    }
+    (cause, client.memory_stats(), end, written)
+}
+
+/// [MQTT-4.13.1-1] aside, nothing in the standard lets a server make a client hold its
+/// replies without bound: with keep alive off, midge stops reading once its write backlog
+/// reaches the budget's write share (backpressure: TCP holds the server back), and after
+/// `write_stall_timeout` without progress it disconnects with 0x97 Quota exceeded.
+#[test]
+fn a_server_that_floods_pubrel_and_never_reads_is_held_back_then_dropped() {
+    let (cause, stats, end, written) = flood_pubrel_without_reading(0, Duration::from_millis(300));
+    assert!(
+        stats.peak_write_backlog <= DEFAULT_WRITE_BUDGET + SLACK,
+        "flood {end:?} after {written} bytes: {} bytes of replies queued",
+        stats.peak_write_backlog
+    );
+    assert_ne!(end, FloodEnd::Done, "the client read all {written} bytes");
+    let cause = cause.expect("the application is told");
+    let DisconnectCause::ProtocolError {
+        reason_code: DisconnectReasonCode::QuotaExceeded,
+        detail,
+    } = &cause
+    else {
+        panic!("expected 0x97, got {cause:?}");
+    };
+    assert!(detail.contains("read none of ours"), "{detail}");
+    assert!(detail.contains("memory budget"), "{detail}");
+}
+
+/// With keep alive on, the same server is dropped within 1.5 keep alives at most.
+#[test]
+fn with_keep_alive_a_server_that_never_reads_is_dropped_within_it() {
+    let (cause, stats, end, written) = flood_pubrel_without_reading(1, Duration::from_secs(30));
+    assert!(
+        stats.peak_write_backlog <= DEFAULT_WRITE_BUDGET + SLACK,
+        "flood {end:?} after {written} bytes: {} bytes of replies queued",
+        stats.peak_write_backlog
+    );
+    let cause = cause.expect("the application is told");
+    assert!(
+        matches!(
+            cause,
+            DisconnectCause::ProtocolError {
+                reason_code: DisconnectReasonCode::QuotaExceeded,
+                ..
+            }
+        ),
+        "{cause:?}"
+    );
+}

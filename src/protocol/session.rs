@@ -315,6 +315,9 @@ pub struct Session {
     /// Nothing received yet on this connection: the first byte shows whether the server
     /// speaks MQTT at all.
     first_byte_pending: bool,
+    /// Since when the runtime has stopped reading because the server does not take our
+    /// bytes ([`Session::set_output_blocked`]).
+    blocked_since: Option<Instant>,
 }
 
 impl Session {
@@ -357,6 +360,7 @@ impl Session {
             connect_deadline: None,
             reauthenticating: false,
             first_byte_pending: false,
+            blocked_since: None,
         }
     }
 
@@ -406,6 +410,44 @@ impl Session {
         self.out.len()
     }
 
+    /// The runtime reports whether it has stopped reading because the bytes we owe the
+    /// server (replies, mostly) reached the memory budget's write share
+    /// ([`crate::protocol::MemoryBudget::write_buffer_bytes`]) without the server taking
+    /// them. While blocked, nothing is received, so the keep alive cannot judge the server;
+    /// `write_stall_timeout` (or 1.5 keep alives, if shorter) without progress ends the
+    /// connection with 0x97 Quota exceeded instead.
+    pub fn set_output_blocked(&mut self, blocked: bool, now: Instant) {
+        if !blocked {
+            self.blocked_since = None;
+        } else if self.blocked_since.is_none() {
+            self.blocked_since = Some(now);
+        }
+    }
+
+    /// How long the server may leave us blocked.
+    fn stall_limit(&self) -> Duration {
+        if self.keep_alive.is_zero() {
+            self.opts.write_stall_timeout
+        } else {
+            self.opts.write_stall_timeout.min(self.keep_alive * 3 / 2)
+        }
+    }
+
+    /// The server sent packets needing replies and read none of ours for the stall limit.
+    fn write_stalled(&mut self, now: Instant) {
+        let waiting = self.out.len();
+        // Replies the server will never read: the DISCONNECT need not wait behind them.
+        self.out.clear();
+        let detail = format!(
+            "the server sent packets that need replies but read none of ours for {:?}; midge \
+             stopped reading from it with {waiting} bytes unsent in midge and more in the \
+             socket (the write share of the memory budget is {} bytes)",
+            self.stall_limit(),
+            self.opts.memory_budget.write_buffer_bytes(),
+        );
+        self.protocol_error(DisconnectReasonCode::QuotaExceeded, detail, now);
+    }
+
     /// The receive buffer's capacity: what the decoder holds on to between reads.
     pub fn read_buffer_capacity(&self) -> usize {
         self.decoder.capacity()
@@ -425,6 +467,9 @@ impl Session {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             State::Connecting => self.connect_deadline,
+            State::Connected if self.blocked_since.is_some() => {
+                self.blocked_since.map(|b| b + self.stall_limit())
+            }
             State::Connected if !self.keep_alive.is_zero() => {
                 let ping = if self.ping_outstanding {
                     None
@@ -452,6 +497,7 @@ impl Session {
         self.ping_outstanding = false;
         self.reauthenticating = false;
         self.first_byte_pending = true;
+        self.blocked_since = None;
         self.last_sent = now;
         self.last_received = now;
         self.connect_deadline = Some(now + self.opts.connect_timeout);
@@ -548,6 +594,7 @@ impl Session {
         }
         self.state = State::Disconnected;
         self.connect_deadline = None;
+        self.blocked_since = None;
         self.close_requested = true;
         // QoS 1 messages not yet acknowledged will be sent again by the server; their acks
         // must not go out on the next connection. QoS 2 state is session state and stays.
@@ -680,6 +727,14 @@ impl Session {
         match self.state {
             State::Connecting if self.connect_deadline.is_some_and(|d| now >= d) => {
                 self.end_connection(DisconnectCause::ConnectTimeout);
+            }
+            State::Connected if self.blocked_since.is_some() => {
+                if self
+                    .blocked_since
+                    .is_some_and(|b| now >= b + self.stall_limit())
+                {
+                    self.write_stalled(now);
+                }
             }
             State::Connected if !self.keep_alive.is_zero() => {
                 if now >= self.last_received + self.keep_alive * 3 / 2 {

@@ -295,6 +295,9 @@ struct Conn {
     wbuf: Vec<u8>,
     woff: usize,
     writable_interest: bool,
+    /// Reading stopped: the bytes we owe the server reached the write budget (see
+    /// `backlog_full`).
+    read_paused: bool,
     backoff: Backoff,
     resolve_generation: u64,
     /// The application wants a connection (connect called, no disconnect since).
@@ -328,6 +331,7 @@ impl Conn {
             wbuf: Vec::new(),
             woff: 0,
             writable_interest: false,
+            read_paused: false,
             backoff: Backoff::default(),
             resolve_generation: 0,
             wanted: false,
@@ -555,7 +559,9 @@ impl Reactor {
             .timers
             .first()
             .is_some_and(|&(t, _)| self.sleep_deadline.is_none_or(|d| t < d));
-        asleep && !self.lingering && (earlier || !self.deferred.is_empty())
+        asleep
+            && !self.lingering
+            && (earlier || !self.deferred.is_empty() || !self.read_on.is_empty())
     }
 
     /// Hands events to a client's mailbox: at once on the I/O thread, else through it (into
@@ -959,6 +965,7 @@ impl Reactor {
         c.wbuf.clear();
         c.woff = 0;
         c.writable_interest = false;
+        c.read_paused = false;
     }
 
     // ------------------------------------------------------------------ I/O
@@ -1016,6 +1023,14 @@ impl Reactor {
                             if !self.read_on.contains(&client) {
                                 self.read_on.push(client);
                             }
+                            break;
+                        }
+                        if backlog_full(c.wbuf.len() - c.woff, &c.session) {
+                            // Backpressure: what we read would add replies to a backlog the
+                            // server does not take. Reading resumes when it drains (`process`);
+                            // meanwhile TCP holds the server back.
+                            c.read_paused = true;
+                            c.session.set_output_blocked(true, now);
                             break;
                         }
                         reads += 1;
@@ -1208,6 +1223,15 @@ impl Reactor {
             } else if let Err(e) = Self::flush(c, &self.registry, client) {
                 self.lost(client, transport_cause(&e), now);
                 continue;
+            }
+            if c.read_paused && open && !backlog_full(c.wbuf.len() - c.woff, &c.session) {
+                // The server took our bytes: read on (the poller will not report the data
+                // already waiting again).
+                c.read_paused = false;
+                c.session.set_output_blocked(false, now);
+                if !self.read_on.contains(&client) {
+                    self.read_on.push(client);
+                }
             }
             if c.session.poll_close() {
                 // The session ended the connection (DISCONNECT sent, or a protocol error):
@@ -1431,6 +1455,14 @@ impl Reactor {
             w.complete(Ok(()));
         }
     }
+}
+
+/// Whether the bytes we owe the server (`unsent` in the write buffer, and the session's
+/// transmit buffer) reached the memory budget's write share: then nothing more is read until
+/// the server takes some, so that a server that never reads cannot make us queue replies
+/// without bound.
+fn backlog_full(unsent: usize, session: &Session) -> bool {
+    unsent + session.transmit_len() >= session.options().memory_budget.write_buffer_bytes()
 }
 
 /// Queues a log line when the client's level admits it; `message` is not built otherwise.

@@ -18,12 +18,14 @@ pub struct HostileServer {
 }
 
 impl HostileServer {
-    /// Listens on 127.0.0.1:0. `recv_buffer` sets `SO_RCVBUF` of the accepted connections
-    /// (inherited from the listener), so that a server that does not read fills up soon.
-    pub fn start(recv_buffer: Option<usize>) -> Self {
+    /// Listens on 127.0.0.1:0. `buffers` sets `SO_RCVBUF` and `SO_SNDBUF` of the accepted
+    /// connections (inherited from the listener), so that the kernel holds little: a server
+    /// that does not read fills up soon, and a flood reaches the client, not a socket buffer.
+    pub fn start(buffers: Option<usize>) -> Self {
         let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
-        if let Some(size) = recv_buffer {
+        if let Some(size) = buffers {
             socket.set_recv_buffer_size(size).expect("SO_RCVBUF");
+            socket.set_send_buffer_size(size).expect("SO_SNDBUF");
         }
         socket
             .bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
