@@ -316,3 +316,51 @@ fn with_keep_alive_a_server_that_never_reads_is_dropped_within_it() {
         "{cause:?}"
     );
 }
+
+// ============================================================== 7. a 60 KB Reason String
+
+/// A 60 KB Reason String (allowed: 3.14.2.2.3 bounds it only by the packet size) reaches the
+/// application whole through the accessors, but the detail text and the log line carry at
+/// most 256 bytes of it, cut at a character boundary with a marker.
+#[test]
+fn a_huge_reason_string_is_bounded_in_detail_and_logs_but_whole_in_properties() {
+    let server = HostileServer::start(None);
+    let mut opts = options("reason");
+    opts.log_level = LogLevel::Warn;
+    let (client, mut conn, _) = connected(&server, opts);
+    // Multi-byte characters, so that a cut at a byte count would split one.
+    let reason: String = "é".repeat(30_000);
+    conn.send(&Packet::Disconnect(Disconnect {
+        reason_code: DisconnectReasonCode::ServerBusy,
+        properties: Properties::new()
+            .with(Property::ReasonString(ByteString::from(reason.as_str()))),
+    }));
+    let mut cause = None;
+    let mut log = Vec::new();
+    while cause.is_none() || log.is_empty() {
+        match client.next_event(TIMEOUT).expect("an event") {
+            ClientEvent::ConnectionLost(c) => cause = Some(c),
+            ClientEvent::Log { message, .. } => log.push(message),
+            _ => {}
+        }
+    }
+    let cause = cause.unwrap();
+    let DisconnectCause::Server { reason_string, .. } = &cause else {
+        panic!("{cause:?}");
+    };
+    assert_eq!(
+        reason_string.as_deref(),
+        Some(reason.as_str()),
+        "the accessor has it all"
+    );
+    let detail = cause.to_string();
+    assert!(detail.len() <= 400, "{} bytes of detail", detail.len());
+    assert!(detail.contains("\u{2026}"), "{detail}");
+    assert!(
+        detail.contains("60000 bytes"),
+        "the marker says how long it was: {detail}"
+    );
+    for line in &log {
+        assert!(line.len() <= 400, "a log line of {} bytes", line.len());
+    }
+}

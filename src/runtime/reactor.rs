@@ -1370,7 +1370,8 @@ impl Reactor {
                 } else {
                     LogLevel::Warn
                 };
-                log(c, level, |_| format!("connection ended: {cause:?}"));
+                // The text, not the Debug form: a server's Reason String is bounded there.
+                log(c, level, |_| format!("connection ended: {cause}"));
             }
             if let Event::Connected(info) = &event {
                 log(c, LogLevel::Info, |_| {
