@@ -296,9 +296,12 @@ pub extern "C" fn midge_options_set_maximum_packet_size(
 }
 
 /// The default memory budget per client (16 MiB), see `midge_options_set_memory_budget`.
-pub const MIDGE_MEMORY_BUDGET_DEFAULT: u64 = MemoryBudget::DEFAULT_BYTES as u64;
+pub const MIDGE_MEMORY_BUDGET_DEFAULT: u64 = 16_777_216;
 /// The smallest memory budget accepted (64 KiB).
-pub const MIDGE_MEMORY_BUDGET_MIN: u64 = MemoryBudget::MIN_BYTES as u64;
+pub const MIDGE_MEMORY_BUDGET_MIN: u64 = 65_536;
+// Literals for cbindgen; the Rust values they state.
+const _: () = assert!(MIDGE_MEMORY_BUDGET_DEFAULT == MemoryBudget::DEFAULT_BYTES as u64);
+const _: () = assert!(MIDGE_MEMORY_BUDGET_MIN == MemoryBudget::MIN_BYTES as u64);
 
 /// The memory one client may spend on what the network sends it and on what it owes the
 /// network, in bytes: default `MIDGE_MEMORY_BUDGET_DEFAULT` (16 MiB), at least
@@ -744,4 +747,32 @@ pub extern "C" fn midge_auth_response_set(
         handle::with(response.cast_const(), |r| *r.data.lock() = Some(bytes))
             .ok_or_else(|| FfiError::stale("response (valid only during its callback)"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::result::{MIDGE_RESULT_INVALID_ARGUMENT, MIDGE_RESULT_OK};
+
+    #[test]
+    fn the_memory_budget_is_checked_and_reaches_the_session() {
+        let mut o = midge_options_new();
+        assert_eq!(
+            midge_options_set_memory_budget(o, MIDGE_MEMORY_BUDGET_MIN - 1),
+            MIDGE_RESULT_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            client_options(o).unwrap().session.memory_budget,
+            MemoryBudget::default()
+        );
+        assert_eq!(midge_options_set_memory_budget(o, 1 << 20), MIDGE_RESULT_OK);
+        let session = client_options(o).unwrap().session;
+        assert_eq!(session.memory_budget.total(), 1 << 20);
+        assert_eq!(session.memory_budget.max_incoming_packet(), 256 * 1024);
+        assert_eq!(
+            midge_options_set_memory_budget(std::ptr::null_mut(), 1 << 20),
+            MIDGE_RESULT_INVALID_ARGUMENT
+        );
+        midge_options_free(&raw mut o);
+    }
 }

@@ -597,6 +597,7 @@ class Client:
         will: Optional[Will] = None,
         receive_maximum: Optional[int] = None,
         maximum_packet_size: Optional[int] = None,
+        memory_budget: Optional[int] = None,
         topic_alias_maximum: Optional[int] = None,
         reconnect: Union[bool, Reconnect] = True,
         user_properties: Optional[Iterable[Tuple[str, str]]] = None,
@@ -632,6 +633,8 @@ class Client:
                 _check(lib.midge_options_set_receive_maximum(opts, _u(receive_maximum, 0xFFFF, "receive_maximum")))
             if maximum_packet_size is not None:
                 _check(lib.midge_options_set_maximum_packet_size(opts, _u(maximum_packet_size, _U32_MAX, "maximum_packet_size")))
+            if memory_budget is not None:
+                _check(lib.midge_options_set_memory_budget(opts, _memory_budget(memory_budget)))
             if topic_alias_maximum is not None:
                 _check(lib.midge_options_set_topic_alias_maximum(opts, _u(topic_alias_maximum, 0xFFFF, "topic_alias_maximum")))
             if reconnect is False:
@@ -1101,6 +1104,23 @@ def _apply_will(setter: Callable[..., int], target: int, will: Will, check: Call
         props.message(will.properties)
         props.int(_PropertyId.WILL_DELAY_INTERVAL, will.will_delay_interval)
         check(setter(target, _cstr(will.topic, "will topic"), wp, len(wp), int(will.qos), bool(will.retain), props.ptr))
+
+
+#: The default memory budget per client (16 MiB) and the smallest accepted (64 KiB).
+MEMORY_BUDGET_DEFAULT = 16 * 1024 * 1024
+MEMORY_BUDGET_MIN = 64 * 1024
+
+
+def _memory_budget(value: int) -> int:
+    """Checks a memory budget in bytes: an int (not a bool) of at least MEMORY_BUDGET_MIN."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("memory_budget must be an int (bytes), not %s" % type(value).__name__)
+    if not MEMORY_BUDGET_MIN <= value <= 0xFFFFFFFFFFFFFFFF:
+        raise InvalidArgument(
+            "memory_budget %d is not at least %d bytes" % (value, MEMORY_BUDGET_MIN),
+            result=Result.INVALID_ARGUMENT,
+        )
+    return value
 
 
 def _u(value: int, maximum: int, what: str) -> int:
