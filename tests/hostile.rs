@@ -39,6 +39,15 @@ fn connected(server: &HostileServer, opts: ClientOptions) -> (Client, HostileCon
     (client, conn, connect)
 }
 
+/// Closing returns promptly, whatever the server did (the C API's `midge_client_free` waits
+/// for the same close).
+fn closes_promptly(client: &Client) {
+    client
+        .close()
+        .wait(TIMEOUT)
+        .expect("the client closes within the timeout");
+}
+
 fn expect_lost(client: &Client) -> DisconnectCause {
     loop {
         match client
@@ -267,7 +276,9 @@ fn flood_pubrel_without_reading(
     } else if cause.is_none() {
         cause = Some(expect_lost(&client));
     }
-    (cause, client.memory_stats(), end, written)
+    let stats = client.memory_stats();
+    closes_promptly(&client);
+    (cause, stats, end, written)
 }
 
 /// [MQTT-4.13.1-1] aside, nothing in the standard lets a server make a client hold its
@@ -362,5 +373,152 @@ fn a_huge_reason_string_is_bounded_in_detail_and_logs_but_whole_in_properties() 
     );
     for line in &log {
         assert!(line.len() <= 400, "a log line of {} bytes", line.len());
+    }
+    closes_promptly(&client);
+}
+
+// ============================================================== the session on a virtual clock
+
+mod sans_io {
+    use std::time::{Duration, Instant};
+
+    use midge::codec::{
+        ConnAck, ConnectReasonCode, Decoder, DisconnectReasonCode, Packet, Properties,
+    };
+    use midge::protocol::{DisconnectCause, Event, MemoryBudget, Options, Session, State};
+
+    fn connected(opts: Options, now: Instant) -> Session {
+        let mut s = Session::new(opts, now);
+        s.connection_opened(now);
+        let mut out = Vec::new();
+        s.take_transmit(&mut out);
+        let mut bytes = Vec::new();
+        Packet::ConnAck(ConnAck {
+            session_present: false,
+            reason_code: ConnectReasonCode::Success,
+            properties: Properties::new(),
+        })
+        .encode(&mut bytes)
+        .unwrap();
+        s.handle_read(&bytes, now);
+        assert_eq!(s.state(), State::Connected);
+        while s.poll_event().is_some() {}
+        s
+    }
+
+    fn sent(s: &mut Session) -> Vec<Packet> {
+        let mut out = Vec::new();
+        s.take_transmit(&mut out);
+        let mut d = Decoder::new();
+        d.feed(&out);
+        std::iter::from_fn(|| d.next_packet().unwrap()).collect()
+    }
+
+    /// The runtime stopped reading (write backlog at the budget): the keep alive cannot
+    /// judge a server we do not read, so the stall limit decides: `write_stall_timeout`, or
+    /// 1.5 keep alives when shorter; then DISCONNECT 0x97 Quota exceeded (3.14.2.1).
+    #[test]
+    fn a_stall_longer_than_the_limit_ends_with_0x97_and_progress_resets_it() {
+        let t0 = Instant::now();
+        let opts = Options {
+            keep_alive: 10,
+            write_stall_timeout: Duration::from_secs(30),
+            ..Options::default()
+        };
+        let mut s = connected(opts, t0);
+        s.set_output_blocked(true, t0);
+        assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(15)));
+        // The server took some bytes at t0 + 10 s, then stalled again.
+        let t1 = t0 + Duration::from_secs(10);
+        s.set_output_blocked(false, t1);
+        s.set_output_blocked(true, t1);
+        s.handle_timeout(t0 + Duration::from_secs(15));
+        assert_eq!(s.state(), State::Connected, "progress reset the stall");
+        let t2 = t1 + Duration::from_secs(15);
+        assert_eq!(s.poll_timeout(), Some(t2));
+        s.handle_timeout(t2);
+        assert_eq!(s.state(), State::Disconnected);
+        assert_eq!(
+            sent(&mut s),
+            [Packet::Disconnect(midge::codec::Disconnect::new(
+                DisconnectReasonCode::QuotaExceeded
+            ))]
+        );
+        let events: Vec<Event> = std::iter::from_fn(|| s.poll_event()).collect();
+        assert!(
+            matches!(
+                events.as_slice(),
+                [Event::Disconnected(DisconnectCause::ProtocolError {
+                    reason_code: DisconnectReasonCode::QuotaExceeded,
+                    ..
+                })]
+            ),
+            "{events:?}"
+        );
+    }
+
+    /// A fixed-seed stream of random bytes after CONNACK, thousands of cases: no panic, the
+    /// receive buffer stays within the budget's packet share (plus the decoder's keep), and
+    /// every case ends connected or with a DISCONNECT reason code.
+    #[test]
+    fn random_post_connack_streams_never_panic_and_stay_bounded() {
+        let budget = MemoryBudget::new(MemoryBudget::MIN_BYTES).unwrap();
+        let bound = budget.max_incoming_packet() as usize + 64 * 1024 + 4096;
+        let mut seed: u64 = 0x5EED_1616;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let t0 = Instant::now();
+        // First bytes of every packet type a server may send, and a few it may not.
+        const FIRST: [u8; 14] = [
+            0x30, 0x32, 0x34, 0x3B, 0x40, 0x50, 0x62, 0x70, 0x90, 0xB0, 0xD0, 0xE0, 0xF0, 0x20,
+        ];
+        for case in 0..4000 {
+            let opts = Options {
+                memory_budget: budget,
+                receive_maximum: 4,
+                ..Options::default()
+            };
+            let mut s = connected(opts, t0);
+            let len = (next() % 3000) as usize;
+            let mut bytes = Vec::with_capacity(len);
+            while bytes.len() < len {
+                let r = next();
+                if r % 4 == 0 {
+                    // A plausible header: a valid first byte and a small or huge length.
+                    bytes.push(FIRST[(r >> 8) as usize % FIRST.len()]);
+                    let rl = if r % 32 == 0 {
+                        0x7F_u8
+                    } else {
+                        (r >> 16) as u8 % 40
+                    };
+                    bytes.push(rl);
+                } else {
+                    bytes.push((r >> 24) as u8);
+                }
+            }
+            let mut now = t0;
+            for chunk in bytes.chunks(1 + (next() % 700) as usize) {
+                s.handle_read(chunk, now);
+                assert!(
+                    s.read_buffer_capacity() <= bound,
+                    "case {case}: {} bytes buffered",
+                    s.read_buffer_capacity()
+                );
+                while s.poll_event().is_some() {}
+                now += Duration::from_millis(10);
+                s.handle_timeout(now);
+            }
+            let mut out = Vec::new();
+            s.take_transmit(&mut out);
+            assert!(
+                out.len() < 64 * 1024,
+                "case {case}: {} bytes of replies",
+                out.len()
+            );
+        }
     }
 }
