@@ -462,6 +462,10 @@ mod sans_io {
     /// every case ends connected or with a DISCONNECT reason code.
     #[test]
     fn random_post_connack_streams_never_panic_and_stay_bounded() {
+        // First bytes of every packet type a server may send, and a few it may not.
+        const FIRST: [u8; 14] = [
+            0x30, 0x32, 0x34, 0x3B, 0x40, 0x50, 0x62, 0x70, 0x90, 0xB0, 0xD0, 0xE0, 0xF0, 0x20,
+        ];
         let budget = MemoryBudget::new(MemoryBudget::MIN_BYTES).unwrap();
         let bound = budget.max_incoming_packet() as usize + 64 * 1024 + 4096;
         let mut seed: u64 = 0x5EED_1616;
@@ -472,10 +476,6 @@ mod sans_io {
             seed
         };
         let t0 = Instant::now();
-        // First bytes of every packet type a server may send, and a few it may not.
-        const FIRST: [u8; 14] = [
-            0x30, 0x32, 0x34, 0x3B, 0x40, 0x50, 0x62, 0x70, 0x90, 0xB0, 0xD0, 0xE0, 0xF0, 0x20,
-        ];
         for case in 0..4000 {
             let opts = Options {
                 memory_budget: budget,

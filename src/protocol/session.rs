@@ -728,11 +728,12 @@ impl Session {
             State::Connecting if self.connect_deadline.is_some_and(|d| now >= d) => {
                 self.end_connection(DisconnectCause::ConnectTimeout);
             }
+            // While we do not read, the keep alive cannot judge the server: the stall does.
             State::Connected if self.blocked_since.is_some() => {
-                if self
+                let due = self
                     .blocked_since
-                    .is_some_and(|b| now >= b + self.stall_limit())
-                {
+                    .is_some_and(|b| now >= b + self.stall_limit());
+                if due {
                     self.write_stalled(now);
                 }
             }
