@@ -106,22 +106,6 @@
 #define MIDGE_MEMORY_BUDGET_MIN 65536
 
 /**
- * The default: 16 MiB, for a gateway with a handful of connections.
- */
-#define MemoryBudget_DEFAULT_BYTES ((16 * 1024) * 1024)
-
-/**
- * The smallest budget accepted: 64 KiB (16 KiB packets).
- */
-#define MemoryBudget_MIN_BYTES (64 * 1024)
-
-/**
- * The most of a server's text (a Reason String) that goes into detail text and log lines:
- * a server may send up to a packet's size of it. The accessors keep it whole.
- */
-#define MAX_DETAIL_TEXT 256
-
-/**
  * What an authenticator callback is asked.
  */
 typedef enum {

@@ -466,7 +466,7 @@ mod sans_io {
         const FIRST: [u8; 14] = [
             0x30, 0x32, 0x34, 0x3B, 0x40, 0x50, 0x62, 0x70, 0x90, 0xB0, 0xD0, 0xE0, 0xF0, 0x20,
         ];
-        let budget = MemoryBudget::new(MemoryBudget::MIN_BYTES).unwrap();
+        let budget = MemoryBudget::new(midge::protocol::MEMORY_BUDGET_MIN).unwrap();
         let bound = budget.max_incoming_packet() as usize + 64 * 1024 + 4096;
         let mut seed: u64 = 0x5EED_1616;
         let mut next = move || {

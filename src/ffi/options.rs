@@ -300,8 +300,8 @@ pub const MIDGE_MEMORY_BUDGET_DEFAULT: u64 = 16_777_216;
 /// The smallest memory budget accepted (64 KiB).
 pub const MIDGE_MEMORY_BUDGET_MIN: u64 = 65_536;
 // Literals for cbindgen; the Rust values they state.
-const _: () = assert!(MIDGE_MEMORY_BUDGET_DEFAULT == MemoryBudget::DEFAULT_BYTES as u64);
-const _: () = assert!(MIDGE_MEMORY_BUDGET_MIN == MemoryBudget::MIN_BYTES as u64);
+const _: () = assert!(MIDGE_MEMORY_BUDGET_DEFAULT == crate::protocol::MEMORY_BUDGET_DEFAULT as u64);
+const _: () = assert!(MIDGE_MEMORY_BUDGET_MIN == crate::protocol::MEMORY_BUDGET_MIN as u64);
 
 /// The memory one client may spend on what the network sends it and on what it owes the
 /// network, in bytes: default `MIDGE_MEMORY_BUDGET_DEFAULT` (16 MiB), at least
@@ -322,7 +322,7 @@ pub extern "C" fn midge_options_set_memory_budget(
             .ok_or_else(|| {
                 FfiError::Invalid(format!(
                     "memory budget {bytes} is below the minimum of {} bytes",
-                    MemoryBudget::MIN_BYTES
+                    crate::protocol::MEMORY_BUDGET_MIN
                 ))
             })?;
         d.session.memory_budget = budget;

@@ -72,6 +72,11 @@ impl Default for QueueLimits {
     }
 }
 
+/// The default [`MemoryBudget`]: 16 MiB, for a gateway with a handful of connections.
+pub const MEMORY_BUDGET_DEFAULT: usize = 16 * 1024 * 1024;
+/// The smallest [`MemoryBudget`] accepted: 64 KiB (16 KiB packets).
+pub const MEMORY_BUDGET_MIN: usize = 64 * 1024;
+
 /// How much memory one client may spend on what the network sends it and on what it owes
 /// the network, in bytes. No input from a server takes a client past it: the budget is
 /// split into fixed shares, each enforced where its memory is spent.
@@ -90,14 +95,9 @@ pub struct MemoryBudget {
 }
 
 impl MemoryBudget {
-    /// The default: 16 MiB, for a gateway with a handful of connections.
-    pub const DEFAULT_BYTES: usize = 16 * 1024 * 1024;
-    /// The smallest budget accepted: 64 KiB (16 KiB packets).
-    pub const MIN_BYTES: usize = 64 * 1024;
-
-    /// A budget of `total` bytes; `None` below [`MemoryBudget::MIN_BYTES`].
+    /// A budget of `total` bytes; `None` below [`MEMORY_BUDGET_MIN`].
     pub fn new(total: usize) -> Option<Self> {
-        (total >= Self::MIN_BYTES).then_some(Self { total })
+        (total >= MEMORY_BUDGET_MIN).then_some(Self { total })
     }
 
     pub fn total(&self) -> usize {
@@ -128,7 +128,7 @@ impl MemoryBudget {
 impl Default for MemoryBudget {
     fn default() -> Self {
         Self {
-            total: Self::DEFAULT_BYTES,
+            total: MEMORY_BUDGET_DEFAULT,
         }
     }
 }

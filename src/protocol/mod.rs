@@ -16,7 +16,10 @@ mod event;
 mod packet_id;
 mod session;
 
-pub use config::{Authenticator, ConnectChange, MemoryBudget, Options, QueueLimits};
+pub use config::{
+    Authenticator, ConnectChange, MEMORY_BUDGET_DEFAULT, MEMORY_BUDGET_MIN, MemoryBudget, Options,
+    QueueLimits,
+};
 pub use error::{AckReason, RequestError};
 pub use event::{
     AckToken, ConnAckInfo, ConnectRefusal, DisconnectCause, Event, MAX_DETAIL_TEXT, Message,
