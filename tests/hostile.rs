@@ -235,17 +235,22 @@ fn connack_then_drop_does_not_reset_the_backoff() {
 /// (4.3.3), 5 bytes of reply for 4 bytes of input.
 const PUBREL_UNKNOWN: [u8; 4] = [0x62, 0x02, 0x12, 0x34];
 
-/// Floods PUBRELs without reading a byte of the replies; returns the cause the application
-/// was told and the client's memory figures.
-fn flood_pubrel_without_reading(
-    keep_alive: u16,
-    stall: Duration,
-) -> (
+/// What a flood left: the cause the application was told, the client's memory figures, how
+/// the flood ended and the bytes it wrote.
+type FloodOutcome = (
     Option<DisconnectCause>,
     midge::runtime::MemoryStats,
     FloodEnd,
     usize,
-) {
+);
+
+/// Floods PUBRELs without reading a byte of the replies.
+fn flood_pubrel_without_reading(keep_alive: u16, stall: Duration) -> FloodOutcome {
+    flood_without_reading(&PUBREL_UNKNOWN, keep_alive, stall)
+}
+
+/// Floods `unit` (a packet that needs a reply) without reading a byte of the replies.
+fn flood_without_reading(unit: &[u8], keep_alive: u16, stall: Duration) -> FloodOutcome {
     let server = HostileServer::start(Some(16 * 1024));
     let mut opts = options("never-reads");
     opts.session.keep_alive = keep_alive;
@@ -254,19 +259,14 @@ fn flood_pubrel_without_reading(
     opts.tcp.recv_buffer_size = Some(16 * 1024);
     let (client, mut conn, _) = connected(&server, opts);
     let mut cause = None;
-    let (end, written) = conn.flood(
-        &PUBREL_UNKNOWN,
-        4 * 1024 * 1024,
-        Instant::now() + TIMEOUT,
-        || {
-            while let Some(e) = client.next_event(Duration::ZERO) {
-                if let ClientEvent::ConnectionLost(c) = e {
-                    cause = Some(c);
-                }
+    let (end, written) = conn.flood(unit, 4 * 1024 * 1024, Instant::now() + TIMEOUT, || {
+        while let Some(e) = client.next_event(Duration::ZERO) {
+            if let ClientEvent::ConnectionLost(c) = e {
+                cause = Some(c);
             }
-            cause.is_some()
-        },
-    );
+        }
+        cause.is_some()
+    });
     if end == FloodEnd::Done {
         // Everything went into the socket: let the client read it before measuring.
         support::wait_until(TIMEOUT, || {
@@ -304,6 +304,28 @@ fn a_server_that_floods_pubrel_and_never_reads_is_held_back_then_dropped() {
     };
     assert!(detail.contains("read none of ours"), "{detail}");
     assert!(detail.contains("memory budget"), "{detail}");
+}
+
+/// PUBREC for a packet identifier we never used: each is answered with PUBREL 0x92.
+#[test]
+fn a_server_that_floods_pubrec_and_never_reads_is_held_back_then_dropped() {
+    let (cause, stats, end, written) =
+        flood_without_reading(&[0x50, 0x02, 0x43, 0x21], 0, Duration::from_millis(300));
+    assert!(
+        stats.peak_write_backlog <= DEFAULT_WRITE_BUDGET + SLACK,
+        "flood {end:?} after {written} bytes: {} bytes of replies queued",
+        stats.peak_write_backlog
+    );
+    assert!(
+        matches!(
+            cause,
+            Some(DisconnectCause::ProtocolError {
+                reason_code: DisconnectReasonCode::QuotaExceeded,
+                ..
+            })
+        ),
+        "{cause:?}"
+    );
 }
 
 /// With keep alive on, the same server is dropped within 1.5 keep alives at most.
