@@ -1112,15 +1112,8 @@ MEMORY_BUDGET_MIN = 64 * 1024
 
 
 def _memory_budget(value: int) -> int:
-    """Checks a memory budget in bytes: an int (not a bool) of at least MEMORY_BUDGET_MIN."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError("memory_budget must be an int (bytes), not %s" % type(value).__name__)
-    if not MEMORY_BUDGET_MIN <= value <= 0xFFFFFFFFFFFFFFFF:
-        raise InvalidArgument(
-            "memory_budget %d is not at least %d bytes" % (value, MEMORY_BUDGET_MIN),
-            result=Result.INVALID_ARGUMENT,
-        )
-    return value
+    """A memory budget in bytes: an int (not a bool) of at least MEMORY_BUDGET_MIN."""
+    return _v.integer(value, "memory_budget", 0xFFFFFFFFFFFFFFFF, MEMORY_BUDGET_MIN)
 
 
 def _u(value: int, maximum: int, what: str) -> int:

@@ -30,5 +30,5 @@ def test_a_budget_out_of_range_is_refused(budget: int) -> None:
 
 @pytest.mark.parametrize("budget", [True, 1.5e6, "16M", b"x"])
 def test_a_budget_that_is_not_an_int_is_a_type_error(budget: object) -> None:
-    with pytest.raises(TypeError, match="memory_budget"):
+    with pytest.raises(midge.InvalidType, match="memory_budget"):
         midge.Client(NOWHERE, memory_budget=budget)  # type: ignore[arg-type]
