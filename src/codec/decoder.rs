@@ -74,7 +74,11 @@ impl Decoder {
         if need <= self.buf.capacity() || need <= KEEP {
             return;
         }
-        let target = need.max(self.announced().unwrap_or(0));
+        // Small packets: `BytesMut` reuses its space in place when it can.
+        let Some(total) = self.announced().filter(|&t| t > KEEP) else {
+            return;
+        };
+        let target = need.max(total);
         let mut grown = BytesMut::with_capacity(target);
         grown.extend_from_slice(&self.buf);
         self.buf = grown;
