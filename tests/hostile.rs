@@ -455,8 +455,18 @@ mod sans_io {
         s.set_output_blocked(false, t1);
         s.set_output_blocked(true, t1);
         s.handle_timeout(t0 + Duration::from_secs(15));
+        assert_eq!(s.poll_timeout(), Some(t1 + Duration::from_secs(15)));
         assert_eq!(s.state(), State::Connected, "progress reset the stall");
-        let t2 = t1 + Duration::from_secs(15);
+        // Nor does the keep alive count the time we did not read: unblocked at t1, nothing
+        // received since t0, the server is not judged lost at t0 + 16 s (1.5 keep alives
+        // after t0) but 1.5 keep alives after t1.
+        s.set_output_blocked(false, t1);
+        let t16 = t0 + Duration::from_secs(16);
+        s.handle_timeout(t16);
+        assert_eq!(s.state(), State::Connected, "the keep alive ran from t1");
+        let _ = sent(&mut s); // a PINGREQ
+        s.set_output_blocked(true, t16);
+        let t2 = t16 + Duration::from_secs(15);
         assert_eq!(s.poll_timeout(), Some(t2));
         s.handle_timeout(t2);
         assert_eq!(s.state(), State::Disconnected);

@@ -418,7 +418,11 @@ impl Session {
     /// connection with 0x97 Quota exceeded instead.
     pub fn set_output_blocked(&mut self, blocked: bool, now: Instant) {
         if !blocked {
-            self.blocked_since = None;
+            if self.blocked_since.take().is_some() {
+                // The time we chose not to read says nothing of the server: the keep alive
+                // counts from here (reading resumes now).
+                self.last_received = self.last_received.max(now);
+            }
         } else if self.blocked_since.is_none() {
             self.blocked_since = Some(now);
         }
