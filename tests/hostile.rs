@@ -18,9 +18,14 @@ use support::TIMEOUT;
 use support::fake_broker::{connack, publish_packet};
 use support::hostile_server::{FloodEnd, HostileConn, HostileServer};
 
-/// The default budget's bounds (16 MiB: 4 MiB per incoming packet, 2 MiB of write backlog).
+/// The default budget's largest incoming packet (16 MiB: 4 MiB per incoming packet).
 const DEFAULT_MAX_PACKET: u32 = 4 * 1024 * 1024;
-const DEFAULT_WRITE_BUDGET: usize = 2 * 1024 * 1024;
+/// The budget of the flood tests: 1 MiB, so 128 KiB of write backlog.
+const FLOOD_BUDGET: midge::protocol::MemoryBudget =
+    match midge::protocol::MemoryBudget::new(1 << 20) {
+        Some(b) => b,
+        None => panic!("1 MiB is a valid budget"),
+    };
 /// The bound on a flood, which a native build ends within a second or two.
 const SLOW: Duration = Duration::from_secs(60);
 /// One read (64 KiB) and a little: what a buffer may hold beyond its bound.
@@ -261,6 +266,9 @@ fn flood_without_reading(unit: &[u8], keep_alive: u16, stall: Duration) -> Flood
     let mut opts = options("never-reads");
     opts.session.keep_alive = keep_alive;
     opts.session.write_stall_timeout = stall;
+    // A small budget (128 KiB of write share): the same bound, reached with less work, so the
+    // test stays short under valgrind too.
+    opts.session.memory_budget = FLOOD_BUDGET;
     opts.tcp.send_buffer_size = Some(16 * 1024);
     opts.tcp.recv_buffer_size = Some(16 * 1024);
     let (client, mut conn, _) = connected(&server, opts);
@@ -268,7 +276,7 @@ fn flood_without_reading(unit: &[u8], keep_alive: u16, stall: Duration) -> Flood
     // The flood goes on while the client reads, however slowly (an instrumented build under
     // ASan or valgrind reads many times slower): it ends when the client stops reading for
     // good and says why, or at a bound far above what it takes.
-    let (end, written) = conn.flood(unit, 4 * 1024 * 1024, Instant::now() + SLOW, || {
+    let (end, written) = conn.flood(unit, 1024 * 1024, Instant::now() + SLOW, || {
         while let Some(e) = client.next_event(Duration::ZERO) {
             if let ClientEvent::ConnectionLost(c) = e {
                 cause = Some(c);
@@ -298,7 +306,7 @@ fn flood_without_reading(unit: &[u8], keep_alive: u16, stall: Duration) -> Flood
 fn a_server_that_floods_pubrel_and_never_reads_is_held_back_then_dropped() {
     let (cause, stats, end, written) = flood_pubrel_without_reading(0, Duration::from_millis(300));
     assert!(
-        stats.peak_write_backlog <= DEFAULT_WRITE_BUDGET + SLACK,
+        stats.peak_write_backlog <= FLOOD_BUDGET.write_buffer_bytes() + SLACK,
         "flood {end:?} after {written} bytes: {} bytes of replies queued",
         stats.peak_write_backlog
     );
@@ -321,7 +329,7 @@ fn a_server_that_floods_pubrec_and_never_reads_is_held_back_then_dropped() {
     let (cause, stats, end, written) =
         flood_without_reading(&[0x50, 0x02, 0x43, 0x21], 0, Duration::from_millis(300));
     assert!(
-        stats.peak_write_backlog <= DEFAULT_WRITE_BUDGET + SLACK,
+        stats.peak_write_backlog <= FLOOD_BUDGET.write_buffer_bytes() + SLACK,
         "flood {end:?} after {written} bytes: {} bytes of replies queued",
         stats.peak_write_backlog
     );
@@ -342,7 +350,7 @@ fn a_server_that_floods_pubrec_and_never_reads_is_held_back_then_dropped() {
 fn with_keep_alive_a_server_that_never_reads_is_dropped_within_it() {
     let (cause, stats, end, written) = flood_pubrel_without_reading(1, Duration::from_secs(30));
     assert!(
-        stats.peak_write_backlog <= DEFAULT_WRITE_BUDGET + SLACK,
+        stats.peak_write_backlog <= FLOOD_BUDGET.write_buffer_bytes() + SLACK,
         "flood {end:?} after {written} bytes: {} bytes of replies queued",
         stats.peak_write_backlog
     );

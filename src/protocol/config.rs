@@ -96,8 +96,12 @@ pub struct MemoryBudget {
 
 impl MemoryBudget {
     /// A budget of `total` bytes; `None` below [`MEMORY_BUDGET_MIN`].
-    pub fn new(total: usize) -> Option<Self> {
-        (total >= MEMORY_BUDGET_MIN).then_some(Self { total })
+    pub const fn new(total: usize) -> Option<Self> {
+        if total >= MEMORY_BUDGET_MIN {
+            Some(Self { total })
+        } else {
+            None
+        }
     }
 
     pub fn total(&self) -> usize {
