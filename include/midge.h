@@ -105,6 +105,16 @@
 #define MIDGE_SUB_RETAIN_NONE 32
 
 /**
+ * The default memory budget per client (16 MiB), see `midge_options_set_memory_budget`.
+ */
+#define MIDGE_MEMORY_BUDGET_DEFAULT 16777216
+
+/**
+ * The smallest memory budget accepted (64 KiB).
+ */
+#define MIDGE_MEMORY_BUDGET_MIN 65536
+
+/**
  * What an authenticator callback is asked.
  */
 typedef enum {
@@ -401,6 +411,7 @@ typedef struct midge_message midge_message;
  * `midge_options_set_session_expiry`, `midge_options_set_username`,
  * `midge_options_set_password`, `midge_options_set_will`, `midge_options_clear_will`,
  * `midge_options_set_receive_maximum`, `midge_options_set_maximum_packet_size`,
+ * `midge_options_set_memory_budget`,
  * `midge_options_set_topic_alias_maximum`, `midge_options_set_request_response_information`,
  * `midge_options_set_request_problem_information`, `midge_options_add_user_property`,
  * `midge_options_set_auto_topic_alias`, `midge_options_set_offline_queue`,
@@ -1608,9 +1619,23 @@ midge_result midge_options_clear_will(midge_options *options);
 midge_result midge_options_set_receive_maximum(midge_options *options, uint16_t receive_maximum);
 
 /**
- * The largest packet we accept, in bytes; 0 means no limit (the default).
+ * The largest packet we accept, in bytes; 0 (the default) leaves it to the memory budget
+ * (a quarter of it, see `midge_options_set_memory_budget`), which also caps a larger value.
+ * The value in force goes out in CONNECT: the server must not send larger packets, and
+ * drops a message that would be larger; a larger packet gets DISCONNECT 0x95.
  */
 midge_result midge_options_set_maximum_packet_size(midge_options *options, uint32_t bytes);
+
+/**
+ * The memory one client may spend on what the network sends it and on what it owes the
+ * network, in bytes: default `MIDGE_MEMORY_BUDGET_DEFAULT` (16 MiB), at least
+ * `MIDGE_MEMORY_BUDGET_MIN` (64 KiB; less is `MIDGE_RESULT_INVALID_ARGUMENT`). A quarter is
+ * the largest packet accepted (sent as Maximum Packet Size in CONNECT; larger: DISCONNECT
+ * 0x95), half bounds the events waiting for the application (payload and properties), an
+ * eighth the replies waiting for the socket (beyond it midge stops reading from a server
+ * that does not read, and disconnects it with 0x97 after a while).
+ */
+midge_result midge_options_set_memory_budget(midge_options *options, uint64_t bytes);
 
 /**
  * How many topic aliases the server may use towards us (default 16; 0 refuses them).

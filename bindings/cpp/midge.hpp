@@ -373,6 +373,13 @@ public:
                       "midge_options_set_maximum_packet_size");
         return *this;
     }
+    /// The memory one client may spend on input and replies, in bytes (default
+    /// MIDGE_MEMORY_BUDGET_DEFAULT, 16 MiB; at least MIDGE_MEMORY_BUDGET_MIN, else throws).
+    Options& memory_budget(uint64_t bytes) {
+        detail::check(midge_options_set_memory_budget(o_, bytes),
+                      "midge_options_set_memory_budget");
+        return *this;
+    }
     Options& reconnect(bool enabled, std::chrono::milliseconds initial = std::chrono::milliseconds(250),
                        std::chrono::milliseconds maximum = std::chrono::seconds(30)) {
         detail::check(midge_options_set_reconnect(o_, enabled, detail::millis(initial),

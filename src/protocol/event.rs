@@ -138,10 +138,30 @@ pub enum DisconnectCause {
     Client { reason_code: DisconnectReasonCode },
 }
 
+/// The most of a server's text (a Reason String) that goes into detail text and log lines:
+/// a server may send up to a packet's size of it. The accessors keep it whole.
+pub const MAX_DETAIL_TEXT: usize = 256;
+
+/// `text` cut to [`MAX_DETAIL_TEXT`] bytes at a character boundary, with a marker that says
+/// how long it was.
+pub fn bounded_text(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() <= MAX_DETAIL_TEXT {
+        return text.into();
+    }
+    let mut end = MAX_DETAIL_TEXT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}\u{2026} ({} bytes)", &text[..end], text.len()).into()
+}
+
 impl std::fmt::Display for DisconnectCause {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let extra =
-            |s: &Option<ByteString>| s.as_ref().map(|s| format!(": {s}")).unwrap_or_default();
+        let extra = |s: &Option<ByteString>| {
+            s.as_ref()
+                .map(|s| format!(": {}", bounded_text(s)))
+                .unwrap_or_default()
+        };
         match self {
             Self::Refused(r) => write!(
                 f,
@@ -178,7 +198,7 @@ impl std::fmt::Display for DisconnectCause {
             ),
             Self::KeepAliveTimeout => f.write_str("keep alive timed out: nothing from the server"),
             Self::ConnectTimeout => f.write_str("no CONNACK within the connect timeout"),
-            Self::Authentication(e) => write!(f, "authentication failed: {e}"),
+            Self::Authentication(e) => write!(f, "authentication failed: {}", bounded_text(e)),
             Self::Transport { detail, .. } => write!(f, "connection failed: {detail}"),
             Self::Client { reason_code } => write!(
                 f,

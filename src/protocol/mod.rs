@@ -17,11 +17,14 @@ mod packet_id;
 mod session;
 mod stats;
 
-pub use config::{Authenticator, ConnectChange, Options, QueueLimits};
+pub use config::{
+    Authenticator, ConnectChange, MEMORY_BUDGET_DEFAULT, MEMORY_BUDGET_MIN, MemoryBudget, Options,
+    QueueLimits,
+};
 pub use error::{AckReason, RequestError};
 pub use event::{
-    AckToken, ConnAckInfo, ConnectRefusal, DisconnectCause, Event, Message, PublishAck, RequestId,
-    SubscribeAck, UnsubscribeAck,
+    AckToken, ConnAckInfo, ConnectRefusal, DisconnectCause, Event, MAX_DETAIL_TEXT, Message,
+    PublishAck, RequestId, SubscribeAck, UnsubscribeAck, bounded_text,
 };
 pub(crate) use session::TRANSMIT_HIGH_WATER;
 pub use session::{PublishRequest, Session, State, check_subscribe, check_unsubscribe, check_will};

@@ -317,11 +317,14 @@ pub struct Session {
     /// speaks MQTT at all.
     first_byte_pending: bool,
     counters: Counters,
+    /// Since when the runtime has stopped reading because the server does not take our
+    /// bytes ([`Session::set_output_blocked`]).
+    blocked_since: Option<Instant>,
 }
 
 impl Session {
     pub fn new(opts: Options, now: Instant) -> Self {
-        let decoder = Decoder::with_max_packet_size(opts.maximum_packet_size.unwrap_or(u32::MAX));
+        let decoder = Decoder::with_max_packet_size(max_incoming_packet(&opts));
         Self {
             opts,
             state: State::Disconnected,
@@ -360,6 +363,7 @@ impl Session {
             reauthenticating: false,
             first_byte_pending: false,
             counters: Counters::default(),
+            blocked_since: None,
         }
     }
 
@@ -414,6 +418,58 @@ impl Session {
         !self.out.is_empty()
     }
 
+    /// How many bytes wait in the transmit buffer.
+    pub fn transmit_len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// The runtime reports whether it has stopped reading because the bytes we owe the
+    /// server (replies, mostly) reached the memory budget's write share
+    /// ([`crate::protocol::MemoryBudget::write_buffer_bytes`]) without the server taking
+    /// them. While blocked, nothing is received, so the keep alive cannot judge the server;
+    /// `write_stall_timeout` (or 1.5 keep alives, if shorter) without progress ends the
+    /// connection with 0x97 Quota exceeded instead.
+    pub fn set_output_blocked(&mut self, blocked: bool, now: Instant) {
+        if !blocked {
+            if self.blocked_since.take().is_some() {
+                // The time we chose not to read says nothing of the server: the keep alive
+                // counts from here (reading resumes now).
+                self.last_received = self.last_received.max(now);
+            }
+        } else if self.blocked_since.is_none() {
+            self.blocked_since = Some(now);
+        }
+    }
+
+    /// How long the server may leave us blocked.
+    fn stall_limit(&self) -> Duration {
+        if self.keep_alive.is_zero() {
+            self.opts.write_stall_timeout
+        } else {
+            self.opts.write_stall_timeout.min(self.keep_alive * 3 / 2)
+        }
+    }
+
+    /// The server sent packets needing replies and read none of ours for the stall limit.
+    fn write_stalled(&mut self, now: Instant) {
+        let waiting = self.out.len();
+        // Replies the server will never read: the DISCONNECT need not wait behind them.
+        self.out.clear();
+        let detail = format!(
+            "the server sent packets that need replies but read none of ours for {:?}; midge \
+             stopped reading from it with {waiting} bytes unsent in midge and more in the \
+             socket (the write share of the memory budget is {} bytes)",
+            self.stall_limit(),
+            self.opts.memory_budget.write_buffer_bytes(),
+        );
+        self.protocol_error(DisconnectReasonCode::QuotaExceeded, detail, now);
+    }
+
+    /// The receive buffer's capacity: what the decoder holds on to between reads.
+    pub fn read_buffer_capacity(&self) -> usize {
+        self.decoder.capacity()
+    }
+
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
@@ -428,6 +484,9 @@ impl Session {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             State::Connecting => self.connect_deadline,
+            State::Connected if self.blocked_since.is_some() => {
+                self.blocked_since.map(|b| b + self.stall_limit())
+            }
             State::Connected if !self.keep_alive.is_zero() => {
                 let ping = if self.ping_outstanding {
                     None
@@ -455,6 +514,7 @@ impl Session {
         self.ping_outstanding = false;
         self.reauthenticating = false;
         self.first_byte_pending = true;
+        self.blocked_since = None;
         self.last_sent = now;
         self.last_received = now;
         self.connect_deadline = Some(now + self.opts.connect_timeout);
@@ -480,9 +540,9 @@ impl Session {
         if o.receive_maximum != u16::MAX {
             properties.push(Property::ReceiveMaximum(o.receive_maximum.max(1)));
         }
-        if let Some(max) = o.maximum_packet_size {
-            properties.push(Property::MaximumPacketSize(max.max(1)));
-        }
+        // Always sent: the memory budget bounds it even when the application set none, and a
+        // server must not send a larger packet [MQTT-3.1.2-24].
+        properties.push(Property::MaximumPacketSize(max_incoming_packet(o)));
         if o.topic_alias_maximum != 0 {
             properties.push(Property::TopicAliasMaximum(o.topic_alias_maximum));
         }
@@ -552,6 +612,7 @@ impl Session {
         }
         self.state = State::Disconnected;
         self.connect_deadline = None;
+        self.blocked_since = None;
         self.close_requested = true;
         // QoS 1 messages not yet acknowledged will be sent again by the server; their acks
         // must not go out on the next connection. QoS 2 state is session state and stays.
@@ -574,7 +635,14 @@ impl Session {
     }
 
     fn codec_error(&mut self, e: &CodecError, now: Instant) {
-        let detail = format!("{e} [{}]", e.spec_ref());
+        let mut detail = format!("{e} [{}]", e.spec_ref());
+        if let CodecError::PacketTooLarge { .. } = e {
+            // The server ignored the Maximum Packet Size our CONNECT gave [MQTT-3.1.2-24].
+            detail.push_str(
+                "; the CONNECT announced this maximum [MQTT-3.1.2-24]: to accept larger \
+                 packets raise the memory budget (a quarter of it) or Maximum Packet Size",
+            );
+        }
         self.protocol_error(e.reason_code(), detail, now);
     }
 
@@ -677,6 +745,15 @@ impl Session {
         match self.state {
             State::Connecting if self.connect_deadline.is_some_and(|d| now >= d) => {
                 self.end_connection(DisconnectCause::ConnectTimeout);
+            }
+            // While we do not read, the keep alive cannot judge the server: the stall does.
+            State::Connected if self.blocked_since.is_some() => {
+                let due = self
+                    .blocked_since
+                    .is_some_and(|b| now >= b + self.stall_limit());
+                if due {
+                    self.write_stalled(now);
+                }
             }
             State::Connected if !self.keep_alive.is_zero() => {
                 if now >= self.last_received + self.keep_alive * 3 / 2 {
@@ -1836,6 +1913,15 @@ impl Session {
         }
         self.last_sent = now;
     }
+}
+
+/// The largest packet we accept: the application's Maximum Packet Size, bounded by the
+/// memory budget's share (at least 1: 3.1.2.11.4 forbids 0).
+fn max_incoming_packet(o: &Options) -> u32 {
+    let budget = o.memory_budget.max_incoming_packet();
+    o.maximum_packet_size
+        .map_or(budget, |m| m.min(budget))
+        .max(1)
 }
 
 /// Whether `first` is a valid first byte of an MQTT packet (2.1.2, Table 2-2).

@@ -8,6 +8,7 @@ use super::backoff::ReconnectPolicy;
 use super::completion::{Completion, start_and_wait};
 use super::dispatch::{self, Handler, Mailbox};
 use super::event::{ClientEvent, ClientStats, IoCounters, IoStats, LogLevel};
+use super::memory::{MemoryGauge, MemoryStats};
 use super::reactor::{self, Command, ConnSettings, ReactorHandle};
 use super::shutdown;
 use crate::codec::topic::validate_topic_name;
@@ -99,6 +100,7 @@ struct Inner {
     io: Arc<IoCounters>,
     /// Counts the client for `shutdown`; dropped after the `Close` below is sent.
     _alive: shutdown::Alive,
+    memory: Arc<MemoryGauge>,
 }
 
 impl Drop for Inner {
@@ -135,6 +137,7 @@ impl Client {
         );
         let completion_events = Arc::new(AtomicBool::new(options.completion_events));
         let io = Arc::new(IoCounters::default());
+        let memory = Arc::new(MemoryGauge::default());
         let settings = ConnSettings {
             reconnect: options.reconnect,
             tcp: options.tcp,
@@ -144,6 +147,7 @@ impl Client {
             busy_poll: options.busy_poll,
             linger: options.linger,
             io: Arc::clone(&io),
+            memory: Arc::clone(&memory),
         };
         let session = Session::new(options.session, std::time::Instant::now());
         reactor.send(Command::Register {
@@ -161,6 +165,7 @@ impl Client {
                 completion_events,
                 io,
                 _alive: alive,
+                memory,
             }),
         })
     }
@@ -508,6 +513,12 @@ impl Client {
             session: self.inner.io.session_snapshot(),
             io: self.inner.io.snapshot(),
         }
+    }
+
+    /// What the client's receive and write buffers hold, now and at their peak: the bounds
+    /// the memory budget ([`crate::protocol::MemoryBudget`]) sets, observed.
+    pub fn memory_stats(&self) -> MemoryStats {
+        self.inner.memory.snapshot()
     }
 
     /// Whether the client is closed and its last event handed out.

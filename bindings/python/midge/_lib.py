@@ -297,6 +297,7 @@ SIGNATURES: Dict[str, Sig] = {
     "midge_options_clear_will": (_result, [_p]),
     "midge_options_set_receive_maximum": (_result, [_p, c_uint16]),
     "midge_options_set_maximum_packet_size": (_result, [_p, c_uint32]),
+    "midge_options_set_memory_budget": (_result, [_p, c_uint64]),
     "midge_options_set_topic_alias_maximum": (_result, [_p, c_uint16]),
     "midge_options_set_request_response_information": (_result, [_p, c_bool]),
     "midge_options_set_request_problem_information": (_result, [_p, c_bool]),

@@ -610,6 +610,7 @@ class Client:
         will: Optional[Will] = None,
         receive_maximum: Optional[int] = None,
         maximum_packet_size: Optional[int] = None,
+        memory_budget: Optional[int] = None,
         topic_alias_maximum: Optional[int] = None,
         reconnect: Union[bool, Reconnect] = True,
         user_properties: Optional[Iterable[Tuple[str, str]]] = None,
@@ -645,6 +646,8 @@ class Client:
                 _check(lib.midge_options_set_receive_maximum(opts, _u(receive_maximum, 0xFFFF, "receive_maximum")))
             if maximum_packet_size is not None:
                 _check(lib.midge_options_set_maximum_packet_size(opts, _u(maximum_packet_size, _U32_MAX, "maximum_packet_size")))
+            if memory_budget is not None:
+                _check(lib.midge_options_set_memory_budget(opts, _memory_budget(memory_budget)))
             if topic_alias_maximum is not None:
                 _check(lib.midge_options_set_topic_alias_maximum(opts, _u(topic_alias_maximum, 0xFFFF, "topic_alias_maximum")))
             if reconnect is False:
@@ -1140,6 +1143,16 @@ def _apply_will(setter: Callable[..., int], target: int, will: Will, check: Call
         props.message(will.properties)
         props.int(_PropertyId.WILL_DELAY_INTERVAL, will.will_delay_interval)
         check(setter(target, _cstr(will.topic, "will topic"), wp, len(wp), int(will.qos), bool(will.retain), props.ptr))
+
+
+#: The default memory budget per client (16 MiB) and the smallest accepted (64 KiB).
+MEMORY_BUDGET_DEFAULT = 16 * 1024 * 1024
+MEMORY_BUDGET_MIN = 64 * 1024
+
+
+def _memory_budget(value: int) -> int:
+    """A memory budget in bytes: an int (not a bool) of at least MEMORY_BUDGET_MIN."""
+    return _v.integer(value, "memory_budget", 0xFFFFFFFFFFFFFFFF, MEMORY_BUDGET_MIN)
 
 
 def _u(value: int, maximum: int, what: str) -> int:
