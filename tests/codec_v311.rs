@@ -738,6 +738,51 @@ fn protocol_version_picks_the_wire_form() {
 }
 
 #[test]
+fn the_streaming_decoder_reads_3_1_1_bodies_once_told() {
+    use midge::codec::{Decoder, ProtocolVersion};
+    // CONNACK return code 1, a SUBACK with the failure code 0x80 [MQTT-3.9.3-2] and a
+    // PUBACK with no reason code, fed one byte at a time.
+    let stream = [
+        0x20, 0x02, 0x00, 0x01, 0x90, 0x03, 0x00, 0x05, 0x80, 0x40, 0x02, 0x00, 0x07,
+    ];
+    let mut d = Decoder::new();
+    assert_eq!(d.version(), ProtocolVersion::V5);
+    d.set_version(ProtocolVersion::V311);
+    let mut packets = Vec::new();
+    for b in stream {
+        d.feed(&[b]);
+        while let Some(p) = d.next_packet().expect("3.1.1 stream") {
+            packets.push(p);
+        }
+    }
+    assert_eq!(
+        packets,
+        vec![
+            Packet::ConnAck(ConnAck {
+                session_present: false,
+                reason_code: ConnectReasonCode::UnsupportedProtocolVersion,
+                properties: Properties::new(),
+            }),
+            Packet::SubAck(SubAck {
+                packet_id: 5,
+                properties: Properties::new(),
+                reason_codes: vec![SubAckReasonCode::UnspecifiedError],
+            }),
+            Packet::PubAck(PubAck::new(7)),
+        ]
+    );
+    // 2.2.1: type 15 is reserved in 3.1.1; refused from the first byte, before any length.
+    let mut d = Decoder::new();
+    d.set_version(ProtocolVersion::V311);
+    d.feed(&[0xF0]);
+    assert_eq!(d.next_packet(), Err(CodecError::NotInV311 { what: "AUTH" }));
+    // The same bytes under 5.0: the SUBACK has no Property Length.
+    let mut d = Decoder::new();
+    d.feed(&stream[4..9]);
+    assert!(d.next_packet().is_err());
+}
+
+#[test]
 fn the_5_0_forms_are_unchanged() {
     // The same packet in both versions: 5.0 adds the Property Length (and level 5).
     let p: Packet = Publish {
