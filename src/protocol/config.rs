@@ -4,6 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::version::VersionChoice;
 use crate::codec::{ByteString, Bytes, Will};
 
 /// Enhanced authentication (4.12): a pluggable exchange of AUTH packets during CONNECT and
@@ -75,6 +76,9 @@ impl Default for QueueLimits {
 /// Client session options. `Default` gives a v5 client with clean start, keep alive 60 s,
 /// no session expiry, Receive Maximum 65,535 and automatic topic aliases.
 pub struct Options {
+    /// MQTT 5.0 (the default), 3.1.1, or 5.0 falling back to 3.1.1 ([`VersionChoice`]).
+    /// What 3.1.1 cannot carry is refused ([`Options::check_version`]).
+    pub protocol_version: VersionChoice,
     /// Empty asks the server to assign one (3.1.3.1).
     pub client_id: ByteString,
     /// Clean Start on the first connection. Reconnections ask to resume the session when the
@@ -109,6 +113,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
+            protocol_version: VersionChoice::V5,
             client_id: ByteString::new(),
             clean_start: true,
             keep_alive: 60,
@@ -134,6 +139,7 @@ impl Default for Options {
 impl fmt::Debug for Options {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Options")
+            .field("protocol_version", &self.protocol_version)
             .field("client_id", &self.client_id)
             .field("clean_start", &self.clean_start)
             .field("keep_alive", &self.keep_alive)

@@ -17,7 +17,8 @@ use crate::codec::{
 use crate::error::Error;
 use crate::protocol::{
     ConnAckInfo, ConnectChange, Message, Options, PublishAck, PublishRequest, RequestError,
-    Session, SubscribeAck, UnsubscribeAck, check_subscribe, check_unsubscribe, check_will,
+    Session, SubscribeAck, UnsubscribeAck, VersionChoice, check_publish_v311, check_subscribe,
+    check_subscribe_v311, check_unsubscribe, check_unsubscribe_v311, check_will,
 };
 use crate::transport::{Address, TcpOptions};
 
@@ -96,6 +97,8 @@ struct Inner {
     mailbox: Arc<Mailbox>,
     completion_events: Arc<AtomicBool>,
     io: Arc<IoCounters>,
+    /// Every connection speaks 3.1.1: what it cannot carry is refused by the call itself.
+    v311_only: bool,
 }
 
 impl Drop for Inner {
@@ -121,6 +124,8 @@ impl Client {
         if let Some(will) = &options.session.will {
             check_will(will)?;
         }
+        options.session.check_version()?;
+        let v311_only = options.session.protocol_version == VersionChoice::V311;
         let id = next_client_id();
         let reactor = Arc::clone(reactor::handle());
         let mailbox = Mailbox::new(
@@ -156,6 +161,7 @@ impl Client {
                 mailbox,
                 completion_events,
                 io,
+                v311_only,
             }),
         })
     }
@@ -214,7 +220,7 @@ impl Client {
         &self,
         request: PublishRequest,
     ) -> Result<Completion<PublishAck>, Error> {
-        request.check()?;
+        self.check_publish(&request)?;
         Ok(self.start(|client, completion| Command::Publish {
             client,
             request,
@@ -227,7 +233,7 @@ impl Client {
     /// that need no connection still fail here; a refusal by the session (a full offline
     /// queue, a limit of the server) only appears as a [`ClientEvent::Log`] warning.
     pub fn publish_detached(&self, request: PublishRequest) -> Result<(), Error> {
-        request.check()?;
+        self.check_publish(&request)?;
         if self.inner.completion_events.load(Ordering::Relaxed) {
             // Completion events need the handle's id.
             self.start(|client, completion| Command::Publish {
@@ -284,7 +290,7 @@ impl Client {
                 .with(Property::ResponseTopic(ByteString::from(response_topic)))
                 .with(Property::CorrelationData(correlation.clone())),
         };
-        request.check()?;
+        self.check_publish(&request)?;
         let result = start_and_wait(timeout, || {
             Ok(self.start(|client, reply| Command::Request {
                 client,
@@ -300,6 +306,15 @@ impl Client {
             });
         }
         result
+    }
+
+    /// The checks that need no connection; with 3.1.1 only, also what 3.1.1 cannot carry.
+    fn check_publish(&self, request: &PublishRequest) -> Result<(), Error> {
+        request.check()?;
+        if self.inner.v311_only {
+            check_publish_v311(request)?;
+        }
+        Ok(())
     }
 
     /// Correlation Data unique within the process: client id, a counter, and the time.
@@ -323,6 +338,9 @@ impl Client {
         properties: Properties,
     ) -> Result<Completion<SubscribeAck>, Error> {
         check_subscribe(&subscriptions, &properties)?;
+        if self.inner.v311_only {
+            check_subscribe_v311(&subscriptions, &properties)?;
+        }
         Ok(self.start(|client, completion| Command::Subscribe {
             client,
             subscriptions,
@@ -355,6 +373,9 @@ impl Client {
         properties: Properties,
     ) -> Result<Completion<UnsubscribeAck>, Error> {
         check_unsubscribe(&filters, &properties)?;
+        if self.inner.v311_only {
+            check_unsubscribe_v311(&properties)?;
+        }
         Ok(self.start(|client, completion| Command::Unsubscribe {
             client,
             filters,

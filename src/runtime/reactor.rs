@@ -930,6 +930,16 @@ impl Reactor {
         };
         c.phase = Phase::Idle;
         c.phase_deadline = None;
+        if c.session.poll_fallback() && c.wanted && c.close_waiter.is_none() {
+            // The server refused MQTT 5.0: the same connect goes on in 3.1.1, at once.
+            log(c, LogLevel::Info, |c| {
+                format!("{} refused MQTT 5.0; connecting with MQTT 3.1.1", c.address)
+            });
+            c.phase = Phase::Backoff;
+            c.phase_deadline = Some(now);
+            self.mark(client);
+            return;
+        }
         if !c.wanted || !c.settings.reconnect.enabled || c.close_waiter.is_some() {
             return;
         }
