@@ -17,7 +17,7 @@ use midge::codec::{
 };
 use midge::protocol::{
     AckReason, DisconnectCause, Event, Message, Options, PublishAck, PublishRequest, RequestError,
-    SESSION_NEVER_EXPIRES, Session, State, SubscribeAck, UnsubscribeAck, VersionChoice,
+    Session, State, SubscribeAck, UnsubscribeAck, VersionChoice,
 };
 
 // ==================================================================== harness
@@ -143,7 +143,7 @@ fn v311() -> Options {
 fn persistent() -> Options {
     Options {
         clean_start: false,
-        session_expiry_interval: SESSION_NEVER_EXPIRES,
+        session_expiry_interval: u32::MAX,
         ..v311()
     }
 }
@@ -686,7 +686,7 @@ fn options_3_1_1_cannot_carry_are_refused_before_any_connection() {
     assert!(text.contains("Session Expiry"), "{text}");
     // ... nor a new session that outlives its connection [MQTT-3.1.2-6].
     refused(Options {
-        session_expiry_interval: SESSION_NEVER_EXPIRES,
+        session_expiry_interval: u32::MAX,
         ..v311()
     });
     // [MQTT-3.1.3-7] an empty Client Identifier needs Clean Session 1.

@@ -25,5 +25,5 @@ pub use event::{
 };
 pub(crate) use session::TRANSMIT_HIGH_WATER;
 pub use session::{PublishRequest, Session, State, check_subscribe, check_unsubscribe, check_will};
-pub use version::{SESSION_NEVER_EXPIRES, VersionChoice};
+pub use version::VersionChoice;
 pub(crate) use version::{check_publish_v311, check_subscribe_v311, check_unsubscribe_v311};

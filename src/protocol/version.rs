@@ -48,8 +48,9 @@ impl VersionChoice {
 }
 
 /// The Session Expiry Interval that means "never expires" (3.1.2.11.2 of 5.0), which is
-/// what 3.1.1's Clean Session 0 gives [MQTT-3.1.2-4].
-pub const SESSION_NEVER_EXPIRES: u32 = u32::MAX;
+/// what 3.1.1's Clean Session 0 gives [MQTT-3.1.2-4]. (Private: cbindgen would put a
+/// public constant into midge.h.)
+const SESSION_NEVER_EXPIRES: u32 = u32::MAX;
 
 fn refuse(what: &'static str) -> RequestError {
     RequestError::NotInV311(what)
@@ -61,7 +62,7 @@ impl Options {
     /// Clean Session flag is the whole session model: Clean Session 1 ends the session with
     /// the connection [MQTT-3.1.2-6], Clean Session 0 keeps it with no expiry
     /// [MQTT-3.1.2-4]. So the Session Expiry Interval must be 0 or
-    /// [`SESSION_NEVER_EXPIRES`], and the latter needs `clean_start` false. What only asks
+    /// `u32::MAX` (never expires), and the latter needs `clean_start` false. What only asks
     /// the server for limits (Receive Maximum, Topic Alias Maximum, Maximum Packet Size,
     /// Request Problem Information) has no 3.1.1 form and is not sent; see
     /// docs/feature-support.md.
