@@ -58,7 +58,7 @@ fn accept_v311(broker: &FakeBroker) -> FakeConn {
 
 /// A client that may fall back connects; the broker's first connection gets the 5.0
 /// CONNECT and `refuse` answers it. The same connect then completes in 3.1.1, with no
-/// ConnectionLost for the refused attempt; messages flow in 3.1.1; and after the broker
+/// `ConnectionLost` for the refused attempt; messages flow in 3.1.1; and after the broker
 /// drops the connection, the reconnection speaks 3.1.1 at once.
 fn falls_back_and_remembers(refuse: impl FnOnce(FakeConn)) {
     let broker = FakeBroker::start();

@@ -2,7 +2,7 @@
 //!
 //! Mosquitto 2.0 has no per-listener protocol-version limit (mosquitto.conf(5): a
 //! listener's `protocol` is `mqtt` or `websockets`), so a broker that refuses 5.0 is the
-//! fake broker's job (tests/client_v311.rs); here midge speaks 3.1.1 to a broker that
+//! fake broker's job (`tests/client_v311.rs`); here midge speaks 3.1.1 to a broker that
 //! speaks both, and the broker's log shows the Protocol Level it saw. Normative statement
 //! numbers are those of MQTT 3.1.1.
 

@@ -58,7 +58,7 @@ fn refuse(what: &'static str) -> RequestError {
 
 impl Options {
     /// Checks that a 3.1.1 CONNECT can carry these options, when the client may speak 3.1.1
-    /// (`protocol_version` V311 or V5OrV311); with V5 nothing is checked. Under 3.1.1 the
+    /// (`protocol_version` `V311` or `V5OrV311`); with `V5` nothing is checked. Under 3.1.1 the
     /// Clean Session flag is the whole session model: Clean Session 1 ends the session with
     /// the connection [MQTT-3.1.2-6], Clean Session 0 keeps it with no expiry
     /// [MQTT-3.1.2-4]. So the Session Expiry Interval must be 0 or
