@@ -1007,6 +1007,34 @@ proptest! {
         }
     }
 
+    /// The streaming decoder in 3.1.1 mode: packets back to back, fed in chunks split at
+    /// arbitrary points, come out as the packets that were encoded, in order.
+    #[test]
+    fn the_streaming_decoder_frames_3_1_1_packets_split_anywhere(
+        packets in proptest::collection::vec(v311_packet(), 1..6),
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..8),
+    ) {
+        let mut bytes = Vec::new();
+        for p in &packets {
+            prop_assert!(p.encode_v311(&mut bytes).is_ok());
+        }
+        let mut at: Vec<usize> = cuts.iter().map(|i| i.index(bytes.len() + 1)).collect();
+        at.push(0);
+        at.push(bytes.len());
+        at.sort_unstable();
+        let mut d = midge::codec::Decoder::new();
+        d.set_version(midge::codec::ProtocolVersion::V311);
+        let mut out = Vec::new();
+        for w in at.windows(2) {
+            d.feed(&bytes[w[0]..w[1]]);
+            while let Some(p) = d.next_packet().map_err(|e| TestCaseError::fail(e.to_string()))? {
+                out.push(p);
+            }
+        }
+        prop_assert_eq!(d.buffered(), 0);
+        prop_assert_eq!(out, packets);
+    }
+
     /// Valid packets with one byte changed: the same oracle, far deeper than random bytes.
     #[test]
     fn mutated_packets_decode_to_a_canonical_packet_or_an_error(
