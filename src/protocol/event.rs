@@ -122,7 +122,8 @@ pub enum DisconnectCause {
         server_reference: Option<ByteString>,
         properties: Properties,
     },
-    /// The server broke the protocol; midge sent DISCONNECT with this reason code.
+    /// The server broke the protocol; midge sent DISCONNECT with this reason code (under
+    /// MQTT 3.1.1, which has none, it closed the connection [MQTT-4.8.0-1]).
     ProtocolError {
         reason_code: DisconnectReasonCode,
         detail: String,

@@ -328,6 +328,9 @@ pub struct Session {
 }
 
 impl Session {
+    /// A session with `opts`. Options a 3.1.1 CONNECT cannot carry must have been refused
+    /// first with [`Options::check_version`] (as `Client::new` does): a 3.1.1 CONNECT is
+    /// built from the fields 3.1.1 has.
     pub fn new(opts: Options, now: Instant) -> Self {
         let decoder = Decoder::with_max_packet_size(opts.maximum_packet_size.unwrap_or(u32::MAX));
         Self {
