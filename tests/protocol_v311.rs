@@ -796,6 +796,29 @@ fn fallback_when_the_server_closes_on_the_5_0_connect() {
 }
 
 #[test]
+fn a_3_1_1_attempt_that_fails_too_tries_5_0_again_next_time() {
+    // A server that closes every connection at once (a proxy with no backend) is not a
+    // 3.1.1 server: 3.1.1 is kept only once a 3.1.1 connection succeeded.
+    let mut sim = Sim::new(v5_or_v311());
+    sim.open();
+    sim.session.connection_closed(reset());
+    assert!(sim.session.poll_fallback());
+    let (_, raw) = sim.open();
+    assert_eq!(raw[8], 4);
+    sim.session.connection_closed(reset());
+    assert_eq!(sim.events(), vec![Event::Disconnected(reset())]);
+    assert!(
+        !sim.session.poll_fallback(),
+        "the runtime's backoff applies"
+    );
+    let (_, raw) = sim.open();
+    assert_eq!(raw[8], 5, "5.0 again");
+    // This time the server is a 3.1.1 one.
+    sim.deliver_raw(&[0x20, 0x02, 0x00, 0x01]);
+    assert_fell_back(&mut sim);
+}
+
+#[test]
 fn no_fallback_without_the_option_after_a_5_0_success_or_after_bytes() {
     // 5.0 only: 0x84 is a refusal like any other.
     let mut sim = Sim::new(Options {

@@ -602,6 +602,16 @@ impl Session {
     }
 
     fn end_connection(&mut self, cause: DisconnectCause) {
+        if self.state == State::Connecting
+            && self.version == ProtocolVersion::V311
+            && self.opts.protocol_version == super::VersionChoice::V5OrV311
+            && !self.connected_once
+        {
+            // The 3.1.1 attempt after a fallback failed too: the server may not have been
+            // refusing 5.0 at all (one that closes every connection). 3.1.1 is kept once a
+            // 3.1.1 connection succeeds; until then the next attempt is 5.0 again.
+            self.version = ProtocolVersion::V5;
+        }
         self.end_attempt();
         self.events.push_back(Event::Disconnected(cause));
     }

@@ -26,9 +26,10 @@ pub enum VersionChoice {
     V311,
     /// MQTT 5.0; when the server refuses it before the first successful connection (a
     /// CONNACK 0x84 Unsupported Protocol Version, a 3.1.1 CONNACK with return code 0x01, or
-    /// the connection closed with no answer to the 5.0 CONNECT), MQTT 3.1.1 at once, and
-    /// for every reconnection of the client after it. Once a 5.0 connection succeeded,
-    /// 5.0 is kept.
+    /// the connection closed with no answer to the 5.0 CONNECT), MQTT 3.1.1 at once; once a
+    /// 3.1.1 connection succeeded, 3.1.1 for every reconnection of the client (if that
+    /// 3.1.1 attempt fails too, the next attempt is 5.0 again). Once a 5.0 connection
+    /// succeeded, 5.0 is kept.
     V5OrV311,
 }
 
