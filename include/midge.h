@@ -1478,15 +1478,16 @@ void midge_options_free(midge_options **options);
 
 /**
  * The MQTT version the client speaks, a `midge_protocol_version`: `MIDGE_PROTOCOL_V5`
- * (the default), `MIDGE_PROTOCOL_V311`, or `MIDGE_PROTOCOL_V5_OR_V311` (5.0, and 3.1.1
- * for this and every later connection when the server refuses 5.0 before the first
- * successful connection). With 3.1.1 possible, what 3.1.1 cannot carry is refused with
+ * (the default), `MIDGE_PROTOCOL_V311`, or `MIDGE_PROTOCOL_V5_OR_V311` (5.0; when the
+ * server refuses 5.0 before the first successful connection, 3.1.1 at once within the same
+ * connect, and for every reconnection once a 3.1.1 connection succeeded). With 3.1.1 possible, what 3.1.1 cannot carry is refused with
  * `MIDGE_RESULT_NOT_IN_V311`: by `midge_client_new` for the options (user properties, an
  * authenticator, Will properties, a session expiry other than 0 or 0xFFFFFFFF with clean
  * start false), by each request for the rest. `midge_connack_protocol_version` says
  * which version a connection speaks.
  */
-midge_result midge_options_set_protocol_version(midge_options *options, int version);
+midge_result midge_options_set_protocol_version(midge_options *options,
+                                                int version);
 
 /**
  * The Client Identifier; "" (the default) lets the server assign one, which the CONNACK

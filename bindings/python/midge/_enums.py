@@ -29,8 +29,8 @@ class ProtocolVersion(enum.IntEnum):
 
     V311 = 4
     V5 = 5
-    #: Options only: 5.0, and 3.1.1 (for every later connection too) when the server
-    #: refuses 5.0 before the first successful connection.
+    #: Options only: 5.0; when the server refuses 5.0 before the first successful
+    #: connection, 3.1.1 at once, and for every reconnection once 3.1.1 succeeded.
     V5_OR_V311 = 54
 
 
