@@ -63,6 +63,7 @@ fn accept_v311(broker: &FakeBroker) -> FakeConn {
 fn falls_back_and_remembers(refuse: impl FnOnce(FakeConn)) {
     let broker = FakeBroker::start();
     let client = Client::new(&broker.url(), options(VersionChoice::V5OrV311)).unwrap();
+    assert_eq!(client.protocol_version(), None, "no CONNACK yet");
     let waiter = client.connect();
     let mut conn = broker.accept(TIMEOUT).unwrap();
     // The fake broker decodes 5.0 here: this is a level-5 CONNECT.
@@ -74,6 +75,7 @@ fn falls_back_and_remembers(refuse: impl FnOnce(FakeConn)) {
         .wait(TIMEOUT)
         .expect("the connect completes in 3.1.1");
     assert_eq!(info.protocol_version, ProtocolVersion::V311);
+    assert_eq!(client.protocol_version(), Some(ProtocolVersion::V311));
     expect_connected(&client, ProtocolVersion::V311);
 
     // A QoS 1 publish in 3.1.1 form: no properties; PUBACK without a reason code.

@@ -100,6 +100,7 @@ fn a_5_0_client_and_a_3_1_1_client_talk_through_the_broker() {
         ProtocolVersion::V5,
         "no fallback needed"
     );
+    assert_eq!(new.protocol_version(), Some(ProtocolVersion::V5));
     new.publish_and_wait(
         "mix/a",
         "from 5.0",

@@ -1,7 +1,7 @@
 //! The application's handle on one MQTT client.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::backoff::ReconnectPolicy;
@@ -11,8 +11,8 @@ use super::event::{ClientEvent, IoCounters, IoStats, LogLevel};
 use super::reactor::{self, Command, ConnSettings, ReactorHandle};
 use crate::codec::topic::validate_topic_name;
 use crate::codec::{
-    ByteString, Bytes, DisconnectReasonCode, Properties, Property, QoS, Subscription,
-    SubscriptionOptions, Will,
+    ByteString, Bytes, DisconnectReasonCode, Properties, Property, ProtocolVersion, QoS,
+    Subscription, SubscriptionOptions, Will,
 };
 use crate::error::Error;
 use crate::protocol::{
@@ -99,6 +99,8 @@ struct Inner {
     io: Arc<IoCounters>,
     /// Every connection speaks 3.1.1: what it cannot carry is refused by the call itself.
     v311_only: bool,
+    /// Written by the I/O thread at each CONNACK.
+    protocol_level: Arc<AtomicU8>,
 }
 
 impl Drop for Inner {
@@ -136,6 +138,7 @@ impl Client {
         );
         let completion_events = Arc::new(AtomicBool::new(options.completion_events));
         let io = Arc::new(IoCounters::default());
+        let protocol_level = Arc::new(AtomicU8::new(0));
         let settings = ConnSettings {
             reconnect: options.reconnect,
             tcp: options.tcp,
@@ -145,6 +148,7 @@ impl Client {
             busy_poll: options.busy_poll,
             linger: options.linger,
             io: Arc::clone(&io),
+            protocol_level: Arc::clone(&protocol_level),
         };
         let session = Session::new(options.session, std::time::Instant::now());
         reactor.send(Command::Register {
@@ -162,6 +166,7 @@ impl Client {
                 completion_events,
                 io,
                 v311_only,
+                protocol_level,
             }),
         })
     }
@@ -507,6 +512,12 @@ impl Client {
     /// for requests that end from now on (see `ClientOptions::completion_events`).
     pub fn set_completion_events(&self, on: bool) {
         self.inner.completion_events.store(on, Ordering::Relaxed);
+    }
+
+    /// The MQTT version of the last connection made (`None` before the first CONNACK):
+    /// 3.1.1 after a fallback from 5.0 ([`crate::protocol::VersionChoice::V5OrV311`]).
+    pub fn protocol_version(&self) -> Option<ProtocolVersion> {
+        ProtocolVersion::from_level(self.inner.protocol_level.load(Ordering::Relaxed))
     }
 
     /// The client's socket I/O so far (all its connections).

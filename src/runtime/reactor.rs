@@ -77,6 +77,9 @@ pub(crate) struct ConnSettings {
     pub linger: Duration,
     /// Counted here, read by `Client::io_stats`.
     pub io: Arc<IoCounters>,
+    /// The Protocol Level of the last connection made (0 before one), read by
+    /// `Client::protocol_version`.
+    pub protocol_level: Arc<std::sync::atomic::AtomicU8>,
 }
 
 /// What the application's threads ask of the I/O thread.
@@ -1272,6 +1275,9 @@ impl Reactor {
         let forward = match &event {
             Event::Connected(info) => {
                 c.attempt = 0;
+                c.settings
+                    .protocol_level
+                    .store(info.protocol_version.level(), Ordering::Relaxed);
                 for w in c.connect_waiters.drain(..) {
                     w.complete(Ok((**info).clone()));
                 }
