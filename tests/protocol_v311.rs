@@ -649,6 +649,14 @@ fn what_3_1_1_cannot_carry_is_refused_with_not_in_v311() {
             properties: Properties::new().with(Property::WillDelayInterval(5)),
         })));
     assert!(matches!(e, Err(RequestError::NotInV311(_))), "{e:?}");
+    // [MQTT-3.1.2-22] no password without a user name.
+    let e = sim
+        .session
+        .change_connect(midge::protocol::ConnectChange::Credentials {
+            username: None,
+            password: Some(Bytes::from_static(b"p")),
+        });
+    assert!(matches!(e, Err(RequestError::NotInV311(_))), "{e:?}");
     // Nothing of it was sent, and the connection goes on.
     assert_eq!(sim.raw(), Vec::<u8>::new());
     assert_eq!(sim.events(), vec![]);
@@ -661,6 +669,23 @@ fn what_3_1_1_cannot_carry_is_refused_with_not_in_v311() {
         )
         .expect("plain DISCONNECT");
     assert_eq!(sim.raw(), vec![0xE0, 0x00]);
+}
+
+#[test]
+fn clean_session_0_for_an_empty_client_id_is_refused_when_asked_for() {
+    // [MQTT-3.1.3-7] a zero-byte Client Identifier needs Clean Session 1; 3.1.1 assigns
+    // none that a later connection could present.
+    let mut sim = Sim::new(Options {
+        client_id: ByteString::new(),
+        ..v311()
+    });
+    let e = sim
+        .session
+        .change_connect(midge::protocol::ConnectChange::CleanStart(false));
+    assert!(matches!(e, Err(RequestError::NotInV311(_))), "{e:?}");
+    let (connect, _) = sim.open();
+    assert!(connect.clean_start);
+    assert!(connect.client_id.is_empty());
 }
 
 #[test]

@@ -569,7 +569,16 @@ impl Session {
                 self.opts.username = username;
                 self.opts.password = password;
             }
-            ConnectChange::CleanStart(clean) => self.next_clean_start = Some(clean),
+            ConnectChange::CleanStart(clean) => {
+                if v311 && !clean && self.opts.client_id.is_empty() {
+                    // [MQTT-3.1.3-7] (3.1.1) an empty Client Identifier needs Clean
+                    // Session 1.
+                    return Err(RequestError::NotInV311(
+                        "an empty Client Identifier with Clean Session 0 [MQTT-3.1.3-7]",
+                    ));
+                }
+                self.next_clean_start = Some(clean);
+            }
         }
         Ok(())
     }
