@@ -208,3 +208,61 @@ fn a_3_1_1_client_refuses_what_3_1_1_cannot_carry_at_the_call() {
     );
     client.close_and_join();
 }
+
+#[test]
+fn suback_0x80_and_inbound_qos_2_through_the_runtime() {
+    let broker = FakeBroker::start();
+    let client = Client::new(&broker.url(), options(VersionChoice::V311)).unwrap();
+    let waiter = client.connect();
+    let mut conn = accept_v311(&broker);
+    waiter.wait(TIMEOUT).unwrap();
+    let done = client
+        .subscribe(
+            vec![
+                support::sub("ok/#", QoS::AtLeastOnce),
+                support::sub("denied/#", QoS::AtLeastOnce),
+            ],
+            Properties::new(),
+        )
+        .unwrap();
+    let Packet::Subscribe(s) = conn.recv_packet(TIMEOUT).unwrap() else {
+        panic!("SUBSCRIBE");
+    };
+    // [MQTT-3.9.3-2] 0x80 is Failure.
+    let [hi, lo] = s.packet_id.to_be_bytes();
+    conn.send_raw(&[0x90, 0x04, hi, lo, 0x01, 0x80]);
+    let ack = done.wait(TIMEOUT).unwrap();
+    assert_eq!(
+        ack.reason_codes,
+        vec![
+            midge::codec::SubAckReasonCode::GrantedQos1,
+            midge::codec::SubAckReasonCode::UnspecifiedError
+        ]
+    );
+    // QoS 2 from the server: PUBREC, PUBREL, PUBCOMP in 3.1.1 form [MQTT-4.3.3-2].
+    conn.send(&support::fake_broker::publish_packet(
+        "ok/1",
+        QoS::ExactlyOnce,
+        7,
+        midge::codec::Bytes::from_static(b"two"),
+        Properties::new(),
+    ));
+    match next_event(&client) {
+        ClientEvent::Connected(_) => match next_event(&client) {
+            ClientEvent::Message(m) => assert_eq!(m.payload, "two".as_bytes()),
+            other => panic!("{other:?}"),
+        },
+        ClientEvent::Message(m) => assert_eq!(m.payload, "two".as_bytes()),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        conn.recv_packet(TIMEOUT).unwrap(),
+        Packet::PubRec(midge::codec::PubRec::new(7))
+    );
+    conn.send(&Packet::PubRel(midge::codec::PubRel::new(7)));
+    assert_eq!(
+        conn.recv_packet(TIMEOUT).unwrap(),
+        Packet::PubComp(midge::codec::PubComp::new(7))
+    );
+    client.close_and_join();
+}
