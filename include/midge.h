@@ -473,6 +473,9 @@ typedef struct {
    * number in `len`.
    */
   const uint8_t *data;
+  /**
+   * The number of bytes at `data` (0 for the other kinds).
+   */
   size_t len;
 } midge_property;
 
@@ -485,11 +488,17 @@ typedef struct {
    * Writes to the socket that sent data.
    */
   uint64_t writes;
+  /**
+   * Bytes those writes sent.
+   */
   uint64_t bytes_sent;
   /**
    * Reads from the socket that returned data.
    */
   uint64_t reads;
+  /**
+   * Bytes those reads returned.
+   */
   uint64_t bytes_received;
 } midge_io_stats;
 
@@ -537,6 +546,93 @@ typedef midge_result (*midge_auth_cb)(void *user_data,
                                       const uint8_t *data,
                                       size_t len,
                                       midge_auth_response *response);
+
+/**
+ * A client's counters (`midge_client_stats`), over all its connections since
+ * `midge_client_new`. Reading them costs a lock and a copy, no call to the I/O thread: a
+ * watchdog may read them every second. Fields are never removed or reordered; new ones
+ * come with a new function.
+ */
+typedef struct {
+  /**
+   * PUBLISH packets sent, each message once (retransmissions not counted again).
+   */
+  uint64_t messages_sent;
+  /**
+   * PUBLISH packets received (a duplicate of a QoS 2 message awaiting its PUBREL is not
+   * counted again; a QoS 1 redelivery is, as the client cannot tell it apart).
+   */
+  uint64_t messages_received;
+  /**
+   * MQTT packets of every kind sent, retransmissions included.
+   */
+  uint64_t packets_sent;
+  /**
+   * MQTT packets of every kind received.
+   */
+  uint64_t packets_received;
+  /**
+   * Bytes written to the socket.
+   */
+  uint64_t bytes_sent;
+  /**
+   * Bytes read from the socket.
+   */
+  uint64_t bytes_received;
+  /**
+   * Socket writes that sent data.
+   */
+  uint64_t writes;
+  /**
+   * Socket reads that returned data.
+   */
+  uint64_t reads;
+  /**
+   * Outgoing QoS 1/2 messages sent and not yet completed (PUBACK or PUBCOMP).
+   */
+  uint64_t inflight_out;
+  /**
+   * Incoming QoS 2 messages not yet released (PUBREL).
+   */
+  uint64_t inflight_in;
+  /**
+   * Publishes waiting to be sent (offline, or beyond the server's Receive Maximum).
+   */
+  uint64_t queued;
+  /**
+   * The bytes those queued publishes count against the queue's bound.
+   */
+  uint64_t queued_bytes;
+  /**
+   * Connections the server accepted.
+   */
+  uint64_t connects;
+  /**
+   * Accepted connections that have ended.
+   */
+  uint64_t disconnects;
+  /**
+   * Milliseconds the current connection has been up (0 while not connected).
+   */
+  uint64_t connected_ms;
+  /**
+   * Whether `rtt_us` and `last_rtt_us` hold a measurement yet.
+   */
+  bool has_rtt;
+  /**
+   * The smoothed round-trip time to the server in microseconds (TCP's SRTT over
+   * PINGREQ/PINGRESP and QoS 1/2 PUBLISH/PUBACK or PUBREC samples).
+   */
+  uint64_t rtt_us;
+  /**
+   * The latest round-trip sample in microseconds.
+   */
+  uint64_t last_rtt_us;
+  /**
+   * Publishes refused because the queue was full (`MIDGE_RESULT_QUEUE_FULL`).
+   */
+  uint64_t refused_queue_full;
+} midge_stats;
 
 
 
@@ -1753,6 +1849,12 @@ size_t midge_properties_count(const midge_properties *properties);
  * Empties the list, for reuse.
  */
 midge_result midge_properties_clear(midge_properties *properties);
+
+/**
+ * Puts the client's counters in `*stats` (see `midge_stats`). `MIDGE_RESULT_INVALID_ARGUMENT`
+ * for a NULL or dead client or a NULL `stats`.
+ */
+midge_result midge_client_stats(const midge_client *client, midge_stats *stats);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -908,6 +908,14 @@ public:
         return stats;
     }
 
+    /// The client's counters (see `midge_stats`): messages, packets and bytes each way, in
+    /// flight, queued, connections, round-trip time. Cheap enough for a watchdog.
+    midge_stats stats() const {
+        midge_stats stats{};
+        detail::check(midge_client_stats(c_, &stats), "midge_client_stats");
+        return stats;
+    }
+
     // Callbacks. Each replaces the previous one; an empty std::function removes it.
 
     void on_message(std::function<void(const Message&)> fn) {

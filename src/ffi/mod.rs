@@ -50,6 +50,7 @@ mod properties;
 mod properties_view;
 mod ptr;
 mod result;
+mod stats;
 
 #[cfg(test)]
 mod tests;

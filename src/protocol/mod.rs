@@ -15,6 +15,7 @@ mod error;
 mod event;
 mod packet_id;
 mod session;
+mod stats;
 mod version;
 
 pub use config::{Authenticator, ConnectChange, Options, QueueLimits};
@@ -25,5 +26,6 @@ pub use event::{
 };
 pub(crate) use session::TRANSMIT_HIGH_WATER;
 pub use session::{PublishRequest, Session, State, check_subscribe, check_unsubscribe, check_will};
+pub use stats::SessionStats;
 pub use version::VersionChoice;
 pub(crate) use version::{check_publish_v311, check_subscribe_v311, check_unsubscribe_v311};

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::backoff::ReconnectPolicy;
 use super::completion::{Completion, start_and_wait};
 use super::dispatch::{self, Handler, Mailbox};
-use super::event::{ClientEvent, IoCounters, IoStats, LogLevel};
+use super::event::{ClientEvent, ClientStats, IoCounters, IoStats, LogLevel};
 use super::reactor::{self, Command, ConnSettings, ReactorHandle};
 use crate::codec::topic::validate_topic_name;
 use crate::codec::{
@@ -523,6 +523,18 @@ impl Client {
     /// The client's socket I/O so far (all its connections).
     pub fn io_stats(&self) -> IoStats {
         self.inner.io.snapshot()
+    }
+
+    /// What the client has done and holds now: messages and packets each way, in flight
+    /// each way, the queue, connections and time connected, the smoothed round-trip time,
+    /// refusals, and the socket I/O. Cheap (a lock and a copy; no call to the I/O thread):
+    /// a watchdog may read it every second. The session's counters are those of the I/O
+    /// thread's latest round for the client.
+    pub fn stats(&self) -> ClientStats {
+        ClientStats {
+            session: self.inner.io.session_snapshot(),
+            io: self.inner.io.snapshot(),
+        }
     }
 
     /// Whether the client is closed and its last event handed out.

@@ -18,4 +18,4 @@ pub use client::{Client, ClientOptions};
 pub use completion::Completion;
 pub(crate) use completion::start_and_wait;
 pub use dispatch::{DISPATCH_THREADS, Handler};
-pub use event::{ClientEvent, IoStats, LogLevel};
+pub use event::{ClientEvent, ClientStats, IoStats, LogLevel};

@@ -1077,6 +1077,7 @@ impl Reactor {
         self.drop_transport(client);
         if let Some(c) = self.conns.get_mut(&client) {
             c.session.connection_closed(cause);
+            c.settings.io.store_session(c.session.stats(now), now);
         }
         self.after_close(client, now);
     }
@@ -1250,6 +1251,7 @@ impl Reactor {
         self.finish_close(client);
         self.update_timer(client);
         if let Some(c) = self.conns.get_mut(&client) {
+            c.settings.io.store_session(c.session.stats(now), now);
             Self::deliver(&mut self.deferred, &c.mailbox, &mut c.out_events);
         }
     }

@@ -22,6 +22,7 @@ from ._types import (
     Properties,
     PublishResult,
     Reconnect,
+    Stats,
     SubscriptionOptions,
     Will,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "Properties",
     "Will",
     "Reconnect",
+    "Stats",
     "SubscriptionOptions",
     "PublishResult",
     "ConnAck",

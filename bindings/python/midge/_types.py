@@ -173,6 +173,34 @@ class IoStats:
 
 
 @dataclass(frozen=True)
+class Stats:
+    """A client's counters (``Client.stats``), over all its connections: messages, packets
+    and bytes each way, in flight each way, the queue, connections, and the round-trip
+    time to the server (seconds; None until measured). Cheap enough to read every second."""
+
+    messages_sent: int
+    messages_received: int
+    packets_sent: int
+    packets_received: int
+    bytes_sent: int
+    bytes_received: int
+    writes: int
+    reads: int
+    inflight_out: int
+    inflight_in: int
+    queued: int
+    queued_bytes: int
+    connects: int
+    disconnects: int
+    #: Seconds the current connection has been up (0.0 while not connected).
+    connected_for: float
+    #: Smoothed round-trip time (TCP's SRTT) and the latest sample, in seconds.
+    rtt: Optional[float]
+    last_rtt: Optional[float]
+    refused_queue_full: int
+
+
+@dataclass(frozen=True)
 class ConnAck:
     """The server's CONNACK, with the standard's defaults for absent properties."""
 

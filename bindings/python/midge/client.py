@@ -36,6 +36,7 @@ from ._types import (
     Properties,
     PublishResult,
     Reconnect,
+    Stats,
     SubscriptionOptions,
     Will,
     _user_props,
@@ -146,42 +147,54 @@ def _pairs(getter: Callable[..., int], obj: int, count: int) -> Tuple[Tuple[str,
     return tuple(out)
 
 
+_NO_PROPERTIES = Properties()
+_QOS = (QoS.AT_MOST_ONCE, QoS.AT_LEAST_ONCE, QoS.EXACTLY_ONCE)
+
+
 def _read_message(m: int) -> Message:
-    """Copies a lent ``midge_message`` into a Python value."""
+    """Copies a lent ``midge_message`` into a Python value: six C calls, plus one per
+    property (the generic walk), so a message without properties costs no more."""
     n = c_size_t()
     p = lib.midge_message_payload(m, byref(n))
     payload = string_at(p, n.value) if p and n.value else b""
-    pf = _opt_int(lib.midge_message_payload_format, m, c_uint8)
-    expiry = _opt_int(lib.midge_message_message_expiry, m, c_uint32)
-    cn = c_size_t()
-    cp = c_void_p()
-    has_correlation = lib.midge_message_correlation_data(m, byref(cp), byref(cn))
-    correlation = (string_at(cp.value, cn.value) if cp.value else b"") if has_correlation else None
-    ids = []
-    for i in range(lib.midge_message_subscription_identifier_count(m)):
-        ident = c_uint32()
-        if lib.midge_message_subscription_identifier(m, i, byref(ident)) == 0:
-            ids.append(ident.value)
-    props = Properties(
-        payload_format_indicator=pf,
-        message_expiry_interval=expiry,
-        content_type=_opt_text(lib.midge_message_content_type, m),
-        response_topic=_opt_text(lib.midge_message_response_topic, m),
-        correlation_data=correlation,
-        user_properties=_pairs(
-            lib.midge_message_user_property, m, lib.midge_message_user_property_count(m)
-        ),
-        subscription_identifiers=tuple(ids),
-    )
+    count = lib.midge_message_property_count(m)
     qos = lib.midge_message_qos(m)
     return Message(
         topic=_text(lib.midge_message_topic(m)) or "",
         payload=payload,
-        qos=QoS(qos) if qos in (0, 1, 2) else QoS.AT_MOST_ONCE,
+        qos=_QOS[qos] if 0 <= qos <= 2 else QoS.AT_MOST_ONCE,
         retain=bool(lib.midge_message_retain(m)),
         dup=bool(lib.midge_message_dup(m)),
-        properties=props,
+        properties=_read_message_properties(m, count) if count else _NO_PROPERTIES,
     )
+
+
+def _read_message_properties(m: int, count: int) -> Properties:
+    """A message's properties by the walk of ``midge_message_property_at``."""
+    fields: Dict[str, Any] = {}
+    users: List[Tuple[str, str]] = []
+    ids: List[int] = []
+    prop = _lib.PropertyStruct()
+    for i in range(count):
+        if lib.midge_message_property_at(m, i, byref(prop)) != 0:
+            continue
+        pid = prop.id
+        if pid == _PropertyId.USER_PROPERTY:
+            users.append((_text(prop.string) or "", _text(prop.value) or ""))
+        elif pid == _PropertyId.SUBSCRIPTION_IDENTIFIER:
+            ids.append(prop.integer)
+        elif pid == _PropertyId.PAYLOAD_FORMAT_INDICATOR:
+            fields["payload_format_indicator"] = prop.integer
+        elif pid == _PropertyId.MESSAGE_EXPIRY_INTERVAL:
+            fields["message_expiry_interval"] = prop.integer
+        elif pid == _PropertyId.CONTENT_TYPE:
+            fields["content_type"] = _text(prop.string)
+        elif pid == _PropertyId.RESPONSE_TOPIC:
+            fields["response_topic"] = _text(prop.string)
+        elif pid == _PropertyId.CORRELATION_DATA:
+            fields["correlation_data"] = string_at(prop.data, prop.len) if prop.data and prop.len else b""
+        # Topic Alias: resolved by midge, not the application's concern.
+    return Properties(user_properties=tuple(users), subscription_identifiers=tuple(ids), **fields)
 
 
 def _read_connack(c: int) -> ConnAck:
@@ -772,6 +785,32 @@ class Client:
     def last_disconnect(self) -> Optional[DisconnectInfo]:
         """Why the latest connection ended (as last observed), or None."""
         return self._state.disconnect_info if self._state else None
+
+    def stats(self) -> Stats:
+        """The client's counters (see :class:`Stats`); a lock and a copy in libmidge."""
+        st = self._st
+        s = _lib.StatsStruct()
+        st.check(lib.midge_client_stats(st.get(), byref(s)))
+        return Stats(
+            messages_sent=s.messages_sent,
+            messages_received=s.messages_received,
+            packets_sent=s.packets_sent,
+            packets_received=s.packets_received,
+            bytes_sent=s.bytes_sent,
+            bytes_received=s.bytes_received,
+            writes=s.writes,
+            reads=s.reads,
+            inflight_out=s.inflight_out,
+            inflight_in=s.inflight_in,
+            queued=s.queued,
+            queued_bytes=s.queued_bytes,
+            connects=s.connects,
+            disconnects=s.disconnects,
+            connected_for=s.connected_ms / 1000.0,
+            rtt=s.rtt_us / 1e6 if s.has_rtt else None,
+            last_rtt=s.last_rtt_us / 1e6 if s.has_rtt else None,
+            refused_queue_full=s.refused_queue_full,
+        )
 
     def io_stats(self) -> IoStats:
         """The client's socket I/O so far: writes and reads that moved data, and bytes."""

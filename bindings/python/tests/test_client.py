@@ -711,3 +711,27 @@ def test_publish_refused_by_acl(make_broker, tmp_path):
             ReasonCode.SUCCESS, ReasonCode.NO_MATCHING_SUBSCRIBERS)
         codes = c.subscribe(["open/#", "closed/#"], qos=1)
         assert codes[0] == ReasonCode.GRANTED_QOS_1
+
+
+def test_stats_count_the_traffic(broker):
+    """Client.stats: messages, in flight, queue, connections and the round-trip time."""
+    c = midge.Client(broker.url, client_id="stats-" + uid())
+    s = c.stats()
+    assert (s.messages_sent, s.connects, s.rtt, s.connected_for) == (0, 0, None, 0.0)
+    c.publish_async("st/" + uid(), b"queued", qos=1)  # offline: waits in the queue
+    assert wait_until(lambda: c.stats().queued == 1)
+    c.connect()
+    topic = "st/" + uid()
+    c.subscribe(topic, qos=1)
+    c.publish(topic, b"x", qos=1)
+    assert c.next_message(timeout=5) is not None
+    assert wait_until(lambda: (c.stats().messages_sent, c.stats().queued, c.stats().inflight_out) == (2, 0, 0))
+    s = c.stats()
+    assert s.messages_received == 1 and s.inflight_out == 0
+    assert s.connects == 1 and s.disconnects == 0 and s.connected_for >= 0.0
+    assert s.rtt is not None and s.rtt > 0 and s.last_rtt is not None
+    assert 0 < s.bytes_sent <= c.io_stats().bytes_sent
+    c.disconnect()
+    assert wait_until(lambda: c.stats().disconnects == 1)
+    assert c.stats().connected_for == 0.0
+    c.close()
