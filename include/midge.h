@@ -44,6 +44,13 @@
  *   MQTT reason codes are data (midge_ack, midge_disconnect,
  *   midge_last_error_reason_code()); midge_reason_code_str() names them.
  * - No Rust panic crosses into C: it becomes MIDGE_RESULT_PANIC (or NULL / 0).
+ * - Process life: midge's threads start with the first client. midge_shutdown(), with
+ *   every client freed, stops and joins them all: call it before dlclose() of libmidge.
+ *   The next midge_client_new starts them again. fork() while they run: the parent goes
+ *   on, the child may only exec (no midge call, not even a _free); after midge_shutdown
+ *   both may use midge.
+ * - Versions: libmidge.so.MAJOR is the SONAME; functions are added in minor versions, and
+ *   an incompatible change comes only with a new MAJOR (abi/libmidge.abi is checked).
  */
 
 #ifndef MIDGE_H
@@ -55,14 +62,16 @@
 
 
 /**
- * The major version of this header.
+ * The major version of this header. The shared library's SONAME is `libmidge.so.MAJOR`:
+ * it changes only with an incompatible ABI change (the committed `abi/libmidge.abi`
+ * baseline is checked on every build).
  */
-#define MIDGE_VERSION_MAJOR 0
+#define MIDGE_VERSION_MAJOR 1
 
 /**
- * The minor version of this header.
+ * The minor version of this header: functions were added.
  */
-#define MIDGE_VERSION_MINOR 1
+#define MIDGE_VERSION_MINOR 0
 
 /**
  * The patch version of this header.
@@ -73,7 +82,7 @@
  * The version of this header as one number: `MAJOR << 16 | MINOR << 8 | PATCH`; compare
  * with `midge_version()` to check the library matches.
  */
-#define MIDGE_VERSION_NUMBER 256
+#define MIDGE_VERSION_NUMBER 65536
 
 /**
  * Subscription option: do not receive our own publications (not on shared subscriptions).
@@ -776,7 +785,7 @@ extern "C" {
 uint32_t midge_version(void);
 
 /**
- * The library's version as text, e.g. "0.1.0" (static).
+ * The library's version as text, e.g. "1.0.0" (static).
  */
 const char *midge_version_string(void);
 
@@ -1849,6 +1858,28 @@ size_t midge_properties_count(const midge_properties *properties);
  * Empties the list, for reuse.
  */
 midge_result midge_properties_clear(midge_properties *properties);
+
+/**
+ * Stops and joins every thread midge started (the I/O thread, its DNS resolver threads
+ * and the callback dispatcher threads), so that no midge thread runs afterwards: call it
+ * before `dlclose` of libmidge, or before `fork()` when the child is to use midge too.
+ *
+ * Every client must be freed first (`midge_client_free`): while one exists, nothing is
+ * stopped and the result is `MIDGE_RESULT_INVALID_ARGUMENT`. Called from a callback (one
+ * of midge's threads) it returns `MIDGE_RESULT_WOULD_DEADLOCK`. The callbacks still due to
+ * freed clients (their `drop_user_data`) run before it returns.
+ *
+ * Afterwards every function keeps working: objects without a thread (options, messages,
+ * properties) are unaffected, and the next `midge_client_new` starts the threads again.
+ * Safe to call any number of times; a call that finds nothing running returns at once.
+ *
+ * After `fork()` in a process where midge's threads run (any client exists or existed
+ * since the last `midge_shutdown`), the child has none of them: it must not call any
+ * midge function, not even a `_free` of its copy of the parent's objects; it may `exec`
+ * (a program that then uses midge is fine). After `midge_shutdown`, and before the next
+ * `midge_client_new`, `fork()` is safe: parent and child may both create clients.
+ */
+midge_result midge_shutdown(void);
 
 /**
  * Puts the client's counters in `*stats` (see `midge_stats`). `MIDGE_RESULT_INVALID_ARGUMENT`

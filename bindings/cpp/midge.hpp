@@ -996,8 +996,13 @@ private:
     midge_client* c_ = nullptr;
 };
 
-/// The library's version text, e.g. "0.1.0".
+/// The library's version text, e.g. "1.0.0".
 inline std::string_view version() { return midge_version_string(); }
+
+/// Stops and joins every midge thread (midge_shutdown): every Client must be destroyed
+/// first. Call before dlclose of libmidge, or before fork() when the child uses midge.
+/// The next Client starts the threads again.
+inline void shutdown() { detail::check(midge_shutdown(), "midge_shutdown"); }
 
 }  // namespace midge
 

@@ -9,6 +9,7 @@ use super::completion::{Completion, start_and_wait};
 use super::dispatch::{self, Handler, Mailbox};
 use super::event::{ClientEvent, ClientStats, IoCounters, IoStats, LogLevel};
 use super::reactor::{self, Command, ConnSettings, ReactorHandle};
+use super::shutdown;
 use crate::codec::topic::validate_topic_name;
 use crate::codec::{
     ByteString, Bytes, DisconnectReasonCode, Properties, Property, ProtocolVersion, QoS,
@@ -101,6 +102,8 @@ struct Inner {
     v311_only: bool,
     /// Written by the I/O thread at each CONNACK.
     protocol_level: Arc<AtomicU8>,
+    /// Counts the client for `shutdown`; dropped after the `Close` below is sent.
+    _alive: shutdown::Alive,
 }
 
 impl Drop for Inner {
@@ -129,7 +132,8 @@ impl Client {
         options.session.check_version()?;
         let v311_only = options.session.protocol_version == VersionChoice::V311;
         let id = next_client_id();
-        let reactor = Arc::clone(reactor::handle());
+        let alive = shutdown::Alive::new()?;
+        let reactor = reactor::handle();
         let mailbox = Mailbox::new(
             id,
             Arc::clone(&reactor) as Arc<_>,
@@ -167,6 +171,7 @@ impl Client {
                 io,
                 v311_only,
                 protocol_level,
+                _alive: alive,
             }),
         })
     }

@@ -14,7 +14,6 @@
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -22,6 +21,7 @@ use crossbeam_channel::{Receiver, Sender, unbounded};
 use parking_lot::{Condvar, Mutex};
 
 use super::event::ClientEvent;
+use super::shutdown::Service;
 use crate::codec::QoS;
 use crate::protocol::AckToken;
 
@@ -312,7 +312,7 @@ struct Dispatcher {
 
 impl Dispatcher {
     fn schedule(&self, mailbox: Arc<Mailbox>) {
-        // The receivers live as long as the process; a send cannot fail.
+        // The receivers live as long as the pool; a send cannot fail.
         let _ = self.tx.send(mailbox);
     }
 }
@@ -320,24 +320,36 @@ impl Dispatcher {
 /// How many dispatcher threads run callbacks.
 pub const DISPATCH_THREADS: usize = 2;
 
-fn dispatcher() -> &'static Dispatcher {
-    static DISPATCHER: OnceLock<Dispatcher> = OnceLock::new();
-    DISPATCHER.get_or_init(|| {
+static DISPATCHER: Service<Dispatcher> = Service::new();
+
+fn dispatcher() -> Arc<Dispatcher> {
+    DISPATCHER.get(|threads| {
         let (tx, rx): (Sender<Arc<Mailbox>>, Receiver<Arc<Mailbox>>) = unbounded();
+        // The workers hold only the receiving end (and reach the pool through `DISPATCHER`
+        // while it runs), so that `stop` dropping the pool closes the channel.
+        let dispatcher = Arc::new(Dispatcher { tx });
         for i in 0..DISPATCH_THREADS {
             let rx = rx.clone();
-            std::thread::Builder::new()
-                .name(format!("midge-dispatch-{i}"))
-                .spawn(move || {
+            threads
+                .spawn(format!("midge-dispatch-{i}"), move || {
                     for mailbox in rx {
                         if mailbox.run() {
-                            // More events came meanwhile: back in line, behind the others.
-                            dispatcher().schedule(mailbox);
+                            // More events came meanwhile: back in line, behind the others
+                            // (or, while the pool stops, run here to the end).
+                            match DISPATCHER.running() {
+                                Some(d) => d.schedule(mailbox),
+                                None => while mailbox.run() {},
+                            }
                         }
                     }
                 })
                 .expect("spawning a dispatcher thread");
         }
-        Dispatcher { tx }
+        dispatcher
     })
+}
+
+/// Stops the pool (`shutdown`): the channel closes, the workers run what is queued and end.
+pub(crate) fn stop() {
+    DISPATCHER.stop(drop);
 }

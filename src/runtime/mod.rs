@@ -5,6 +5,8 @@
 //! every client's socket through one poller; [`dispatch::DISPATCH_THREADS`] dispatcher
 //! threads (`midge-dispatch-N`) running application callbacks; and the resolver's small
 //! pool for DNS. Callbacks never run on the I/O thread and never with a midge lock held.
+//! [`shutdown`] stops and joins them all (no client may exist); the next client starts
+//! them again.
 
 mod backoff;
 mod client;
@@ -12,6 +14,7 @@ mod completion;
 mod dispatch;
 mod event;
 mod reactor;
+mod shutdown;
 
 pub use backoff::ReconnectPolicy;
 pub use client::{Client, ClientOptions};
@@ -19,3 +22,4 @@ pub use completion::Completion;
 pub(crate) use completion::start_and_wait;
 pub use dispatch::{DISPATCH_THREADS, Handler};
 pub use event::{ClientEvent, ClientStats, IoStats, LogLevel};
+pub use shutdown::shutdown;

@@ -26,7 +26,7 @@ from ._types import (
     SubscriptionOptions,
     Will,
 )
-from .client import Client, PublishHandle, version
+from .client import Client, PublishHandle, shutdown, version
 from .errors import (
     Closed,
     ConnectionRefused,
@@ -56,7 +56,7 @@ from .errors import (
     WouldDeadlock,
 )
 
-__version__ = "0.1.0"
+__version__ = "1.0.0"
 
 __all__ = [
     "Client",
@@ -78,6 +78,7 @@ __all__ = [
     "Result",
     "RetainHandling",
     "version",
+    "shutdown",
     "MidgeError",
     "InvalidArgument",
     "InvalidType",

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 #: The C API version this package was written for (``MIDGE_VERSION_MAJOR/MINOR``).
-API_MAJOR = 0
-API_MINOR = 1
+API_MAJOR = 1
+API_MINOR = 0
 
 if sys.platform == "darwin":
     LIBRARY_NAME = "libmidge.dylib"
@@ -135,6 +135,7 @@ SIGNATURES: Dict[str, Sig] = {
     "midge_last_error_message": (_str, []),
     "midge_last_error_reason_code": (c_bool, [POINTER(c_uint8)]),
     "midge_reason_code_str": (_str, [c_uint8]),
+    "midge_shutdown": (_result, []),
     # client
     "midge_client_new": (_result, [_str, _p, _pp]),
     "midge_client_free": (None, [_pp]),

@@ -1178,3 +1178,13 @@ def _filters(topic: Any, pairs: str) -> List[Any]:
 def version() -> str:
     """The version of the loaded libmidge."""
     return _text(lib.midge_version_string()) or ""
+
+
+def shutdown() -> None:
+    """Stops and joins every thread of libmidge (its I/O, DNS and callback threads).
+
+    Every ``Client`` must be closed first (``InvalidArgument`` otherwise); from a callback
+    it raises ``WouldDeadlock``. The next ``Client`` starts the threads again. Call it
+    before ``os.fork()`` when the child is to use midge too.
+    """
+    _check(lib.midge_shutdown())
