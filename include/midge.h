@@ -85,6 +85,22 @@
 #define MIDGE_VERSION_NUMBER 65536
 
 /**
+ * MQTT 3.1.1 (Protocol Level 4).
+ */
+#define MIDGE_PROTOCOL_V311 4
+
+/**
+ * MQTT 5.0 (Protocol Level 5), the default.
+ */
+#define MIDGE_PROTOCOL_V5 5
+
+/**
+ * For `midge_options_set_protocol_version` only: MQTT 5.0, falling back to 3.1.1 when the
+ * server refuses 5.0.
+ */
+#define MIDGE_PROTOCOL_V5_OR_V311 54
+
+/**
  * Subscription option: do not receive our own publications (not on shared subscriptions).
  */
 #define MIDGE_SUB_NO_LOCAL 4
@@ -275,25 +291,6 @@ typedef enum {
    */
   MIDGE_DISCONNECT_NOT_MQTT = 9,
 } midge_disconnect_kind;
-
-/**
- * MQTT versions: for `midge_options_set_protocol_version`, and what
- * `midge_connack_protocol_version` returns (4 or 5, the CONNECT's Protocol Level).
- */
-typedef enum {
-  /**
-   * MQTT 3.1.1 (Protocol Level 4).
-   */
-  MIDGE_PROTOCOL_V311 = 4,
-  /**
-   * MQTT 5.0 (Protocol Level 5), the default.
-   */
-  MIDGE_PROTOCOL_V5 = 5,
-  /**
-   * Options only: 5.0, falling back to 3.1.1 when the server refuses 5.0.
-   */
-  MIDGE_PROTOCOL_V5_OR_V311 = 54,
-} midge_protocol_version;
 
 /**
  * How a request (publish, subscribe, unsubscribe, connect, disconnect) ended: its result,
@@ -1582,7 +1579,7 @@ midge_options *midge_options_new(void);
 void midge_options_free(midge_options **options);
 
 /**
- * The MQTT version the client speaks, a `midge_protocol_version`: `MIDGE_PROTOCOL_V5`
+ * The MQTT version the client speaks, one of the `MIDGE_PROTOCOL_*` constants: `MIDGE_PROTOCOL_V5`
  * (the default), `MIDGE_PROTOCOL_V311`, or `MIDGE_PROTOCOL_V5_OR_V311` (5.0; when the
  * server refuses 5.0 before the first successful connection, 3.1.1 at once within the same
  * connect, and for every reconnection once a 3.1.1 connection succeeded). With 3.1.1 possible, what 3.1.1 cannot carry is refused with

@@ -143,7 +143,7 @@ pub extern "C" fn midge_options_free(options: *mut *mut midge_options) {
     guard_value((), || drop(handle::free(options)));
 }
 
-/// The MQTT version the client speaks, a `midge_protocol_version`: `MIDGE_PROTOCOL_V5`
+/// The MQTT version the client speaks, one of the `MIDGE_PROTOCOL_*` constants: `MIDGE_PROTOCOL_V5`
 /// (the default), `MIDGE_PROTOCOL_V311`, or `MIDGE_PROTOCOL_V5_OR_V311` (5.0; when the
 /// server refuses 5.0 before the first successful connection, 3.1.1 at once within the same
 /// connect, and for every reconnection once a 3.1.1 connection succeeded). With 3.1.1 possible, what 3.1.1 cannot carry is refused with

@@ -25,7 +25,7 @@ class RetainHandling(enum.IntEnum):
 class ProtocolVersion(enum.IntEnum):
     """The MQTT version a client speaks (``Client(protocol_version=...)``) or a connection
     speaks (``ConnAck.protocol_version``, ``Client.protocol_version``: ``V5`` or ``V311``).
-    Values are the C ``midge_protocol_version``."""
+    Values are the C ``MIDGE_PROTOCOL_*`` constants."""
 
     V311 = 4
     V5 = 5
