@@ -85,6 +85,22 @@
 #define MIDGE_VERSION_NUMBER 65536
 
 /**
+ * MQTT 3.1.1 (Protocol Level 4).
+ */
+#define MIDGE_PROTOCOL_V311 4
+
+/**
+ * MQTT 5.0 (Protocol Level 5), the default.
+ */
+#define MIDGE_PROTOCOL_V5 5
+
+/**
+ * For `midge_options_set_protocol_version` only: MQTT 5.0, falling back to 3.1.1 when the
+ * server refuses 5.0.
+ */
+#define MIDGE_PROTOCOL_V5_OR_V311 54
+
+/**
  * Subscription option: do not receive our own publications (not on shared subscriptions).
  */
 #define MIDGE_SUB_NO_LOCAL 4
@@ -359,7 +375,7 @@ typedef struct midge_completion midge_completion;
  * `midge_connack_authentication_method`, `midge_connack_authentication_data`,
  * `midge_connack_user_property_count`, `midge_connack_user_property`,
  * `midge_connack_property_count`, `midge_connack_property_at`, `midge_connack_clone`,
- * `midge_connack_free`.
+ * `midge_connack_free`, `midge_connack_protocol_version`.
  */
 typedef struct midge_connack midge_connack;
 
@@ -406,7 +422,8 @@ typedef struct midge_message midge_message;
  * A client's configuration, copied by `midge_client_new` (one options object may configure
  * many clients, and may be freed right after).
  *
- * Methods: `midge_options_new`, `midge_options_free`, `midge_options_set_client_id`,
+ * Methods: `midge_options_new`, `midge_options_free`, `midge_options_set_protocol_version`,
+ * `midge_options_set_client_id`,
  * `midge_options_set_clean_start`, `midge_options_set_keep_alive`,
  * `midge_options_set_session_expiry`, `midge_options_set_username`,
  * `midge_options_set_password`, `midge_options_set_will`, `midge_options_clear_will`,
@@ -757,6 +774,14 @@ typedef struct {
  * unusable; the process is not harmed.
  */
 #define MIDGE_RESULT_PANIC 23
+
+/**
+ * The connection speaks MQTT 3.1.1 (or may fall back to it), which cannot carry what was
+ * asked (properties, subscription options beyond the QoS, a reason code, enhanced
+ * authentication, a Topic Alias, a Session Expiry Interval Clean Session cannot express).
+ * Nothing was sent; `midge_last_error_message()` names the feature.
+ */
+#define MIDGE_RESULT_NOT_IN_V311 24
 
 #ifdef __cplusplus
 extern "C" {
@@ -1351,6 +1376,13 @@ midge_message *midge_message_clone(const midge_message *message);
 void midge_message_free(midge_message **message);
 
 /**
+ * The MQTT version of the connection: `MIDGE_PROTOCOL_V5` (5) or `MIDGE_PROTOCOL_V311`
+ * (4); 0 for NULL. Under 3.1.1 the CONNACK has no properties: the other accessors give
+ * the standard's defaults.
+ */
+int midge_connack_protocol_version(const midge_connack *connack);
+
+/**
  * Session Present: the server resumed the session.
  */
 bool midge_connack_session_present(const midge_connack *connack);
@@ -1556,6 +1588,19 @@ midge_options *midge_options_new(void);
  * before (through any copy) are ignored.
  */
 void midge_options_free(midge_options **options);
+
+/**
+ * The MQTT version the client speaks, one of the `MIDGE_PROTOCOL_*` constants: `MIDGE_PROTOCOL_V5`
+ * (the default), `MIDGE_PROTOCOL_V311`, or `MIDGE_PROTOCOL_V5_OR_V311` (5.0; when the
+ * server refuses 5.0 before the first successful connection, 3.1.1 at once within the same
+ * connect, and for every reconnection once a 3.1.1 connection succeeded). With 3.1.1 possible, what 3.1.1 cannot carry is refused with
+ * `MIDGE_RESULT_NOT_IN_V311`: by `midge_client_new` for the options (user properties, an
+ * authenticator, Will properties, a session expiry other than 0 or 0xFFFFFFFF with clean
+ * start false), by each request for the rest. `midge_connack_protocol_version` says
+ * which version a connection speaks.
+ */
+midge_result midge_options_set_protocol_version(midge_options *options,
+                                                int version);
 
 /**
  * The Client Identifier; "" (the default) lets the server assign one, which the CONNACK

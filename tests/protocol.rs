@@ -473,6 +473,7 @@ fn connack_properties_surface_in_connected() {
     assert_eq!(
         info,
         ConnAckInfo {
+            protocol_version: midge::codec::ProtocolVersion::V5,
             session_present: false,
             assigned_client_id: Some(b("srv-42")),
             keep_alive: 25,
@@ -511,6 +512,7 @@ fn connack_without_properties_gives_the_defaults() {
     assert_eq!(
         info,
         ConnAckInfo {
+            protocol_version: midge::codec::ProtocolVersion::V5,
             session_present: false,
             assigned_client_id: None,
             keep_alive: 45,

@@ -2,6 +2,7 @@
 
 use bytes::BytesMut;
 
+use super::ProtocolVersion;
 use super::error::CodecError;
 use super::packet::{Packet, parse_first_byte};
 use super::primitives::decode_var_int;
@@ -17,10 +18,13 @@ const KEEP: usize = 64 * 1024;
 /// as soon as the fixed header is complete, before any of the body is buffered, so a peer
 /// that announces a huge packet makes the decoder fail, not allocate. The first error is
 /// final: the stream cannot be resynchronised, and every later call returns it again.
+/// Packets are framed the same way in MQTT 5.0 and 3.1.1; the version
+/// ([`Decoder::set_version`], 5.0 by default) picks the rules their bodies are read by.
 #[derive(Debug)]
 pub struct Decoder {
     buf: BytesMut,
     max_packet_size: u32,
+    version: ProtocolVersion,
     failed: Option<CodecError>,
     /// A packet larger than [`KEEP`] went out: give the buffer back once it is small.
     shrink_pending: bool,
@@ -44,6 +48,7 @@ impl Decoder {
         Self {
             buf: BytesMut::new(),
             max_packet_size: max,
+            version: ProtocolVersion::V5,
             failed: None,
             shrink_pending: false,
         }
@@ -56,6 +61,16 @@ impl Decoder {
     /// Changes the limit for packets not yet started.
     pub fn set_max_packet_size(&mut self, max: u32) {
         self.max_packet_size = max;
+    }
+
+    pub fn version(&self) -> ProtocolVersion {
+        self.version
+    }
+
+    /// The protocol version packets not yet started are decoded by: a connection speaks
+    /// one version, chosen by its CONNECT, so set it with [`Decoder::reset`].
+    pub fn set_version(&mut self, version: ProtocolVersion) {
+        self.version = version;
     }
 
     /// Appends received bytes.
@@ -155,7 +170,10 @@ impl Decoder {
             return Ok(None);
         };
         // Reject a bad first byte before waiting for the length.
-        parse_first_byte(first)?;
+        match self.version {
+            ProtocolVersion::V5 => parse_first_byte(first)?,
+            ProtocolVersion::V311 => super::v311::parse_first_byte_v311(first)?,
+        };
         let Some((remaining, len)) = decode_var_int(&self.buf[1..])? else {
             return Ok(None);
         };
@@ -175,7 +193,11 @@ impl Decoder {
         }
         let mut frame = self.buf.split_to(total).freeze();
         let body = frame.split_off(1 + len);
-        Packet::decode_body(first, body).map(Some)
+        match self.version {
+            ProtocolVersion::V5 => Packet::decode_body(first, body),
+            ProtocolVersion::V311 => Packet::decode_body_v311(first, body),
+        }
+        .map(Some)
     }
 }
 

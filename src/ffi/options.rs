@@ -13,14 +13,15 @@ use super::properties::{midge_properties, properties_arg};
 use super::ptr::{bytes_arg, opt_str_arg, str_arg};
 use super::result::{FfiError, guard, guard_value, midge_result};
 use crate::codec::{ByteString, Bytes, QoS, Will};
-use crate::protocol::{Authenticator, MemoryBudget, Options, QueueLimits};
+use crate::protocol::{Authenticator, MemoryBudget, Options, QueueLimits, VersionChoice};
 use crate::runtime::{ClientOptions, LogLevel, ReconnectPolicy};
 use crate::transport::TcpOptions;
 
 /// A client's configuration, copied by `midge_client_new` (one options object may configure
 /// many clients, and may be freed right after).
 ///
-/// Methods: `midge_options_new`, `midge_options_free`, `midge_options_set_client_id`,
+/// Methods: `midge_options_new`, `midge_options_free`, `midge_options_set_protocol_version`,
+/// `midge_options_set_client_id`,
 /// `midge_options_set_clean_start`, `midge_options_set_keep_alive`,
 /// `midge_options_set_session_expiry`, `midge_options_set_username`,
 /// `midge_options_set_password`, `midge_options_set_will`, `midge_options_clear_will`,
@@ -66,6 +67,7 @@ pub(crate) fn client_options(options: *const midge_options) -> Result<ClientOpti
     let d = o.data.lock();
     let s = &d.session;
     out.session = Options {
+        protocol_version: s.protocol_version,
         client_id: s.client_id.clone(),
         clean_start: s.clean_start,
         keep_alive: s.keep_alive,
@@ -142,6 +144,35 @@ pub extern "C" fn midge_options_new() -> *mut midge_options {
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_options_free(options: *mut *mut midge_options) {
     guard_value((), || drop(handle::free(options)));
+}
+
+/// The MQTT version the client speaks, one of the `MIDGE_PROTOCOL_*` constants: `MIDGE_PROTOCOL_V5`
+/// (the default), `MIDGE_PROTOCOL_V311`, or `MIDGE_PROTOCOL_V5_OR_V311` (5.0; when the
+/// server refuses 5.0 before the first successful connection, 3.1.1 at once within the same
+/// connect, and for every reconnection once a 3.1.1 connection succeeded). With 3.1.1 possible, what 3.1.1 cannot carry is refused with
+/// `MIDGE_RESULT_NOT_IN_V311`: by `midge_client_new` for the options (user properties, an
+/// authenticator, Will properties, a session expiry other than 0 or 0xFFFFFFFF with clean
+/// start false), by each request for the rest. `midge_connack_protocol_version` says
+/// which version a connection speaks.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_protocol_version(
+    options: *mut midge_options,
+    version: c_int,
+) -> midge_result {
+    with_options(options, |d| {
+        d.session.protocol_version = match version {
+            4 => VersionChoice::V311,
+            5 => VersionChoice::V5,
+            54 => VersionChoice::V5OrV311,
+            _ => {
+                return Err(FfiError::Invalid(format!(
+                    "protocol version {version} is not MIDGE_PROTOCOL_V311 (4), \
+                     MIDGE_PROTOCOL_V5 (5) or MIDGE_PROTOCOL_V5_OR_V311 (54)"
+                )));
+            }
+        };
+        Ok(())
+    })
 }
 
 /// The Client Identifier; "" (the default) lets the server assign one, which the CONNACK

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::version::VersionChoice;
 use crate::codec::{ByteString, Bytes, Will};
 
 /// Enhanced authentication (4.12): a pluggable exchange of AUTH packets during CONNECT and
@@ -141,6 +142,9 @@ impl Default for MemoryBudget {
 /// no session expiry, Receive Maximum 65,535, automatic topic aliases and a 16 MiB memory
 /// budget.
 pub struct Options {
+    /// MQTT 5.0 (the default), 3.1.1, or 5.0 falling back to 3.1.1 ([`VersionChoice`]).
+    /// What 3.1.1 cannot carry is refused ([`Options::check_version`]).
+    pub protocol_version: VersionChoice,
     /// Empty asks the server to assign one (3.1.3.1).
     pub client_id: ByteString,
     /// Clean Start on the first connection. Reconnections ask to resume the session when the
@@ -185,6 +189,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
+            protocol_version: VersionChoice::V5,
             client_id: ByteString::new(),
             clean_start: true,
             keep_alive: 60,
@@ -212,6 +217,7 @@ impl Default for Options {
 impl fmt::Debug for Options {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Options")
+            .field("protocol_version", &self.protocol_version)
             .field("client_id", &self.client_id)
             .field("clean_start", &self.clean_start)
             .field("keep_alive", &self.keep_alive)

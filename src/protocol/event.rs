@@ -2,7 +2,7 @@
 
 use crate::codec::{
     ByteString, Bytes, ConnAck, ConnectReasonCode, DisconnectReasonCode, Properties, Property,
-    PropertyId, QoS, SubAckReasonCode, UnsubAckReasonCode,
+    PropertyId, ProtocolVersion, QoS, SubAckReasonCode, UnsubAckReasonCode,
 };
 
 use super::error::{AckReason, RequestError};
@@ -18,6 +18,10 @@ pub struct AckToken(pub(crate) u64);
 /// The server's CONNACK, with every property surfaced (3.2.2.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnAckInfo {
+    /// The MQTT version this connection speaks (3.1.1 after a fallback, or when asked).
+    /// A 3.1.1 CONNACK has no properties: the fields below are then the standard's
+    /// defaults, except that 3.1.1 has no Subscription Identifiers.
+    pub protocol_version: ProtocolVersion,
     pub session_present: bool,
     /// The Client Identifier the server assigned, when ours was empty.
     pub assigned_client_id: Option<ByteString>,
@@ -49,6 +53,7 @@ impl ConnAckInfo {
         let props = &c.properties;
         let text = |id| props.get_str(id).cloned();
         let mut info = Self {
+            protocol_version: ProtocolVersion::V5,
             session_present: c.session_present,
             assigned_client_id: text(PropertyId::AssignedClientIdentifier),
             keep_alive: our_keep_alive,
@@ -117,7 +122,8 @@ pub enum DisconnectCause {
         server_reference: Option<ByteString>,
         properties: Properties,
     },
-    /// The server broke the protocol; midge sent DISCONNECT with this reason code.
+    /// The server broke the protocol; midge sent DISCONNECT with this reason code (under
+    /// MQTT 3.1.1, which has none, it closed the connection [MQTT-4.8.0-1]).
     ProtocolError {
         reason_code: DisconnectReasonCode,
         detail: String,

@@ -16,6 +16,7 @@ mod event;
 mod packet_id;
 mod session;
 mod stats;
+mod version;
 
 pub use config::{
     Authenticator, ConnectChange, MEMORY_BUDGET_DEFAULT, MEMORY_BUDGET_MIN, MemoryBudget, Options,
@@ -29,3 +30,5 @@ pub use event::{
 pub(crate) use session::TRANSMIT_HIGH_WATER;
 pub use session::{PublishRequest, Session, State, check_subscribe, check_unsubscribe, check_will};
 pub use stats::SessionStats;
+pub use version::VersionChoice;
+pub(crate) use version::{check_publish_v311, check_subscribe_v311, check_unsubscribe_v311};

@@ -81,6 +81,9 @@ pub(crate) struct ConnSettings {
     pub io: Arc<IoCounters>,
     /// Buffer sizes recorded here, read by `Client::memory_stats`.
     pub memory: Arc<MemoryGauge>,
+    /// The Protocol Level of the last connection made (0 before one), read by
+    /// `Client::protocol_version`.
+    pub protocol_level: Arc<std::sync::atomic::AtomicU8>,
 }
 
 /// What the application's threads ask of the I/O thread.
@@ -974,6 +977,16 @@ impl Reactor {
         };
         c.phase = Phase::Idle;
         c.phase_deadline = None;
+        if c.session.poll_fallback() && c.wanted && c.close_waiter.is_none() {
+            // The server refused MQTT 5.0: the same connect goes on in 3.1.1, at once.
+            log(c, LogLevel::Info, |c| {
+                format!("{} refused MQTT 5.0; connecting with MQTT 3.1.1", c.address)
+            });
+            c.phase = Phase::Backoff;
+            c.phase_deadline = Some(now);
+            self.mark(client);
+            return;
+        }
         if !c.wanted || !c.settings.reconnect.enabled || c.close_waiter.is_some() {
             return;
         }
@@ -1335,6 +1348,9 @@ impl Reactor {
             Event::Connected(info) => {
                 // Not a reset of the backoff: only a connection that stays up is one.
                 c.backoff.connected(now);
+                c.settings
+                    .protocol_level
+                    .store(info.protocol_version.level(), Ordering::Relaxed);
                 for w in c.connect_waiters.drain(..) {
                     w.complete(Ok((**info).clone()));
                 }
