@@ -371,14 +371,13 @@ fn set_source(a: &mut Args, source: Source) -> Result<(), Failure> {
 
 /// `-L mqtt://[user[:password]@]host[:port]/topic`.
 fn url(a: &mut Args, url: &str) -> Result<(), Failure> {
-    let rest = if let Some(rest) = url.strip_prefix("mqtt://") {
-        rest
-    } else if url.starts_with("mqtts://") {
+    if url.starts_with("mqtts://") {
         return Err(Failure::new(
             Status::Unsupported,
             "-L mqtts://: TLS is not supported by midge yet",
         ));
-    } else {
+    }
+    let Some(rest) = url.strip_prefix("mqtt://") else {
         return Err(usage(format!(
             "-L: expected mqtt://[user[:password]@]host[:port]/topic, not {url:?}"
         )));
@@ -411,7 +410,7 @@ fn url(a: &mut Args, url: &str) -> Result<(), Failure> {
     if host.is_empty() {
         return Err(usage(format!("-L: no host in {url:?}")));
     }
-    a.host = host.to_owned();
+    host.clone_into(&mut a.host);
     if let Some(p) = port_text {
         a.port = Some(port("-L", p)?);
     }

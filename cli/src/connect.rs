@@ -36,7 +36,7 @@ pub fn options(a: &Args, id: &str) -> Result<ClientOptions, Failure> {
         connect_timeout: CONNECT_TIMEOUT,
         ..Options::default()
     };
-    for p in a.props.connect.iter() {
+    for p in &a.props.connect {
         match p {
             Property::SessionExpiryInterval(s) => session.session_expiry_interval = *s,
             Property::ReceiveMaximum(n) => session.receive_maximum = *n,

@@ -375,7 +375,7 @@ fn json(m: &Message, now: &Now, out: &mut Vec<u8>) {
     );
     let mut users = Vec::new();
     let mut sub_ids = Vec::new();
-    for p in m.properties.iter() {
+    for p in &m.properties {
         match p {
             Property::PayloadFormatIndicator(f) => {
                 let _ = write_bytes(

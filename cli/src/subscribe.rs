@@ -149,10 +149,8 @@ fn receive(client: &Client, a: &Args) -> Result<(), Failure> {
             ClientEvent::Closed => {
                 return Err(Failure::new(Status::ConnectionLost, "the client closed"));
             }
-            ClientEvent::MessagesDropped { count } => {
-                if !a.quiet {
-                    eprintln!("midge: {count} QoS 0 message(s) dropped: output too slow");
-                }
+            ClientEvent::MessagesDropped { count } if !a.quiet => {
+                eprintln!("midge: {count} QoS 0 message(s) dropped: output too slow");
             }
             e @ ClientEvent::Log { .. } => connect::log(&e),
             _ => {}

@@ -54,23 +54,21 @@ pub fn start(program: &str, args: &[&str], stdin: &[u8]) -> Running {
 impl Running {
     /// Waits (bounded) for the exit; on timeout kills the process by its PID and panics.
     pub fn wait(self) -> Output {
-        match self.done.recv_timeout(TIMEOUT) {
-            Ok(out) => out,
-            Err(_) => {
-                let _ = Command::new("kill")
-                    .args(["-KILL", &self.pid.to_string()])
-                    .status();
-                let out = self.done.recv_timeout(TIMEOUT);
-                panic!(
-                    "{} did not exit within {TIMEOUT:?}; output: {:?}",
-                    self.name,
-                    out.map(|o| (
-                        String::from_utf8_lossy(&o.stdout).into_owned(),
-                        String::from_utf8_lossy(&o.stderr).into_owned()
-                    ))
-                );
-            }
+        if let Ok(out) = self.done.recv_timeout(TIMEOUT) {
+            return out;
         }
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.pid.to_string()])
+            .status();
+        let out = self.done.recv_timeout(TIMEOUT);
+        panic!(
+            "{} did not exit within {TIMEOUT:?}; output: {:?}",
+            self.name,
+            out.map(|o| (
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+                String::from_utf8_lossy(&o.stderr).into_owned()
+            ))
+        );
     }
 }
 
