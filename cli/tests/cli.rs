@@ -135,7 +135,7 @@ fn midge_sub_prints_what_mosquitto_sub_prints() {
     let broker = Mosquitto::start();
     for (n, form) in [vec!["-v"], vec!["-F", FORMAT], vec![]].iter().enumerate() {
         for qos in ["0", "1", "2"] {
-            let mut args = vec!["-t", "s/#", "-q", qos, "-C", "3"];
+            let mut args = vec!["-t", "s/#", "-q", qos, "-C", "4"];
             args.extend(form.iter().copied());
             let theirs = subscriber(&broker, MOSQUITTO_SUB, &format!("m-{n}-{qos}"), &args);
             let ours = subscriber(&broker, MIDGE, &format!("g-{n}-{qos}"), &args);
@@ -154,6 +154,8 @@ fn midge_sub_prints_what_mosquitto_sub_prints() {
                 &["-t", "s/d", "-q", qos, "-s"],
                 b"multi\nline\x01",
             );
+            // An empty payload: -v prints "(null)".
+            publish(&broker, MOSQUITTO_PUB, &["-t", "s/e", "-q", qos, "-n"], b"");
             let (theirs, ours) = (stdout(theirs), stdout(ours));
             assert_eq!(ours, theirs, "form {form:?} at QoS {qos}");
             assert_eq!(ours.matches("two words").count(), 1);
@@ -528,4 +530,48 @@ fn bench_reports() {
         "{text}"
     );
     assert!(text.contains("500 of 500"), "{text}");
+}
+
+/// -c/-x keep a session (-E: exit once subscribed); -T filters topics out; a Will is
+/// published when the client vanishes.
+#[test]
+fn session_filter_out_and_will() {
+    let broker = Mosquitto::start();
+    let port = broker.port().to_string();
+    let p = port.as_str();
+    midge_ok(&[
+        "sub", "-p", p, "-t", "k/#", "-q", "1", "-c", "-i", "keeper", "-E",
+    ]);
+    midge_ok(&["pub", "-p", p, "-t", "k/skip", "-m", "filtered", "-q", "1"]);
+    midge_ok(&["pub", "-p", p, "-t", "k/a", "-m", "queued", "-q", "1"]);
+    let out = midge_ok(&[
+        "sub", "-p", p, "-t", "k/#", "-q", "1", "-c", "-i", "keeper", "-C", "1", "-v", "-T",
+        "k/skip",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "k/a queued\n");
+
+    // The Will: a subscriber killed (by its PID) without DISCONNECT.
+    let watcher = subscriber(
+        &broker,
+        MOSQUITTO_SUB,
+        "watcher",
+        &["-t", "w/status", "-C", "1", "-v"],
+    );
+    let doomed = subscriber(
+        &broker,
+        MIDGE,
+        "doomed",
+        &[
+            "-t",
+            "nothing",
+            "--will-topic",
+            "w/status",
+            "--will-payload",
+            "gone",
+            "--will-qos",
+            "1",
+        ],
+    );
+    doomed.kill();
+    assert_eq!(stdout(watcher), "w/status gone\n");
 }

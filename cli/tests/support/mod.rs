@@ -52,6 +52,14 @@ pub fn start(program: &str, args: &[&str], stdin: &[u8]) -> Running {
 }
 
 impl Running {
+    /// Kills the process by its PID (SIGKILL) and reaps it.
+    pub fn kill(self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.pid.to_string()])
+            .status();
+        let _ = self.done.recv_timeout(TIMEOUT);
+    }
+
     /// Waits (bounded) for the exit; on timeout kills the process by its PID and panics.
     pub fn wait(self) -> Output {
         if let Ok(out) = self.done.recv_timeout(TIMEOUT) {
