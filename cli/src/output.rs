@@ -19,6 +19,8 @@ pub enum Style {
 /// Appends `m` to `out` in `style`, with the final newline unless `no_eol`.
 pub fn render(style: &Style, m: &Message, no_eol: bool, out: &mut Vec<u8>) {
     match style {
+        // As mosquitto_sub: an empty payload prints nothing, not even the newline.
+        Style::Payload if m.payload.is_empty() => return,
         Style::Payload => out.extend_from_slice(&m.payload),
         Style::Verbose => {
             out.extend_from_slice(m.topic.as_bytes());
