@@ -2,7 +2,7 @@
 //! that `-h` is the host (as in mosquitto), `-D` takes its 3 or 4 words, and every bad value
 //! is a usage error naming the option.
 
-use midge::codec::{ByteString, Bytes, PayloadFormat, Properties, Property, QoS};
+use midge::codec::{ByteString, Bytes, PayloadFormat, Properties, Property, QoS, topic};
 
 use crate::fail::{Failure, Status};
 
@@ -196,7 +196,13 @@ pub fn parse(argv: &[String]) -> Result<Parsed, Failure> {
         "sub" => Mode::Sub,
         "rr" => Mode::Rr,
         "bench" => Mode::Bench,
-        "--help" | "help" => return Ok(Parsed::Help(crate::help::MAIN.to_owned())),
+        "--help" | "help" => {
+            return Ok(Parsed::Help(format!(
+                "{}\n{}",
+                crate::help::MAIN,
+                crate::help::EXIT
+            )));
+        }
         "--version" => {
             return Ok(Parsed::Help(format!(
                 "midge {}\n",
@@ -575,6 +581,25 @@ fn check(a: &mut Args) -> Result<(), Failure> {
             }
         }
     }
+    // Refuse a bad topic before connecting, naming the rule it breaks.
+    let filters = matches!(a.mode, Mode::Sub);
+    for t in &a.topics {
+        let checked = if filters {
+            topic::validate_topic_filter(t)
+        } else {
+            topic::validate_topic_name(t)
+        };
+        checked.map_err(|e| usage(format!("-t {t:?}: {e}")))?;
+    }
+    for t in a.filter_out.iter().chain(&a.unsubscribe) {
+        topic::validate_topic_filter(t).map_err(|e| usage(format!("{t:?}: {e}")))?;
+    }
+    if let Some(t) = &a.response_topic {
+        topic::validate_topic_name(t).map_err(|e| usage(format!("-e {t:?}: {e}")))?;
+    }
+    if let Some(t) = &a.will_topic {
+        topic::validate_topic_name(t).map_err(|e| usage(format!("--will-topic {t:?}: {e}")))?;
+    }
     if a.format.is_some() && a.json {
         return Err(usage("-F and --json contradict each other"));
     }
@@ -591,4 +616,110 @@ fn check(a: &mut Args) -> Result<(), Failure> {
         a.session_expiry = Some(u32::MAX);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Result<Args, Failure> {
+        let argv: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+        match parse(&argv)? {
+            Parsed::Run(a) => Ok(*a),
+            Parsed::Help(_) => panic!("help"),
+        }
+    }
+
+    #[test]
+    fn mosquitto_options_keep_their_meaning() {
+        let a = args("pub -h broker -p 1884 -t a/b -m hi -q 2 -r -i me -k 5 -x 60").unwrap();
+        assert_eq!(a.address(), "mqtt://broker:1884");
+        assert_eq!((a.qos, a.retain, a.keepalive), (QoS::ExactlyOnce, true, 5));
+        assert_eq!(a.session_expiry, Some(60));
+        assert_eq!(a.source, Some(Source::Message(b"hi".to_vec())));
+        let a = args("sub -t a -t b/# -v -C 3").unwrap();
+        assert_eq!(a.topics, ["a", "b/#"]);
+        assert_eq!(a.count, Some(3));
+        // -c without -x: the session lasts until the broker drops it.
+        let a = args("sub -t a -c -i keep").unwrap();
+        assert_eq!(a.session_expiry, Some(u32::MAX));
+    }
+
+    #[test]
+    fn properties_by_mosquitto_names() {
+        let a = args(
+            "pub -t t -n -D publish user-property k v -D connect session-expiry-interval 60 \
+             -D publish topic-alias 3 -D will will-delay-interval 5",
+        )
+        .unwrap();
+        assert_eq!(
+            a.props.publish.user_properties().collect::<Vec<_>>(),
+            [("k", "v")]
+        );
+        assert_eq!(
+            a.props
+                .connect
+                .get_int(midge::codec::PropertyId::SessionExpiryInterval),
+            Some(60)
+        );
+        assert_eq!(a.props.topic_alias, Some(3));
+        assert_eq!(a.props.will.len(), 1);
+        for bad in [
+            "pub -t t -n -D publish session-expiry-interval 1",
+            "pub -t t -n -D connect nonsense 1",
+            "pub -t t -n -D publish message-expiry-interval soon",
+            "pub -t t -n -D publish user-property onlykey",
+        ] {
+            assert_eq!(args(bad).unwrap_err().status, Status::Usage, "{bad}");
+        }
+    }
+
+    #[test]
+    fn urls() {
+        let a = args("sub -L mqtt://u:p@host:1999/x/y").unwrap();
+        assert_eq!(
+            (a.host.as_str(), a.port, a.topics[0].as_str()),
+            ("host", Some(1999), "x/y")
+        );
+        assert_eq!(
+            (a.username.as_deref(), a.password.as_deref()),
+            (Some("u"), Some("p"))
+        );
+        let a = args("pub -L mqtt://[::1]/t -n").unwrap();
+        assert_eq!(a.address(), "mqtt://[::1]:1883");
+        assert_eq!(
+            args("sub -L mqtts://h/t").unwrap_err().status,
+            Status::Unsupported
+        );
+        assert_eq!(args("sub -L http://h/t").unwrap_err().status, Status::Usage);
+    }
+
+    #[test]
+    fn usage_errors_name_the_option() {
+        for (line, needle) in [
+            ("pub -t t -m x -q abc", "-q"),
+            ("pub -m x", "-t"),
+            ("pub -t t", "-m"),
+            ("pub -t t -m x -n", "only one"),
+            ("pub -t a/# -m x", "a/#"),
+            ("sub -t a/#/b", "a/#/b"),
+            ("sub -t a -p 0", "-p"),
+            ("sub -t a -c", "-c"),
+            ("sub -t a -R --retained-only", "-R"),
+            ("rr -t a -m x", "-e"),
+            ("sub -t a -k", "-k needs"),
+        ] {
+            let e = args(line).unwrap_err();
+            assert_eq!(e.status, Status::Usage, "{line}");
+            assert!(e.message.contains(needle), "{line}: {}", e.message);
+        }
+        assert_eq!(
+            args("sub -t a -V 311").unwrap_err().status,
+            Status::Unsupported
+        );
+        assert_eq!(
+            args("sub -t a --cafile x").unwrap_err().status,
+            Status::Unsupported
+        );
+    }
 }

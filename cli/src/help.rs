@@ -54,7 +54,7 @@ connection:
   TLS options (--cafile, --cert, ...) are refused for now (status 8).
 ";
 
-const EXIT: &str = "\
+pub const EXIT: &str = "\
 exit status:
   0 ok                     5 the server refused a publish or subscription
   1 usage error            6 timed out (-W, rr's reply)
