@@ -22,6 +22,8 @@ pub fn render(style: &Style, m: &Message, no_eol: bool, out: &mut Vec<u8>) {
         // As mosquitto_sub: an empty payload prints nothing, not even the newline.
         Style::Payload if m.payload.is_empty() => return,
         Style::Payload => out.extend_from_slice(&m.payload),
+        // mosquitto_sub prints nothing for an empty payload with -v -N.
+        Style::Verbose if m.payload.is_empty() && no_eol => return,
         Style::Verbose => {
             out.extend_from_slice(m.topic.as_bytes());
             out.push(b' ');
@@ -99,6 +101,16 @@ struct Spec {
 }
 
 impl Spec {
+    /// An absent value: the width in blanks (zeros with `0`, where numbers allow it).
+    fn blank(&self, zero_ok: bool, out: &mut Vec<u8>) {
+        let fill = if self.zero && zero_ok && !self.left {
+            b'0'
+        } else {
+            b' '
+        };
+        out.resize(out.len() + self.width, fill);
+    }
+
     /// Pads (and cuts, with a precision) `value` as printf would.
     fn apply(&self, value: &[u8], zero_ok: bool, cut_ok: bool, out: &mut Vec<u8>) {
         let value = match self.precision {
@@ -167,28 +179,26 @@ fn format(f: &str, m: &Message, now: &Now, out: &mut Vec<u8>) {
                 let int = |id| props.get_int(id).map(|v| v.to_string().into_bytes());
                 match kind {
                     '%' => out.push(b'%'),
-                    // Topic Aliases are resolved before the message reaches us.
-                    'A' => {}
-                    'C' => {
-                        if let Some(v) = text(PropertyId::ContentType) {
-                            spec.apply(&v, false, true, out);
-                        }
-                    }
+                    // Topic Aliases are resolved before the message reaches us: always
+                    // absent, so blank.
+                    'A' => spec.blank(true, out),
+                    'C' => match text(PropertyId::ContentType) {
+                        Some(v) => spec.apply(&v, false, true, out),
+                        None => spec.blank(false, out),
+                    },
                     'D' => {
                         if let Some(v) = props.get_binary(PropertyId::CorrelationData) {
                             out.extend_from_slice(v);
                         }
                     }
-                    'E' => {
-                        if let Some(v) = int(PropertyId::MessageExpiryInterval) {
-                            spec.apply(&v, true, false, out);
-                        }
-                    }
-                    'F' => {
-                        if let Some(v) = int(PropertyId::PayloadFormatIndicator) {
-                            spec.apply(&v, true, false, out);
-                        }
-                    }
+                    'E' => match int(PropertyId::MessageExpiryInterval) {
+                        Some(v) => spec.apply(&v, true, false, out),
+                        None => spec.blank(true, out),
+                    },
+                    'F' => match int(PropertyId::PayloadFormatIndicator) {
+                        Some(v) => spec.apply(&v, true, false, out),
+                        None => spec.blank(true, out),
+                    },
                     'l' => spec.apply(m.payload.len().to_string().as_bytes(), true, false, out),
                     'm' => spec.apply(m.packet_id.to_string().as_bytes(), true, false, out),
                     'P' => {
@@ -203,7 +213,15 @@ fn format(f: &str, m: &Message, now: &Now, out: &mut Vec<u8>) {
                             out.extend_from_slice(v.as_bytes());
                         }
                     }
-                    'p' => spec.apply(&m.payload, false, false, out),
+                    // As mosquitto_sub, a width also cuts the payload.
+                    'p' => {
+                        let end = if spec.width > 0 {
+                            m.payload.len().min(spec.width)
+                        } else {
+                            m.payload.len()
+                        };
+                        spec.apply(&m.payload[..end], true, false, out);
+                    }
                     'q' => out.extend_from_slice((m.qos as u8).to_string().as_bytes()),
                     'R' => {
                         if let Some(v) = text(PropertyId::ResponseTopic) {
@@ -211,15 +229,11 @@ fn format(f: &str, m: &Message, now: &Now, out: &mut Vec<u8>) {
                         }
                     }
                     'r' => out.push(if m.retain { b'1' } else { b'0' }),
-                    'S' => {
-                        let ids: Vec<String> = props
-                            .subscription_identifiers()
-                            .map(|i| i.to_string())
-                            .collect();
-                        if !ids.is_empty() {
-                            spec.apply(ids.join(" ").as_bytes(), true, false, out);
-                        }
-                    }
+                    // The first Subscription Identifier, as mosquitto_sub.
+                    'S' => match props.subscription_identifiers().next() {
+                        Some(id) => spec.apply(id.to_string().as_bytes(), true, false, out),
+                        None => spec.blank(true, out),
+                    },
                     't' => spec.apply(m.topic.as_bytes(), false, true, out),
                     'x' => spec.apply(&hex(&m.payload, false), true, false, out),
                     'X' => spec.apply(&hex(&m.payload, true), true, false, out),
@@ -301,6 +315,71 @@ fn json_str(s: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
+/// The `"properties"` object of mosquitto_sub's `%j`: in the message's order, named as
+/// `-D` names them, user properties gathered in one object where they first appear.
+fn mosquitto_json_properties(m: &Message, out: &mut Vec<u8>) {
+    if m.properties.is_empty() {
+        return;
+    }
+    out.extend_from_slice(b",\"properties\":{");
+    let mut first = true;
+    let mut key = |name: &str, out: &mut Vec<u8>| {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        let _ = write_bytes(out, format_args!("\"{name}\":"));
+    };
+    let users: Vec<(&str, &str)> = m.properties.user_properties().collect();
+    let mut users_done = false;
+    for p in &m.properties {
+        match p {
+            Property::PayloadFormatIndicator(f) => {
+                key("payload-format-indicator", out);
+                let _ = write_bytes(out, format_args!("{}", *f as u8));
+            }
+            Property::MessageExpiryInterval(s) => {
+                key("message-expiry-interval", out);
+                let _ = write_bytes(out, format_args!("{s}"));
+            }
+            Property::ContentType(s) => {
+                key("content-type", out);
+                json_str(s.as_bytes(), out);
+            }
+            Property::ResponseTopic(s) => {
+                key("response-topic", out);
+                json_str(s.as_bytes(), out);
+            }
+            Property::CorrelationData(b) => {
+                key("correlation-data", out);
+                // mosquitto reads it as a C string: up to the first NUL.
+                let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+                json_str(&b[..end], out);
+            }
+            Property::SubscriptionIdentifier(i) => {
+                key("subscription-identifier", out);
+                let _ = write_bytes(out, format_args!("{i}"));
+            }
+            Property::UserProperty(..) if !users_done => {
+                users_done = true;
+                key("user-properties", out);
+                out.push(b'{');
+                for (n, (k, v)) in users.iter().enumerate() {
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    json_str(k.as_bytes(), out);
+                    out.push(b':');
+                    json_str(v.as_bytes(), out);
+                }
+                out.push(b'}');
+            }
+            _ => {}
+        }
+    }
+    out.push(b'}');
+}
+
 /// mosquitto_sub's `%j` (`raw`: `%J`, the payload inserted as JSON).
 fn mosquitto_json(m: &Message, now: &Now, raw: bool, out: &mut Vec<u8>) {
     let tst = format!(
@@ -323,6 +402,7 @@ fn mosquitto_json(m: &Message, now: &Now, raw: bool, out: &mut Vec<u8>) {
     if m.qos as u8 > 0 {
         let _ = write_bytes(out, format_args!(",\"mid\":{}", m.packet_id));
     }
+    mosquitto_json_properties(m, out);
     out.extend_from_slice(b",\"payload\":");
     if raw {
         out.extend_from_slice(&m.payload);
