@@ -242,7 +242,13 @@ fn format(f: &str, m: &Message, now: &Now, out: &mut Vec<u8>) {
                         let _ = write_bytes(out, format_args!("{}.{:09}", now.secs, now.nanos));
                     }
                     'j' => mosquitto_json(m, now, false, out),
-                    'J' => mosquitto_json(m, now, true, out),
+                    'J' if m.payload.is_empty() || json::valid(&m.payload) => {
+                        mosquitto_json(m, now, true, out)
+                    }
+                    'J' => eprintln!(
+                        "Error: Message payload is not valid JSON on topic {}.",
+                        m.topic
+                    ),
                     other => {
                         out.push(b'%');
                         let mut b = [0; 4];
@@ -404,7 +410,9 @@ fn mosquitto_json(m: &Message, now: &Now, raw: bool, out: &mut Vec<u8>) {
     }
     mosquitto_json_properties(m, out);
     out.extend_from_slice(b",\"payload\":");
-    if raw {
+    if m.payload.is_empty() {
+        out.extend_from_slice(b"null");
+    } else if raw {
         out.extend_from_slice(&m.payload);
     } else {
         json_str(&m.payload, out);
@@ -514,6 +522,125 @@ fn json(m: &Message, now: &Now, out: &mut Vec<u8>) {
     );
 }
 
+/// A JSON syntax check for `%J`, which inserts the payload as it is.
+mod json {
+    /// Whether `b` is exactly one JSON value, with optional whitespace around it.
+    pub fn valid(b: &[u8]) -> bool {
+        let mut p = Parser { b, i: 0 };
+        p.ws();
+        p.value(0) && {
+            p.ws();
+            p.i == b.len()
+        }
+    }
+
+    struct Parser<'a> {
+        b: &'a [u8],
+        i: usize,
+    }
+
+    impl Parser<'_> {
+        fn peek(&self) -> Option<u8> {
+            self.b.get(self.i).copied()
+        }
+
+        fn ws(&mut self) {
+            while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+                self.i += 1;
+            }
+        }
+
+        fn eat(&mut self, c: u8) -> bool {
+            self.ws();
+            if self.peek() == Some(c) {
+                self.i += 1;
+                true
+            } else {
+                false
+            }
+        }
+
+        fn value(&mut self, depth: usize) -> bool {
+            if depth > 1000 {
+                return false;
+            }
+            self.ws();
+            match self.peek() {
+                Some(b'{') => self.seq(b'}', depth, true),
+                Some(b'[') => self.seq(b']', depth, false),
+                Some(b'"') => self.string(),
+                Some(b't') => self.word(b"true"),
+                Some(b'f') => self.word(b"false"),
+                Some(b'n') => self.word(b"null"),
+                Some(b'-' | b'0'..=b'9') => self.number(),
+                _ => false,
+            }
+        }
+
+        /// An object (`keyed`) or an array, from its opening bracket.
+        fn seq(&mut self, close: u8, depth: usize, keyed: bool) -> bool {
+            self.i += 1;
+            if self.eat(close) {
+                return true;
+            }
+            loop {
+                if keyed {
+                    self.ws();
+                    if !(self.string() && self.eat(b':')) {
+                        return false;
+                    }
+                }
+                if !self.value(depth + 1) {
+                    return false;
+                }
+                if self.eat(close) {
+                    return true;
+                }
+                if !self.eat(b',') {
+                    return false;
+                }
+            }
+        }
+
+        fn string(&mut self) -> bool {
+            if self.peek() != Some(b'"') {
+                return false;
+            }
+            self.i += 1;
+            while let Some(c) = self.peek() {
+                self.i += 1;
+                match c {
+                    b'"' => return true,
+                    b'\\' => self.i += 1,
+                    c if c < 0x20 => return false,
+                    _ => {}
+                }
+            }
+            false
+        }
+
+        fn word(&mut self, w: &[u8]) -> bool {
+            if self.b[self.i..].starts_with(w) {
+                self.i += w.len();
+                true
+            } else {
+                false
+            }
+        }
+
+        fn number(&mut self) -> bool {
+            let start = self.i;
+            while matches!(
+                self.peek(),
+                Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+            ) {
+                self.i += 1;
+            }
+            std::str::from_utf8(&self.b[start..self.i]).is_ok_and(|n| n.parse::<f64>().is_ok())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -531,6 +658,28 @@ mod tests {
         ];
         for (plain, coded) in cases {
             assert_eq!(base64(plain.as_bytes()), coded);
+        }
+    }
+
+    #[test]
+    fn json_check() {
+        for good in [
+            &b"{}"[..],
+            b" [1, -2.5e3, \"a\\\"b\", true, null, {\"k\": []}] ",
+            b"0",
+        ] {
+            assert!(json::valid(good), "{}", String::from_utf8_lossy(good));
+        }
+        for bad in [
+            &b""[..],
+            b"x",
+            b"{",
+            b"[1,]",
+            b"{\"a\" 1}",
+            b"1 2",
+            b"\"unterminated",
+        ] {
+            assert!(!json::valid(bad), "{}", String::from_utf8_lossy(bad));
         }
     }
 
