@@ -243,7 +243,7 @@ fn format(f: &str, m: &Message, now: &Now, out: &mut Vec<u8>) {
                     }
                     'j' => mosquitto_json(m, now, false, out),
                     'J' if m.payload.is_empty() || json::valid(&m.payload) => {
-                        mosquitto_json(m, now, true, out)
+                        mosquitto_json(m, now, true, out);
                     }
                     'J' => eprintln!(
                         "Error: Message payload is not valid JSON on topic {}.",
