@@ -1,6 +1,7 @@
 //! `midge sub`.
 
 use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use midge::Client;
@@ -62,7 +63,33 @@ pub fn subscribe(client: &Client, a: &Args, filters: &[String]) -> Result<(), Fa
     Ok(())
 }
 
+/// How often the receive loop looks at [`interrupted`] while no event comes.
+const STOP_CHECK: Duration = Duration::from_millis(100);
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    INTERRUPTED.store(true, Ordering::Relaxed);
+}
+
+/// Catches SIGINT and SIGTERM, so that the loop can disconnect cleanly.
+fn catch_signals() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe; the
+        // function pointer has the type signal(2) expects.
+        unsafe {
+            libc::signal(signal, on_signal as *const () as libc::sighandler_t);
+        }
+    }
+}
+
+fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
+}
+
 pub fn run(a: &Args) -> Result<(), Failure> {
+    catch_signals();
     let client = connect::connect(a)?;
     let result = receive(&client, a);
     match &result {
@@ -114,9 +141,13 @@ fn receive(client: &Client, a: &Args) -> Result<(), Failure> {
                 }
                 left
             }
-            None => Duration::from_secs(3600),
+            None => STOP_CHECK,
         };
-        let Some(event) = client.next_event(wait) else {
+        if interrupted() {
+            // Ctrl-C or SIGTERM: leave with a clean DISCONNECT (no Will), as mosquitto_sub.
+            return Ok(());
+        }
+        let Some(event) = client.next_event(wait.min(STOP_CHECK)) else {
             continue;
         };
         match event {

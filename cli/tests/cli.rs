@@ -586,6 +586,28 @@ fn session_filter_out_and_will() {
             "1",
         ],
     );
+    // SIGTERM: a clean DISCONNECT, so no Will, and status 0.
+    let polite = subscriber(
+        &broker,
+        MIDGE,
+        "polite",
+        &[
+            "-t",
+            "nothing",
+            "--will-topic",
+            "w/status",
+            "--will-payload",
+            "polite",
+        ],
+    );
+    let out = polite.terminate();
+    assert_ok(&out, "midge sub", &["(SIGTERM)"]);
+    broker.wait_for_log("Received DISCONNECT from polite");
+
     doomed.kill();
-    assert_eq!(stdout(watcher), "w/status gone\n");
+    assert_eq!(
+        stdout(watcher),
+        "w/status gone\n",
+        "the Will of the killed one only"
+    );
 }

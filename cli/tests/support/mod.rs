@@ -52,6 +52,14 @@ pub fn start(program: &str, args: &[&str], stdin: &[u8]) -> Running {
 }
 
 impl Running {
+    /// Sends SIGTERM to the process (by its PID) and waits (bounded) for its exit.
+    pub fn terminate(self) -> Output {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .status();
+        self.wait()
+    }
+
     /// Kills the process by its PID (SIGKILL) and reaps it.
     pub fn kill(self) {
         let _ = Command::new("kill")
