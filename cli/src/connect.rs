@@ -7,7 +7,7 @@ use midge::protocol::Options;
 use midge::runtime::{ClientEvent, LogLevel};
 use midge::{Client, ClientOptions, ReconnectPolicy};
 
-use crate::args::Args;
+use crate::args::{Args, Mode};
 use crate::fail::{Failure, Status};
 
 /// The bound on TCP connect and on the wait for CONNACK.
@@ -24,7 +24,9 @@ fn client_id(a: &Args) -> String {
     }
 }
 
-/// The session options: CONNECT contents, `-D connect` properties and the Will.
+/// The session options: CONNECT contents, `-D connect` properties and the Will. `sub`
+/// reconnects after a lost connection (resubscribing), as mosquitto_sub does; the other
+/// commands report it.
 pub fn options(a: &Args, id: &str) -> Result<ClientOptions, Failure> {
     let mut session = Options {
         client_id: ByteString::from(id.to_owned()),
@@ -66,7 +68,11 @@ pub fn options(a: &Args, id: &str) -> Result<ClientOptions, Failure> {
     }
     Ok(ClientOptions {
         session,
-        reconnect: ReconnectPolicy::disabled(),
+        reconnect: if a.mode == Mode::Sub {
+            ReconnectPolicy::default()
+        } else {
+            ReconnectPolicy::disabled()
+        },
         connect_timeout: CONNECT_TIMEOUT,
         log_level: if a.debug {
             LogLevel::Debug

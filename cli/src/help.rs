@@ -113,6 +113,8 @@ subscription:
   --remove-retained      clear every retained message received (publish an empty one)
   --retain-as-published  keep the retain flag as published
   -E                     exit once subscribed
+A lost connection is re-established (and the subscriptions renewed) with a backoff;
+Ctrl-C or SIGTERM leaves with a clean DISCONNECT (no Will).
 ";
 
 pub const RR: &str = "\

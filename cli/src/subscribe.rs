@@ -124,6 +124,7 @@ fn receive(client: &Client, a: &Args) -> Result<(), Failure> {
     let style = style(a);
     let deadline = a.timeout.map(|s| Instant::now() + Duration::from_secs(s));
     let mut printed = 0u64;
+    let mut last_cause = None;
     let stdout = std::io::stdout();
     let mut buf = Vec::new();
     loop {
@@ -176,9 +177,21 @@ fn receive(client: &Client, a: &Args) -> Result<(), Failure> {
                     return Ok(());
                 }
             }
-            ClientEvent::ConnectionLost(cause) => return Err(connect::lost(&cause)),
+            // midge reconnects and resubscribes; say so, as mosquitto_sub does not.
+            ClientEvent::ConnectionLost(cause) => {
+                if !a.quiet {
+                    eprintln!("midge: connection lost: {cause}; reconnecting");
+                }
+                last_cause = Some(cause);
+            }
+            ClientEvent::Connected(_) if last_cause.is_some() && !a.quiet => {
+                eprintln!("midge: reconnected");
+            }
             ClientEvent::Closed => {
-                return Err(Failure::new(Status::ConnectionLost, "the client closed"));
+                return Err(match last_cause {
+                    Some(cause) => connect::lost(&cause),
+                    None => Failure::new(Status::ConnectionLost, "the client closed"),
+                });
             }
             ClientEvent::MessagesDropped { count } if !a.quiet => {
                 eprintln!("midge: {count} QoS 0 message(s) dropped: output too slow");

@@ -611,3 +611,40 @@ fn session_filter_out_and_will() {
         "the Will of the killed one only"
     );
 }
+
+/// midge sub reconnects and resubscribes after the broker restarts, as mosquitto_sub does.
+#[test]
+fn sub_survives_a_broker_restart() {
+    let mut broker = Mosquitto::start();
+    let sub = subscriber(
+        &broker,
+        MIDGE,
+        "survivor",
+        &["-t", "r/#", "-C", "2", "-v", "-q", "1"],
+    );
+    publish(
+        &broker,
+        MOSQUITTO_PUB,
+        &["-t", "r/1", "-m", "before", "-q", "1"],
+        b"",
+    );
+    broker.restart();
+    broker.wait_for_log_count("Sending SUBACK to survivor", 2);
+    publish(
+        &broker,
+        MOSQUITTO_PUB,
+        &["-t", "r/2", "-m", "after", "-q", "1"],
+        b"",
+    );
+    let out = sub.wait();
+    assert_ok(&out, "midge sub", &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "r/1 before\nr/2 after\n"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("connection lost") && err.contains("reconnected"),
+        "{err}"
+    );
+}

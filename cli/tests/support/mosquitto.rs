@@ -199,8 +199,13 @@ impl Mosquitto {
     /// Waits (bounded by the timeout) until the broker's log has a line containing `needle`,
     /// e.g. `Sending SUBACK to sub-1`: the event a test synchronises on.
     pub fn wait_for_log(&self, needle: &str) {
+        self.wait_for_log_count(needle, 1);
+    }
+
+    /// [`Mosquitto::wait_for_log`] for the `n`th such line (the log spans restarts).
+    pub fn wait_for_log_count(&self, needle: &str, n: usize) {
         let deadline = Instant::now() + TIMEOUT;
-        while !self.log().contains(needle) {
+        while self.log().matches(needle).count() < n {
             assert!(
                 Instant::now() < deadline,
                 "no {needle:?} in the broker's log within {TIMEOUT:?}:\n{}",
