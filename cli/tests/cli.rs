@@ -648,3 +648,52 @@ fn sub_survives_a_broker_restart() {
         "{err}"
     );
 }
+
+/// A publish the broker's ACL refuses: status 5, and the reason.
+#[test]
+fn refused_publish_and_subscription() {
+    let dir = std::env::temp_dir().join(format!("midge-cli-acl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let acl = dir.join("acl");
+    std::fs::write(&acl, "user alice\ntopic read ro/#\ntopic readwrite rw/#\n").unwrap();
+    let broker = Mosquitto::builder()
+        .password("alice", "pw")
+        .extra_config(format!("acl_file {}", acl.display()))
+        .start();
+    let port = broker.port().to_string();
+    let base = ["-p", port.as_str(), "-u", "alice", "-P", "pw"];
+
+    midge_ok(&[&["pub"][..], &base, &["-t", "rw/x", "-m", "ok", "-q", "1"]].concat());
+    let (code, err) =
+        midge_status(&[&["pub"][..], &base, &["-t", "ro/x", "-m", "no", "-q", "1"]].concat());
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("Not authorized"), "{err}");
+    // (Mosquitto 2.0 grants every subscription and filters per message, so a refused
+    // SUBACK cannot be provoked here.)
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// -U: unsubscribed after subscribing; rr -W: no reply in time is status 6.
+#[test]
+fn unsubscribe_and_rr_timeout() {
+    let broker = Mosquitto::start();
+    let port = broker.port().to_string();
+    let sub = start(
+        MIDGE,
+        &[
+            "sub", "-p", &port, "-i", "unsub", "-t", "a/#", "-t", "b/#", "-U", "b/#", "-C", "1",
+            "-v",
+        ],
+        b"",
+    );
+    broker.wait_for_log("Sending UNSUBACK to unsub");
+    publish(&broker, MIDGE, &["-t", "b/x", "-m", "dropped"], b"");
+    publish(&broker, MIDGE, &["-t", "a/x", "-m", "kept"], b"");
+    assert_eq!(stdout(sub), "a/x kept\n");
+
+    let (code, err) = midge_status(&[
+        "rr", "-p", &port, "-t", "nobody", "-e", "re", "-m", "?", "-W", "1",
+    ]);
+    assert_eq!(code, 6, "{err}");
+    assert!(err.contains("no reply"), "{err}");
+}
