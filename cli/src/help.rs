@@ -107,7 +107,7 @@ subscription:
   -U, --unsubscribe F    unsubscribe from F after subscribing (repeatable)
   -q, --qos 0|1|2        maximum QoS (default 0)
   -C, --count N          exit after N messages
-  -W SECS                exit after SECS (status 6 if -C was not reached)
+  -W SECS                give up after SECS (status 6; mosquitto_sub uses 27)
   -R                     do not print retained (stale) messages
   --retained-only        print only retained messages; exit at the first fresh one
   --remove-retained      clear every retained message received (publish an empty one)
