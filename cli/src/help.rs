@@ -131,8 +131,8 @@ pub const BENCH: &str = "\
 usage: midge bench [-t TOPIC] [--count N] [--size BYTES] [-q QoS] [--rate R] [options]
 
 A quick throughput and latency run through the broker, with two clients in this process:
-  1. latency: 200 messages, one at a time; each round trip (publish -> broker -> our
-     subscriber) timed; p50/p99/max printed;
+  1. latency: after one warm-up message, 200 messages, one at a time; each round trip
+     (publish -> broker -> our subscriber) timed; p50/p99/max printed;
   2. throughput: --count messages (default 10000) of --size bytes (default 64) as fast as
      the publisher goes (or at --rate), until the subscriber has them all; messages/s and
      the round-trip percentiles under that load printed, and any loss (QoS 0 may drop).
