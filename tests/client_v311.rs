@@ -24,6 +24,7 @@ fn options(choice: VersionChoice) -> ClientOptions {
         enabled: true,
         initial_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(50),
+        ..ReconnectPolicy::default()
     };
     opts
 }
