@@ -96,6 +96,11 @@
 #define MIDGE_SUB_RETAIN_NONE 32
 
 /**
+ * Dispatcher threads kept even when idle.
+ */
+#define MIN_THREADS 1
+
+/**
  * What an authenticator callback is asked.
  */
 typedef enum {
@@ -296,17 +301,22 @@ typedef struct midge_auth_response midge_auth_response;
  * held: a callback may call any midge function, including on its own client. A slow
  * callback delays only its own client's later callbacks. A client made with
  * `midge_options_set_inline_callbacks` runs its callbacks on the I/O thread instead (see
- * there). Once a callback is registered,
- * events go to callbacks (events without a callback are dropped) and
- * `midge_client_next_event` receives nothing; with no callback registered, every event
- * waits for `midge_client_next_event`.
+ * there). One path for every event: an event goes to its callback when one is
+ * registered, and otherwise waits for `midge_client_next_event` (readiness:
+ * `midge_client_event_fd`); callbacks and the pull loop may be mixed, and no event is
+ * dropped for want of a callback. Backpressure, not loss: while the events waiting for the
+ * application reach `midge_options_set_event_queue_limit` (or its byte bound), midge stops
+ * reading the client's socket until they are taken. Callbacks of different clients never
+ * wait for each other: a callback blocked (in a `_wait` call, say) holds up only its own
+ * client, since the dispatcher pool grows while all its threads are busy.
  *
  * Methods: `midge_client_new`, `midge_client_free`, `midge_client_connect`,
  * `midge_client_connect_wait`, `midge_client_publish`, `midge_client_publish_wait`,
  * `midge_client_subscribe`, `midge_client_subscribe_wait`, `midge_client_unsubscribe`,
  * `midge_client_unsubscribe_wait`, `midge_client_disconnect`,
  * `midge_client_disconnect_wait`, `midge_client_reauthenticate`, `midge_client_request`,
- * `midge_client_next_event`, `midge_client_on_connect`, `midge_client_on_connection_lost`,
+ * `midge_client_next_event`, `midge_client_event_fd`, `midge_client_on_connect`,
+ * `midge_client_on_connection_lost`,
  * `midge_client_on_message`, `midge_client_on_publish`, `midge_client_on_subscribe`,
  * `midge_client_on_unsubscribe`, `midge_client_on_log`, `midge_client_io_stats`,
  * `midge_client_set_will`, `midge_client_clear_will`, `midge_client_set_credentials`,
@@ -398,7 +408,7 @@ typedef struct midge_message midge_message;
  * `midge_options_set_resubscribe`, `midge_options_set_connack_timeout`,
  * `midge_options_set_connect_timeout`, `midge_options_set_reconnect`,
  * `midge_options_set_tcp_nodelay`, `midge_options_set_tcp_buffers`,
- * `midge_options_set_event_queue_limit`,
+ * `midge_options_set_event_queue_limit`, `midge_options_set_event_queue_bytes`,
  * `midge_options_set_log_level`, `midge_options_set_completion_events`,
  * `midge_options_set_inline_callbacks`, `midge_options_set_busy_poll`,
  * `midge_options_set_linger`, `midge_options_set_authenticator`.
@@ -762,6 +772,12 @@ void midge_client_free(midge_client **client);
  * Starts connecting; returns at once (DNS and TCP happen on midge's threads). The
  * completion (optional: `completion` may be NULL) ends with the CONNACK or the failure;
  * after a failure or a lost connection midge reconnects per the reconnect policy.
+ *
+ * Failures: on a client already connected, `MIDGE_RESULT_INVALID_ARGUMENT` here when
+ * `completion` is NULL (else through the completion). A failed attempt (DNS, TCP refused
+ * or timed out, CONNACK refusal) ends the completion and is always also a
+ * `MIDGE_EVENT_CONNECTION_LOST` (connection-lost callback or `midge_client_next_event`),
+ * with automatic reconnection on or off.
  */
 midge_result midge_client_connect(midge_client *client, midge_completion **completion);
 
@@ -789,6 +805,18 @@ midge_result midge_client_connect_wait(midge_client *client,
  * `topic` ("") goes to the topic last bound to it (an alias never bound:
  * `MIDGE_RESULT_INVALID_TOPIC`). midge remembers the binding across reconnections and
  * sends the topic again with the alias the first time on each new connection.
+ *
+ * Failures, each reported exactly once: bad arguments always here. With `completion`
+ * NULL, a refusal by the session (`MIDGE_RESULT_QUEUE_FULL`, `_NOT_CONNECTED` with no
+ * offline queue, the server's Maximum QoS / Retain Available / Topic Alias Maximum:
+ * `_NOT_SUPPORTED`, its Maximum Packet Size: `_TOO_LARGE`) is returned here when midge
+ * knows it by the time this returns (always when midge's I/O thread was idle, as it is
+ * for an offline client of an otherwise quiet process), else it, and any later failure
+ * (expiry, session lost, a PUBACK/PUBREC failure code), is delivered as a
+ * `MIDGE_EVENT_PUBLISH_COMPLETE` whose `midge_ack_result` is the failure, to the publish
+ * callback or else `midge_client_next_event`, with or without completion events. With a
+ * completion, every outcome goes to it (and a failure becomes such an event if the
+ * completion is freed before the outcome).
  */
 midge_result midge_client_publish(midge_client *client,
                                   const char *topic,
@@ -820,6 +848,13 @@ midge_result midge_client_publish_wait(midge_client *client,
  * `MIDGE_SUB_RETAIN_AS_PUBLISHED` and one of `MIDGE_SUB_RETAIN_IF_NEW` /
  * `MIDGE_SUB_RETAIN_NONE`. `properties` may carry a Subscription Identifier and User
  * Properties. Returns at once; the completion (optional) ends with the SUBACK.
+ *
+ * Failures: bad arguments here. A refusal by the session (the server's Maximum Packet
+ * Size: `MIDGE_RESULT_TOO_LARGE`; wildcards, shared subscriptions or subscription
+ * identifiers it does not support: `_NOT_SUPPORTED`) goes to the completion; with
+ * `completion` NULL it is returned here when known by then, else delivered as a
+ * `MIDGE_EVENT_SUBSCRIBE_COMPLETE` with the failure (subscribe callback or
+ * `midge_client_next_event`), as for `midge_client_publish`.
  */
 midge_result midge_client_subscribe(midge_client *client,
                                     const char *const *filters,
@@ -843,6 +878,8 @@ midge_result midge_client_subscribe_wait(midge_client *client,
 
 /**
  * Unsubscribes from `count` filters; the completion (optional) ends with the UNSUBACK.
+ * Failures are reported as for `midge_client_subscribe` (event kind
+ * `MIDGE_EVENT_UNSUBSCRIBE_COMPLETE`).
  */
 midge_result midge_client_unsubscribe(midge_client *client,
                                       const char *const *filters,
@@ -904,11 +941,21 @@ midge_result midge_client_request(midge_client *client,
  * The pull interface: waits up to `timeout_ms` for the client's next event and puts it in
  * `*event` (free it with `midge_event_free`). `MIDGE_RESULT_TIMEOUT` when none came,
  * `MIDGE_RESULT_CLOSED` after the `MIDGE_EVENT_CLOSED` event. QoS 1/2 messages are
- * acknowledged when handed out here. Receives nothing while callbacks are registered.
+ * acknowledged when handed out here. It receives every event no callback took: callbacks
+ * and this loop may be mixed (e.g. a log callback, messages pulled here).
  */
 midge_result midge_client_next_event(midge_client *client,
                                      uint32_t timeout_ms,
                                      midge_event **event);
+
+/**
+ * A file descriptor that is readable exactly while events wait for
+ * `midge_client_next_event` (and not readable once they have all been taken), for
+ * `poll()`/epoll/libuv/asyncio main loops that wait without a thread; -1 for a NULL or
+ * freed client. The client owns it: do not read, write or close it; it is valid until
+ * `midge_client_free`. The same descriptor is returned on every call.
+ */
+int midge_client_event_fd(const midge_client *client);
 
 /**
  * Puts the client's socket I/O so far in `*stats`: how many writes and reads moved how many
@@ -1583,10 +1630,21 @@ midge_result midge_options_set_tcp_buffers(midge_options *options,
 
 /**
  * How many events may wait for the application (in `midge_client_next_event` or behind a
- * slow callback) before QoS 0 messages are dropped and counted (default 100,000). QoS 1
- * and 2 messages are never dropped: the server waits for their acknowledgements.
+ * callback) before midge stops reading the client's socket (default 100,000): it reads
+ * again once the application has taken events, and meanwhile the server's flow control
+ * holds further messages (backpressure, not loss). QoS 0 messages that still arrive
+ * beyond the bound (what one read brought) are dropped and counted
+ * (`MIDGE_EVENT_MESSAGES_DROPPED`); QoS 1 and 2 messages never are.
  */
 midge_result midge_options_set_event_queue_limit(midge_options *options, size_t limit);
+
+/**
+ * The same bound as `midge_options_set_event_queue_limit`, in bytes: an event counts its
+ * approximate memory (a message: payload, topic and properties, plus a small overhead).
+ * Default 64 MiB; whichever bound is reached first stops reading (one read, 64 KiB, may
+ * pass it).
+ */
+midge_result midge_options_set_event_queue_bytes(midge_options *options, size_t max_bytes);
 
 /**
  * Which log lines the client produces for `midge_client_on_log`: a `midge_log_level`

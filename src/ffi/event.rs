@@ -275,6 +275,20 @@ impl midge_completion {
     }
 }
 
+impl Drop for midge_completion {
+    /// Freed before the request ended: a later failure is reported as an event, since no
+    /// one can read it here any more.
+    fn drop(&mut self) {
+        match &self.pending {
+            Pending::Connect(c) => drop(c.abandon()),
+            Pending::Publish(c) => drop(c.abandon()),
+            Pending::Subscribe(c) => drop(c.abandon()),
+            Pending::Unsubscribe(c) => drop(c.abandon()),
+            Pending::Done(c) => drop(c.abandon()),
+        }
+    }
+}
+
 impl Finished {
     /// A request that ended well with no acknowledgement to show (connect, disconnect).
     fn ok(id: u64) -> Self {

@@ -1,24 +1,44 @@
-//! Delivery of events to the application: callbacks on a small fixed pool of dispatcher
-//! threads (never the I/O thread, never with a midge lock held), or a pull queue.
+//! Delivery of events to the application: one path for every event.
 //!
-//! Each client has a mailbox. A mailbox is run by at most one dispatcher thread at a time,
-//! so one client's callbacks run in order and never concurrently, while a slow callback of
-//! one client leaves the other dispatcher threads to the other clients, and the I/O thread
-//! (keep alive included) to everyone.
+//! Each client has a mailbox with two queues. Events go first to the client's callback,
+//! when one is installed: it runs on a dispatcher thread (never the I/O thread, never with a
+//! midge lock held) and says, per event, whether it took it. An event it does not take (or
+//! any event while no callback is installed) goes to the pull queue, where
+//! [`Mailbox::next_event`] hands it out. Nothing is dropped between the two: a QoS 1/2
+//! message is acknowledged to the server only after a callback took it or `next_event`
+//! handed it out. [`ClientEvent::Closed`] reaches both: the callback, then the pull queue.
+//!
+//! Backpressure rather than loss: while the events waiting in a mailbox (both queues) are
+//! at the client's bounds (a count and approximate bytes), the I/O thread stops reading the
+//! client's socket ([`Mailbox::pause_if_full`]); the server's flow control then holds the
+//! messages. The mailbox resumes reading once the application has taken events below the
+//! bounds. QoS 0 messages that still arrive beyond the bounds (what one read brought) are
+//! dropped and counted ([`ClientEvent::MessagesDropped`]).
+//!
+//! Callbacks run on a pool of dispatcher threads that grows when every thread is busy (a
+//! callback may block, in a `_wait` call for instance) and shrinks when threads stay idle.
+//! A mailbox is run by at most one thread at a time, so each client is a serial executor:
+//! its callbacks run in order and never concurrently, and a blocked callback holds up only
+//! its own client.
 //!
 //! A client may instead ask for its callback to run inline, on the I/O thread, as soon as
 //! the events are read (`ClientOptions::inline_callbacks`): no thread hand-off per message,
 //! at the price that the callback must not block (waits fail with `WouldDeadlock`) and a
 //! slow one delays every client.
+//!
+//! The pull queue can be waited on without a thread: [`Mailbox::event_fd`] is a file
+//! descriptor that is readable exactly while the pull queue holds events.
 
 use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::os::unix::io::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, unbounded};
 use parking_lot::{Condvar, Mutex};
 
 use super::event::ClientEvent;
@@ -28,6 +48,9 @@ use crate::protocol::AckToken;
 /// A callback: receives every event of its client.
 pub type Handler = Box<dyn FnMut(&ClientEvent) + Send>;
 
+/// A callback that may leave events to the pull queue: returns whether it took the event.
+pub(crate) type Router = Box<dyn FnMut(&ClientEvent) -> bool + Send>;
+
 /// The I/O thread, as the mailbox sees it.
 pub(crate) trait IoSink: Send + Sync {
     /// Acknowledgements of delivered messages.
@@ -35,15 +58,24 @@ pub(crate) trait IoSink: Send + Sync {
     /// Runs an inline mailbox's queued events on the I/O thread
     /// ([`Mailbox::run_queued`]).
     fn run_inline(&self, mailbox: Arc<Mailbox>);
+    /// The mailbox has room again: read the client's socket.
+    fn resume(&self, client: usize);
 }
 
-/// One client's queue of events and its callback.
+/// How many events, and how many bytes of them, may wait in a mailbox.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bounds {
+    pub count: usize,
+    pub bytes: usize,
+}
+
+/// One client's queues of events and its callback.
 pub(crate) struct Mailbox {
     client: usize,
     /// The application closed the client: only `Closed` is still delivered.
     closing: AtomicBool,
     io: Arc<dyn IoSink>,
-    limit: usize,
+    bounds: Bounds,
     /// Run the callback on the delivering (I/O) thread rather than a dispatcher thread.
     inline: bool,
     state: Mutex<State>,
@@ -52,17 +84,75 @@ pub(crate) struct Mailbox {
 
 #[derive(Default)]
 struct State {
+    /// Waiting for the callback.
     events: VecDeque<ClientEvent>,
-    handler: Option<Handler>,
+    /// Waiting for `next_event`.
+    pull: VecDeque<ClientEvent>,
+    /// Approximate memory of the events in both queues.
+    bytes: usize,
+    handler: Option<Router>,
     /// A dispatcher thread has the handler out and is running it.
     running: bool,
     /// `set_handler` was called while running: the running handler is retired after.
     replaced: bool,
     scheduled: bool,
+    /// `Closed` was queued: nothing follows it.
+    ended: bool,
+    /// `Closed` went through the callback side (handled, or passed on to the pull queue).
     closed: bool,
+    /// `Closed` was handed out by `next_event`.
+    pulled_closed: bool,
     /// `Closed` was handled and the callback dropped: no call will follow.
     retired: bool,
     dropped: u64,
+    /// The I/O thread stopped reading the socket until there is room.
+    paused: bool,
+    /// The readiness pipe, once asked for, and whether it holds its byte.
+    fd: Option<EventFd>,
+}
+
+/// A pipe whose read end is readable while the pull queue holds events.
+struct EventFd {
+    read: UnixStream,
+    write: UnixStream,
+    signaled: bool,
+}
+
+impl State {
+    fn count(&self) -> usize {
+        self.events.len() + self.pull.len()
+    }
+
+    fn full(&self, b: Bounds) -> bool {
+        self.count() >= b.count || self.bytes >= b.bytes
+    }
+
+    fn push_pull(&mut self, e: ClientEvent) {
+        self.pull.push_back(e);
+        self.signal();
+    }
+
+    /// Keeps the fd's readiness equal to "the pull queue is not empty".
+    fn signal(&mut self) {
+        let want = !self.pull.is_empty();
+        if let Some(fd) = &mut self.fd
+            && fd.signaled != want
+        {
+            if want {
+                // Non-blocking, one byte in an empty pipe: cannot fill it.
+                let _ = fd.write.write(&[1]);
+            } else {
+                let mut buf = [0u8; 16];
+                while matches!(fd.read.read(&mut buf), Ok(n) if n > 0) {}
+            }
+            fd.signaled = want;
+        }
+    }
+
+    /// Takes an event out of the queues' accounting.
+    fn took(&mut self, e: &ClientEvent) {
+        self.bytes = self.bytes.saturating_sub(e.approx_size());
+    }
 }
 
 thread_local! {
@@ -84,12 +174,20 @@ impl std::fmt::Debug for Mailbox {
 }
 
 impl Mailbox {
-    pub(crate) fn new(client: usize, io: Arc<dyn IoSink>, limit: usize, inline: bool) -> Arc<Self> {
+    pub(crate) fn new(
+        client: usize,
+        io: Arc<dyn IoSink>,
+        bounds: Bounds,
+        inline: bool,
+    ) -> Arc<Self> {
         Arc::new(Self {
             client,
             closing: AtomicBool::new(false),
             io,
-            limit,
+            bounds: Bounds {
+                count: bounds.count.max(1),
+                bytes: bounds.bytes.max(1),
+            },
             inline,
             state: Mutex::new(State::default()),
             ready: Condvar::new(),
@@ -101,25 +199,43 @@ impl Mailbox {
     pub(crate) fn deliver(self: &Arc<Self>, events: impl IntoIterator<Item = ClientEvent>) {
         let schedule = {
             let mut st = self.state.lock();
-            if st.closed {
+            if st.ended {
                 return;
             }
+            let callback = st.handler.is_some() || st.running;
             for e in events {
-                // QoS 0 may be dropped (at most once); QoS 1/2 are bounded by our Receive
-                // Maximum, since the server waits for their acknowledgements.
-                if st.events.len() >= self.limit
+                // QoS 0 may be dropped (at most once) beyond the bounds; QoS 1/2 never:
+                // reading stops instead (`pause_if_full`).
+                if st.full(self.bounds)
                     && matches!(&e, ClientEvent::Message(m) if m.qos == QoS::AtMostOnce)
                 {
                     st.dropped += 1;
                     continue;
                 }
-                if st.dropped > 0 && st.events.len() < self.limit {
+                if st.dropped > 0 && !st.full(self.bounds) {
                     let count = std::mem::take(&mut st.dropped);
-                    st.events.push_back(ClientEvent::MessagesDropped { count });
+                    let dropped = ClientEvent::MessagesDropped { count };
+                    st.bytes += dropped.approx_size();
+                    if callback {
+                        st.events.push_back(dropped);
+                    } else {
+                        st.push_pull(dropped);
+                    }
                 }
-                st.events.push_back(e);
+                if matches!(e, ClientEvent::Closed) {
+                    st.ended = true;
+                }
+                st.bytes += e.approx_size();
+                if callback {
+                    st.events.push_back(e);
+                } else {
+                    if matches!(e, ClientEvent::Closed) {
+                        st.closed = true;
+                    }
+                    st.push_pull(e);
+                }
             }
-            let schedule = st.handler.is_some() && !st.scheduled;
+            let schedule = callback && !st.events.is_empty() && !st.scheduled;
             if schedule {
                 st.scheduled = true;
             }
@@ -138,14 +254,29 @@ impl Mailbox {
     }
 
     /// Installs (or with `None` removes) the callback. A replaced callback is dropped after
-    /// its last call has returned.
-    pub(crate) fn set_handler(self: &Arc<Self>, handler: Option<Handler>) {
+    /// its last call has returned. Events waiting in the pull queue are offered to a new
+    /// callback first (in order); those it does not take go back to the pull queue.
+    pub(crate) fn set_handler(self: &Arc<Self>, handler: Option<Router>) {
         let (old, schedule) = {
             let mut st = self.state.lock();
             if st.running {
                 st.replaced = true;
             }
             let old = std::mem::replace(&mut st.handler, handler);
+            if st.handler.is_some() && !st.closed {
+                let pulled = std::mem::take(&mut st.pull);
+                st.events.extend(pulled);
+                st.signal();
+            } else if st.handler.is_none() && !st.running {
+                // No callback to take them: what waited for one goes to the pull queue.
+                let waiting = std::mem::take(&mut st.events);
+                for e in waiting {
+                    if matches!(e, ClientEvent::Closed) {
+                        st.closed = true;
+                    }
+                    st.push_pull(e);
+                }
+            }
             let schedule = st.handler.is_some() && !st.events.is_empty() && !st.scheduled;
             if schedule {
                 st.scheduled = true;
@@ -153,6 +284,7 @@ impl Mailbox {
             (old, schedule)
         };
         drop(old);
+        self.ready.notify_all();
         if schedule {
             if self.inline {
                 // Events that came before the callback run where later ones will.
@@ -169,8 +301,57 @@ impl Mailbox {
         while self.run() {}
     }
 
+    /// Whether `Closed` was handed to the application (callback or `next_event`).
     pub(crate) fn is_closed(&self) -> bool {
-        self.state.lock().closed
+        let st = self.state.lock();
+        st.pulled_closed || st.closed && st.pull.is_empty()
+    }
+
+    /// How many events wait (both queues) and their approximate bytes.
+    pub(crate) fn queued(&self) -> (usize, usize) {
+        let st = self.state.lock();
+        (st.count(), st.bytes)
+    }
+
+    /// On the I/O thread, before reading the socket: whether the mailbox is at its bounds.
+    /// If so, reading stops, and the mailbox asks the I/O thread to resume
+    /// ([`IoSink::resume`]) once the application has taken events below them.
+    pub(crate) fn pause_if_full(&self) -> bool {
+        let mut st = self.state.lock();
+        if st.full(self.bounds) {
+            st.paused = true;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// After events left the queues: resumes reading when it was paused and there is room.
+    fn resume_if_room(&self, st: &mut State) -> bool {
+        if st.paused && !st.full(self.bounds) {
+            st.paused = false;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The readiness file descriptor of the pull queue (made on first use; owned by the
+    /// mailbox). `None` if the system refused a socket pair.
+    pub(crate) fn event_fd(&self) -> Option<RawFd> {
+        let mut st = self.state.lock();
+        if st.fd.is_none() {
+            let (read, write) = UnixStream::pair().ok()?;
+            read.set_nonblocking(true).ok()?;
+            write.set_nonblocking(true).ok()?;
+            st.fd = Some(EventFd {
+                read,
+                write,
+                signaled: false,
+            });
+            st.signal();
+        }
+        st.fd.as_ref().map(|fd| fd.read.as_raw_fd())
     }
 
     /// Pull interface: the next event, waiting up to `timeout`. Messages handed out here are
@@ -179,24 +360,26 @@ impl Mailbox {
         let deadline = Instant::now().checked_add(timeout);
         let mut st = self.state.lock();
         loop {
-            // Events belong to the callback while one is registered (or running).
-            let callback = st.handler.is_some() || st.running || st.scheduled;
-            if !callback {
-                if let Some(e) = st.events.pop_front() {
-                    if matches!(e, ClientEvent::Closed) {
-                        st.closed = true;
-                    }
-                    drop(st);
-                    if let ClientEvent::Message(m) = &e {
-                        if let Some(t) = m.ack {
-                            self.io.acknowledge(self.client, vec![t]);
-                        }
-                    }
-                    return Some(e);
+            if let Some(e) = st.pull.pop_front() {
+                st.took(&e);
+                if matches!(e, ClientEvent::Closed) {
+                    st.pulled_closed = true;
                 }
-                if st.closed {
-                    return None;
+                st.signal();
+                let resume = self.resume_if_room(&mut st);
+                drop(st);
+                if let ClientEvent::Message(m) = &e
+                    && let Some(t) = m.ack
+                {
+                    self.io.acknowledge(self.client, vec![t]);
                 }
+                if resume {
+                    self.io.resume(self.client);
+                }
+                return Some(e);
+            }
+            if st.pulled_closed {
+                return None;
             }
             match deadline {
                 Some(d) => {
@@ -224,8 +407,8 @@ impl Mailbox {
                 return;
             }
             if !st.running && (st.closed || st.handler.is_none() && !st.scheduled) {
-                // No call can come: drop a callback that will never see `Closed` (it was
-                // taken by `next_event`) here, exactly once.
+                // No call can come: drop a callback that will never see `Closed` here,
+                // exactly once.
                 st.retired = true;
                 let handler = st.handler.take();
                 drop(st);
@@ -259,30 +442,51 @@ impl Mailbox {
             (st.events.drain(..n).collect::<Vec<_>>(), handler)
         };
         let mut acks = Vec::new();
+        let mut taken_bytes = 0;
+        let mut to_pull = Vec::new();
         let mut closed = false;
+        let closing = self.closing.load(Ordering::Acquire);
         IN_CALLBACK.with(|c| c.set(Some(self.client)));
-        for e in &batch {
-            let closed_event = matches!(e, ClientEvent::Closed);
-            if closed_event || !self.closing.load(Ordering::Acquire) {
-                // A panicking Rust callback must not take the dispatcher thread with it.
-                let _ = catch_unwind(AssertUnwindSafe(|| handler(e)));
+        for e in batch {
+            if matches!(e, ClientEvent::Closed) {
+                let _ = catch_unwind(AssertUnwindSafe(|| handler(&e)));
+                closed = true;
+                to_pull.push(e);
+                continue;
             }
-            match e {
-                ClientEvent::Message(m) => acks.extend(m.ack),
-                ClientEvent::Closed => closed = true,
-                _ => {}
+            if closing {
+                // Not shown, and not acknowledged: the server keeps a QoS 1/2 message of a
+                // kept session for the next connection.
+                taken_bytes += e.approx_size();
+                continue;
+            }
+            // A panicking Rust callback must not take the dispatcher thread with it; the
+            // event counts as taken.
+            let taken = catch_unwind(AssertUnwindSafe(|| handler(&e))).unwrap_or(true);
+            if taken {
+                if let ClientEvent::Message(m) = &e {
+                    acks.extend(m.ack);
+                }
+                taken_bytes += e.approx_size();
+            } else {
+                to_pull.push(e);
             }
         }
         IN_CALLBACK.with(|c| c.set(None));
         if !acks.is_empty() {
             self.io.acknowledge(self.client, acks);
         }
-        let (retired, again) = {
+        let (retired, again, resume) = {
             let mut st = self.state.lock();
             st.running = false;
+            st.bytes = st.bytes.saturating_sub(taken_bytes);
+            for e in to_pull {
+                if matches!(e, ClientEvent::Closed) {
+                    st.closed = true;
+                }
+                st.push_pull(e);
+            }
             let retired = if closed {
-                st.closed = true;
-                st.events.clear();
                 // The callback's last call has returned: it goes now, exactly once.
                 Some(handler).into_iter().chain(st.handler.take()).collect()
             } else if std::mem::take(&mut st.replaced) {
@@ -292,52 +496,118 @@ impl Mailbox {
                 st.handler = Some(handler);
                 Vec::new()
             };
+            if st.handler.is_none() && !closed {
+                // The callback was removed: what waited for it goes to the pull queue.
+                let waiting = std::mem::take(&mut st.events);
+                for e in waiting {
+                    if matches!(e, ClientEvent::Closed) {
+                        st.closed = true;
+                    }
+                    st.push_pull(e);
+                }
+            }
             let again = !st.events.is_empty() && st.handler.is_some();
             st.scheduled = again;
-            (retired, again)
+            let resume = self.resume_if_room(&mut st);
+            (retired, again, resume)
         };
         drop(retired);
         if closed {
             self.state.lock().retired = true;
         }
         self.ready.notify_all();
+        if resume {
+            self.io.resume(self.client);
+        }
         again
     }
 }
 
-/// The fixed pool of dispatcher threads shared by every client.
+/// The pool of dispatcher threads shared by every client. It starts a thread whenever a
+/// mailbox is scheduled while no thread is idle (all are running callbacks, some perhaps
+/// blocked), and a thread idle for [`IDLE_EXIT`] ends, down to [`MIN_THREADS`].
 struct Dispatcher {
-    tx: Sender<Arc<Mailbox>>,
+    state: Mutex<Pool>,
+    work: Condvar,
 }
 
+#[derive(Default)]
+struct Pool {
+    queue: VecDeque<Arc<Mailbox>>,
+    threads: usize,
+    idle: usize,
+    next_name: usize,
+}
+
+/// Dispatcher threads kept even when idle.
+pub const MIN_THREADS: usize = 1;
+/// How long a dispatcher thread beyond [`MIN_THREADS`] stays idle before it ends.
+const IDLE_EXIT: Duration = Duration::from_secs(10);
+
 impl Dispatcher {
-    fn schedule(&self, mailbox: Arc<Mailbox>) {
-        // The receivers live as long as the process; a send cannot fail.
-        let _ = self.tx.send(mailbox);
+    fn schedule(&'static self, mailbox: Arc<Mailbox>) {
+        let mut pool = self.state.lock();
+        pool.queue.push_back(mailbox);
+        // Idle threads beyond the queued work take it; otherwise a new thread does.
+        if pool.idle >= pool.queue.len() {
+            drop(pool);
+            self.work.notify_one();
+            return;
+        }
+        let name = format!("midge-dispatch-{}", pool.next_name);
+        pool.next_name += 1;
+        pool.threads += 1;
+        drop(pool);
+        let spawned = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || self.worker());
+        if spawned.is_err() {
+            // No thread to be had: the existing ones take the work when they can.
+            self.state.lock().threads -= 1;
+            self.work.notify_one();
+        }
+    }
+
+    fn worker(&'static self) {
+        let mut pool = self.state.lock();
+        loop {
+            if let Some(mailbox) = pool.queue.pop_front() {
+                drop(pool);
+                if mailbox.run() {
+                    // More events came meanwhile: back in line, behind the others.
+                    let mut p = self.state.lock();
+                    p.queue.push_back(mailbox);
+                    pool = p;
+                } else {
+                    pool = self.state.lock();
+                }
+                continue;
+            }
+            pool.idle += 1;
+            let timed_out = self.work.wait_for(&mut pool, IDLE_EXIT).timed_out();
+            pool.idle -= 1;
+            if timed_out && pool.queue.is_empty() && pool.threads > MIN_THREADS {
+                pool.threads -= 1;
+                return;
+            }
+        }
+    }
+
+    /// Threads now in the pool (for tests and statistics).
+    fn threads(&self) -> usize {
+        self.state.lock().threads
     }
 }
 
-/// How many dispatcher threads run callbacks.
-pub const DISPATCH_THREADS: usize = 2;
+/// How many dispatcher threads exist now (the pool grows and shrinks with demand).
+pub fn dispatch_threads() -> usize {
+    dispatcher().threads()
+}
 
 fn dispatcher() -> &'static Dispatcher {
     static DISPATCHER: OnceLock<Dispatcher> = OnceLock::new();
-    DISPATCHER.get_or_init(|| {
-        let (tx, rx): (Sender<Arc<Mailbox>>, Receiver<Arc<Mailbox>>) = unbounded();
-        for i in 0..DISPATCH_THREADS {
-            let rx = rx.clone();
-            std::thread::Builder::new()
-                .name(format!("midge-dispatch-{i}"))
-                .spawn(move || {
-                    for mailbox in rx {
-                        if mailbox.run() {
-                            // More events came meanwhile: back in line, behind the others.
-                            dispatcher().schedule(mailbox);
-                        }
-                    }
-                })
-                .expect("spawning a dispatcher thread");
-        }
-        Dispatcher { tx }
+    DISPATCHER.get_or_init(|| Dispatcher {
+        state: Mutex::new(Pool::default()),
+        work: Condvar::new(),
     })
 }

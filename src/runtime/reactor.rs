@@ -68,6 +68,8 @@ pub(crate) struct ConnSettings {
     /// Deliver completion events to the mailbox (callbacks / `next_event`), besides handles.
     /// Shared with the `Client`, which may switch it at any time.
     pub completion_events: Arc<AtomicBool>,
+    /// Whether the session is connected, for `Client::is_connected`.
+    pub connected: Arc<AtomicBool>,
     pub log_level: LogLevel,
     /// How long the I/O thread polls without sleeping before it sleeps (the longest any
     /// client asked for).
@@ -96,11 +98,6 @@ pub(crate) enum Command {
         client: usize,
         request: PublishRequest,
         completion: Completion<PublishAck>,
-    },
-    /// A publish nobody waits on (no handle, no completion events): no completion is made.
-    PublishDetached {
-        client: usize,
-        request: PublishRequest,
     },
     Subscribe {
         client: usize,
@@ -139,6 +136,8 @@ pub(crate) enum Command {
     },
     /// Runs the events an inline callback was installed after (on the I/O thread only).
     RunInline { mailbox: Arc<Mailbox> },
+    /// The client's mailbox has room again: read its socket.
+    Resume { client: usize },
     /// The requester gave up waiting.
     ForgetRequest { client: usize, correlation: Bytes },
     Close {
@@ -226,6 +225,10 @@ impl IoSink for ReactorHandle {
 
     fn run_inline(&self, mailbox: Arc<Mailbox>) {
         self.send(Command::RunInline { mailbox });
+    }
+
+    fn resume(&self, client: usize) {
+        self.send(Command::Resume { client });
     }
 }
 
@@ -603,15 +606,8 @@ impl Reactor {
                 completion,
                 |s| s.publish_checked(request, now),
                 |c| &mut c.publishes,
+                |id, result| ClientEvent::PublishComplete { id, result },
             ),
-            Command::PublishDetached { client, request } => {
-                if let Some(c) = self.conns.get_mut(&client) {
-                    if let Err(e) = c.session.publish_checked(request, now) {
-                        log(c, LogLevel::Warn, |_| format!("publish refused: {e}"));
-                    }
-                    self.mark(client);
-                }
-            }
             Command::Subscribe {
                 client,
                 subscriptions,
@@ -622,6 +618,7 @@ impl Reactor {
                 completion,
                 |s| s.subscribe(subscriptions, properties, now),
                 |c| &mut c.subscribes,
+                |id, result| ClientEvent::SubscribeComplete { id, result },
             ),
             Command::Unsubscribe {
                 client,
@@ -633,6 +630,7 @@ impl Reactor {
                 completion,
                 |s| s.unsubscribe(filters, properties, now),
                 |c| &mut c.unsubscribes,
+                |id, result| ClientEvent::UnsubscribeComplete { id, result },
             ),
             Command::Disconnect {
                 client,
@@ -663,6 +661,9 @@ impl Reactor {
                 reply,
             } => self.start_request(client, request, correlation, reply, now),
             Command::RunInline { mailbox } => mailbox.run_queued(),
+            // Read on to the end of what waits: the edges that came while reading was
+            // paused were spent.
+            Command::Resume { client } => self.on_io(client, true, false, true, now),
             Command::ForgetRequest {
                 client,
                 correlation,
@@ -729,13 +730,15 @@ impl Reactor {
         self.mark(client);
     }
 
-    /// Hands a request to the session and keeps its completion until the session reports.
+    /// Hands a request to the session and keeps its completion until the session reports;
+    /// a refusal ends it at once (reported like any outcome, see [`Self::finish`]).
     fn request<T: Clone>(
         &mut self,
         client: usize,
         completion: Completion<T>,
         start: impl FnOnce(&mut Session) -> Result<RequestId, RequestError>,
         pending: fn(&mut Conn) -> &mut HashMap<RequestId, Completion<T>>,
+        event: fn(u64, Result<T, RequestError>) -> ClientEvent,
     ) {
         let Some(c) = self.conns.get_mut(&client) else {
             return completion.complete(Err(Error::Closed));
@@ -744,7 +747,10 @@ impl Reactor {
             Ok(id) => {
                 pending(c).insert(id, completion);
             }
-            Err(e) => completion.complete(Err(e.into())),
+            Err(e) => {
+                log(c, LogLevel::Warn, |_| format!("request refused: {e}"));
+                Self::finish(c, Some(completion), &Err(e), event);
+            }
         }
         self.mark(client);
     }
@@ -922,6 +928,8 @@ impl Reactor {
             c.out_events.push(ClientEvent::ConnectionLost(cause));
         }
         self.schedule_reconnect(client, now);
+        // With or without a reconnection, the failure is delivered by the next `process`.
+        self.mark(client);
     }
 
     fn schedule_reconnect(&mut self, client: usize, now: Instant) {
@@ -1018,6 +1026,12 @@ impl Reactor {
                             }
                             break;
                         }
+                        // Backpressure: while the application has not taken its events,
+                        // the socket waits (and the server's flow control with it); the
+                        // mailbox sends `Resume` when there is room.
+                        if c.mailbox.pause_if_full() {
+                            break;
+                        }
                         reads += 1;
                         match stream.read(&mut self.read_buf) {
                             Ok(0) => {
@@ -1066,6 +1080,9 @@ impl Reactor {
             c.session.connection_closed(cause);
         }
         self.after_close(client, now);
+        // Whether or not a reconnection follows, the events of the loss are delivered by
+        // the client's next `process`.
+        self.mark(client);
     }
 
     /// Writes what is buffered; returns an error when the connection broke.
@@ -1241,8 +1258,9 @@ impl Reactor {
         }
     }
 
-    /// Ends a request's completion and, when completion events are on, reports it as an
-    /// event carrying the completion's id.
+    /// Ends a request's completion and reports it as an event carrying the completion's id
+    /// when completion events are on, and in any case for a failure nobody will read from
+    /// the completion (the application let go of it): no failure goes unreported.
     fn finish<T: Clone>(
         c: &mut Conn,
         done: Option<Completion<T>>,
@@ -1252,22 +1270,24 @@ impl Reactor {
         let Some(done) = done else {
             return;
         };
-        if c.settings.completion_events.load(Ordering::Relaxed) {
+        let unread = done.complete_unread(result.clone().map_err(Into::into));
+        if c.settings.completion_events.load(Ordering::Relaxed) || unread && result.is_err() {
             c.out_events.push(event(done.id(), result.clone()));
         }
-        done.complete(result.clone().map_err(Into::into));
     }
 
     fn on_session_event(c: &mut Conn, event: Event, pending_acks: &mut Vec<AckToken>) {
         let forward = match &event {
             Event::Connected(info) => {
                 c.attempt = 0;
+                c.settings.connected.store(true, Ordering::Release);
                 for w in c.connect_waiters.drain(..) {
                     w.complete(Ok((**info).clone()));
                 }
                 true
             }
             Event::Disconnected(cause) => {
+                c.settings.connected.store(false, Ordering::Release);
                 for w in c.connect_waiters.drain(..) {
                     w.complete(Err(cause.clone().into()));
                 }

@@ -115,10 +115,8 @@ static void log_only_messages_reach_next_event(const h_broker *broker) {
                                              NULL));
     }
     for (int i = 0; i < 3; i++) {
-        midge_event *e = next_kind(c, 3000);
-        if (e == NULL) h_note("message %d never reached next_event (log callback only)", i);
-        H_CHECK(e != NULL);
-        H_CHECK(midge_event_kind_of(e) == MIDGE_EVENT_MESSAGE);
+        /* CONNECTED (no connect callback) comes first, through the same queue. */
+        midge_event *e = expect_kind(c, MIDGE_EVENT_MESSAGE, 3000);
         char payload[16];
         snprintf(payload, sizeof payload, "m%d", i);
         H_CHECK(h_payload_is_str(midge_event_message(e), payload));
