@@ -9,7 +9,7 @@ use midge::codec::{
     Auth, AuthReasonCode, ByteString, Bytes, ConnAck, ConnectReasonCode, Disconnect,
     DisconnectReasonCode, Packet, Properties, Property, PropertyId, PubAck, PubRel, QoS,
 };
-use midge::protocol::{Authenticator, DisconnectCause};
+use midge::protocol::{Authenticator, DisconnectCause, RequestError};
 use midge::runtime::{Client, ClientEvent, ClientOptions, ReconnectPolicy};
 use support::TIMEOUT;
 use support::fake_broker::{FakeBroker, FakeConn, connack, publish_packet};
@@ -802,7 +802,7 @@ fn callbacks_may_call_the_api_and_run_off_the_io_thread() {
 }
 
 #[test]
-fn a_detached_publish_is_sent_and_a_refused_one_is_logged() {
+fn a_detached_publish_is_sent_and_a_refused_one_reaches_the_caller() {
     let broker = FakeBroker::start();
     let mut opts = options();
     opts.log_level = midge::runtime::LogLevel::Warn;
@@ -811,29 +811,91 @@ fn a_detached_publish_is_sent_and_a_refused_one_is_logged() {
         opts,
         &connack(Properties::new().with(Property::MaximumQos(QoS::AtMostOnce))),
     );
-    let request = |qos| midge::protocol::PublishRequest {
+    client.publish_detached(request(QoS::AtMostOnce)).unwrap();
+    let Packet::Publish(p) = conn.recv_packet(TIMEOUT).unwrap() else {
+        panic!("expected the PUBLISH")
+    };
+    assert_eq!(&p.payload[..], b"x");
+    // Above the server's Maximum QoS [MQTT-3.2.2-11]: nothing is sent, and the refusal
+    // reaches the caller exactly once: returned (the I/O thread was idle, so the command ran
+    // on this thread), or else as a failed PublishComplete event.
+    match client.publish_detached(request(QoS::AtLeastOnce)) {
+        Err(midge::Error::Request(RequestError::QosNotSupported { .. })) => {}
+        Err(e) => panic!("unexpected refusal {e:?}"),
+        Ok(()) => expect_failed_publish(&client),
+    }
+    assert!(
+        conn.recv_packet(Duration::from_millis(200)).is_err(),
+        "nothing sent"
+    );
+    // The refusal was reported once: no (further) PublishComplete.
+    while let Some(e) = client.next_event(Duration::from_millis(100)) {
+        assert!(
+            matches!(e, ClientEvent::Log { .. } | ClientEvent::Connected(_)),
+            "{e:?}"
+        );
+    }
+}
+
+fn request(qos: QoS) -> midge::protocol::PublishRequest {
+    midge::protocol::PublishRequest {
         topic: ByteString::from_static("d/t"),
         payload: midge::codec::Bytes::from_static(b"x"),
         qos,
         retain: false,
         properties: Properties::new(),
         ..Default::default()
-    };
-    client.publish_detached(request(QoS::AtMostOnce)).unwrap();
-    let Packet::Publish(p) = conn.recv_packet(TIMEOUT).unwrap() else {
-        panic!("expected the PUBLISH")
-    };
-    assert_eq!(&p.payload[..], b"x");
-    // Above the server's Maximum QoS [MQTT-3.2.2-11]: nothing is sent, the refusal is logged.
-    client.publish_detached(request(QoS::AtLeastOnce)).unwrap();
-    match next_interesting(&client) {
-        ClientEvent::Log { message, .. } => {
-            assert!(message.contains("publish refused"), "{message}");
-        }
-        other => panic!("expected a log line, got {other:?}"),
     }
+}
+
+fn expect_failed_publish(client: &Client) {
+    loop {
+        match next_interesting(client) {
+            ClientEvent::PublishComplete {
+                result: Err(RequestError::QosNotSupported { .. }),
+                ..
+            } => return,
+            ClientEvent::Log { .. } => {}
+            other => panic!("expected a failed PublishComplete, got {other:?}"),
+        }
+    }
+}
+
+/// A detached publish whose refusal cannot be known when the call returns (made on the I/O
+/// thread, from an inline callback, where the command waits for the thread) is reported as
+/// a failed PublishComplete event, with completion events off, to the pull queue since the
+/// callback does not take it: one path, no loss.
+#[test]
+fn a_refusal_known_only_later_is_an_event() {
+    let broker = FakeBroker::start();
+    let mut opts = options();
+    opts.inline_callbacks = true;
+    let (client, mut conn) = connected(
+        &broker,
+        opts,
+        &connack(Properties::new().with(Property::MaximumQos(QoS::AtMostOnce))),
+    );
+    let returned = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let (c, r) = (client.clone(), std::sync::Arc::clone(&returned));
+    client.set_partial_callback(move |e| {
+        if !matches!(e, ClientEvent::Message(_)) {
+            return false;
+        }
+        r.lock().push(c.publish_detached(request(QoS::AtLeastOnce)));
+        true
+    });
+    conn.send(&publish_packet(
+        "in",
+        QoS::AtMostOnce,
+        0,
+        Bytes::from_static(b"go"),
+        Properties::new(),
+    ));
+    expect_failed_publish(&client);
+    let returned = returned.lock();
+    assert_eq!(returned.len(), 1);
     assert!(
-        conn.recv_packet(Duration::from_millis(200)).is_err(),
-        "nothing sent"
+        returned[0].is_ok(),
+        "not known on the I/O thread: {returned:?}"
     );
 }

@@ -445,7 +445,6 @@ impl Mailbox {
         let mut taken_bytes = 0;
         let mut to_pull = Vec::new();
         let mut closed = false;
-        let closing = self.closing.load(Ordering::Acquire);
         IN_CALLBACK.with(|c| c.set(Some(self.client)));
         for e in batch {
             if matches!(e, ClientEvent::Closed) {
@@ -454,7 +453,8 @@ impl Mailbox {
                 to_pull.push(e);
                 continue;
             }
-            if closing {
+            // Looked at per event: the callback itself may close the client.
+            if self.closing.load(Ordering::Acquire) {
                 // Not shown, and not acknowledged: the server keeps a QoS 1/2 message of a
                 // kept session for the next connection.
                 taken_bytes += e.approx_size();
