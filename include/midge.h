@@ -96,11 +96,6 @@
 #define MIDGE_SUB_RETAIN_NONE 32
 
 /**
- * Dispatcher threads kept even when idle.
- */
-#define MIN_THREADS 1
-
-/**
  * What an authenticator callback is asked.
  */
 typedef enum {

@@ -10,7 +10,7 @@
 //!
 //! Backpressure rather than loss: while the events waiting in a mailbox (both queues) are
 //! at the client's bounds (a count and approximate bytes), the I/O thread stops reading the
-//! client's socket ([`Mailbox::pause_if_full`]); the server's flow control then holds the
+//! client's socket ([`Mailbox::room`]); the server's flow control then holds the
 //! messages. The mailbox resumes reading once the application has taken events below the
 //! bounds. QoS 0 messages that still arrive beyond the bounds (what one read brought) are
 //! dropped and counted ([`ClientEvent::MessagesDropped`]).
@@ -62,6 +62,16 @@ pub(crate) trait IoSink: Send + Sync {
     fn resume(&self, client: usize);
 }
 
+/// Whether the I/O thread may read a client's socket ([`Mailbox::room`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Room {
+    Yes,
+    /// Not before what was read is delivered.
+    Later,
+    /// Not before the application takes events (reading is paused).
+    Full,
+}
+
 /// How many events, and how many bytes of them, may wait in a mailbox.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Bounds {
@@ -88,8 +98,10 @@ struct State {
     events: VecDeque<ClientEvent>,
     /// Waiting for `next_event`.
     pull: VecDeque<ClientEvent>,
-    /// Approximate memory of the events in both queues.
+    /// Approximate memory of the events in both queues and in the batch being run.
     bytes: usize,
+    /// Events of the batch a dispatcher thread is running (out of `events`, not yet gone).
+    in_batch: usize,
     handler: Option<Router>,
     /// A dispatcher thread has the handler out and is running it.
     running: bool,
@@ -120,7 +132,7 @@ struct EventFd {
 
 impl State {
     fn count(&self) -> usize {
-        self.events.len() + self.pull.len()
+        self.events.len() + self.pull.len() + self.in_batch
     }
 
     fn full(&self, b: Bounds) -> bool {
@@ -205,7 +217,7 @@ impl Mailbox {
             let callback = st.handler.is_some() || st.running;
             for e in events {
                 // QoS 0 may be dropped (at most once) beyond the bounds; QoS 1/2 never:
-                // reading stops instead (`pause_if_full`).
+                // reading stops instead (`room`).
                 if st.full(self.bounds)
                     && matches!(&e, ClientEvent::Message(m) if m.qos == QoS::AtMostOnce)
                 {
@@ -313,16 +325,20 @@ impl Mailbox {
         (st.count(), st.bytes)
     }
 
-    /// On the I/O thread, before reading the socket: whether the mailbox is at its bounds.
-    /// If so, reading stops, and the mailbox asks the I/O thread to resume
-    /// ([`IoSink::resume`]) once the application has taken events below them.
-    pub(crate) fn pause_if_full(&self) -> bool {
+    /// On the I/O thread, before reading the socket, with `pending` bytes already read in
+    /// this round and not yet delivered: whether to read now.
+    pub(crate) fn room(&self, pending: usize) -> Room {
         let mut st = self.state.lock();
         if st.full(self.bounds) {
+            // The mailbox asks the I/O thread to resume ([`IoSink::resume`]) once the
+            // application has taken events below the bounds.
             st.paused = true;
-            true
+            Room::Full
+        } else if pending > 0 && st.bytes + pending >= self.bounds.bytes {
+            // What was read will fill it: deliver that first, then look again.
+            Room::Later
         } else {
-            false
+            Room::Yes
         }
     }
 
@@ -439,6 +455,7 @@ impl Mailbox {
                 return false;
             }
             st.running = true;
+            st.in_batch = n;
             (st.events.drain(..n).collect::<Vec<_>>(), handler)
         };
         let mut acks = Vec::new();
@@ -479,6 +496,7 @@ impl Mailbox {
         let (retired, again, resume) = {
             let mut st = self.state.lock();
             st.running = false;
+            st.in_batch = 0;
             st.bytes = st.bytes.saturating_sub(taken_bytes);
             for e in to_pull {
                 if matches!(e, ClientEvent::Closed) {

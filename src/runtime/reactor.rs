@@ -33,7 +33,7 @@ use parking_lot::Mutex;
 
 use super::backoff::{Jitter, ReconnectPolicy};
 use super::completion::Completion;
-use super::dispatch::{IoSink, Mailbox};
+use super::dispatch::{IoSink, Mailbox, Room};
 use super::event::{ClientEvent, IoCounters, LogLevel};
 use crate::codec::{
     ByteString, Bytes, ConnectReasonCode, DisconnectReasonCode, Properties, PropertyId,
@@ -308,6 +308,9 @@ struct Conn {
     /// Requests waiting for their reply, by Correlation Data.
     replies: HashMap<Bytes, Completion<Message>>,
     out_events: Vec<ClientEvent>,
+    /// Bytes read from the socket whose events have not reached the mailbox yet (the
+    /// backpressure check counts them).
+    undelivered: usize,
 }
 
 impl Conn {
@@ -339,6 +342,7 @@ impl Conn {
             close_waiter: None,
             replies: HashMap::new(),
             out_events: Vec::new(),
+            undelivered: 0,
         }
     }
 }
@@ -1029,8 +1033,15 @@ impl Reactor {
                         // Backpressure: while the application has not taken its events,
                         // the socket waits (and the server's flow control with it); the
                         // mailbox sends `Resume` when there is room.
-                        if c.mailbox.pause_if_full() {
-                            break;
+                        match c.mailbox.room(c.undelivered) {
+                            Room::Yes => {}
+                            Room::Full => break,
+                            Room::Later => {
+                                if !self.read_on.contains(&client) {
+                                    self.read_on.push(client);
+                                }
+                                break;
+                            }
                         }
                         reads += 1;
                         match stream.read(&mut self.read_buf) {
@@ -1043,6 +1054,7 @@ impl Reactor {
                                 return;
                             }
                             Ok(n) => {
+                                c.undelivered += n;
                                 c.settings.io.read(n);
                                 c.session.handle_read(&self.read_buf[..n], now);
                                 if c.session.state() != State::Connecting
@@ -1254,6 +1266,7 @@ impl Reactor {
         self.finish_close(client);
         self.update_timer(client);
         if let Some(c) = self.conns.get_mut(&client) {
+            c.undelivered = 0;
             Self::deliver(&mut self.deferred, &c.mailbox, &mut c.out_events);
         }
     }
