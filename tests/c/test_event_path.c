@@ -181,6 +181,16 @@ static void refused_connect_reported(void) {
     close(fd);
 }
 
+static int inline_rc = -1;
+
+static void publish_qos2_on_connect(void *user_data, const midge_connack *connack) {
+    (void)connack;
+    const uint8_t p[1] = {'i'};
+    int rc = (int)midge_client_publish((midge_client *)user_data, "ep/i", p, 1, 2, false, NULL,
+                                       NULL);
+    __atomic_store_n(&inline_rc, rc, __ATOMIC_SEQ_CST);
+}
+
 static void refusals_reach_the_caller(void) {
     /* Offline, with room for one message: the second publish cannot be queued. */
     midge_options *o = midge_options_new();
@@ -219,6 +229,23 @@ static void refusals_reach_the_caller(void) {
     rc = midge_client_subscribe(c, filters, &opt, 1, NULL, NULL);
     expect_refusal(c, rc, MIDGE_EVENT_SUBSCRIBE_COMPLETE, MIDGE_RESULT_TOO_LARGE,
                    "subscribe beyond Maximum Packet Size");
+    /* Refused on midge's I/O thread, where the call cannot know it yet (an inline
+     * callback): a failed PUBLISH_COMPLETE event, though no completion events were asked
+     * for, to next_event since no publish callback is registered. */
+    midge_options *io = midge_options_new();
+    H_CHECK_OK(midge_options_set_client_id(io, "ep-inline"));
+    H_CHECK_OK(midge_options_set_inline_callbacks(io, true));
+    midge_client *inl = NULL;
+    H_CHECK_OK(midge_client_new(b.url, io, &inl));
+    midge_options_free(&io);
+    inline_rc = -1;
+    H_CHECK_OK(midge_client_on_connect(inl, publish_qos2_on_connect, inl, NULL));
+    H_CHECK_OK(midge_client_connect_wait(inl, H_LONG_MS, NULL));
+    H_WAIT_UNTIL(__atomic_load_n(&inline_rc, __ATOMIC_SEQ_CST) != -1, H_LONG_MS);
+    expect_refusal(inl, (midge_result)inline_rc, MIDGE_EVENT_PUBLISH_COMPLETE,
+                   MIDGE_RESULT_NOT_SUPPORTED, "QoS 2 from an inline callback");
+    midge_client_free(&inl);
+
     /* Connected already: said at once. */
     rc = midge_client_connect(c, NULL);
     h_note("connect when connected: %s", midge_result_str(rc));
