@@ -462,8 +462,8 @@ pub extern "C" fn midge_options_set_tcp_buffers(
     })
 }
 
-/// How many events may wait for the application (in `midge_client_next_event` or behind a
-/// callback) before midge stops reading the client's socket (default 100,000): it reads
+/// How many messages may wait for the application (for `midge_client_next_event` or behind
+/// a callback; other events are few and do not count) before midge stops reading the client's socket (default 100,000): it reads
 /// again once the application has taken events, and meanwhile the server's flow control
 /// holds further messages (backpressure, not loss). QoS 0 messages that still arrive
 /// beyond the bound (what one read brought) are dropped and counted
@@ -482,7 +482,7 @@ pub extern "C" fn midge_options_set_event_queue_limit(
     })
 }
 
-/// The same bound as `midge_options_set_event_queue_limit`, in bytes: an event counts its
+/// The same bound as `midge_options_set_event_queue_limit`, in bytes: a message counts its
 /// approximate memory (a message: payload, topic and properties, plus a small overhead).
 /// Default 64 MiB; whichever bound is reached first stops reading (one read, 64 KiB, may
 /// pass it).

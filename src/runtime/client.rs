@@ -33,8 +33,8 @@ pub struct ClientOptions {
     /// Also deliver publish/subscribe/unsubscribe completions as events (callback or
     /// `next_event`), not only through their completion handles.
     pub completion_events: bool,
-    /// How many events may wait for the application (behind a callback or for
-    /// [`Client::next_event`]). At this bound midge stops reading the client's socket
+    /// How many messages may wait for the application (behind a callback or for
+    /// [`Client::next_event`]; other events are few and do not count). At this bound midge stops reading the client's socket
     /// until the application takes events (the server's flow control then holds further
     /// messages); QoS 0 messages arriving beyond it are dropped and counted
     /// ([`ClientEvent::MessagesDropped`]), QoS 1/2 never are.
@@ -517,8 +517,9 @@ impl Client {
         self.inner.mailbox.event_fd()
     }
 
-    /// How many events wait for the application (callback and pull queue), and their
-    /// approximate bytes ([`ClientEvent::approx_size`]).
+    /// How many messages wait for the application (for the callback, in its running batch,
+    /// or in the pull queue), and their approximate bytes ([`ClientEvent::approx_size`]):
+    /// what the event queue bounds count.
     pub fn queued_events(&self) -> (usize, usize) {
         self.inner.mailbox.queued()
     }

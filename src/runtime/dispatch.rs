@@ -8,8 +8,8 @@
 //! message is acknowledged to the server only after a callback took it or `next_event`
 //! handed it out. [`ClientEvent::Closed`] reaches both: the callback, then the pull queue.
 //!
-//! Backpressure rather than loss: while the events waiting in a mailbox (both queues) are
-//! at the client's bounds (a count and approximate bytes), the I/O thread stops reading the
+//! Backpressure rather than loss: while the messages waiting in a mailbox (both queues) are
+//! at the client's bounds (a count and approximate bytes; other events do not count), the I/O thread stops reading the
 //! client's socket ([`Mailbox::room`]); the server's flow control then holds the
 //! messages. The mailbox resumes reading once the application has taken events below the
 //! bounds. QoS 0 messages that still arrive beyond the bounds (what one read brought) are
@@ -100,8 +100,11 @@ struct State {
     pull: VecDeque<ClientEvent>,
     /// Approximate memory of the events in both queues and in the batch being run.
     bytes: usize,
-    /// Events of the batch a dispatcher thread is running (out of `events`, not yet gone).
-    in_batch: usize,
+    /// Messages in both queues and in the batch being run: what the count bound counts.
+    /// Other events are few and small; they never stop reading, so that events nobody
+    /// takes (a kind with no callback, in a program that never pulls) cannot stall the
+    /// client.
+    messages: usize,
     handler: Option<Router>,
     /// A dispatcher thread has the handler out and is running it.
     running: bool,
@@ -131,12 +134,16 @@ struct EventFd {
 }
 
 impl State {
-    fn count(&self) -> usize {
-        self.events.len() + self.pull.len() + self.in_batch
+    fn full(&self, b: Bounds) -> bool {
+        self.messages >= b.count || self.bytes >= b.bytes
     }
 
-    fn full(&self, b: Bounds) -> bool {
-        self.count() >= b.count || self.bytes >= b.bytes
+    /// Puts an event into the queues' accounting.
+    fn add(&mut self, e: &ClientEvent) {
+        if matches!(e, ClientEvent::Message(_)) {
+            self.bytes += e.approx_size();
+            self.messages += 1;
+        }
     }
 
     fn push_pull(&mut self, e: ClientEvent) {
@@ -163,7 +170,10 @@ impl State {
 
     /// Takes an event out of the queues' accounting.
     fn took(&mut self, e: &ClientEvent) {
-        self.bytes = self.bytes.saturating_sub(e.approx_size());
+        if matches!(e, ClientEvent::Message(_)) {
+            self.bytes = self.bytes.saturating_sub(e.approx_size());
+            self.messages = self.messages.saturating_sub(1);
+        }
     }
 }
 
@@ -227,7 +237,6 @@ impl Mailbox {
                 if st.dropped > 0 && !st.full(self.bounds) {
                     let count = std::mem::take(&mut st.dropped);
                     let dropped = ClientEvent::MessagesDropped { count };
-                    st.bytes += dropped.approx_size();
                     if callback {
                         st.events.push_back(dropped);
                     } else {
@@ -237,7 +246,7 @@ impl Mailbox {
                 if matches!(e, ClientEvent::Closed) {
                     st.ended = true;
                 }
-                st.bytes += e.approx_size();
+                st.add(&e);
                 if callback {
                     st.events.push_back(e);
                 } else {
@@ -319,10 +328,11 @@ impl Mailbox {
         st.pulled_closed || st.closed && st.pull.is_empty()
     }
 
-    /// How many events wait (both queues) and their approximate bytes.
+    /// How many messages wait (both queues, and a callback's batch) and their approximate
+    /// bytes.
     pub(crate) fn queued(&self) -> (usize, usize) {
         let st = self.state.lock();
-        (st.count(), st.bytes)
+        (st.messages, st.bytes)
     }
 
     /// On the I/O thread, before reading the socket, with `pending` bytes already read in
@@ -455,11 +465,11 @@ impl Mailbox {
                 return false;
             }
             st.running = true;
-            st.in_batch = n;
             (st.events.drain(..n).collect::<Vec<_>>(), handler)
         };
         let mut acks = Vec::new();
-        let mut taken_bytes = 0;
+        // What the callback took (or was skipped), for the accounting.
+        let mut gone = State::default();
         let mut to_pull = Vec::new();
         let mut closed = false;
         IN_CALLBACK.with(|c| c.set(Some(self.client)));
@@ -474,7 +484,7 @@ impl Mailbox {
             if self.closing.load(Ordering::Acquire) {
                 // Not shown, and not acknowledged: the server keeps a QoS 1/2 message of a
                 // kept session for the next connection.
-                taken_bytes += e.approx_size();
+                gone.add(&e);
                 continue;
             }
             // A panicking Rust callback must not take the dispatcher thread with it; the
@@ -484,7 +494,7 @@ impl Mailbox {
                 if let ClientEvent::Message(m) = &e {
                     acks.extend(m.ack);
                 }
-                taken_bytes += e.approx_size();
+                gone.add(&e);
             } else {
                 to_pull.push(e);
             }
@@ -496,8 +506,8 @@ impl Mailbox {
         let (retired, again, resume) = {
             let mut st = self.state.lock();
             st.running = false;
-            st.in_batch = 0;
-            st.bytes = st.bytes.saturating_sub(taken_bytes);
+            st.bytes = st.bytes.saturating_sub(gone.bytes);
+            st.messages = st.messages.saturating_sub(gone.messages);
             for e in to_pull {
                 if matches!(e, ClientEvent::Closed) {
                     st.closed = true;
