@@ -33,6 +33,19 @@
  *   the client closes once the callback returns. With midge_options_set_inline_callbacks a
  *   client's callbacks run on the I/O thread instead, as soon as events are read: faster,
  *   but they must not block, and _wait calls in them fail with MIDGE_RESULT_WOULD_DEADLOCK.
+ *   Callbacks of different clients never wait for each other: the dispatcher pool grows
+ *   while all its threads are busy, so a callback blocked in a _wait holds up only its own
+ *   client.
+ * - Events, one path: an event goes to the callback registered for its kind, and with none
+ *   it waits for midge_client_next_event (readable: midge_client_event_fd). Callbacks and
+ *   the pull loop may be mixed; no message is acknowledged to the server before a callback
+ *   returned or next_event handed it out. Backpressure, not loss: while the messages
+ *   waiting for the application reach midge_options_set_event_queue_limit / _bytes, midge
+ *   stops reading the client's socket.
+ * - Failures, one path that always runs: a call returns a failure it knows by the time it
+ *   returns; any later one goes to the completion, or, when none was asked for (or it was
+ *   freed first), to the callback or pull queue as a failed *_COMPLETE event (completion
+ *   events on or off). Each function's comment says which of its failures come which way.
  * - Strings in are NUL-terminated UTF-8 (checked: MIDGE_RESULT_INVALID_UTF8); strings out
  *   are NUL-terminated UTF-8. Payloads, passwords and correlation data are pointer + length
  *   and are copied on the way in.
@@ -191,8 +204,9 @@ typedef enum {
   MIDGE_EVENT_MESSAGE = 5,
   /**
    * A publish ended: `midge_event_ack` (result, packet id, reason code, the
-   * acknowledgement's properties). Completion events come only with
-   * `midge_options_set_completion_events`.
+   * acknowledgement's properties). Every outcome comes with
+   * `midge_options_set_completion_events` (or a publish callback); without, only the
+   * failures of requests made with no completion (or whose completion was freed first).
    */
   MIDGE_EVENT_PUBLISH_COMPLETE = 6,
   /**
@@ -1652,7 +1666,9 @@ midge_result midge_options_set_log_level(midge_options *options, int level);
  * Deliver `MIDGE_EVENT_PUBLISH_COMPLETE`, `MIDGE_EVENT_SUBSCRIBE_COMPLETE` and
  * `MIDGE_EVENT_UNSUBSCRIBE_COMPLETE` to `midge_client_next_event` (default off, so that a
  * pull loop that ignores them does not accumulate them). The publish, subscribe and
- * unsubscribe callbacks receive completions whenever they are registered.
+ * unsubscribe callbacks receive completions whenever they are registered. Either way, the
+ * failure of a request made with no completion (or whose completion was freed first) is
+ * always delivered as such an event.
  */
 midge_result midge_options_set_completion_events(midge_options *options, bool on);
 

@@ -863,7 +863,7 @@ fn expect_failed_publish(client: &Client) {
 
 /// A detached publish whose refusal cannot be known when the call returns (made on the I/O
 /// thread, from an inline callback, where the command waits for the thread) is reported as
-/// a failed PublishComplete event, with completion events off, to the pull queue since the
+/// a failed `PublishComplete` event, with completion events off, to the pull queue since the
 /// callback does not take it: one path, no loss.
 #[test]
 fn a_refusal_known_only_later_is_an_event() {

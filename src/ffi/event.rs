@@ -31,8 +31,9 @@ pub enum midge_event_kind {
     /// A message: `midge_event_message`.
     MIDGE_EVENT_MESSAGE = 5,
     /// A publish ended: `midge_event_ack` (result, packet id, reason code, the
-    /// acknowledgement's properties). Completion events come only with
-    /// `midge_options_set_completion_events`.
+    /// acknowledgement's properties). Every outcome comes with
+    /// `midge_options_set_completion_events` (or a publish callback); without, only the
+    /// failures of requests made with no completion (or whose completion was freed first).
     MIDGE_EVENT_PUBLISH_COMPLETE = 6,
     /// A subscribe ended: `midge_event_ack` (one reason code per filter).
     MIDGE_EVENT_SUBSCRIBE_COMPLETE = 7,

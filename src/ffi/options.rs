@@ -523,7 +523,9 @@ pub extern "C" fn midge_options_set_log_level(
 /// Deliver `MIDGE_EVENT_PUBLISH_COMPLETE`, `MIDGE_EVENT_SUBSCRIBE_COMPLETE` and
 /// `MIDGE_EVENT_UNSUBSCRIBE_COMPLETE` to `midge_client_next_event` (default off, so that a
 /// pull loop that ignores them does not accumulate them). The publish, subscribe and
-/// unsubscribe callbacks receive completions whenever they are registered.
+/// unsubscribe callbacks receive completions whenever they are registered. Either way, the
+/// failure of a request made with no completion (or whose completion was freed first) is
+/// always delivered as such an event.
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_options_set_completion_events(
     options: *mut midge_options,
