@@ -899,3 +899,37 @@ fn a_refusal_known_only_later_is_an_event() {
         "not known on the I/O thread: {returned:?}"
     );
 }
+
+/// With automatic reconnection off, a connection the server drops is reported (the event
+/// used to wait, undelivered, for something else to wake the client): to the callback that
+/// takes it, and to the pull queue when no callback does.
+#[test]
+fn a_lost_connection_is_reported_without_reconnect() {
+    let broker = FakeBroker::start();
+    let (client, conn) = connected(&broker, options(), &connack(Properties::new()));
+    conn.close();
+    match next_interesting(&client) {
+        ClientEvent::ConnectionLost(DisconnectCause::Transport { .. }) => {}
+        other => panic!("expected ConnectionLost, got {other:?}"),
+    }
+    // A refused TCP connect, likewise: the listener is gone.
+    let url = broker.url();
+    drop(broker);
+    let refused = Client::new(&url, options()).unwrap();
+    let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let l = std::sync::Arc::clone(&lost);
+    refused.set_partial_callback(move |e| {
+        let taken = matches!(e, ClientEvent::ConnectionLost(_));
+        l.fetch_or(taken, std::sync::atomic::Ordering::SeqCst);
+        taken
+    });
+    assert!(refused.connect().wait(TIMEOUT).is_err());
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while !lost.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ConnectionLost never reached the callback"
+        );
+        std::thread::yield_now();
+    }
+}

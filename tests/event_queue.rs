@@ -196,3 +196,101 @@ fn callbacks_and_the_pull_loop_mix() {
     assert_eq!(messages.load(Ordering::SeqCst), 1);
     let _: &Client = &c;
 }
+
+/// Callbacks blocked in a `_wait` call and then on the test's gate hold up only their own
+/// clients: the dispatcher pool grows, and a fourth client's messages keep flowing.
+#[test]
+fn blocked_callbacks_do_not_stall_other_clients() {
+    let broker = Mosquitto::start();
+    let publisher = broker.connected_client(client_options("eq-bl-pub"));
+    let gate = Arc::new((parking_lot::Mutex::new(false), parking_lot::Condvar::new()));
+    let blocked = Arc::new(AtomicUsize::new(0));
+    let mut blockers = Vec::new();
+    for i in 0..3 {
+        let c = broker.connected_client(client_options(&format!("eq-bl-{i}")));
+        let topic = format!("eq/bl/{i}");
+        c.subscribe_and_wait(&topic, QoS::AtLeastOnce, TIMEOUT)
+            .unwrap();
+        let (me, g, b) = (c.clone(), Arc::clone(&gate), Arc::clone(&blocked));
+        c.set_callback(move |e| {
+            if number_or_any(e) {
+                // A wait inside a callback is allowed: it blocks this client only.
+                me.publish_and_wait(
+                    "eq/bl/echo",
+                    "e",
+                    QoS::AtLeastOnce,
+                    false,
+                    Properties::new(),
+                    TIMEOUT,
+                )
+                .unwrap();
+                b.fetch_add(1, Ordering::SeqCst);
+                let mut open = g.0.lock();
+                while !*open {
+                    g.1.wait(&mut open);
+                }
+            }
+        });
+        publisher
+            .publish_and_wait(
+                &topic,
+                "b",
+                QoS::AtLeastOnce,
+                false,
+                Properties::new(),
+                TIMEOUT,
+            )
+            .unwrap();
+        blockers.push(c);
+    }
+    let deadline = Instant::now() + TIMEOUT;
+    while blocked.load(Ordering::SeqCst) < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "{} blocked",
+            blocked.load(Ordering::SeqCst)
+        );
+        std::thread::yield_now();
+    }
+    assert!(midge::runtime::dispatch_threads() >= 3);
+    let free = broker.connected_client(client_options("eq-bl-free"));
+    free.subscribe_and_wait("eq/bl/free", QoS::AtLeastOnce, TIMEOUT)
+        .unwrap();
+    let got = Arc::new(AtomicUsize::new(0));
+    let g = Arc::clone(&got);
+    free.set_callback(move |e| {
+        if number_or_any(e) {
+            g.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    for _ in 0..20 {
+        publisher
+            .publish_and_wait(
+                "eq/bl/free",
+                "f",
+                QoS::AtLeastOnce,
+                false,
+                Properties::new(),
+                TIMEOUT,
+            )
+            .unwrap();
+    }
+    let deadline = Instant::now() + TIMEOUT;
+    while got.load(Ordering::SeqCst) < 20 {
+        assert!(
+            Instant::now() < deadline,
+            "{} of 20",
+            got.load(Ordering::SeqCst)
+        );
+        std::thread::yield_now();
+    }
+    *gate.0.lock() = true;
+    gate.1.notify_all();
+    for c in blockers {
+        c.close_and_join();
+    }
+}
+
+fn number_or_any(e: &ClientEvent) -> bool {
+    matches!(e, ClientEvent::Message(_))
+}

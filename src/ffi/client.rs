@@ -627,7 +627,12 @@ pub extern "C" fn midge_client_disconnect(
         let c = self::client(client)?;
         let reason = disconnect_reason(reason_code)?;
         let pending = c.client.disconnect(reason, properties_arg(properties)?);
-        give(completion, Pending::Done(pending));
+        if completion.is_null() {
+            // A refusal known by now (the I/O thread was idle) is returned.
+            Client::detach(&pending)?;
+        } else {
+            give(completion, Pending::Done(pending));
+        }
         Ok(())
     })
 }
