@@ -117,6 +117,8 @@ struct State {
     closed: bool,
     /// `Closed` was handed out by `next_event`.
     pulled_closed: bool,
+    /// `Closed` was handed to the callback.
+    called_closed: bool,
     /// `Closed` was handled and the callback dropped: no call will follow.
     retired: bool,
     dropped: u64,
@@ -325,7 +327,7 @@ impl Mailbox {
     /// Whether `Closed` was handed to the application (callback or `next_event`).
     pub(crate) fn is_closed(&self) -> bool {
         let st = self.state.lock();
-        st.pulled_closed || st.closed && st.pull.is_empty()
+        st.pulled_closed || st.called_closed
     }
 
     /// How many messages wait (both queues, and a callback's batch) and their approximate
@@ -515,6 +517,7 @@ impl Mailbox {
                 st.push_pull(e);
             }
             let retired = if closed {
+                st.called_closed = true;
                 // The callback's last call has returned: it goes now, exactly once.
                 Some(handler).into_iter().chain(st.handler.take()).collect()
             } else if std::mem::take(&mut st.replaced) {
