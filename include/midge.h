@@ -912,6 +912,10 @@ midge_result midge_client_unsubscribe_wait(midge_client *client,
  * Will) and optional `properties` (Session Expiry Interval, Reason String, User
  * Properties), then closes the connection; no reconnection follows until
  * `midge_client_connect`. The completion (optional) ends when the connection is closed.
+ *
+ * Failures: bad arguments here. A refusal by the session (properties it cannot send) goes
+ * to the completion; with `completion` NULL it is returned here when known by then (the
+ * I/O thread was idle), else only logged (`MIDGE_LOG_WARN`): there is no disconnect event.
  */
 midge_result midge_client_disconnect(midge_client *client,
                                      int reason_code,

@@ -777,7 +777,13 @@ impl Reactor {
                     c.disconnect_waiters.push(completion);
                 }
                 // Refused (and nothing sent): the connection, and reconnecting, go on.
-                Err(e) => completion.complete(Err(e.into())),
+                Err(e) => {
+                    let message = format!("disconnect refused: {e}");
+                    if completion.complete_unread(Err(e.into())) {
+                        // Nobody holds the completion: the log is what is left.
+                        log(c, LogLevel::Warn, |_| message);
+                    }
+                }
             }
         } else {
             c.wanted = false;
