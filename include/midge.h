@@ -222,8 +222,8 @@ typedef enum {
    */
   MIDGE_EVENT_REAUTHENTICATED = 9,
   /**
-   * QoS 0 messages were dropped because the application fell behind:
-   * `midge_event_count`.
+   * QoS 0 messages were dropped because the event queue was past twice its bounds (a
+   * safety net: reading stops at the bounds): `midge_event_count`.
    */
   MIDGE_EVENT_MESSAGES_DROPPED = 10,
   /**
@@ -1643,14 +1643,13 @@ midge_result midge_options_set_tcp_buffers(midge_options *options,
 
 /**
  * How many messages may wait for the application (for `midge_client_next_event` or behind
- * a callback; other events are few and do not count) before midge stops reading the client's socket (default 100,000): it reads
- * again once the application has taken events, and meanwhile the server's flow control
- * holds further messages (backpressure, not loss). QoS 0 messages that still arrive
- * beyond the bound (what one read brought) are dropped and counted
- * (`MIDGE_EVENT_MESSAGES_DROPPED`); QoS 1 and 2 messages never are.
+ * a callback; other events are few and do not count) before midge stops reading the
+ * client's socket (default 100,000): it reads again once the application has taken
+ * messages, and meanwhile the server's flow control holds further ones (backpressure, not
+ * loss). One read (64 KiB) may pass the bound; only past twice the bound are QoS 0
+ * messages dropped and counted (`MIDGE_EVENT_MESSAGES_DROPPED`), QoS 1 and 2 never.
  */
-midge_result midge_options_set_event_queue_limit(midge_options *options,
-                                                 size_t limit);
+midge_result midge_options_set_event_queue_limit(midge_options *options, size_t limit);
 
 /**
  * The same bound as `midge_options_set_event_queue_limit`, in bytes: a message counts its

@@ -41,8 +41,8 @@ pub enum midge_event_kind {
     MIDGE_EVENT_UNSUBSCRIBE_COMPLETE = 8,
     /// The server accepted a re-authentication.
     MIDGE_EVENT_REAUTHENTICATED = 9,
-    /// QoS 0 messages were dropped because the application fell behind:
-    /// `midge_event_count`.
+    /// QoS 0 messages were dropped because the event queue was past twice its bounds (a
+    /// safety net: reading stops at the bounds): `midge_event_count`.
     MIDGE_EVENT_MESSAGES_DROPPED = 10,
     /// A log line: `midge_event_log`.
     MIDGE_EVENT_LOG = 11,

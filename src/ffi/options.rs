@@ -463,11 +463,11 @@ pub extern "C" fn midge_options_set_tcp_buffers(
 }
 
 /// How many messages may wait for the application (for `midge_client_next_event` or behind
-/// a callback; other events are few and do not count) before midge stops reading the client's socket (default 100,000): it reads
-/// again once the application has taken events, and meanwhile the server's flow control
-/// holds further messages (backpressure, not loss). QoS 0 messages that still arrive
-/// beyond the bound (what one read brought) are dropped and counted
-/// (`MIDGE_EVENT_MESSAGES_DROPPED`); QoS 1 and 2 messages never are.
+/// a callback; other events are few and do not count) before midge stops reading the
+/// client's socket (default 100,000): it reads again once the application has taken
+/// messages, and meanwhile the server's flow control holds further ones (backpressure, not
+/// loss). One read (64 KiB) may pass the bound; only past twice the bound are QoS 0
+/// messages dropped and counted (`MIDGE_EVENT_MESSAGES_DROPPED`), QoS 1 and 2 never.
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_options_set_event_queue_limit(
     options: *mut midge_options,

@@ -34,10 +34,11 @@ pub struct ClientOptions {
     /// `next_event`), not only through their completion handles.
     pub completion_events: bool,
     /// How many messages may wait for the application (behind a callback or for
-    /// [`Client::next_event`]; other events are few and do not count). At this bound midge stops reading the client's socket
-    /// until the application takes events (the server's flow control then holds further
-    /// messages); QoS 0 messages arriving beyond it are dropped and counted
-    /// ([`ClientEvent::MessagesDropped`]), QoS 1/2 never are.
+    /// [`Client::next_event`]; other events are few and do not count). At this bound midge
+    /// stops reading the client's socket until the application takes messages (the
+    /// server's flow control then holds further ones): backpressure, not loss. One read
+    /// may pass the bound; only past twice the bound are QoS 0 messages dropped and counted
+    /// ([`ClientEvent::MessagesDropped`]), QoS 1/2 never.
     pub event_queue_limit: usize,
     /// The same bound in bytes (an event's approximate memory: payload, topic and
     /// properties; [`ClientEvent::approx_size`]), default 64 MiB. Whichever bound is

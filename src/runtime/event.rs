@@ -40,9 +40,9 @@ pub enum ClientEvent {
     },
     /// The server accepted a re-authentication.
     Reauthenticated,
-    /// QoS 0 messages dropped because the application did not keep up (the event queue was
-    /// at its bounds when they arrived, in the read that preceded the pause); QoS 1 and 2
-    /// are never dropped: reading stops, and the server waits for their acknowledgements.
+    /// QoS 0 messages dropped because the event queue was past twice its bounds (a safety
+    /// net: reading stops at the bounds, so one read passes them at most); QoS 1 and 2 are
+    /// never dropped.
     MessagesDropped { count: u64 },
     /// A line of the client's log, at or above `ClientOptions::log_level`.
     Log { level: LogLevel, message: String },
