@@ -933,3 +933,48 @@ fn a_lost_connection_is_reported_without_reconnect() {
         std::thread::yield_now();
     }
 }
+
+/// Backpressure must not cost the connection: while reading is paused (the application
+/// takes nothing), the server's PINGRESP still has to be seen, or the client would end the
+/// connection after 1.5 keep alives. A paused client reads once per keep-alive deadline.
+#[test]
+fn a_paused_client_keeps_its_connection_alive() {
+    let broker = FakeBroker::start();
+    let mut opts = options();
+    opts.session.keep_alive = 1;
+    opts.event_queue_limit = 1;
+    let (client, mut conn) = connected(&broker, opts, &connack(Properties::new()));
+    for id in 1..=3u16 {
+        conn.send(&publish_packet(
+            "p",
+            QoS::AtLeastOnce,
+            id,
+            Bytes::from_static(b"m"),
+            Properties::new(),
+        ));
+    }
+    // Nothing is taken for 3.5 s (over 1.5 keep alives past a PINGREQ); the broker answers
+    // each PINGREQ.
+    let until = std::time::Instant::now() + Duration::from_millis(3500);
+    let mut pings = 0;
+    while std::time::Instant::now() < until {
+        match conn.recv_packet(Duration::from_millis(100)) {
+            Ok(Packet::PingReq) => {
+                pings += 1;
+                conn.send(&Packet::PingResp);
+            }
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(_) => {}
+        }
+    }
+    assert!(pings >= 2, "{pings} PINGREQs");
+    let mut messages = 0;
+    while let Some(e) = client.next_event(Duration::from_millis(300)) {
+        match e {
+            ClientEvent::Message(_) => messages += 1,
+            ClientEvent::Connected(_) => {}
+            other => panic!("the connection must live: {other:?}"),
+        }
+    }
+    assert_eq!(messages, 3);
+}

@@ -360,6 +360,11 @@ impl Mailbox {
         }
     }
 
+    /// Whether reading is paused until the application takes messages.
+    pub(crate) fn is_paused(&self) -> bool {
+        self.state.lock().paused
+    }
+
     /// After events left the queues: resumes reading when it was paused and there is room.
     fn resume_if_room(&self, st: &mut State) -> bool {
         if st.paused && !st.full(self.bounds) {

@@ -311,6 +311,8 @@ struct Conn {
     /// Bytes read from the socket whose events have not reached the mailbox yet (the
     /// backpressure check counts them).
     undelivered: usize,
+    /// Read once more despite backpressure (a keep-alive deadline while paused).
+    force_read: bool,
 }
 
 impl Conn {
@@ -343,6 +345,7 @@ impl Conn {
             replies: HashMap::new(),
             out_events: Vec::new(),
             undelivered: 0,
+            force_read: false,
         }
     }
 }
@@ -1039,7 +1042,12 @@ impl Reactor {
                         // Backpressure: while the application has not taken its events,
                         // the socket waits (and the server's flow control with it); the
                         // mailbox sends `Resume` when there is room.
-                        match c.mailbox.room(c.undelivered) {
+                        let room = if std::mem::take(&mut c.force_read) {
+                            Room::Yes
+                        } else {
+                            c.mailbox.room(c.undelivered)
+                        };
+                        match room {
                             Room::Yes => {}
                             Room::Full => break,
                             Room::Later => {
@@ -1164,6 +1172,16 @@ impl Reactor {
                 _ => {}
             }
         }
+        if matches!(c.phase, Phase::Open { .. }) && c.mailbox.is_paused() {
+            // Backpressure must not cost the connection: the keep-alive deadline needs the
+            // server's packets (a PINGRESP among them) seen, so a paused client reads once
+            // here, one chunk past its bound per keep-alive period.
+            c.force_read = true;
+            self.on_io(client, true, false, false, now);
+        }
+        let Some(c) = self.conns.get_mut(&client) else {
+            return;
+        };
         c.session.handle_timeout(now);
         self.mark(client);
     }
