@@ -1042,12 +1042,7 @@ impl Reactor {
                         // Backpressure: while the application has not taken its events,
                         // the socket waits (and the server's flow control with it); the
                         // mailbox sends `Resume` when there is room.
-                        let room = if std::mem::take(&mut c.force_read) {
-                            Room::Yes
-                        } else {
-                            c.mailbox.room(c.undelivered)
-                        };
-                        match room {
+                        match may_read(&mut c.force_read, &c.mailbox, c.undelivered) {
                             Room::Yes => {}
                             Room::Full => break,
                             Room::Later => {
@@ -1483,6 +1478,15 @@ fn log(c: &mut Conn, level: LogLevel, message: impl FnOnce(&Conn) -> String) {
     if level <= c.settings.log_level && level != LogLevel::Off {
         let message = message(c);
         c.out_events.push(ClientEvent::Log { level, message });
+    }
+}
+
+/// Whether to read a client's socket now: its mailbox's room, unless a read is forced.
+fn may_read(force: &mut bool, mailbox: &Mailbox, undelivered: usize) -> Room {
+    if std::mem::take(force) {
+        Room::Yes
+    } else {
+        mailbox.room(undelivered)
     }
 }
 
