@@ -661,6 +661,11 @@ pub extern "C" fn midge_client_disconnect_wait(
 }
 
 /// Starts re-authentication (4.12.1) with the authenticator set in the options.
+///
+/// Failures: a refusal (not connected, no authentication method) goes to the
+/// completion (which ends when the exchange starts); with `completion` NULL it is only
+/// logged (`MIDGE_LOG_WARN`). Success is the `MIDGE_EVENT_REAUTHENTICATED` event; a
+/// re-authentication the server refuses ends the connection (`MIDGE_EVENT_CONNECTION_LOST`).
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_client_reauthenticate(
     client: *mut midge_client,
@@ -668,7 +673,12 @@ pub extern "C" fn midge_client_reauthenticate(
 ) -> midge_result {
     guard(|| {
         let c = self::client(client)?;
-        give(completion, Pending::Done(c.client.reauthenticate()));
+        let pending = c.client.reauthenticate();
+        if completion.is_null() {
+            Client::detach(&pending)?;
+        } else {
+            give(completion, Pending::Done(pending));
+        }
         Ok(())
     })
 }

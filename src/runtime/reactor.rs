@@ -649,7 +649,15 @@ impl Reactor {
                 let Some(c) = self.conns.get_mut(&client) else {
                     return completion.complete(Err(Error::Closed));
                 };
-                completion.complete(c.session.reauthenticate(now).map_err(Into::into));
+                if let Err(e) = c.session.reauthenticate(now) {
+                    let message = format!("re-authentication refused: {e}");
+                    if completion.complete_unread(Err(e.into())) {
+                        // Nobody holds the completion: the log is what is left.
+                        log(c, LogLevel::Warn, |_| message);
+                    }
+                } else {
+                    completion.complete(Ok(()));
+                }
                 self.mark(client);
             }
             Command::ChangeConnect(id, change, done) => self.change_connect(id, change, &done),
