@@ -662,7 +662,7 @@ pub extern "C" fn midge_client_disconnect_wait(
 
 /// Starts re-authentication (4.12.1) with the authenticator set in the options.
 ///
-/// Failures: a refusal (not connected, no authentication method) goes to the
+/// Failures: a refusal (not connected, no authenticator) goes to the
 /// completion (which ends when the exchange starts); with `completion` NULL it is only
 /// logged (`MIDGE_LOG_WARN`). Success is the `MIDGE_EVENT_REAUTHENTICATED` event; a
 /// re-authentication the server refuses ends the connection (`MIDGE_EVENT_CONNECTION_LOST`).
