@@ -482,6 +482,8 @@ impl Client {
     /// order, never concurrently, and with no midge lock held: it may call any method of
     /// this client. QoS 1/2 messages are acknowledged after it returns.
     /// Replacing or removing the callback drops the old one after its last call returns.
+    /// [`ClientEvent::Closed`] also reaches [`Client::next_event`]; to leave other events
+    /// there, use [`Client::set_partial_callback`].
     pub fn set_callback(&self, handler: impl FnMut(&ClientEvent) + Send + 'static) {
         let mut handler: Handler = Box::new(handler);
         self.inner.mailbox.set_handler(Some(Box::new(move |e| {
