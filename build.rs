@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 fn main() {
+    soname();
     // cbindgen reads the whole crate (any public constant could reach the header).
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
@@ -36,4 +37,19 @@ fn main() {
             .expect("creating include/");
         std::fs::copy(&generated, &committed).expect("writing include/midge.h");
     }
+}
+
+/// The shared library's SONAME is `libmidge.so.MAJOR`: programs record the ABI's major
+/// version (NEEDED libmidge.so.1), so an incompatible libmidge.so.2 never replaces it under
+/// them. A Rust cdylib has no SONAME unless the linker is told (ELF targets only).
+fn soname() {
+    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    if matches!(
+        os.as_str(),
+        "macos" | "ios" | "windows" | "tvos" | "watchos" | "visionos"
+    ) {
+        return;
+    }
+    let major = std::env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets it");
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libmidge.so.{major}");
 }

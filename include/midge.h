@@ -57,6 +57,13 @@
  *   MQTT reason codes are data (midge_ack, midge_disconnect,
  *   midge_last_error_reason_code()); midge_reason_code_str() names them.
  * - No Rust panic crosses into C: it becomes MIDGE_RESULT_PANIC (or NULL / 0).
+ * - Process life: midge's threads start with the first client. midge_shutdown(), with
+ *   every client freed, stops and joins them all: call it before dlclose() of libmidge.
+ *   The next midge_client_new starts them again. fork() while they run: the parent goes
+ *   on, the child may only exec (no midge call, not even a _free); after midge_shutdown
+ *   both may use midge.
+ * - Versions: libmidge.so.MAJOR is the SONAME; functions are added in minor versions, and
+ *   an incompatible change comes only with a new MAJOR (abi/libmidge.abi is checked).
  */
 
 #ifndef MIDGE_H
@@ -68,14 +75,16 @@
 
 
 /**
- * The major version of this header.
+ * The major version of this header. The shared library's SONAME is `libmidge.so.MAJOR`:
+ * it changes only with an incompatible ABI change (the committed `abi/libmidge.abi`
+ * baseline is checked on every build).
  */
-#define MIDGE_VERSION_MAJOR 0
+#define MIDGE_VERSION_MAJOR 1
 
 /**
- * The minor version of this header.
+ * The minor version of this header: functions were added.
  */
-#define MIDGE_VERSION_MINOR 1
+#define MIDGE_VERSION_MINOR 0
 
 /**
  * The patch version of this header.
@@ -86,7 +95,7 @@
  * The version of this header as one number: `MAJOR << 16 | MINOR << 8 | PATCH`; compare
  * with `midge_version()` to check the library matches.
  */
-#define MIDGE_VERSION_NUMBER 256
+#define MIDGE_VERSION_NUMBER 65536
 
 /**
  * Subscription option: do not receive our own publications (not on shared subscriptions).
@@ -472,6 +481,9 @@ typedef struct {
    * number in `len`.
    */
   const uint8_t *data;
+  /**
+   * The number of bytes at `data` (0 for the other kinds).
+   */
   size_t len;
 } midge_property;
 
@@ -484,11 +496,17 @@ typedef struct {
    * Writes to the socket that sent data.
    */
   uint64_t writes;
+  /**
+   * Bytes those writes sent.
+   */
   uint64_t bytes_sent;
   /**
    * Reads from the socket that returned data.
    */
   uint64_t reads;
+  /**
+   * Bytes those reads returned.
+   */
   uint64_t bytes_received;
 } midge_io_stats;
 
@@ -536,6 +554,93 @@ typedef midge_result (*midge_auth_cb)(void *user_data,
                                       const uint8_t *data,
                                       size_t len,
                                       midge_auth_response *response);
+
+/**
+ * A client's counters (`midge_client_stats`), over all its connections since
+ * `midge_client_new`. Reading them costs a lock and a copy, no call to the I/O thread: a
+ * watchdog may read them every second. Fields are never removed or reordered; new ones
+ * come with a new function.
+ */
+typedef struct {
+  /**
+   * PUBLISH packets sent, each message once (retransmissions not counted again).
+   */
+  uint64_t messages_sent;
+  /**
+   * PUBLISH packets received (a duplicate of a QoS 2 message awaiting its PUBREL is not
+   * counted again; a QoS 1 redelivery is, as the client cannot tell it apart).
+   */
+  uint64_t messages_received;
+  /**
+   * MQTT packets of every kind sent, retransmissions included.
+   */
+  uint64_t packets_sent;
+  /**
+   * MQTT packets of every kind received.
+   */
+  uint64_t packets_received;
+  /**
+   * Bytes written to the socket.
+   */
+  uint64_t bytes_sent;
+  /**
+   * Bytes read from the socket.
+   */
+  uint64_t bytes_received;
+  /**
+   * Socket writes that sent data.
+   */
+  uint64_t writes;
+  /**
+   * Socket reads that returned data.
+   */
+  uint64_t reads;
+  /**
+   * Outgoing QoS 1/2 messages sent and not yet completed (PUBACK or PUBCOMP).
+   */
+  uint64_t inflight_out;
+  /**
+   * Incoming QoS 2 messages not yet released (PUBREL).
+   */
+  uint64_t inflight_in;
+  /**
+   * Publishes waiting to be sent (offline, or beyond the server's Receive Maximum).
+   */
+  uint64_t queued;
+  /**
+   * The bytes those queued publishes count against the queue's bound.
+   */
+  uint64_t queued_bytes;
+  /**
+   * Connections the server accepted.
+   */
+  uint64_t connects;
+  /**
+   * Accepted connections that have ended.
+   */
+  uint64_t disconnects;
+  /**
+   * Milliseconds the current connection has been up (0 while not connected).
+   */
+  uint64_t connected_ms;
+  /**
+   * Whether `rtt_us` and `last_rtt_us` hold a measurement yet.
+   */
+  bool has_rtt;
+  /**
+   * The smoothed round-trip time to the server in microseconds (TCP's SRTT over
+   * PINGREQ/PINGRESP and QoS 1/2 PUBLISH/PUBACK or PUBREC samples).
+   */
+  uint64_t rtt_us;
+  /**
+   * The latest round-trip sample in microseconds.
+   */
+  uint64_t last_rtt_us;
+  /**
+   * Publishes refused because the queue was full (`MIDGE_RESULT_QUEUE_FULL`).
+   */
+  uint64_t refused_queue_full;
+} midge_stats;
 
 
 
@@ -671,7 +776,7 @@ extern "C" {
 uint32_t midge_version(void);
 
 /**
- * The library's version as text, e.g. "0.1.0" (static).
+ * The library's version as text, e.g. "1.0.0" (static).
  */
 const char *midge_version_string(void);
 
@@ -1783,6 +1888,34 @@ size_t midge_properties_count(const midge_properties *properties);
  * Empties the list, for reuse.
  */
 midge_result midge_properties_clear(midge_properties *properties);
+
+/**
+ * Stops and joins every thread midge started (the I/O thread, its DNS resolver threads
+ * and the callback dispatcher threads), so that no midge thread runs afterwards: call it
+ * before `dlclose` of libmidge, or before `fork()` when the child is to use midge too.
+ *
+ * Every client must be freed first (`midge_client_free`): while one exists, nothing is
+ * stopped and the result is `MIDGE_RESULT_INVALID_ARGUMENT`. Called from a callback (one
+ * of midge's threads) it returns `MIDGE_RESULT_WOULD_DEADLOCK`. The callbacks still due to
+ * freed clients (their `drop_user_data`) run before it returns.
+ *
+ * Afterwards every function keeps working: objects without a thread (options, messages,
+ * properties) are unaffected, and the next `midge_client_new` starts the threads again.
+ * Safe to call any number of times; a call that finds nothing running returns at once.
+ *
+ * After `fork()` in a process where midge's threads run (any client exists or existed
+ * since the last `midge_shutdown`), the child has none of them: it must not call any
+ * midge function, not even a `_free` of its copy of the parent's objects; it may `exec`
+ * (a program that then uses midge is fine). After `midge_shutdown`, and before the next
+ * `midge_client_new`, `fork()` is safe: parent and child may both create clients.
+ */
+midge_result midge_shutdown(void);
+
+/**
+ * Puts the client's counters in `*stats` (see `midge_stats`). `MIDGE_RESULT_INVALID_ARGUMENT`
+ * for a NULL or dead client or a NULL `stats`.
+ */
+midge_result midge_client_stats(const midge_client *client, midge_stats *stats);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -20,7 +20,7 @@ pub mod runtime;
 pub mod transport;
 
 pub use error::Error;
-pub use runtime::{Client, ClientEvent, ClientOptions, Completion, ReconnectPolicy};
+pub use runtime::{Client, ClientEvent, ClientOptions, ClientStats, Completion, ReconnectPolicy};
 
 // The README's Rust examples are compiled and run as doctests.
 #[cfg(doctest)]

@@ -913,6 +913,14 @@ public:
         return stats;
     }
 
+    /// The client's counters (see `midge_stats`): messages, packets and bytes each way, in
+    /// flight, queued, connections, round-trip time. Cheap enough for a watchdog.
+    midge_stats stats() const {
+        midge_stats stats{};
+        detail::check(midge_client_stats(c_, &stats), "midge_client_stats");
+        return stats;
+    }
+
     // Callbacks. Each replaces the previous one; an empty std::function removes it.
 
     void on_message(std::function<void(const Message&)> fn) {
@@ -993,8 +1001,13 @@ private:
     midge_client* c_ = nullptr;
 };
 
-/// The library's version text, e.g. "0.1.0".
+/// The library's version text, e.g. "1.0.0".
 inline std::string_view version() { return midge_version_string(); }
+
+/// Stops and joins every midge thread (midge_shutdown): every Client must be destroyed
+/// first. Call before dlclose of libmidge, or before fork() when the child uses midge.
+/// The next Client starts the threads again.
+inline void shutdown() { detail::check(midge_shutdown(), "midge_shutdown"); }
 
 }  // namespace midge
 

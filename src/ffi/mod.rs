@@ -50,6 +50,8 @@ mod properties;
 mod properties_view;
 mod ptr;
 mod result;
+mod shutdown;
+mod stats;
 
 #[cfg(test)]
 mod tests;
@@ -63,15 +65,24 @@ use {
     properties_view::midge_property, result::*,
 };
 
-/// The major version of this header.
-pub const MIDGE_VERSION_MAJOR: u32 = 0;
-/// The minor version of this header.
-pub const MIDGE_VERSION_MINOR: u32 = 1;
+/// The major version of this header. The shared library's SONAME is `libmidge.so.MAJOR`:
+/// it changes only with an incompatible ABI change (the committed `abi/libmidge.abi`
+/// baseline is checked on every build).
+pub const MIDGE_VERSION_MAJOR: u32 = 1;
+/// The minor version of this header: functions were added.
+pub const MIDGE_VERSION_MINOR: u32 = 0;
 /// The patch version of this header.
 pub const MIDGE_VERSION_PATCH: u32 = 0;
 /// The version of this header as one number: `MAJOR << 16 | MINOR << 8 | PATCH`; compare
 /// with `midge_version()` to check the library matches.
-pub const MIDGE_VERSION_NUMBER: u32 = 0x00_01_00;
+pub const MIDGE_VERSION_NUMBER: u32 = 0x01_00_00;
+
+/// The crate's version (Cargo.toml), NUL-terminated: the one source of the text.
+const VERSION_TEXT: &CStr =
+    match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+        Ok(text) => text,
+        Err(_) => panic!("the crate version is one line of text"),
+    };
 
 /// The library's version as `MAJOR << 16 | MINOR << 8 | PATCH`.
 #[unsafe(no_mangle)]
@@ -79,10 +90,10 @@ pub extern "C" fn midge_version() -> u32 {
     MIDGE_VERSION_NUMBER
 }
 
-/// The library's version as text, e.g. "0.1.0" (static).
+/// The library's version as text, e.g. "1.0.0" (static).
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_version_string() -> *const c_char {
-    c"0.1.0".as_ptr()
+    VERSION_TEXT.as_ptr()
 }
 
 /// A static text for a result (never NULL; "unknown result" for a value that is not one).

@@ -615,3 +615,20 @@ fn a_value_a_callback_returns_is_checked_not_trusted() {
     );
     assert!(result::from_callback(-1, "cb").is_err());
 }
+
+#[test]
+fn the_header_s_version_is_the_crate_s() {
+    // The constants are literals (cbindgen copies them into midge.h); Cargo.toml is the
+    // source, so a version bump that forgets them fails here.
+    let crate_version = env!("CARGO_PKG_VERSION");
+    let header = format!("{MIDGE_VERSION_MAJOR}.{MIDGE_VERSION_MINOR}.{MIDGE_VERSION_PATCH}");
+    assert_eq!(header, crate_version);
+    assert_eq!(
+        MIDGE_VERSION_NUMBER,
+        MIDGE_VERSION_MAJOR << 16 | MIDGE_VERSION_MINOR << 8 | MIDGE_VERSION_PATCH
+    );
+    assert_eq!(midge_version(), MIDGE_VERSION_NUMBER);
+    // SAFETY: a static NUL-terminated string.
+    let text = unsafe { CStr::from_ptr(midge_version_string()) };
+    assert_eq!(text.to_str().unwrap(), crate_version);
+}

@@ -15,6 +15,7 @@ mod error;
 mod event;
 mod packet_id;
 mod session;
+mod stats;
 
 pub use config::{Authenticator, ConnectChange, Options, QueueLimits};
 pub use error::{AckReason, RequestError};
@@ -24,3 +25,4 @@ pub use event::{
 };
 pub(crate) use session::TRANSMIT_HIGH_WATER;
 pub use session::{PublishRequest, Session, State, check_subscribe, check_unsubscribe, check_will};
+pub use stats::SessionStats;

@@ -22,6 +22,7 @@ use super::event::{
     SubscribeAck, UnsubscribeAck,
 };
 use super::packet_id::PacketIds;
+use super::stats::{Counters, SessionStats};
 
 /// Where the connection stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -315,6 +316,7 @@ pub struct Session {
     /// Nothing received yet on this connection: the first byte shows whether the server
     /// speaks MQTT at all.
     first_byte_pending: bool,
+    counters: Counters,
 }
 
 impl Session {
@@ -357,7 +359,18 @@ impl Session {
             connect_deadline: None,
             reauthenticating: false,
             first_byte_pending: false,
+            counters: Counters::default(),
         }
+    }
+
+    /// What the session has done so far and holds now (see [`SessionStats`]).
+    pub fn stats(&self, now: Instant) -> SessionStats {
+        let mut s = self.counters.snapshot(now);
+        s.inflight_out = self.inflight.len() as u64;
+        s.inflight_in = self.inbound_qos2.len() as u64;
+        s.queued = self.queue.len() as u64;
+        s.queued_bytes = self.queued_bytes as u64;
+        s
     }
 
     pub fn state(&self) -> State {
@@ -532,6 +545,7 @@ impl Session {
     }
 
     fn end_connection(&mut self, cause: DisconnectCause) {
+        self.counters.connection_ended();
         if self.state == State::Connecting && self.next_clean_start.is_none() {
             // The attempt failed: the application's Clean Start is for the next one.
             self.next_clean_start = self.sent_clean_start.take();
@@ -742,6 +756,7 @@ impl Session {
     }
 
     fn handle_packet(&mut self, packet: Packet, now: Instant) {
+        self.counters.packet_received();
         if self.state == State::Connecting {
             match packet {
                 Packet::ConnAck(c) => self.handle_connack(c, now),
@@ -757,13 +772,22 @@ impl Session {
         }
         match packet {
             Packet::Publish(p) => self.handle_publish(p, now),
-            Packet::PubAck(p) => self.handle_puback(&p, now),
-            Packet::PubRec(p) => self.handle_pubrec(&p, now),
+            Packet::PubAck(p) => {
+                self.counters.publish_answered(p.packet_id, now);
+                self.handle_puback(&p, now);
+            }
+            Packet::PubRec(p) => {
+                self.counters.publish_answered(p.packet_id, now);
+                self.handle_pubrec(&p, now);
+            }
             Packet::PubRel(p) => self.handle_pubrel(&p, now),
             Packet::PubComp(p) => self.handle_pubcomp(&p, now),
             Packet::SubAck(p) => self.handle_suback(p, now),
             Packet::UnsubAck(p) => self.handle_unsuback(p, now),
-            Packet::PingResp => self.ping_outstanding = false,
+            Packet::PingResp => {
+                self.ping_outstanding = false;
+                self.counters.ping_answered(now);
+            }
             Packet::Disconnect(d) => self.handle_disconnect(d),
             Packet::Auth(a) => self.handle_auth(&a, now),
             other => self.protocol_error(
@@ -825,6 +849,7 @@ impl Session {
         self.out_aliases
             .reset(info.topic_alias_maximum, self.opts.auto_topic_alias);
         self.state = State::Connected;
+        self.counters.connected(now);
         self.connect_deadline = None;
         let session_present = info.session_present;
         self.events.push_back(Event::Connected(Box::new(info)));
@@ -1135,6 +1160,7 @@ impl Session {
                 Some(self.push_pending_ack(p.packet_id, AckKind::PubRec))
             }
         };
+        self.counters.message_received();
         self.events.push_back(Event::Message(Message {
             topic: p.topic,
             payload: p.payload,
@@ -1279,6 +1305,7 @@ impl Session {
         if self.queue.len() >= limits.max_messages || self.queued_bytes + bytes > limits.max_bytes {
             // Sending now without queueing is still possible when nothing waits ahead.
             if !(self.queue.is_empty() && self.can_send_now(request.qos)) {
+                self.counters.refused_queue_full();
                 return Err(RequestError::QueueFull);
             }
         }
@@ -1800,6 +1827,12 @@ impl Session {
         if let Err(e) = packet.encode(&mut self.out) {
             debug_assert!(false, "encoding {packet:?}: {e}");
             return;
+        }
+        self.counters.packet_sent();
+        match packet {
+            Packet::Publish(p) => self.counters.publish_sent(p.packet_id, p.dup, now),
+            Packet::PingReq => self.counters.ping_sent(now),
+            _ => {}
         }
         self.last_sent = now;
     }

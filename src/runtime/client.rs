@@ -7,8 +7,9 @@ use std::time::Duration;
 use super::backoff::ReconnectPolicy;
 use super::completion::{Completion, start_and_wait};
 use super::dispatch::{self, Bounds, Handler, Mailbox, Router};
-use super::event::{ClientEvent, IoCounters, IoStats, LogLevel};
+use super::event::{ClientEvent, ClientStats, IoCounters, IoStats, LogLevel};
 use super::reactor::{self, Command, ConnSettings, ReactorHandle};
+use super::shutdown;
 use crate::codec::topic::validate_topic_name;
 use crate::codec::{
     ByteString, Bytes, DisconnectReasonCode, Properties, Property, QoS, Subscription,
@@ -107,6 +108,8 @@ struct Inner {
     /// Whether the session is connected, as the I/O thread last said.
     connected: Arc<AtomicBool>,
     io: Arc<IoCounters>,
+    /// Counts the client for `shutdown`; dropped after the `Close` below is sent.
+    _alive: shutdown::Alive,
 }
 
 impl Drop for Inner {
@@ -133,7 +136,8 @@ impl Client {
             check_will(will)?;
         }
         let id = next_client_id();
-        let reactor = Arc::clone(reactor::handle());
+        let alive = shutdown::Alive::new()?;
+        let reactor = reactor::handle();
         let mailbox = Mailbox::new(
             id,
             Arc::clone(&reactor) as Arc<_>,
@@ -173,6 +177,7 @@ impl Client {
                 completion_events,
                 connected,
                 io,
+                _alive: alive,
             }),
         })
     }
@@ -552,6 +557,18 @@ impl Client {
     /// The client's socket I/O so far (all its connections).
     pub fn io_stats(&self) -> IoStats {
         self.inner.io.snapshot()
+    }
+
+    /// What the client has done and holds now: messages and packets each way, in flight
+    /// each way, the queue, connections and time connected, the smoothed round-trip time,
+    /// refusals, and the socket I/O. Cheap (a lock and a copy; no call to the I/O thread):
+    /// a watchdog may read it every second. The session's counters are those of the I/O
+    /// thread's latest round for the client.
+    pub fn stats(&self) -> ClientStats {
+        ClientStats {
+            session: self.inner.io.session_snapshot(),
+            io: self.inner.io.snapshot(),
+        }
     }
 
     /// Whether the client is closed and its last event handed out.

@@ -35,13 +35,13 @@ use std::os::unix::io::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
 use super::event::ClientEvent;
+use super::shutdown::Service;
 use crate::codec::QoS;
 use crate::protocol::AckToken;
 
@@ -567,7 +567,8 @@ impl Mailbox {
 
 /// The pool of dispatcher threads shared by every client. It starts a thread whenever a
 /// mailbox is scheduled while no thread is idle (all are running callbacks, some perhaps
-/// blocked), and a thread idle for [`IDLE_EXIT`] ends, down to [`MIN_THREADS`].
+/// blocked), and a thread idle for [`IDLE_EXIT`] ends, down to [`MIN_THREADS`]. Its
+/// threads belong to the [`Service`] `DISPATCHER`, so that `shutdown` joins them all.
 struct Dispatcher {
     state: Mutex<Pool>,
     work: Condvar,
@@ -579,6 +580,8 @@ struct Pool {
     threads: usize,
     idle: usize,
     next_name: usize,
+    /// `shutdown`: the workers run what is queued and end.
+    stopping: bool,
 }
 
 /// Dispatcher threads kept even when idle.
@@ -587,7 +590,7 @@ pub const MIN_THREADS: usize = 1;
 const IDLE_EXIT: Duration = Duration::from_secs(10);
 
 impl Dispatcher {
-    fn schedule(&'static self, mailbox: Arc<Mailbox>) {
+    fn schedule(self: &Arc<Self>, mailbox: Arc<Mailbox>) {
         let mut pool = self.state.lock();
         pool.queue.push_back(mailbox);
         // Idle threads beyond the queued work take it; otherwise a new thread does.
@@ -600,17 +603,27 @@ impl Dispatcher {
         pool.next_name += 1;
         pool.threads += 1;
         drop(pool);
-        let spawned = std::thread::Builder::new()
-            .name(name)
-            .spawn(move || self.worker());
-        if spawned.is_err() {
-            // No thread to be had: the existing ones take the work when they can.
-            self.state.lock().threads -= 1;
+        let me = Arc::clone(self);
+        let spawned = DISPATCHER.spawn(name, move || me.worker());
+        if !matches!(spawned, Some(Ok(()))) {
+            // No thread to be had (or the pool is stopping): the existing ones take the work
+            // when they can; with none at all, it runs here.
+            let mut pool = self.state.lock();
+            pool.threads -= 1;
+            if pool.threads == 0 {
+                let queued: Vec<_> = pool.queue.drain(..).collect();
+                drop(pool);
+                for mailbox in queued {
+                    while mailbox.run() {}
+                }
+                return;
+            }
+            drop(pool);
             self.work.notify_one();
         }
     }
 
-    fn worker(&'static self) {
+    fn worker(&self) {
         let mut pool = self.state.lock();
         loop {
             if let Some(mailbox) = pool.queue.pop_front() {
@@ -624,6 +637,10 @@ impl Dispatcher {
                     pool = self.state.lock();
                 }
                 continue;
+            }
+            if pool.stopping {
+                pool.threads -= 1;
+                return;
             }
             pool.idle += 1;
             let timed_out = self.work.wait_for(&mut pool, IDLE_EXIT).timed_out();
@@ -641,17 +658,31 @@ impl Dispatcher {
     }
 }
 
-/// How many dispatcher threads exist now (the pool grows and shrinks with demand).
+/// How many dispatcher threads exist now (the pool grows and shrinks with demand; 0 before
+/// the first callback and after `shutdown`).
 pub fn dispatch_threads() -> usize {
-    dispatcher().threads()
+    DISPATCHER.running().map_or(0, |d| d.threads())
 }
 
-fn dispatcher() -> &'static Dispatcher {
-    static DISPATCHER: OnceLock<Dispatcher> = OnceLock::new();
-    DISPATCHER.get_or_init(|| Dispatcher {
-        state: Mutex::new(Pool::default()),
-        work: Condvar::new(),
+static DISPATCHER: Service<Dispatcher> = Service::new();
+
+fn dispatcher() -> Arc<Dispatcher> {
+    // No thread at start: the first `schedule` starts one.
+    DISPATCHER.get(|_| {
+        Arc::new(Dispatcher {
+            state: Mutex::new(Pool::default()),
+            work: Condvar::new(),
+        })
     })
+}
+
+/// Stops the pool (`shutdown`): the workers run what is queued and end; `Service::stop`
+/// joins them.
+pub(crate) fn stop() {
+    DISPATCHER.stop(|d| {
+        d.state.lock().stopping = true;
+        d.work.notify_all();
+    });
 }
 
 #[cfg(test)]

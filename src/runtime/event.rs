@@ -1,11 +1,11 @@
 //! What a client tells the application, in order.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::protocol::{
-    ConnAckInfo, DisconnectCause, Event, Message, PublishAck, RequestError, SubscribeAck,
-    UnsubscribeAck,
+    ConnAckInfo, DisconnectCause, Event, Message, PublishAck, RequestError, SessionStats,
+    SubscribeAck, UnsubscribeAck,
 };
 
 /// An event of one client. Events of one client are delivered in order and never
@@ -108,13 +108,26 @@ pub struct IoStats {
     pub bytes_received: u64,
 }
 
-/// [`IoStats`] as the I/O thread (and callers writing directly) count it.
+/// Everything [`crate::Client::stats`] reports: the session's counters and the socket
+/// I/O, read together.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientStats {
+    /// Messages, packets, in-flight and queued counts, connections, round-trip time.
+    pub session: SessionStats,
+    /// The system calls that moved data and the bytes they moved.
+    pub io: IoStats,
+}
+
+/// [`IoStats`] as the I/O thread (and callers writing directly) count it, and the latest
+/// [`SessionStats`] the I/O thread published.
 #[derive(Debug, Default)]
 pub(crate) struct IoCounters {
     writes: AtomicU64,
     bytes_sent: AtomicU64,
     reads: AtomicU64,
     bytes_received: AtomicU64,
+    /// The session's counters as of the I/O thread's last round for the client, and when.
+    session: parking_lot::Mutex<Option<(SessionStats, Instant)>>,
 }
 
 impl IoCounters {
@@ -127,6 +140,24 @@ impl IoCounters {
         self.reads.fetch_add(1, Ordering::Relaxed);
         self.bytes_received
             .fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// The I/O thread publishes the session's counters after each round for the client.
+    pub(crate) fn store_session(&self, stats: SessionStats, at: Instant) {
+        *self.session.lock() = Some((stats, at));
+    }
+
+    /// The latest session counters; a connection's age counts to this moment.
+    pub(crate) fn session_snapshot(&self) -> SessionStats {
+        match *self.session.lock() {
+            Some((mut s, at)) => {
+                if s.connects > s.disconnects {
+                    s.connected_for += Instant::now().saturating_duration_since(at);
+                }
+                s
+            }
+            None => SessionStats::default(),
+        }
     }
 
     pub(crate) fn snapshot(&self) -> IoStats {

@@ -5,7 +5,9 @@
 //! poller; a pool of dispatcher threads (`midge-dispatch-N`) running application callbacks,
 //! each client a serial executor on it, which grows while every thread is busy (so a
 //! blocked callback never stalls another client) and shrinks when threads stay idle
-//! ([`dispatch_threads`]); and the resolver's small pool for DNS. Callbacks never run on the I/O thread and never with a midge lock held.
+//! ([`dispatch_threads`]); and the resolver's small pool for DNS. Callbacks never run on
+//! the I/O thread and never with a midge lock held. [`shutdown`] stops and joins them all
+//! (no client may exist); the next client starts them again.
 
 mod backoff;
 mod client;
@@ -13,10 +15,12 @@ mod completion;
 mod dispatch;
 mod event;
 mod reactor;
+mod shutdown;
 
 pub use backoff::ReconnectPolicy;
 pub use client::{Client, ClientOptions};
 pub use completion::Completion;
 pub(crate) use completion::start_and_wait;
 pub use dispatch::{Handler, MIN_THREADS, dispatch_threads};
-pub use event::{ClientEvent, IoStats, LogLevel};
+pub use event::{ClientEvent, ClientStats, IoStats, LogLevel};
+pub use shutdown::shutdown;

@@ -23,7 +23,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::OnceLock;
+use std::sync::Weak;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -35,6 +35,7 @@ use super::backoff::{Jitter, ReconnectPolicy};
 use super::completion::Completion;
 use super::dispatch::{IoSink, Mailbox, Room};
 use super::event::{ClientEvent, IoCounters, LogLevel};
+use super::shutdown::Service;
 use crate::codec::{
     ByteString, Bytes, ConnectReasonCode, DisconnectReasonCode, Properties, PropertyId,
     Subscription,
@@ -149,6 +150,8 @@ pub(crate) enum Command {
         generation: u64,
         result: io::Result<Vec<SocketAddr>>,
     },
+    /// `shutdown`: the I/O thread ends after this round.
+    Shutdown,
 }
 
 /// The application threads' side of the I/O thread.
@@ -184,7 +187,7 @@ impl ReactorHandle {
         // only.
         let direct = !matches!(
             command,
-            Command::Reauthenticate { .. } | Command::RunInline { .. }
+            Command::Reauthenticate { .. } | Command::RunInline { .. } | Command::Shutdown
         );
         if let Some(mut reactor) = direct.then(|| self.reactor.try_lock()).flatten() {
             // The I/O thread is asleep (or between rounds): do it here, unless commands
@@ -241,25 +244,25 @@ pub(crate) fn on_io_thread() -> bool {
     ON_IO_THREAD.with(std::cell::Cell::get)
 }
 
-/// The process-wide I/O thread, started on first use.
-pub(crate) fn handle() -> &'static Arc<ReactorHandle> {
-    static HANDLE: OnceLock<Arc<ReactorHandle>> = OnceLock::new();
-    HANDLE.get_or_init(|| {
+static REACTOR: Service<ReactorHandle> = Service::new();
+
+/// The process-wide I/O thread, started on first use (again after `shutdown`).
+pub(crate) fn handle() -> Arc<ReactorHandle> {
+    REACTOR.get(|threads| {
         let poll = Poll::new().expect("creating the I/O poller");
         let waker = Waker::new(poll.registry(), WAKER).expect("creating the I/O waker");
         let registry = poll.registry().try_clone().expect("sharing the I/O poller");
         let (tx, rx) = unbounded();
-        let handle = Arc::new(ReactorHandle {
+        let handle = Arc::new_cyclic(|me| ReactorHandle {
             tx,
             waker,
             wake_pending: AtomicBool::new(false),
             asleep: AtomicBool::new(false),
-            reactor: Mutex::new(Reactor::new(registry, rx)),
+            reactor: Mutex::new(Reactor::new(registry, rx, me.clone())),
         });
         let io = Arc::clone(&handle);
-        std::thread::Builder::new()
-            .name("midge-io".into())
-            .spawn(move || {
+        threads
+            .spawn("midge-io".into(), move || {
                 ON_IO_THREAD.with(|f| f.set(true));
                 io_thread(&io, poll);
             })
@@ -399,7 +402,16 @@ fn io_thread(handle: &ReactorHandle, mut poll: Poll) {
         let mut reactor = handle.reactor.lock();
         handle.wake_pending.store(false, Ordering::Release);
         reactor.round(&events);
+        if reactor.stopping {
+            reactor.stop();
+            return;
+        }
     }
+}
+
+/// Ends the I/O thread (`shutdown`, with no client left) and joins it.
+pub(crate) fn stop() {
+    REACTOR.stop(|handle| handle.send(Command::Shutdown));
 }
 
 struct Reactor {
@@ -429,10 +441,14 @@ struct Reactor {
     read_buf: Vec<u8>,
     resolver: Resolver,
     jitter: Jitter,
+    /// The handle this reactor is in, for the resolver's answers (weak: no cycle).
+    me: Weak<ReactorHandle>,
+    /// `Command::Shutdown` came: the I/O thread ends after this round.
+    stopping: bool,
 }
 
 impl Reactor {
-    fn new(registry: Registry, rx: Receiver<Command>) -> Self {
+    fn new(registry: Registry, rx: Receiver<Command>, me: Weak<ReactorHandle>) -> Self {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0x9E37_79B9, |d| d.as_nanos() as u64)
@@ -453,7 +469,22 @@ impl Reactor {
             read_buf: vec![0; READ_CHUNK],
             resolver: Resolver::new(),
             jitter: Jitter::new(seed),
+            me,
+            stopping: false,
         }
+    }
+
+    /// The I/O thread's last act (`shutdown`): what is left of closed clients goes (their
+    /// sockets close), and the resolver's threads are joined.
+    fn stop(&mut self) {
+        for (mailbox, events) in std::mem::take(&mut self.deferred) {
+            mailbox.deliver(events);
+        }
+        self.conns.clear();
+        self.timers.clear();
+        self.dirty.clear();
+        self.read_on.clear();
+        self.resolver.stop();
     }
 
     /// The poller's timeout, recorded as what the I/O thread sleeps until, how long to
@@ -646,19 +677,7 @@ impl Reactor {
                 completion,
             } => self.disconnect(client, reason_code, properties, completion, now),
             Command::Reauthenticate { client, completion } => {
-                let Some(c) = self.conns.get_mut(&client) else {
-                    return completion.complete(Err(Error::Closed));
-                };
-                if let Err(e) = c.session.reauthenticate(now) {
-                    let message = format!("re-authentication refused: {e}");
-                    if completion.complete_unread(Err(e.into())) {
-                        // Nobody holds the completion: the log is what is left.
-                        log(c, LogLevel::Warn, |_| message);
-                    }
-                } else {
-                    completion.complete(Ok(()));
-                }
-                self.mark(client);
+                self.reauthenticate(client, &completion, now);
             }
             Command::ChangeConnect(id, change, done) => self.change_connect(id, change, &done),
             Command::Ack { client, tokens } => {
@@ -688,6 +707,7 @@ impl Reactor {
                 }
             }
             Command::Close { client, completion } => self.close(client, completion, now),
+            Command::Shutdown => self.stopping = true,
             Command::Resolved {
                 client,
                 generation,
@@ -715,6 +735,22 @@ impl Reactor {
             c.attempt = 0;
             self.start_connect(client, now);
         }
+    }
+
+    fn reauthenticate(&mut self, client: usize, completion: &Completion<()>, now: Instant) {
+        let Some(c) = self.conns.get_mut(&client) else {
+            return completion.complete(Err(Error::Closed));
+        };
+        if let Err(e) = c.session.reauthenticate(now) {
+            let message = format!("re-authentication refused: {e}");
+            if completion.complete_unread(Err(e.into())) {
+                // Nobody holds the completion: the log is what is left.
+                log(c, LogLevel::Warn, |_| message);
+            }
+        } else {
+            completion.complete(Ok(()));
+        }
+        self.mark(client);
     }
 
     fn change_connect(&mut self, client: usize, change: ConnectChange, done: &Completion<()>) {
@@ -843,15 +879,18 @@ impl Reactor {
                 c.phase = Phase::Resolving;
                 c.resolve_generation += 1;
                 let generation = c.resolve_generation;
+                let me = self.me.clone();
                 self.resolver.resolve(
                     host,
                     port,
                     Box::new(move |result| {
-                        handle().send(Command::Resolved {
-                            client,
-                            generation,
-                            result,
-                        });
+                        if let Some(handle) = me.upgrade() {
+                            handle.send(Command::Resolved {
+                                client,
+                                generation,
+                                result,
+                            });
+                        }
                     }),
                 );
             }
@@ -1107,6 +1146,7 @@ impl Reactor {
         self.drop_transport(client);
         if let Some(c) = self.conns.get_mut(&client) {
             c.session.connection_closed(cause);
+            c.settings.io.store_session(c.session.stats(now), now);
         }
         self.after_close(client, now);
         // Whether or not a reconnection follows, the events of the loss are delivered by
@@ -1294,6 +1334,7 @@ impl Reactor {
         self.update_timer(client);
         if let Some(c) = self.conns.get_mut(&client) {
             c.undelivered = 0;
+            c.settings.io.store_session(c.session.stats(now), now);
             Self::deliver(&mut self.deferred, &c.mailbox, &mut c.out_events);
         }
     }

@@ -1,12 +1,13 @@
 //! DNS resolution off the I/O thread.
 //!
 //! `getaddrinfo` blocks, possibly for seconds. Names are resolved on a small fixed pool of
-//! threads (started on first use, never more than [`THREADS`]), and the answer is handed
-//! to a callback; IP literals are answered at once without a thread.
+//! threads (each `Resolver`'s own, started on first use, never more than [`THREADS`]), and
+//! the answer is handed to a callback; IP literals are answered at once without a thread.
+//! [`Resolver::stop`] ends and joins the pool (midge's shutdown).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::sync::OnceLock;
+use std::thread::JoinHandle;
 
 use crossbeam_channel::{Sender, unbounded};
 
@@ -21,10 +22,19 @@ struct Job {
     done: Done,
 }
 
-/// Resolves host names without blocking its caller.
-#[derive(Debug, Default, Clone, Copy)]
+/// Resolves host names without blocking its caller. Dropping it lets its threads end once
+/// their lookups are done; [`Resolver::stop`] also waits for them.
+#[derive(Debug, Default)]
 pub struct Resolver {
-    _private: (),
+    pool: Option<(Sender<Job>, Vec<JoinHandle<()>>)>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("host", &self.host)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Resolver {
@@ -35,12 +45,13 @@ impl Resolver {
     /// Resolves `host:port` and calls `done` with the addresses, in the order the system
     /// prefers them. `done` runs on the caller's thread for an IP literal, else on a
     /// resolver thread.
-    pub fn resolve(&self, host: String, port: u16, done: Done) {
+    pub fn resolve(&mut self, host: String, port: u16, done: Done) {
         if let Ok(ip) = host.parse::<IpAddr>() {
             return done(Ok(vec![SocketAddr::new(ip, port)]));
         }
         let job = Job { host, port, done };
-        if let Err(e) = pool().send(job) {
+        let (tx, _) = self.pool.get_or_insert_with(start);
+        if let Err(e) = tx.send(job) {
             // The pool's threads could not be started: resolve here rather than never.
             let job = e.into_inner();
             (job.done)(lookup(&job.host, job.port));
@@ -59,27 +70,39 @@ fn lookup(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
     Ok(addrs)
 }
 
-fn pool() -> &'static Sender<Job> {
-    static POOL: OnceLock<Sender<Job>> = OnceLock::new();
-    POOL.get_or_init(|| {
-        let (tx, rx) = unbounded::<Job>();
-        for i in 0..THREADS {
-            let rx = rx.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("midge-dns-{i}"))
-                .spawn(move || {
-                    for job in rx {
-                        (job.done)(lookup(&job.host, job.port));
-                    }
-                });
-            if spawned.is_err() && i == 0 {
-                // No thread at all: `send` fails once `rx` is dropped here, and the caller
-                // resolves inline.
-                break;
+impl Resolver {
+    /// Ends the pool: its threads finish the lookups queued and are joined.
+    pub fn stop(&mut self) {
+        if let Some((tx, threads)) = self.pool.take() {
+            drop(tx);
+            for thread in threads {
+                let _ = thread.join();
             }
         }
-        tx
-    })
+    }
+}
+
+fn start() -> (Sender<Job>, Vec<JoinHandle<()>>) {
+    let (tx, rx) = unbounded::<Job>();
+    let mut threads = Vec::new();
+    for i in 0..THREADS {
+        let rx = rx.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("midge-dns-{i}"))
+            .spawn(move || {
+                for job in rx {
+                    (job.done)(lookup(&job.host, job.port));
+                }
+            });
+        match spawned {
+            Ok(thread) => threads.push(thread),
+            // No thread at all: `send` fails once `rx` is dropped here, and the caller
+            // resolves inline.
+            Err(_) if i == 0 => break,
+            Err(_) => {}
+        }
+    }
+    (tx, threads)
 }
 
 #[cfg(test)]

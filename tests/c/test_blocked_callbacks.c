@@ -1,4 +1,4 @@
-/* 12. Callbacks that block never stall other clients (issue #11, defect 7).
+/* 14. Callbacks that block never stall other clients (issue #11, defect 7).
  *
  * Three clients' message callbacks block, each first in a _wait call (a publish_wait) and
  * then on a condition the test releases at the end;

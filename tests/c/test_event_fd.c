@@ -1,4 +1,4 @@
-/* 13. midge_client_event_fd: readable exactly while events wait for
+/* 15. midge_client_event_fd: readable exactly while events wait for
  * midge_client_next_event; not readable once they are all taken; the same descriptor on
  * every call; -1 for NULL and freed clients; a poll() loop with no callbacks and no thread
  * receives every message. */

@@ -1,4 +1,4 @@
-/* 11. One event path, and no failure left unreported (issue #11, defects 2, 3, 4).
+/* 13. One event path, and no failure left unreported (issue #11, defects 2, 3, 4).
  *
  * - An event with no callback goes to midge_client_next_event, whatever other callbacks
  *   are registered: with only a log callback, QoS 1 messages reach the pull loop (they

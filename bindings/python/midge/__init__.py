@@ -22,10 +22,11 @@ from ._types import (
     Properties,
     PublishResult,
     Reconnect,
+    Stats,
     SubscriptionOptions,
     Will,
 )
-from .client import Client, PublishHandle, version
+from .client import Client, PublishHandle, shutdown, version
 from .errors import (
     Closed,
     ConnectionRefused,
@@ -33,6 +34,7 @@ from .errors import (
     Expired,
     InvalidAddress,
     InvalidArgument,
+    InvalidType,
     InvalidProperty,
     InvalidTopic,
     InvalidUtf8,
@@ -53,7 +55,7 @@ from .errors import (
     WouldDeadlock,
 )
 
-__version__ = "0.1.0"
+__version__ = "1.0.0"
 
 __all__ = [
     "Client",
@@ -62,6 +64,7 @@ __all__ = [
     "Properties",
     "Will",
     "Reconnect",
+    "Stats",
     "SubscriptionOptions",
     "PublishResult",
     "ConnAck",
@@ -73,8 +76,10 @@ __all__ = [
     "Result",
     "RetainHandling",
     "version",
+    "shutdown",
     "MidgeError",
     "InvalidArgument",
+    "InvalidType",
     "InvalidUtf8",
     "InvalidTopic",
     "InvalidProperty",

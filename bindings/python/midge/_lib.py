@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 #: The C API version this package was written for (``MIDGE_VERSION_MAJOR/MINOR``).
-API_MAJOR = 0
-API_MINOR = 1
+API_MAJOR = 1
+API_MINOR = 0
 
 if sys.platform == "darwin":
     LIBRARY_NAME = "libmidge.dylib"
@@ -71,8 +71,38 @@ class PropertyStruct(ctypes.Structure):
     ]
 
 
+class StatsStruct(ctypes.Structure):
+    """``midge_stats``."""
+
+    _fields_ = [
+        ("messages_sent", c_uint64),
+        ("messages_received", c_uint64),
+        ("packets_sent", c_uint64),
+        ("packets_received", c_uint64),
+        ("bytes_sent", c_uint64),
+        ("bytes_received", c_uint64),
+        ("writes", c_uint64),
+        ("reads", c_uint64),
+        ("inflight_out", c_uint64),
+        ("inflight_in", c_uint64),
+        ("queued", c_uint64),
+        ("queued_bytes", c_uint64),
+        ("connects", c_uint64),
+        ("disconnects", c_uint64),
+        ("connected_ms", c_uint64),
+        ("has_rtt", c_bool),
+        ("rtt_us", c_uint64),
+        ("last_rtt_us", c_uint64),
+        ("refused_queue_full", c_uint64),
+    ]
+
+
 #: The plain structs of midge.h, by their C name (checked field by field against it).
-STRUCTS: Dict[str, Any] = {"midge_io_stats": IoStatsStruct, "midge_property": PropertyStruct}
+STRUCTS: Dict[str, Any] = {
+    "midge_io_stats": IoStatsStruct,
+    "midge_property": PropertyStruct,
+    "midge_stats": StatsStruct,
+}
 
 # Callback types (the typedefs of midge.h).
 CONNECT_CB = CFUNCTYPE(None, c_void_p, c_void_p)
@@ -105,6 +135,7 @@ SIGNATURES: Dict[str, Sig] = {
     "midge_last_error_message": (_str, []),
     "midge_last_error_reason_code": (c_bool, [POINTER(c_uint8)]),
     "midge_reason_code_str": (_str, [c_uint8]),
+    "midge_shutdown": (_result, []),
     # client
     "midge_client_new": (_result, [_str, _p, _pp]),
     "midge_client_free": (None, [_pp]),
@@ -148,6 +179,7 @@ SIGNATURES: Dict[str, Sig] = {
     "midge_client_next_event": (_result, [_p, c_uint32, _pp]),
     "midge_client_event_fd": (c_int, [_p]),
     "midge_client_io_stats": (_result, [_p, POINTER(IoStatsStruct)]),
+    "midge_client_stats": (_result, [_p, POINTER(StatsStruct)]),
     "midge_client_on_connect": (_result, [_p, CONNECT_CB, c_void_p, DROP_CB]),
     "midge_client_on_connection_lost": (_result, [_p, CONNECTION_LOST_CB, c_void_p, DROP_CB]),
     "midge_client_on_message": (_result, [_p, MESSAGE_CB, c_void_p, DROP_CB]),

@@ -163,8 +163,8 @@ def test_no_will_on_normal_disconnect(broker):
 def test_round_trip_with_properties(broker, qos):
     topic = "rt/%s/%d" % (uid(), qos)
     props = Properties(
-        payload_format=1,
-        message_expiry=60,
+        payload_format_indicator=1,
+        message_expiry_interval=60,
         content_type="application/json",
         response_topic="rt/replies",
         correlation_data=b"\x00\x01corr",
@@ -182,7 +182,7 @@ def test_round_trip_with_properties(broker, qos):
         assert not m.retain and not m.dup
         p = m.properties
         assert p.content_type == "application/json"
-        assert 0 < p.message_expiry <= 60
+        assert 0 < p.message_expiry_interval <= 60
         assert p.response_topic == "rt/replies" and p.correlation_data == b"\x00\x01corr"
         assert p.user_properties == (("a", "1"), ("b", "2"), ("a", "3"))
         assert p.subscription_identifiers == ()
@@ -196,9 +196,9 @@ def test_round_trip_with_properties(broker, qos):
 def test_payload_format_indicator_received(broker):
     with midge.Client(broker.url) as c:
         c.subscribe("pf/#", qos=1)
-        c.publish("pf/x", b"text", qos=1, properties=Properties(payload_format=1))
+        c.publish("pf/x", b"text", qos=1, properties=Properties(payload_format_indicator=1))
         m = c.next_message(timeout=5)
-        assert m is not None and m.properties.payload_format == 1
+        assert m is not None and m.properties.payload_format_indicator == 1
 
 
 def test_publish_async_and_errors(broker):
@@ -599,6 +599,8 @@ def test_offline_queue_and_publish_timeout(broker):
     with pytest.raises(midge.Timeout):
         h.wait(0.2)
     with pytest.raises(TimeoutError):  # midge.Timeout is a TimeoutError too
+        h.wait(0.1)
+    with pytest.raises(ConnectionError):  # a blocking publish before connect(): NotConnected
         c.publish("q/x", b"y", qos=1, timeout=0.1)
     c.close()
     with pytest.raises(midge.Closed):  # closing failed it
@@ -710,6 +712,30 @@ def test_publish_refused_by_acl(make_broker, tmp_path):
             ReasonCode.SUCCESS, ReasonCode.NO_MATCHING_SUBSCRIBERS)
         codes = c.subscribe(["open/#", "closed/#"], qos=1)
         assert codes[0] == ReasonCode.GRANTED_QOS_1
+
+
+def test_stats_count_the_traffic(broker):
+    """Client.stats: messages, in flight, queue, connections and the round-trip time."""
+    c = midge.Client(broker.url, client_id="stats-" + uid())
+    s = c.stats()
+    assert (s.messages_sent, s.connects, s.rtt, s.connected_for) == (0, 0, None, 0.0)
+    c.publish_async("st/" + uid(), b"queued", qos=1)  # offline: waits in the queue
+    assert wait_until(lambda: c.stats().queued == 1)
+    c.connect()
+    topic = "st/" + uid()
+    c.subscribe(topic, qos=1)
+    c.publish(topic, b"x", qos=1)
+    assert c.next_message(timeout=5) is not None
+    assert wait_until(lambda: (c.stats().messages_sent, c.stats().queued, c.stats().inflight_out) == (2, 0, 0))
+    s = c.stats()
+    assert s.messages_received == 1 and s.inflight_out == 0
+    assert s.connects == 1 and s.disconnects == 0 and s.connected_for >= 0.0
+    assert s.rtt is not None and s.rtt > 0 and s.last_rtt is not None
+    assert 0 < s.bytes_sent <= c.io_stats().bytes_sent
+    c.disconnect()
+    assert wait_until(lambda: c.stats().disconnects == 1)
+    assert c.stats().connected_for == 0.0
+    c.close()
 
 
 def _drain(c) -> int:
