@@ -293,8 +293,10 @@ impl Mailbox {
             }
             let old = std::mem::replace(&mut st.handler, handler);
             if st.handler.is_some() && !st.closed {
-                let pulled = std::mem::take(&mut st.pull);
-                st.events.extend(pulled);
+                // The pull queue holds the older events: they go first.
+                let mut offered = std::mem::take(&mut st.pull);
+                offered.append(&mut st.events);
+                st.events = offered;
                 st.signal();
             } else if st.handler.is_none() && !st.running {
                 // No callback to take them: what waited for one goes to the pull queue.
@@ -800,5 +802,32 @@ mod tests {
         assert_eq!(mb.next_event(Duration::ZERO), Some(ClientEvent::Closed));
         assert_eq!(mb.next_event(Duration::ZERO), None);
         assert!(mb.is_closed());
+    }
+
+    #[test]
+    fn events_waiting_in_the_pull_queue_are_offered_to_a_new_callback_in_order() {
+        let io = Arc::new(Io::default());
+        let bounds = Bounds {
+            count: 100,
+            bytes: 1 << 20,
+        };
+        let mb = Mailbox::new(3, io as Arc<dyn IoSink>, bounds, true);
+        mb.deliver([ClientEvent::Reauthenticated, message(QoS::AtLeastOnce, 1)]);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = Arc::clone(&seen);
+        // Declines everything, but sees it first, in order.
+        mb.set_handler(Some(Box::new(move |e| {
+            s.lock().push(e.clone());
+            false
+        })));
+        // An inline mailbox runs what was queued on the I/O thread (`RunInline`).
+        mb.run_queued();
+        mb.deliver([ClientEvent::SessionLost { resubscribed: 0 }]);
+        assert_eq!(seen.lock().len(), 3);
+        assert_eq!(seen.lock()[0], ClientEvent::Reauthenticated);
+        let pulled: Vec<_> = std::iter::from_fn(|| mb.next_event(Duration::ZERO)).collect();
+        assert_eq!(pulled[0], ClientEvent::Reauthenticated);
+        assert!(matches!(pulled[1], ClientEvent::Message(_)));
+        assert_eq!(pulled[2], ClientEvent::SessionLost { resubscribed: 0 });
     }
 }
