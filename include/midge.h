@@ -33,6 +33,19 @@
  *   the client closes once the callback returns. With midge_options_set_inline_callbacks a
  *   client's callbacks run on the I/O thread instead, as soon as events are read: faster,
  *   but they must not block, and _wait calls in them fail with MIDGE_RESULT_WOULD_DEADLOCK.
+ *   Callbacks of different clients never wait for each other: the dispatcher pool grows
+ *   while all its threads are busy, so a callback blocked in a _wait holds up only its own
+ *   client.
+ * - Events, one path: an event goes to the callback registered for its kind, and with none
+ *   it waits for midge_client_next_event (readable: midge_client_event_fd). Callbacks and
+ *   the pull loop may be mixed; no message is acknowledged to the server before a callback
+ *   returned or next_event handed it out. Backpressure, not loss: while the messages
+ *   waiting for the application reach midge_options_set_event_queue_limit / _bytes, midge
+ *   stops reading the client's socket.
+ * - Failures, one path that always runs: a call returns a failure it knows by the time it
+ *   returns; any later one goes to the completion, or, when none was asked for (or it was
+ *   freed first), to the callback or pull queue as a failed *_COMPLETE event (completion
+ *   events on or off). Each function's comment says which of its failures come which way.
  * - Strings in are NUL-terminated UTF-8 (checked: MIDGE_RESULT_INVALID_UTF8); strings out
  *   are NUL-terminated UTF-8. Payloads, passwords and correlation data are pointer + length
  *   and are copied on the way in.
@@ -226,8 +239,9 @@ typedef enum {
   MIDGE_EVENT_MESSAGE = 5,
   /**
    * A publish ended: `midge_event_ack` (result, packet id, reason code, the
-   * acknowledgement's properties). Completion events come only with
-   * `midge_options_set_completion_events`.
+   * acknowledgement's properties). Every outcome comes with
+   * `midge_options_set_completion_events` (or a publish callback); without, only the
+   * failures of requests made with no completion (or whose completion was freed first).
    */
   MIDGE_EVENT_PUBLISH_COMPLETE = 6,
   /**
@@ -243,8 +257,8 @@ typedef enum {
    */
   MIDGE_EVENT_REAUTHENTICATED = 9,
   /**
-   * QoS 0 messages were dropped because the application fell behind:
-   * `midge_event_count`.
+   * QoS 0 messages were dropped because the event queue was past twice its bounds (a
+   * safety net: reading stops at the bounds): `midge_event_count`.
    */
   MIDGE_EVENT_MESSAGES_DROPPED = 10,
   /**
@@ -331,17 +345,22 @@ typedef struct midge_auth_response midge_auth_response;
  * held: a callback may call any midge function, including on its own client. A slow
  * callback delays only its own client's later callbacks. A client made with
  * `midge_options_set_inline_callbacks` runs its callbacks on the I/O thread instead (see
- * there). Once a callback is registered,
- * events go to callbacks (events without a callback are dropped) and
- * `midge_client_next_event` receives nothing; with no callback registered, every event
- * waits for `midge_client_next_event`.
+ * there). One path for every event: an event goes to its callback when one is
+ * registered, and otherwise waits for `midge_client_next_event` (readiness:
+ * `midge_client_event_fd`); callbacks and the pull loop may be mixed, and no event is
+ * dropped for want of a callback. Backpressure, not loss: while the events waiting for the
+ * application reach `midge_options_set_event_queue_limit` (or its byte bound), midge stops
+ * reading the client's socket until they are taken. Callbacks of different clients never
+ * wait for each other: a callback blocked (in a `_wait` call, say) holds up only its own
+ * client, since the dispatcher pool grows while all its threads are busy.
  *
  * Methods: `midge_client_new`, `midge_client_free`, `midge_client_connect`,
  * `midge_client_connect_wait`, `midge_client_publish`, `midge_client_publish_wait`,
  * `midge_client_subscribe`, `midge_client_subscribe_wait`, `midge_client_unsubscribe`,
  * `midge_client_unsubscribe_wait`, `midge_client_disconnect`,
  * `midge_client_disconnect_wait`, `midge_client_reauthenticate`, `midge_client_request`,
- * `midge_client_next_event`, `midge_client_on_connect`, `midge_client_on_connection_lost`,
+ * `midge_client_next_event`, `midge_client_event_fd`, `midge_client_on_connect`,
+ * `midge_client_on_connection_lost`,
  * `midge_client_on_message`, `midge_client_on_publish`, `midge_client_on_subscribe`,
  * `midge_client_on_unsubscribe`, `midge_client_on_log`, `midge_client_io_stats`,
  * `midge_client_set_will`, `midge_client_clear_will`, `midge_client_set_credentials`,
@@ -435,7 +454,7 @@ typedef struct midge_message midge_message;
  * `midge_options_set_resubscribe`, `midge_options_set_connack_timeout`,
  * `midge_options_set_connect_timeout`, `midge_options_set_reconnect`,
  * `midge_options_set_tcp_nodelay`, `midge_options_set_tcp_buffers`,
- * `midge_options_set_event_queue_limit`,
+ * `midge_options_set_event_queue_limit`, `midge_options_set_event_queue_bytes`,
  * `midge_options_set_log_level`, `midge_options_set_completion_events`,
  * `midge_options_set_inline_callbacks`, `midge_options_set_busy_poll`,
  * `midge_options_set_linger`, `midge_options_set_authenticator`.
@@ -903,6 +922,12 @@ void midge_client_free(midge_client **client);
  * Starts connecting; returns at once (DNS and TCP happen on midge's threads). The
  * completion (optional: `completion` may be NULL) ends with the CONNACK or the failure;
  * after a failure or a lost connection midge reconnects per the reconnect policy.
+ *
+ * Failures: on a client already connected, `MIDGE_RESULT_INVALID_ARGUMENT` here when
+ * `completion` is NULL (else through the completion). A failed attempt (DNS, TCP refused
+ * or timed out, CONNACK refusal) ends the completion and is always also a
+ * `MIDGE_EVENT_CONNECTION_LOST` (connection-lost callback or `midge_client_next_event`),
+ * with automatic reconnection on or off.
  */
 midge_result midge_client_connect(midge_client *client, midge_completion **completion);
 
@@ -930,6 +955,18 @@ midge_result midge_client_connect_wait(midge_client *client,
  * `topic` ("") goes to the topic last bound to it (an alias never bound:
  * `MIDGE_RESULT_INVALID_TOPIC`). midge remembers the binding across reconnections and
  * sends the topic again with the alias the first time on each new connection.
+ *
+ * Failures, each reported exactly once: bad arguments always here. With `completion`
+ * NULL, a refusal by the session (`MIDGE_RESULT_QUEUE_FULL`, `_NOT_CONNECTED` with no
+ * offline queue, the server's Maximum QoS / Retain Available / Topic Alias Maximum:
+ * `_NOT_SUPPORTED`, its Maximum Packet Size: `_TOO_LARGE`) is returned here when midge
+ * knows it by the time this returns (always when midge's I/O thread was idle, as it is
+ * for an offline client of an otherwise quiet process), else it, and any later failure
+ * (expiry, session lost, a PUBACK/PUBREC failure code), is delivered as a
+ * `MIDGE_EVENT_PUBLISH_COMPLETE` whose `midge_ack_result` is the failure, to the publish
+ * callback or else `midge_client_next_event`, with or without completion events. With a
+ * completion, every outcome goes to it (and a failure becomes such an event if the
+ * completion is freed before the outcome).
  */
 midge_result midge_client_publish(midge_client *client,
                                   const char *topic,
@@ -961,6 +998,13 @@ midge_result midge_client_publish_wait(midge_client *client,
  * `MIDGE_SUB_RETAIN_AS_PUBLISHED` and one of `MIDGE_SUB_RETAIN_IF_NEW` /
  * `MIDGE_SUB_RETAIN_NONE`. `properties` may carry a Subscription Identifier and User
  * Properties. Returns at once; the completion (optional) ends with the SUBACK.
+ *
+ * Failures: bad arguments here. A refusal by the session (the server's Maximum Packet
+ * Size: `MIDGE_RESULT_TOO_LARGE`; wildcards, shared subscriptions or subscription
+ * identifiers it does not support: `_NOT_SUPPORTED`) goes to the completion; with
+ * `completion` NULL it is returned here when known by then, else delivered as a
+ * `MIDGE_EVENT_SUBSCRIBE_COMPLETE` with the failure (subscribe callback or
+ * `midge_client_next_event`), as for `midge_client_publish`.
  */
 midge_result midge_client_subscribe(midge_client *client,
                                     const char *const *filters,
@@ -984,6 +1028,8 @@ midge_result midge_client_subscribe_wait(midge_client *client,
 
 /**
  * Unsubscribes from `count` filters; the completion (optional) ends with the UNSUBACK.
+ * Failures are reported as for `midge_client_subscribe` (event kind
+ * `MIDGE_EVENT_UNSUBSCRIBE_COMPLETE`).
  */
 midge_result midge_client_unsubscribe(midge_client *client,
                                       const char *const *filters,
@@ -1007,6 +1053,10 @@ midge_result midge_client_unsubscribe_wait(midge_client *client,
  * Will) and optional `properties` (Session Expiry Interval, Reason String, User
  * Properties), then closes the connection; no reconnection follows until
  * `midge_client_connect`. The completion (optional) ends when the connection is closed.
+ *
+ * Failures: bad arguments here. A refusal by the session (properties it cannot send) goes
+ * to the completion; with `completion` NULL it is returned here when known by then (the
+ * I/O thread was idle), else only logged (`MIDGE_LOG_WARN`): there is no disconnect event.
  */
 midge_result midge_client_disconnect(midge_client *client,
                                      int reason_code,
@@ -1023,6 +1073,11 @@ midge_result midge_client_disconnect_wait(midge_client *client,
 
 /**
  * Starts re-authentication (4.12.1) with the authenticator set in the options.
+ *
+ * Failures: a refusal (not connected, no authenticator) goes to the
+ * completion (which ends when the exchange starts); with `completion` NULL it is only
+ * logged (`MIDGE_LOG_WARN`). Success is the `MIDGE_EVENT_REAUTHENTICATED` event; a
+ * re-authentication the server refuses ends the connection (`MIDGE_EVENT_CONNECTION_LOST`).
  */
 midge_result midge_client_reauthenticate(midge_client *client, midge_completion **completion);
 
@@ -1045,11 +1100,21 @@ midge_result midge_client_request(midge_client *client,
  * The pull interface: waits up to `timeout_ms` for the client's next event and puts it in
  * `*event` (free it with `midge_event_free`). `MIDGE_RESULT_TIMEOUT` when none came,
  * `MIDGE_RESULT_CLOSED` after the `MIDGE_EVENT_CLOSED` event. QoS 1/2 messages are
- * acknowledged when handed out here. Receives nothing while callbacks are registered.
+ * acknowledged when handed out here. It receives every event no callback took: callbacks
+ * and this loop may be mixed (e.g. a log callback, messages pulled here).
  */
 midge_result midge_client_next_event(midge_client *client,
                                      uint32_t timeout_ms,
                                      midge_event **event);
+
+/**
+ * A file descriptor that is readable exactly while events wait for
+ * `midge_client_next_event` (and not readable once they have all been taken), for
+ * `poll()`/epoll/libuv/asyncio main loops that wait without a thread; -1 for a NULL or
+ * freed client. The client owns it: do not read, write or close it; it is valid until
+ * `midge_client_free`. The same descriptor is returned on every call.
+ */
+int midge_client_event_fd(const midge_client *client);
 
 /**
  * Puts the client's socket I/O so far in `*stats`: how many writes and reads moved how many
@@ -1757,11 +1822,23 @@ midge_result midge_options_set_tcp_buffers(midge_options *options,
                                            size_t receive_bytes);
 
 /**
- * How many events may wait for the application (in `midge_client_next_event` or behind a
- * slow callback) before QoS 0 messages are dropped and counted (default 100,000). QoS 1
- * and 2 messages are never dropped: the server waits for their acknowledgements.
+ * How many messages may wait for the application (for `midge_client_next_event` or behind
+ * a callback; other events are few and do not count) before midge stops reading the
+ * client's socket (default 100,000): it reads again once the application has taken
+ * messages, and meanwhile the server's flow control holds further ones (backpressure, not
+ * loss). One read (64 KiB) may pass the bound; only past twice the bound are QoS 0
+ * messages dropped and counted (`MIDGE_EVENT_MESSAGES_DROPPED`), QoS 1 and 2 never.
  */
 midge_result midge_options_set_event_queue_limit(midge_options *options, size_t limit);
+
+/**
+ * The same bound as `midge_options_set_event_queue_limit`, in bytes: a message counts its
+ * approximate memory (a message: payload, topic and properties, plus a small overhead).
+ * Default 64 MiB, and never more than half the memory budget
+ * (`midge_options_set_memory_budget`: 8 MiB with the default 16 MiB budget); whichever
+ * bound is reached first stops reading (one read, 64 KiB, may pass it).
+ */
+midge_result midge_options_set_event_queue_bytes(midge_options *options, size_t max_bytes);
 
 /**
  * Which log lines the client produces for `midge_client_on_log`: a `midge_log_level`
@@ -1773,7 +1850,9 @@ midge_result midge_options_set_log_level(midge_options *options, int level);
  * Deliver `MIDGE_EVENT_PUBLISH_COMPLETE`, `MIDGE_EVENT_SUBSCRIBE_COMPLETE` and
  * `MIDGE_EVENT_UNSUBSCRIBE_COMPLETE` to `midge_client_next_event` (default off, so that a
  * pull loop that ignores them does not accumulate them). The publish, subscribe and
- * unsubscribe callbacks receive completions whenever they are registered.
+ * unsubscribe callbacks receive completions whenever they are registered. Either way, the
+ * failure of a request made with no completion (or whose completion was freed first) is
+ * always delivered as such an event.
  */
 midge_result midge_options_set_completion_events(midge_options *options, bool on);
 

@@ -417,6 +417,18 @@ public:
                       "midge_options_set_offline_queue");
         return *this;
     }
+    /// How many messages may wait for the application before midge stops reading the
+    /// socket (backpressure), and the same bound in approximate bytes.
+    Options& event_queue_limit(size_t messages) {
+        detail::check(midge_options_set_event_queue_limit(o_, messages),
+                      "midge_options_set_event_queue_limit");
+        return *this;
+    }
+    Options& event_queue_bytes(size_t bytes) {
+        detail::check(midge_options_set_event_queue_bytes(o_, bytes),
+                      "midge_options_set_event_queue_bytes");
+        return *this;
+    }
     /// Deliver publish/subscribe/unsubscribe completion events to next_event (default off).
     Options& completion_events(bool on) {
         detail::check(midge_options_set_completion_events(o_, on),
@@ -896,8 +908,8 @@ public:
     }
 
     /// The pull interface: the next event, or std::nullopt when none came in `timeout`.
-    /// Throws Error(MIDGE_RESULT_CLOSED) once the client is closed. Receives nothing while
-    /// callbacks are registered.
+    /// Throws Error(MIDGE_RESULT_CLOSED) once the client is closed. Receives every event
+    /// no registered callback takes (callbacks and this loop may be mixed).
     std::optional<Event> next_event(Duration timeout) {
         midge_event* event = nullptr;
         midge_result r = midge_client_next_event(c_, detail::millis(timeout), &event);
@@ -906,6 +918,16 @@ public:
         }
         detail::check(r, "midge_client_next_event");
         return Event(event);
+    }
+
+    /// A descriptor readable while events wait for next_event, for poll()/epoll loops
+    /// (owned by the client: never read or close it).
+    int event_fd() const {
+        int fd = midge_client_event_fd(c_);
+        if (fd < 0) {
+            throw Error(MIDGE_RESULT_INVALID_ARGUMENT, "midge_client_event_fd");
+        }
+        return fd;
     }
 
     /// The client's socket I/O so far: writes and reads that moved data, and their bytes.

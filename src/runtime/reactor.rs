@@ -33,7 +33,7 @@ use parking_lot::Mutex;
 
 use super::backoff::{Backoff, Jitter, ReconnectPolicy};
 use super::completion::Completion;
-use super::dispatch::{IoSink, Mailbox};
+use super::dispatch::{IoSink, Mailbox, Room};
 use super::event::{ClientEvent, IoCounters, LogLevel};
 use super::memory::MemoryGauge;
 use super::shutdown::Service;
@@ -70,6 +70,8 @@ pub(crate) struct ConnSettings {
     /// Deliver completion events to the mailbox (callbacks / `next_event`), besides handles.
     /// Shared with the `Client`, which may switch it at any time.
     pub completion_events: Arc<AtomicBool>,
+    /// Whether the session is connected, for `Client::is_connected`.
+    pub connected: Arc<AtomicBool>,
     pub log_level: LogLevel,
     /// How long the I/O thread polls without sleeping before it sleeps (the longest any
     /// client asked for).
@@ -103,11 +105,6 @@ pub(crate) enum Command {
         client: usize,
         request: PublishRequest,
         completion: Completion<PublishAck>,
-    },
-    /// A publish nobody waits on (no handle, no completion events): no completion is made.
-    PublishDetached {
-        client: usize,
-        request: PublishRequest,
     },
     Subscribe {
         client: usize,
@@ -146,6 +143,8 @@ pub(crate) enum Command {
     },
     /// Runs the events an inline callback was installed after (on the I/O thread only).
     RunInline { mailbox: Arc<Mailbox> },
+    /// The client's mailbox has room again: read its socket.
+    Resume { client: usize },
     /// The requester gave up waiting.
     ForgetRequest { client: usize, correlation: Bytes },
     Close {
@@ -236,6 +235,10 @@ impl IoSink for ReactorHandle {
     fn run_inline(&self, mailbox: Arc<Mailbox>) {
         self.send(Command::RunInline { mailbox });
     }
+
+    fn resume(&self, client: usize) {
+        self.send(Command::Resume { client });
+    }
 }
 
 thread_local! {
@@ -317,6 +320,11 @@ struct Conn {
     /// Requests waiting for their reply, by Correlation Data.
     replies: HashMap<Bytes, Completion<Message>>,
     out_events: Vec<ClientEvent>,
+    /// Bytes read from the socket whose events have not reached the mailbox yet (the
+    /// backpressure check counts them).
+    undelivered: usize,
+    /// Read once more despite backpressure (a keep-alive deadline while paused).
+    force_read: bool,
 }
 
 impl Conn {
@@ -349,6 +357,8 @@ impl Conn {
             close_waiter: None,
             replies: HashMap::new(),
             out_events: Vec::new(),
+            undelivered: 0,
+            force_read: false,
         }
     }
 }
@@ -646,15 +656,8 @@ impl Reactor {
                 completion,
                 |s| s.publish_checked(request, now),
                 |c| &mut c.publishes,
+                |id, result| ClientEvent::PublishComplete { id, result },
             ),
-            Command::PublishDetached { client, request } => {
-                if let Some(c) = self.conns.get_mut(&client) {
-                    if let Err(e) = c.session.publish_checked(request, now) {
-                        log(c, LogLevel::Warn, |_| format!("publish refused: {e}"));
-                    }
-                    self.mark(client);
-                }
-            }
             Command::Subscribe {
                 client,
                 subscriptions,
@@ -665,6 +668,7 @@ impl Reactor {
                 completion,
                 |s| s.subscribe(subscriptions, properties, now),
                 |c| &mut c.subscribes,
+                |id, result| ClientEvent::SubscribeComplete { id, result },
             ),
             Command::Unsubscribe {
                 client,
@@ -676,6 +680,7 @@ impl Reactor {
                 completion,
                 |s| s.unsubscribe(filters, properties, now),
                 |c| &mut c.unsubscribes,
+                |id, result| ClientEvent::UnsubscribeComplete { id, result },
             ),
             Command::Disconnect {
                 client,
@@ -684,11 +689,7 @@ impl Reactor {
                 completion,
             } => self.disconnect(client, reason_code, properties, completion, now),
             Command::Reauthenticate { client, completion } => {
-                let Some(c) = self.conns.get_mut(&client) else {
-                    return completion.complete(Err(Error::Closed));
-                };
-                completion.complete(c.session.reauthenticate(now).map_err(Into::into));
-                self.mark(client);
+                self.reauthenticate(client, &completion, now);
             }
             Command::ChangeConnect(id, change, done) => self.change_connect(id, change, &done),
             Command::Ack { client, tokens } => {
@@ -706,6 +707,9 @@ impl Reactor {
                 reply,
             } => self.start_request(client, request, correlation, reply, now),
             Command::RunInline { mailbox } => mailbox.run_queued(),
+            // Read on to the end of what waits: the edges that came while reading was
+            // paused were spent.
+            Command::Resume { client } => self.on_io(client, true, false, true, now),
             Command::ForgetRequest {
                 client,
                 correlation,
@@ -745,6 +749,22 @@ impl Reactor {
         }
     }
 
+    fn reauthenticate(&mut self, client: usize, completion: &Completion<()>, now: Instant) {
+        let Some(c) = self.conns.get_mut(&client) else {
+            return completion.complete(Err(Error::Closed));
+        };
+        if let Err(e) = c.session.reauthenticate(now) {
+            let message = format!("re-authentication refused: {e}");
+            if completion.complete_unread(Err(e.into())) {
+                // Nobody holds the completion: the log is what is left.
+                log(c, LogLevel::Warn, |_| message);
+            }
+        } else {
+            completion.complete(Ok(()));
+        }
+        self.mark(client);
+    }
+
     fn change_connect(&mut self, client: usize, change: ConnectChange, done: &Completion<()>) {
         let Some(c) = self.conns.get_mut(&client) else {
             return done.complete(Err(Error::Closed));
@@ -773,13 +793,15 @@ impl Reactor {
         self.mark(client);
     }
 
-    /// Hands a request to the session and keeps its completion until the session reports.
+    /// Hands a request to the session and keeps its completion until the session reports;
+    /// a refusal ends it at once (reported like any outcome, see [`Self::finish`]).
     fn request<T: Clone>(
         &mut self,
         client: usize,
         completion: Completion<T>,
         start: impl FnOnce(&mut Session) -> Result<RequestId, RequestError>,
         pending: fn(&mut Conn) -> &mut HashMap<RequestId, Completion<T>>,
+        event: fn(u64, Result<T, RequestError>) -> ClientEvent,
     ) {
         let Some(c) = self.conns.get_mut(&client) else {
             return completion.complete(Err(Error::Closed));
@@ -788,7 +810,10 @@ impl Reactor {
             Ok(id) => {
                 pending(c).insert(id, completion);
             }
-            Err(e) => completion.complete(Err(e.into())),
+            Err(e) => {
+                log(c, LogLevel::Warn, |_| format!("request refused: {e}"));
+                Self::finish(c, Some(completion), &Err(e), event);
+            }
         }
         self.mark(client);
     }
@@ -811,7 +836,13 @@ impl Reactor {
                     c.disconnect_waiters.push(completion);
                 }
                 // Refused (and nothing sent): the connection, and reconnecting, go on.
-                Err(e) => completion.complete(Err(e.into())),
+                Err(e) => {
+                    let message = format!("disconnect refused: {e}");
+                    if completion.complete_unread(Err(e.into())) {
+                        // Nobody holds the completion: the log is what is left.
+                        log(c, LogLevel::Warn, |_| message);
+                    }
+                }
             }
         } else {
             c.wanted = false;
@@ -969,6 +1000,8 @@ impl Reactor {
             c.out_events.push(ClientEvent::ConnectionLost(cause));
         }
         self.schedule_reconnect(client, now);
+        // With or without a reconnection, the failure is delivered by the next `process`.
+        self.mark(client);
     }
 
     fn schedule_reconnect(&mut self, client: usize, now: Instant) {
@@ -1081,6 +1114,19 @@ impl Reactor {
                             c.session.set_output_blocked(true, now);
                             break;
                         }
+                        // Backpressure: while the application has not taken its events,
+                        // the socket waits (and the server's flow control with it); the
+                        // mailbox sends `Resume` when there is room.
+                        match may_read(&mut c.force_read, &c.mailbox, c.undelivered) {
+                            Room::Yes => {}
+                            Room::Full => break,
+                            Room::Later => {
+                                if !self.read_on.contains(&client) {
+                                    self.read_on.push(client);
+                                }
+                                break;
+                            }
+                        }
                         reads += 1;
                         match stream.read(&mut self.read_buf) {
                             Ok(0) => {
@@ -1092,6 +1138,7 @@ impl Reactor {
                                 return;
                             }
                             Ok(n) => {
+                                c.undelivered += n;
                                 c.settings.io.read(n);
                                 c.session.handle_read(&self.read_buf[..n], now);
                                 c.settings
@@ -1133,6 +1180,9 @@ impl Reactor {
             c.settings.io.store_session(c.session.stats(now), now);
         }
         self.after_close(client, now);
+        // Whether or not a reconnection follows, the events of the loss are delivered by
+        // the client's next `process`.
+        self.mark(client);
     }
 
     /// Writes what is buffered; returns an error when the connection broke.
@@ -1199,6 +1249,16 @@ impl Reactor {
                 _ => {}
             }
         }
+        if matches!(c.phase, Phase::Open { .. }) && c.mailbox.is_paused() {
+            // Backpressure must not cost the connection: the keep-alive deadline needs the
+            // server's packets (a PINGRESP among them) seen, so a paused client reads once
+            // here, one chunk past its bound per keep-alive period.
+            c.force_read = true;
+            self.on_io(client, true, false, false, now);
+        }
+        let Some(c) = self.conns.get_mut(&client) else {
+            return;
+        };
         c.session.handle_timeout(now);
         self.mark(client);
     }
@@ -1316,13 +1376,15 @@ impl Reactor {
         self.finish_close(client);
         self.update_timer(client);
         if let Some(c) = self.conns.get_mut(&client) {
+            c.undelivered = 0;
             c.settings.io.store_session(c.session.stats(now), now);
             Self::deliver(&mut self.deferred, &c.mailbox, &mut c.out_events);
         }
     }
 
-    /// Ends a request's completion and, when completion events are on, reports it as an
-    /// event carrying the completion's id.
+    /// Ends a request's completion and reports it as an event carrying the completion's id
+    /// when completion events are on, and in any case for a failure nobody will read from
+    /// the completion (the application let go of it): no failure goes unreported.
     fn finish<T: Clone>(
         c: &mut Conn,
         done: Option<Completion<T>>,
@@ -1332,10 +1394,10 @@ impl Reactor {
         let Some(done) = done else {
             return;
         };
-        if c.settings.completion_events.load(Ordering::Relaxed) {
+        let unread = done.complete_unread(result.clone().map_err(Into::into));
+        if c.settings.completion_events.load(Ordering::Relaxed) || unread && result.is_err() {
             c.out_events.push(event(done.id(), result.clone()));
         }
-        done.complete(result.clone().map_err(Into::into));
     }
 
     fn on_session_event(
@@ -1351,12 +1413,14 @@ impl Reactor {
                 c.settings
                     .protocol_level
                     .store(info.protocol_version.level(), Ordering::Relaxed);
+                c.settings.connected.store(true, Ordering::Release);
                 for w in c.connect_waiters.drain(..) {
                     w.complete(Ok((**info).clone()));
                 }
                 true
             }
             Event::Disconnected(cause) => {
+                c.settings.connected.store(false, Ordering::Release);
                 for w in c.connect_waiters.drain(..) {
                     w.complete(Err(cause.clone().into()));
                 }
@@ -1524,6 +1588,15 @@ fn log(c: &mut Conn, level: LogLevel, message: impl FnOnce(&Conn) -> String) {
     if level <= c.settings.log_level && level != LogLevel::Off {
         let message = message(c);
         c.out_events.push(ClientEvent::Log { level, message });
+    }
+}
+
+/// Whether to read a client's socket now: its mailbox's room, unless a read is forced.
+fn may_read(force: &mut bool, mailbox: &Mailbox, undelivered: usize) -> Room {
+    if std::mem::take(force) {
+        Room::Yes
+    } else {
+        mailbox.room(undelivered)
     }
 }
 

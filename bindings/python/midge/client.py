@@ -619,6 +619,8 @@ class Client:
         request_response_information: bool = False,
         linger: float = 0.0,
         protocol_version: ProtocolVersion = ProtocolVersion.V5,
+        event_queue_limit: Optional[int] = None,
+        event_queue_bytes: Optional[int] = None,
     ) -> None:
         self._state: Optional[_State] = None
         _v.text(broker, "broker")
@@ -666,6 +668,10 @@ class Client:
                 _check(lib.midge_options_set_request_response_information(opts, True))
             _v.seconds(linger, "linger", 0.01)
             _check(lib.midge_options_set_linger(opts, int(round(linger * 1e6))))
+            if event_queue_limit is not None:
+                _check(lib.midge_options_set_event_queue_limit(opts, _u(event_queue_limit, 2**63 - 1, "event_queue_limit")))
+            if event_queue_bytes is not None:
+                _check(lib.midge_options_set_event_queue_bytes(opts, _u(event_queue_bytes, 2**63 - 1, "event_queue_bytes")))
             _check(lib.midge_options_set_connect_timeout(opts, _ms(connect_timeout)))
             _check(lib.midge_options_set_connack_timeout(opts, _ms(connect_timeout)))
             out = c_void_p()
@@ -1034,6 +1040,22 @@ class Client:
             lib.midge_message_free(byref(reply))
 
     # -- receiving --
+
+    def event_fd(self) -> int:
+        """A file descriptor that is readable while events wait to be taken by
+        :meth:`next_message` / :meth:`messages`, for ``select``/``selectors``/asyncio loops
+        that wait without a thread (e.g. ``loop.add_reader(c.event_fd(), on_ready)``, then
+        ``c.next_message(timeout=0)`` until it returns None). Owned by the client: do not
+        read or close it. Only for a client with no callbacks: with ``on_message`` set,
+        messages go to the callback and do not make it readable."""
+        fd = lib.midge_client_event_fd(self._st.get())
+        if fd < 0:
+            raise Closed("the client is closed", result=Result.CLOSED)
+        return int(fd)
+
+    def fileno(self) -> int:
+        """:meth:`event_fd`, so that the client itself can be passed to ``select``."""
+        return self.event_fd()
 
     def next_message(self, timeout: Optional[float] = None) -> Optional[Message]:
         """The next received message, waiting up to ``timeout`` seconds (None: no limit);
