@@ -463,6 +463,9 @@ typedef struct {
    * number in `len`.
    */
   const uint8_t *data;
+  /**
+   * The number of bytes at `data` (0 for the other kinds).
+   */
   size_t len;
 } midge_property;
 
@@ -475,11 +478,17 @@ typedef struct {
    * Writes to the socket that sent data.
    */
   uint64_t writes;
+  /**
+   * Bytes those writes sent.
+   */
   uint64_t bytes_sent;
   /**
    * Reads from the socket that returned data.
    */
   uint64_t reads;
+  /**
+   * Bytes those reads returned.
+   */
   uint64_t bytes_received;
 } midge_io_stats;
 

@@ -2,7 +2,9 @@
 
 ``pip install ./bindings/python`` runs ``cargo build --release`` on the repository's
 Cargo.toml (override with ``MIDGE_CARGO_MANIFEST``) and copies the shared library next to
-``midge/__init__.py``, where ``import midge`` finds it. ``MIDGE_PREBUILT_LIBRARY`` bundles
+``midge/__init__.py``, where ``import midge`` finds it. cargo builds in ``$CARGO_TARGET_DIR``,
+else in the repository's ``target/`` when it is writable, else (a read-only checkout) in
+the system's temporary directory. ``MIDGE_PREBUILT_LIBRARY`` bundles
 an existing build instead of running cargo.
 """
 
@@ -13,9 +15,11 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from typing import Callable, Mapping
 
-from setuptools import setup
+from setuptools import Distribution, setup
 from setuptools.command.build_py import build_py as _build_py
 
 HERE = Path(__file__).resolve().parent
@@ -38,6 +42,20 @@ def _cargo() -> str:
     raise RuntimeError("midge: cargo (the Rust toolchain) is needed to build libmidge")
 
 
+def target_dir(
+    default: Path, env: Mapping[str, str], temp: Path, can_write: Callable[[Path], bool] = lambda p: os.access(p, os.W_OK)
+) -> Path:
+    """Where cargo builds: ``$CARGO_TARGET_DIR`` if set; else the repository's own target
+    directory when it can be written (an incremental build); else, for a read-only
+    checkout, ``<temp>/midge-cargo-target``."""
+    if env.get("CARGO_TARGET_DIR"):
+        return Path(env["CARGO_TARGET_DIR"])
+    probe = default if default.exists() else default.parent
+    if can_write(probe):
+        return default
+    return temp / "midge-cargo-target"
+
+
 def build_library() -> Path:
     prebuilt = os.environ.get("MIDGE_PREBUILT_LIBRARY")
     if prebuilt:
@@ -49,14 +67,19 @@ def build_library() -> Path:
             "MIDGE_CARGO_MANIFEST / MIDGE_PREBUILT_LIBRARY" % manifest
         )
     cargo = _cargo()
-    subprocess.run([cargo, "build", "--release", "--manifest-path", str(manifest)], check=True)
     meta = subprocess.run(
         [cargo, "metadata", "--format-version", "1", "--no-deps", "--manifest-path", str(manifest)],
         check=True,
         capture_output=True,
         text=True,
     )
-    target = Path(json.loads(meta.stdout)["target_directory"])
+    target = target_dir(
+        Path(json.loads(meta.stdout)["target_directory"]), os.environ, Path(tempfile.gettempdir())
+    )
+    subprocess.run(
+        [cargo, "build", "--release", "--manifest-path", str(manifest), "--target-dir", str(target)],
+        check=True,
+    )
     lib = target / "release" / LIBRARY_NAME
     if not lib.is_file():
         raise RuntimeError("midge: cargo did not produce %s" % lib)
@@ -96,4 +119,12 @@ try:  # a platform wheel (the package carries a native library), for any Python 
 except ImportError:
     pass
 
-setup(cmdclass=cmdclass)
+class BinaryDistribution(Distribution):
+    """The package carries a native library: its files go to platlib, at the wheel's root."""
+
+    def has_ext_modules(self) -> bool:
+        return True
+
+
+if __name__ == "__main__":
+    setup(cmdclass=cmdclass, distclass=BinaryDistribution)

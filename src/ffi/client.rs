@@ -67,9 +67,11 @@ pub enum midge_qos {
 pub struct midge_io_stats {
     /// Writes to the socket that sent data.
     pub writes: u64,
+    /// Bytes those writes sent.
     pub bytes_sent: u64,
     /// Reads from the socket that returned data.
     pub reads: u64,
+    /// Bytes those reads returned.
     pub bytes_received: u64,
 }
 

@@ -26,6 +26,7 @@ pub struct midge_property {
     /// Binary properties (Correlation Data, Authentication Data): the bytes and their
     /// number in `len`.
     pub data: *const u8,
+    /// The number of bytes at `data` (0 for the other kinds).
     pub len: usize,
 }
 

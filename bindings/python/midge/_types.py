@@ -3,36 +3,34 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
+from . import _validate as _v
 from ._enums import DisconnectKind, QoS, ReasonCode, RetainHandling
+from .errors import InvalidProperty, InvalidType
 
 UserProperties = Tuple[Tuple[str, str], ...]
 Payload = Union[bytes, bytearray, memoryview, str, None]
 
 
-def _user_props(pairs: Optional[Iterable[Tuple[str, str]]]) -> UserProperties:
-    if pairs is None:
-        return ()
-    out = []
-    for pair in pairs:
-        k, v = pair
-        if not isinstance(k, str) or not isinstance(v, str):
-            raise TypeError("user properties are (str, str) pairs, got %r" % (pair,))
-        out.append((k, v))
-    return tuple(out)
+def _user_props(pairs: Any) -> UserProperties:
+    return _v.user_properties(pairs)
 
 
 @dataclass(frozen=True)
 class Properties:
-    """MQTT 5 message properties (publish, will, received messages).
+    """MQTT 5 message properties (publish, will, received messages), named as in the
+    standard (3.3.2.3).
 
-    ``user_properties`` is a sequence of (name, value) pairs, kept as a tuple (order and
-    repeats preserved). ``subscription_identifiers`` is filled in received messages only.
+    ``payload_format_indicator`` is 0 (bytes) or 1 (UTF-8 text); ``message_expiry_interval``
+    is in seconds; ``user_properties`` is a sequence of (name, value) pairs or a dict, kept
+    as a tuple (order and repeats preserved). ``subscription_identifiers`` is filled in
+    received messages only. Every field is checked when the object is made: a wrong type
+    raises :class:`~midge.InvalidType`, a value out of range :class:`~midge.InvalidArgument`.
     """
 
-    payload_format: Optional[int] = None
-    message_expiry: Optional[int] = None
+    payload_format_indicator: Optional[int] = None
+    message_expiry_interval: Optional[int] = None
     content_type: Optional[str] = None
     response_topic: Optional[str] = None
     correlation_data: Optional[bytes] = None
@@ -40,12 +38,39 @@ class Properties:
     subscription_identifiers: Tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
+        _v.optional_integer(self.payload_format_indicator, "payload_format_indicator", 1)
+        _v.optional_integer(self.message_expiry_interval, "message_expiry_interval", _v.U32_MAX)
+        if self.content_type is not None:
+            _v.text(self.content_type, "content_type")
+        if self.response_topic is not None:
+            _v.text(self.response_topic, "response_topic")
+        if self.correlation_data is not None:
+            object.__setattr__(self, "correlation_data", _v.binary(self.correlation_data, "correlation_data"))
         object.__setattr__(self, "user_properties", _user_props(self.user_properties))
+        ids = self.subscription_identifiers
+        if isinstance(ids, (str, bytes)) or not hasattr(ids, "__iter__"):
+            raise InvalidType("subscription_identifiers must be a sequence of int, not %s" % type(ids).__name__)
         object.__setattr__(
-            self, "subscription_identifiers", tuple(int(i) for i in self.subscription_identifiers)
+            self,
+            "subscription_identifiers",
+            tuple(_v.integer(i, "subscription identifier", 268435455, 1) for i in ids),
         )
-        if self.correlation_data is not None and not isinstance(self.correlation_data, bytes):
-            object.__setattr__(self, "correlation_data", bytes(self.correlation_data))
+
+    @classmethod
+    def of(cls, value: Union["Properties", Dict[str, Any], None]) -> Optional["Properties"]:
+        """``value`` as Properties: a Properties, a dict of its field names, or None. An
+        unknown name raises :class:`~midge.InvalidProperty` listing the known ones."""
+        if value is None or isinstance(value, Properties):
+            return value
+        if isinstance(value, dict):
+            known = [f for f in cls.__dataclass_fields__]
+            unknown = [k for k in value if k not in known]
+            if unknown:
+                raise InvalidProperty(
+                    "unknown message property %r (known: %s)" % (unknown[0], ", ".join(known))
+                )
+            return cls(**value)
+        raise InvalidType("properties must be a midge.Properties or a dict, not %s" % type(value).__name__)
 
 
 @dataclass(frozen=True)
@@ -68,14 +93,24 @@ class Message:
 class Will:
     """The Last Will, published by the server if the connection ends abnormally.
 
-    ``delay`` is the Will Delay Interval in seconds (None: no delay)."""
+    ``will_delay_interval`` is the Will Delay Interval in seconds (None: no delay);
+    ``properties`` a :class:`Properties` or a dict of its field names. Checked when made."""
 
     topic: str
     payload: Payload = b""
     qos: int = 0
     retain: bool = False
     properties: Optional[Properties] = None
-    delay: Optional[int] = None
+    will_delay_interval: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        _v.text(self.topic, "will topic")
+        if self.payload is not None and not isinstance(self.payload, str):
+            _v.binary(self.payload, "will payload")
+        _v.qos(self.qos, "will qos")
+        _v.flag(self.retain, "will retain")
+        object.__setattr__(self, "properties", Properties.of(self.properties))
+        _v.optional_integer(self.will_delay_interval, "will_delay_interval", _v.U32_MAX)
 
 
 @dataclass(frozen=True)
@@ -85,23 +120,32 @@ class Reconnect:
     initial: float = 0.25
     maximum: float = 30.0
 
+    def __post_init__(self) -> None:
+        _v.seconds(self.initial, "Reconnect.initial")
+        _v.seconds(self.maximum, "Reconnect.maximum")
+        if self.maximum < self.initial:
+            raise _v.InvalidArgument("Reconnect.maximum %r s is below initial %r s" % (self.maximum, self.initial))
+
 
 @dataclass(frozen=True)
 class SubscriptionOptions:
-    """The options of one subscription (3.8.3.1)."""
+    """The options of one subscription (3.8.3.1), checked when made."""
 
     qos: int = 0
     no_local: bool = False
     retain_as_published: bool = False
     retain_handling: RetainHandling = RetainHandling.SEND
 
+    def __post_init__(self) -> None:
+        _v.qos(self.qos, "qos")
+        _v.flag(self.no_local, "no_local")
+        _v.flag(self.retain_as_published, "retain_as_published")
+        _v.integer(self.retain_handling, "retain_handling", 2)
+
     def to_byte(self) -> int:
+        """The Subscription Options byte of 3.8.3.1."""
         q = int(self.qos)
-        if q not in (0, 1, 2):
-            raise ValueError("QoS %r is not 0, 1 or 2" % (self.qos,))
         rh = int(self.retain_handling)
-        if rh not in (0, 1, 2):
-            raise ValueError("retain handling %r is not 0, 1 or 2" % (self.retain_handling,))
         return q | (4 if self.no_local else 0) | (8 if self.retain_as_published else 0) | (rh << 4)
 
 

@@ -40,7 +40,8 @@ from ._types import (
     Will,
     _user_props,
 )
-from .errors import Closed, InvalidArgument, MidgeError, Timeout, error_for
+from . import _validate as _v
+from .errors import Closed, InvalidArgument, InvalidType, MidgeError, NotConnected, Timeout, error_for
 
 logger = logging.getLogger("midge")
 
@@ -76,9 +77,16 @@ def _text(b: Optional[bytes]) -> Optional[str]:
     return None if b is None else b.decode("utf-8", "replace")
 
 
+def _property_name(pid: int) -> str:
+    """A property's name as the standard writes it (``Message Expiry Interval``)."""
+    try:
+        return _PropertyId(pid).name.replace("_", " ").title()
+    except ValueError:
+        return "property 0x%02X" % pid
+
+
 def _cstr(s: str, what: str) -> bytes:
-    if not isinstance(s, str):
-        raise TypeError("%s must be a str, not %s" % (what, type(s).__name__))
+    _v.text(s, what)
     if "\0" in s:
         raise InvalidArgument("%s contains U+0000" % what, result=Result.INVALID_ARGUMENT)
     return s.encode("utf-8", "surrogatepass")
@@ -93,7 +101,7 @@ def _payload(p: Payload) -> bytes:
         return p.encode("utf-8")
     if isinstance(p, (bytearray, memoryview)):
         return bytes(p)
-    raise TypeError("payload must be bytes, bytearray, memoryview or str, not %s" % type(p).__name__)
+    raise InvalidType("payload must be bytes, bytearray, memoryview or str, not %s" % type(p).__name__)
 
 
 def _failure(rc: int) -> MidgeError:
@@ -155,8 +163,8 @@ def _read_message(m: int) -> Message:
         if lib.midge_message_subscription_identifier(m, i, byref(ident)) == 0:
             ids.append(ident.value)
     props = Properties(
-        payload_format=pf,
-        message_expiry=expiry,
+        payload_format_indicator=pf,
+        message_expiry_interval=expiry,
         content_type=_opt_text(lib.midge_message_content_type, m),
         response_topic=_opt_text(lib.midge_message_response_topic, m),
         correlation_data=correlation,
@@ -239,20 +247,18 @@ class _CProps:
 
     def int(self, pid: int, value: Optional[int]) -> "_CProps":
         if value is not None:
-            v = int(value)
-            if not 0 <= v <= _U32_MAX:
-                raise InvalidArgument("property %d: %d out of range" % (pid, v), result=Result.INVALID_ARGUMENT)
+            v = _v.integer(value, _property_name(pid), _U32_MAX)
             _check(lib.midge_properties_add_int(self._list(), pid, v))
         return self
 
     def string(self, pid: int, value: Optional[str]) -> "_CProps":
         if value is not None:
-            _check(lib.midge_properties_add_string(self._list(), pid, _cstr(value, "property")))
+            _check(lib.midge_properties_add_string(self._list(), pid, _cstr(value, _property_name(pid))))
         return self
 
     def binary(self, pid: int, value: Optional[bytes]) -> "_CProps":
         if value is not None:
-            b = _payload(value)
+            b = _v.binary(value, _property_name(pid))
             _check(lib.midge_properties_add_binary(self._list(), pid, b, len(b)))
         return self
 
@@ -268,8 +274,8 @@ class _CProps:
     def message(self, p: Optional[Properties]) -> "_CProps":
         if p is None:
             return self
-        self.int(_PropertyId.PAYLOAD_FORMAT_INDICATOR, p.payload_format)
-        self.int(_PropertyId.MESSAGE_EXPIRY_INTERVAL, p.message_expiry)
+        self.int(_PropertyId.PAYLOAD_FORMAT_INDICATOR, p.payload_format_indicator)
+        self.int(_PropertyId.MESSAGE_EXPIRY_INTERVAL, p.message_expiry_interval)
         self.string(_PropertyId.CONTENT_TYPE, p.content_type)
         self.string(_PropertyId.RESPONSE_TOPIC, p.response_topic)
         self.binary(_PropertyId.CORRELATION_DATA, p.correlation_data)
@@ -346,6 +352,8 @@ class _State:
         self.connack: Optional[ConnAck] = None
         self.disconnect_info: Optional[DisconnectInfo] = None
         self.connected = False
+        #: connect() was called at least once: a blocking publish can then complete.
+        self.connect_called = False
 
     # -- callbacks (midge's threads) --
 
@@ -582,7 +590,7 @@ class Client:
         *,
         client_id: str = "",
         clean_start: bool = True,
-        session_expiry: int = 0,
+        session_expiry_interval: int = 0,
         keep_alive: int = 60,
         username: Optional[str] = None,
         password: Union[bytes, str, None] = None,
@@ -597,22 +605,29 @@ class Client:
         linger: float = 0.0,
     ) -> None:
         self._state: Optional[_State] = None
-        self.connect_timeout = connect_timeout
+        _v.text(broker, "broker")
+        _v.flag(clean_start, "clean_start")
+        _v.flag(request_response_information, "request_response_information")
+        self.connect_timeout = _v.seconds(connect_timeout, "connect_timeout")
         opts = lib.midge_options_new()
         if not opts:
             raise MemoryError("midge_options_new")
         try:
             _check(lib.midge_options_set_client_id(opts, _cstr(client_id, "client_id")))
-            _check(lib.midge_options_set_clean_start(opts, bool(clean_start)))
+            _check(lib.midge_options_set_clean_start(opts, clean_start))
             _check(lib.midge_options_set_keep_alive(opts, _u(keep_alive, 0xFFFF, "keep_alive")))
-            _check(lib.midge_options_set_session_expiry(opts, _u(session_expiry, _U32_MAX, "session_expiry")))
+            _check(
+                lib.midge_options_set_session_expiry(
+                    opts, _u(session_expiry_interval, _U32_MAX, "session_expiry_interval")
+                )
+            )
             if username is not None:
                 _check(lib.midge_options_set_username(opts, _cstr(username, "username")))
             if password is not None:
                 pw = _payload(password)
                 _check(lib.midge_options_set_password(opts, pw, len(pw)))
             if will is not None:
-                _apply_will(lib.midge_options_set_will, opts, will)
+                _apply_will(lib.midge_options_set_will, opts, _will(will))
             if receive_maximum is not None:
                 _check(lib.midge_options_set_receive_maximum(opts, _u(receive_maximum, 0xFFFF, "receive_maximum")))
             if maximum_packet_size is not None:
@@ -624,13 +639,12 @@ class Client:
             elif isinstance(reconnect, Reconnect):
                 _check(lib.midge_options_set_reconnect(opts, True, _ms(reconnect.initial), _ms(reconnect.maximum)))
             elif reconnect is not True:
-                raise TypeError("reconnect must be True, False or a midge.Reconnect")
+                raise InvalidType("reconnect must be True, False or a midge.Reconnect, not %s" % type(reconnect).__name__)
             for k, v in _user_props(user_properties):
                 _check(lib.midge_options_add_user_property(opts, _cstr(k, "user property"), _cstr(v, "user property")))
             if request_response_information:
                 _check(lib.midge_options_set_request_response_information(opts, True))
-            if not 0.0 <= linger <= 0.01:
-                raise ValueError("linger %r is not between 0 and 0.01 s" % (linger,))
+            _v.seconds(linger, "linger", 0.01)
             _check(lib.midge_options_set_linger(opts, int(round(linger * 1e6))))
             _check(lib.midge_options_set_connect_timeout(opts, _ms(connect_timeout)))
             _check(lib.midge_options_set_connack_timeout(opts, _ms(connect_timeout)))
@@ -656,10 +670,12 @@ class Client:
         """Connects and waits for the CONNACK (``timeout`` defaults to ``connect_timeout``).
         Raises :class:`ConnectionRefused` (with ``reason_code``), :class:`Timeout`, or a
         transport error; after a failure no reconnection is attempted."""
+        wait = _v.timeout(timeout)
         st = self._st
         h = st.get()
+        st.connect_called = True
         out = c_void_p()
-        rc = lib.midge_client_connect_wait(h, _ms(self.connect_timeout if timeout is None else timeout), byref(out))
+        rc = lib.midge_client_connect_wait(h, _ms(self.connect_timeout if wait is None else wait), byref(out))
         if rc != 0:
             err = st.failure(rc)
             # Stop the reconnection midge would otherwise go on with.
@@ -678,19 +694,21 @@ class Client:
         self,
         reason_code: int = ReasonCode.NORMAL_DISCONNECTION,
         *,
-        session_expiry: Optional[int] = None,
+        session_expiry_interval: Optional[int] = None,
         reason_string: Optional[str] = None,
         user_properties: Optional[Iterable[Tuple[str, str]]] = None,
         timeout: float = 5.0,
     ) -> None:
         """Sends DISCONNECT (``DISCONNECT_WITH_WILL_MESSAGE`` asks the server to publish
         the will) and closes the connection; no reconnection follows until connect()."""
+        code = _v.integer(reason_code, "reason_code", 0xFF)
+        wait = _v.seconds(timeout, "timeout")
         st = self._st
         with _CProps() as props:
-            props.int(_PropertyId.SESSION_EXPIRY_INTERVAL, session_expiry)
+            props.int(_PropertyId.SESSION_EXPIRY_INTERVAL, session_expiry_interval)
             props.string(_PropertyId.REASON_STRING, reason_string)
             props.users(user_properties)
-            st.check(lib.midge_client_disconnect_wait(st.get(), int(reason_code), props.ptr, _ms(timeout)))
+            st.check(lib.midge_client_disconnect_wait(st.get(), code, props.ptr, _ms(wait)))
         with st.lock:
             st.connected = False
 
@@ -705,6 +723,8 @@ class Client:
 
     @property
     def closed(self) -> bool:
+        """True once :meth:`close` ran (or the client was freed); every call then raises
+        :class:`Closed`."""
         return self._state is None or self._state.handle is None
 
     def __enter__(self) -> "Client":
@@ -758,7 +778,7 @@ class Client:
         if will is None:
             st.check(lib.midge_client_clear_will(st.get()))
         else:
-            _apply_will(lib.midge_client_set_will, st.get(), will, st.check)
+            _apply_will(lib.midge_client_set_will, st.get(), _will(will), st.check)
 
     def set_credentials(self, username: Optional[str] = None, password: Union[bytes, str, None] = None) -> None:
         """Replaces the user name and password (``None``: none) for the next connect and
@@ -771,9 +791,8 @@ class Client:
     def set_clean_start(self, clean_start: bool) -> None:
         """Clean Start for the next connection only (the next connect or automatic
         reconnection); after it, reconnections resume the session again when
-        ``session_expiry`` is non-zero."""
-        if not isinstance(clean_start, bool):
-            raise InvalidArgument("clean_start must be a bool", result=Result.INVALID_ARGUMENT)
+        ``session_expiry_interval`` is non-zero."""
+        _v.flag(clean_start, "clean_start")
         st = self._st
         st.check(lib.midge_client_set_clean_start(st.get(), clean_start))
 
@@ -785,29 +804,41 @@ class Client:
         payload: Payload = b"",
         qos: int = 0,
         retain: bool = False,
-        properties: Optional[Properties] = None,
+        properties: Union[Properties, Dict[str, Any], None] = None,
         *,
         topic_alias: Optional[int] = None,
+        user_properties: _v.UserPropertiesArg = None,
     ) -> PublishHandle:
         """Starts a publish and returns at once; bad arguments raise here. While
         disconnected the message waits in midge's offline queue.
 
         ``topic_alias`` (1 up to the server's Topic Alias Maximum) binds that alias to
         ``topic``; with ``topic=""`` the message goes to the topic last bound to the alias.
-        midge sends the topic again with the alias on each new connection."""
-        st = self._st
+        midge sends the topic again with the alias on each new connection.
+
+        ``properties`` is a :class:`Properties` or a dict of its field names;
+        ``user_properties`` ((name, value) pairs or a dict) are sent after those of
+        ``properties``. Every argument is checked before anything is sent: a wrong type
+        raises :class:`InvalidType`, a value out of range :class:`InvalidArgument`."""
+        _cstr(topic, "topic")
         data = _payload(payload)
+        q = _v.qos(qos)
+        _v.flag(retain, "retain")
+        props_in = Properties.of(properties)
+        extra = _v.user_properties(user_properties)
+        st = self._st
         comp = c_void_p()
         with _CProps() as props:
-            props.message(properties)
+            props.message(props_in)
+            props.users(extra)
             if topic_alias is not None:
                 props.int(_PropertyId.TOPIC_ALIAS, _u(topic_alias, 0xFFFF, "topic_alias"))
             rc = lib.midge_client_publish(
-                st.get(), _cstr(topic, "topic"), data, len(data), int(qos), bool(retain),
+                st.get(), _cstr(topic, "topic"), data, len(data), q, retain,
                 props.ptr, byref(comp),
             )
         st.check(rc)
-        return PublishHandle(st, comp.value, int(qos))  # type: ignore[arg-type]
+        return PublishHandle(st, comp.value, q)  # type: ignore[arg-type]
 
     def publish(
         self,
@@ -815,16 +846,36 @@ class Client:
         payload: Payload = b"",
         qos: int = 0,
         retain: bool = False,
-        properties: Optional[Properties] = None,
+        properties: Union[Properties, Dict[str, Any], None] = None,
         timeout: Optional[float] = 10.0,
         *,
         topic_alias: Optional[int] = None,
+        user_properties: _v.UserPropertiesArg = None,
     ) -> PublishResult:
         """Publishes and waits until the message is written (QoS 0) or acknowledged
         (QoS 1: PUBACK, QoS 2: PUBCOMP, with the PUBREC's reason code). Raises
         :class:`Refused` (with ``reason_code``) when the server refuses it, :class:`Timeout`
-        when the wait ends first. ``topic_alias``: see :meth:`publish_async`."""
-        return self.publish_async(topic, payload, qos, retain, properties, topic_alias=topic_alias).wait(timeout)
+        when the wait ends first (``timeout`` in seconds, None: no limit). Arguments: see
+        :meth:`publish_async`.
+
+        Before the first :meth:`connect` there is nothing to wait for, so this raises
+        :class:`NotConnected` at once (use :meth:`publish_async` to queue a message until
+        the client connects)."""
+        wait = _v.timeout(timeout)
+        st = self._st
+        if not st.connect_called:
+            # Check the arguments first: a bad one is the more useful error.
+            _cstr(topic, "topic"), _payload(payload), _v.qos(qos), _v.flag(retain, "retain")
+            Properties.of(properties), _v.user_properties(user_properties)
+            raise NotConnected(
+                "publish() before connect(): call connect() first, or publish_async() to queue "
+                "the message until the client connects",
+                result=Result.NOT_CONNECTED,
+            )
+        handle = self.publish_async(
+            topic, payload, qos, retain, properties, topic_alias=topic_alias, user_properties=user_properties
+        )
+        return handle.wait(wait)
 
     # -- subscribe --
 
@@ -845,18 +896,21 @@ class Client:
 
         ``topic`` is a filter (with the options given as keywords) or a list of filters
         and ``(filter, SubscriptionOptions or qos)`` pairs."""
-        st = self._st
+        wait = _v.timeout(timeout)
         default = SubscriptionOptions(qos, no_local, retain_as_published, retain_handling)
+        ident = _v.optional_integer(subscription_identifier, "subscription_identifier", 268435455, 1)
+        extra = _v.user_properties(user_properties)
         subs: List[Tuple[str, SubscriptionOptions]] = []
-        if isinstance(topic, str):
-            subs.append((topic, default))
-        else:
-            for item in topic:
-                if isinstance(item, str):
-                    subs.append((item, default))
-                else:
-                    f, o = item
-                    subs.append((f, o if isinstance(o, SubscriptionOptions) else SubscriptionOptions(int(o))))
+        for item in _filters(topic, "(filter, SubscriptionOptions or qos) pairs"):
+            if isinstance(item, str):
+                subs.append((item, default))
+            elif isinstance(item, (tuple, list)) and len(item) == 2:
+                f, o = item
+                _v.text(f, "topic filter")
+                subs.append((f, o if isinstance(o, SubscriptionOptions) else SubscriptionOptions(_v.qos(o))))
+            else:
+                raise InvalidType("a subscription is a filter or a (filter, qos) pair, not %r" % (item,))
+        st = self._st
         if not subs:
             raise error_for(Result.INVALID_TOPIC, "no topic filters")
         n = len(subs)
@@ -864,10 +918,10 @@ class Client:
         options = (c_uint8 * n)(*[o.to_byte() for _, o in subs])
         codes = (c_uint8 * n)()
         with _CProps() as props:
-            props.int(_PropertyId.SUBSCRIPTION_IDENTIFIER, subscription_identifier)
-            props.users(user_properties)
+            props.int(_PropertyId.SUBSCRIPTION_IDENTIFIER, ident)
+            props.users(extra)
             rc = lib.midge_client_subscribe_wait(
-                st.get(), filters, options, n, props.ptr, _ms(timeout), codes
+                st.get(), filters, options, n, props.ptr, _ms(wait), codes
             )
         st.check(rc)
         return [_reason_code(c) for c in codes]
@@ -880,16 +934,20 @@ class Client:
         timeout: Optional[float] = 10.0,
     ) -> List[Union[ReasonCode, int]]:
         """Unsubscribes and waits for the UNSUBACK; returns its reason codes."""
+        wait = _v.timeout(timeout)
+        extra = _v.user_properties(user_properties)
+        topics = list(_filters(topic, "filters"))
+        for f in topics:
+            _v.text(f, "topic filter")
         st = self._st
-        topics = [topic] if isinstance(topic, str) else list(topic)
         if not topics:
             raise error_for(Result.INVALID_TOPIC, "no topic filters")
         n = len(topics)
         filters = (c_char_p * n)(*[_cstr(f, "topic filter") for f in topics])
         codes = (c_uint8 * n)()
         with _CProps() as props:
-            props.users(user_properties)
-            rc = lib.midge_client_unsubscribe_wait(st.get(), filters, n, props.ptr, _ms(timeout), codes)
+            props.users(extra)
+            rc = lib.midge_client_unsubscribe_wait(st.get(), filters, n, props.ptr, _ms(wait), codes)
         st.check(rc)
         return [_reason_code(c) for c in codes]
 
@@ -906,12 +964,14 @@ class Client:
         """Request/response (4.10): publishes to ``topic`` with ``response_topic`` and fresh
         Correlation Data, and returns the reply carrying the same Correlation Data. Subscribe
         to ``response_topic`` first. The reply is not delivered to messages()/on_message."""
+        q = _v.qos(qos)
+        wait = _v.timeout(timeout)
         st = self._st
         data = _payload(payload)
         reply = c_void_p()
         rc = lib.midge_client_request(
-            st.get(), _cstr(topic, "topic"), data, len(data), int(qos),
-            _cstr(response_topic, "response_topic"), _ms(timeout), byref(reply),
+            st.get(), _cstr(topic, "topic"), data, len(data), q,
+            _cstr(response_topic, "response_topic"), _ms(wait), byref(reply),
         )
         st.check(rc)
         try:
@@ -924,6 +984,7 @@ class Client:
     def next_message(self, timeout: Optional[float] = None) -> Optional[Message]:
         """The next received message, waiting up to ``timeout`` seconds (None: no limit);
         None when none came or the client is closed."""
+        timeout = _v.timeout(timeout)
         st = self._st
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
@@ -1038,15 +1099,29 @@ def _apply_will(setter: Callable[..., int], target: int, will: Will, check: Call
     wp = _payload(will.payload)
     with _CProps() as props:
         props.message(will.properties)
-        props.int(_PropertyId.WILL_DELAY_INTERVAL, will.delay)
+        props.int(_PropertyId.WILL_DELAY_INTERVAL, will.will_delay_interval)
         check(setter(target, _cstr(will.topic, "will topic"), wp, len(wp), int(will.qos), bool(will.retain), props.ptr))
 
 
 def _u(value: int, maximum: int, what: str) -> int:
-    v = int(value)
-    if not 0 <= v <= maximum:
-        raise InvalidArgument("%s %d is not in 0..%d" % (what, v, maximum), result=Result.INVALID_ARGUMENT)
-    return v
+    return _v.integer(value, what, maximum)
+
+
+def _will(will: Any) -> Will:
+    if not isinstance(will, Will):
+        raise InvalidType("will must be a midge.Will, not %s" % type(will).__name__)
+    return will
+
+
+def _filters(topic: Any, pairs: str) -> List[Any]:
+    """``topic`` as a list: one filter (a str) or an iterable of them (or of ``pairs``)."""
+    if isinstance(topic, str):
+        return [topic]
+    if isinstance(topic, (bytes, bytearray)) or not hasattr(topic, "__iter__"):
+        raise InvalidType(
+            "topic must be a filter (str) or a list of filters or %s, not %s" % (pairs, type(topic).__name__)
+        )
+    return list(topic)
 
 
 def version() -> str:

@@ -40,34 +40,55 @@ class MidgeError(Exception):
 
 
 class InvalidArgument(MidgeError, ValueError):
+    """An argument out of range or malformed. Also a ``ValueError``."""
+
     result = Result.INVALID_ARGUMENT
 
 
+class InvalidType(InvalidArgument, TypeError):
+    """An argument of the wrong Python type (``qos='1'``, ``retain='yes'``): raised by the
+    binding before anything reaches libmidge. Also a ``TypeError``."""
+
+
 class InvalidUtf8(InvalidArgument):
+    """A string that is not valid UTF-8 or holds a character MQTT forbids (1.5.4)."""
+
     result = Result.INVALID_UTF8
 
 
 class InvalidTopic(InvalidArgument):
+    """A topic name or filter that breaks the rules of 4.7 (wildcards in a topic name, an empty filter, ...)."""
+
     result = Result.INVALID_TOPIC
 
 
 class InvalidProperty(InvalidArgument):
+    """A property that is unknown, not allowed in this packet, or out of its range."""
+
     result = Result.INVALID_PROPERTY
 
 
 class InvalidAddress(InvalidArgument):
+    """A broker address that cannot be parsed or has an unsupported scheme."""
+
     result = Result.INVALID_ADDRESS
 
 
 class TooLarge(MidgeError):
+    """A packet larger than the server's Maximum Packet Size or the protocol's limit."""
+
     result = Result.TOO_LARGE
 
 
 class NotSupported(MidgeError):
+    """Something the server said it does not support (its CONNACK), or midge does not."""
+
     result = Result.NOT_SUPPORTED
 
 
 class QueueFull(MidgeError):
+    """The offline queue or the server's Receive Maximum leaves no room for the message."""
+
     result = Result.QUEUE_FULL
 
 
@@ -78,10 +99,14 @@ class Timeout(MidgeError, TimeoutError):
 
 
 class Pending(MidgeError):
+    """The operation has not finished yet (a zero-timeout poll)."""
+
     result = Result.PENDING
 
 
 class NotConnected(MidgeError, ConnectionError):
+    """The client is not connected and the call cannot wait for a connection."""
+
     result = Result.NOT_CONNECTED
 
 
@@ -104,10 +129,14 @@ class Refused(MidgeError):
 
 
 class SessionLost(MidgeError):
+    """The server did not keep the session, so this operation cannot complete."""
+
     result = Result.SESSION_LOST
 
 
 class Expired(MidgeError):
+    """The message expired (Message Expiry Interval) before it could be sent."""
+
     result = Result.EXPIRED
 
 
@@ -118,6 +147,8 @@ class Closed(MidgeError):
 
 
 class ProtocolError(MidgeError):
+    """The server broke the protocol; the connection was closed with the reason code."""
+
     result = Result.PROTOCOL_ERROR
 
 
@@ -128,14 +159,20 @@ class TransportError(MidgeError, ConnectionError):
 
 
 class NoPacketId(MidgeError):
+    """All 65,535 packet identifiers are in use."""
+
     result = Result.NO_PACKET_ID
 
 
 class NotFound(MidgeError):
+    """No such item (e.g. a property index past the end)."""
+
     result = Result.NOT_FOUND
 
 
 class WouldDeadlock(MidgeError):
+    """A blocking call made from one of midge's own threads (a callback) that would wait for that thread."""
+
     result = Result.WOULD_DEADLOCK
 
 

@@ -162,8 +162,8 @@ def test_no_will_on_normal_disconnect(broker):
 def test_round_trip_with_properties(broker, qos):
     topic = "rt/%s/%d" % (uid(), qos)
     props = Properties(
-        payload_format=1,
-        message_expiry=60,
+        payload_format_indicator=1,
+        message_expiry_interval=60,
         content_type="application/json",
         response_topic="rt/replies",
         correlation_data=b"\x00\x01corr",
@@ -181,7 +181,7 @@ def test_round_trip_with_properties(broker, qos):
         assert not m.retain and not m.dup
         p = m.properties
         assert p.content_type == "application/json"
-        assert 0 < p.message_expiry <= 60
+        assert 0 < p.message_expiry_interval <= 60
         assert p.response_topic == "rt/replies" and p.correlation_data == b"\x00\x01corr"
         assert p.user_properties == (("a", "1"), ("b", "2"), ("a", "3"))
         assert p.subscription_identifiers == ()
@@ -195,9 +195,9 @@ def test_round_trip_with_properties(broker, qos):
 def test_payload_format_indicator_received(broker):
     with midge.Client(broker.url) as c:
         c.subscribe("pf/#", qos=1)
-        c.publish("pf/x", b"text", qos=1, properties=Properties(payload_format=1))
+        c.publish("pf/x", b"text", qos=1, properties=Properties(payload_format_indicator=1))
         m = c.next_message(timeout=5)
-        assert m is not None and m.properties.payload_format == 1
+        assert m is not None and m.properties.payload_format_indicator == 1
 
 
 def test_publish_async_and_errors(broker):
@@ -598,6 +598,8 @@ def test_offline_queue_and_publish_timeout(broker):
     with pytest.raises(midge.Timeout):
         h.wait(0.2)
     with pytest.raises(TimeoutError):  # midge.Timeout is a TimeoutError too
+        h.wait(0.1)
+    with pytest.raises(ConnectionError):  # a blocking publish before connect(): NotConnected
         c.publish("q/x", b"y", qos=1, timeout=0.1)
     c.close()
     with pytest.raises(midge.Closed):  # closing failed it

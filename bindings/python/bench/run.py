@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""midge's Python binding against paho-mqtt 2.x, on their defaults, in one run.
+
+Starts its own Mosquitto on a free loopback port, then for each scenario runs the two
+libraries interleaved for several rounds (midge, paho, midge, ...). Each round: one
+subscriber and one publisher client in this process; the publisher sends COUNT messages
+of 64 bytes at the given QoS as fast as the library lets it; the round ends when the
+subscriber has received them all. Reports the median messages per second and the
+process CPU time per message (every thread, the libraries' own included), and midge's
+ratios to paho.
+
+  python3 bindings/python/bench/run.py [--rounds 3] [--count 20000] [--qos 0,1]
+
+paho-mqtt is installed from PyPI when missing (python3 -m pip install paho-mqtt).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+PAYLOAD = b"x" * 64
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_broker(tmp: Path):
+    port = free_port()
+    conf = tmp / "mosquitto.conf"
+    conf.write_text("listener %d 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n" % port)
+    proc = subprocess.Popen(["/usr/sbin/mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return port, proc
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError("mosquitto exited")
+            time.sleep(0.02)  # waiting for a process we just started to listen
+    raise RuntimeError("mosquitto did not listen")
+
+
+LOST = {}
+
+
+def settle(done: threading.Event, got: list, start: float) -> float:
+    """Waits for the last message; QoS 0 may lose some (a library or the broker dropping
+    under load): the round then ends 2 s after the last one arrived, and the loss is
+    counted."""
+    seen = -1
+    while not done.wait(2.0):
+        if got[0] == seen:
+            break
+        seen = got[0]
+    elapsed = time.monotonic() - start
+    LOST["last"] = 0 if done.is_set() else -1
+    return elapsed
+
+
+def run_midge(port: int, qos: int, count: int) -> float:
+    import midge
+
+    url = "mqtt://127.0.0.1:%d" % port
+    done = threading.Event()
+    got = [0]
+
+    def on_message(m):
+        got[0] += 1
+        if got[0] == count:
+            done.set()
+
+    sub = midge.Client(url, client_id="bench-sub-%d" % os.getpid())
+    sub.connect()
+    sub.on_message = on_message
+    sub.subscribe("bench/py", qos=qos)
+    pub = midge.Client(url, client_id="bench-pub-%d" % os.getpid())
+    pub.connect()
+    start = time.monotonic()
+    last = None
+    for _ in range(count):
+        last = pub.publish_async("bench/py", PAYLOAD, qos=qos)
+    if last is not None:
+        last.wait(60)
+    elapsed = settle(done, got, start)
+    pub.close()
+    sub.close()
+    LOST["last"] = count - got[0]
+    return elapsed
+
+
+def run_paho(port: int, qos: int, count: int) -> float:
+    import paho.mqtt.client as mqtt
+
+    done = threading.Event()
+    got = [0]
+
+    def on_message(client, userdata, m):
+        got[0] += 1
+        if got[0] == count:
+            done.set()
+
+    connected = threading.Event()
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="paho-sub-%d" % os.getpid(), protocol=mqtt.MQTTv5)
+    sub.on_message = on_message
+    subscribed = threading.Event()
+    sub.on_subscribe = lambda *a: subscribed.set()
+    sub.on_connect = lambda *a: connected.set()
+    sub.connect("127.0.0.1", port)
+    sub.loop_start()
+    connected.wait(10)
+    sub.subscribe("bench/py", qos=qos)
+    subscribed.wait(10)
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="paho-pub-%d" % os.getpid(), protocol=mqtt.MQTTv5)
+    pconnected = threading.Event()
+    pub.on_connect = lambda *a: pconnected.set()
+    pub.connect("127.0.0.1", port)
+    pub.loop_start()
+    pconnected.wait(10)
+    start = time.monotonic()
+    info = None
+    for _ in range(count):
+        info = pub.publish("bench/py", PAYLOAD, qos=qos)
+    if info is not None:
+        info.wait_for_publish(60)
+    elapsed = settle(done, got, start)
+    for c in (pub, sub):
+        c.disconnect()
+        c.loop_stop()
+    LOST["last"] = count - got[0]
+    return elapsed
+
+
+def measure(fn, port, qos, count):
+    cpu0 = time.process_time()
+    elapsed = fn(port, qos, count)
+    cpu = time.process_time() - cpu0
+    received = count - LOST["last"]
+    return received / elapsed, cpu / received * 1e6, LOST["last"]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--count", type=int, default=20000)
+    ap.add_argument("--qos", default="0,1")
+    args = ap.parse_args()
+    try:
+        import paho.mqtt  # noqa: F401
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "paho-mqtt>=2,<3"], check=True)
+    import midge
+
+    print("midge %s (libmidge %s), paho-mqtt %s" % (midge.__version__, midge.version(), __import__("paho.mqtt").mqtt.__version__))
+    with tempfile.TemporaryDirectory() as tmp:
+        port, broker = start_broker(Path(tmp))
+        try:
+            for qos in [int(q) for q in args.qos.split(",")]:
+                res = {"midge": [], "paho": []}
+                for _ in range(args.rounds):
+                    for name, fn in (("paho", run_paho), ("midge", run_midge)):
+                        res[name].append(measure(fn, port, qos, args.count))
+                print("\nQoS %d, %d x 64 B, %d rounds (median [min-max])" % (qos, args.count, args.rounds))
+                med = {}
+                for name, rows in res.items():
+                    rate = [r for r, _, _ in rows]
+                    cpu = [c for _, c, _ in rows]
+                    lost = sum(x for _, _, x in rows)
+                    med[name] = (statistics.median(rate), statistics.median(cpu))
+                    print("  %-6s %9.0f msg/s [%.0f-%.0f]   %6.1f us CPU/msg [%.1f-%.1f]   lost %d"
+                          % (name, med[name][0], min(rate), max(rate), med[name][1], min(cpu), max(cpu), lost))
+                print("  midge/paho: throughput %.2fx, CPU per message %.2fx"
+                      % (med["midge"][0] / med["paho"][0], med["midge"][1] / med["paho"][1]))
+        finally:
+            broker.terminate()
+            broker.wait(10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Argument checks shared by the public API: every bad argument raises a
+:class:`~midge.errors.MidgeError` subclass naming the argument, before anything is sent.
+
+A value of the wrong type raises :class:`~midge.errors.InvalidType` (also a ``TypeError``);
+a value out of range raises :class:`~midge.errors.InvalidArgument` (also a ``ValueError``).
+``bool`` is not accepted where a number is meant, nor a number where a flag is meant.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional, Tuple, Union
+
+from .errors import InvalidArgument, InvalidType
+
+U16_MAX = 0xFFFF
+U32_MAX = 0xFFFFFFFF
+
+
+def _kind(v: Any) -> str:
+    return "%s %r" % (type(v).__name__, v) if isinstance(v, (int, float, str, bytes)) else type(v).__name__
+
+
+def integer(v: Any, what: str, maximum: int, minimum: int = 0) -> int:
+    """An ``int`` (not a ``bool``) in ``minimum..maximum``."""
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise InvalidType("%s must be an int, not %s" % (what, _kind(v)))
+    if not minimum <= v <= maximum:
+        raise InvalidArgument("%s %d is not in %d..%d" % (what, v, minimum, maximum))
+    return v
+
+
+def optional_integer(v: Any, what: str, maximum: int, minimum: int = 0) -> Optional[int]:
+    return None if v is None else integer(v, what, maximum, minimum)
+
+
+def qos(v: Any, what: str = "qos") -> int:
+    """0, 1 or 2 (an ``int`` or a :class:`~midge.QoS`)."""
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise InvalidType("%s must be 0, 1 or 2, not %s" % (what, _kind(v)))
+    if v not in (0, 1, 2):
+        raise InvalidArgument("%s %d is not 0, 1 or 2" % (what, v))
+    return int(v)
+
+
+def flag(v: Any, what: str) -> bool:
+    """A ``bool``: ``'yes'``, ``1`` or ``None`` are refused rather than guessed."""
+    if not isinstance(v, bool):
+        raise InvalidType("%s must be True or False, not %s" % (what, _kind(v)))
+    return v
+
+
+def seconds(v: Any, what: str, maximum: float = float(U32_MAX)) -> float:
+    """A duration in seconds: an ``int`` or ``float``, 0 or more."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise InvalidType("%s must be a number of seconds, not %s" % (what, _kind(v)))
+    if not 0 <= v <= maximum:
+        raise InvalidArgument("%s %r s is not in 0..%g s" % (what, v, maximum))
+    return float(v)
+
+
+def timeout(v: Any, what: str = "timeout") -> Optional[float]:
+    """Seconds, or None for no limit."""
+    return None if v is None else seconds(v, what)
+
+
+def text(v: Any, what: str) -> str:
+    if not isinstance(v, str):
+        raise InvalidType("%s must be a str, not %s" % (what, _kind(v)))
+    return v
+
+
+def binary(v: Any, what: str) -> bytes:
+    """``bytes``, ``bytearray`` or ``memoryview`` (copied to ``bytes``)."""
+    if isinstance(v, bytes):
+        return v
+    if isinstance(v, (bytearray, memoryview)):
+        return bytes(v)
+    raise InvalidType("%s must be bytes, bytearray or memoryview, not %s" % (what, _kind(v)))
+
+
+UserPropertiesArg = Union[None, Iterable[Tuple[str, str]], "dict[str, str]"]
+
+
+def user_properties(v: Any, what: str = "user_properties") -> Tuple[Tuple[str, str], ...]:
+    """User Properties: an iterable of ``(name, value)`` pairs of ``str`` (order and repeats
+    kept) or a ``dict``. A bare string is refused (``['ab', 'cd']`` is not two pairs)."""
+    if v is None:
+        return ()
+    if isinstance(v, (str, bytes)):
+        raise InvalidType("%s must be (name, value) pairs or a dict, not %s" % (what, _kind(v)))
+    if isinstance(v, dict):
+        items: Iterable[Any] = v.items()
+    else:
+        try:
+            items = iter(v)
+        except TypeError:
+            raise InvalidType("%s must be (name, value) pairs or a dict, not %s" % (what, _kind(v))) from None
+    out = []
+    for pair in items:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise InvalidType("%s: each item must be a (name, value) pair of str, not %r" % (what, pair))
+        k, val = pair
+        if not isinstance(k, str) or not isinstance(val, str):
+            raise InvalidType("%s: name and value must be str, not %r" % (what, (k, val)))
+        out.append((k, val))
+    return tuple(out)
