@@ -26,6 +26,7 @@ from ._types import (
     Will,
 )
 from .client import Client, PublishHandle, version
+from . import aio  # noqa: E402  (midge.aio.Client: the asyncio API)
 from .errors import (
     Closed,
     ConnectionRefused,
@@ -76,6 +77,7 @@ __all__ = [
     "version",
     "MidgeError",
     "InvalidArgument",
+    "aio",
     "InvalidType",
     "InvalidUtf8",
     "InvalidTopic",

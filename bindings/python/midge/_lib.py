@@ -139,6 +139,7 @@ SIGNATURES: Dict[str, Sig] = {
         [_p, POINTER(c_char_p), c_size_t, _p, c_uint32, POINTER(c_uint8)],
     ),
     "midge_client_disconnect": (_result, [_p, c_int, _p, _pp]),
+    "midge_client_event_fd": (c_int, [_p]),
     "midge_client_disconnect_wait": (_result, [_p, c_int, _p, c_uint32]),
     "midge_client_reauthenticate": (_result, [_p, _pp]),
     "midge_client_request": (
