@@ -27,6 +27,7 @@ from ._types import (
     Will,
 )
 from .client import Client, PublishHandle, shutdown, version
+from . import aio  # noqa: E402  (midge.aio.Client: the asyncio API)
 from .errors import (
     Closed,
     ConnectionRefused,
@@ -81,6 +82,7 @@ __all__ = [
     "shutdown",
     "MidgeError",
     "InvalidArgument",
+    "aio",
     "InvalidType",
     "InvalidUtf8",
     "InvalidTopic",

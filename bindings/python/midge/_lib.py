@@ -170,6 +170,7 @@ SIGNATURES: Dict[str, Sig] = {
         [_p, POINTER(c_char_p), c_size_t, _p, c_uint32, POINTER(c_uint8)],
     ),
     "midge_client_disconnect": (_result, [_p, c_int, _p, _pp]),
+    "midge_client_event_fd": (c_int, [_p]),
     "midge_client_disconnect_wait": (_result, [_p, c_int, _p, c_uint32]),
     "midge_client_reauthenticate": (_result, [_p, _pp]),
     "midge_client_request": (
@@ -177,7 +178,6 @@ SIGNATURES: Dict[str, Sig] = {
         [_p, _str, _bytes_in, c_size_t, c_int, _str, c_uint32, _pp],
     ),
     "midge_client_next_event": (_result, [_p, c_uint32, _pp]),
-    "midge_client_event_fd": (c_int, [_p]),
     "midge_client_io_stats": (_result, [_p, POINTER(IoStatsStruct)]),
     "midge_client_stats": (_result, [_p, POINTER(StatsStruct)]),
     "midge_client_on_connect": (_result, [_p, CONNECT_CB, c_void_p, DROP_CB]),

@@ -621,6 +621,7 @@ class Client:
         protocol_version: ProtocolVersion = ProtocolVersion.V5,
         event_queue_limit: Optional[int] = None,
         event_queue_bytes: Optional[int] = None,
+        _completion_events: bool = False,
     ) -> None:
         self._state: Optional[_State] = None
         _v.text(broker, "broker")
@@ -672,6 +673,8 @@ class Client:
                 _check(lib.midge_options_set_event_queue_limit(opts, _u(event_queue_limit, 2**63 - 1, "event_queue_limit")))
             if event_queue_bytes is not None:
                 _check(lib.midge_options_set_event_queue_bytes(opts, _u(event_queue_bytes, 2**63 - 1, "event_queue_bytes")))
+            if _completion_events:
+                _check(lib.midge_options_set_completion_events(opts, True))
             _check(lib.midge_options_set_connect_timeout(opts, _ms(connect_timeout)))
             _check(lib.midge_options_set_connack_timeout(opts, _ms(connect_timeout)))
             out = c_void_p()
@@ -957,25 +960,10 @@ class Client:
         ``topic`` is a filter (with the options given as keywords) or a list of filters
         and ``(filter, SubscriptionOptions or qos)`` pairs."""
         wait = _v.timeout(timeout)
-        default = SubscriptionOptions(qos, no_local, retain_as_published, retain_handling)
-        ident = _v.optional_integer(subscription_identifier, "subscription_identifier", 268435455, 1)
-        extra = _v.user_properties(user_properties)
-        subs: List[Tuple[str, SubscriptionOptions]] = []
-        for item in _filters(topic, "(filter, SubscriptionOptions or qos) pairs"):
-            if isinstance(item, str):
-                subs.append((item, default))
-            elif isinstance(item, (tuple, list)) and len(item) == 2:
-                f, o = item
-                _v.text(f, "topic filter")
-                subs.append((f, o if isinstance(o, SubscriptionOptions) else SubscriptionOptions(_v.qos(o))))
-            else:
-                raise InvalidType("a subscription is a filter or a (filter, qos) pair, not %r" % (item,))
+        filters, options, n, ident, extra = _subscribe_args(
+            topic, qos, no_local, retain_as_published, retain_handling, subscription_identifier, user_properties
+        )
         st = self._st
-        if not subs:
-            raise error_for(Result.INVALID_TOPIC, "no topic filters")
-        n = len(subs)
-        filters = (c_char_p * n)(*[_cstr(f, "topic filter") for f, _ in subs])
-        options = (c_uint8 * n)(*[o.to_byte() for _, o in subs])
         codes = (c_uint8 * n)()
         with _CProps() as props:
             props.int(_PropertyId.SUBSCRIPTION_IDENTIFIER, ident)
@@ -996,14 +984,8 @@ class Client:
         """Unsubscribes and waits for the UNSUBACK; returns its reason codes."""
         wait = _v.timeout(timeout)
         extra = _v.user_properties(user_properties)
-        topics = list(_filters(topic, "filters"))
-        for f in topics:
-            _v.text(f, "topic filter")
+        filters, n = _unsubscribe_args(topic)
         st = self._st
-        if not topics:
-            raise error_for(Result.INVALID_TOPIC, "no topic filters")
-        n = len(topics)
-        filters = (c_char_p * n)(*[_cstr(f, "topic filter") for f in topics])
         codes = (c_uint8 * n)()
         with _CProps() as props:
             props.users(extra)
@@ -1191,6 +1173,47 @@ def _memory_budget(value: int) -> int:
 
 def _u(value: int, maximum: int, what: str) -> int:
     return _v.integer(value, what, maximum)
+
+
+def _subscribe_args(
+    topic: Any,
+    qos: Any,
+    no_local: Any,
+    retain_as_published: Any,
+    retain_handling: Any,
+    subscription_identifier: Any,
+    user_properties: Any,
+) -> Tuple[Any, Any, int, Optional[int], Tuple[Tuple[str, str], ...]]:
+    """Checks subscribe's arguments; returns the C filter and option arrays, their length,
+    the Subscription Identifier and the User Properties."""
+    default = SubscriptionOptions(qos, no_local, retain_as_published, retain_handling)
+    ident = _v.optional_integer(subscription_identifier, "subscription_identifier", 268435455, 1)
+    extra = _v.user_properties(user_properties)
+    subs: List[Tuple[str, SubscriptionOptions]] = []
+    for item in _filters(topic, "(filter, SubscriptionOptions or qos) pairs"):
+        if isinstance(item, str):
+            subs.append((item, default))
+        elif isinstance(item, (tuple, list)) and len(item) == 2:
+            f, o = item
+            _v.text(f, "topic filter")
+            subs.append((f, o if isinstance(o, SubscriptionOptions) else SubscriptionOptions(_v.qos(o))))
+        else:
+            raise InvalidType("a subscription is a filter or a (filter, qos) pair, not %r" % (item,))
+    if not subs:
+        raise error_for(Result.INVALID_TOPIC, "no topic filters")
+    n = len(subs)
+    filters = (c_char_p * n)(*[_cstr(f, "topic filter") for f, _ in subs])
+    options = (c_uint8 * n)(*[o.to_byte() for _, o in subs])
+    return filters, options, n, ident, extra
+
+
+def _unsubscribe_args(topic: Any) -> Tuple[Any, int]:
+    """Checks unsubscribe's filters; returns the C array and its length."""
+    topics = list(_filters(topic, "filters"))
+    if not topics:
+        raise error_for(Result.INVALID_TOPIC, "no topic filters")
+    n = len(topics)
+    return (c_char_p * n)(*[_cstr(f, "topic filter") for f in topics]), n
 
 
 def _will(will: Any) -> Will:
