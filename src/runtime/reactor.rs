@@ -1051,6 +1051,51 @@ impl Reactor {
 
     // ------------------------------------------------------------------ I/O
 
+    /// The socket of a connection in progress is ready: true once the transport is open
+    /// (CONNECT is sent), false while it is still connecting or when it failed (the next
+    /// address is tried, or the failure reported).
+    fn connect_progress(&mut self, client: usize, now: Instant) -> bool {
+        let Some(c) = self.conns.get_mut(&client) else {
+            return false;
+        };
+        let Phase::Connecting { stream, .. } = &mut c.phase else {
+            return false;
+        };
+        match transport::connect_finished(stream) {
+            Ok(true) => {
+                let Phase::Connecting { stream, .. } = std::mem::replace(&mut c.phase, Phase::Idle)
+                else {
+                    return false;
+                };
+                c.phase = Phase::Open { stream };
+                c.phase_deadline = None;
+                log(c, LogLevel::Debug, |_| {
+                    "transport open, sending CONNECT".into()
+                });
+                c.session.connection_opened(now);
+            }
+            Ok(false) => return false,
+            Err(e) => {
+                let Phase::Connecting {
+                    mut stream,
+                    addrs,
+                    next,
+                } = std::mem::replace(&mut c.phase, Phase::Idle)
+                else {
+                    return false;
+                };
+                let _ = self.registry.deregister(&mut stream);
+                if next < addrs.len() {
+                    self.try_addr(client, addrs, next, now);
+                } else {
+                    self.connect_failed(client, &e, now);
+                }
+                return false;
+            }
+        }
+        true
+    }
+
     /// `closed`: the poller reported the end of the stream or an error, which a read must
     /// reach.
     fn on_io(&mut self, client: usize, readable: bool, writable: bool, closed: bool, now: Instant) {
@@ -1058,42 +1103,9 @@ impl Reactor {
             return;
         };
         match &mut c.phase {
-            Phase::Connecting { stream, .. } => {
-                if !(writable || readable) {
+            Phase::Connecting { .. } => {
+                if !(writable || readable) || !self.connect_progress(client, now) {
                     return;
-                }
-                match transport::connect_finished(stream) {
-                    Ok(true) => {
-                        let Phase::Connecting { stream, .. } =
-                            std::mem::replace(&mut c.phase, Phase::Idle)
-                        else {
-                            return;
-                        };
-                        c.phase = Phase::Open { stream };
-                        c.phase_deadline = None;
-                        log(c, LogLevel::Debug, |_| {
-                            "transport open, sending CONNECT".into()
-                        });
-                        c.session.connection_opened(now);
-                    }
-                    Ok(false) => return,
-                    Err(e) => {
-                        let Phase::Connecting {
-                            mut stream,
-                            addrs,
-                            next,
-                        } = std::mem::replace(&mut c.phase, Phase::Idle)
-                        else {
-                            return;
-                        };
-                        let _ = self.registry.deregister(&mut stream);
-                        if next < addrs.len() {
-                            self.try_addr(client, addrs, next, now);
-                        } else {
-                            self.connect_failed(client, &e, now);
-                        }
-                        return;
-                    }
                 }
             }
             Phase::Open { stream } => {
@@ -1106,17 +1118,11 @@ impl Reactor {
                             }
                             break;
                         }
-                        if backlog_full(c.wbuf.len() - c.woff, &c.session) {
-                            // Backpressure: what we read would add replies to a backlog the
-                            // server does not take. Reading resumes when it drains (`process`);
-                            // meanwhile TCP holds the server back.
-                            c.read_paused = true;
-                            c.session.set_output_blocked(true, now);
+                        // Backpressure both ways: the server's and the application's.
+                        let backlog = c.wbuf.len() - c.woff;
+                        if pause_for_backlog(&mut c.read_paused, &mut c.session, backlog, now) {
                             break;
                         }
-                        // Backpressure: while the application has not taken its events,
-                        // the socket waits (and the server's flow control with it); the
-                        // mailbox sends `Resume` when there is room.
                         match may_read(&mut c.force_read, &c.mailbox, c.undelivered) {
                             Room::Yes => {}
                             Room::Full => break,
@@ -1575,6 +1581,24 @@ impl Reactor {
     }
 }
 
+/// Backpressure on the write side: what we read would add replies to a backlog the server
+/// does not take. Pauses reading (it resumes when the backlog drains, in `process`; TCP
+/// holds the server back meanwhile) and tells the session, which gives up on a server that
+/// never reads. True when reading must stop.
+fn pause_for_backlog(
+    paused: &mut bool,
+    session: &mut Session,
+    backlog: usize,
+    now: Instant,
+) -> bool {
+    if backlog_full(backlog, session) {
+        *paused = true;
+        session.set_output_blocked(true, now);
+        return true;
+    }
+    false
+}
+
 /// Whether the bytes we owe the server (`unsent` in the write buffer, and the session's
 /// transmit buffer) reached the memory budget's write share: then nothing more is read until
 /// the server takes some, so that a server that never reads cannot make us queue replies
@@ -1592,6 +1616,8 @@ fn log(c: &mut Conn, level: LogLevel, message: impl FnOnce(&Conn) -> String) {
 }
 
 /// Whether to read a client's socket now: its mailbox's room, unless a read is forced.
+/// While the application has not taken its events the socket waits (and the server's flow
+/// control with it); the mailbox sends `Resume` when there is room.
 fn may_read(force: &mut bool, mailbox: &Mailbox, undelivered: usize) -> Room {
     if std::mem::take(force) {
         Room::Yes
