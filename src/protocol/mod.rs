@@ -20,7 +20,7 @@ pub use config::{Authenticator, ConnectChange, Options, QueueLimits};
 pub use error::{AckReason, RequestError};
 pub use event::{
     AckToken, ConnAckInfo, ConnectRefusal, DisconnectCause, Event, Message, PublishAck, RequestId,
-    SubscribeAck, UnsubscribeAck,
+    SubscribeAck, TlsFailure, UnsubscribeAck,
 };
 pub(crate) use session::TRANSMIT_HIGH_WATER;
 pub use session::{PublishRequest, Session, State, check_subscribe, check_unsubscribe, check_will};

@@ -19,7 +19,7 @@ use crate::protocol::{
     ConnAckInfo, ConnectChange, Message, Options, PublishAck, PublishRequest, RequestError,
     Session, SubscribeAck, UnsubscribeAck, check_subscribe, check_unsubscribe, check_will,
 };
-use crate::transport::{Address, TcpOptions};
+use crate::transport::{Address, Layers, TcpOptions, TlsOptions, WsOptions};
 
 /// Everything a client is configured with: the MQTT session options and the runtime's.
 #[derive(Debug)]
@@ -28,7 +28,13 @@ pub struct ClientOptions {
     pub session: Options,
     pub reconnect: ReconnectPolicy,
     pub tcp: TcpOptions,
-    /// Bound on DNS resolution plus TCP connect (CONNACK has `session.connect_timeout`).
+    /// TLS for `mqtts://` and `wss://` (verification on; `None`: the system's roots).
+    /// Refused for a plain address.
+    pub tls: Option<TlsOptions>,
+    /// WebSocket upgrade settings for `ws://` and `wss://`.
+    pub websocket: WsOptions,
+    /// Bound on DNS resolution plus TCP connect, TLS handshake and WebSocket upgrade (CONNACK
+    /// has `session.connect_timeout`).
     pub connect_timeout: Duration,
     /// Also deliver publish/subscribe/unsubscribe completions as events (callback or
     /// `next_event`), not only through their completion handles.
@@ -68,6 +74,8 @@ impl Default for ClientOptions {
             session: Options::default(),
             reconnect: ReconnectPolicy::default(),
             tcp: TcpOptions::default(),
+            tls: None,
+            websocket: WsOptions::default(),
             connect_timeout: Duration::from_secs(30),
             completion_events: false,
             event_queue_limit: 100_000,
@@ -96,6 +104,7 @@ struct Inner {
     mailbox: Arc<Mailbox>,
     completion_events: Arc<AtomicBool>,
     io: Arc<IoCounters>,
+    layers: Layers,
 }
 
 impl Drop for Inner {
@@ -118,6 +127,7 @@ impl Client {
     /// (topic, properties) is refused here.
     pub fn new(address: &str, options: ClientOptions) -> Result<Self, Error> {
         let address = Address::parse(address)?;
+        let layers = Layers::new(&address, options.tls.as_ref(), &options.websocket)?;
         if let Some(will) = &options.session.will {
             check_will(will)?;
         }
@@ -134,6 +144,7 @@ impl Client {
         let settings = ConnSettings {
             reconnect: options.reconnect,
             tcp: options.tcp,
+            layers: layers.clone(),
             connect_timeout: options.connect_timeout,
             completion_events: Arc::clone(&completion_events),
             log_level: options.log_level,
@@ -156,8 +167,16 @@ impl Client {
                 mailbox,
                 completion_events,
                 io,
+                layers,
             }),
         })
+    }
+
+    /// Replaces the TLS options (a rotated client certificate and key, new CAs) for the next
+    /// connect; the open connection goes on as it is. Files are read now: a missing file or
+    /// a bad key is refused here and the old options stay.
+    pub fn reload_tls(&self, tls: &TlsOptions) -> Result<(), Error> {
+        Ok(self.inner.layers.reload_tls(tls)?)
     }
 
     fn send(&self, command: Command) {
