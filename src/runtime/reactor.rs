@@ -935,6 +935,8 @@ impl Reactor {
             c.out_events.push(ClientEvent::ConnectionLost(cause));
         }
         self.schedule_reconnect(client, now);
+        // Deliver the events even when no reconnect follows (which would mark it too).
+        self.mark(client);
     }
 
     fn schedule_reconnect(&mut self, client: usize, now: Instant) {
@@ -1300,6 +1302,17 @@ impl Reactor {
                     c.wanted = false;
                     log(c, LogLevel::Error, |_| {
                         "the server refused the connection for good; not reconnecting".into()
+                    });
+                }
+                // With TLS 1.3 the server judges our certificate after the handshake ended
+                // on our side: its refusal arrives on the open connection.
+                if let DisconnectCause::Tls { kind, .. } = cause
+                    && kind.is_permanent()
+                    && c.wanted
+                {
+                    c.wanted = false;
+                    log(c, LogLevel::Error, |_| {
+                        "TLS failed for a reason retrying cannot fix; not reconnecting".into()
                     });
                 }
                 true

@@ -55,7 +55,11 @@ impl Address {
             address: address.to_owned(),
             reason,
         };
-        let unsupported = || TransportError::UnsupportedScheme(address.split("://").next().unwrap_or_default().to_owned());
+        let unsupported = || {
+            TransportError::UnsupportedScheme(
+                address.split("://").next().unwrap_or_default().to_owned(),
+            )
+        };
         let (kind, rest) = match address.split_once("://") {
             Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
                 "mqtt" | "tcp" => (Kind::Plain, rest),
@@ -271,8 +275,14 @@ mod tests {
             tls,
         };
         assert_eq!(Address::parse("ws://b"), Ok(ws(80, "/", false)));
-        assert_eq!(Address::parse("ws://b:9001/mqtt"), Ok(ws(9001, "/mqtt", false)));
-        assert_eq!(Address::parse("wss://b/a/b?x=1"), Ok(ws(443, "/a/b?x=1", true)));
+        assert_eq!(
+            Address::parse("ws://b:9001/mqtt"),
+            Ok(ws(9001, "/mqtt", false))
+        );
+        assert_eq!(
+            Address::parse("wss://b/a/b?x=1"),
+            Ok(ws(443, "/a/b?x=1", true))
+        );
         for s in ["mqtts://h:1", "wss://h:2/mqtt", "ws://[::1]:3/"] {
             assert_eq!(Address::parse(s).unwrap().to_string(), s);
         }

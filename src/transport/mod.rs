@@ -24,6 +24,7 @@ mod tls_options;
 mod ws;
 
 use std::io;
+#[cfg(any(feature = "tls", feature = "websocket"))]
 use std::sync::Arc;
 
 pub use address::{Address, DEFAULT_PORT, DEFAULT_TLS_PORT, SUPPORTED_SCHEMES};
@@ -71,6 +72,8 @@ pub struct Layers {
     tls: Option<Arc<TlsConnector>>,
     #[cfg(feature = "websocket")]
     ws: Option<Arc<WsRequest>>,
+    /// The name TLS verifies (unless the options override it).
+    #[cfg(feature = "tls")]
     host: String,
 }
 
@@ -91,8 +94,13 @@ impl Layers {
             ))
             .into());
         }
+        #[cfg_attr(not(any(feature = "tls", feature = "websocket")), allow(unused_mut))]
         let mut layers = Self {
-            host: address.endpoint().map(|(h, _)| h.to_owned()).unwrap_or_default(),
+            #[cfg(feature = "tls")]
+            host: address
+                .endpoint()
+                .map(|(h, _)| h.to_owned())
+                .unwrap_or_default(),
             ..Self::default()
         };
         #[cfg(feature = "tls")]
@@ -101,7 +109,10 @@ impl Layers {
             layers.tls = Some(Arc::new(TlsConnector::new(tls.unwrap_or(&defaults))?));
         }
         #[cfg(feature = "websocket")]
-        if let Address::Ws { host, port, path, .. } = address {
+        if let Address::Ws {
+            host, port, path, ..
+        } = address
+        {
             let host = if host.contains(':') {
                 format!("[{host}]")
             } else {

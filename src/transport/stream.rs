@@ -7,10 +7,10 @@ use std::path::Path;
 use mio::event::Source;
 #[cfg(any(feature = "tls", feature = "websocket"))]
 use mio::unix::SourceFd;
-#[cfg(feature = "tls")]
-use std::os::fd::AsRawFd;
 use mio::{Interest, Registry, Token};
 use socket2::{Domain, Protocol, Socket, Type};
+#[cfg(feature = "tls")]
+use std::os::fd::AsRawFd;
 
 /// Socket options for TCP connections.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +116,7 @@ pub fn connect_progress(stream: &mut Stream) -> io::Result<bool> {
 }
 
 /// Whether a non-blocking TCP connect has finished (see [`connect_finished`]).
+#[cfg(any(feature = "tls", feature = "websocket"))]
 pub(super) fn tcp_connected(s: &mio::net::TcpStream) -> io::Result<bool> {
     finished(s.take_error()?, s.peer_addr().map(drop))
 }
@@ -144,7 +145,7 @@ pub fn pipe() -> io::Result<(Stream, Stream)> {
 }
 
 impl Stream {
-    /// Shuts both directions down; the peer sees end of stream (after a TLS close_notify or
+    /// Shuts both directions down; the peer sees end of stream (after a TLS `close_notify` or
     /// a WebSocket close, when there is room for them). Errors (already closed) are of no
     /// interest.
     pub fn shutdown(&mut self) {

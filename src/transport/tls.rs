@@ -21,7 +21,9 @@ use rustls::client::{ClientSessionMemoryCache, Resumption, WebPkiServerVerifier}
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore};
+use rustls::{
+    CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
+};
 
 use super::tls_options::{HandshakeError, Pem, Pin, TlsConfigError, TlsOptions, TlsVersions};
 use crate::protocol::TlsFailure;
@@ -62,13 +64,17 @@ impl TlsConnector {
     pub fn reload(&self, options: &TlsOptions) -> Result<(), TlsConfigError> {
         let config = Arc::new(build_config(options)?);
         *self.config.lock() = config;
-        *self.server_name.lock() = options.server_name.clone();
+        self.server_name.lock().clone_from(&options.server_name);
         Ok(())
     }
 
     /// A client connection for `host` over the connecting TCP socket.
     pub fn start(&self, host: &str, sock: mio::net::TcpStream) -> io::Result<TlsStream> {
-        let name = self.server_name.lock().clone().unwrap_or_else(|| host.to_owned());
+        let name = self
+            .server_name
+            .lock()
+            .clone()
+            .unwrap_or_else(|| host.to_owned());
         let server_name = ServerName::try_from(name.clone()).map_err(|_| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -147,7 +153,11 @@ fn build_config(o: &TlsOptions) -> Result<ClientConfig, TlsConfigError> {
                 .with_client_auth_cert(chain, key)
                 .map_err(|e| err(format!("client certificate and key: {e}")))?
         }
-        _ => return Err(err("a client certificate needs its key, and a key its certificate".into())),
+        _ => {
+            return Err(err(
+                "a client certificate needs its key, and a key its certificate".into(),
+            ));
+        }
     };
     config.alpn_protocols.clone_from(&o.alpn);
     config.resumption = Resumption::store(Arc::new(ClientSessionMemoryCache::new(32)));
@@ -179,9 +189,8 @@ fn roots(o: &TlsOptions) -> Result<RootCertStore, TlsConfigError> {
     for dir in &o.ca_dirs {
         let mut n = 0;
         for entry in read_dir(dir)? {
-            let pem = std::fs::read(&entry).map_err(|e| {
-                TlsConfigError(format!("cannot read CA {}: {e}", entry.display()))
-            })?;
+            let pem = std::fs::read(&entry)
+                .map_err(|e| TlsConfigError(format!("cannot read CA {}: {e}", entry.display())))?;
             n += add_pem(&mut roots, &pem, &entry.display().to_string())?;
         }
         if n == 0 {
@@ -199,8 +208,7 @@ fn roots(o: &TlsOptions) -> Result<RootCertStore, TlsConfigError> {
         let (added, _) = roots.add_parsable_certificates(found.certs);
         if added == 0 && !o.dangerous_no_verify {
             return Err(TlsConfigError(
-                "no system root certificates found (install ca-certificates, or give a CA)"
-                    .into(),
+                "no system root certificates found (install ca-certificates, or give a CA)".into(),
             ));
         }
     }
@@ -216,11 +224,7 @@ fn read_dir(dir: &Path) -> Result<Vec<PathBuf>, TlsConfigError> {
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| {
-            p.is_file()
-                && p.extension()
-                    .is_some_and(|x| x == "pem" || x == "crt")
-        })
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "pem" || x == "crt"))
         .collect();
     files.sort();
     Ok(files)
@@ -262,9 +266,17 @@ impl ServerCertVerifier for Verifier {
     ) -> Result<ServerCertVerified, rustls::Error> {
         if !self.no_verify {
             let Some(webpki) = &self.webpki else {
-                return Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer));
+                return Err(rustls::Error::InvalidCertificate(
+                    CertificateError::UnknownIssuer,
+                ));
             };
-            webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)?;
+            webpki.verify_server_cert(
+                end_entity,
+                intermediates,
+                server_name,
+                ocsp_response,
+                now,
+            )?;
         }
         if self.pins.is_empty() {
             return Ok(ServerCertVerified::assertion());
@@ -395,9 +407,9 @@ fn describe(e: &rustls::Error, name: &str) -> HandshakeError {
                 | A::CertificateExpired
                 | A::UnsupportedCertificate
                 | A::DecryptError
-                | A::AccessDenied => format!(
-                    "the server refused our client certificate (alert {alert:?})"
-                ),
+                | A::AccessDenied => {
+                    format!("the server refused our client certificate (alert {alert:?})")
+                }
                 A::HandshakeFailure => format!(
                     "the server refused the handshake (alert {alert:?}): no common cipher or \
                      version, or it wants a client certificate"
@@ -586,7 +598,10 @@ impl Write for TlsStream {
         if self.conn.wants_write() {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        let n = self.conn.writer().write(&buf[..buf.len().min(WRITE_CHUNK)])?;
+        let n = self
+            .conn
+            .writer()
+            .write(&buf[..buf.len().min(WRITE_CHUNK)])?;
         self.write_out()?;
         Ok(n)
     }

@@ -26,17 +26,19 @@ impl fmt::Debug for Pem {
 }
 
 impl Pem {
+    #[cfg(feature = "tls")]
     pub(crate) fn read(&self, what: &str) -> Result<Vec<u8>, TlsConfigError> {
         match self {
             Self::Bytes(b) => Ok(b.clone()),
-            Self::File(p) => std::fs::read(p)
-                .map_err(|e| TlsConfigError(format!("cannot read the {what} {}: {e}", p.display()))),
+            Self::File(p) => std::fs::read(p).map_err(|e| {
+                TlsConfigError(format!("cannot read the {what} {}: {e}", p.display()))
+            }),
         }
     }
 }
 
 /// A pinned server identity: the SHA-256 of the server certificate (DER), or of its
-/// public key (the DER SubjectPublicKeyInfo, as `openssl x509 -pubkey | openssl pkey
+/// public key (the DER `SubjectPublicKeyInfo`, as `openssl x509 -pubkey | openssl pkey
 /// -pubin -outform der | sha256sum` prints it). Checked on top of normal verification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pin {
@@ -73,7 +75,7 @@ pub struct TlsOptions {
     pub client_cert: Option<Pem>,
     /// The client certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1). Never logged.
     pub client_key: Option<Pem>,
-    /// ALPN protocols to offer, e.g. `x-amzn-mqtt-ca` (AWS IoT on 443).
+    /// ALPN protocols to offer, e.g. `x-amzn-mqtt-ca` (AWS `IoT` on 443).
     pub alpn: Vec<Vec<u8>>,
     /// The name to send (SNI) and verify the certificate against, instead of the host of
     /// the address (which may be an IP or an internal name).
@@ -106,4 +108,3 @@ impl HandshakeError {
         e.get_ref().and_then(|inner| inner.downcast_ref::<Self>())
     }
 }
-
