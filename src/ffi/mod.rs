@@ -50,6 +50,7 @@ mod properties;
 mod properties_view;
 mod ptr;
 mod result;
+mod tls;
 
 #[cfg(test)]
 mod tests;
