@@ -90,6 +90,7 @@ impl TlsConnector {
             tcp_connected: false,
             handshaken: false,
             name,
+            gather: Vec::new(),
         })
     }
 }
@@ -437,7 +438,54 @@ pub struct TlsStream {
     handshaken: bool,
     /// The name verified (for messages).
     name: String,
+    /// Records gathered for one `send` (see [`NoSigPipe`]).
+    gather: Vec<u8>,
 }
+
+/// The socket as rustls writes to it. rustls writes its records with `write_vectored`, which
+/// std turns into `writev`: a write to a connection the peer closed then raises SIGPIPE, which
+/// kills a C program that did not ignore it. `write` goes through `send(MSG_NOSIGNAL)`, so the
+/// records are gathered into one buffer and sent with it (one system call, as with `writev`).
+struct NoSigPipe<'a> {
+    sock: &'a mut mio::net::TcpStream,
+    gather: &'a mut Vec<u8>,
+}
+
+impl Write for NoSigPipe<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.sock.write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let nonempty = bufs.iter().filter(|b| !b.is_empty()).count();
+        if nonempty <= 1 {
+            let first = bufs
+                .iter()
+                .find(|b| !b.is_empty())
+                .map_or(&[][..], |b| &b[..]);
+            return self.sock.write(first);
+        }
+        self.gather.clear();
+        for b in bufs {
+            if self.gather.len() + b.len() > GATHER_MAX && !self.gather.is_empty() {
+                break;
+            }
+            self.gather.extend_from_slice(b);
+        }
+        let n = self.sock.write(self.gather);
+        if self.gather.capacity() > GATHER_MAX * 2 {
+            *self.gather = Vec::new();
+        }
+        n
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The most one gathered `send` carries.
+const GATHER_MAX: usize = 128 * 1024;
 
 impl fmt::Debug for TlsStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -479,7 +527,7 @@ impl TlsStream {
                 Ok(_) => {
                     if let Err(e) = self.conn.process_new_packets() {
                         // Send the alert saying why, then fail.
-                        let _ = self.conn.write_tls(&mut self.sock);
+                        let _ = self.write_out();
                         return Err(self.tls_error(&e));
                     }
                 }
@@ -521,7 +569,11 @@ impl TlsStream {
     /// Writes the TLS records rustls holds; stops (Ok) when the socket is full.
     fn write_out(&mut self) -> io::Result<()> {
         while self.conn.wants_write() {
-            match self.conn.write_tls(&mut self.sock) {
+            let mut sink = NoSigPipe {
+                sock: &mut self.sock,
+                gather: &mut self.gather,
+            };
+            match self.conn.write_tls(&mut sink) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
