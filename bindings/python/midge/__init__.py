@@ -26,6 +26,7 @@ from ._types import (
     Will,
 )
 from .client import Client, PublishHandle, version
+from .tls import Tls
 from .errors import (
     Closed,
     ConnectionRefused,
@@ -49,6 +50,8 @@ from .errors import (
     SessionLost,
     Timeout,
     TooLarge,
+    TlsConfigError,
+    TlsError,
     TransportError,
     WouldDeadlock,
 )
@@ -58,6 +61,9 @@ __version__ = "0.1.0"
 __all__ = [
     "Client",
     "PublishHandle",
+    "Tls",
+    "TlsError",
+    "TlsConfigError",
     "Message",
     "Properties",
     "Will",

@@ -49,6 +49,8 @@ class Result(enum.IntEnum):
     NOT_FOUND = 21
     WOULD_DEADLOCK = 22
     PANIC = 23
+    TLS = 24
+    TLS_CONFIG = 25
 
 
 class ReasonCode(enum.IntEnum):
@@ -127,6 +129,7 @@ class DisconnectKind(enum.IntEnum):
     TRANSPORT = 7
     CLIENT = 8
     NOT_MQTT = 9
+    TLS = 10
 
 
 class _EventKind(enum.IntEnum):
