@@ -49,7 +49,6 @@ def test_verified_round_trip_with_paths_and_bytes(make_broker, pki):  # noqa: F8
     tls = midge.Tls(ca=str(pki / "ca.pem"), cert=str(pki / "client.pem"), key=str(pki / "client.key"),
                     alpn=["mqtt"])
     with midge.Client(url, client_id="py-tls", tls=tls, reconnect=False) as c:
-        c.connect()
         c.subscribe("py/tls", qos=1)
         c.publish("py/tls", b"over tls", qos=1)
         m = next(iter(c.messages(timeout=5.0)))
@@ -58,39 +57,42 @@ def test_verified_round_trip_with_paths_and_bytes(make_broker, pki):  # noqa: F8
     tls = midge.Tls(ca=(pki / "ca.pem").read_bytes(), cert=(pki / "client.pem").read_bytes(),
                     key=(pki / "client.key").read_bytes())
     with midge.Client(url, client_id="py-tls-mem", tls=tls, reconnect=False) as c:
-        c.connect()
+        assert c.broker == url
 
 
 def test_unknown_ca_raises_tls_error_with_words(make_broker, pki):  # noqa: F811
     _, url = _tls_broker(make_broker, pki)
-    with midge.Client(url, tls=midge.Tls(ca=str(pki / "other.pem")), reconnect=False) as c:
-        with pytest.raises(midge.TlsError) as e:
-            c.connect(timeout=5.0)
-        assert "unknown CA" in str(e.value)
-        assert isinstance(e.value, ConnectionError)
+    c = midge.Client(url, tls=midge.Tls(ca=str(pki / "other.pem")), reconnect=False)
+    with pytest.raises(midge.TlsError) as e:
+        c.connect(timeout=5.0)
+    c.close()
+    assert "unknown CA" in str(e.value)
+    assert isinstance(e.value, ConnectionError)
 
 
 def test_missing_client_certificate_is_refused(make_broker, pki):  # noqa: F811
     _, url = _tls_broker(make_broker, pki, mutual=True)
-    with midge.Client(url, tls=midge.Tls(ca=str(pki / "ca.pem")), reconnect=False) as c:
-        with pytest.raises(midge.TlsError) as e:
-            c.connect(timeout=5.0)
-        assert "client certificate" in str(e.value)
+    c = midge.Client(url, tls=midge.Tls(ca=str(pki / "ca.pem")), reconnect=False)
+    with pytest.raises(midge.TlsError) as e:
+        c.connect(timeout=5.0)
+    c.close()
+    assert "client certificate" in str(e.value)
 
 
 def test_pins_and_reload(make_broker, pki):  # noqa: F811
     _, url = _tls_broker(make_broker, pki)
     good = hashlib.sha256((pki / "server.der").read_bytes()).hexdigest()
-    with midge.Client(url, tls=midge.Tls(ca=str(pki / "ca.pem"), pin_certificate=[good]), reconnect=False) as c:
-        c.connect()
-    with midge.Client(url, tls=midge.Tls(ca=str(pki / "ca.pem"), pin_certificate=["00" * 32]), reconnect=False) as c:
-        with pytest.raises(midge.TlsError) as e:
-            c.connect(timeout=5.0)
-        assert "pin" in str(e.value)
-        c.reload_tls(midge.Tls(ca=str(pki / "ca.pem")))
-        c.connect()
-        with pytest.raises(midge.TlsConfigError):
-            c.reload_tls(midge.Tls(ca=str(pki / "missing.pem")))
+    with midge.Client(url, tls=midge.Tls(ca=str(pki / "ca.pem"), pin_certificate=[good]), reconnect=False):
+        pass
+    c = midge.Client(url, tls=midge.Tls(ca=str(pki / "ca.pem"), pin_certificate=["00" * 32]), reconnect=False)
+    with pytest.raises(midge.TlsError) as e:
+        c.connect(timeout=5.0)
+    assert "pin" in str(e.value)
+    c.reload_tls(midge.Tls(ca=str(pki / "ca.pem")))
+    c.connect()
+    with pytest.raises(midge.TlsConfigError):
+        c.reload_tls(midge.Tls(ca=str(pki / "missing.pem")))
+    c.close()
 
 
 def test_configuration_errors(pki):
