@@ -731,3 +731,79 @@ fn handshake_time() {
          TLS 1.2 full {full12:?}, plain TCP {plain:?}"
     );
 }
+
+// ------------------------------------------------------------------ ALPN
+
+/// A one-connection TLS server on rustls that selects ALPN from `protocols`, reads the
+/// CONNECT and answers CONNACK (success): enough to see what the handshake agreed.
+fn alpn_server(server: &Leaf, protocols: &[&str]) -> (u16, std::thread::JoinHandle<()>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let chain = vec![CertificateDer::from_pem_slice(server.cert.as_bytes()).unwrap()];
+    let key = PrivateKeyDer::from_pem_slice(server.key.as_bytes()).unwrap();
+    let mut config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        #[allow(deprecated)]
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap();
+    config.alpn_protocols = protocols.iter().map(|p| p.as_bytes().to_vec()).collect();
+    let config = std::sync::Arc::new(config);
+    let thread = std::thread::spawn(move || {
+        let (mut sock, _) = listener.accept().unwrap();
+        sock.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let mut conn = rustls::ServerConnection::new(config).unwrap();
+        let mut tls = rustls::Stream::new(&mut conn, &mut sock);
+        // The CONNECT's fixed header and remaining length (one byte for a small CONNECT).
+        let mut header = [0u8; 2];
+        if tls.read_exact(&mut header).is_err() {
+            return; // the handshake failed: the client saw why
+        }
+        let mut rest = vec![0u8; usize::from(header[1])];
+        tls.read_exact(&mut rest).unwrap();
+        assert_eq!(header[0], 0x10, "CONNECT");
+        tls.write_all(&[0x20, 0x03, 0x00, 0x00, 0x00]).unwrap();
+        tls.flush().unwrap();
+        // Hold the connection until the client goes.
+        let _ = tls.read(&mut [0u8; 64]);
+    });
+    (port, thread)
+}
+
+#[test]
+fn alpn_is_negotiated_and_a_server_accepting_none_of_ours_refuses() {
+    let ca = Ca::new("CA");
+    let server = ca.server(&["127.0.0.1"], false);
+    let (port, thread) = alpn_server(&server, &["x-amzn-mqtt-ca"]);
+    let mut tls = trusting(&ca);
+    tls.alpn = vec![b"mqtt".to_vec(), b"x-amzn-mqtt-ca".to_vec()];
+    let c = Client::new(
+        &format!("mqtts://127.0.0.1:{port}"),
+        options("alpn-aws", tls),
+    )
+    .unwrap();
+    c.connect_and_wait(TIMEOUT).unwrap();
+    assert!(
+        logs(&c).iter().any(|l| l.contains("ALPN x-amzn-mqtt-ca")),
+        "the agreed protocol is the server's choice"
+    );
+    c.close_and_join();
+    thread.join().unwrap();
+
+    let (port, thread) = alpn_server(&server, &["something-else"]);
+    let mut tls = trusting(&ca);
+    tls.alpn = vec![b"mqtt".to_vec()];
+    let words = expect_tls_failure(
+        &format!("mqtts://127.0.0.1:{port}"),
+        options("alpn-none", tls),
+        TlsFailure::RefusedByServer,
+    );
+    assert!(words.contains("ALPN"), "{words}");
+    thread.join().unwrap();
+}

@@ -398,3 +398,117 @@ impl Write for WsStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::ErrorKind;
+    use std::time::{Duration, Instant};
+
+    use mio::{Events, Interest, Poll, Token};
+    use tungstenite::handshake::server::{Request, Response};
+
+    use super::*;
+    use crate::transport::Stream;
+
+    /// Drives `f` until it stops saying `WouldBlock`, waiting on the poller in between.
+    fn drive<T>(stream: &mut Stream, mut f: impl FnMut(&mut Stream) -> io::Result<Option<T>>) -> T {
+        let mut poll = Poll::new().unwrap();
+        poll.registry()
+            .register(stream, Token(0), Interest::READABLE | Interest::WRITABLE)
+            .unwrap();
+        let mut events = Events::with_capacity(4);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match f(stream) {
+                Ok(Some(v)) => {
+                    poll.registry().deregister(stream).unwrap();
+                    return v;
+                }
+                Ok(None) => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => panic!("{e}"),
+            }
+            assert!(Instant::now() < deadline, "no progress within 5 s");
+            poll.poll(&mut events, Some(Duration::from_millis(100)))
+                .unwrap();
+        }
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // tungstenite's callback signature
+    fn upgrade_ping_frames_both_ways_and_close() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (sock, _) = listener.accept().unwrap();
+            let mut ws = tungstenite::accept_hdr(sock, |req: &Request, mut resp: Response| {
+                let h = req.headers();
+                assert_eq!(h["Sec-WebSocket-Protocol"], "mqtt", "[MQTT-6.0.0-3]");
+                assert_eq!(h["Authorization"], "Bearer t");
+                resp.headers_mut()
+                    .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("mqtt"));
+                Ok(resp)
+            })
+            .unwrap();
+            ws.send(Message::Ping(Bytes::from_static(b"p"))).unwrap();
+            // One MQTT packet (PINGRESP, then a PUBLISH head) split across messages.
+            ws.send(Message::Binary(Bytes::from_static(&[0xD0])))
+                .unwrap();
+            ws.send(Message::Binary(Bytes::from_static(&[0x00, 0x30])))
+                .unwrap();
+            let mut got = Vec::new();
+            let mut pong = false;
+            while got.len() < 100_000 {
+                match ws.read().unwrap() {
+                    Message::Pong(p) => {
+                        assert_eq!(&p[..], b"p");
+                        pong = true;
+                    }
+                    Message::Binary(b) => {
+                        assert!(b.len() <= MESSAGE_MAX);
+                        got.extend_from_slice(&b);
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+            assert!(pong, "the ping was answered");
+            ws.close(None).unwrap();
+            // Until the client's close reply.
+            while ws.read().is_ok() {}
+            got
+        });
+        let tcp = mio::net::TcpStream::connect(addr).unwrap();
+        let request = WsRequest {
+            url: format!("ws://{addr}/mqtt"),
+            headers: vec![("Authorization".into(), "Bearer t".into())],
+        };
+        let mut stream = Stream::Ws(Box::new(WsStream::new(Inner::Tcp(tcp), request)));
+        drive(&mut stream, |s| {
+            crate::transport::connect_progress(s).map(|done| done.then_some(()))
+        });
+        let mut got = Vec::new();
+        drive(&mut stream, |s| {
+            let mut buf = [0u8; 8];
+            let n = s.read(&mut buf)?;
+            got.extend_from_slice(&buf[..n]);
+            Ok((got.len() >= 3).then_some(()))
+        });
+        assert_eq!(got, [0xD0, 0x00, 0x30]);
+        let big: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
+        let mut off = 0;
+        drive(&mut stream, |s| {
+            while off < big.len() {
+                off += s.write(&big[off..])?;
+            }
+            s.flush()?;
+            Ok((!s.wants_write()).then_some(()))
+        });
+        // The server's close reads as the end of the stream.
+        drive(&mut stream, |s| {
+            let n = s.read(&mut [0u8; 16])?;
+            Ok((n == 0).then_some(()))
+        });
+        stream.shutdown();
+        assert_eq!(server.join().unwrap(), big);
+    }
+}
