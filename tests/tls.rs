@@ -807,3 +807,33 @@ fn alpn_is_negotiated_and_a_server_accepting_none_of_ours_refuses() {
     assert!(words.contains("ALPN"), "{words}");
     thread.join().unwrap();
 }
+
+#[test]
+fn a_server_that_never_answers_the_handshake_times_out_within_the_connect_timeout() {
+    // Accepts TCP, then says nothing: the TLS handshake (and a WebSocket upgrade) must end
+    // with the connect timeout, not hang.
+    let silent = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let ca = Ca::new("CA");
+    for url in [
+        format!("mqtts://127.0.0.1:{port}"),
+        format!("ws://127.0.0.1:{port}/mqtt"),
+    ] {
+        let mut opts = if url.starts_with("mqtts") {
+            options("silent", trusting(&ca))
+        } else {
+            client_options("silent")
+        };
+        opts.connect_timeout = Duration::from_millis(300);
+        let c = Client::new(&url, opts).unwrap();
+        let start = Instant::now();
+        let e = c.connect_and_wait(TIMEOUT).unwrap_err();
+        let took = start.elapsed();
+        assert!(e.to_string().contains("timed out"), "{url}: {e}");
+        assert!(
+            took >= Duration::from_millis(250) && took < Duration::from_secs(3),
+            "{url}: {took:?}"
+        );
+    }
+    drop(silent);
+}
