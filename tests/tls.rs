@@ -511,6 +511,26 @@ fn alpn_is_offered_and_a_server_without_alpn_still_accepts() {
 }
 
 #[test]
+fn trust_sources_build_without_a_connection() {
+    // The bundled Mozilla roots alone, and the system's roots (the default), make a usable
+    // configuration; a CA PEM without a certificate does not.
+    let mut mozilla = TlsOptions::default();
+    mozilla.mozilla_roots = true;
+    Client::new("mqtts://127.0.0.1:1", options("mozilla", mozilla)).unwrap();
+    if std::path::Path::new("/etc/ssl/certs").exists() {
+        Client::new(
+            "mqtts://127.0.0.1:1",
+            options("system", TlsOptions::default()),
+        )
+        .unwrap();
+    }
+    let mut empty = TlsOptions::default();
+    empty.ca.push(Pem::Bytes(b"not a certificate".to_vec()));
+    let e = Client::new("mqtts://127.0.0.1:1", options("empty", empty)).unwrap_err();
+    assert!(e.to_string().contains("no certificate"), "{e}");
+}
+
+#[test]
 fn tls_options_on_a_plain_address_are_refused() {
     let e = Client::new(
         "mqtt://127.0.0.1:1",

@@ -214,7 +214,14 @@ fn roots(o: &TlsOptions) -> Result<RootCertStore, TlsConfigError> {
         }
     }
     if o.mozilla_roots {
+        #[cfg(feature = "mozilla-roots")]
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        #[cfg(not(feature = "mozilla-roots"))]
+        return Err(TlsConfigError(
+            "this midge was built without the bundled Mozilla roots (cargo feature \
+             mozilla-roots)"
+                .into(),
+        ));
     }
     Ok(roots)
 }
