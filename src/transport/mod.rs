@@ -95,14 +95,11 @@ impl Layers {
             .into());
         }
         #[cfg_attr(not(any(feature = "tls", feature = "websocket")), allow(unused_mut))]
-        let mut layers = Self {
-            #[cfg(feature = "tls")]
-            host: address
-                .endpoint()
-                .map(|(h, _)| h.to_owned())
-                .unwrap_or_default(),
-            ..Self::default()
-        };
+        let mut layers = Self::default();
+        #[cfg(feature = "tls")]
+        if let Some((host, _)) = address.endpoint() {
+            host.clone_into(&mut layers.host);
+        }
         #[cfg(feature = "tls")]
         if address.is_tls() {
             let defaults = TlsOptions::default();
