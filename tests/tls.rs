@@ -860,3 +860,87 @@ fn a_server_that_never_answers_the_handshake_times_out_within_the_connect_timeou
     }
     drop(silent);
 }
+
+/// Throughput cost, for docs/tls.md: QoS 1 publishes (100-byte payloads, up to 1,000 in
+/// flight) to a local Mosquitto over plain TCP and over TLS 1.3, and this process's CPU
+/// time per message (the client's share; the broker runs in its own process).
+/// `cargo test --release --test tls -- --ignored --nocapture qos1_throughput`
+#[test]
+#[ignore = "a measurement, not a check"]
+fn qos1_throughput() {
+    const N: usize = 50_000;
+    const WINDOW: usize = 1_000;
+    fn cpu() -> Duration {
+        // utime + stime of this process, in clock ticks (100 per second on Linux).
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        Duration::from_millis(ticks * 10)
+    }
+    let dir = Dir::new("throughput");
+    let ca = Ca::new("CA");
+    let plain_port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let broker = tls_broker(
+        &dir,
+        &ca.server(&["127.0.0.1"], false),
+        None,
+        &[
+            "set_tcp_nodelay true",
+            &format!("listener {plain_port} 127.0.0.1"),
+        ],
+    );
+    let run = |url: &str, tls: Option<TlsOptions>| {
+        let mut opts = client_options("throughput");
+        opts.tls = tls;
+        let c = Client::new(url, opts).unwrap();
+        c.connect_and_wait(TIMEOUT).unwrap();
+        let payload = vec![7u8; 100];
+        let (start, cpu0) = (Instant::now(), cpu());
+        let mut inflight = std::collections::VecDeque::new();
+        for _ in 0..N {
+            if inflight.len() == WINDOW {
+                let done: midge::runtime::Completion<_> = inflight.pop_front().unwrap();
+                done.wait(TIMEOUT).unwrap();
+            }
+            inflight.push_back(
+                c.publish(
+                    "t",
+                    payload.clone(),
+                    QoS::AtLeastOnce,
+                    false,
+                    Properties::new(),
+                )
+                .unwrap(),
+            );
+        }
+        for done in inflight {
+            done.wait(TIMEOUT).unwrap();
+        }
+        let (wall, cpu) = (start.elapsed(), cpu() - cpu0);
+        c.disconnect_and_wait(TIMEOUT).unwrap();
+        (
+            N as f64 / wall.as_secs_f64(),
+            cpu.as_secs_f64() * 1e6 / N as f64,
+        )
+    };
+    // A warm-up, then each twice, alternating.
+    run(&format!("mqtt://127.0.0.1:{plain_port}"), None);
+    for _ in 0..2 {
+        let plain = run(&format!("mqtt://127.0.0.1:{plain_port}"), None);
+        let tls = run(&tls_url(&broker), Some(trusting(&ca)));
+        println!(
+            "QoS 1, 100-byte payloads, {N} messages: plain {:.0} msg/s, {:.1} us CPU/msg; \
+             TLS 1.3 {:.0} msg/s, {:.1} us CPU/msg",
+            plain.0, plain.1, tls.0, tls.1
+        );
+    }
+}
