@@ -144,6 +144,32 @@
 #define MIDGE_MEMORY_BUDGET_MIN 65536
 
 /**
+ * Offer TLS 1.2 and 1.3 (the default).
+ */
+#define MIDGE_TLS_VERSIONS_ALL 0
+
+/**
+ * Offer TLS 1.2 only.
+ */
+#define MIDGE_TLS_VERSIONS_1_2 1
+
+/**
+ * Offer TLS 1.3 only.
+ */
+#define MIDGE_TLS_VERSIONS_1_3 2
+
+/**
+ * A pin on the SHA-256 of the server certificate (DER).
+ */
+#define MIDGE_TLS_PIN_CERTIFICATE 1
+
+/**
+ * A pin on the SHA-256 of the server's public key (DER `SubjectPublicKeyInfo`, as
+ * `openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | sha256sum` prints it).
+ */
+#define MIDGE_TLS_PIN_PUBLIC_KEY 2
+
+/**
  * What an authenticator callback is asked.
  */
 typedef enum {
@@ -314,6 +340,12 @@ typedef enum {
    * protocol's server at that address (the detail shows what it sent).
    */
   MIDGE_DISCONNECT_NOT_MQTT = 9,
+  /**
+   * The TLS handshake failed: the detail says why (unknown issuer, expired, name
+   * mismatch with the expected name, pin mismatch, client certificate refused). A
+   * certificate failure is permanent: midge does not reconnect.
+   */
+  MIDGE_DISCONNECT_TLS = 10,
 } midge_disconnect_kind;
 
 /**
@@ -457,7 +489,8 @@ typedef struct midge_message midge_message;
  * `midge_options_set_event_queue_limit`, `midge_options_set_event_queue_bytes`,
  * `midge_options_set_log_level`, `midge_options_set_completion_events`,
  * `midge_options_set_inline_callbacks`, `midge_options_set_busy_poll`,
- * `midge_options_set_linger`, `midge_options_set_authenticator`.
+ * `midge_options_set_linger`, `midge_options_set_authenticator`, `midge_options_set_tls`,
+ * `midge_options_add_ws_header`.
  */
 typedef struct midge_options midge_options;
 
@@ -471,6 +504,22 @@ typedef struct midge_options midge_options;
  * `midge_properties_add_user_property`, `midge_properties_count`, `midge_properties_clear`.
  */
 typedef struct midge_properties midge_properties;
+
+/**
+ * TLS settings: whom to trust and who we are. Verification is on by default; without a CA
+ * the system's roots are trusted. Owned by the application; `midge_options_set_tls` copies
+ * it, so it may be freed right after. Private keys given here are never logged or shown
+ * in error messages.
+ *
+ * Methods: `midge_tls_options_new`, `midge_tls_options_free`,
+ * `midge_tls_options_add_ca_file`, `midge_tls_options_add_ca_dir`,
+ * `midge_tls_options_add_ca_pem`, `midge_tls_options_set_system_roots`,
+ * `midge_tls_options_set_mozilla_roots`, `midge_tls_options_set_client_cert_files`,
+ * `midge_tls_options_set_client_cert_pem`, `midge_tls_options_add_alpn`,
+ * `midge_tls_options_set_server_name`, `midge_tls_options_set_versions`,
+ * `midge_tls_options_add_pin`, `midge_tls_options_dangerous_set_no_verify`.
+ */
+typedef struct midge_tls_options midge_tls_options;
 
 /**
  * The result of every fallible midge function: a fixed-width integer (never a C enum, whose
@@ -802,6 +851,19 @@ typedef struct {
  */
 #define MIDGE_RESULT_NOT_IN_V311 24
 
+/**
+ * The TLS handshake failed: the server's certificate was not accepted (unknown issuer,
+ * expired, name mismatch, pin mismatch) or the server refused ours. The message says why;
+ * midge does not reconnect after it.
+ */
+#define MIDGE_RESULT_TLS 25
+
+/**
+ * TLS options that cannot be used: a file missing, a PEM without a certificate, a key
+ * that does not parse, TLS options on a plain address, or a build without TLS.
+ */
+#define MIDGE_RESULT_TLS_CONFIG 26
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1115,6 +1177,13 @@ midge_result midge_client_next_event(midge_client *client,
  * `midge_client_free`. The same descriptor is returned on every call.
  */
 int midge_client_event_fd(const midge_client *client);
+
+/**
+ * Replaces the client's TLS options (a rotated client certificate and key, new CAs) for
+ * its next connect; the open connection goes on. Files are read now: a missing file or a
+ * bad key fails with `MIDGE_RESULT_TLS_CONFIG` and the old options stay.
+ */
+midge_result midge_client_reload_tls(midge_client *client, const midge_tls_options *tls);
 
 /**
  * Puts the client's socket I/O so far in `*stats`: how many writes and reads moved how many
@@ -1642,6 +1711,22 @@ midge_result midge_disconnect_property_at(const midge_disconnect *disconnect,
                                           midge_property *property);
 
 /**
+ * TLS settings for a `mqtts://`, `ssl://`, `tls://` or `wss://` address, copied (`tls`
+ * may be freed right after); NULL removes them (such an address then trusts the system's
+ * roots). A client with TLS options and a plain address is refused, so that a
+ * configuration meant for TLS never connects in the clear.
+ */
+midge_result midge_options_set_tls(midge_options *options, const midge_tls_options *tls);
+
+/**
+ * Adds an HTTP header to the WebSocket upgrade request of a `ws://` or `wss://` address
+ * (an `Authorization` token, a cookie). The subprotocol `mqtt` is always asked for.
+ */
+midge_result midge_options_add_ws_header(midge_options *options,
+                                         const char *name,
+                                         const char *value);
+
+/**
  * New options with midge's defaults: clean start, keep alive 60 s, no session expiry, the
  * broker assigns the client id, automatic reconnect (250 ms doubling to 30 s), automatic
  * topic aliases, an offline queue of 10,000 messages / 16 MiB. NULL only when out of memory.
@@ -1987,6 +2072,95 @@ midge_result midge_shutdown(void);
  * for a NULL or dead client or a NULL `stats`.
  */
 midge_result midge_client_stats(const midge_client *client, midge_stats *stats);
+
+/**
+ * New TLS options: verification on, the system's roots, TLS 1.2 and 1.3, no client
+ * certificate, no ALPN. NULL only when out of memory.
+ */
+midge_tls_options *midge_tls_options_new(void);
+
+/**
+ * Frees the options in `*tls` and sets `*tls` to NULL. NULL and options freed before
+ * (through any copy) are ignored.
+ */
+void midge_tls_options_free(midge_tls_options **tls);
+
+/**
+ * Trusts the CA certificates in a PEM file. With any CA given, the system's roots are no
+ * longer trusted unless `midge_tls_options_set_system_roots` says so. The file is read
+ * when a client is made (or reloaded).
+ */
+midge_result midge_tls_options_add_ca_file(midge_tls_options *tls, const char *path);
+
+/**
+ * Trusts the CA certificates in the `*.pem` and `*.crt` files of a directory.
+ */
+midge_result midge_tls_options_add_ca_dir(midge_tls_options *tls, const char *path);
+
+/**
+ * Trusts the CA certificates in PEM bytes (copied): for devices without a file system.
+ */
+midge_result midge_tls_options_add_ca_pem(midge_tls_options *tls, const uint8_t *pem, size_t len);
+
+/**
+ * Trusts the operating system's roots (`/etc/ssl/certs`) or not. Default: only when no CA
+ * is given.
+ */
+midge_result midge_tls_options_set_system_roots(midge_tls_options *tls, bool on);
+
+/**
+ * Trusts the Mozilla root set bundled in midge (webpki-roots), default off.
+ */
+midge_result midge_tls_options_set_mozilla_roots(midge_tls_options *tls, bool on);
+
+/**
+ * The client certificate chain (PEM, leaf first) and its private key (PEM: PKCS#8,
+ * PKCS#1 or SEC1) from files, for mutual TLS. NULL for both removes them.
+ */
+midge_result midge_tls_options_set_client_cert_files(midge_tls_options *tls,
+                                                     const char *cert_path,
+                                                     const char *key_path);
+
+/**
+ * The client certificate chain and private key as PEM bytes (copied), for mutual TLS.
+ */
+midge_result midge_tls_options_set_client_cert_pem(midge_tls_options *tls,
+                                                   const uint8_t *cert,
+                                                   size_t cert_len,
+                                                   const uint8_t *key,
+                                                   size_t key_len);
+
+/**
+ * Adds an ALPN protocol to offer (e.g. "x-amzn-mqtt-ca" for AWS `IoT` on port 443).
+ */
+midge_result midge_tls_options_add_alpn(midge_tls_options *tls, const char *protocol);
+
+/**
+ * The name sent as SNI and verified against the certificate, instead of the address's
+ * host; NULL goes back to the host.
+ */
+midge_result midge_tls_options_set_server_name(midge_tls_options *tls, const char *name);
+
+/**
+ * Which TLS versions to offer: `MIDGE_TLS_VERSIONS_ALL`, `_1_2` or `_1_3`.
+ */
+midge_result midge_tls_options_set_versions(midge_tls_options *tls, int versions);
+
+/**
+ * Pins the server: `kind` is `MIDGE_TLS_PIN_CERTIFICATE` or `MIDGE_TLS_PIN_PUBLIC_KEY`,
+ * `sha256` its 32-byte SHA-256. With pins, a server matching none is refused
+ * (`MIDGE_DISCONNECT_TLS`), on top of normal verification.
+ */
+midge_result midge_tls_options_add_pin(midge_tls_options *tls,
+                                       int kind,
+                                       const uint8_t *sha256,
+                                       size_t len);
+
+/**
+ * DANGEROUS: turns certificate verification off, so anyone on the path can impersonate
+ * the server and read everything. For tests against throwaway servers only.
+ */
+midge_result midge_tls_options_dangerous_set_no_verify(midge_tls_options *tls, bool no_verify);
 
 #ifdef __cplusplus
 }  // extern "C"

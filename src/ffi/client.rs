@@ -766,6 +766,22 @@ pub extern "C" fn midge_client_event_fd(client: *const midge_client) -> c_int {
     })
 }
 
+/// Replaces the client's TLS options (a rotated client certificate and key, new CAs) for
+/// its next connect; the open connection goes on. Files are read now: a missing file or a
+/// bad key fails with `MIDGE_RESULT_TLS_CONFIG` and the old options stay.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_reload_tls(
+    client: *mut midge_client,
+    tls: *const super::tls::midge_tls_options,
+) -> midge_result {
+    guard(|| {
+        let c = self::client(client)?;
+        let tls = super::tls::tls_arg(tls)?.ok_or_else(|| FfiError::null("tls"))?;
+        c.client.reload_tls(&tls)?;
+        Ok(())
+    })
+}
+
 /// Puts the client's socket I/O so far in `*stats`: how many writes and reads moved how many
 /// bytes. With `midge_options_set_linger`, `writes` stays far below the packets sent.
 #[unsafe(no_mangle)]

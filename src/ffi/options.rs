@@ -15,7 +15,7 @@ use super::result::{FfiError, guard, guard_value, midge_result};
 use crate::codec::{ByteString, Bytes, QoS, Will};
 use crate::protocol::{Authenticator, MemoryBudget, Options, QueueLimits, VersionChoice};
 use crate::runtime::{ClientOptions, LogLevel, ReconnectPolicy};
-use crate::transport::TcpOptions;
+use crate::transport::{TcpOptions, TlsOptions, WsOptions};
 
 /// A client's configuration, copied by `midge_client_new` (one options object may configure
 /// many clients, and may be freed right after).
@@ -36,7 +36,8 @@ use crate::transport::TcpOptions;
 /// `midge_options_set_event_queue_limit`, `midge_options_set_event_queue_bytes`,
 /// `midge_options_set_log_level`, `midge_options_set_completion_events`,
 /// `midge_options_set_inline_callbacks`, `midge_options_set_busy_poll`,
-/// `midge_options_set_linger`, `midge_options_set_authenticator`.
+/// `midge_options_set_linger`, `midge_options_set_authenticator`, `midge_options_set_tls`,
+/// `midge_options_add_ws_header`.
 #[derive(Debug, Default)]
 pub struct midge_options {
     data: Mutex<OptionsData>,
@@ -56,6 +57,8 @@ struct OptionsData {
     busy_poll: Duration,
     linger: Duration,
     auth: Option<Arc<AuthSetup>>,
+    tls: Option<TlsOptions>,
+    websocket: WsOptions,
 }
 
 /// Builds the runtime's options from a C options handle (NULL: the defaults).
@@ -109,6 +112,8 @@ pub(crate) fn client_options(options: *const midge_options) -> Result<ClientOpti
     out.inline_callbacks = d.inline_callbacks;
     out.busy_poll = d.busy_poll;
     out.linger = d.linger;
+    out.tls.clone_from(&d.tls);
+    out.websocket = d.websocket.clone();
     Ok(out)
 }
 
@@ -131,6 +136,37 @@ pub(crate) fn qos_from_c(qos: c_int) -> Result<QoS, FfiError> {
         .ok()
         .and_then(QoS::from_u8)
         .ok_or_else(|| FfiError::Invalid(format!("QoS {qos} is not 0, 1 or 2")))
+}
+
+/// TLS settings for a `mqtts://`, `ssl://`, `tls://` or `wss://` address, copied (`tls`
+/// may be freed right after); NULL removes them (such an address then trusts the system's
+/// roots). A client with TLS options and a plain address is refused, so that a
+/// configuration meant for TLS never connects in the clear.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_tls(
+    options: *mut midge_options,
+    tls: *const super::tls::midge_tls_options,
+) -> midge_result {
+    with_options(options, |d| {
+        d.tls = super::tls::tls_arg(tls)?;
+        Ok(())
+    })
+}
+
+/// Adds an HTTP header to the WebSocket upgrade request of a `ws://` or `wss://` address
+/// (an `Authorization` token, a cookie). The subprotocol `mqtt` is always asked for.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_add_ws_header(
+    options: *mut midge_options,
+    name: *const c_char,
+    value: *const c_char,
+) -> midge_result {
+    with_options(options, |d| {
+        let name = str_arg(name, "name")?.to_owned();
+        let value = str_arg(value, "value")?.to_owned();
+        d.websocket.headers.push((name, value));
+        Ok(())
+    })
 }
 
 /// New options with midge's defaults: clean start, keep alive 60 s, no session expiry, the

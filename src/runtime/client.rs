@@ -22,7 +22,7 @@ use crate::protocol::{
     Session, SubscribeAck, UnsubscribeAck, VersionChoice, check_publish_v311, check_subscribe,
     check_subscribe_v311, check_unsubscribe, check_unsubscribe_v311, check_will,
 };
-use crate::transport::{Address, TcpOptions};
+use crate::transport::{Address, Layers, TcpOptions, TlsOptions, WsOptions};
 
 /// Everything a client is configured with: the MQTT session options and the runtime's.
 #[derive(Debug)]
@@ -31,7 +31,13 @@ pub struct ClientOptions {
     pub session: Options,
     pub reconnect: ReconnectPolicy,
     pub tcp: TcpOptions,
-    /// Bound on DNS resolution plus TCP connect (CONNACK has `session.connect_timeout`).
+    /// TLS for `mqtts://` and `wss://` (verification on; `None`: the system's roots).
+    /// Refused for a plain address.
+    pub tls: Option<TlsOptions>,
+    /// WebSocket upgrade settings for `ws://` and `wss://`.
+    pub websocket: WsOptions,
+    /// Bound on DNS resolution plus TCP connect, TLS handshake and WebSocket upgrade (CONNACK
+    /// has `session.connect_timeout`).
     pub connect_timeout: Duration,
     /// Also deliver publish/subscribe/unsubscribe completions as events (callback or
     /// `next_event`), not only through their completion handles.
@@ -80,6 +86,8 @@ impl Default for ClientOptions {
             session: Options::default(),
             reconnect: ReconnectPolicy::default(),
             tcp: TcpOptions::default(),
+            tls: None,
+            websocket: WsOptions::default(),
             connect_timeout: Duration::from_secs(30),
             completion_events: false,
             event_queue_limit: 100_000,
@@ -118,6 +126,7 @@ struct Inner {
     /// Counts the client for `shutdown`; dropped after the `Close` below is sent.
     _alive: shutdown::Alive,
     memory: Arc<MemoryGauge>,
+    layers: Layers,
 }
 
 impl Drop for Inner {
@@ -140,6 +149,7 @@ impl Client {
     /// (topic, properties) is refused here.
     pub fn new(address: &str, options: ClientOptions) -> Result<Self, Error> {
         let address = Address::parse(address)?;
+        let layers = Layers::new(&address, options.tls.as_ref(), &options.websocket)?;
         if let Some(will) = &options.session.will {
             check_will(will)?;
         }
@@ -168,6 +178,7 @@ impl Client {
         let settings = ConnSettings {
             reconnect: options.reconnect,
             tcp: options.tcp,
+            layers: layers.clone(),
             connect_timeout: options.connect_timeout,
             completion_events: Arc::clone(&completion_events),
             connected: Arc::clone(&connected),
@@ -198,8 +209,16 @@ impl Client {
                 protocol_level,
                 _alive: alive,
                 memory,
+                layers,
             }),
         })
+    }
+
+    /// Replaces the TLS options (a rotated client certificate and key, new CAs) for the next
+    /// connect; the open connection goes on as it is. Files are read now: a missing file or
+    /// a bad key is refused here and the old options stay.
+    pub fn reload_tls(&self, tls: &TlsOptions) -> Result<(), Error> {
+        Ok(self.inner.layers.reload_tls(tls)?)
     }
 
     fn send(&self, command: Command) {

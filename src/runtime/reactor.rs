@@ -47,7 +47,7 @@ use crate::protocol::{
     AckToken, ConnAckInfo, ConnectChange, DisconnectCause, Event, Message, PublishAck,
     PublishRequest, RequestError, RequestId, Session, State, SubscribeAck, UnsubscribeAck,
 };
-use crate::transport::{self, Address, Resolver, Stream, TcpOptions};
+use crate::transport::{self, Address, HandshakeError, Layers, Resolver, Stream, TcpOptions};
 
 const WAKER: Token = Token(usize::MAX);
 const READ_CHUNK: usize = 64 * 1024;
@@ -65,7 +65,9 @@ const LINGER_LIMIT: usize = 64 * 1024;
 pub(crate) struct ConnSettings {
     pub reconnect: ReconnectPolicy,
     pub tcp: TcpOptions,
-    /// Bound on DNS resolution plus TCP connect.
+    /// TLS and WebSocket on top of TCP, per the address.
+    pub layers: Layers,
+    /// Bound on DNS resolution plus TCP connect, TLS handshake and WebSocket upgrade.
     pub connect_timeout: Duration,
     /// Deliver completion events to the mailbox (callbacks / `next_event`), besides handles.
     /// Shared with the `Client`, which may switch it at any time.
@@ -887,7 +889,15 @@ impl Reactor {
             format!("connecting to {}", c.address)
         });
         match c.address.clone() {
-            Address::Tcp { host, port } => {
+            Address::Unix(path) => match transport::connect_unix(&path) {
+                Ok(stream) => self.begin_stream(client, stream, Vec::new(), 0, now),
+                Err(e) => self.connect_failed(client, &e, now),
+            },
+            address => {
+                let Some((host, port)) = address.endpoint() else {
+                    return;
+                };
+                let host = host.to_owned();
                 c.phase = Phase::Resolving;
                 c.resolve_generation += 1;
                 let generation = c.resolve_generation;
@@ -906,10 +916,6 @@ impl Reactor {
                     }),
                 );
             }
-            Address::Unix(path) => match transport::connect_unix(&path) {
-                Ok(stream) => self.begin_stream(client, stream, Vec::new(), 0, now),
-                Err(e) => self.connect_failed(client, &e, now),
-            },
         }
         self.mark(client);
     }
@@ -945,7 +951,9 @@ impl Reactor {
         };
         let mut last_err = io::Error::new(io::ErrorKind::NotFound, "no address for host");
         for i in next..addrs.len() {
-            match transport::connect_start(&addrs[i], &c.settings.tcp) {
+            let started = transport::connect_start(&addrs[i], &c.settings.tcp)
+                .and_then(|stream| c.settings.layers.wrap(stream));
+            match started {
                 Ok(stream) => return self.begin_stream(client, stream, addrs, i + 1, now),
                 Err(e) => last_err = e,
             }
@@ -969,13 +977,7 @@ impl Reactor {
             return self.connect_failed(client, &e, now);
         }
         if let Some(c) = self.conns.get_mut(&client) {
-            log(c, LogLevel::Debug, |_| match &stream {
-                Stream::Tcp(s) => match s.peer_addr() {
-                    Ok(a) => format!("TCP connect to {a} started"),
-                    Err(_) => "TCP connect started".into(),
-                },
-                Stream::Unix(_) => "Unix socket connected".into(),
-            });
+            log(c, LogLevel::Debug, |_| stream.describe());
             c.phase = Phase::Connecting {
                 stream,
                 addrs,
@@ -994,6 +996,17 @@ impl Reactor {
             log(c, LogLevel::Warn, |c| {
                 format!("connect to {} failed: {e}", c.address)
             });
+            if let DisconnectCause::Tls { kind, .. } = &cause
+                && kind.is_permanent()
+                && c.wanted
+            {
+                // A certificate another attempt cannot fix: no reconnect storm.
+                c.wanted = false;
+                log(c, LogLevel::Error, |_| {
+                    "the TLS handshake failed for a reason retrying cannot fix; not reconnecting"
+                        .into()
+                });
+            }
             for w in c.connect_waiters.drain(..) {
                 w.complete(Err(cause.clone().into()));
             }
@@ -1061,12 +1074,15 @@ impl Reactor {
         let Phase::Connecting { stream, .. } = &mut c.phase else {
             return false;
         };
-        match transport::connect_finished(stream) {
+        match transport::connect_progress(stream) {
             Ok(true) => {
                 let Phase::Connecting { stream, .. } = std::mem::replace(&mut c.phase, Phase::Idle)
                 else {
                     return false;
                 };
+                if let Some(summary) = stream.tls_summary() {
+                    log(c, LogLevel::Debug, |_| summary);
+                }
                 c.phase = Phase::Open { stream };
                 c.phase_deadline = None;
                 log(c, LogLevel::Debug, |_| {
@@ -1085,7 +1101,8 @@ impl Reactor {
                     return false;
                 };
                 let _ = self.registry.deregister(&mut stream);
-                if next < addrs.len() {
+                // Another address of the same host shows the same certificate.
+                if next < addrs.len() && HandshakeError::from_io(&e).is_none() {
                     self.try_addr(client, addrs, next, now);
                 } else {
                     self.connect_failed(client, &e, now);
@@ -1208,6 +1225,11 @@ impl Reactor {
                 Err(e) => return Err(e),
             }
         }
+        // TLS records and WebSocket frames the stream still holds.
+        match stream.flush() {
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e),
+            _ => {}
+        }
         if c.woff == c.wbuf.len() {
             c.wbuf.clear();
             c.woff = 0;
@@ -1225,7 +1247,7 @@ impl Reactor {
         c.settings
             .memory
             .write_backlog(c.wbuf.len() - c.woff + c.session.transmit_len());
-        let want_writable = !c.wbuf.is_empty();
+        let want_writable = !c.wbuf.is_empty() || stream.wants_write();
         if want_writable != c.writable_interest {
             let interest = if want_writable {
                 Interest::READABLE | Interest::WRITABLE
@@ -1439,6 +1461,17 @@ impl Reactor {
                         "the server refused the connection for good; not reconnecting".into()
                     });
                 }
+                // With TLS 1.3 the server judges our certificate after the handshake ended
+                // on our side: its refusal arrives on the open connection.
+                if let DisconnectCause::Tls { kind, .. } = cause
+                    && kind.is_permanent()
+                    && c.wanted
+                {
+                    c.wanted = false;
+                    log(c, LogLevel::Error, |_| {
+                        "TLS failed for a reason retrying cannot fix; not reconnecting".into()
+                    });
+                }
                 true
             }
             // Completion events carry the id of the application's completion handle.
@@ -1628,6 +1661,12 @@ fn may_read(force: &mut bool, mailbox: &Mailbox, undelivered: usize) -> Room {
 
 /// How a transport error ended a connection.
 fn transport_cause(e: &io::Error) -> DisconnectCause {
+    if let Some(h) = HandshakeError::from_io(e) {
+        return DisconnectCause::Tls {
+            kind: h.kind,
+            detail: h.detail.clone(),
+        };
+    }
     DisconnectCause::Transport {
         detail: e.to_string(),
         errno: e.raw_os_error(),

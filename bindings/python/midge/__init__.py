@@ -28,6 +28,7 @@ from ._types import (
 )
 from .client import Client, PublishHandle, shutdown, version
 from . import aio  # noqa: E402  (midge.aio.Client: the asyncio API)
+from .tls import Tls
 from .errors import (
     Closed,
     ConnectionRefused,
@@ -53,6 +54,8 @@ from .errors import (
     SessionLost,
     Timeout,
     TooLarge,
+    TlsConfigError,
+    TlsError,
     TransportError,
     WouldDeadlock,
 )
@@ -62,6 +65,9 @@ __version__ = "1.0.0"
 __all__ = [
     "Client",
     "PublishHandle",
+    "Tls",
+    "TlsError",
+    "TlsConfigError",
     "Message",
     "Properties",
     "Will",

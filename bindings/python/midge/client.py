@@ -583,6 +583,9 @@ class PublishHandle:
         return "<midge.PublishHandle id=%d done=%s>" % (self.id, self.done())
 
 
+from .tls import Tls  # noqa: E402  (uses this module's helpers lazily)
+
+
 class Client:
     """An MQTT v5 client.
 
@@ -622,6 +625,8 @@ class Client:
         event_queue_limit: Optional[int] = None,
         event_queue_bytes: Optional[int] = None,
         _completion_events: bool = False,
+        tls: Optional["Tls"] = None,
+        ws_headers: Optional[Iterable[Tuple[str, str]]] = None,
     ) -> None:
         self._state: Optional[_State] = None
         _v.text(broker, "broker")
@@ -677,6 +682,14 @@ class Client:
                 _check(lib.midge_options_set_completion_events(opts, True))
             _check(lib.midge_options_set_connect_timeout(opts, _ms(connect_timeout)))
             _check(lib.midge_options_set_connack_timeout(opts, _ms(connect_timeout)))
+            if tls is not None:
+                t = tls._build()
+                try:
+                    _check(lib.midge_options_set_tls(opts, t))
+                finally:
+                    _free(lib.midge_tls_options_free, t)
+            for k, v in ws_headers or ():
+                _check(lib.midge_options_add_ws_header(opts, _cstr(k, "ws header"), _cstr(v, "ws header")))
             out = c_void_p()
             _check(lib.midge_client_new(_cstr(broker, "broker"), opts, byref(out)))
         finally:
@@ -726,6 +739,16 @@ class Client:
             st.connected = True
             st.connack = info
         return info
+
+    def reload_tls(self, tls: "Tls") -> None:
+        """New TLS settings (a rotated certificate and key) for the next connect; files
+        are read now, and a bad one raises :class:`TlsConfigError` keeping the old."""
+        st = self._st
+        t = tls._build()
+        try:
+            st.check(lib.midge_client_reload_tls(st.get(), t))
+        finally:
+            _free(lib.midge_tls_options_free, t)
 
     def disconnect(
         self,
