@@ -498,6 +498,12 @@ impl Session {
         self.decoder.capacity()
     }
 
+    /// How many events wait for [`Session::poll_event`] (the runtime bounds what it reads
+    /// by what the application has not taken yet).
+    pub fn pending_events(&self) -> usize {
+        self.events.len()
+    }
+
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }

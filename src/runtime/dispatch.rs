@@ -346,15 +346,19 @@ impl Mailbox {
     }
 
     /// On the I/O thread, before reading the socket, with `pending` bytes already read in
-    /// this round and not yet delivered: whether to read now.
-    pub(crate) fn room(&self, pending: usize) -> Room {
+    /// this round and not yet delivered, holding `pending_events` decoded events: whether
+    /// to read now.
+    pub(crate) fn room(&self, pending: usize, pending_events: usize) -> Room {
         let mut st = self.state.lock();
         if st.full(self.bounds) {
             // The mailbox asks the I/O thread to resume ([`IoSink::resume`]) once the
             // application has taken events below the bounds.
             st.paused = true;
             Room::Full
-        } else if pending > 0 && st.bytes + pending >= self.bounds.bytes {
+        } else if pending > 0
+            && (st.bytes + pending >= self.bounds.bytes
+                || st.messages + pending_events >= self.bounds.count)
+        {
             // What was read will fill it: deliver that first, then look again.
             Room::Later
         } else {
@@ -734,14 +738,14 @@ mod tests {
         let mb = Mailbox::new(7, Arc::clone(&io) as Arc<dyn IoSink>, bounds, false);
         assert!(mb.event_fd().is_some());
         assert!(!readable(&mb));
-        assert_eq!(mb.room(0), Room::Yes);
+        assert_eq!(mb.room(0, 0), Room::Yes);
         mb.deliver([message(QoS::AtLeastOnce, 10)]);
         assert!(readable(&mb), "an event waits");
-        assert_eq!(mb.room(0), Room::Yes);
+        assert_eq!(mb.room(0, 0), Room::Yes);
         // One read may bring more than the bound: nothing is dropped below twice it.
         mb.deliver([message(QoS::AtMostOnce, 10), message(QoS::AtMostOnce, 10)]);
         assert_eq!(mb.queued().0, 3);
-        assert_eq!(mb.room(0), Room::Full, "at the bound reading stops");
+        assert_eq!(mb.room(0, 0), Room::Full, "at the bound reading stops");
         // Past twice the bound, the safety net drops QoS 0 only.
         mb.deliver([message(QoS::AtMostOnce, 10), message(QoS::AtMostOnce, 10)]);
         mb.deliver([message(QoS::ExactlyOnce, 10)]);
@@ -768,10 +772,26 @@ mod tests {
         };
         let mb = Mailbox::new(1, io as Arc<dyn IoSink>, bounds, false);
         mb.deliver([message(QoS::AtLeastOnce, 500)]);
-        assert_eq!(mb.room(0), Room::Yes);
-        assert_eq!(mb.room(600), Room::Later, "deliver what was read first");
+        assert_eq!(mb.room(0, 0), Room::Yes);
+        assert_eq!(mb.room(600, 0), Room::Later, "deliver what was read first");
         mb.deliver([message(QoS::AtLeastOnce, 500)]);
-        assert_eq!(mb.room(0), Room::Full);
+        assert_eq!(mb.room(0, 0), Room::Full);
+    }
+
+    /// Several reads in one round could each bring many small messages past the count
+    /// bound before any is delivered: the messages decoded but not delivered count too.
+    #[test]
+    fn the_count_bound_counts_what_was_decoded_but_not_delivered() {
+        let io = Arc::new(Io::default());
+        let bounds = Bounds {
+            count: 5,
+            bytes: 1 << 20,
+        };
+        let mb = Mailbox::new(1, io as Arc<dyn IoSink>, bounds, false);
+        mb.deliver([message(QoS::AtLeastOnce, 10)]);
+        assert_eq!(mb.room(100, 3), Room::Yes, "1 queued + 3 decoded < 5");
+        assert_eq!(mb.room(100, 4), Room::Later, "deliver the decoded first");
+        assert_eq!(mb.room(0, 0), Room::Yes);
     }
 
     #[test]

@@ -1140,7 +1140,8 @@ impl Reactor {
                         if pause_for_backlog(&mut c.read_paused, &mut c.session, backlog, now) {
                             break;
                         }
-                        match may_read(&mut c.force_read, &c.mailbox, c.undelivered) {
+                        let events = c.session.pending_events();
+                        match may_read(&mut c.force_read, &c.mailbox, c.undelivered, events) {
                             Room::Yes => {}
                             Room::Full => break,
                             Room::Later => {
@@ -1651,11 +1652,11 @@ fn log(c: &mut Conn, level: LogLevel, message: impl FnOnce(&Conn) -> String) {
 /// Whether to read a client's socket now: its mailbox's room, unless a read is forced.
 /// While the application has not taken its events the socket waits (and the server's flow
 /// control with it); the mailbox sends `Resume` when there is room.
-fn may_read(force: &mut bool, mailbox: &Mailbox, undelivered: usize) -> Room {
+fn may_read(force: &mut bool, mailbox: &Mailbox, undelivered: usize, events: usize) -> Room {
     if std::mem::take(force) {
         Room::Yes
     } else {
-        mailbox.room(undelivered)
+        mailbox.room(undelivered, events)
     }
 }
 
