@@ -85,6 +85,22 @@
 #define MIDGE_VERSION_NUMBER 65536
 
 /**
+ * MQTT 3.1.1 (Protocol Level 4).
+ */
+#define MIDGE_PROTOCOL_V311 4
+
+/**
+ * MQTT 5.0 (Protocol Level 5), the default.
+ */
+#define MIDGE_PROTOCOL_V5 5
+
+/**
+ * For `midge_options_set_protocol_version` only: MQTT 5.0, falling back to 3.1.1 when the
+ * server refuses 5.0.
+ */
+#define MIDGE_PROTOCOL_V5_OR_V311 54
+
+/**
  * Subscription option: do not receive our own publications (not on shared subscriptions).
  */
 #define MIDGE_SUB_NO_LOCAL 4
@@ -103,6 +119,16 @@
  * Subscription option: do not send retained messages.
  */
 #define MIDGE_SUB_RETAIN_NONE 32
+
+/**
+ * The default memory budget per client (16 MiB), see `midge_options_set_memory_budget`.
+ */
+#define MIDGE_MEMORY_BUDGET_DEFAULT 16777216
+
+/**
+ * The smallest memory budget accepted (64 KiB).
+ */
+#define MIDGE_MEMORY_BUDGET_MIN 65536
 
 /**
  * What an authenticator callback is asked.
@@ -349,7 +375,7 @@ typedef struct midge_completion midge_completion;
  * `midge_connack_authentication_method`, `midge_connack_authentication_data`,
  * `midge_connack_user_property_count`, `midge_connack_user_property`,
  * `midge_connack_property_count`, `midge_connack_property_at`, `midge_connack_clone`,
- * `midge_connack_free`.
+ * `midge_connack_free`, `midge_connack_protocol_version`.
  */
 typedef struct midge_connack midge_connack;
 
@@ -396,11 +422,13 @@ typedef struct midge_message midge_message;
  * A client's configuration, copied by `midge_client_new` (one options object may configure
  * many clients, and may be freed right after).
  *
- * Methods: `midge_options_new`, `midge_options_free`, `midge_options_set_client_id`,
+ * Methods: `midge_options_new`, `midge_options_free`, `midge_options_set_protocol_version`,
+ * `midge_options_set_client_id`,
  * `midge_options_set_clean_start`, `midge_options_set_keep_alive`,
  * `midge_options_set_session_expiry`, `midge_options_set_username`,
  * `midge_options_set_password`, `midge_options_set_will`, `midge_options_clear_will`,
  * `midge_options_set_receive_maximum`, `midge_options_set_maximum_packet_size`,
+ * `midge_options_set_memory_budget`,
  * `midge_options_set_topic_alias_maximum`, `midge_options_set_request_response_information`,
  * `midge_options_set_request_problem_information`, `midge_options_add_user_property`,
  * `midge_options_set_auto_topic_alias`, `midge_options_set_offline_queue`,
@@ -746,6 +774,14 @@ typedef struct {
  * unusable; the process is not harmed.
  */
 #define MIDGE_RESULT_PANIC 23
+
+/**
+ * The connection speaks MQTT 3.1.1 (or may fall back to it), which cannot carry what was
+ * asked (properties, subscription options beyond the QoS, a reason code, enhanced
+ * authentication, a Topic Alias, a Session Expiry Interval Clean Session cannot express).
+ * Nothing was sent; `midge_last_error_message()` names the feature.
+ */
+#define MIDGE_RESULT_NOT_IN_V311 24
 
 #ifdef __cplusplus
 extern "C" {
@@ -1340,6 +1376,13 @@ midge_message *midge_message_clone(const midge_message *message);
 void midge_message_free(midge_message **message);
 
 /**
+ * The MQTT version of the connection: `MIDGE_PROTOCOL_V5` (5) or `MIDGE_PROTOCOL_V311`
+ * (4); 0 for NULL. Under 3.1.1 the CONNACK has no properties: the other accessors give
+ * the standard's defaults.
+ */
+int midge_connack_protocol_version(const midge_connack *connack);
+
+/**
  * Session Present: the server resumed the session.
  */
 bool midge_connack_session_present(const midge_connack *connack);
@@ -1547,6 +1590,19 @@ midge_options *midge_options_new(void);
 void midge_options_free(midge_options **options);
 
 /**
+ * The MQTT version the client speaks, one of the `MIDGE_PROTOCOL_*` constants: `MIDGE_PROTOCOL_V5`
+ * (the default), `MIDGE_PROTOCOL_V311`, or `MIDGE_PROTOCOL_V5_OR_V311` (5.0; when the
+ * server refuses 5.0 before the first successful connection, 3.1.1 at once within the same
+ * connect, and for every reconnection once a 3.1.1 connection succeeded). With 3.1.1 possible, what 3.1.1 cannot carry is refused with
+ * `MIDGE_RESULT_NOT_IN_V311`: by `midge_client_new` for the options (user properties, an
+ * authenticator, Will properties, a session expiry other than 0 or 0xFFFFFFFF with clean
+ * start false), by each request for the rest. `midge_connack_protocol_version` says
+ * which version a connection speaks.
+ */
+midge_result midge_options_set_protocol_version(midge_options *options,
+                                                int version);
+
+/**
  * The Client Identifier; "" (the default) lets the server assign one, which the CONNACK
  * then reports.
  */
@@ -1608,9 +1664,23 @@ midge_result midge_options_clear_will(midge_options *options);
 midge_result midge_options_set_receive_maximum(midge_options *options, uint16_t receive_maximum);
 
 /**
- * The largest packet we accept, in bytes; 0 means no limit (the default).
+ * The largest packet we accept, in bytes; 0 (the default) leaves it to the memory budget
+ * (a quarter of it, see `midge_options_set_memory_budget`), which also caps a larger value.
+ * The value in force goes out in CONNECT: the server must not send larger packets, and
+ * drops a message that would be larger; a larger packet gets DISCONNECT 0x95.
  */
 midge_result midge_options_set_maximum_packet_size(midge_options *options, uint32_t bytes);
+
+/**
+ * The memory one client may spend on what the network sends it and on what it owes the
+ * network, in bytes: default `MIDGE_MEMORY_BUDGET_DEFAULT` (16 MiB), at least
+ * `MIDGE_MEMORY_BUDGET_MIN` (64 KiB; less is `MIDGE_RESULT_INVALID_ARGUMENT`). A quarter is
+ * the largest packet accepted (sent as Maximum Packet Size in CONNECT; larger: DISCONNECT
+ * 0x95), half bounds the events waiting for the application (payload and properties), an
+ * eighth the replies waiting for the socket (beyond it midge stops reading from a server
+ * that does not read, and disconnects it with 0x97 after a while).
+ */
+midge_result midge_options_set_memory_budget(midge_options *options, uint64_t bytes);
 
 /**
  * How many topic aliases the server may use towards us (default 16; 0 refuses them).
@@ -1812,12 +1882,6 @@ size_t midge_properties_count(const midge_properties *properties);
 midge_result midge_properties_clear(midge_properties *properties);
 
 /**
- * Puts the client's counters in `*stats` (see `midge_stats`). `MIDGE_RESULT_INVALID_ARGUMENT`
- * for a NULL or dead client or a NULL `stats`.
- */
-midge_result midge_client_stats(const midge_client *client, midge_stats *stats);
-
-/**
  * Stops and joins every thread midge started (the I/O thread, its DNS resolver threads
  * and the callback dispatcher threads), so that no midge thread runs afterwards: call it
  * before `dlclose` of libmidge, or before `fork()` when the child is to use midge too.
@@ -1838,6 +1902,12 @@ midge_result midge_client_stats(const midge_client *client, midge_stats *stats);
  * `midge_client_new`, `fork()` is safe: parent and child may both create clients.
  */
 midge_result midge_shutdown(void);
+
+/**
+ * Puts the client's counters in `*stats` (see `midge_stats`). `MIDGE_RESULT_INVALID_ARGUMENT`
+ * for a NULL or dead client or a NULL `stats`.
+ */
+midge_result midge_client_stats(const midge_client *client, midge_stats *stats);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -575,6 +575,7 @@ fn a_permanent_refusal_stops_reconnecting_and_a_transient_one_does_not() {
         enabled: true,
         initial_delay: Duration::from_millis(20),
         max_delay: Duration::from_millis(100),
+        ..ReconnectPolicy::default()
     };
     opts.log_level = midge::runtime::LogLevel::Error;
     let client = Client::new(&broker.url(), opts).unwrap();
@@ -611,6 +612,7 @@ fn a_refused_disconnect_leaves_reconnection_on() {
         enabled: true,
         initial_delay: Duration::from_millis(20),
         max_delay: Duration::from_millis(100),
+        ..ReconnectPolicy::default()
     };
     let (client, mut conn) = connected(&broker, opts, &connack(Properties::new()));
     let refused = client
@@ -639,6 +641,7 @@ fn unacknowledged_publish_is_resent_with_dup_after_reconnect() {
         enabled: true,
         initial_delay: Duration::from_millis(20),
         max_delay: Duration::from_millis(100),
+        ..ReconnectPolicy::default()
     };
     let (client, mut conn) = connected(&broker, opts, &connack(Properties::new()));
     let done = client

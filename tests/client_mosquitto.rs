@@ -735,6 +735,7 @@ fn qos2_exactly_once_across_a_broker_restart_with_persistence() {
             enabled: true,
             initial_delay: Duration::from_millis(50),
             max_delay: Duration::from_millis(200),
+            ..ReconnectPolicy::default()
         };
         opts
     };
@@ -785,6 +786,7 @@ fn automatic_reconnect_after_the_broker_is_killed_and_restarted() {
         enabled: true,
         initial_delay: Duration::from_millis(50),
         max_delay: Duration::from_millis(300),
+        ..ReconnectPolicy::default()
     };
     opts.session.session_expiry_interval = 0;
     let c = broker.connected_client(opts);

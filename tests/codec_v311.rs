@@ -738,6 +738,51 @@ fn protocol_version_picks_the_wire_form() {
 }
 
 #[test]
+fn the_streaming_decoder_reads_3_1_1_bodies_once_told() {
+    use midge::codec::{Decoder, ProtocolVersion};
+    // CONNACK return code 1, a SUBACK with the failure code 0x80 [MQTT-3.9.3-2] and a
+    // PUBACK with no reason code, fed one byte at a time.
+    let stream = [
+        0x20, 0x02, 0x00, 0x01, 0x90, 0x03, 0x00, 0x05, 0x80, 0x40, 0x02, 0x00, 0x07,
+    ];
+    let mut d = Decoder::new();
+    assert_eq!(d.version(), ProtocolVersion::V5);
+    d.set_version(ProtocolVersion::V311);
+    let mut packets = Vec::new();
+    for b in stream {
+        d.feed(&[b]);
+        while let Some(p) = d.next_packet().expect("3.1.1 stream") {
+            packets.push(p);
+        }
+    }
+    assert_eq!(
+        packets,
+        vec![
+            Packet::ConnAck(ConnAck {
+                session_present: false,
+                reason_code: ConnectReasonCode::UnsupportedProtocolVersion,
+                properties: Properties::new(),
+            }),
+            Packet::SubAck(SubAck {
+                packet_id: 5,
+                properties: Properties::new(),
+                reason_codes: vec![SubAckReasonCode::UnspecifiedError],
+            }),
+            Packet::PubAck(PubAck::new(7)),
+        ]
+    );
+    // 2.2.1: type 15 is reserved in 3.1.1; refused from the first byte, before any length.
+    let mut d = Decoder::new();
+    d.set_version(ProtocolVersion::V311);
+    d.feed(&[0xF0]);
+    assert_eq!(d.next_packet(), Err(CodecError::NotInV311 { what: "AUTH" }));
+    // The same bytes under 5.0: the SUBACK has no Property Length.
+    let mut d = Decoder::new();
+    d.feed(&stream[4..9]);
+    assert!(d.next_packet().is_err());
+}
+
+#[test]
 fn the_5_0_forms_are_unchanged() {
     // The same packet in both versions: 5.0 adds the Property Length (and level 5).
     let p: Packet = Publish {
@@ -960,6 +1005,34 @@ proptest! {
         if let Ok(p) = Packet::decode_v311(bytes.clone()) {
             prop_assert_eq!(encode(&p), Ok(bytes));
         }
+    }
+
+    /// The streaming decoder in 3.1.1 mode: packets back to back, fed in chunks split at
+    /// arbitrary points, come out as the packets that were encoded, in order.
+    #[test]
+    fn the_streaming_decoder_frames_3_1_1_packets_split_anywhere(
+        packets in proptest::collection::vec(v311_packet(), 1..6),
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..8),
+    ) {
+        let mut bytes = Vec::new();
+        for p in &packets {
+            prop_assert!(p.encode_v311(&mut bytes).is_ok());
+        }
+        let mut at: Vec<usize> = cuts.iter().map(|i| i.index(bytes.len() + 1)).collect();
+        at.push(0);
+        at.push(bytes.len());
+        at.sort_unstable();
+        let mut d = midge::codec::Decoder::new();
+        d.set_version(midge::codec::ProtocolVersion::V311);
+        let mut out = Vec::new();
+        for w in at.windows(2) {
+            d.feed(&bytes[w[0]..w[1]]);
+            while let Some(p) = d.next_packet().map_err(|e| TestCaseError::fail(e.to_string()))? {
+                out.push(p);
+            }
+        }
+        prop_assert_eq!(d.buffered(), 0);
+        prop_assert_eq!(out, packets);
     }
 
     /// Valid packets with one byte changed: the same oracle, far deeper than random bytes.

@@ -417,7 +417,9 @@ fn connect_carries_every_option() {
 #[test]
 fn connect_with_defaults_and_user_name() {
     // Defaults: Clean Start 1, Keep Alive 60, no Session Expiry (absent means 0: 3.1.2.11.2),
-    // Receive Maximum 65,535 (absent means 65,535: 3.1.2.11.3), Topic Alias Maximum 16.
+    // Receive Maximum 65,535 (absent means 65,535: 3.1.2.11.3), Topic Alias Maximum 16, and
+    // the Maximum Packet Size of the default memory budget, a quarter of 16 MiB: the server
+    // must not send more [MQTT-3.1.2-24].
     let mut sim = Sim::new(Options {
         username: Some(b("alice")),
         password: Some(bytes(b"pw")),
@@ -429,7 +431,10 @@ fn connect_with_defaults_and_user_name() {
         Connect {
             clean_start: true,
             keep_alive: 60,
-            properties: props([Property::TopicAliasMaximum(16)]),
+            properties: props([
+                Property::MaximumPacketSize(4 * 1024 * 1024),
+                Property::TopicAliasMaximum(16),
+            ]),
             client_id: b("midge-test"),
             will: None,
             username: Some(b("alice")),
@@ -468,6 +473,7 @@ fn connack_properties_surface_in_connected() {
     assert_eq!(
         info,
         ConnAckInfo {
+            protocol_version: midge::codec::ProtocolVersion::V5,
             session_present: false,
             assigned_client_id: Some(b("srv-42")),
             keep_alive: 25,
@@ -506,6 +512,7 @@ fn connack_without_properties_gives_the_defaults() {
     assert_eq!(
         info,
         ConnAckInfo {
+            protocol_version: midge::codec::ProtocolVersion::V5,
             session_present: false,
             assigned_client_id: None,
             keep_alive: 45,
@@ -2761,6 +2768,7 @@ fn enhanced_authentication_challenge_then_connack() {
     assert_same_properties(
         &connect.properties,
         &[
+            Property::MaximumPacketSize(4 * 1024 * 1024),
             Property::TopicAliasMaximum(16),
             Property::AuthenticationMethod(b("TEST-SCRAM")),
             Property::AuthenticationData(bytes(b"client-first")),

@@ -225,6 +225,7 @@ fn a_publish_by_alias_after_a_broker_restart_is_sent_with_its_topic() {
         enabled: true,
         initial_delay: Duration::from_millis(20),
         max_delay: Duration::from_millis(200),
+        ..ReconnectPolicy::default()
     };
     let publisher = broker.connected_client(o);
     publisher
@@ -338,6 +339,7 @@ fn the_automatic_reconnect_uses_the_changed_will_credentials_and_clean_start() {
         enabled: true,
         initial_delay: Duration::from_millis(20),
         max_delay: Duration::from_millis(100),
+        ..ReconnectPolicy::default()
     };
     let client = Client::new(&broker.url(), o).unwrap();
     let waiter = client.connect();

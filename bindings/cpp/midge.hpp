@@ -43,6 +43,16 @@ namespace midge {
 /// Quality of service levels.
 enum class QoS : int { AtMostOnce = 0, AtLeastOnce = 1, ExactlyOnce = 2 };
 
+/// The MQTT version a client speaks (Options::protocol_version) or a connection speaks
+/// (ConnAck::protocol_version: V5 or V311). Under 3.1.1, what 3.1.1 cannot carry is
+/// refused with an Error whose result() is MIDGE_RESULT_NOT_IN_V311.
+enum class ProtocolVersion : int {
+    V311 = MIDGE_PROTOCOL_V311,
+    V5 = MIDGE_PROTOCOL_V5,
+    /// Options only: 5.0, and 3.1.1 (remembered) when the server refuses 5.0.
+    V5OrV311 = MIDGE_PROTOCOL_V5_OR_V311,
+};
+
 /// Every failure of the wrapper: the midge_result, the detail, and the MQTT reason code
 /// (std::nullopt when none came).
 class Error : public std::runtime_error {
@@ -319,6 +329,11 @@ public:
     Options(const Options&) = delete;
     Options& operator=(const Options&) = delete;
 
+    Options& protocol_version(ProtocolVersion version) {
+        detail::check(midge_options_set_protocol_version(o_, static_cast<int>(version)),
+                      "midge_options_set_protocol_version");
+        return *this;
+    }
     Options& client_id(const std::string& id) {
         detail::check(midge_options_set_client_id(o_, id.c_str()), "midge_options_set_client_id");
         return *this;
@@ -371,6 +386,13 @@ public:
     Options& maximum_packet_size(uint32_t bytes) {
         detail::check(midge_options_set_maximum_packet_size(o_, bytes),
                       "midge_options_set_maximum_packet_size");
+        return *this;
+    }
+    /// The memory one client may spend on input and replies, in bytes (default
+    /// MIDGE_MEMORY_BUDGET_DEFAULT, 16 MiB; at least MIDGE_MEMORY_BUDGET_MIN, else throws).
+    Options& memory_budget(uint64_t bytes) {
+        detail::check(midge_options_set_memory_budget(o_, bytes),
+                      "midge_options_set_memory_budget");
         return *this;
     }
     Options& reconnect(bool enabled, std::chrono::milliseconds initial = std::chrono::milliseconds(250),
@@ -551,6 +573,7 @@ private:
 /// The server's CONNACK, copied out of the C object. Optional fields are those the server
 /// may leave out; the others hold the value in force (the standard's default if absent).
 struct ConnAck {
+    ProtocolVersion protocol_version = ProtocolVersion::V5;  ///< of this connection
     bool session_present = false;
     std::optional<std::string> assigned_client_id;
     uint16_t keep_alive = 0;  ///< in force, in seconds
@@ -573,6 +596,7 @@ struct ConnAck {
         if (c == nullptr) {
             return a;
         }
+        a.protocol_version = static_cast<ProtocolVersion>(midge_connack_protocol_version(c));
         a.session_present = midge_connack_session_present(c);
         a.assigned_client_id = detail::optional_string(c, midge_connack_assigned_client_id);
         a.keep_alive = midge_connack_keep_alive(c);

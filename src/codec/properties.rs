@@ -615,6 +615,11 @@ impl Properties {
             p.check_value()?;
             items.push(p);
         }
+        // The list lives as long as the message: no slack from growing it by doubling (up
+        // to 72 bytes per unused slot). Small lists keep theirs rather than reallocate.
+        if items.capacity() - items.len() > 16 {
+            items.shrink_to_fit();
+        }
         Ok(Self { items })
     }
 }
@@ -668,6 +673,24 @@ impl<'a> IntoIterator for &'a Properties {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 16: user properties cost about 10 times their wire size. Each decoded property
+    /// is a 72-byte `Property` sharing the packet's bytes (no copy); the list itself was
+    /// grown by doubling and kept its slack (131,072 slots for 100,000 properties). Now it
+    /// holds exactly its properties.
+    #[test]
+    fn a_decoded_property_list_keeps_no_slack() {
+        const N: usize = 100_000;
+        let props: Properties = (0..N)
+            .map(|_| Property::UserProperty("k".into(), "v".into()))
+            .collect();
+        let mut wire = Vec::new();
+        props.encode(PropertyContext::Publish, &mut wire).unwrap();
+        let mut reader = Reader::new(Bytes::from(wire));
+        let decoded = Properties::decode(&mut reader, PropertyContext::Publish).unwrap();
+        assert_eq!(decoded.len(), N);
+        assert_eq!(decoded.items.capacity(), N, "slots for {N} properties");
+    }
 
     #[test]
     fn there_are_27_distinct_identifiers() {

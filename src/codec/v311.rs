@@ -16,8 +16,8 @@
 //! [`CodecError::spec_ref`] names the 5.0 statement; only the three rules of 3.1.1 alone
 //! (`NotInV311`, `PasswordWithoutUserName`, `EmptyClientIdWithoutCleanSession`) name 3.1.1's.
 //!
-//! Not here yet: a streaming [`super::Decoder`] for 3.1.1 (the decoder frames packets the
-//! same way in both versions; it needs the version to pick the body decoder).
+//! The streaming [`super::Decoder`] frames packets the same way in both versions and reads
+//! their bodies with these rules after `Decoder::set_version(ProtocolVersion::V311)`.
 
 use bytes::Bytes;
 
@@ -228,7 +228,7 @@ impl Packet {
 /// The first fixed-header byte under 3.1.1: a defined type (2.2.1: 0 and 15 are reserved)
 /// and the flags of Table 2.2 [MQTT-2.2.2-1] [MQTT-2.2.2-2]; QoS 3 [MQTT-3.3.1-4] and DUP on
 /// QoS 0 [MQTT-3.3.1-2] in PUBLISH.
-fn parse_first_byte_v311(first: u8) -> Result<PacketType, CodecError> {
+pub(super) fn parse_first_byte_v311(first: u8) -> Result<PacketType, CodecError> {
     if first >> 4 == PacketType::Auth as u8 {
         return Err(CodecError::NotInV311 { what: "AUTH" });
     }

@@ -51,6 +51,17 @@ pub enum midge_log_level {
     MIDGE_LOG_DEBUG = 4,
 }
 
+// MQTT versions, for `midge_options_set_protocol_version` and what
+// `midge_connack_protocol_version` returns (the CONNECT's Protocol Level). Constants, not a
+// C enum: a new enum type would move the ABI probe's layout (abi/probe.py).
+/// MQTT 3.1.1 (Protocol Level 4).
+pub const MIDGE_PROTOCOL_V311: c_int = 4;
+/// MQTT 5.0 (Protocol Level 5), the default.
+pub const MIDGE_PROTOCOL_V5: c_int = 5;
+/// For `midge_options_set_protocol_version` only: MQTT 5.0, falling back to 3.1.1 when the
+/// server refuses 5.0.
+pub const MIDGE_PROTOCOL_V5_OR_V311: c_int = 54;
+
 /// QoS levels.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -292,7 +292,7 @@ pub extern "C" fn midge_message_free(message: *mut *mut midge_message) {
 /// `midge_connack_authentication_method`, `midge_connack_authentication_data`,
 /// `midge_connack_user_property_count`, `midge_connack_user_property`,
 /// `midge_connack_property_count`, `midge_connack_property_at`, `midge_connack_clone`,
-/// `midge_connack_free`.
+/// `midge_connack_free`, `midge_connack_protocol_version`.
 #[derive(Debug)]
 pub struct midge_connack {
     pub(crate) info: ConnAckInfo,
@@ -320,6 +320,14 @@ impl midge_connack {
             info,
         })
     }
+}
+
+/// The MQTT version of the connection: `MIDGE_PROTOCOL_V5` (5) or `MIDGE_PROTOCOL_V311`
+/// (4); 0 for NULL. Under 3.1.1 the CONNACK has no properties: the other accessors give
+/// the standard's defaults.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_connack_protocol_version(connack: *const midge_connack) -> c_int {
+    read(connack, 0, |c| c_int::from(c.info.protocol_version.level()))
 }
 
 /// Session Present: the server resumed the session.

@@ -13,18 +13,20 @@ use super::properties::{midge_properties, properties_arg};
 use super::ptr::{bytes_arg, opt_str_arg, str_arg};
 use super::result::{FfiError, guard, guard_value, midge_result};
 use crate::codec::{ByteString, Bytes, QoS, Will};
-use crate::protocol::{Authenticator, Options, QueueLimits};
+use crate::protocol::{Authenticator, MemoryBudget, Options, QueueLimits, VersionChoice};
 use crate::runtime::{ClientOptions, LogLevel, ReconnectPolicy};
 use crate::transport::TcpOptions;
 
 /// A client's configuration, copied by `midge_client_new` (one options object may configure
 /// many clients, and may be freed right after).
 ///
-/// Methods: `midge_options_new`, `midge_options_free`, `midge_options_set_client_id`,
+/// Methods: `midge_options_new`, `midge_options_free`, `midge_options_set_protocol_version`,
+/// `midge_options_set_client_id`,
 /// `midge_options_set_clean_start`, `midge_options_set_keep_alive`,
 /// `midge_options_set_session_expiry`, `midge_options_set_username`,
 /// `midge_options_set_password`, `midge_options_set_will`, `midge_options_clear_will`,
 /// `midge_options_set_receive_maximum`, `midge_options_set_maximum_packet_size`,
+/// `midge_options_set_memory_budget`,
 /// `midge_options_set_topic_alias_maximum`, `midge_options_set_request_response_information`,
 /// `midge_options_set_request_problem_information`, `midge_options_add_user_property`,
 /// `midge_options_set_auto_topic_alias`, `midge_options_set_offline_queue`,
@@ -65,6 +67,7 @@ pub(crate) fn client_options(options: *const midge_options) -> Result<ClientOpti
     let d = o.data.lock();
     let s = &d.session;
     out.session = Options {
+        protocol_version: s.protocol_version,
         client_id: s.client_id.clone(),
         clean_start: s.clean_start,
         keep_alive: s.keep_alive,
@@ -74,6 +77,8 @@ pub(crate) fn client_options(options: *const midge_options) -> Result<ClientOpti
         will: s.will.clone(),
         receive_maximum: s.receive_maximum,
         maximum_packet_size: s.maximum_packet_size,
+        memory_budget: s.memory_budget,
+        write_stall_timeout: s.write_stall_timeout,
         topic_alias_maximum: s.topic_alias_maximum,
         request_response_information: s.request_response_information,
         request_problem_information: s.request_problem_information,
@@ -139,6 +144,35 @@ pub extern "C" fn midge_options_new() -> *mut midge_options {
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_options_free(options: *mut *mut midge_options) {
     guard_value((), || drop(handle::free(options)));
+}
+
+/// The MQTT version the client speaks, one of the `MIDGE_PROTOCOL_*` constants: `MIDGE_PROTOCOL_V5`
+/// (the default), `MIDGE_PROTOCOL_V311`, or `MIDGE_PROTOCOL_V5_OR_V311` (5.0; when the
+/// server refuses 5.0 before the first successful connection, 3.1.1 at once within the same
+/// connect, and for every reconnection once a 3.1.1 connection succeeded). With 3.1.1 possible, what 3.1.1 cannot carry is refused with
+/// `MIDGE_RESULT_NOT_IN_V311`: by `midge_client_new` for the options (user properties, an
+/// authenticator, Will properties, a session expiry other than 0 or 0xFFFFFFFF with clean
+/// start false), by each request for the rest. `midge_connack_protocol_version` says
+/// which version a connection speaks.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_protocol_version(
+    options: *mut midge_options,
+    version: c_int,
+) -> midge_result {
+    with_options(options, |d| {
+        d.session.protocol_version = match version {
+            4 => VersionChoice::V311,
+            5 => VersionChoice::V5,
+            54 => VersionChoice::V5OrV311,
+            _ => {
+                return Err(FfiError::Invalid(format!(
+                    "protocol version {version} is not MIDGE_PROTOCOL_V311 (4), \
+                     MIDGE_PROTOCOL_V5 (5) or MIDGE_PROTOCOL_V5_OR_V311 (54)"
+                )));
+            }
+        };
+        Ok(())
+    })
 }
 
 /// The Client Identifier; "" (the default) lets the server assign one, which the CONNACK
@@ -277,7 +311,10 @@ pub extern "C" fn midge_options_set_receive_maximum(
     })
 }
 
-/// The largest packet we accept, in bytes; 0 means no limit (the default).
+/// The largest packet we accept, in bytes; 0 (the default) leaves it to the memory budget
+/// (a quarter of it, see `midge_options_set_memory_budget`), which also caps a larger value.
+/// The value in force goes out in CONNECT: the server must not send larger packets, and
+/// drops a message that would be larger; a larger packet gets DISCONNECT 0x95.
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_options_set_maximum_packet_size(
     options: *mut midge_options,
@@ -285,6 +322,41 @@ pub extern "C" fn midge_options_set_maximum_packet_size(
 ) -> midge_result {
     with_options(options, |d| {
         d.session.maximum_packet_size = (bytes != 0).then_some(bytes);
+        Ok(())
+    })
+}
+
+/// The default memory budget per client (16 MiB), see `midge_options_set_memory_budget`.
+pub const MIDGE_MEMORY_BUDGET_DEFAULT: u64 = 16_777_216;
+/// The smallest memory budget accepted (64 KiB).
+pub const MIDGE_MEMORY_BUDGET_MIN: u64 = 65_536;
+// Literals for cbindgen; the Rust values they state.
+const _: () = assert!(MIDGE_MEMORY_BUDGET_DEFAULT == crate::protocol::MEMORY_BUDGET_DEFAULT as u64);
+const _: () = assert!(MIDGE_MEMORY_BUDGET_MIN == crate::protocol::MEMORY_BUDGET_MIN as u64);
+
+/// The memory one client may spend on what the network sends it and on what it owes the
+/// network, in bytes: default `MIDGE_MEMORY_BUDGET_DEFAULT` (16 MiB), at least
+/// `MIDGE_MEMORY_BUDGET_MIN` (64 KiB; less is `MIDGE_RESULT_INVALID_ARGUMENT`). A quarter is
+/// the largest packet accepted (sent as Maximum Packet Size in CONNECT; larger: DISCONNECT
+/// 0x95), half bounds the events waiting for the application (payload and properties), an
+/// eighth the replies waiting for the socket (beyond it midge stops reading from a server
+/// that does not read, and disconnects it with 0x97 after a while).
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_memory_budget(
+    options: *mut midge_options,
+    bytes: u64,
+) -> midge_result {
+    with_options(options, |d| {
+        let budget = usize::try_from(bytes)
+            .ok()
+            .and_then(MemoryBudget::new)
+            .ok_or_else(|| {
+                FfiError::Invalid(format!(
+                    "memory budget {bytes} is below the minimum of {} bytes",
+                    crate::protocol::MEMORY_BUDGET_MIN
+                ))
+            })?;
+        d.session.memory_budget = budget;
         Ok(())
     })
 }
@@ -427,6 +499,7 @@ pub extern "C" fn midge_options_set_reconnect(
             enabled,
             initial_delay: Duration::from_millis(initial_ms.into()),
             max_delay: Duration::from_millis(max_ms.into()),
+            ..ReconnectPolicy::default()
         };
         Ok(())
     })
@@ -705,4 +778,32 @@ pub extern "C" fn midge_auth_response_set(
         handle::with(response.cast_const(), |r| *r.data.lock() = Some(bytes))
             .ok_or_else(|| FfiError::stale("response (valid only during its callback)"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::result::{MIDGE_RESULT_INVALID_ARGUMENT, MIDGE_RESULT_OK};
+
+    #[test]
+    fn the_memory_budget_is_checked_and_reaches_the_session() {
+        let mut o = midge_options_new();
+        assert_eq!(
+            midge_options_set_memory_budget(o, MIDGE_MEMORY_BUDGET_MIN - 1),
+            MIDGE_RESULT_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            client_options(o).unwrap().session.memory_budget,
+            MemoryBudget::default()
+        );
+        assert_eq!(midge_options_set_memory_budget(o, 1 << 20), MIDGE_RESULT_OK);
+        let session = client_options(o).unwrap().session;
+        assert_eq!(session.memory_budget.total(), 1 << 20);
+        assert_eq!(session.memory_budget.max_incoming_packet(), 256 * 1024);
+        assert_eq!(
+            midge_options_set_memory_budget(std::ptr::null_mut(), 1 << 20),
+            MIDGE_RESULT_INVALID_ARGUMENT
+        );
+        midge_options_free(&raw mut o);
+    }
 }

@@ -2,10 +2,10 @@
 //! received object (message, CONNACK, DISCONNECT, acknowledgement) offers, in O(1) per
 //! index.
 
-use std::ffi::{CString, c_char};
+use std::ffi::c_char;
 use std::sync::OnceLock;
 
-use super::ptr::{cstring, write_out};
+use super::ptr::write_out;
 use super::result::{FfiError, guard, midge_result};
 use crate::codec::{Properties, Property, PropertyId};
 
@@ -54,38 +54,92 @@ fn integer(p: &Property) -> Option<u32> {
     })
 }
 
-/// The C side of a property list, made once on first use: NUL-terminated strings per
-/// property and where the User Properties are, so any index is one array access.
+/// The C side of a property list, made once on first use: every string NUL-terminated in
+/// one arena, per property where its string (or name) and value start, and where the User
+/// Properties are, so any index is one array access. One allocation for all the strings
+/// (not two per property): the view costs about the properties' wire size.
 #[derive(Debug, Default)]
 struct Table {
-    /// Per property: (string or name, value).
-    strings: Vec<(Option<CString>, Option<CString>)>,
+    /// The strings, each followed by a NUL.
+    arena: Vec<u8>,
+    /// Per property: the offsets in `arena` of (string or name, value); [`NONE`] for none.
+    strings: Vec<(u32, u32)>,
     /// The positions of the User Properties in the list.
-    users: Vec<usize>,
+    users: Vec<u32>,
+}
+
+/// No string at this place of a property.
+const NONE: u32 = u32::MAX;
+
+/// A property's strings as C reads them: (string or User Property name, User Property value).
+fn texts(p: &Property) -> (Option<&str>, Option<&str>) {
+    match p {
+        Property::UserProperty(k, v) => (Some(k), Some(v)),
+        Property::ContentType(s)
+        | Property::ResponseTopic(s)
+        | Property::AssignedClientIdentifier(s)
+        | Property::AuthenticationMethod(s)
+        | Property::ResponseInformation(s)
+        | Property::ServerReference(s)
+        | Property::ReasonString(s) => (Some(s), None),
+        _ => (None, None),
+    }
 }
 
 impl Table {
+    /// The heap this view holds (malloc's own overhead aside).
+    #[cfg(test)]
+    fn heap_bytes(&self) -> usize {
+        self.arena.capacity()
+            + self.strings.capacity() * std::mem::size_of::<(u32, u32)>()
+            + self.users.capacity() * std::mem::size_of::<u32>()
+    }
+
     fn new(props: &Properties) -> Self {
-        let mut users = Vec::new();
-        let strings = props
-            .iter()
-            .enumerate()
-            .map(|(i, p)| match p {
-                Property::UserProperty(k, v) => {
-                    users.push(i);
-                    (Some(cstring(k)), Some(cstring(v)))
-                }
-                Property::ContentType(s)
-                | Property::ResponseTopic(s)
-                | Property::AssignedClientIdentifier(s)
-                | Property::AuthenticationMethod(s)
-                | Property::ResponseInformation(s)
-                | Property::ServerReference(s)
-                | Property::ReasonString(s) => (Some(cstring(s)), None),
-                _ => (None, None),
-            })
-            .collect();
-        Self { strings, users }
+        let mut t = Self {
+            arena: Vec::new(),
+            strings: Vec::with_capacity(props.len()),
+            users: Vec::new(),
+        };
+        // A property list fits one packet (at most 268,435,455 bytes): offsets fit a u32.
+        let push = |arena: &mut Vec<u8>, s: &str| {
+            let at = arena.len() as u32;
+            // MQTT strings hold no U+0000 [MQTT-1.5.4-2]; the codec refuses it. Should one
+            // come from elsewhere, C reads a space, as `cstring` gives.
+            arena.extend(s.bytes().map(|b| if b == 0 { b' ' } else { b }));
+            arena.push(0);
+            at
+        };
+        let size = |s: Option<&str>| s.map_or(0, |s| s.len() + 1);
+        let mut arena = Vec::with_capacity(
+            props
+                .iter()
+                .map(|p| {
+                    let (a, b) = texts(p);
+                    size(a) + size(b)
+                })
+                .sum(),
+        );
+        for (i, p) in props.iter().enumerate() {
+            if let Property::UserProperty(..) = p {
+                t.users.push(i as u32);
+            }
+            let (a, b) = texts(p);
+            let a = a.map_or(NONE, |a| push(&mut arena, a));
+            let b = b.map_or(NONE, |b| push(&mut arena, b));
+            t.strings.push((a, b));
+        }
+        t.users.shrink_to_fit();
+        t.arena = arena;
+        t
+    }
+
+    /// The NUL-terminated string at `at`, or NULL.
+    fn ptr(&self, at: u32) -> *const c_char {
+        if at == NONE {
+            return std::ptr::null();
+        }
+        self.arena[at as usize..].as_ptr().cast()
     }
 }
 
@@ -97,10 +151,6 @@ pub(crate) struct PropertyView {
     /// How often the table was built (once at most): what the O(1) walk rests on.
     #[cfg(test)]
     pub(crate) builds: std::sync::atomic::AtomicUsize,
-}
-
-fn ptr(s: Option<&CString>) -> *const c_char {
-    s.map_or(std::ptr::null(), |c| c.as_ptr())
 }
 
 impl PropertyView {
@@ -127,7 +177,8 @@ impl PropertyView {
     /// The `index`-th property, as C sees it.
     pub(crate) fn at(&self, index: usize) -> Option<midge_property> {
         let p = self.props.as_slice().get(index)?;
-        let (string, value) = &self.table().strings[index];
+        let table = self.table();
+        let (string, value) = table.strings[index];
         let (data, len) = match p {
             Property::CorrelationData(b) | Property::AuthenticationData(b) => (b.as_ptr(), b.len()),
             _ => (std::ptr::null(), 0),
@@ -135,8 +186,8 @@ impl PropertyView {
         Some(midge_property {
             id: p.id() as u8,
             integer: integer(p).unwrap_or(0),
-            string: ptr(string.as_ref()),
-            value: ptr(value.as_ref()),
+            string: table.ptr(string),
+            value: table.ptr(value),
             data,
             len,
         })
@@ -145,7 +196,9 @@ impl PropertyView {
     /// The first string property `id`, NUL-terminated.
     pub(crate) fn string(&self, id: PropertyId) -> Option<*const c_char> {
         let i = self.props.iter().position(|p| p.id() == id)?;
-        self.table().strings[i].0.as_ref().map(|c| c.as_ptr())
+        let table = self.table();
+        let at = table.strings[i].0;
+        (at != NONE).then(|| table.ptr(at))
     }
 
     /// The first binary property `id`.
@@ -164,8 +217,8 @@ impl PropertyView {
     /// The `index`-th User Property's name and value: O(1).
     pub(crate) fn user_at(&self, index: usize) -> Option<(*const c_char, *const c_char)> {
         let table = self.table();
-        let (name, value) = &table.strings[*table.users.get(index)?];
-        Some((ptr(name.as_ref()), ptr(value.as_ref())))
+        let (name, value) = table.strings[*table.users.get(index)? as usize];
+        Some((table.ptr(name), table.ptr(value)))
     }
 }
 
@@ -210,4 +263,29 @@ pub(crate) fn user_property(
         write_out(name, k, "name")?;
         write_out(value, v, "value")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 16: a message with many User Properties cost about 10 times its wire size once
+    /// read from C. The C view (NUL-terminated copies, built on first use) is bounded: its
+    /// heap is at most the properties' wire size plus 16 bytes per property.
+    #[test]
+    fn the_c_view_of_user_properties_costs_about_their_wire_size() {
+        const N: usize = 100_000;
+        let props: Properties = (0..N)
+            .map(|i| Property::UserProperty(format!("k{i}").into(), "v".into()))
+            .collect();
+        let wire = props.encoded_len();
+        let view = PropertyView::new(props);
+        assert_eq!(view.user_count(), N);
+        let heap = view.table().heap_bytes();
+        assert!(
+            heap <= wire + 16 * N,
+            "{heap} bytes of C view for {wire} bytes of properties ({} per property)",
+            heap / N
+        );
+    }
 }

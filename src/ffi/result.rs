@@ -67,6 +67,11 @@ pub const MIDGE_RESULT_WOULD_DEADLOCK: midge_result = 22;
 /// A bug in midge: a Rust panic was caught at the boundary. The object involved may be
 /// unusable; the process is not harmed.
 pub const MIDGE_RESULT_PANIC: midge_result = 23;
+/// The connection speaks MQTT 3.1.1 (or may fall back to it), which cannot carry what was
+/// asked (properties, subscription options beyond the QoS, a reason code, enhanced
+/// authentication, a Topic Alias, a Session Expiry Interval Clean Session cannot express).
+/// Nothing was sent; `midge_last_error_message()` names the feature.
+pub const MIDGE_RESULT_NOT_IN_V311: midge_result = 24;
 
 /// Every `midge_result` with its static text. To add a result: a constant above (the next
 /// free value) and its line here; `midge_result_str` and the check of values coming back
@@ -99,6 +104,7 @@ const RESULTS: &[(midge_result, &CStr)] = &[
     (MIDGE_RESULT_NOT_FOUND, c"not found"),
     (MIDGE_RESULT_WOULD_DEADLOCK, c"would deadlock"),
     (MIDGE_RESULT_PANIC, c"internal error (panic caught)"),
+    (MIDGE_RESULT_NOT_IN_V311, c"not in MQTT 3.1.1"),
 ];
 
 /// The static text of a result; `None` for a value that is not a `midge_result`.
@@ -221,6 +227,7 @@ pub(crate) fn request_result(r: &RequestError) -> midge_result {
         RequestError::NotConnected => MIDGE_RESULT_NOT_CONNECTED,
         RequestError::NoPacketIdentifier => MIDGE_RESULT_NO_PACKET_ID,
         RequestError::Refused(_) => MIDGE_RESULT_REFUSED,
+        RequestError::NotInV311(_) => MIDGE_RESULT_NOT_IN_V311,
     }
 }
 

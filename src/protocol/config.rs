@@ -4,6 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::version::VersionChoice;
 use crate::codec::{ByteString, Bytes, Will};
 
 /// Enhanced authentication (4.12): a pluggable exchange of AUTH packets during CONNECT and
@@ -72,9 +73,78 @@ impl Default for QueueLimits {
     }
 }
 
+/// The default [`MemoryBudget`]: 16 MiB, for a gateway with a handful of connections.
+pub const MEMORY_BUDGET_DEFAULT: usize = 16 * 1024 * 1024;
+/// The smallest [`MemoryBudget`] accepted: 64 KiB (16 KiB packets).
+pub const MEMORY_BUDGET_MIN: usize = 64 * 1024;
+
+/// How much memory one client may spend on what the network sends it and on what it owes
+/// the network, in bytes. No input from a server takes a client past it: the budget is
+/// split into fixed shares, each enforced where its memory is spent.
+///
+/// | share | of the total | default (16 MiB) | at the bound |
+/// |---|---|---|---|
+/// | [`MemoryBudget::max_incoming_packet`] | 1/4 | 4 MiB | sent as Maximum Packet Size in CONNECT [MQTT-3.1.2-24]; a larger packet gets DISCONNECT 0x95 |
+/// | [`MemoryBudget::event_queue_bytes`] | 1/2 | 8 MiB | events (payload + properties) waiting for the application |
+/// | [`MemoryBudget::write_buffer_bytes`] | 1/8 | 2 MiB | replies and packets not yet taken by the socket: reading stops (backpressure) |
+///
+/// The remaining eighth covers the read chunk and bookkeeping. The offline queue of the
+/// application's own publishes has its own bound ([`QueueLimits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryBudget {
+    total: usize,
+}
+
+impl MemoryBudget {
+    /// A budget of `total` bytes; `None` below [`MEMORY_BUDGET_MIN`].
+    pub const fn new(total: usize) -> Option<Self> {
+        if total >= MEMORY_BUDGET_MIN {
+            Some(Self { total })
+        } else {
+            None
+        }
+    }
+
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// The largest packet we accept, fixed header included: a quarter of the budget (at
+    /// most the protocol's 268,435,460 bytes, sent as Maximum Packet Size).
+    pub fn max_incoming_packet(&self) -> u32 {
+        u32::try_from(self.total / 4)
+            .unwrap_or(u32::MAX)
+            .min(268_435_460)
+    }
+
+    /// The bytes of replies and packets that may wait for the socket before midge stops
+    /// reading from it: an eighth.
+    pub fn write_buffer_bytes(&self) -> usize {
+        self.total / 8
+    }
+
+    /// The bytes of events (payload, topic and properties) that may wait for the
+    /// application: half.
+    pub fn event_queue_bytes(&self) -> usize {
+        self.total / 2
+    }
+}
+
+impl Default for MemoryBudget {
+    fn default() -> Self {
+        Self {
+            total: MEMORY_BUDGET_DEFAULT,
+        }
+    }
+}
+
 /// Client session options. `Default` gives a v5 client with clean start, keep alive 60 s,
-/// no session expiry, Receive Maximum 65,535 and automatic topic aliases.
+/// no session expiry, Receive Maximum 65,535, automatic topic aliases and a 16 MiB memory
+/// budget.
 pub struct Options {
+    /// MQTT 5.0 (the default), 3.1.1, or 5.0 falling back to 3.1.1 ([`VersionChoice`]).
+    /// What 3.1.1 cannot carry is refused ([`Options::check_version`]).
+    pub protocol_version: VersionChoice,
     /// Empty asks the server to assign one (3.1.3.1).
     pub client_id: ByteString,
     /// Clean Start on the first connection. Reconnections ask to resume the session when the
@@ -89,8 +159,18 @@ pub struct Options {
     pub will: Option<Will>,
     /// How many unacknowledged QoS 1 and 2 PUBLISHes we accept from the server (3.1.2.11.3).
     pub receive_maximum: u16,
-    /// The largest packet we accept; `None` for no limit (3.1.2.11.4).
+    /// The largest packet we accept (3.1.2.11.4). `None`: the memory budget's
+    /// [`MemoryBudget::max_incoming_packet`]; a value above that is lowered to it. The value
+    /// in force goes out in CONNECT: a server must not send larger packets
+    /// [MQTT-3.1.2-24], and drops a message that would be larger [MQTT-3.1.2-25].
     pub maximum_packet_size: Option<u32>,
+    /// The memory this client may spend on input and replies (see [`MemoryBudget`]).
+    pub memory_budget: MemoryBudget,
+    /// How long the server may send packets that need replies while it reads none of ours
+    /// (the write backlog at [`MemoryBudget::write_buffer_bytes`], reading stopped) before
+    /// midge disconnects with 0x97 Quota exceeded. Default 30 s; with keep alive on, the
+    /// keep alive (1.5 times it) usually ends such a connection first.
+    pub write_stall_timeout: Duration,
     /// How many topic aliases the server may assign (3.1.2.11.5).
     pub topic_alias_maximum: u16,
     pub request_response_information: bool,
@@ -109,6 +189,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
+            protocol_version: VersionChoice::V5,
             client_id: ByteString::new(),
             clean_start: true,
             keep_alive: 60,
@@ -118,6 +199,8 @@ impl Default for Options {
             will: None,
             receive_maximum: u16::MAX,
             maximum_packet_size: None,
+            memory_budget: MemoryBudget::default(),
+            write_stall_timeout: Duration::from_secs(30),
             topic_alias_maximum: 16,
             request_response_information: false,
             request_problem_information: true,
@@ -134,6 +217,7 @@ impl Default for Options {
 impl fmt::Debug for Options {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Options")
+            .field("protocol_version", &self.protocol_version)
             .field("client_id", &self.client_id)
             .field("clean_start", &self.clean_start)
             .field("keep_alive", &self.keep_alive)
@@ -143,6 +227,8 @@ impl fmt::Debug for Options {
             .field("will", &self.will)
             .field("receive_maximum", &self.receive_maximum)
             .field("maximum_packet_size", &self.maximum_packet_size)
+            .field("memory_budget", &self.memory_budget)
+            .field("write_stall_timeout", &self.write_stall_timeout)
             .field("topic_alias_maximum", &self.topic_alias_maximum)
             .field(
                 "authenticator",

@@ -59,6 +59,10 @@ pub enum RequestError {
         "Topic Alias {0} was never bound to a topic: publish once with the topic and the alias"
     )]
     UnknownTopicAlias(u16),
+    /// The connection speaks MQTT 3.1.1 (or may come to), which cannot carry this: nothing
+    /// is sent rather than the request without it.
+    #[error("MQTT 3.1.1 cannot carry {0}")]
+    NotInV311(&'static str),
     /// The server answered with a failure reason code.
     #[error("refused by the server: {0}")]
     Refused(AckReason),

@@ -2,7 +2,7 @@
 
 use crate::codec::{
     ByteString, Bytes, ConnAck, ConnectReasonCode, DisconnectReasonCode, Properties, Property,
-    PropertyId, QoS, SubAckReasonCode, UnsubAckReasonCode,
+    PropertyId, ProtocolVersion, QoS, SubAckReasonCode, UnsubAckReasonCode,
 };
 
 use super::error::{AckReason, RequestError};
@@ -18,6 +18,10 @@ pub struct AckToken(pub(crate) u64);
 /// The server's CONNACK, with every property surfaced (3.2.2.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnAckInfo {
+    /// The MQTT version this connection speaks (3.1.1 after a fallback, or when asked).
+    /// A 3.1.1 CONNACK has no properties: the fields below are then the standard's
+    /// defaults, except that 3.1.1 has no Subscription Identifiers.
+    pub protocol_version: ProtocolVersion,
     pub session_present: bool,
     /// The Client Identifier the server assigned, when ours was empty.
     pub assigned_client_id: Option<ByteString>,
@@ -49,6 +53,7 @@ impl ConnAckInfo {
         let props = &c.properties;
         let text = |id| props.get_str(id).cloned();
         let mut info = Self {
+            protocol_version: ProtocolVersion::V5,
             session_present: c.session_present,
             assigned_client_id: text(PropertyId::AssignedClientIdentifier),
             keep_alive: our_keep_alive,
@@ -117,7 +122,8 @@ pub enum DisconnectCause {
         server_reference: Option<ByteString>,
         properties: Properties,
     },
-    /// The server broke the protocol; midge sent DISCONNECT with this reason code.
+    /// The server broke the protocol; midge sent DISCONNECT with this reason code (under
+    /// MQTT 3.1.1, which has none, it closed the connection [MQTT-4.8.0-1]).
     ProtocolError {
         reason_code: DisconnectReasonCode,
         detail: String,
@@ -138,10 +144,30 @@ pub enum DisconnectCause {
     Client { reason_code: DisconnectReasonCode },
 }
 
+/// The most of a server's text (a Reason String) that goes into detail text and log lines:
+/// a server may send up to a packet's size of it. The accessors keep it whole.
+pub const MAX_DETAIL_TEXT: usize = 256;
+
+/// `text` cut to [`MAX_DETAIL_TEXT`] bytes at a character boundary, with a marker that says
+/// how long it was.
+pub fn bounded_text(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() <= MAX_DETAIL_TEXT {
+        return text.into();
+    }
+    let mut end = MAX_DETAIL_TEXT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}\u{2026} ({} bytes)", &text[..end], text.len()).into()
+}
+
 impl std::fmt::Display for DisconnectCause {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let extra =
-            |s: &Option<ByteString>| s.as_ref().map(|s| format!(": {s}")).unwrap_or_default();
+        let extra = |s: &Option<ByteString>| {
+            s.as_ref()
+                .map(|s| format!(": {}", bounded_text(s)))
+                .unwrap_or_default()
+        };
         match self {
             Self::Refused(r) => write!(
                 f,
@@ -178,7 +204,7 @@ impl std::fmt::Display for DisconnectCause {
             ),
             Self::KeepAliveTimeout => f.write_str("keep alive timed out: nothing from the server"),
             Self::ConnectTimeout => f.write_str("no CONNACK within the connect timeout"),
-            Self::Authentication(e) => write!(f, "authentication failed: {e}"),
+            Self::Authentication(e) => write!(f, "authentication failed: {}", bounded_text(e)),
             Self::Transport { detail, .. } => write!(f, "connection failed: {detail}"),
             Self::Client { reason_code } => write!(
                 f,

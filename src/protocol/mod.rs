@@ -16,13 +16,19 @@ mod event;
 mod packet_id;
 mod session;
 mod stats;
+mod version;
 
-pub use config::{Authenticator, ConnectChange, Options, QueueLimits};
+pub use config::{
+    Authenticator, ConnectChange, MEMORY_BUDGET_DEFAULT, MEMORY_BUDGET_MIN, MemoryBudget, Options,
+    QueueLimits,
+};
 pub use error::{AckReason, RequestError};
 pub use event::{
-    AckToken, ConnAckInfo, ConnectRefusal, DisconnectCause, Event, Message, PublishAck, RequestId,
-    SubscribeAck, UnsubscribeAck,
+    AckToken, ConnAckInfo, ConnectRefusal, DisconnectCause, Event, MAX_DETAIL_TEXT, Message,
+    PublishAck, RequestId, SubscribeAck, UnsubscribeAck, bounded_text,
 };
 pub(crate) use session::TRANSMIT_HIGH_WATER;
 pub use session::{PublishRequest, Session, State, check_subscribe, check_unsubscribe, check_will};
 pub use stats::SessionStats;
+pub use version::VersionChoice;
+pub(crate) use version::{check_publish_v311, check_subscribe_v311, check_unsubscribe_v311};

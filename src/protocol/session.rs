@@ -9,9 +9,9 @@ use crate::codec::topic::{parse_shared, validate_topic_filter, validate_topic_na
 use crate::codec::{
     Auth, AuthReasonCode, ByteString, Bytes, CodecError, ConnAck, Connect, Decoder, Disconnect,
     DisconnectReasonCode, Packet, PacketType, Properties, Property, PropertyContext, PropertyId,
-    PubAck, PubComp, PubCompReasonCode, PubRec, PubRecReasonCode, PubRel, PubRelReasonCode,
-    Publish, QoS, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe,
-    Will,
+    ProtocolVersion, PubAck, PubComp, PubCompReasonCode, PubRec, PubRecReasonCode, PubRel,
+    PubRelReasonCode, Publish, QoS, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck,
+    Unsubscribe, Will,
 };
 
 use super::alias::{AliasError, InboundAliases, OutboundAliases};
@@ -23,6 +23,10 @@ use super::event::{
 };
 use super::packet_id::PacketIds;
 use super::stats::{Counters, SessionStats};
+use super::version::{
+    check_credentials_v311, check_disconnect_v311, check_publish_v311, check_subscribe_v311,
+    check_unsubscribe_v311, check_will_v311,
+};
 
 /// Where the connection stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -317,13 +321,24 @@ pub struct Session {
     /// speaks MQTT at all.
     first_byte_pending: bool,
     counters: Counters,
+    /// Since when the runtime has stopped reading because the server does not take our
+    /// bytes ([`Session::set_output_blocked`]).
+    blocked_since: Option<Instant>,
+    /// The version of the connection (or of the next CONNECT): the option's first, 3.1.1
+    /// after a fallback, kept for every reconnection.
+    version: ProtocolVersion,
+    /// The server refused 5.0 and the next CONNECT is 3.1.1: the runtime connects again at
+    /// once ([`Session::poll_fallback`]).
+    fallback_pending: bool,
 }
 
 impl Session {
+    /// A session with `opts`. Options a 3.1.1 CONNECT cannot carry must have been refused
+    /// first with [`Options::check_version`] (as `Client::new` does): a 3.1.1 CONNECT is
+    /// built from the fields 3.1.1 has.
     pub fn new(opts: Options, now: Instant) -> Self {
-        let decoder = Decoder::with_max_packet_size(opts.maximum_packet_size.unwrap_or(u32::MAX));
+        let decoder = Decoder::with_max_packet_size(max_incoming_packet(&opts));
         Self {
-            opts,
             state: State::Disconnected,
             decoder,
             out: Vec::new(),
@@ -360,6 +375,10 @@ impl Session {
             reauthenticating: false,
             first_byte_pending: false,
             counters: Counters::default(),
+            blocked_since: None,
+            version: opts.protocol_version.first(),
+            fallback_pending: false,
+            opts,
         }
     }
 
@@ -379,6 +398,19 @@ impl Session {
 
     pub fn options(&self) -> &Options {
         &self.opts
+    }
+
+    /// The MQTT version of the connection, or of the next CONNECT when there is none.
+    pub fn protocol_version(&self) -> ProtocolVersion {
+        self.version
+    }
+
+    /// True once after the server refused MQTT 5.0 and the session fell back to 3.1.1
+    /// ([`super::VersionChoice::V5OrV311`]): the attempt ended with no event, and the
+    /// runtime connects again at once, whatever its reconnect policy, since it is the same
+    /// connect. Policy is here; the runtime only carries it out.
+    pub fn poll_fallback(&mut self) -> bool {
+        std::mem::take(&mut self.fallback_pending)
     }
 
     /// Publishes waiting to be sent (offline, or beyond the server's Receive Maximum).
@@ -414,6 +446,58 @@ impl Session {
         !self.out.is_empty()
     }
 
+    /// How many bytes wait in the transmit buffer.
+    pub fn transmit_len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// The runtime reports whether it has stopped reading because the bytes we owe the
+    /// server (replies, mostly) reached the memory budget's write share
+    /// ([`crate::protocol::MemoryBudget::write_buffer_bytes`]) without the server taking
+    /// them. While blocked, nothing is received, so the keep alive cannot judge the server;
+    /// `write_stall_timeout` (or 1.5 keep alives, if shorter) without progress ends the
+    /// connection with 0x97 Quota exceeded instead.
+    pub fn set_output_blocked(&mut self, blocked: bool, now: Instant) {
+        if !blocked {
+            if self.blocked_since.take().is_some() {
+                // The time we chose not to read says nothing of the server: the keep alive
+                // counts from here (reading resumes now).
+                self.last_received = self.last_received.max(now);
+            }
+        } else if self.blocked_since.is_none() {
+            self.blocked_since = Some(now);
+        }
+    }
+
+    /// How long the server may leave us blocked.
+    fn stall_limit(&self) -> Duration {
+        if self.keep_alive.is_zero() {
+            self.opts.write_stall_timeout
+        } else {
+            self.opts.write_stall_timeout.min(self.keep_alive * 3 / 2)
+        }
+    }
+
+    /// The server sent packets needing replies and read none of ours for the stall limit.
+    fn write_stalled(&mut self, now: Instant) {
+        let waiting = self.out.len();
+        // Replies the server will never read: the DISCONNECT need not wait behind them.
+        self.out.clear();
+        let detail = format!(
+            "the server sent packets that need replies but read none of ours for {:?}; midge \
+             stopped reading from it with {waiting} bytes unsent in midge and more in the \
+             socket (the write share of the memory budget is {} bytes)",
+            self.stall_limit(),
+            self.opts.memory_budget.write_buffer_bytes(),
+        );
+        self.protocol_error(DisconnectReasonCode::QuotaExceeded, detail, now);
+    }
+
+    /// The receive buffer's capacity: what the decoder holds on to between reads.
+    pub fn read_buffer_capacity(&self) -> usize {
+        self.decoder.capacity()
+    }
+
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
@@ -428,6 +512,9 @@ impl Session {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             State::Connecting => self.connect_deadline,
+            State::Connected if self.blocked_since.is_some() => {
+                self.blocked_since.map(|b| b + self.stall_limit())
+            }
             State::Connected if !self.keep_alive.is_zero() => {
                 let ping = if self.ping_outstanding {
                     None
@@ -451,10 +538,13 @@ impl Session {
         self.state = State::Connecting;
         self.close_requested = false;
         self.decoder.reset();
+        self.decoder.set_version(self.version);
+        self.fallback_pending = false;
         self.out.clear();
         self.ping_outstanding = false;
         self.reauthenticating = false;
         self.first_byte_pending = true;
+        self.blocked_since = None;
         self.last_sent = now;
         self.last_received = now;
         self.connect_deadline = Some(now + self.opts.connect_timeout);
@@ -472,6 +562,20 @@ impl Session {
 
     fn build_connect(&mut self) -> Connect {
         self.connect_session_expiry = self.opts.session_expiry_interval;
+        if self.version == ProtocolVersion::V311 {
+            // No properties: `Options::check_version` refused those 3.1.1 cannot carry;
+            // Clean Session is `asked_clean_start` [MQTT-3.1.2-4] [MQTT-3.1.2-6].
+            let o = &self.opts;
+            return Connect {
+                clean_start: self.asked_clean_start,
+                keep_alive: o.keep_alive,
+                properties: Properties::new(),
+                client_id: o.client_id.clone(),
+                will: o.will.clone(),
+                username: o.username.clone(),
+                password: o.password.clone(),
+            };
+        }
         let o = &mut self.opts;
         let mut properties = Properties::new();
         if o.session_expiry_interval != 0 {
@@ -480,9 +584,9 @@ impl Session {
         if o.receive_maximum != u16::MAX {
             properties.push(Property::ReceiveMaximum(o.receive_maximum.max(1)));
         }
-        if let Some(max) = o.maximum_packet_size {
-            properties.push(Property::MaximumPacketSize(max.max(1)));
-        }
+        // Always sent: the memory budget bounds it even when the application set none, and a
+        // server must not send a larger packet [MQTT-3.1.2-24].
+        properties.push(Property::MaximumPacketSize(max_incoming_packet(o)));
         if o.topic_alias_maximum != 0 {
             properties.push(Property::TopicAliasMaximum(o.topic_alias_maximum));
         }
@@ -520,31 +624,81 @@ impl Session {
         if self.state == State::Closed {
             return Err(RequestError::Closed);
         }
+        let v311 = self.opts.protocol_version.may_use_v311();
         match change {
             ConnectChange::Will(will) => {
                 if let Some(w) = &will {
                     check_will(w)?;
+                    if v311 {
+                        check_will_v311(w)?;
+                    }
                 }
                 self.opts.will = will;
             }
             ConnectChange::Credentials { username, password } => {
+                if v311 {
+                    check_credentials_v311(username.is_some(), password.is_some())?;
+                }
                 self.opts.username = username;
                 self.opts.password = password;
             }
-            ConnectChange::CleanStart(clean) => self.next_clean_start = Some(clean),
+            ConnectChange::CleanStart(clean) => {
+                if v311 && !clean && self.opts.client_id.is_empty() {
+                    // [MQTT-3.1.3-7] (3.1.1) an empty Client Identifier needs Clean
+                    // Session 1.
+                    return Err(RequestError::NotInV311(
+                        "an empty Client Identifier with Clean Session 0 [MQTT-3.1.3-7]",
+                    ));
+                }
+                self.next_clean_start = Some(clean);
+            }
         }
         Ok(())
     }
 
     /// The transport closed or failed. Session state is kept for the next connection.
     pub fn connection_closed(&mut self, cause: DisconnectCause) {
-        if matches!(self.state, State::Connecting | State::Connected) {
+        if self.state == State::Connecting && self.first_byte_pending && self.may_fall_back() {
+            // A server that does not speak 5.0 may close the connection on its CONNECT.
+            self.fall_back();
+        } else if matches!(self.state, State::Connecting | State::Connected) {
             self.end_connection(cause);
         }
         self.close_requested = false;
     }
 
+    /// Whether a refusal of 5.0 now means trying 3.1.1: asked for, and no 5.0 connection
+    /// succeeded yet (the version that worked is kept).
+    fn may_fall_back(&self) -> bool {
+        self.opts.protocol_version == super::VersionChoice::V5OrV311
+            && self.version == ProtocolVersion::V5
+            && !self.connected_once
+    }
+
+    /// Ends the 5.0 attempt without an event (the connect goes on in 3.1.1) and makes 3.1.1
+    /// the version of every later CONNECT.
+    fn fall_back(&mut self) {
+        self.version = ProtocolVersion::V311;
+        self.fallback_pending = true;
+        self.end_attempt();
+    }
+
     fn end_connection(&mut self, cause: DisconnectCause) {
+        if self.state == State::Connecting
+            && self.version == ProtocolVersion::V311
+            && self.opts.protocol_version == super::VersionChoice::V5OrV311
+            && !self.connected_once
+        {
+            // The 3.1.1 attempt after a fallback failed too: the server may not have been
+            // refusing 5.0 at all (one that closes every connection). 3.1.1 is kept once a
+            // 3.1.1 connection succeeds; until then the next attempt is 5.0 again.
+            self.version = ProtocolVersion::V5;
+        }
+        self.end_attempt();
+        self.events.push_back(Event::Disconnected(cause));
+    }
+
+    fn end_attempt(&mut self) {
         self.counters.connection_ended();
         if self.state == State::Connecting && self.next_clean_start.is_none() {
             // The attempt failed: the application's Clean Start is for the next one.
@@ -552,13 +706,13 @@ impl Session {
         }
         self.state = State::Disconnected;
         self.connect_deadline = None;
+        self.blocked_since = None;
         self.close_requested = true;
         // QoS 1 messages not yet acknowledged will be sent again by the server; their acks
         // must not go out on the next connection. QoS 2 state is session state and stays.
         self.pending_acks
             .retain(|a| matches!(a.kind, AckKind::PubRec));
         self.unacked_qos1 = 0;
-        self.events.push_back(Event::Disconnected(cause));
     }
 
     /// Ends the connection because the server broke a rule: DISCONNECT with `reason_code`.
@@ -566,7 +720,11 @@ impl Session {
         if !matches!(self.state, State::Connecting | State::Connected) {
             return;
         }
-        self.send(&Packet::Disconnect(Disconnect::new(reason_code)), now);
+        // 3.1.1 has no DISCONNECT from a client that found an error: it closes the
+        // connection [MQTT-4.8.0-1].
+        if self.version == ProtocolVersion::V5 {
+            self.send(&Packet::Disconnect(Disconnect::new(reason_code)), now);
+        }
         self.end_connection(DisconnectCause::ProtocolError {
             reason_code,
             detail,
@@ -574,7 +732,14 @@ impl Session {
     }
 
     fn codec_error(&mut self, e: &CodecError, now: Instant) {
-        let detail = format!("{e} [{}]", e.spec_ref());
+        let mut detail = format!("{e} [{}]", e.spec_ref());
+        if let CodecError::PacketTooLarge { .. } = e {
+            // The server ignored the Maximum Packet Size our CONNECT gave [MQTT-3.1.2-24].
+            detail.push_str(
+                "; the CONNECT announced this maximum [MQTT-3.1.2-24]: to accept larger \
+                 packets raise the memory budget (a quarter of it) or Maximum Packet Size",
+            );
+        }
         self.protocol_error(e.reason_code(), detail, now);
     }
 
@@ -589,6 +754,9 @@ impl Session {
         properties
             .validate(PropertyContext::Disconnect)
             .map_err(RequestError::InvalidProperties)?;
+        if self.version == ProtocolVersion::V311 {
+            check_disconnect_v311(reason_code, &properties)?;
+        }
         // 3.14.2.2.2: no non-zero Session Expiry Interval in DISCONNECT when the CONNECT had
         // 0, whatever the CONNACK said.
         if self.connect_session_expiry == 0 {
@@ -678,6 +846,15 @@ impl Session {
             State::Connecting if self.connect_deadline.is_some_and(|d| now >= d) => {
                 self.end_connection(DisconnectCause::ConnectTimeout);
             }
+            // While we do not read, the keep alive cannot judge the server: the stall does.
+            State::Connected if self.blocked_since.is_some() => {
+                let due = self
+                    .blocked_since
+                    .is_some_and(|b| now >= b + self.stall_limit());
+                if due {
+                    self.write_stalled(now);
+                }
+            }
             State::Connected if !self.keep_alive.is_zero() => {
                 if now >= self.last_received + self.keep_alive * 3 / 2 {
                     self.end_connection(DisconnectCause::KeepAliveTimeout);
@@ -719,12 +896,38 @@ impl Session {
                 buf.clear();
                 // An MQTT server that sent another packet first broke [MQTT-3.2.0-1]: tell
                 // it so. Bytes that begin no MQTT packet get no answer.
-                if is_mqtt_header(first) {
+                if is_mqtt_header(first) && self.version == ProtocolVersion::V5 {
                     let code = DisconnectReasonCode::ProtocolError;
                     self.send(&Packet::Disconnect(Disconnect::new(code)), now);
                 }
                 self.end_connection(DisconnectCause::NotMqtt { received });
                 return;
+            }
+        }
+        if self.state == State::Connecting && self.version == ProtocolVersion::V5 {
+            let buf = self.decoder.buffer_mut();
+            // A 5.0 CONNACK has a Property Length, so Remaining Length 2 is a 3.1.1 server
+            // answering in its own form (3.1.1 [MQTT-3.1.2-2]: return code 0x01).
+            if buf.len() >= 2 && buf[..2] == [0x20, 0x02] {
+                if buf.len() < 4 {
+                    return;
+                }
+                let frame = buf.split_to(4).freeze();
+                self.last_received = now;
+                match Packet::decode_v311(frame) {
+                    Ok(Packet::ConnAck(c)) if c.reason_code.is_failure() => {
+                        self.handle_packet(Packet::ConnAck(c), now);
+                    }
+                    Ok(_) => self.protocol_error(
+                        DisconnectReasonCode::ProtocolError,
+                        "a 3.1.1 CONNACK accepting a 5.0 CONNECT".into(),
+                        now,
+                    ),
+                    Err(e) => self.codec_error(&e, now),
+                }
+                if self.state != State::Connected {
+                    return;
+                }
             }
         }
         while matches!(self.state, State::Connecting | State::Connected) {
@@ -799,6 +1002,12 @@ impl Session {
     }
 
     fn handle_connack(&mut self, c: ConnAck, now: Instant) {
+        if c.reason_code == crate::codec::ConnectReasonCode::UnsupportedProtocolVersion
+            && self.may_fall_back()
+        {
+            self.fall_back();
+            return;
+        }
         if c.reason_code.is_failure() {
             let refusal = ConnectRefusal {
                 reason_code: c.reason_code,
@@ -825,7 +1034,11 @@ impl Session {
                 return;
             }
         }
-        let info = ConnAckInfo::new(c, self.opts.keep_alive);
+        let mut info = ConnAckInfo::new(c, self.opts.keep_alive);
+        info.protocol_version = self.version;
+        if self.version == ProtocolVersion::V311 {
+            info.subscription_identifiers_available = false;
+        }
         if let Some(id) = &info.assigned_client_id {
             // Reconnections must present the identifier the server assigned.
             self.opts.client_id = id.clone();
@@ -1001,8 +1214,42 @@ impl Session {
             } else {
                 continue;
             };
+            if self.version == ProtocolVersion::V311 && self.fail_if_not_in_v311(&packet) {
+                continue;
+            }
             self.send(&packet, now);
         }
+    }
+
+    /// A SUBSCRIBE or UNSUBSCRIBE asked for before the session fell back to 3.1.1 that 3.1.1
+    /// cannot carry completes with `NotInV311` instead of going out without what it asked.
+    fn fail_if_not_in_v311(&mut self, packet: &Packet) -> bool {
+        let (packet_id, error) = match packet {
+            Packet::Subscribe(s) => (
+                s.packet_id,
+                check_subscribe_v311(&s.subscriptions, &s.properties).err(),
+            ),
+            Packet::Unsubscribe(u) => (u.packet_id, check_unsubscribe_v311(&u.properties).err()),
+            _ => return false,
+        };
+        let Some(error) = error else {
+            return false;
+        };
+        self.ids.release(packet_id);
+        if let Some(s) = self.pending_subs.remove(&packet_id) {
+            if let Some(id) = s.id {
+                self.events.push_back(Event::SubscribeComplete {
+                    id,
+                    result: Err(error),
+                });
+            }
+        } else if let Some(u) = self.pending_unsubs.remove(&packet_id) {
+            self.events.push_back(Event::UnsubscribeComplete {
+                id: u.id,
+                result: Err(error),
+            });
+        }
+        true
     }
 
     fn handle_disconnect(&mut self, d: Disconnect) {
@@ -1090,6 +1337,9 @@ impl Session {
     pub fn reauthenticate(&mut self, now: Instant) -> Result<(), RequestError> {
         if self.state != State::Connected {
             return Err(RequestError::NotConnected);
+        }
+        if self.version == ProtocolVersion::V311 {
+            return Err(RequestError::NotInV311("enhanced authentication (AUTH)"));
         }
         let Some(auth) = self.opts.authenticator.as_mut() else {
             return Err(RequestError::NotSupported(
@@ -1180,6 +1430,11 @@ impl Session {
     /// with the most common broker, so a second Receive Maximum is tolerated before 0x93:
     /// what a server can make us hold stays bounded.
     fn inbound_quota_left(&self) -> bool {
+        if self.version == ProtocolVersion::V311 {
+            // 3.1.1 has no Receive Maximum to hold the server to; packet identifiers bound
+            // what it can leave unacknowledged.
+            return true;
+        }
         let limit = 2 * usize::from(self.opts.receive_maximum.max(1));
         self.unacked_qos1 + self.inbound_qos2.len() < limit
     }
@@ -1252,6 +1507,8 @@ impl Session {
                     now,
                 );
             }
+            // 3.1.1 has no reason code: PUBCOMP all the same [MQTT-4.3.3-2].
+            None if self.version == ProtocolVersion::V311 => PubCompReasonCode::Success,
             None => PubCompReasonCode::PacketIdentifierNotFound,
         };
         self.send(
@@ -1339,6 +1596,10 @@ impl Session {
 
     /// The server's limits, as known from the last CONNACK (3.2.2.3).
     fn check_limits(&self, r: &PublishRequest) -> Result<(), RequestError> {
+        // Also for a publish queued before a fallback to 3.1.1: refused, not sent without.
+        if self.version == ProtocolVersion::V311 {
+            check_publish_v311(r)?;
+        }
         if r.qos > self.limits.maximum_qos {
             return Err(RequestError::QosNotSupported {
                 requested: r.qos,
@@ -1591,6 +1852,10 @@ impl Session {
                 format!("PUBREC for QoS 1 message {}", p.packet_id),
                 now,
             ),
+            // 3.1.1 has no reason code: PUBREL all the same [MQTT-4.3.3-1].
+            None if self.version == ProtocolVersion::V311 => {
+                self.send(&Packet::PubRel(PubRel::new(p.packet_id)), now);
+            }
             None => self.send(
                 &Packet::PubRel(PubRel {
                     packet_id: p.packet_id,
@@ -1640,6 +1905,9 @@ impl Session {
             return Err(RequestError::Closed);
         }
         check_subscribe(&subscriptions, &properties)?;
+        if self.version == ProtocolVersion::V311 {
+            check_subscribe_v311(&subscriptions, &properties)?;
+        }
         for s in &subscriptions {
             if !self.limits.shared && parse_shared(&s.filter).is_some() {
                 return Err(RequestError::NotSupported("shared subscriptions"));
@@ -1691,6 +1959,9 @@ impl Session {
             return Err(RequestError::Closed);
         }
         check_unsubscribe(&filters, &properties)?;
+        if self.version == ProtocolVersion::V311 {
+            check_unsubscribe_v311(&properties)?;
+        }
         let packet = Unsubscribe {
             packet_id: 1,
             properties,
@@ -1791,7 +2062,9 @@ impl Session {
                 now,
             );
         };
-        if u.reason_codes.len() != pending.packet.filters.len() {
+        // A 3.1.1 UNSUBACK has no codes at all [MQTT-3.11.3]: the list stays empty.
+        let v311 = self.version == ProtocolVersion::V311;
+        if !v311 && u.reason_codes.len() != pending.packet.filters.len() {
             return self.protocol_error(
                 DisconnectReasonCode::ProtocolError,
                 format!(
@@ -1824,7 +2097,7 @@ impl Session {
     fn send(&mut self, packet: &Packet, now: Instant) {
         // Everything sent was validated when it was requested; a failure here is a midge bug,
         // reported as such rather than sending a broken packet.
-        if let Err(e) = packet.encode(&mut self.out) {
+        if let Err(e) = packet.encode_as(self.version, &mut self.out) {
             debug_assert!(false, "encoding {packet:?}: {e}");
             return;
         }
@@ -1836,6 +2109,15 @@ impl Session {
         }
         self.last_sent = now;
     }
+}
+
+/// The largest packet we accept: the application's Maximum Packet Size, bounded by the
+/// memory budget's share (at least 1: 3.1.2.11.4 forbids 0).
+fn max_incoming_packet(o: &Options) -> u32 {
+    let budget = o.memory_budget.max_incoming_packet();
+    o.maximum_packet_size
+        .map_or(budget, |m| m.min(budget))
+        .max(1)
 }
 
 /// Whether `first` is a valid first byte of an MQTT packet (2.1.2, Table 2-2).

@@ -1,24 +1,26 @@
 //! The application's handle on one MQTT client.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::backoff::ReconnectPolicy;
 use super::completion::{Completion, start_and_wait};
 use super::dispatch::{self, Handler, Mailbox};
 use super::event::{ClientEvent, ClientStats, IoCounters, IoStats, LogLevel};
+use super::memory::{MemoryGauge, MemoryStats};
 use super::reactor::{self, Command, ConnSettings, ReactorHandle};
 use super::shutdown;
 use crate::codec::topic::validate_topic_name;
 use crate::codec::{
-    ByteString, Bytes, DisconnectReasonCode, Properties, Property, QoS, Subscription,
-    SubscriptionOptions, Will,
+    ByteString, Bytes, DisconnectReasonCode, Properties, Property, ProtocolVersion, QoS,
+    Subscription, SubscriptionOptions, Will,
 };
 use crate::error::Error;
 use crate::protocol::{
     ConnAckInfo, ConnectChange, Message, Options, PublishAck, PublishRequest, RequestError,
-    Session, SubscribeAck, UnsubscribeAck, check_subscribe, check_unsubscribe, check_will,
+    Session, SubscribeAck, UnsubscribeAck, VersionChoice, check_publish_v311, check_subscribe,
+    check_subscribe_v311, check_unsubscribe, check_unsubscribe_v311, check_will,
 };
 use crate::transport::{Address, TcpOptions};
 
@@ -97,8 +99,13 @@ struct Inner {
     mailbox: Arc<Mailbox>,
     completion_events: Arc<AtomicBool>,
     io: Arc<IoCounters>,
+    /// Every connection speaks 3.1.1: what it cannot carry is refused by the call itself.
+    v311_only: bool,
+    /// Written by the I/O thread at each CONNACK.
+    protocol_level: Arc<AtomicU8>,
     /// Counts the client for `shutdown`; dropped after the `Close` below is sent.
     _alive: shutdown::Alive,
+    memory: Arc<MemoryGauge>,
 }
 
 impl Drop for Inner {
@@ -124,6 +131,8 @@ impl Client {
         if let Some(will) = &options.session.will {
             check_will(will)?;
         }
+        options.session.check_version()?;
+        let v311_only = options.session.protocol_version == VersionChoice::V311;
         let id = next_client_id();
         let alive = shutdown::Alive::new()?;
         let reactor = reactor::handle();
@@ -135,6 +144,8 @@ impl Client {
         );
         let completion_events = Arc::new(AtomicBool::new(options.completion_events));
         let io = Arc::new(IoCounters::default());
+        let memory = Arc::new(MemoryGauge::default());
+        let protocol_level = Arc::new(AtomicU8::new(0));
         let settings = ConnSettings {
             reconnect: options.reconnect,
             tcp: options.tcp,
@@ -144,6 +155,8 @@ impl Client {
             busy_poll: options.busy_poll,
             linger: options.linger,
             io: Arc::clone(&io),
+            memory: Arc::clone(&memory),
+            protocol_level: Arc::clone(&protocol_level),
         };
         let session = Session::new(options.session, std::time::Instant::now());
         reactor.send(Command::Register {
@@ -160,7 +173,10 @@ impl Client {
                 mailbox,
                 completion_events,
                 io,
+                v311_only,
+                protocol_level,
                 _alive: alive,
+                memory,
             }),
         })
     }
@@ -219,7 +235,7 @@ impl Client {
         &self,
         request: PublishRequest,
     ) -> Result<Completion<PublishAck>, Error> {
-        request.check()?;
+        self.check_publish(&request)?;
         Ok(self.start(|client, completion| Command::Publish {
             client,
             request,
@@ -232,7 +248,7 @@ impl Client {
     /// that need no connection still fail here; a refusal by the session (a full offline
     /// queue, a limit of the server) only appears as a [`ClientEvent::Log`] warning.
     pub fn publish_detached(&self, request: PublishRequest) -> Result<(), Error> {
-        request.check()?;
+        self.check_publish(&request)?;
         if self.inner.completion_events.load(Ordering::Relaxed) {
             // Completion events need the handle's id.
             self.start(|client, completion| Command::Publish {
@@ -289,7 +305,7 @@ impl Client {
                 .with(Property::ResponseTopic(ByteString::from(response_topic)))
                 .with(Property::CorrelationData(correlation.clone())),
         };
-        request.check()?;
+        self.check_publish(&request)?;
         let result = start_and_wait(timeout, || {
             Ok(self.start(|client, reply| Command::Request {
                 client,
@@ -305,6 +321,15 @@ impl Client {
             });
         }
         result
+    }
+
+    /// The checks that need no connection; with 3.1.1 only, also what 3.1.1 cannot carry.
+    fn check_publish(&self, request: &PublishRequest) -> Result<(), Error> {
+        request.check()?;
+        if self.inner.v311_only {
+            check_publish_v311(request)?;
+        }
+        Ok(())
     }
 
     /// Correlation Data unique within the process: client id, a counter, and the time.
@@ -328,6 +353,9 @@ impl Client {
         properties: Properties,
     ) -> Result<Completion<SubscribeAck>, Error> {
         check_subscribe(&subscriptions, &properties)?;
+        if self.inner.v311_only {
+            check_subscribe_v311(&subscriptions, &properties)?;
+        }
         Ok(self.start(|client, completion| Command::Subscribe {
             client,
             subscriptions,
@@ -360,6 +388,9 @@ impl Client {
         properties: Properties,
     ) -> Result<Completion<UnsubscribeAck>, Error> {
         check_unsubscribe(&filters, &properties)?;
+        if self.inner.v311_only {
+            check_unsubscribe_v311(&properties)?;
+        }
         Ok(self.start(|client, completion| Command::Unsubscribe {
             client,
             filters,
@@ -493,6 +524,12 @@ impl Client {
         self.inner.completion_events.store(on, Ordering::Relaxed);
     }
 
+    /// The MQTT version of the last connection made (`None` before the first CONNACK):
+    /// 3.1.1 after a fallback from 5.0 ([`crate::protocol::VersionChoice::V5OrV311`]).
+    pub fn protocol_version(&self) -> Option<ProtocolVersion> {
+        ProtocolVersion::from_level(self.inner.protocol_level.load(Ordering::Relaxed))
+    }
+
     /// The client's socket I/O so far (all its connections).
     pub fn io_stats(&self) -> IoStats {
         self.inner.io.snapshot()
@@ -508,6 +545,12 @@ impl Client {
             session: self.inner.io.session_snapshot(),
             io: self.inner.io.snapshot(),
         }
+    }
+
+    /// What the client's receive and write buffers hold, now and at their peak: the bounds
+    /// the memory budget ([`crate::protocol::MemoryBudget`]) sets, observed.
+    pub fn memory_stats(&self) -> MemoryStats {
+        self.inner.memory.snapshot()
     }
 
     /// Whether the client is closed and its last event handed out.

@@ -13,6 +13,7 @@ mod client;
 mod completion;
 mod dispatch;
 mod event;
+mod memory;
 mod reactor;
 mod shutdown;
 
@@ -23,3 +24,5 @@ pub(crate) use completion::start_and_wait;
 pub use dispatch::{DISPATCH_THREADS, Handler};
 pub use event::{ClientEvent, ClientStats, IoStats, LogLevel};
 pub use shutdown::shutdown;
+
+pub use memory::MemoryStats;

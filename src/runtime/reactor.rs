@@ -31,10 +31,11 @@ use crossbeam_channel::{Receiver, Sender, unbounded};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use parking_lot::Mutex;
 
-use super::backoff::{Jitter, ReconnectPolicy};
+use super::backoff::{Backoff, Jitter, ReconnectPolicy};
 use super::completion::Completion;
 use super::dispatch::{IoSink, Mailbox};
 use super::event::{ClientEvent, IoCounters, LogLevel};
+use super::memory::MemoryGauge;
 use super::shutdown::Service;
 use crate::codec::{
     ByteString, Bytes, ConnectReasonCode, DisconnectReasonCode, Properties, PropertyId,
@@ -78,6 +79,11 @@ pub(crate) struct ConnSettings {
     pub linger: Duration,
     /// Counted here, read by `Client::io_stats`.
     pub io: Arc<IoCounters>,
+    /// Buffer sizes recorded here, read by `Client::memory_stats`.
+    pub memory: Arc<MemoryGauge>,
+    /// The Protocol Level of the last connection made (0 before one), read by
+    /// `Client::protocol_version`.
+    pub protocol_level: Arc<std::sync::atomic::AtomicU8>,
 }
 
 /// What the application's threads ask of the I/O thread.
@@ -295,7 +301,10 @@ struct Conn {
     wbuf: Vec<u8>,
     woff: usize,
     writable_interest: bool,
-    attempt: u32,
+    /// Reading stopped: the bytes we owe the server reached the write budget (see
+    /// `backlog_full`).
+    read_paused: bool,
+    backoff: Backoff,
     resolve_generation: u64,
     /// The application wants a connection (connect called, no disconnect since).
     wanted: bool,
@@ -328,7 +337,8 @@ impl Conn {
             wbuf: Vec::new(),
             woff: 0,
             writable_interest: false,
-            attempt: 0,
+            read_paused: false,
+            backoff: Backoff::default(),
             resolve_generation: 0,
             wanted: false,
             publishes: HashMap::new(),
@@ -583,7 +593,9 @@ impl Reactor {
             .timers
             .first()
             .is_some_and(|&(t, _)| self.sleep_deadline.is_none_or(|d| t < d));
-        asleep && !self.lingering && (earlier || !self.deferred.is_empty())
+        asleep
+            && !self.lingering
+            && (earlier || !self.deferred.is_empty() || !self.read_on.is_empty())
     }
 
     /// Hands events to a client's mailbox: at once on the I/O thread, else through it (into
@@ -728,7 +740,7 @@ impl Reactor {
         }
         c.wanted = true;
         if matches!(c.phase, Phase::Idle | Phase::Backoff) {
-            c.attempt = 0;
+            c.backoff.reset();
             self.start_connect(client, now);
         }
     }
@@ -965,20 +977,27 @@ impl Reactor {
         };
         c.phase = Phase::Idle;
         c.phase_deadline = None;
+        if c.session.poll_fallback() && c.wanted && c.close_waiter.is_none() {
+            // The server refused MQTT 5.0: the same connect goes on in 3.1.1, at once.
+            log(c, LogLevel::Info, |c| {
+                format!("{} refused MQTT 5.0; connecting with MQTT 3.1.1", c.address)
+            });
+            c.phase = Phase::Backoff;
+            c.phase_deadline = Some(now);
+            self.mark(client);
+            return;
+        }
         if !c.wanted || !c.settings.reconnect.enabled || c.close_waiter.is_some() {
             return;
         }
-        let delay = c.settings.reconnect.delay(c.attempt, &mut self.jitter);
-        c.attempt = c.attempt.saturating_add(1);
+        let (attempt, delay) = c.backoff.next(&c.settings.reconnect, now, &mut self.jitter);
         c.phase = Phase::Backoff;
         c.phase_deadline = Some(now + delay);
-        log(c, LogLevel::Info, |c| {
-            format!("reconnecting in {delay:?} (attempt {})", c.attempt)
+        log(c, LogLevel::Info, |_| {
+            format!("reconnecting in {delay:?} (attempt {attempt})")
         });
-        c.out_events.push(ClientEvent::Reconnecting {
-            attempt: c.attempt,
-            delay,
-        });
+        c.out_events
+            .push(ClientEvent::Reconnecting { attempt, delay });
         self.mark(client);
     }
 
@@ -994,6 +1013,7 @@ impl Reactor {
         c.wbuf.clear();
         c.woff = 0;
         c.writable_interest = false;
+        c.read_paused = false;
     }
 
     // ------------------------------------------------------------------ I/O
@@ -1053,6 +1073,14 @@ impl Reactor {
                             }
                             break;
                         }
+                        if backlog_full(c.wbuf.len() - c.woff, &c.session) {
+                            // Backpressure: what we read would add replies to a backlog the
+                            // server does not take. Reading resumes when it drains (`process`);
+                            // meanwhile TCP holds the server back.
+                            c.read_paused = true;
+                            c.session.set_output_blocked(true, now);
+                            break;
+                        }
                         reads += 1;
                         match stream.read(&mut self.read_buf) {
                             Ok(0) => {
@@ -1066,6 +1094,9 @@ impl Reactor {
                             Ok(n) => {
                                 c.settings.io.read(n);
                                 c.session.handle_read(&self.read_buf[..n], now);
+                                c.settings
+                                    .memory
+                                    .read_buffer(c.session.read_buffer_capacity());
                                 if c.session.state() != State::Connecting
                                     && c.session.state() != State::Connected
                                 {
@@ -1135,6 +1166,9 @@ impl Reactor {
             c.wbuf.drain(..c.woff);
             c.woff = 0;
         }
+        c.settings
+            .memory
+            .write_backlog(c.wbuf.len() - c.woff + c.session.transmit_len());
         let want_writable = !c.wbuf.is_empty();
         if want_writable != c.writable_interest {
             let interest = if want_writable {
@@ -1216,7 +1250,7 @@ impl Reactor {
             }
             let mut acks = Vec::new();
             while let Some(event) = c.session.poll_event() {
-                Self::on_session_event(c, event, &mut acks);
+                Self::on_session_event(c, event, &mut acks, now);
             }
             for t in acks {
                 c.session.acknowledge(t, now);
@@ -1238,6 +1272,15 @@ impl Reactor {
             } else if let Err(e) = Self::flush(c, &self.registry, client) {
                 self.lost(client, transport_cause(&e), now);
                 continue;
+            }
+            if c.read_paused && open && !backlog_full(c.wbuf.len() - c.woff, &c.session) {
+                // The server took our bytes: read on (the poller will not report the data
+                // already waiting again).
+                c.read_paused = false;
+                c.session.set_output_blocked(false, now);
+                if !self.read_on.contains(&client) {
+                    self.read_on.push(client);
+                }
             }
             if c.session.poll_close() {
                 // The session ended the connection (DISCONNECT sent, or a protocol error):
@@ -1295,10 +1338,19 @@ impl Reactor {
         done.complete(result.clone().map_err(Into::into));
     }
 
-    fn on_session_event(c: &mut Conn, event: Event, pending_acks: &mut Vec<AckToken>) {
+    fn on_session_event(
+        c: &mut Conn,
+        event: Event,
+        pending_acks: &mut Vec<AckToken>,
+        now: Instant,
+    ) {
         let forward = match &event {
             Event::Connected(info) => {
-                c.attempt = 0;
+                // Not a reset of the backoff: only a connection that stays up is one.
+                c.backoff.connected(now);
+                c.settings
+                    .protocol_level
+                    .store(info.protocol_version.level(), Ordering::Relaxed);
                 for w in c.connect_waiters.drain(..) {
                     w.complete(Ok((**info).clone()));
                 }
@@ -1371,7 +1423,8 @@ impl Reactor {
                 } else {
                     LogLevel::Warn
                 };
-                log(c, level, |_| format!("connection ended: {cause:?}"));
+                // The text, not the Debug form: a server's Reason String is bounded there.
+                log(c, level, |_| format!("connection ended: {cause}"));
             }
             if let Event::Connected(info) = &event {
                 log(c, LogLevel::Info, |_| {
@@ -1397,7 +1450,7 @@ impl Reactor {
         // The events the close produced (a permanent refusal stops reconnecting) come before
         // the decision. Acknowledgements are moot without a connection.
         while let Some(event) = c.session.poll_event() {
-            Self::on_session_event(c, event, &mut Vec::new());
+            Self::on_session_event(c, event, &mut Vec::new(), now);
         }
         self.schedule_reconnect(client, now);
     }
@@ -1433,7 +1486,7 @@ impl Reactor {
         }
         c.session.close();
         while let Some(event) = c.session.poll_event() {
-            Self::on_session_event(&mut c, event, &mut Vec::new());
+            Self::on_session_event(&mut c, event, &mut Vec::new(), Instant::now());
         }
         for w in c.disconnect_waiters.drain(..) {
             w.complete(Ok(()));
@@ -1456,6 +1509,14 @@ impl Reactor {
             w.complete(Ok(()));
         }
     }
+}
+
+/// Whether the bytes we owe the server (`unsent` in the write buffer, and the session's
+/// transmit buffer) reached the memory budget's write share: then nothing more is read until
+/// the server takes some, so that a server that never reads cannot make us queue replies
+/// without bound.
+fn backlog_full(unsent: usize, session: &Session) -> bool {
+    unsent + session.transmit_len() >= session.options().memory_budget.write_buffer_bytes()
 }
 
 /// Queues a log line when the client's level admits it; `message` is not built otherwise.

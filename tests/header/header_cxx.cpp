@@ -18,7 +18,11 @@ int midge_header_cxx_check() {
     options.client_id("x").keep_alive(5s).completion_events(true).log_level(MIDGE_LOG_DEBUG);
     midge::Client client("mqtt://127.0.0.1:1883", options);  // never connects: no broker needed
     client.on_message([](const midge::Message& m) { midge::Message kept = m; (void)kept.topic(); });
-    client.on_connect([](const midge::ConnAck&) {});
+    client.on_connect([](const midge::ConnAck& a) {
+        (void)(a.protocol_version == midge::ProtocolVersion::V311);
+    });
+    midge::Options v311;
+    v311.protocol_version(midge::ProtocolVersion::V5OrV311);
     client.on_connection_lost([](const midge::Disconnect&) {});
     client.on_publish([](const midge::Ack& a) { (void)a.reason_string; });
     client.on_subscribe([](const midge::Ack& a) { (void)a.packet_id; });

@@ -5,7 +5,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use midge::codec::{Connect, Decoder, Packet};
+use midge::codec::{Connect, Decoder, Packet, ProtocolVersion};
 
 /// A successful CONNACK (no session present) with `properties`.
 pub fn connack(properties: midge::codec::Properties) -> Packet {
@@ -80,6 +80,7 @@ impl FakeBroker {
                         stream,
                         peer,
                         decoder: Decoder::new(),
+                        version: ProtocolVersion::V5,
                     });
                 }
                 Err(e)
@@ -106,6 +107,8 @@ pub struct FakeConn {
     stream: TcpStream,
     peer: SocketAddr,
     decoder: Decoder,
+    /// What it decodes and encodes (5.0 unless [`FakeConn::set_version`] says otherwise).
+    version: ProtocolVersion,
 }
 
 /// What one bounded read produced.
@@ -118,6 +121,13 @@ enum ReadOutcome {
 impl FakeConn {
     pub fn peer(&self) -> SocketAddr {
         self.peer
+    }
+
+    /// Speaks `version` from now on: decodes the client's packets by its rules (a CONNECT
+    /// of another Protocol Level is then an error) and encodes in its form.
+    pub fn set_version(&mut self, version: ProtocolVersion) {
+        self.version = version;
+        self.decoder.set_version(version);
     }
 
     /// Limits the size of packets accepted from the client (decode error beyond it).
@@ -186,7 +196,7 @@ impl FakeConn {
     pub fn send(&mut self, packet: &Packet) {
         let mut buf = Vec::new();
         packet
-            .encode(&mut buf)
+            .encode_as(self.version, &mut buf)
             .unwrap_or_else(|e| panic!("encode {packet:?}: {e}"));
         self.send_raw(&buf);
     }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake_broker;
+pub mod hostile_server;
 pub mod mosquitto;
 
 use std::time::{Duration, Instant};

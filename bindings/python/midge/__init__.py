@@ -13,7 +13,7 @@ Quick start::
 The library is the copy bundled by ``pip install`` or, if set, ``$MIDGE_LIBRARY``.
 """
 
-from ._enums import DisconnectKind, QoS, ReasonCode, Result, RetainHandling
+from ._enums import DisconnectKind, ProtocolVersion, QoS, ReasonCode, Result, RetainHandling
 from ._types import (
     ConnAck,
     DisconnectInfo,
@@ -42,6 +42,7 @@ from .errors import (
     NoPacketId,
     NotConnected,
     NotFound,
+    NotInV311,
     NotSupported,
     Panic,
     Pending,
@@ -71,6 +72,7 @@ __all__ = [
     "DisconnectInfo",
     "IoStats",
     "DisconnectKind",
+    "ProtocolVersion",
     "QoS",
     "ReasonCode",
     "Result",
@@ -102,4 +104,5 @@ __all__ = [
     "NotFound",
     "WouldDeadlock",
     "Panic",
+    "NotInV311",
 ]

@@ -22,6 +22,18 @@ class RetainHandling(enum.IntEnum):
     DO_NOT_SEND = 2
 
 
+class ProtocolVersion(enum.IntEnum):
+    """The MQTT version a client speaks (``Client(protocol_version=...)``) or a connection
+    speaks (``ConnAck.protocol_version``, ``Client.protocol_version``: ``V5`` or ``V311``).
+    Values are the C ``MIDGE_PROTOCOL_*`` constants."""
+
+    V311 = 4
+    V5 = 5
+    #: Options only: 5.0; when the server refuses 5.0 before the first successful
+    #: connection, 3.1.1 at once, and for every reconnection once 3.1.1 succeeded.
+    V5_OR_V311 = 54
+
+
 class Result(enum.IntEnum):
     """Mirrors the C ``midge_result`` (values are fixed by the C API)."""
 
@@ -49,6 +61,7 @@ class Result(enum.IntEnum):
     NOT_FOUND = 21
     WOULD_DEADLOCK = 22
     PANIC = 23
+    NOT_IN_V311 = 24
 
 
 class ReasonCode(enum.IntEnum):

@@ -241,6 +241,7 @@ SIGNATURES: Dict[str, Sig] = {
     "midge_message_free": (None, [_pp]),
     # CONNACK
     "midge_connack_session_present": (c_bool, [_p]),
+    "midge_connack_protocol_version": (c_int, [_p]),
     "midge_connack_assigned_client_id": (c_bool, [_p, POINTER(c_char_p)]),
     "midge_connack_keep_alive": (c_uint16, [_p]),
     "midge_connack_server_keep_alive": (c_bool, [_p, POINTER(c_uint16)]),
@@ -297,6 +298,7 @@ SIGNATURES: Dict[str, Sig] = {
     "midge_options_clear_will": (_result, [_p]),
     "midge_options_set_receive_maximum": (_result, [_p, c_uint16]),
     "midge_options_set_maximum_packet_size": (_result, [_p, c_uint32]),
+    "midge_options_set_memory_budget": (_result, [_p, c_uint64]),
     "midge_options_set_topic_alias_maximum": (_result, [_p, c_uint16]),
     "midge_options_set_request_response_information": (_result, [_p, c_bool]),
     "midge_options_set_request_problem_information": (_result, [_p, c_bool]),
@@ -315,6 +317,7 @@ SIGNATURES: Dict[str, Sig] = {
     "midge_options_set_inline_callbacks": (_result, [_p, c_bool]),
     "midge_options_set_busy_poll": (_result, [_p, c_uint32]),
     "midge_options_set_linger": (_result, [_p, c_uint32]),
+    "midge_options_set_protocol_version": (_result, [_p, c_int]),
     "midge_options_set_authenticator": (
         _result,
         [_p, _str, _bytes_in, c_size_t, AUTH_CB, c_void_p, DROP_CB],

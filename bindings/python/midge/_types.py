@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple, Union
 
 from . import _validate as _v
-from ._enums import DisconnectKind, QoS, ReasonCode, RetainHandling
+from ._enums import DisconnectKind, ProtocolVersion, QoS, ReasonCode, RetainHandling
 from .errors import InvalidProperty, InvalidType
 
 UserProperties = Tuple[Tuple[str, str], ...]
@@ -222,6 +222,9 @@ class ConnAck:
     response_information: Optional[str]
     authentication_method: Optional[str]
     user_properties: UserProperties
+    #: The MQTT version of this connection (3.1.1 after a fallback, or when asked for).
+    #: A 3.1.1 CONNACK has no properties: the fields above are the standard's defaults.
+    protocol_version: ProtocolVersion = ProtocolVersion.V5
 
 
 @dataclass(frozen=True)

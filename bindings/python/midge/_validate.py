@@ -33,6 +33,22 @@ def optional_integer(v: Any, what: str, maximum: int, minimum: int = 0) -> Optio
     return None if v is None else integer(v, what, maximum, minimum)
 
 
+def protocol_version(v: Any, what: str = "protocol_version") -> "ProtocolVersion":
+    """A :class:`~midge.ProtocolVersion` (or its value: 4, 5 or 54)."""
+    from ._enums import ProtocolVersion
+
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise InvalidType(
+            "%s must be a midge.ProtocolVersion (V5, V311 or V5_OR_V311), not %s" % (what, _kind(v))
+        )
+    try:
+        return ProtocolVersion(v)
+    except ValueError:
+        raise InvalidArgument(
+            "%s %d is not ProtocolVersion.V311 (4), V5 (5) or V5_OR_V311 (54)" % (what, v)
+        ) from None
+
+
 def qos(v: Any, what: str = "qos") -> int:
     """0, 1 or 2 (an ``int`` or a :class:`~midge.QoS`)."""
     if isinstance(v, bool) or not isinstance(v, int):

@@ -24,7 +24,7 @@ from typing import (
 )
 
 from . import _lib
-from ._enums import DisconnectKind, QoS, ReasonCode, Result, RetainHandling, _EventKind, _PropertyId
+from ._enums import DisconnectKind, ProtocolVersion, QoS, ReasonCode, Result, RetainHandling, _EventKind, _PropertyId
 from ._enums import reason_code as _reason_code
 from ._lib import CONNECT_CB, CONNECTION_LOST_CB, DROP_CB, MESSAGE_CB, lib
 from ._types import (
@@ -221,6 +221,7 @@ def _read_connack(c: int) -> ConnAck:
         user_properties=_pairs(
             lib.midge_connack_user_property, c, lib.midge_connack_user_property_count(c)
         ),
+        protocol_version=ProtocolVersion(lib.midge_connack_protocol_version(c)),
     )
 
 
@@ -610,15 +611,18 @@ class Client:
         will: Optional[Will] = None,
         receive_maximum: Optional[int] = None,
         maximum_packet_size: Optional[int] = None,
+        memory_budget: Optional[int] = None,
         topic_alias_maximum: Optional[int] = None,
         reconnect: Union[bool, Reconnect] = True,
         user_properties: Optional[Iterable[Tuple[str, str]]] = None,
         connect_timeout: float = 10.0,
         request_response_information: bool = False,
         linger: float = 0.0,
+        protocol_version: ProtocolVersion = ProtocolVersion.V5,
     ) -> None:
         self._state: Optional[_State] = None
         _v.text(broker, "broker")
+        version = _v.protocol_version(protocol_version)
         _v.flag(clean_start, "clean_start")
         _v.flag(request_response_information, "request_response_information")
         self.connect_timeout = _v.seconds(connect_timeout, "connect_timeout")
@@ -626,6 +630,7 @@ class Client:
         if not opts:
             raise MemoryError("midge_options_new")
         try:
+            _check(lib.midge_options_set_protocol_version(opts, int(version)))
             _check(lib.midge_options_set_client_id(opts, _cstr(client_id, "client_id")))
             _check(lib.midge_options_set_clean_start(opts, clean_start))
             _check(lib.midge_options_set_keep_alive(opts, _u(keep_alive, 0xFFFF, "keep_alive")))
@@ -645,6 +650,8 @@ class Client:
                 _check(lib.midge_options_set_receive_maximum(opts, _u(receive_maximum, 0xFFFF, "receive_maximum")))
             if maximum_packet_size is not None:
                 _check(lib.midge_options_set_maximum_packet_size(opts, _u(maximum_packet_size, _U32_MAX, "maximum_packet_size")))
+            if memory_budget is not None:
+                _check(lib.midge_options_set_memory_budget(opts, _memory_budget(memory_budget)))
             if topic_alias_maximum is not None:
                 _check(lib.midge_options_set_topic_alias_maximum(opts, _u(topic_alias_maximum, 0xFFFF, "topic_alias_maximum")))
             if reconnect is False:
@@ -678,6 +685,14 @@ class Client:
             raise Closed("the client is closed", result=Result.CLOSED)
         st.raise_pending()
         return st
+
+    @property
+    def protocol_version(self) -> Optional[ProtocolVersion]:
+        """The MQTT version of the last connection (``ProtocolVersion.V5`` or ``V311``);
+        ``None`` before the first CONNACK."""
+        st = self._state
+        info = st.connack if st is not None else None
+        return info.protocol_version if info is not None else None
 
     def connect(self, timeout: Optional[float] = None) -> ConnAck:
         """Connects and waits for the CONNACK (``timeout`` defaults to ``connect_timeout``).
@@ -1140,6 +1155,16 @@ def _apply_will(setter: Callable[..., int], target: int, will: Will, check: Call
         props.message(will.properties)
         props.int(_PropertyId.WILL_DELAY_INTERVAL, will.will_delay_interval)
         check(setter(target, _cstr(will.topic, "will topic"), wp, len(wp), int(will.qos), bool(will.retain), props.ptr))
+
+
+#: The default memory budget per client (16 MiB) and the smallest accepted (64 KiB).
+MEMORY_BUDGET_DEFAULT = 16 * 1024 * 1024
+MEMORY_BUDGET_MIN = 64 * 1024
+
+
+def _memory_budget(value: int) -> int:
+    """A memory budget in bytes: an int (not a bool) of at least MEMORY_BUDGET_MIN."""
+    return _v.integer(value, "memory_budget", 0xFFFFFFFFFFFFFFFF, MEMORY_BUDGET_MIN)
 
 
 def _u(value: int, maximum: int, what: str) -> int:

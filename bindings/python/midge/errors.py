@@ -182,6 +182,14 @@ class Panic(MidgeError):
     result = Result.PANIC
 
 
+class NotInV311(MidgeError):
+    """The connection speaks MQTT 3.1.1 (or may fall back to it), which cannot carry what
+    was asked (properties, subscription options beyond the QoS, a reason code, ...); the
+    message names it. Nothing was sent."""
+
+    result = Result.NOT_IN_V311
+
+
 ERRORS: Dict[Result, Type[MidgeError]] = {
     cls.result: cls
     for cls in (
@@ -208,6 +216,7 @@ ERRORS: Dict[Result, Type[MidgeError]] = {
         NotFound,
         WouldDeadlock,
         Panic,
+        NotInV311,
     )
 }
 
