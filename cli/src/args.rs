@@ -66,6 +66,8 @@ pub struct Args {
     pub will_payload: Option<Vec<u8>>,
     pub will_qos: QoS,
     pub will_retain: bool,
+    /// `-V 311`: MQTT 3.1.1.
+    pub v311: bool,
     pub verbose: bool,
     pub format: Option<String>,
     pub json: bool,
@@ -110,6 +112,7 @@ impl Args {
             will_payload: None,
             will_qos: QoS::AtMostOnce,
             will_retain: false,
+            v311: false,
             verbose: false,
             format: None,
             json: false,
@@ -276,16 +279,17 @@ pub fn parse(argv: &[String]) -> Result<Parsed, Failure> {
             "--will-qos" => a.will_qos = qos(opt, value("a QoS")?)?,
             "--will-retain" => a.will_retain = true,
             "-V" | "--protocol-version" => match value("a protocol version")?.as_str() {
-                "5" | "mqttv5" => {}
-                v @ ("311" | "mqttv311" | "31" | "mqttv31") => {
+                "5" | "mqttv5" => a.v311 = false,
+                "311" | "mqttv311" => a.v311 = true,
+                v @ ("31" | "mqttv31") => {
                     return Err(Failure::new(
                         Status::Unsupported,
-                        format!("-V {v}: midge speaks MQTT 5 only for now; use -V 5 (the default)"),
+                        format!("-V {v}: MQTT 3.1 is not supported; use -V 311 or -V 5"),
                     ));
                 }
                 v => {
                     return Err(usage(format!(
-                        "-V: unknown protocol version {v:?} (5, or 311 once supported)"
+                        "-V: unknown protocol version {v:?} (5 or 311)"
                     )));
                 }
             },
@@ -713,8 +717,10 @@ mod tests {
             assert_eq!(e.status, Status::Usage, "{line}");
             assert!(e.message.contains(needle), "{line}: {}", e.message);
         }
+        assert!(args("sub -t a -V 311").unwrap().v311);
+        assert!(!args("sub -t a -V 5").unwrap().v311);
         assert_eq!(
-            args("sub -t a -V 311").unwrap_err().status,
+            args("sub -t a -V 31").unwrap_err().status,
             Status::Unsupported
         );
         assert_eq!(

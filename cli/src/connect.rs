@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use midge::codec::{ByteString, Bytes, DisconnectReasonCode, Properties, Property, Will};
-use midge::protocol::Options;
+use midge::protocol::{Options, VersionChoice};
 use midge::runtime::{ClientEvent, LogLevel};
 use midge::{Client, ClientOptions, ReconnectPolicy};
 
@@ -56,6 +56,12 @@ pub fn options(a: &Args, id: &str) -> Result<ClientOptions, Failure> {
                 )));
             }
         }
+    }
+    if a.v311 {
+        // 3.1.1 has Clean Session instead of Clean Start and a Session Expiry Interval: a
+        // kept session (-c) lasts until the next clean connection.
+        session.protocol_version = VersionChoice::V311;
+        session.session_expiry_interval = if a.clean { 0 } else { u32::MAX };
     }
     if let Some(topic) = &a.will_topic {
         session.will = Some(Will {

@@ -45,7 +45,7 @@ connection:
   -c                     keep the session (no Clean Start); needs -i; with no -x
                          the session lasts until the broker drops it
   -x SECS                session expiry interval
-  -V 5                   protocol version; only 5 for now (311 exits with status 8)
+  -V 5 | 311             protocol version (default 5; 311 is MQTT 3.1.1)
   -D CMD NAME VALUE      an MQTT 5 property, as mosquitto: CMD is connect, publish,
                          subscribe, unsubscribe, disconnect or will; e.g.
                          -D publish user-property KEY VALUE, -D connect session-expiry-interval 60
@@ -59,7 +59,7 @@ exit status:
   0 ok                     5 the server refused a publish or subscription
   1 usage error            6 timed out (-W, rr's reply)
   2 connection refused     7 connection lost after connecting
-    (credentials, ACL...)  8 not supported (yet): -V 311, TLS, enhanced auth
+    (credentials, ACL...)  8 not supported (yet): -V 31, TLS, enhanced auth
   3 server unreachable     9 a file or stdin could not be read
   4 not an MQTT server
 ";

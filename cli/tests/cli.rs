@@ -141,6 +141,93 @@ fn midge_pub_reaches_mosquitto_sub_as_mosquitto_pub_does() {
     }
 }
 
+/// `-V 311` both ways with the mosquitto tools in 3.1.1 (the broker logs each connection
+/// as protocol level 4, "p2"), and what 3.1.1 cannot carry is refused, not dropped.
+#[test]
+fn v311_both_ways() {
+    let broker = Mosquitto::start();
+    for qos in ["0", "1", "2"] {
+        let id = format!("m311-{qos}");
+        let port = broker.port().to_string();
+        let sub = start(
+            MOSQUITTO_SUB,
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-i",
+                &id,
+                "-V",
+                "mqttv311",
+                "-t",
+                "v3/x",
+                "-q",
+                "2",
+                "-C",
+                "1",
+                "-v",
+            ],
+            b"",
+        );
+        broker.wait_for_log(&format!("Sending SUBACK to {id}"));
+        publish(
+            &broker,
+            MIDGE,
+            &[
+                "-V",
+                "311",
+                "-i",
+                "midge-v311-pub",
+                "-t",
+                "v3/x",
+                "-q",
+                qos,
+                "-m",
+                "hi",
+            ],
+            b"",
+        );
+        assert_eq!(stdout(sub), "v3/x hi\n");
+        let msub = subscriber(
+            &broker,
+            MIDGE,
+            &format!("midge-311-{qos}"),
+            &["-V", "311", "-t", "v3/y", "-q", qos, "-C", "1", "-v"],
+        );
+        publish(
+            &broker,
+            MOSQUITTO_PUB,
+            &["-V", "mqttv311", "-t", "v3/y", "-q", qos, "-m", "back"],
+            b"",
+        );
+        assert_eq!(stdout(msub), "v3/y back\n");
+    }
+    let log = broker.log();
+    assert!(
+        log.contains("as midge-v311-pub (p2,"),
+        "3.1.1 is protocol level 4: {log}"
+    );
+    let port = broker.port().to_string();
+    let (code, err) = midge_status(&[
+        "pub",
+        "-p",
+        &port,
+        "-V",
+        "311",
+        "-t",
+        "x",
+        "-m",
+        "y",
+        "-D",
+        "publish",
+        "content-type",
+        "a",
+    ]);
+    assert_ne!(code, 0, "a property under 3.1.1 must not vanish: {err}");
+    assert!(err.contains("3.1.1"), "{err}");
+}
+
 /// mosquitto_pub -> midge sub: midge sub and mosquitto_sub, subscribed side by side, print
 /// the same bytes, in -v and -F forms, at each QoS.
 #[test]
@@ -511,9 +598,9 @@ fn exit_statuses() {
     assert!(err.contains("-t"), "{err}");
     let (code, _) = midge_status(&["pub", "-t", "x", "-m", "y", "--bogus"]);
     assert_eq!(code, 1);
-    let (code, err) = midge_status(&["pub", "-t", "x", "-m", "y", "-V", "311"]);
+    let (code, err) = midge_status(&["pub", "-t", "x", "-m", "y", "-V", "31"]);
     assert_eq!(code, 8);
-    assert!(err.contains("MQTT 5"), "{err}");
+    assert!(err.contains("MQTT 3.1 is not supported"), "{err}");
     let (code, err) = midge_status(&["sub", "-t", "x", "--cafile", "ca.pem"]);
     assert_eq!(code, 8);
     assert!(err.contains("TLS"), "{err}");
