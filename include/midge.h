@@ -33,6 +33,19 @@
  *   the client closes once the callback returns. With midge_options_set_inline_callbacks a
  *   client's callbacks run on the I/O thread instead, as soon as events are read: faster,
  *   but they must not block, and _wait calls in them fail with MIDGE_RESULT_WOULD_DEADLOCK.
+ *   Callbacks of different clients never wait for each other: the dispatcher pool grows
+ *   while all its threads are busy, so a callback blocked in a _wait holds up only its own
+ *   client.
+ * - Events, one path: an event goes to the callback registered for its kind, and with none
+ *   it waits for midge_client_next_event (readable: midge_client_event_fd). Callbacks and
+ *   the pull loop may be mixed; no message is acknowledged to the server before a callback
+ *   returned or next_event handed it out. Backpressure, not loss: while the messages
+ *   waiting for the application reach midge_options_set_event_queue_limit / _bytes, midge
+ *   stops reading the client's socket.
+ * - Failures, one path that always runs: a call returns a failure it knows by the time it
+ *   returns; any later one goes to the completion, or, when none was asked for (or it was
+ *   freed first), to the callback or pull queue as a failed *_COMPLETE event (completion
+ *   events on or off). Each function's comment says which of its failures come which way.
  * - Strings in are NUL-terminated UTF-8 (checked: MIDGE_RESULT_INVALID_UTF8); strings out
  *   are NUL-terminated UTF-8. Payloads, passwords and correlation data are pointer + length
  *   and are copied on the way in.
@@ -131,6 +144,32 @@
 #define MIDGE_MEMORY_BUDGET_MIN 65536
 
 /**
+ * Offer TLS 1.2 and 1.3 (the default).
+ */
+#define MIDGE_TLS_VERSIONS_ALL 0
+
+/**
+ * Offer TLS 1.2 only.
+ */
+#define MIDGE_TLS_VERSIONS_1_2 1
+
+/**
+ * Offer TLS 1.3 only.
+ */
+#define MIDGE_TLS_VERSIONS_1_3 2
+
+/**
+ * A pin on the SHA-256 of the server certificate (DER).
+ */
+#define MIDGE_TLS_PIN_CERTIFICATE 1
+
+/**
+ * A pin on the SHA-256 of the server's public key (DER `SubjectPublicKeyInfo`, as
+ * `openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | sha256sum` prints it).
+ */
+#define MIDGE_TLS_PIN_PUBLIC_KEY 2
+
+/**
  * What an authenticator callback is asked.
  */
 typedef enum {
@@ -226,8 +265,9 @@ typedef enum {
   MIDGE_EVENT_MESSAGE = 5,
   /**
    * A publish ended: `midge_event_ack` (result, packet id, reason code, the
-   * acknowledgement's properties). Completion events come only with
-   * `midge_options_set_completion_events`.
+   * acknowledgement's properties). Every outcome comes with
+   * `midge_options_set_completion_events` (or a publish callback); without, only the
+   * failures of requests made with no completion (or whose completion was freed first).
    */
   MIDGE_EVENT_PUBLISH_COMPLETE = 6,
   /**
@@ -243,8 +283,8 @@ typedef enum {
    */
   MIDGE_EVENT_REAUTHENTICATED = 9,
   /**
-   * QoS 0 messages were dropped because the application fell behind:
-   * `midge_event_count`.
+   * QoS 0 messages were dropped because the event queue was past twice its bounds (a
+   * safety net: reading stops at the bounds): `midge_event_count`.
    */
   MIDGE_EVENT_MESSAGES_DROPPED = 10,
   /**
@@ -300,6 +340,12 @@ typedef enum {
    * protocol's server at that address (the detail shows what it sent).
    */
   MIDGE_DISCONNECT_NOT_MQTT = 9,
+  /**
+   * The TLS handshake failed: the detail says why (unknown issuer, expired, name
+   * mismatch with the expected name, pin mismatch, client certificate refused). A
+   * certificate failure is permanent: midge does not reconnect.
+   */
+  MIDGE_DISCONNECT_TLS = 10,
 } midge_disconnect_kind;
 
 /**
@@ -331,17 +377,22 @@ typedef struct midge_auth_response midge_auth_response;
  * held: a callback may call any midge function, including on its own client. A slow
  * callback delays only its own client's later callbacks. A client made with
  * `midge_options_set_inline_callbacks` runs its callbacks on the I/O thread instead (see
- * there). Once a callback is registered,
- * events go to callbacks (events without a callback are dropped) and
- * `midge_client_next_event` receives nothing; with no callback registered, every event
- * waits for `midge_client_next_event`.
+ * there). One path for every event: an event goes to its callback when one is
+ * registered, and otherwise waits for `midge_client_next_event` (readiness:
+ * `midge_client_event_fd`); callbacks and the pull loop may be mixed, and no event is
+ * dropped for want of a callback. Backpressure, not loss: while the events waiting for the
+ * application reach `midge_options_set_event_queue_limit` (or its byte bound), midge stops
+ * reading the client's socket until they are taken. Callbacks of different clients never
+ * wait for each other: a callback blocked (in a `_wait` call, say) holds up only its own
+ * client, since the dispatcher pool grows while all its threads are busy.
  *
  * Methods: `midge_client_new`, `midge_client_free`, `midge_client_connect`,
  * `midge_client_connect_wait`, `midge_client_publish`, `midge_client_publish_wait`,
  * `midge_client_subscribe`, `midge_client_subscribe_wait`, `midge_client_unsubscribe`,
  * `midge_client_unsubscribe_wait`, `midge_client_disconnect`,
  * `midge_client_disconnect_wait`, `midge_client_reauthenticate`, `midge_client_request`,
- * `midge_client_next_event`, `midge_client_on_connect`, `midge_client_on_connection_lost`,
+ * `midge_client_next_event`, `midge_client_event_fd`, `midge_client_on_connect`,
+ * `midge_client_on_connection_lost`,
  * `midge_client_on_message`, `midge_client_on_publish`, `midge_client_on_subscribe`,
  * `midge_client_on_unsubscribe`, `midge_client_on_log`, `midge_client_io_stats`,
  * `midge_client_set_will`, `midge_client_clear_will`, `midge_client_set_credentials`,
@@ -435,10 +486,11 @@ typedef struct midge_message midge_message;
  * `midge_options_set_resubscribe`, `midge_options_set_connack_timeout`,
  * `midge_options_set_connect_timeout`, `midge_options_set_reconnect`,
  * `midge_options_set_tcp_nodelay`, `midge_options_set_tcp_buffers`,
- * `midge_options_set_event_queue_limit`,
+ * `midge_options_set_event_queue_limit`, `midge_options_set_event_queue_bytes`,
  * `midge_options_set_log_level`, `midge_options_set_completion_events`,
  * `midge_options_set_inline_callbacks`, `midge_options_set_busy_poll`,
- * `midge_options_set_linger`, `midge_options_set_authenticator`.
+ * `midge_options_set_linger`, `midge_options_set_authenticator`, `midge_options_set_tls`,
+ * `midge_options_add_ws_header`.
  */
 typedef struct midge_options midge_options;
 
@@ -452,6 +504,22 @@ typedef struct midge_options midge_options;
  * `midge_properties_add_user_property`, `midge_properties_count`, `midge_properties_clear`.
  */
 typedef struct midge_properties midge_properties;
+
+/**
+ * TLS settings: whom to trust and who we are. Verification is on by default; without a CA
+ * the system's roots are trusted. Owned by the application; `midge_options_set_tls` copies
+ * it, so it may be freed right after. Private keys given here are never logged or shown
+ * in error messages.
+ *
+ * Methods: `midge_tls_options_new`, `midge_tls_options_free`,
+ * `midge_tls_options_add_ca_file`, `midge_tls_options_add_ca_dir`,
+ * `midge_tls_options_add_ca_pem`, `midge_tls_options_set_system_roots`,
+ * `midge_tls_options_set_mozilla_roots`, `midge_tls_options_set_client_cert_files`,
+ * `midge_tls_options_set_client_cert_pem`, `midge_tls_options_add_alpn`,
+ * `midge_tls_options_set_server_name`, `midge_tls_options_set_versions`,
+ * `midge_tls_options_add_pin`, `midge_tls_options_dangerous_set_no_verify`.
+ */
+typedef struct midge_tls_options midge_tls_options;
 
 /**
  * The result of every fallible midge function: a fixed-width integer (never a C enum, whose
@@ -783,6 +851,19 @@ typedef struct {
  */
 #define MIDGE_RESULT_NOT_IN_V311 24
 
+/**
+ * The TLS handshake failed: the server's certificate was not accepted (unknown issuer,
+ * expired, name mismatch, pin mismatch) or the server refused ours. The message says why;
+ * midge does not reconnect after it.
+ */
+#define MIDGE_RESULT_TLS 25
+
+/**
+ * TLS options that cannot be used: a file missing, a PEM without a certificate, a key
+ * that does not parse, TLS options on a plain address, or a build without TLS.
+ */
+#define MIDGE_RESULT_TLS_CONFIG 26
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -903,6 +984,12 @@ void midge_client_free(midge_client **client);
  * Starts connecting; returns at once (DNS and TCP happen on midge's threads). The
  * completion (optional: `completion` may be NULL) ends with the CONNACK or the failure;
  * after a failure or a lost connection midge reconnects per the reconnect policy.
+ *
+ * Failures: on a client already connected, `MIDGE_RESULT_INVALID_ARGUMENT` here when
+ * `completion` is NULL (else through the completion). A failed attempt (DNS, TCP refused
+ * or timed out, CONNACK refusal) ends the completion and is always also a
+ * `MIDGE_EVENT_CONNECTION_LOST` (connection-lost callback or `midge_client_next_event`),
+ * with automatic reconnection on or off.
  */
 midge_result midge_client_connect(midge_client *client, midge_completion **completion);
 
@@ -930,6 +1017,18 @@ midge_result midge_client_connect_wait(midge_client *client,
  * `topic` ("") goes to the topic last bound to it (an alias never bound:
  * `MIDGE_RESULT_INVALID_TOPIC`). midge remembers the binding across reconnections and
  * sends the topic again with the alias the first time on each new connection.
+ *
+ * Failures, each reported exactly once: bad arguments always here. With `completion`
+ * NULL, a refusal by the session (`MIDGE_RESULT_QUEUE_FULL`, `_NOT_CONNECTED` with no
+ * offline queue, the server's Maximum QoS / Retain Available / Topic Alias Maximum:
+ * `_NOT_SUPPORTED`, its Maximum Packet Size: `_TOO_LARGE`) is returned here when midge
+ * knows it by the time this returns (always when midge's I/O thread was idle, as it is
+ * for an offline client of an otherwise quiet process), else it, and any later failure
+ * (expiry, session lost, a PUBACK/PUBREC failure code), is delivered as a
+ * `MIDGE_EVENT_PUBLISH_COMPLETE` whose `midge_ack_result` is the failure, to the publish
+ * callback or else `midge_client_next_event`, with or without completion events. With a
+ * completion, every outcome goes to it (and a failure becomes such an event if the
+ * completion is freed before the outcome).
  */
 midge_result midge_client_publish(midge_client *client,
                                   const char *topic,
@@ -961,6 +1060,13 @@ midge_result midge_client_publish_wait(midge_client *client,
  * `MIDGE_SUB_RETAIN_AS_PUBLISHED` and one of `MIDGE_SUB_RETAIN_IF_NEW` /
  * `MIDGE_SUB_RETAIN_NONE`. `properties` may carry a Subscription Identifier and User
  * Properties. Returns at once; the completion (optional) ends with the SUBACK.
+ *
+ * Failures: bad arguments here. A refusal by the session (the server's Maximum Packet
+ * Size: `MIDGE_RESULT_TOO_LARGE`; wildcards, shared subscriptions or subscription
+ * identifiers it does not support: `_NOT_SUPPORTED`) goes to the completion; with
+ * `completion` NULL it is returned here when known by then, else delivered as a
+ * `MIDGE_EVENT_SUBSCRIBE_COMPLETE` with the failure (subscribe callback or
+ * `midge_client_next_event`), as for `midge_client_publish`.
  */
 midge_result midge_client_subscribe(midge_client *client,
                                     const char *const *filters,
@@ -984,6 +1090,8 @@ midge_result midge_client_subscribe_wait(midge_client *client,
 
 /**
  * Unsubscribes from `count` filters; the completion (optional) ends with the UNSUBACK.
+ * Failures are reported as for `midge_client_subscribe` (event kind
+ * `MIDGE_EVENT_UNSUBSCRIBE_COMPLETE`).
  */
 midge_result midge_client_unsubscribe(midge_client *client,
                                       const char *const *filters,
@@ -1007,6 +1115,10 @@ midge_result midge_client_unsubscribe_wait(midge_client *client,
  * Will) and optional `properties` (Session Expiry Interval, Reason String, User
  * Properties), then closes the connection; no reconnection follows until
  * `midge_client_connect`. The completion (optional) ends when the connection is closed.
+ *
+ * Failures: bad arguments here. A refusal by the session (properties it cannot send) goes
+ * to the completion; with `completion` NULL it is returned here when known by then (the
+ * I/O thread was idle), else only logged (`MIDGE_LOG_WARN`): there is no disconnect event.
  */
 midge_result midge_client_disconnect(midge_client *client,
                                      int reason_code,
@@ -1023,6 +1135,11 @@ midge_result midge_client_disconnect_wait(midge_client *client,
 
 /**
  * Starts re-authentication (4.12.1) with the authenticator set in the options.
+ *
+ * Failures: a refusal (not connected, no authenticator) goes to the
+ * completion (which ends when the exchange starts); with `completion` NULL it is only
+ * logged (`MIDGE_LOG_WARN`). Success is the `MIDGE_EVENT_REAUTHENTICATED` event; a
+ * re-authentication the server refuses ends the connection (`MIDGE_EVENT_CONNECTION_LOST`).
  */
 midge_result midge_client_reauthenticate(midge_client *client, midge_completion **completion);
 
@@ -1045,11 +1162,28 @@ midge_result midge_client_request(midge_client *client,
  * The pull interface: waits up to `timeout_ms` for the client's next event and puts it in
  * `*event` (free it with `midge_event_free`). `MIDGE_RESULT_TIMEOUT` when none came,
  * `MIDGE_RESULT_CLOSED` after the `MIDGE_EVENT_CLOSED` event. QoS 1/2 messages are
- * acknowledged when handed out here. Receives nothing while callbacks are registered.
+ * acknowledged when handed out here. It receives every event no callback took: callbacks
+ * and this loop may be mixed (e.g. a log callback, messages pulled here).
  */
 midge_result midge_client_next_event(midge_client *client,
                                      uint32_t timeout_ms,
                                      midge_event **event);
+
+/**
+ * A file descriptor that is readable exactly while events wait for
+ * `midge_client_next_event` (and not readable once they have all been taken), for
+ * `poll()`/epoll/libuv/asyncio main loops that wait without a thread; -1 for a NULL or
+ * freed client. The client owns it: do not read, write or close it; it is valid until
+ * `midge_client_free`. The same descriptor is returned on every call.
+ */
+int midge_client_event_fd(const midge_client *client);
+
+/**
+ * Replaces the client's TLS options (a rotated client certificate and key, new CAs) for
+ * its next connect; the open connection goes on. Files are read now: a missing file or a
+ * bad key fails with `MIDGE_RESULT_TLS_CONFIG` and the old options stay.
+ */
+midge_result midge_client_reload_tls(midge_client *client, const midge_tls_options *tls);
 
 /**
  * Puts the client's socket I/O so far in `*stats`: how many writes and reads moved how many
@@ -1577,6 +1711,22 @@ midge_result midge_disconnect_property_at(const midge_disconnect *disconnect,
                                           midge_property *property);
 
 /**
+ * TLS settings for a `mqtts://`, `ssl://`, `tls://` or `wss://` address, copied (`tls`
+ * may be freed right after); NULL removes them (such an address then trusts the system's
+ * roots). A client with TLS options and a plain address is refused, so that a
+ * configuration meant for TLS never connects in the clear.
+ */
+midge_result midge_options_set_tls(midge_options *options, const midge_tls_options *tls);
+
+/**
+ * Adds an HTTP header to the WebSocket upgrade request of a `ws://` or `wss://` address
+ * (an `Authorization` token, a cookie). The subprotocol `mqtt` is always asked for.
+ */
+midge_result midge_options_add_ws_header(midge_options *options,
+                                         const char *name,
+                                         const char *value);
+
+/**
  * New options with midge's defaults: clean start, keep alive 60 s, no session expiry, the
  * broker assigns the client id, automatic reconnect (250 ms doubling to 30 s), automatic
  * topic aliases, an offline queue of 10,000 messages / 16 MiB. NULL only when out of memory.
@@ -1757,11 +1907,23 @@ midge_result midge_options_set_tcp_buffers(midge_options *options,
                                            size_t receive_bytes);
 
 /**
- * How many events may wait for the application (in `midge_client_next_event` or behind a
- * slow callback) before QoS 0 messages are dropped and counted (default 100,000). QoS 1
- * and 2 messages are never dropped: the server waits for their acknowledgements.
+ * How many messages may wait for the application (for `midge_client_next_event` or behind
+ * a callback; other events are few and do not count) before midge stops reading the
+ * client's socket (default 100,000): it reads again once the application has taken
+ * messages, and meanwhile the server's flow control holds further ones (backpressure, not
+ * loss). One read (64 KiB) may pass the bound; only past twice the bound are QoS 0
+ * messages dropped and counted (`MIDGE_EVENT_MESSAGES_DROPPED`), QoS 1 and 2 never.
  */
 midge_result midge_options_set_event_queue_limit(midge_options *options, size_t limit);
+
+/**
+ * The same bound as `midge_options_set_event_queue_limit`, in bytes: a message counts its
+ * approximate memory (a message: payload, topic and properties, plus a small overhead).
+ * Default 64 MiB, and never more than half the memory budget
+ * (`midge_options_set_memory_budget`: 8 MiB with the default 16 MiB budget); whichever
+ * bound is reached first stops reading (one read, 64 KiB, may pass it).
+ */
+midge_result midge_options_set_event_queue_bytes(midge_options *options, size_t max_bytes);
 
 /**
  * Which log lines the client produces for `midge_client_on_log`: a `midge_log_level`
@@ -1773,7 +1935,9 @@ midge_result midge_options_set_log_level(midge_options *options, int level);
  * Deliver `MIDGE_EVENT_PUBLISH_COMPLETE`, `MIDGE_EVENT_SUBSCRIBE_COMPLETE` and
  * `MIDGE_EVENT_UNSUBSCRIBE_COMPLETE` to `midge_client_next_event` (default off, so that a
  * pull loop that ignores them does not accumulate them). The publish, subscribe and
- * unsubscribe callbacks receive completions whenever they are registered.
+ * unsubscribe callbacks receive completions whenever they are registered. Either way, the
+ * failure of a request made with no completion (or whose completion was freed first) is
+ * always delivered as such an event.
  */
 midge_result midge_options_set_completion_events(midge_options *options, bool on);
 
@@ -1908,6 +2072,95 @@ midge_result midge_shutdown(void);
  * for a NULL or dead client or a NULL `stats`.
  */
 midge_result midge_client_stats(const midge_client *client, midge_stats *stats);
+
+/**
+ * New TLS options: verification on, the system's roots, TLS 1.2 and 1.3, no client
+ * certificate, no ALPN. NULL only when out of memory.
+ */
+midge_tls_options *midge_tls_options_new(void);
+
+/**
+ * Frees the options in `*tls` and sets `*tls` to NULL. NULL and options freed before
+ * (through any copy) are ignored.
+ */
+void midge_tls_options_free(midge_tls_options **tls);
+
+/**
+ * Trusts the CA certificates in a PEM file. With any CA given, the system's roots are no
+ * longer trusted unless `midge_tls_options_set_system_roots` says so. The file is read
+ * when a client is made (or reloaded).
+ */
+midge_result midge_tls_options_add_ca_file(midge_tls_options *tls, const char *path);
+
+/**
+ * Trusts the CA certificates in the `*.pem` and `*.crt` files of a directory.
+ */
+midge_result midge_tls_options_add_ca_dir(midge_tls_options *tls, const char *path);
+
+/**
+ * Trusts the CA certificates in PEM bytes (copied): for devices without a file system.
+ */
+midge_result midge_tls_options_add_ca_pem(midge_tls_options *tls, const uint8_t *pem, size_t len);
+
+/**
+ * Trusts the operating system's roots (`/etc/ssl/certs`) or not. Default: only when no CA
+ * is given.
+ */
+midge_result midge_tls_options_set_system_roots(midge_tls_options *tls, bool on);
+
+/**
+ * Trusts the Mozilla root set bundled in midge (webpki-roots), default off.
+ */
+midge_result midge_tls_options_set_mozilla_roots(midge_tls_options *tls, bool on);
+
+/**
+ * The client certificate chain (PEM, leaf first) and its private key (PEM: PKCS#8,
+ * PKCS#1 or SEC1) from files, for mutual TLS. NULL for both removes them.
+ */
+midge_result midge_tls_options_set_client_cert_files(midge_tls_options *tls,
+                                                     const char *cert_path,
+                                                     const char *key_path);
+
+/**
+ * The client certificate chain and private key as PEM bytes (copied), for mutual TLS.
+ */
+midge_result midge_tls_options_set_client_cert_pem(midge_tls_options *tls,
+                                                   const uint8_t *cert,
+                                                   size_t cert_len,
+                                                   const uint8_t *key,
+                                                   size_t key_len);
+
+/**
+ * Adds an ALPN protocol to offer (e.g. "x-amzn-mqtt-ca" for AWS `IoT` on port 443).
+ */
+midge_result midge_tls_options_add_alpn(midge_tls_options *tls, const char *protocol);
+
+/**
+ * The name sent as SNI and verified against the certificate, instead of the address's
+ * host; NULL goes back to the host.
+ */
+midge_result midge_tls_options_set_server_name(midge_tls_options *tls, const char *name);
+
+/**
+ * Which TLS versions to offer: `MIDGE_TLS_VERSIONS_ALL`, `_1_2` or `_1_3`.
+ */
+midge_result midge_tls_options_set_versions(midge_tls_options *tls, int versions);
+
+/**
+ * Pins the server: `kind` is `MIDGE_TLS_PIN_CERTIFICATE` or `MIDGE_TLS_PIN_PUBLIC_KEY`,
+ * `sha256` its 32-byte SHA-256. With pins, a server matching none is refused
+ * (`MIDGE_DISCONNECT_TLS`), on top of normal verification.
+ */
+midge_result midge_tls_options_add_pin(midge_tls_options *tls,
+                                       int kind,
+                                       const uint8_t *sha256,
+                                       size_t len);
+
+/**
+ * DANGEROUS: turns certificate verification off, so anyone on the path can impersonate
+ * the server and read everything. For tests against throwaway servers only.
+ */
+midge_result midge_tls_options_dangerous_set_no_verify(midge_tls_options *tls, bool no_verify);
 
 #ifdef __cplusplus
 }  // extern "C"

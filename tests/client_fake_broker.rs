@@ -9,7 +9,7 @@ use midge::codec::{
     Auth, AuthReasonCode, ByteString, Bytes, ConnAck, ConnectReasonCode, Disconnect,
     DisconnectReasonCode, Packet, Properties, Property, PropertyId, PubAck, PubRel, QoS,
 };
-use midge::protocol::{Authenticator, DisconnectCause};
+use midge::protocol::{Authenticator, DisconnectCause, RequestError};
 use midge::runtime::{Client, ClientEvent, ClientOptions, ReconnectPolicy};
 use support::TIMEOUT;
 use support::fake_broker::{FakeBroker, FakeConn, connack, publish_packet};
@@ -805,7 +805,7 @@ fn callbacks_may_call_the_api_and_run_off_the_io_thread() {
 }
 
 #[test]
-fn a_detached_publish_is_sent_and_a_refused_one_is_logged() {
+fn a_detached_publish_is_sent_and_a_refused_one_reaches_the_caller() {
     let broker = FakeBroker::start();
     let mut opts = options();
     opts.log_level = midge::runtime::LogLevel::Warn;
@@ -814,29 +814,170 @@ fn a_detached_publish_is_sent_and_a_refused_one_is_logged() {
         opts,
         &connack(Properties::new().with(Property::MaximumQos(QoS::AtMostOnce))),
     );
-    let request = |qos| midge::protocol::PublishRequest {
+    client.publish_detached(request(QoS::AtMostOnce)).unwrap();
+    let Packet::Publish(p) = conn.recv_packet(TIMEOUT).unwrap() else {
+        panic!("expected the PUBLISH")
+    };
+    assert_eq!(&p.payload[..], b"x");
+    // Above the server's Maximum QoS [MQTT-3.2.2-11]: nothing is sent, and the refusal
+    // reaches the caller exactly once: returned (the I/O thread was idle, so the command ran
+    // on this thread), or else as a failed PublishComplete event.
+    match client.publish_detached(request(QoS::AtLeastOnce)) {
+        Err(midge::Error::Request(RequestError::QosNotSupported { .. })) => {}
+        Err(e) => panic!("unexpected refusal {e:?}"),
+        Ok(()) => expect_failed_publish(&client),
+    }
+    assert!(
+        conn.recv_packet(Duration::from_millis(200)).is_err(),
+        "nothing sent"
+    );
+    // The refusal was reported once: no (further) PublishComplete.
+    while let Some(e) = client.next_event(Duration::from_millis(100)) {
+        assert!(
+            matches!(e, ClientEvent::Log { .. } | ClientEvent::Connected(_)),
+            "{e:?}"
+        );
+    }
+}
+
+fn request(qos: QoS) -> midge::protocol::PublishRequest {
+    midge::protocol::PublishRequest {
         topic: ByteString::from_static("d/t"),
         payload: midge::codec::Bytes::from_static(b"x"),
         qos,
         retain: false,
         properties: Properties::new(),
         ..Default::default()
-    };
-    client.publish_detached(request(QoS::AtMostOnce)).unwrap();
-    let Packet::Publish(p) = conn.recv_packet(TIMEOUT).unwrap() else {
-        panic!("expected the PUBLISH")
-    };
-    assert_eq!(&p.payload[..], b"x");
-    // Above the server's Maximum QoS [MQTT-3.2.2-11]: nothing is sent, the refusal is logged.
-    client.publish_detached(request(QoS::AtLeastOnce)).unwrap();
-    match next_interesting(&client) {
-        ClientEvent::Log { message, .. } => {
-            assert!(message.contains("publish refused"), "{message}");
-        }
-        other => panic!("expected a log line, got {other:?}"),
     }
-    assert!(
-        conn.recv_packet(Duration::from_millis(200)).is_err(),
-        "nothing sent"
+}
+
+fn expect_failed_publish(client: &Client) {
+    loop {
+        match next_interesting(client) {
+            ClientEvent::PublishComplete {
+                result: Err(RequestError::QosNotSupported { .. }),
+                ..
+            } => return,
+            ClientEvent::Log { .. } => {}
+            other => panic!("expected a failed PublishComplete, got {other:?}"),
+        }
+    }
+}
+
+/// A detached publish whose refusal cannot be known when the call returns (made on the I/O
+/// thread, from an inline callback, where the command waits for the thread) is reported as
+/// a failed `PublishComplete` event, with completion events off, to the pull queue since the
+/// callback does not take it: one path, no loss.
+#[test]
+fn a_refusal_known_only_later_is_an_event() {
+    let broker = FakeBroker::start();
+    let mut opts = options();
+    opts.inline_callbacks = true;
+    let (client, mut conn) = connected(
+        &broker,
+        opts,
+        &connack(Properties::new().with(Property::MaximumQos(QoS::AtMostOnce))),
     );
+    let returned = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let (c, r) = (client.clone(), std::sync::Arc::clone(&returned));
+    client.set_partial_callback(move |e| {
+        if !matches!(e, ClientEvent::Message(_)) {
+            return false;
+        }
+        r.lock().push(c.publish_detached(request(QoS::AtLeastOnce)));
+        true
+    });
+    conn.send(&publish_packet(
+        "in",
+        QoS::AtMostOnce,
+        0,
+        Bytes::from_static(b"go"),
+        Properties::new(),
+    ));
+    expect_failed_publish(&client);
+    let returned = returned.lock();
+    assert_eq!(returned.len(), 1);
+    assert!(
+        returned[0].is_ok(),
+        "not known on the I/O thread: {returned:?}"
+    );
+}
+
+/// With automatic reconnection off, a connection the server drops is reported (the event
+/// used to wait, undelivered, for something else to wake the client): to the callback that
+/// takes it, and to the pull queue when no callback does.
+#[test]
+fn a_lost_connection_is_reported_without_reconnect() {
+    let broker = FakeBroker::start();
+    let (client, conn) = connected(&broker, options(), &connack(Properties::new()));
+    conn.close();
+    match next_interesting(&client) {
+        ClientEvent::ConnectionLost(DisconnectCause::Transport { .. }) => {}
+        other => panic!("expected ConnectionLost, got {other:?}"),
+    }
+    // A refused TCP connect, likewise: the listener is gone.
+    let url = broker.url();
+    drop(broker);
+    let refused = Client::new(&url, options()).unwrap();
+    let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let l = std::sync::Arc::clone(&lost);
+    refused.set_partial_callback(move |e| {
+        let taken = matches!(e, ClientEvent::ConnectionLost(_));
+        l.fetch_or(taken, std::sync::atomic::Ordering::SeqCst);
+        taken
+    });
+    assert!(refused.connect().wait(TIMEOUT).is_err());
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while !lost.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ConnectionLost never reached the callback"
+        );
+        std::thread::yield_now();
+    }
+}
+
+/// Backpressure must not cost the connection: while reading is paused (the application
+/// takes nothing), the server's PINGRESP still has to be seen, or the client would end the
+/// connection after 1.5 keep alives. A paused client reads once per keep-alive deadline.
+#[test]
+fn a_paused_client_keeps_its_connection_alive() {
+    let broker = FakeBroker::start();
+    let mut opts = options();
+    opts.session.keep_alive = 1;
+    opts.event_queue_limit = 1;
+    let (client, mut conn) = connected(&broker, opts, &connack(Properties::new()));
+    for id in 1..=3u16 {
+        conn.send(&publish_packet(
+            "p",
+            QoS::AtLeastOnce,
+            id,
+            Bytes::from_static(b"m"),
+            Properties::new(),
+        ));
+    }
+    // Nothing is taken for 3.5 s (over 1.5 keep alives past a PINGREQ); the broker answers
+    // each PINGREQ.
+    let until = std::time::Instant::now() + Duration::from_millis(3500);
+    let mut pings = 0;
+    while std::time::Instant::now() < until {
+        match conn.recv_packet(Duration::from_millis(100)) {
+            Ok(Packet::PingReq) => {
+                pings += 1;
+                conn.send(&Packet::PingResp);
+            }
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(_) => {}
+        }
+    }
+    assert!(pings >= 2, "{pings} PINGREQs");
+    let mut messages = 0;
+    while let Some(e) = client.next_event(Duration::from_millis(300)) {
+        match e {
+            ClientEvent::Message(_) => messages += 1,
+            ClientEvent::Connected(_) => {}
+            other => panic!("the connection must live: {other:?}"),
+        }
+    }
+    assert_eq!(messages, 3);
 }

@@ -309,6 +309,104 @@ private:
     midge_properties* p_;
 };
 
+/// TLS settings for mqtts:// and wss:// (builder style; see midge_tls_options). Copied by
+/// Options::tls and Client::reload_tls. Verification is on by default.
+class Tls {
+public:
+    /// Which TLS versions to offer.
+    enum class Versions : int { All = MIDGE_TLS_VERSIONS_ALL, Tls12 = MIDGE_TLS_VERSIONS_1_2,
+                                Tls13 = MIDGE_TLS_VERSIONS_1_3 };
+    /// What a pin is the SHA-256 of.
+    enum class Pin : int { Certificate = MIDGE_TLS_PIN_CERTIFICATE,
+                           PublicKey = MIDGE_TLS_PIN_PUBLIC_KEY };
+
+    Tls() : t_(midge_tls_options_new()) {
+        if (t_ == nullptr) {
+            throw std::bad_alloc();
+        }
+    }
+    ~Tls() { midge_tls_options_free(&t_); }
+    Tls(Tls&& o) noexcept : t_(std::exchange(o.t_, nullptr)) {}
+    Tls& operator=(Tls&& o) noexcept {
+        if (this != &o) {
+            midge_tls_options_free(&t_);
+            t_ = std::exchange(o.t_, nullptr);
+        }
+        return *this;
+    }
+    Tls(const Tls&) = delete;
+    Tls& operator=(const Tls&) = delete;
+
+    /// Trust the CA certificates of a PEM file (then not the system's roots, unless asked).
+    Tls& ca_file(const std::string& path) {
+        detail::check(midge_tls_options_add_ca_file(t_, path.c_str()), "midge_tls_options_add_ca_file");
+        return *this;
+    }
+    Tls& ca_dir(const std::string& path) {
+        detail::check(midge_tls_options_add_ca_dir(t_, path.c_str()), "midge_tls_options_add_ca_dir");
+        return *this;
+    }
+    /// Trust the CA certificates of PEM text in memory.
+    Tls& ca_pem(std::string_view pem) {
+        detail::check(midge_tls_options_add_ca_pem(
+                          t_, reinterpret_cast<const uint8_t*>(pem.data()), pem.size()),
+                      "midge_tls_options_add_ca_pem");
+        return *this;
+    }
+    Tls& system_roots(bool on) {
+        detail::check(midge_tls_options_set_system_roots(t_, on), "midge_tls_options_set_system_roots");
+        return *this;
+    }
+    Tls& mozilla_roots(bool on) {
+        detail::check(midge_tls_options_set_mozilla_roots(t_, on), "midge_tls_options_set_mozilla_roots");
+        return *this;
+    }
+    /// Client certificate chain and key files (PEM; PKCS#8, PKCS#1 or SEC1 key).
+    Tls& client_cert_files(const std::string& cert, const std::string& key) {
+        detail::check(midge_tls_options_set_client_cert_files(t_, cert.c_str(), key.c_str()),
+                      "midge_tls_options_set_client_cert_files");
+        return *this;
+    }
+    Tls& client_cert_pem(std::string_view cert, std::string_view key) {
+        detail::check(midge_tls_options_set_client_cert_pem(
+                          t_, reinterpret_cast<const uint8_t*>(cert.data()), cert.size(),
+                          reinterpret_cast<const uint8_t*>(key.data()), key.size()),
+                      "midge_tls_options_set_client_cert_pem");
+        return *this;
+    }
+    Tls& alpn(const std::string& protocol) {
+        detail::check(midge_tls_options_add_alpn(t_, protocol.c_str()), "midge_tls_options_add_alpn");
+        return *this;
+    }
+    /// The name sent as SNI and verified, instead of the address's host.
+    Tls& server_name(const std::string& name) {
+        detail::check(midge_tls_options_set_server_name(t_, name.c_str()),
+                      "midge_tls_options_set_server_name");
+        return *this;
+    }
+    Tls& versions(Versions v) {
+        detail::check(midge_tls_options_set_versions(t_, static_cast<int>(v)),
+                      "midge_tls_options_set_versions");
+        return *this;
+    }
+    Tls& pin(Pin kind, const std::vector<uint8_t>& sha256) {
+        detail::check(midge_tls_options_add_pin(t_, static_cast<int>(kind), sha256.data(), sha256.size()),
+                      "midge_tls_options_add_pin");
+        return *this;
+    }
+    /// DANGEROUS: no certificate verification. For tests against throwaway servers only.
+    Tls& dangerous_no_verify(bool on) {
+        detail::check(midge_tls_options_dangerous_set_no_verify(t_, on),
+                      "midge_tls_options_dangerous_set_no_verify");
+        return *this;
+    }
+
+    const midge_tls_options* native() const noexcept { return t_; }
+
+private:
+    midge_tls_options* t_;
+};
+
 /// A client's configuration (builder style). Copied by the Client constructor.
 class Options {
 public:
@@ -417,6 +515,18 @@ public:
                       "midge_options_set_offline_queue");
         return *this;
     }
+    /// How many messages may wait for the application before midge stops reading the
+    /// socket (backpressure), and the same bound in approximate bytes.
+    Options& event_queue_limit(size_t messages) {
+        detail::check(midge_options_set_event_queue_limit(o_, messages),
+                      "midge_options_set_event_queue_limit");
+        return *this;
+    }
+    Options& event_queue_bytes(size_t bytes) {
+        detail::check(midge_options_set_event_queue_bytes(o_, bytes),
+                      "midge_options_set_event_queue_bytes");
+        return *this;
+    }
     /// Deliver publish/subscribe/unsubscribe completion events to next_event (default off).
     Options& completion_events(bool on) {
         detail::check(midge_options_set_completion_events(o_, on),
@@ -443,6 +553,18 @@ public:
     Options& linger(std::chrono::microseconds pause) {
         detail::check(midge_options_set_linger(o_, detail::micros(pause)),
                       "midge_options_set_linger");
+        return *this;
+    }
+
+    /// TLS settings for a mqtts:// or wss:// address (copied).
+    Options& tls(const Tls& tls) {
+        detail::check(midge_options_set_tls(o_, tls.native()), "midge_options_set_tls");
+        return *this;
+    }
+    /// An HTTP header on the WebSocket upgrade (ws://, wss://).
+    Options& ws_header(const std::string& name, const std::string& value) {
+        detail::check(midge_options_add_ws_header(o_, name.c_str(), value.c_str()),
+                      "midge_options_add_ws_header");
         return *this;
     }
 
@@ -896,8 +1018,8 @@ public:
     }
 
     /// The pull interface: the next event, or std::nullopt when none came in `timeout`.
-    /// Throws Error(MIDGE_RESULT_CLOSED) once the client is closed. Receives nothing while
-    /// callbacks are registered.
+    /// Throws Error(MIDGE_RESULT_CLOSED) once the client is closed. Receives every event
+    /// no registered callback takes (callbacks and this loop may be mixed).
     std::optional<Event> next_event(Duration timeout) {
         midge_event* event = nullptr;
         midge_result r = midge_client_next_event(c_, detail::millis(timeout), &event);
@@ -906,6 +1028,21 @@ public:
         }
         detail::check(r, "midge_client_next_event");
         return Event(event);
+    }
+
+    /// A descriptor readable while events wait for next_event, for poll()/epoll loops
+    /// (owned by the client: never read or close it).
+    int event_fd() const {
+        int fd = midge_client_event_fd(c_);
+        if (fd < 0) {
+            throw Error(MIDGE_RESULT_INVALID_ARGUMENT, "midge_client_event_fd");
+        }
+        return fd;
+    }
+
+    /// New TLS settings (rotated certificates) for the next connect.
+    void reload_tls(const Tls& tls) {
+        detail::check(midge_client_reload_tls(c_, tls.native()), "midge_client_reload_tls");
     }
 
     /// The client's socket I/O so far: writes and reads that moved data, and their bytes.

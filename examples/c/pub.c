@@ -2,6 +2,7 @@
  * pub.c: publish messages and wait for each acknowledgement.
  *
  *   pub --broker mqtt://127.0.0.1:1883 --topic sensors/t1 --qos 1 --message 21.5 --count 3
+ *   pub --broker mqtts://broker:8883 --cafile ca.pem --cert dev.pem --key dev.key
  *
  * The simplest use of midge: create a client, connect, publish with the _wait forms (each
  * returns once the broker acknowledged: PUBACK for QoS 1, PUBCOMP for QoS 2), disconnect.
@@ -37,12 +38,18 @@ static void usage(FILE *out) {
             "  --client-id ID     client identifier (default: assigned by the broker)\n"
             "  --username NAME    user name\n"
             "  --password SECRET  password\n"
+            "  --cafile FILE      trust this CA (PEM) for mqtts:// and wss://\n"
+            "  --cert FILE        client certificate (PEM) for mutual TLS, with --key\n"
+            "  --key FILE         the client certificate's private key (PEM)\n"
+            "  --insecure         do not verify the server's certificate (tests only!)\n"
             "  --help             this text\n");
 }
 
 int main(int argc, char **argv) {
     const char *broker = "mqtt://127.0.0.1:1883", *topic = "midge/example";
     const char *message = "hello from midge", *client_id = "", *username = NULL, *password = NULL;
+    const char *cafile = NULL, *cert = NULL, *key = NULL;
+    bool insecure = false;
     int qos = 1, count = 1;
     bool retain = false;
 
@@ -50,6 +57,7 @@ int main(int argc, char **argv) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--help") == 0) { usage(stdout); return 0; }
         else if (strcmp(a, "--retain") == 0) { retain = true; continue; }
+        else if (strcmp(a, "--insecure") == 0) { insecure = true; continue; }
         if (v == NULL) { usage(stderr); return 2; }
         if (strcmp(a, "--broker") == 0) broker = v;
         else if (strcmp(a, "--topic") == 0) topic = v;
@@ -59,6 +67,9 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--client-id") == 0) client_id = v;
         else if (strcmp(a, "--username") == 0) username = v;
         else if (strcmp(a, "--password") == 0) password = v;
+        else if (strcmp(a, "--cafile") == 0) cafile = v;
+        else if (strcmp(a, "--cert") == 0) cert = v;
+        else if (strcmp(a, "--key") == 0) key = v;
         else { fprintf(stderr, "pub: unknown option %s\n", a); usage(stderr); return 2; }
         i++;
     }
@@ -72,6 +83,19 @@ int main(int argc, char **argv) {
     if (good && password)
         good = ok(midge_options_set_password(options, (const uint8_t *)password, strlen(password)),
                   "set_password");
+    /* TLS (mqtts://, wss://): verification is on unless --insecure; without --cafile the
+     * system's roots are trusted. The TLS options are copied too. */
+    if (good && (cafile || cert || key || insecure)) {
+        midge_tls_options *tls = midge_tls_options_new();
+        good = tls != NULL;
+        if (good && cafile) good = ok(midge_tls_options_add_ca_file(tls, cafile), "add_ca_file");
+        if (good && (cert || key))
+            good = ok(midge_tls_options_set_client_cert_files(tls, cert, key), "client cert");
+        if (good && insecure)
+            good = ok(midge_tls_options_dangerous_set_no_verify(tls, true), "no_verify");
+        if (good) good = ok(midge_options_set_tls(options, tls), "set_tls");
+        midge_tls_options_free(&tls);
+    }
     if (good) good = ok(midge_client_new(broker, options, &client), "midge_client_new");
     midge_options_free(&options);
     if (!good) return 1;

@@ -128,17 +128,22 @@ impl Table {
 /// held: a callback may call any midge function, including on its own client. A slow
 /// callback delays only its own client's later callbacks. A client made with
 /// `midge_options_set_inline_callbacks` runs its callbacks on the I/O thread instead (see
-/// there). Once a callback is registered,
-/// events go to callbacks (events without a callback are dropped) and
-/// `midge_client_next_event` receives nothing; with no callback registered, every event
-/// waits for `midge_client_next_event`.
+/// there). One path for every event: an event goes to its callback when one is
+/// registered, and otherwise waits for `midge_client_next_event` (readiness:
+/// `midge_client_event_fd`); callbacks and the pull loop may be mixed, and no event is
+/// dropped for want of a callback. Backpressure, not loss: while the events waiting for the
+/// application reach `midge_options_set_event_queue_limit` (or its byte bound), midge stops
+/// reading the client's socket until they are taken. Callbacks of different clients never
+/// wait for each other: a callback blocked (in a `_wait` call, say) holds up only its own
+/// client, since the dispatcher pool grows while all its threads are busy.
 ///
 /// Methods: `midge_client_new`, `midge_client_free`, `midge_client_connect`,
 /// `midge_client_connect_wait`, `midge_client_publish`, `midge_client_publish_wait`,
 /// `midge_client_subscribe`, `midge_client_subscribe_wait`, `midge_client_unsubscribe`,
 /// `midge_client_unsubscribe_wait`, `midge_client_disconnect`,
 /// `midge_client_disconnect_wait`, `midge_client_reauthenticate`, `midge_client_request`,
-/// `midge_client_next_event`, `midge_client_on_connect`, `midge_client_on_connection_lost`,
+/// `midge_client_next_event`, `midge_client_event_fd`, `midge_client_on_connect`,
+/// `midge_client_on_connection_lost`,
 /// `midge_client_on_message`, `midge_client_on_publish`, `midge_client_on_subscribe`,
 /// `midge_client_on_unsubscribe`, `midge_client_on_log`, `midge_client_io_stats`,
 /// `midge_client_set_will`, `midge_client_clear_will`, `midge_client_set_credentials`,
@@ -182,16 +187,17 @@ fn give(out: *mut *mut midge_completion, pending: Pending) {
     }
 }
 
-/// The events → C callbacks bridge installed as the client's callback.
-fn dispatch(table: &Mutex<Table>, event: &ClientEvent) {
+/// The events → C callbacks bridge installed as the client's callback. Returns whether a
+/// callback took the event: one with no callback registered goes to the pull queue.
+fn dispatch(table: &Mutex<Table>, event: &ClientEvent) -> bool {
     // Take the callback out of the table (a reference) and call it with no lock held.
     macro_rules! slot {
         ($field:ident) => {{
             // Only non-NULL callbacks are stored (see `register`).
             let Some(cb) = table.lock().$field.clone() else {
-                return;
+                return false;
             };
-            let Some(f) = cb.f else { return };
+            let Some(f) = cb.f else { return false };
             (cb, f)
         }};
     }
@@ -239,16 +245,20 @@ fn dispatch(table: &Mutex<Table>, event: &ClientEvent) {
             // SAFETY: a registered C callback; the text is valid for the call.
             unsafe { f(cb.user_data, *level as c_int, text.as_ptr()) };
         }
+        // No callback for these: they wait for `midge_client_next_event`.
         ClientEvent::Reconnecting { .. }
         | ClientEvent::SessionLost { .. }
         | ClientEvent::Reauthenticated
-        | ClientEvent::MessagesDropped { .. }
-        | ClientEvent::Closed => {}
+        | ClientEvent::MessagesDropped { .. } => return false,
+        // Reaches the pull queue in any case.
+        ClientEvent::Closed => {}
     }
+    true
 }
 
 /// Installs a callback in its slot (or empties the slot for a NULL function), and installs
-/// or removes the bridge as the client's callback.
+/// (again, so that events waiting in the pull queue are offered to the new callback) or
+/// removes the bridge as the client's callback.
 fn register<F: Copy>(
     c: *mut midge_client,
     slot: fn(&mut Table) -> &mut Slot<F>,
@@ -263,16 +273,16 @@ fn register<F: Copy>(
             let was = t.any();
             let old = std::mem::replace(slot(&mut t), new);
             let installed = t.any();
-            if installed && !was {
+            if is_some {
                 let table = Arc::clone(&c.table);
-                c.client.set_callback(move |e| dispatch(&table, e));
+                c.client.set_partial_callback(move |e| dispatch(&table, e));
             } else if was && !installed {
                 c.client.clear_callback();
             }
             let completions =
                 t.publish.is_some() || t.subscribe.is_some() || t.unsubscribe.is_some();
             c.client
-                .set_completion_events(completions || c.pull_completions && !installed);
+                .set_completion_events(completions || c.pull_completions);
             old
         };
         // The replaced callback's drop_user_data runs once its last call has returned.
@@ -329,6 +339,12 @@ pub extern "C" fn midge_client_free(client: *mut *mut midge_client) {
 /// Starts connecting; returns at once (DNS and TCP happen on midge's threads). The
 /// completion (optional: `completion` may be NULL) ends with the CONNACK or the failure;
 /// after a failure or a lost connection midge reconnects per the reconnect policy.
+///
+/// Failures: on a client already connected, `MIDGE_RESULT_INVALID_ARGUMENT` here when
+/// `completion` is NULL (else through the completion). A failed attempt (DNS, TCP refused
+/// or timed out, CONNACK refusal) ends the completion and is always also a
+/// `MIDGE_EVENT_CONNECTION_LOST` (connection-lost callback or `midge_client_next_event`),
+/// with automatic reconnection on or off.
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_client_connect(
     client: *mut midge_client,
@@ -336,7 +352,11 @@ pub extern "C" fn midge_client_connect(
 ) -> midge_result {
     guard(|| {
         let c = self::client(client)?;
-        give(completion, Pending::Connect(c.client.connect()));
+        if completion.is_null() {
+            c.client.connect_detached()?;
+        } else {
+            give(completion, Pending::Connect(c.client.connect()));
+        }
         Ok(())
     })
 }
@@ -403,6 +423,18 @@ fn publish_request(
 /// `topic` ("") goes to the topic last bound to it (an alias never bound:
 /// `MIDGE_RESULT_INVALID_TOPIC`). midge remembers the binding across reconnections and
 /// sends the topic again with the alias the first time on each new connection.
+///
+/// Failures, each reported exactly once: bad arguments always here. With `completion`
+/// NULL, a refusal by the session (`MIDGE_RESULT_QUEUE_FULL`, `_NOT_CONNECTED` with no
+/// offline queue, the server's Maximum QoS / Retain Available / Topic Alias Maximum:
+/// `_NOT_SUPPORTED`, its Maximum Packet Size: `_TOO_LARGE`) is returned here when midge
+/// knows it by the time this returns (always when midge's I/O thread was idle, as it is
+/// for an offline client of an otherwise quiet process), else it, and any later failure
+/// (expiry, session lost, a PUBACK/PUBREC failure code), is delivered as a
+/// `MIDGE_EVENT_PUBLISH_COMPLETE` whose `midge_ack_result` is the failure, to the publish
+/// callback or else `midge_client_next_event`, with or without completion events. With a
+/// completion, every outcome goes to it (and a failure becomes such an event if the
+/// completion is freed before the outcome).
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_client_publish(
     client: *mut midge_client,
@@ -477,6 +509,13 @@ fn subscriptions(
 /// `MIDGE_SUB_RETAIN_AS_PUBLISHED` and one of `MIDGE_SUB_RETAIN_IF_NEW` /
 /// `MIDGE_SUB_RETAIN_NONE`. `properties` may carry a Subscription Identifier and User
 /// Properties. Returns at once; the completion (optional) ends with the SUBACK.
+///
+/// Failures: bad arguments here. A refusal by the session (the server's Maximum Packet
+/// Size: `MIDGE_RESULT_TOO_LARGE`; wildcards, shared subscriptions or subscription
+/// identifiers it does not support: `_NOT_SUPPORTED`) goes to the completion; with
+/// `completion` NULL it is returned here when known by then, else delivered as a
+/// `MIDGE_EVENT_SUBSCRIBE_COMPLETE` with the failure (subscribe callback or
+/// `midge_client_next_event`), as for `midge_client_publish`.
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_client_subscribe(
     client: *mut midge_client,
@@ -490,7 +529,11 @@ pub extern "C" fn midge_client_subscribe(
         let c = self::client(client)?;
         let subs = subscriptions(filters, options, count)?;
         let pending = c.client.subscribe(subs, properties_arg(properties)?)?;
-        give(completion, Pending::Subscribe(pending));
+        if completion.is_null() {
+            Client::detach(&pending)?;
+        } else {
+            give(completion, Pending::Subscribe(pending));
+        }
         Ok(())
     })
 }
@@ -528,6 +571,8 @@ fn filter_list(filters: *const *const c_char, count: usize) -> Result<Vec<ByteSt
 }
 
 /// Unsubscribes from `count` filters; the completion (optional) ends with the UNSUBACK.
+/// Failures are reported as for `midge_client_subscribe` (event kind
+/// `MIDGE_EVENT_UNSUBSCRIBE_COMPLETE`).
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_client_unsubscribe(
     client: *mut midge_client,
@@ -540,7 +585,11 @@ pub extern "C" fn midge_client_unsubscribe(
         let c = self::client(client)?;
         let list = filter_list(filters, count)?;
         let pending = c.client.unsubscribe(list, properties_arg(properties)?)?;
-        give(completion, Pending::Unsubscribe(pending));
+        if completion.is_null() {
+            Client::detach(&pending)?;
+        } else {
+            give(completion, Pending::Unsubscribe(pending));
+        }
         Ok(())
     })
 }
@@ -580,6 +629,10 @@ fn disconnect_reason(code: c_int) -> Result<DisconnectReasonCode, FfiError> {
 /// Will) and optional `properties` (Session Expiry Interval, Reason String, User
 /// Properties), then closes the connection; no reconnection follows until
 /// `midge_client_connect`. The completion (optional) ends when the connection is closed.
+///
+/// Failures: bad arguments here. A refusal by the session (properties it cannot send) goes
+/// to the completion; with `completion` NULL it is returned here when known by then (the
+/// I/O thread was idle), else only logged (`MIDGE_LOG_WARN`): there is no disconnect event.
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_client_disconnect(
     client: *mut midge_client,
@@ -591,7 +644,12 @@ pub extern "C" fn midge_client_disconnect(
         let c = self::client(client)?;
         let reason = disconnect_reason(reason_code)?;
         let pending = c.client.disconnect(reason, properties_arg(properties)?);
-        give(completion, Pending::Done(pending));
+        if completion.is_null() {
+            // A refusal known by now (the I/O thread was idle) is returned.
+            Client::detach(&pending)?;
+        } else {
+            give(completion, Pending::Done(pending));
+        }
         Ok(())
     })
 }
@@ -616,6 +674,11 @@ pub extern "C" fn midge_client_disconnect_wait(
 }
 
 /// Starts re-authentication (4.12.1) with the authenticator set in the options.
+///
+/// Failures: a refusal (not connected, no authenticator) goes to the
+/// completion (which ends when the exchange starts); with `completion` NULL it is only
+/// logged (`MIDGE_LOG_WARN`). Success is the `MIDGE_EVENT_REAUTHENTICATED` event; a
+/// re-authentication the server refuses ends the connection (`MIDGE_EVENT_CONNECTION_LOST`).
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_client_reauthenticate(
     client: *mut midge_client,
@@ -623,7 +686,12 @@ pub extern "C" fn midge_client_reauthenticate(
 ) -> midge_result {
     guard(|| {
         let c = self::client(client)?;
-        give(completion, Pending::Done(c.client.reauthenticate()));
+        let pending = c.client.reauthenticate();
+        if completion.is_null() {
+            Client::detach(&pending)?;
+        } else {
+            give(completion, Pending::Done(pending));
+        }
         Ok(())
     })
 }
@@ -662,7 +730,8 @@ pub extern "C" fn midge_client_request(
 /// The pull interface: waits up to `timeout_ms` for the client's next event and puts it in
 /// `*event` (free it with `midge_event_free`). `MIDGE_RESULT_TIMEOUT` when none came,
 /// `MIDGE_RESULT_CLOSED` after the `MIDGE_EVENT_CLOSED` event. QoS 1/2 messages are
-/// acknowledged when handed out here. Receives nothing while callbacks are registered.
+/// acknowledged when handed out here. It receives every event no callback took: callbacks
+/// and this loop may be mixed (e.g. a log callback, messages pulled here).
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_client_next_event(
     client: *mut midge_client,
@@ -679,6 +748,37 @@ pub extern "C" fn midge_client_next_event(
             None if c.client.is_closed() => Err(crate::Error::Closed.into()),
             None => Err(crate::Error::Timeout.into()),
         }
+    })
+}
+
+/// A file descriptor that is readable exactly while events wait for
+/// `midge_client_next_event` (and not readable once they have all been taken), for
+/// `poll()`/epoll/libuv/asyncio main loops that wait without a thread; -1 for a NULL or
+/// freed client. The client owns it: do not read, write or close it; it is valid until
+/// `midge_client_free`. The same descriptor is returned on every call.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_event_fd(client: *const midge_client) -> c_int {
+    super::result::guard_value(-1, || {
+        self::client(client)
+            .ok()
+            .and_then(|c| c.client.event_fd())
+            .unwrap_or(-1)
+    })
+}
+
+/// Replaces the client's TLS options (a rotated client certificate and key, new CAs) for
+/// its next connect; the open connection goes on. Files are read now: a missing file or a
+/// bad key fails with `MIDGE_RESULT_TLS_CONFIG` and the old options stay.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_reload_tls(
+    client: *mut midge_client,
+    tls: *const super::tls::midge_tls_options,
+) -> midge_result {
+    guard(|| {
+        let c = self::client(client)?;
+        let tls = super::tls::tls_arg(tls)?.ok_or_else(|| FfiError::null("tls"))?;
+        c.client.reload_tls(&tls)?;
+        Ok(())
     })
 }
 

@@ -31,8 +31,9 @@ pub enum midge_event_kind {
     /// A message: `midge_event_message`.
     MIDGE_EVENT_MESSAGE = 5,
     /// A publish ended: `midge_event_ack` (result, packet id, reason code, the
-    /// acknowledgement's properties). Completion events come only with
-    /// `midge_options_set_completion_events`.
+    /// acknowledgement's properties). Every outcome comes with
+    /// `midge_options_set_completion_events` (or a publish callback); without, only the
+    /// failures of requests made with no completion (or whose completion was freed first).
     MIDGE_EVENT_PUBLISH_COMPLETE = 6,
     /// A subscribe ended: `midge_event_ack` (one reason code per filter).
     MIDGE_EVENT_SUBSCRIBE_COMPLETE = 7,
@@ -40,8 +41,8 @@ pub enum midge_event_kind {
     MIDGE_EVENT_UNSUBSCRIBE_COMPLETE = 8,
     /// The server accepted a re-authentication.
     MIDGE_EVENT_REAUTHENTICATED = 9,
-    /// QoS 0 messages were dropped because the application fell behind:
-    /// `midge_event_count`.
+    /// QoS 0 messages were dropped because the event queue was past twice its bounds (a
+    /// safety net: reading stops at the bounds): `midge_event_count`.
     MIDGE_EVENT_MESSAGES_DROPPED = 10,
     /// A log line: `midge_event_log`.
     MIDGE_EVENT_LOG = 11,
@@ -272,6 +273,20 @@ impl midge_completion {
             Pending::Done(c) => settle(id, c, timeout, |()| Finished::ok(id))?,
         };
         Ok(self.finished.get_or_init(|| f))
+    }
+}
+
+impl Drop for midge_completion {
+    /// Freed before the request ended: a later failure is reported as an event, since no
+    /// one can read it here any more.
+    fn drop(&mut self) {
+        match &self.pending {
+            Pending::Connect(c) => drop(c.abandon()),
+            Pending::Publish(c) => drop(c.abandon()),
+            Pending::Subscribe(c) => drop(c.abandon()),
+            Pending::Unsubscribe(c) => drop(c.abandon()),
+            Pending::Done(c) => drop(c.abandon()),
+        }
     }
 }
 

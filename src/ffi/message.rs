@@ -575,6 +575,10 @@ pub enum midge_disconnect_kind {
     /// The server's first bytes were not an MQTT reply to CONNECT: likely another
     /// protocol's server at that address (the detail shows what it sent).
     MIDGE_DISCONNECT_NOT_MQTT = 9,
+    /// The TLS handshake failed: the detail says why (unknown issuer, expired, name
+    /// mismatch with the expected name, pin mismatch, client certificate refused). A
+    /// certificate failure is permanent: midge does not reconnect.
+    MIDGE_DISCONNECT_TLS = 10,
 }
 
 /// Why a connection ended, for the connection-lost callback and events. Lent, for the
@@ -639,6 +643,7 @@ impl midge_disconnect {
             DisconnectCause::ConnectTimeout => d.kind = K::MIDGE_DISCONNECT_CONNECT_TIMEOUT,
             DisconnectCause::Authentication(_) => d.kind = K::MIDGE_DISCONNECT_AUTHENTICATION,
             DisconnectCause::Transport { errno, .. } => d.errno = *errno,
+            DisconnectCause::Tls { .. } => d.kind = K::MIDGE_DISCONNECT_TLS,
             DisconnectCause::Client { reason_code } => {
                 d.kind = K::MIDGE_DISCONNECT_CLIENT;
                 d.reason_code = Some(reason_code.as_u8());

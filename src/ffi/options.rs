@@ -15,7 +15,7 @@ use super::result::{FfiError, guard, guard_value, midge_result};
 use crate::codec::{ByteString, Bytes, QoS, Will};
 use crate::protocol::{Authenticator, MemoryBudget, Options, QueueLimits, VersionChoice};
 use crate::runtime::{ClientOptions, LogLevel, ReconnectPolicy};
-use crate::transport::TcpOptions;
+use crate::transport::{TcpOptions, TlsOptions, WsOptions};
 
 /// A client's configuration, copied by `midge_client_new` (one options object may configure
 /// many clients, and may be freed right after).
@@ -33,10 +33,11 @@ use crate::transport::TcpOptions;
 /// `midge_options_set_resubscribe`, `midge_options_set_connack_timeout`,
 /// `midge_options_set_connect_timeout`, `midge_options_set_reconnect`,
 /// `midge_options_set_tcp_nodelay`, `midge_options_set_tcp_buffers`,
-/// `midge_options_set_event_queue_limit`,
+/// `midge_options_set_event_queue_limit`, `midge_options_set_event_queue_bytes`,
 /// `midge_options_set_log_level`, `midge_options_set_completion_events`,
 /// `midge_options_set_inline_callbacks`, `midge_options_set_busy_poll`,
-/// `midge_options_set_linger`, `midge_options_set_authenticator`.
+/// `midge_options_set_linger`, `midge_options_set_authenticator`, `midge_options_set_tls`,
+/// `midge_options_add_ws_header`.
 #[derive(Debug, Default)]
 pub struct midge_options {
     data: Mutex<OptionsData>,
@@ -49,12 +50,15 @@ struct OptionsData {
     tcp: TcpOptions,
     connect_timeout: Option<Duration>,
     event_queue_limit: Option<usize>,
+    event_queue_bytes: Option<usize>,
     log_level: LogLevel,
     completion_events: bool,
     inline_callbacks: bool,
     busy_poll: Duration,
     linger: Duration,
     auth: Option<Arc<AuthSetup>>,
+    tls: Option<TlsOptions>,
+    websocket: WsOptions,
 }
 
 /// Builds the runtime's options from a C options handle (NULL: the defaults).
@@ -100,11 +104,16 @@ pub(crate) fn client_options(options: *const midge_options) -> Result<ClientOpti
     if let Some(n) = d.event_queue_limit {
         out.event_queue_limit = n;
     }
+    if let Some(n) = d.event_queue_bytes {
+        out.event_queue_bytes = n;
+    }
     out.log_level = d.log_level;
     out.completion_events = d.completion_events;
     out.inline_callbacks = d.inline_callbacks;
     out.busy_poll = d.busy_poll;
     out.linger = d.linger;
+    out.tls.clone_from(&d.tls);
+    out.websocket = d.websocket.clone();
     Ok(out)
 }
 
@@ -127,6 +136,37 @@ pub(crate) fn qos_from_c(qos: c_int) -> Result<QoS, FfiError> {
         .ok()
         .and_then(QoS::from_u8)
         .ok_or_else(|| FfiError::Invalid(format!("QoS {qos} is not 0, 1 or 2")))
+}
+
+/// TLS settings for a `mqtts://`, `ssl://`, `tls://` or `wss://` address, copied (`tls`
+/// may be freed right after); NULL removes them (such an address then trusts the system's
+/// roots). A client with TLS options and a plain address is refused, so that a
+/// configuration meant for TLS never connects in the clear.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_tls(
+    options: *mut midge_options,
+    tls: *const super::tls::midge_tls_options,
+) -> midge_result {
+    with_options(options, |d| {
+        d.tls = super::tls::tls_arg(tls)?;
+        Ok(())
+    })
+}
+
+/// Adds an HTTP header to the WebSocket upgrade request of a `ws://` or `wss://` address
+/// (an `Authorization` token, a cookie). The subprotocol `mqtt` is always asked for.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_add_ws_header(
+    options: *mut midge_options,
+    name: *const c_char,
+    value: *const c_char,
+) -> midge_result {
+    with_options(options, |d| {
+        let name = str_arg(name, "name")?.to_owned();
+        let value = str_arg(value, "value")?.to_owned();
+        d.websocket.headers.push((name, value));
+        Ok(())
+    })
 }
 
 /// New options with midge's defaults: clean start, keep alive 60 s, no session expiry, the
@@ -531,9 +571,12 @@ pub extern "C" fn midge_options_set_tcp_buffers(
     })
 }
 
-/// How many events may wait for the application (in `midge_client_next_event` or behind a
-/// slow callback) before QoS 0 messages are dropped and counted (default 100,000). QoS 1
-/// and 2 messages are never dropped: the server waits for their acknowledgements.
+/// How many messages may wait for the application (for `midge_client_next_event` or behind
+/// a callback; other events are few and do not count) before midge stops reading the
+/// client's socket (default 100,000): it reads again once the application has taken
+/// messages, and meanwhile the server's flow control holds further ones (backpressure, not
+/// loss). One read (64 KiB) may pass the bound; only past twice the bound are QoS 0
+/// messages dropped and counted (`MIDGE_EVENT_MESSAGES_DROPPED`), QoS 1 and 2 never.
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_options_set_event_queue_limit(
     options: *mut midge_options,
@@ -544,6 +587,25 @@ pub extern "C" fn midge_options_set_event_queue_limit(
             return Err(FfiError::Invalid("event queue limit must be > 0".into()));
         }
         d.event_queue_limit = Some(limit);
+        Ok(())
+    })
+}
+
+/// The same bound as `midge_options_set_event_queue_limit`, in bytes: a message counts its
+/// approximate memory (a message: payload, topic and properties, plus a small overhead).
+/// Default 64 MiB, and never more than half the memory budget
+/// (`midge_options_set_memory_budget`: 8 MiB with the default 16 MiB budget); whichever
+/// bound is reached first stops reading (one read, 64 KiB, may pass it).
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_event_queue_bytes(
+    options: *mut midge_options,
+    max_bytes: usize,
+) -> midge_result {
+    with_options(options, |d| {
+        if max_bytes == 0 {
+            return Err(FfiError::Invalid("event queue bytes must be > 0".into()));
+        }
+        d.event_queue_bytes = Some(max_bytes);
         Ok(())
     })
 }
@@ -571,7 +633,9 @@ pub extern "C" fn midge_options_set_log_level(
 /// Deliver `MIDGE_EVENT_PUBLISH_COMPLETE`, `MIDGE_EVENT_SUBSCRIBE_COMPLETE` and
 /// `MIDGE_EVENT_UNSUBSCRIBE_COMPLETE` to `midge_client_next_event` (default off, so that a
 /// pull loop that ignores them does not accumulate them). The publish, subscribe and
-/// unsubscribe callbacks receive completions whenever they are registered.
+/// unsubscribe callbacks receive completions whenever they are registered. Either way, the
+/// failure of a request made with no completion (or whose completion was freed first) is
+/// always delivered as such an event.
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_options_set_completion_events(
     options: *mut midge_options,

@@ -8,6 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::error::Error;
 use crate::protocol::{DisconnectCause, RequestError};
+use crate::transport::TransportError;
 
 /// The result of every fallible midge function: a fixed-width integer (never a C enum, whose
 /// width is the compiler's choice), 0 for success, one of the `MIDGE_RESULT_*` constants
@@ -72,6 +73,13 @@ pub const MIDGE_RESULT_PANIC: midge_result = 23;
 /// authentication, a Topic Alias, a Session Expiry Interval Clean Session cannot express).
 /// Nothing was sent; `midge_last_error_message()` names the feature.
 pub const MIDGE_RESULT_NOT_IN_V311: midge_result = 24;
+/// The TLS handshake failed: the server's certificate was not accepted (unknown issuer,
+/// expired, name mismatch, pin mismatch) or the server refused ours. The message says why;
+/// midge does not reconnect after it.
+pub const MIDGE_RESULT_TLS: midge_result = 25;
+/// TLS options that cannot be used: a file missing, a PEM without a certificate, a key
+/// that does not parse, TLS options on a plain address, or a build without TLS.
+pub const MIDGE_RESULT_TLS_CONFIG: midge_result = 26;
 
 /// Every `midge_result` with its static text. To add a result: a constant above (the next
 /// free value) and its line here; `midge_result_str` and the check of values coming back
@@ -105,6 +113,8 @@ const RESULTS: &[(midge_result, &CStr)] = &[
     (MIDGE_RESULT_WOULD_DEADLOCK, c"would deadlock"),
     (MIDGE_RESULT_PANIC, c"internal error (panic caught)"),
     (MIDGE_RESULT_NOT_IN_V311, c"not in MQTT 3.1.1"),
+    (MIDGE_RESULT_TLS, c"TLS handshake failed"),
+    (MIDGE_RESULT_TLS_CONFIG, c"unusable TLS options"),
 ];
 
 /// The static text of a result; `None` for a value that is not a `midge_result`.
@@ -193,7 +203,11 @@ fn error_result(e: &Error) -> midge_result {
     match e {
         Error::Codec(_) => MIDGE_RESULT_PROTOCOL_ERROR,
         Error::Request(r) => request_result(r),
+        Error::Transport(TransportError::TlsConfig(_)) => MIDGE_RESULT_TLS_CONFIG,
         Error::Transport(_) => MIDGE_RESULT_INVALID_ADDRESS,
+        Error::Disconnected(cause) if matches!(**cause, DisconnectCause::Tls { .. }) => {
+            MIDGE_RESULT_TLS
+        }
         Error::ConnectionRefused(_) => MIDGE_RESULT_CONNECTION_REFUSED,
         // A connection that could not be made at all (DNS, TCP) is an I/O error.
         Error::Disconnected(cause) if matches!(**cause, DisconnectCause::Transport { .. }) => {

@@ -110,6 +110,38 @@ pub struct ConnectRefusal {
     pub properties: Properties,
 }
 
+/// Why a TLS handshake failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsFailure {
+    /// The server's certificate chains to no trusted CA.
+    UnknownIssuer,
+    /// The server's certificate has expired.
+    Expired,
+    /// The server's certificate is not valid yet.
+    NotYetValid,
+    /// The server's certificate does not carry the name we connected to.
+    NameMismatch,
+    /// The server's certificate matches none of the pins.
+    PinMismatch,
+    /// Another defect of the server's certificate (revoked, wrong purpose, bad signature).
+    BadCertificate,
+    /// The server ended the handshake with an alert (our client certificate refused or
+    /// missing, no common version or ALPN protocol).
+    RefusedByServer,
+    /// Anything else (a malformed record, a decryption failure).
+    Other,
+}
+
+impl TlsFailure {
+    /// Whether another attempt with the same settings cannot succeed, so reconnecting would
+    /// only hammer the server: every certificate and configuration failure. Only a garbled
+    /// exchange (`Other`) may be the network's fault.
+    pub fn is_permanent(self) -> bool {
+        !matches!(self, Self::Other)
+    }
+}
+
 /// Why a connection ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DisconnectCause {
@@ -140,6 +172,9 @@ pub enum DisconnectCause {
     Authentication(String),
     /// The connection failed or was closed underneath (set by the runtime).
     Transport { detail: String, errno: Option<i32> },
+    /// The TLS handshake failed (set by the runtime): the kind, and why in words a user can
+    /// act on (which name was expected, which CA is missing).
+    Tls { kind: TlsFailure, detail: String },
     /// The application disconnected with this reason code.
     Client { reason_code: DisconnectReasonCode },
 }
@@ -206,6 +241,7 @@ impl std::fmt::Display for DisconnectCause {
             Self::ConnectTimeout => f.write_str("no CONNACK within the connect timeout"),
             Self::Authentication(e) => write!(f, "authentication failed: {}", bounded_text(e)),
             Self::Transport { detail, .. } => write!(f, "connection failed: {detail}"),
+            Self::Tls { detail, .. } => write!(f, "TLS failed: {detail}"),
             Self::Client { reason_code } => write!(
                 f,
                 "disconnected by the application: {} (0x{:02X})",

@@ -25,7 +25,7 @@ pub use config::{
 pub use error::{AckReason, RequestError};
 pub use event::{
     AckToken, ConnAckInfo, ConnectRefusal, DisconnectCause, Event, MAX_DETAIL_TEXT, Message,
-    PublishAck, RequestId, SubscribeAck, UnsubscribeAck, bounded_text,
+    PublishAck, RequestId, SubscribeAck, TlsFailure, UnsubscribeAck, bounded_text,
 };
 pub(crate) use session::TRANSMIT_HIGH_WATER;
 pub use session::{PublishRequest, Session, State, check_subscribe, check_unsubscribe, check_will};

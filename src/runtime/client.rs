@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::backoff::ReconnectPolicy;
 use super::completion::{Completion, start_and_wait};
-use super::dispatch::{self, Handler, Mailbox};
+use super::dispatch::{self, Bounds, Handler, Mailbox, Router};
 use super::event::{ClientEvent, ClientStats, IoCounters, IoStats, LogLevel};
 use super::memory::{MemoryGauge, MemoryStats};
 use super::reactor::{self, Command, ConnSettings, ReactorHandle};
@@ -22,7 +22,7 @@ use crate::protocol::{
     Session, SubscribeAck, UnsubscribeAck, VersionChoice, check_publish_v311, check_subscribe,
     check_subscribe_v311, check_unsubscribe, check_unsubscribe_v311, check_will,
 };
-use crate::transport::{Address, TcpOptions};
+use crate::transport::{Address, Layers, TcpOptions, TlsOptions, WsOptions};
 
 /// Everything a client is configured with: the MQTT session options and the runtime's.
 #[derive(Debug)]
@@ -31,14 +31,29 @@ pub struct ClientOptions {
     pub session: Options,
     pub reconnect: ReconnectPolicy,
     pub tcp: TcpOptions,
-    /// Bound on DNS resolution plus TCP connect (CONNACK has `session.connect_timeout`).
+    /// TLS for `mqtts://` and `wss://` (verification on; `None`: the system's roots).
+    /// Refused for a plain address.
+    pub tls: Option<TlsOptions>,
+    /// WebSocket upgrade settings for `ws://` and `wss://`.
+    pub websocket: WsOptions,
+    /// Bound on DNS resolution plus TCP connect, TLS handshake and WebSocket upgrade (CONNACK
+    /// has `session.connect_timeout`).
     pub connect_timeout: Duration,
     /// Also deliver publish/subscribe/unsubscribe completions as events (callback or
     /// `next_event`), not only through their completion handles.
     pub completion_events: bool,
-    /// How many events may wait for the application before QoS 0 messages are dropped
-    /// (and counted in [`ClientEvent::MessagesDropped`]).
+    /// How many messages may wait for the application (behind a callback or for
+    /// [`Client::next_event`]; other events are few and do not count). At this bound midge
+    /// stops reading the client's socket until the application takes messages (the
+    /// server's flow control then holds further ones): backpressure, not loss. One read
+    /// may pass the bound; only past twice the bound are QoS 0 messages dropped and counted
+    /// ([`ClientEvent::MessagesDropped`]), QoS 1/2 never.
     pub event_queue_limit: usize,
+    /// The same bound in bytes (an event's approximate memory: payload, topic and
+    /// properties; [`ClientEvent::approx_size`]), default 64 MiB, and never more than half
+    /// the memory budget (`session.memory_budget`: 8 MiB with the default 16 MiB budget).
+    /// Whichever bound is reached first stops reading; one read (64 KiB) may pass it.
+    pub event_queue_bytes: usize,
     /// Which [`ClientEvent::Log`] lines the client produces (none by default).
     pub log_level: LogLevel,
     /// Run the callback on midge's I/O thread, as soon as its events are read, instead of
@@ -71,9 +86,12 @@ impl Default for ClientOptions {
             session: Options::default(),
             reconnect: ReconnectPolicy::default(),
             tcp: TcpOptions::default(),
+            tls: None,
+            websocket: WsOptions::default(),
             connect_timeout: Duration::from_secs(30),
             completion_events: false,
             event_queue_limit: 100_000,
+            event_queue_bytes: 64 << 20,
             log_level: LogLevel::Off,
             inline_callbacks: false,
             busy_poll: Duration::ZERO,
@@ -98,6 +116,8 @@ struct Inner {
     reactor: Arc<ReactorHandle>,
     mailbox: Arc<Mailbox>,
     completion_events: Arc<AtomicBool>,
+    /// Whether the session is connected, as the I/O thread last said.
+    connected: Arc<AtomicBool>,
     io: Arc<IoCounters>,
     /// Every connection speaks 3.1.1: what it cannot carry is refused by the call itself.
     v311_only: bool,
@@ -106,6 +126,7 @@ struct Inner {
     /// Counts the client for `shutdown`; dropped after the `Close` below is sent.
     _alive: shutdown::Alive,
     memory: Arc<MemoryGauge>,
+    layers: Layers,
 }
 
 impl Drop for Inner {
@@ -128,6 +149,7 @@ impl Client {
     /// (topic, properties) is refused here.
     pub fn new(address: &str, options: ClientOptions) -> Result<Self, Error> {
         let address = Address::parse(address)?;
+        let layers = Layers::new(&address, options.tls.as_ref(), &options.websocket)?;
         if let Some(will) = &options.session.will {
             check_will(will)?;
         }
@@ -139,18 +161,27 @@ impl Client {
         let mailbox = Mailbox::new(
             id,
             Arc::clone(&reactor) as Arc<_>,
-            options.event_queue_limit.max(1),
+            Bounds {
+                count: options.event_queue_limit,
+                // The memory budget bounds what waits for the application too.
+                bytes: options
+                    .event_queue_bytes
+                    .min(options.session.memory_budget.event_queue_bytes()),
+            },
             options.inline_callbacks,
         );
         let completion_events = Arc::new(AtomicBool::new(options.completion_events));
+        let connected = Arc::new(AtomicBool::new(false));
         let io = Arc::new(IoCounters::default());
         let memory = Arc::new(MemoryGauge::default());
         let protocol_level = Arc::new(AtomicU8::new(0));
         let settings = ConnSettings {
             reconnect: options.reconnect,
             tcp: options.tcp,
+            layers: layers.clone(),
             connect_timeout: options.connect_timeout,
             completion_events: Arc::clone(&completion_events),
+            connected: Arc::clone(&connected),
             log_level: options.log_level,
             busy_poll: options.busy_poll,
             linger: options.linger,
@@ -172,13 +203,22 @@ impl Client {
                 reactor,
                 mailbox,
                 completion_events,
+                connected,
                 io,
                 v311_only,
                 protocol_level,
                 _alive: alive,
                 memory,
+                layers,
             }),
         })
+    }
+
+    /// Replaces the TLS options (a rotated client certificate and key, new CAs) for the next
+    /// connect; the open connection goes on as it is. Files are read now: a missing file or
+    /// a bad key is refused here and the old options stay.
+    pub fn reload_tls(&self, tls: &TlsOptions) -> Result<(), Error> {
+        Ok(self.inner.layers.reload_tls(tls)?)
     }
 
     fn send(&self, command: Command) {
@@ -194,12 +234,31 @@ impl Client {
 
     /// Starts connecting (resolution and connect happen on midge's threads). The completion
     /// gives the CONNACK, or why the attempt failed; reconnection then goes on per the
-    /// reconnect policy.
+    /// reconnect policy. A failed attempt is also a [`ClientEvent::ConnectionLost`].
     pub fn connect(&self) -> Completion<ConnAckInfo> {
         self.start(|client, waiter| Command::Connect {
             client,
             waiter: Some(waiter),
         })
+    }
+
+    /// [`Client::connect`] for a caller that keeps no completion: refused at once with
+    /// [`Error::InvalidArgument`] ("already connected") while connected; a failed attempt is reported as a
+    /// [`ClientEvent::ConnectionLost`].
+    pub fn connect_detached(&self) -> Result<(), Error> {
+        if self.is_connected() {
+            return Err(Error::InvalidArgument("already connected".into()));
+        }
+        match self.connect().abandon() {
+            Some(Err(e @ Error::InvalidArgument(_))) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the client is connected (CONNACK received, connection not lost), as the I/O
+    /// thread last reported.
+    pub fn is_connected(&self) -> bool {
+        self.inner.connected.load(Ordering::Acquire)
     }
 
     /// Connects and waits up to `timeout` for CONNACK.
@@ -243,26 +302,24 @@ impl Client {
         }))
     }
 
-    /// [`Client::publish_request`] for a caller that will not look at the outcome: no
-    /// [`Completion`] is made (and with completion events off, none is reported). Checks
-    /// that need no connection still fail here; a refusal by the session (a full offline
-    /// queue, a limit of the server) only appears as a [`ClientEvent::Log`] warning.
+    /// [`Client::publish_request`] for a caller that keeps no [`Completion`]. Every
+    /// failure still reaches the caller, exactly once: returned here when midge knows it
+    /// by the time this returns (checks that need no connection always; the session's
+    /// refusals, such as a full offline queue or a limit of the server, whenever the I/O
+    /// thread was idle, so the command ran on the caller's thread), else delivered as a
+    /// failed [`ClientEvent::PublishComplete`] (callback or [`Client::next_event`]),
+    /// whether or not completion events are on.
     pub fn publish_detached(&self, request: PublishRequest) -> Result<(), Error> {
-        self.check_publish(&request)?;
-        if self.inner.completion_events.load(Ordering::Relaxed) {
-            // Completion events need the handle's id.
-            self.start(|client, completion| Command::Publish {
-                client,
-                request,
-                completion,
-            });
-            Ok(())
-        } else {
-            self.send(Command::PublishDetached {
-                client: self.inner.id,
-                request,
-            });
-            Ok(())
+        let completion = self.publish_request(request)?;
+        Self::detach(&completion)
+    }
+
+    /// Lets go of a completion: its failure, if already known, is the caller's to return;
+    /// a later one becomes an event.
+    pub(crate) fn detach<T: Clone>(completion: &Completion<T>) -> Result<(), Error> {
+        match completion.abandon() {
+            Some(Err(e)) => Err(e),
+            _ => Ok(()),
         }
     }
 
@@ -484,10 +541,23 @@ impl Client {
     /// order, never concurrently, and with no midge lock held: it may call any method of
     /// this client. QoS 1/2 messages are acknowledged after it returns.
     /// Replacing or removing the callback drops the old one after its last call returns.
+    /// [`ClientEvent::Closed`] also reaches [`Client::next_event`]; to leave other events
+    /// there, use [`Client::set_partial_callback`].
     pub fn set_callback(&self, handler: impl FnMut(&ClientEvent) + Send + 'static) {
+        let mut handler: Handler = Box::new(handler);
+        self.inner.mailbox.set_handler(Some(Box::new(move |e| {
+            handler(e);
+            true
+        })));
+    }
+
+    /// [`Client::set_callback`] for a callback that takes only some events: it returns
+    /// whether it took the event; the others (a QoS 1/2 message unacknowledged) go to
+    /// [`Client::next_event`]. Events already waiting there are offered to it first.
+    pub fn set_partial_callback(&self, handler: impl FnMut(&ClientEvent) -> bool + Send + 'static) {
         self.inner
             .mailbox
-            .set_handler(Some(Box::new(handler) as Handler));
+            .set_handler(Some(Box::new(handler) as Router));
     }
 
     /// Removes the callback; events then wait for [`Client::next_event`].
@@ -495,11 +565,25 @@ impl Client {
         self.inner.mailbox.set_handler(None);
     }
 
-    /// The next event, waiting up to `timeout` (pull interface, when no callback is set).
-    /// QoS 1/2 messages returned here are acknowledged to the server. `None` on timeout and
-    /// after [`ClientEvent::Closed`].
+    /// The next event, waiting up to `timeout` (pull interface): every event no callback
+    /// took. QoS 1/2 messages returned here are acknowledged to the server. `None` on
+    /// timeout and after [`ClientEvent::Closed`].
     pub fn next_event(&self, timeout: Duration) -> Option<ClientEvent> {
         self.inner.mailbox.next_event(timeout)
+    }
+
+    /// A file descriptor that is readable exactly while events wait for
+    /// [`Client::next_event`], for poll/epoll loops (owned by the client: do not close or
+    /// read it). `None` if the system had no descriptor to give.
+    pub fn event_fd(&self) -> Option<std::os::unix::io::RawFd> {
+        self.inner.mailbox.event_fd()
+    }
+
+    /// How many messages wait for the application (for the callback, in its running batch,
+    /// or in the pull queue), and their approximate bytes ([`ClientEvent::approx_size`]):
+    /// what the event queue bounds count.
+    pub fn queued_events(&self) -> (usize, usize) {
+        self.inner.mailbox.queued()
     }
 
     /// [`Client::close`], then waits until no callback of this client runs or will run (its

@@ -1,7 +1,7 @@
 //! Completion handles: a request's result, to wait on with a timeout or to poll.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
@@ -32,6 +32,9 @@ pub struct Completion<T> {
 struct Inner<T> {
     id: u64,
     result: Mutex<Option<Result<T, Error>>>,
+    /// The application let go of the handle before the result came: a failure must then be
+    /// reported another way (as an event). Set and read under `result`'s lock.
+    abandoned: AtomicBool,
     done: Condvar,
 }
 
@@ -50,6 +53,7 @@ impl<T: Clone> Completion<T> {
             inner: Arc::new(Inner {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 result: Mutex::new(None),
+                abandoned: AtomicBool::new(false),
                 done: Condvar::new(),
             }),
         }
@@ -62,6 +66,28 @@ impl<T: Clone> Completion<T> {
             *slot = Some(result);
             self.inner.done.notify_all();
         }
+    }
+
+    /// Sets the result once, and says whether nobody will read it: the handle was
+    /// [abandoned](Self::abandon) first.
+    pub(crate) fn complete_unread(&self, result: Result<T, Error>) -> bool {
+        let mut slot = self.inner.result.lock();
+        if slot.is_none() {
+            *slot = Some(result);
+            self.inner.done.notify_all();
+        }
+        self.inner.abandoned.load(Ordering::Relaxed)
+    }
+
+    /// The application lets go of the handle: the result if it already came (for the caller
+    /// to report), else `None`, and from then on [`Self::complete_unread`] says so, so that
+    /// a failure is reported exactly once, by whoever sees it.
+    pub(crate) fn abandon(&self) -> Option<Result<T, Error>> {
+        let slot = self.inner.result.lock();
+        if slot.is_none() {
+            self.inner.abandoned.store(true, Ordering::Relaxed);
+        }
+        slot.clone()
     }
 
     /// This request's identifier, unique in the process and never 0. Completion events

@@ -1,23 +1,43 @@
-//! Delivery of events to the application: callbacks on a small fixed pool of dispatcher
-//! threads (never the I/O thread, never with a midge lock held), or a pull queue.
+//! Delivery of events to the application: one path for every event.
 //!
-//! Each client has a mailbox. A mailbox is run by at most one dispatcher thread at a time,
-//! so one client's callbacks run in order and never concurrently, while a slow callback of
-//! one client leaves the other dispatcher threads to the other clients, and the I/O thread
-//! (keep alive included) to everyone.
+//! Each client has a mailbox with two queues. Events go first to the client's callback,
+//! when one is installed: it runs on a dispatcher thread (never the I/O thread, never with a
+//! midge lock held) and says, per event, whether it took it. An event it does not take (or
+//! any event while no callback is installed) goes to the pull queue, where
+//! [`Mailbox::next_event`] hands it out. Nothing is dropped between the two: a QoS 1/2
+//! message is acknowledged to the server only after a callback took it or `next_event`
+//! handed it out. [`ClientEvent::Closed`] reaches both: the callback, then the pull queue.
+//!
+//! Backpressure rather than loss: while the messages waiting in a mailbox (both queues) are
+//! at the client's bounds (a count and approximate bytes; other events do not count), the I/O thread stops reading the
+//! client's socket ([`Mailbox::room`]); the server's flow control then holds the
+//! messages. The mailbox resumes reading once the application has taken events below the
+//! bounds. What one read brought may pass them; QoS 0 messages are dropped and counted
+//! ([`ClientEvent::MessagesDropped`]) only past twice the bounds, a safety net.
+//!
+//! Callbacks run on a pool of dispatcher threads that grows when every thread is busy (a
+//! callback may block, in a `_wait` call for instance) and shrinks when threads stay idle.
+//! A mailbox is run by at most one thread at a time, so each client is a serial executor:
+//! its callbacks run in order and never concurrently, and a blocked callback holds up only
+//! its own client.
 //!
 //! A client may instead ask for its callback to run inline, on the I/O thread, as soon as
 //! the events are read (`ClientOptions::inline_callbacks`): no thread hand-off per message,
 //! at the price that the callback must not block (waits fail with `WouldDeadlock`) and a
 //! slow one delays every client.
+//!
+//! The pull queue can be waited on without a thread: [`Mailbox::event_fd`] is a file
+//! descriptor that is readable exactly while the pull queue holds events.
 
 use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::os::unix::io::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, unbounded};
 use parking_lot::{Condvar, Mutex};
 
 use super::event::ClientEvent;
@@ -28,6 +48,9 @@ use crate::protocol::AckToken;
 /// A callback: receives every event of its client.
 pub type Handler = Box<dyn FnMut(&ClientEvent) + Send>;
 
+/// A callback that may leave events to the pull queue: returns whether it took the event.
+pub(crate) type Router = Box<dyn FnMut(&ClientEvent) -> bool + Send>;
+
 /// The I/O thread, as the mailbox sees it.
 pub(crate) trait IoSink: Send + Sync {
     /// Acknowledgements of delivered messages.
@@ -35,15 +58,34 @@ pub(crate) trait IoSink: Send + Sync {
     /// Runs an inline mailbox's queued events on the I/O thread
     /// ([`Mailbox::run_queued`]).
     fn run_inline(&self, mailbox: Arc<Mailbox>);
+    /// The mailbox has room again: read the client's socket.
+    fn resume(&self, client: usize);
 }
 
-/// One client's queue of events and its callback.
+/// Whether the I/O thread may read a client's socket ([`Mailbox::room`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Room {
+    Yes,
+    /// Not before what was read is delivered.
+    Later,
+    /// Not before the application takes events (reading is paused).
+    Full,
+}
+
+/// How many events, and how many bytes of them, may wait in a mailbox.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bounds {
+    pub count: usize,
+    pub bytes: usize,
+}
+
+/// One client's queues of events and its callback.
 pub(crate) struct Mailbox {
     client: usize,
     /// The application closed the client: only `Closed` is still delivered.
     closing: AtomicBool,
     io: Arc<dyn IoSink>,
-    limit: usize,
+    bounds: Bounds,
     /// Run the callback on the delivering (I/O) thread rather than a dispatcher thread.
     inline: bool,
     state: Mutex<State>,
@@ -52,17 +94,94 @@ pub(crate) struct Mailbox {
 
 #[derive(Default)]
 struct State {
+    /// Waiting for the callback.
     events: VecDeque<ClientEvent>,
-    handler: Option<Handler>,
+    /// Waiting for `next_event`.
+    pull: VecDeque<ClientEvent>,
+    /// Approximate memory of the events in both queues and in the batch being run.
+    bytes: usize,
+    /// Messages in both queues and in the batch being run: what the count bound counts.
+    /// Other events are few and small; they never stop reading, so that events nobody
+    /// takes (a kind with no callback, in a program that never pulls) cannot stall the
+    /// client.
+    messages: usize,
+    handler: Option<Router>,
     /// A dispatcher thread has the handler out and is running it.
     running: bool,
     /// `set_handler` was called while running: the running handler is retired after.
     replaced: bool,
     scheduled: bool,
+    /// `Closed` was queued: nothing follows it.
+    ended: bool,
+    /// `Closed` went through the callback side (handled, or passed on to the pull queue).
     closed: bool,
+    /// `Closed` was handed out by `next_event`.
+    pulled_closed: bool,
+    /// `Closed` was handed to the callback.
+    called_closed: bool,
     /// `Closed` was handled and the callback dropped: no call will follow.
     retired: bool,
     dropped: u64,
+    /// The I/O thread stopped reading the socket until there is room.
+    paused: bool,
+    /// The readiness pipe, once asked for, and whether it holds its byte.
+    fd: Option<EventFd>,
+}
+
+/// A pipe whose read end is readable while the pull queue holds events.
+struct EventFd {
+    read: UnixStream,
+    write: UnixStream,
+    signaled: bool,
+}
+
+impl State {
+    fn full(&self, b: Bounds) -> bool {
+        self.messages >= b.count || self.bytes >= b.bytes
+    }
+
+    /// Past twice the bounds: only QoS 0 can still be refused (dropped).
+    fn over(&self, b: Bounds) -> bool {
+        self.messages >= b.count.saturating_mul(2) || self.bytes >= b.bytes.saturating_mul(2)
+    }
+
+    /// Puts an event into the queues' accounting.
+    fn add(&mut self, e: &ClientEvent) {
+        if matches!(e, ClientEvent::Message(_)) {
+            self.bytes += e.approx_size();
+            self.messages += 1;
+        }
+    }
+
+    fn push_pull(&mut self, e: ClientEvent) {
+        self.pull.push_back(e);
+        self.signal();
+    }
+
+    /// Keeps the fd's readiness equal to "the pull queue is not empty".
+    fn signal(&mut self) {
+        let want = !self.pull.is_empty();
+        if let Some(fd) = &mut self.fd
+            && fd.signaled != want
+        {
+            if want {
+                // Non-blocking, one byte in an empty pipe: cannot fill it.
+                let _ = fd.write.write(&[1]);
+            } else {
+                let mut buf = [0u8; 16];
+                while matches!(fd.read.read(&mut buf), Ok(n) if n > 0) {}
+            }
+            fd.signaled = want;
+        }
+    }
+
+    /// Takes an event out of the queues' accounting.
+    fn took(&mut self, e: &ClientEvent) {
+        if matches!(e, ClientEvent::Message(_)) {
+            self.bytes = self.bytes.saturating_sub(e.approx_size());
+            self.messages = self.messages.saturating_sub(1);
+        }
+    }
 }
 
 thread_local! {
@@ -84,12 +203,20 @@ impl std::fmt::Debug for Mailbox {
 }
 
 impl Mailbox {
-    pub(crate) fn new(client: usize, io: Arc<dyn IoSink>, limit: usize, inline: bool) -> Arc<Self> {
+    pub(crate) fn new(
+        client: usize,
+        io: Arc<dyn IoSink>,
+        bounds: Bounds,
+        inline: bool,
+    ) -> Arc<Self> {
         Arc::new(Self {
             client,
             closing: AtomicBool::new(false),
             io,
-            limit,
+            bounds: Bounds {
+                count: bounds.count.max(1),
+                bytes: bounds.bytes.max(1),
+            },
             inline,
             state: Mutex::new(State::default()),
             ready: Condvar::new(),
@@ -101,25 +228,43 @@ impl Mailbox {
     pub(crate) fn deliver(self: &Arc<Self>, events: impl IntoIterator<Item = ClientEvent>) {
         let schedule = {
             let mut st = self.state.lock();
-            if st.closed {
+            if st.ended {
                 return;
             }
+            let callback = st.handler.is_some() || st.running;
             for e in events {
-                // QoS 0 may be dropped (at most once); QoS 1/2 are bounded by our Receive
-                // Maximum, since the server waits for their acknowledgements.
-                if st.events.len() >= self.limit
+                // Reading stops at the bounds (`room`), so what arrives beyond them is at
+                // most one read. QoS 0 (at most once) is dropped only past twice the bounds,
+                // a safety net; QoS 1/2 never.
+                if st.over(self.bounds)
                     && matches!(&e, ClientEvent::Message(m) if m.qos == QoS::AtMostOnce)
                 {
                     st.dropped += 1;
                     continue;
                 }
-                if st.dropped > 0 && st.events.len() < self.limit {
+                if st.dropped > 0 && !st.over(self.bounds) {
                     let count = std::mem::take(&mut st.dropped);
-                    st.events.push_back(ClientEvent::MessagesDropped { count });
+                    let dropped = ClientEvent::MessagesDropped { count };
+                    if callback {
+                        st.events.push_back(dropped);
+                    } else {
+                        st.push_pull(dropped);
+                    }
                 }
-                st.events.push_back(e);
+                if matches!(e, ClientEvent::Closed) {
+                    st.ended = true;
+                }
+                st.add(&e);
+                if callback {
+                    st.events.push_back(e);
+                } else {
+                    if matches!(e, ClientEvent::Closed) {
+                        st.closed = true;
+                    }
+                    st.push_pull(e);
+                }
             }
-            let schedule = st.handler.is_some() && !st.scheduled;
+            let schedule = callback && !st.events.is_empty() && !st.scheduled;
             if schedule {
                 st.scheduled = true;
             }
@@ -138,14 +283,31 @@ impl Mailbox {
     }
 
     /// Installs (or with `None` removes) the callback. A replaced callback is dropped after
-    /// its last call has returned.
-    pub(crate) fn set_handler(self: &Arc<Self>, handler: Option<Handler>) {
+    /// its last call has returned. Events waiting in the pull queue are offered to a new
+    /// callback first (in order); those it does not take go back to the pull queue.
+    pub(crate) fn set_handler(self: &Arc<Self>, handler: Option<Router>) {
         let (old, schedule) = {
             let mut st = self.state.lock();
             if st.running {
                 st.replaced = true;
             }
             let old = std::mem::replace(&mut st.handler, handler);
+            if st.handler.is_some() && !st.closed {
+                // The pull queue holds the older events: they go first.
+                let mut offered = std::mem::take(&mut st.pull);
+                offered.append(&mut st.events);
+                st.events = offered;
+                st.signal();
+            } else if st.handler.is_none() && !st.running {
+                // No callback to take them: what waited for one goes to the pull queue.
+                let waiting = std::mem::take(&mut st.events);
+                for e in waiting {
+                    if matches!(e, ClientEvent::Closed) {
+                        st.closed = true;
+                    }
+                    st.push_pull(e);
+                }
+            }
             let schedule = st.handler.is_some() && !st.events.is_empty() && !st.scheduled;
             if schedule {
                 st.scheduled = true;
@@ -153,6 +315,7 @@ impl Mailbox {
             (old, schedule)
         };
         drop(old);
+        self.ready.notify_all();
         if schedule {
             if self.inline {
                 // Events that came before the callback run where later ones will.
@@ -169,8 +332,67 @@ impl Mailbox {
         while self.run() {}
     }
 
+    /// Whether `Closed` was handed to the application (callback or `next_event`).
     pub(crate) fn is_closed(&self) -> bool {
-        self.state.lock().closed
+        let st = self.state.lock();
+        st.pulled_closed || st.called_closed
+    }
+
+    /// How many messages wait (both queues, and a callback's batch) and their approximate
+    /// bytes.
+    pub(crate) fn queued(&self) -> (usize, usize) {
+        let st = self.state.lock();
+        (st.messages, st.bytes)
+    }
+
+    /// On the I/O thread, before reading the socket, with `pending` bytes already read in
+    /// this round and not yet delivered: whether to read now.
+    pub(crate) fn room(&self, pending: usize) -> Room {
+        let mut st = self.state.lock();
+        if st.full(self.bounds) {
+            // The mailbox asks the I/O thread to resume ([`IoSink::resume`]) once the
+            // application has taken events below the bounds.
+            st.paused = true;
+            Room::Full
+        } else if pending > 0 && st.bytes + pending >= self.bounds.bytes {
+            // What was read will fill it: deliver that first, then look again.
+            Room::Later
+        } else {
+            Room::Yes
+        }
+    }
+
+    /// Whether reading is paused until the application takes messages.
+    pub(crate) fn is_paused(&self) -> bool {
+        self.state.lock().paused
+    }
+
+    /// After events left the queues: resumes reading when it was paused and there is room.
+    fn resume_if_room(&self, st: &mut State) -> bool {
+        if st.paused && !st.full(self.bounds) {
+            st.paused = false;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The readiness file descriptor of the pull queue (made on first use; owned by the
+    /// mailbox). `None` if the system refused a socket pair.
+    pub(crate) fn event_fd(&self) -> Option<RawFd> {
+        let mut st = self.state.lock();
+        if st.fd.is_none() {
+            let (read, write) = UnixStream::pair().ok()?;
+            read.set_nonblocking(true).ok()?;
+            write.set_nonblocking(true).ok()?;
+            st.fd = Some(EventFd {
+                read,
+                write,
+                signaled: false,
+            });
+            st.signal();
+        }
+        st.fd.as_ref().map(|fd| fd.read.as_raw_fd())
     }
 
     /// Pull interface: the next event, waiting up to `timeout`. Messages handed out here are
@@ -179,24 +401,26 @@ impl Mailbox {
         let deadline = Instant::now().checked_add(timeout);
         let mut st = self.state.lock();
         loop {
-            // Events belong to the callback while one is registered (or running).
-            let callback = st.handler.is_some() || st.running || st.scheduled;
-            if !callback {
-                if let Some(e) = st.events.pop_front() {
-                    if matches!(e, ClientEvent::Closed) {
-                        st.closed = true;
-                    }
-                    drop(st);
-                    if let ClientEvent::Message(m) = &e {
-                        if let Some(t) = m.ack {
-                            self.io.acknowledge(self.client, vec![t]);
-                        }
-                    }
-                    return Some(e);
+            if let Some(e) = st.pull.pop_front() {
+                st.took(&e);
+                if matches!(e, ClientEvent::Closed) {
+                    st.pulled_closed = true;
                 }
-                if st.closed {
-                    return None;
+                st.signal();
+                let resume = self.resume_if_room(&mut st);
+                drop(st);
+                if let ClientEvent::Message(m) = &e
+                    && let Some(t) = m.ack
+                {
+                    self.io.acknowledge(self.client, vec![t]);
                 }
+                if resume {
+                    self.io.resume(self.client);
+                }
+                return Some(e);
+            }
+            if st.pulled_closed {
+                return None;
             }
             match deadline {
                 Some(d) => {
@@ -224,8 +448,8 @@ impl Mailbox {
                 return;
             }
             if !st.running && (st.closed || st.handler.is_none() && !st.scheduled) {
-                // No call can come: drop a callback that will never see `Closed` (it was
-                // taken by `next_event`) here, exactly once.
+                // No call can come: drop a callback that will never see `Closed` here,
+                // exactly once.
                 st.retired = true;
                 let handler = st.handler.take();
                 drop(st);
@@ -259,30 +483,54 @@ impl Mailbox {
             (st.events.drain(..n).collect::<Vec<_>>(), handler)
         };
         let mut acks = Vec::new();
+        // What the callback took (or was skipped), for the accounting.
+        let mut gone = State::default();
+        let mut to_pull = Vec::new();
         let mut closed = false;
         IN_CALLBACK.with(|c| c.set(Some(self.client)));
-        for e in &batch {
-            let closed_event = matches!(e, ClientEvent::Closed);
-            if closed_event || !self.closing.load(Ordering::Acquire) {
-                // A panicking Rust callback must not take the dispatcher thread with it.
-                let _ = catch_unwind(AssertUnwindSafe(|| handler(e)));
+        for e in batch {
+            if matches!(e, ClientEvent::Closed) {
+                let _ = catch_unwind(AssertUnwindSafe(|| handler(&e)));
+                closed = true;
+                to_pull.push(e);
+                continue;
             }
-            match e {
-                ClientEvent::Message(m) => acks.extend(m.ack),
-                ClientEvent::Closed => closed = true,
-                _ => {}
+            // Looked at per event: the callback itself may close the client.
+            if self.closing.load(Ordering::Acquire) {
+                // Not shown, and not acknowledged: the server keeps a QoS 1/2 message of a
+                // kept session for the next connection.
+                gone.add(&e);
+                continue;
+            }
+            // A panicking Rust callback must not take the dispatcher thread with it; the
+            // event counts as taken.
+            let taken = catch_unwind(AssertUnwindSafe(|| handler(&e))).unwrap_or(true);
+            if taken {
+                if let ClientEvent::Message(m) = &e {
+                    acks.extend(m.ack);
+                }
+                gone.add(&e);
+            } else {
+                to_pull.push(e);
             }
         }
         IN_CALLBACK.with(|c| c.set(None));
         if !acks.is_empty() {
             self.io.acknowledge(self.client, acks);
         }
-        let (retired, again) = {
+        let (retired, again, resume) = {
             let mut st = self.state.lock();
             st.running = false;
+            st.bytes = st.bytes.saturating_sub(gone.bytes);
+            st.messages = st.messages.saturating_sub(gone.messages);
+            for e in to_pull {
+                if matches!(e, ClientEvent::Closed) {
+                    st.closed = true;
+                }
+                st.push_pull(e);
+            }
             let retired = if closed {
-                st.closed = true;
-                st.events.clear();
+                st.called_closed = true;
                 // The callback's last call has returned: it goes now, exactly once.
                 Some(handler).into_iter().chain(st.handler.take()).collect()
             } else if std::mem::take(&mut st.replaced) {
@@ -292,64 +540,294 @@ impl Mailbox {
                 st.handler = Some(handler);
                 Vec::new()
             };
+            if st.handler.is_none() && !closed {
+                // The callback was removed: what waited for it goes to the pull queue.
+                let waiting = std::mem::take(&mut st.events);
+                for e in waiting {
+                    if matches!(e, ClientEvent::Closed) {
+                        st.closed = true;
+                    }
+                    st.push_pull(e);
+                }
+            }
             let again = !st.events.is_empty() && st.handler.is_some();
             st.scheduled = again;
-            (retired, again)
+            let resume = self.resume_if_room(&mut st);
+            (retired, again, resume)
         };
         drop(retired);
         if closed {
             self.state.lock().retired = true;
         }
         self.ready.notify_all();
+        if resume {
+            self.io.resume(self.client);
+        }
         again
     }
 }
 
-/// The fixed pool of dispatcher threads shared by every client.
+/// The pool of dispatcher threads shared by every client. It starts a thread whenever a
+/// mailbox is scheduled while no thread is idle (all are running callbacks, some perhaps
+/// blocked), and a thread idle for [`IDLE_EXIT`] ends, down to [`MIN_THREADS`]. Its
+/// threads belong to the [`Service`] `DISPATCHER`, so that `shutdown` joins them all.
 struct Dispatcher {
-    tx: Sender<Arc<Mailbox>>,
+    state: Mutex<Pool>,
+    work: Condvar,
 }
 
+#[derive(Default)]
+struct Pool {
+    queue: VecDeque<Arc<Mailbox>>,
+    threads: usize,
+    idle: usize,
+    next_name: usize,
+    /// `shutdown`: the workers run what is queued and end.
+    stopping: bool,
+}
+
+/// Dispatcher threads kept even when idle.
+pub const MIN_THREADS: usize = 1;
+/// How long a dispatcher thread beyond [`MIN_THREADS`] stays idle before it ends.
+const IDLE_EXIT: Duration = Duration::from_secs(10);
+
 impl Dispatcher {
-    fn schedule(&self, mailbox: Arc<Mailbox>) {
-        // The receivers live as long as the pool; a send cannot fail.
-        let _ = self.tx.send(mailbox);
+    fn schedule(self: &Arc<Self>, mailbox: Arc<Mailbox>) {
+        let mut pool = self.state.lock();
+        pool.queue.push_back(mailbox);
+        // Idle threads beyond the queued work take it; otherwise a new thread does.
+        if pool.idle >= pool.queue.len() {
+            drop(pool);
+            self.work.notify_one();
+            return;
+        }
+        let name = format!("midge-dispatch-{}", pool.next_name);
+        pool.next_name += 1;
+        pool.threads += 1;
+        drop(pool);
+        let me = Arc::clone(self);
+        let spawned = DISPATCHER.spawn(name, move || me.worker());
+        if !matches!(spawned, Some(Ok(()))) {
+            // No thread to be had (or the pool is stopping): the existing ones take the work
+            // when they can; with none at all, it runs here.
+            let mut pool = self.state.lock();
+            pool.threads -= 1;
+            if pool.threads == 0 {
+                let queued: Vec<_> = pool.queue.drain(..).collect();
+                drop(pool);
+                for mailbox in queued {
+                    while mailbox.run() {}
+                }
+                return;
+            }
+            drop(pool);
+            self.work.notify_one();
+        }
+    }
+
+    fn worker(&self) {
+        let mut pool = self.state.lock();
+        loop {
+            if let Some(mailbox) = pool.queue.pop_front() {
+                drop(pool);
+                if mailbox.run() {
+                    // More events came meanwhile: back in line, behind the others.
+                    let mut p = self.state.lock();
+                    p.queue.push_back(mailbox);
+                    pool = p;
+                } else {
+                    pool = self.state.lock();
+                }
+                continue;
+            }
+            if pool.stopping {
+                pool.threads -= 1;
+                return;
+            }
+            pool.idle += 1;
+            let timed_out = self.work.wait_for(&mut pool, IDLE_EXIT).timed_out();
+            pool.idle -= 1;
+            if timed_out && pool.queue.is_empty() && pool.threads > MIN_THREADS {
+                pool.threads -= 1;
+                return;
+            }
+        }
+    }
+
+    /// Threads now in the pool (for tests and statistics).
+    fn threads(&self) -> usize {
+        self.state.lock().threads
     }
 }
 
-/// How many dispatcher threads run callbacks.
-pub const DISPATCH_THREADS: usize = 2;
+/// How many dispatcher threads exist now (the pool grows and shrinks with demand; 0 before
+/// the first callback and after `shutdown`).
+pub fn dispatch_threads() -> usize {
+    DISPATCHER.running().map_or(0, |d| d.threads())
+}
 
 static DISPATCHER: Service<Dispatcher> = Service::new();
 
 fn dispatcher() -> Arc<Dispatcher> {
-    DISPATCHER.get(|threads| {
-        let (tx, rx): (Sender<Arc<Mailbox>>, Receiver<Arc<Mailbox>>) = unbounded();
-        // The workers hold only the receiving end (and reach the pool through `DISPATCHER`
-        // while it runs), so that `stop` dropping the pool closes the channel.
-        let dispatcher = Arc::new(Dispatcher { tx });
-        for i in 0..DISPATCH_THREADS {
-            let rx = rx.clone();
-            threads
-                .spawn(format!("midge-dispatch-{i}"), move || {
-                    for mailbox in rx {
-                        if mailbox.run() {
-                            // More events came meanwhile: back in line, behind the others
-                            // (or, while the pool stops, run here to the end).
-                            match DISPATCHER.running() {
-                                Some(d) => d.schedule(mailbox),
-                                None => while mailbox.run() {},
-                            }
-                        }
-                    }
-                })
-                .expect("spawning a dispatcher thread");
-        }
-        dispatcher
+    // No thread at start: the first `schedule` starts one.
+    DISPATCHER.get(|_| {
+        Arc::new(Dispatcher {
+            state: Mutex::new(Pool::default()),
+            work: Condvar::new(),
+        })
     })
 }
 
-/// Stops the pool (`shutdown`): the channel closes, the workers run what is queued and end.
+/// Stops the pool (`shutdown`): the workers run what is queued and end; `Service::stop`
+/// joins them.
 pub(crate) fn stop() {
-    DISPATCHER.stop(drop);
+    DISPATCHER.stop(|d| {
+        d.state.lock().stopping = true;
+        d.work.notify_all();
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{ByteString, Bytes, Properties};
+    use crate::protocol::Message;
+
+    #[derive(Default)]
+    struct Io {
+        resumed: Mutex<Vec<usize>>,
+    }
+
+    impl IoSink for Io {
+        fn acknowledge(&self, _: usize, _: Vec<AckToken>) {}
+        fn run_inline(&self, _: Arc<Mailbox>) {}
+        fn resume(&self, client: usize) {
+            self.resumed.lock().push(client);
+        }
+    }
+
+    fn message(qos: QoS, len: usize) -> ClientEvent {
+        ClientEvent::Message(Message {
+            topic: ByteString::from_static("t"),
+            payload: Bytes::from(vec![0; len]),
+            qos,
+            retain: false,
+            dup: false,
+            packet_id: 0,
+            properties: Properties::new(),
+            ack: None,
+        })
+    }
+
+    /// Whether the readiness pipe holds its byte (the C test polls the descriptor itself).
+    fn readable(mb: &Mailbox) -> bool {
+        mb.state.lock().fd.as_ref().is_some_and(|fd| fd.signaled)
+    }
+
+    #[test]
+    fn reading_pauses_at_the_bound_and_resumes_when_the_application_takes_messages() {
+        let io = Arc::new(Io::default());
+        let bounds = Bounds {
+            count: 2,
+            bytes: 1 << 20,
+        };
+        let mb = Mailbox::new(7, Arc::clone(&io) as Arc<dyn IoSink>, bounds, false);
+        assert!(mb.event_fd().is_some());
+        assert!(!readable(&mb));
+        assert_eq!(mb.room(0), Room::Yes);
+        mb.deliver([message(QoS::AtLeastOnce, 10)]);
+        assert!(readable(&mb), "an event waits");
+        assert_eq!(mb.room(0), Room::Yes);
+        // One read may bring more than the bound: nothing is dropped below twice it.
+        mb.deliver([message(QoS::AtMostOnce, 10), message(QoS::AtMostOnce, 10)]);
+        assert_eq!(mb.queued().0, 3);
+        assert_eq!(mb.room(0), Room::Full, "at the bound reading stops");
+        // Past twice the bound, the safety net drops QoS 0 only.
+        mb.deliver([message(QoS::AtMostOnce, 10), message(QoS::AtMostOnce, 10)]);
+        mb.deliver([message(QoS::ExactlyOnce, 10)]);
+        assert_eq!(mb.queued().0, 5);
+        let mut kinds = Vec::new();
+        while let Some(e) = mb.next_event(Duration::ZERO) {
+            kinds.push(e);
+            if mb.queued().0 == 1 {
+                assert_eq!(*io.resumed.lock(), vec![7], "resumed below the bound, once");
+            }
+        }
+        assert_eq!(kinds.len(), 5);
+        assert!(!readable(&mb), "drained");
+        assert_eq!(mb.queued(), (0, 0));
+        assert_eq!(io.resumed.lock().len(), 1);
+    }
+
+    #[test]
+    fn the_byte_bound_counts_what_was_read_but_not_delivered() {
+        let io = Arc::new(Io::default());
+        let bounds = Bounds {
+            count: 100,
+            bytes: 1000,
+        };
+        let mb = Mailbox::new(1, io as Arc<dyn IoSink>, bounds, false);
+        mb.deliver([message(QoS::AtLeastOnce, 500)]);
+        assert_eq!(mb.room(0), Room::Yes);
+        assert_eq!(mb.room(600), Room::Later, "deliver what was read first");
+        mb.deliver([message(QoS::AtLeastOnce, 500)]);
+        assert_eq!(mb.room(0), Room::Full);
+    }
+
+    #[test]
+    fn a_partial_callback_leaves_what_it_declines_to_the_pull_queue() {
+        let io = Arc::new(Io::default());
+        let bounds = Bounds {
+            count: 100,
+            bytes: 1 << 20,
+        };
+        let mb = Mailbox::new(2, io as Arc<dyn IoSink>, bounds, true);
+        let taken = Arc::new(Mutex::new(0));
+        let t = Arc::clone(&taken);
+        mb.set_handler(Some(Box::new(move |e| {
+            let message = matches!(e, ClientEvent::Message(_));
+            *t.lock() += usize::from(message);
+            message
+        })));
+        mb.deliver([
+            ClientEvent::Reauthenticated,
+            message(QoS::AtLeastOnce, 1),
+            ClientEvent::Closed,
+        ]);
+        assert_eq!(*taken.lock(), 1);
+        assert_eq!(
+            mb.next_event(Duration::ZERO),
+            Some(ClientEvent::Reauthenticated)
+        );
+        assert_eq!(mb.next_event(Duration::ZERO), Some(ClientEvent::Closed));
+        assert_eq!(mb.next_event(Duration::ZERO), None);
+        assert!(mb.is_closed());
+    }
+
+    #[test]
+    fn events_waiting_in_the_pull_queue_are_offered_to_a_new_callback_in_order() {
+        let io = Arc::new(Io::default());
+        let bounds = Bounds {
+            count: 100,
+            bytes: 1 << 20,
+        };
+        let mb = Mailbox::new(3, io as Arc<dyn IoSink>, bounds, true);
+        mb.deliver([ClientEvent::Reauthenticated, message(QoS::AtLeastOnce, 1)]);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = Arc::clone(&seen);
+        // Declines everything, but sees it first, in order.
+        mb.set_handler(Some(Box::new(move |e| {
+            s.lock().push(e.clone());
+            false
+        })));
+        // An inline mailbox runs what was queued on the I/O thread (`RunInline`).
+        mb.run_queued();
+        mb.deliver([ClientEvent::SessionLost { resubscribed: 0 }]);
+        assert_eq!(seen.lock().len(), 3);
+        assert_eq!(seen.lock()[0], ClientEvent::Reauthenticated);
+        let pulled: Vec<_> = std::iter::from_fn(|| mb.next_event(Duration::ZERO)).collect();
+        assert_eq!(pulled[0], ClientEvent::Reauthenticated);
+        assert!(matches!(pulled[1], ClientEvent::Message(_)));
+        assert_eq!(pulled[2], ClientEvent::SessionLost { resubscribed: 0 });
+    }
 }

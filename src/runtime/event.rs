@@ -23,8 +23,9 @@ pub enum ClientEvent {
     /// A received message. QoS 1 and 2 messages are acknowledged to the server after the
     /// callback returns, or when `next_event` hands them out.
     Message(Message),
-    /// A publish ended; `id` is its [`crate::runtime::Completion::id`]. Delivered only with
-    /// `ClientOptions::completion_events`.
+    /// A publish ended; `id` is its [`crate::runtime::Completion::id`]. Delivered with
+    /// `ClientOptions::completion_events`, and always for a failure nobody holds a
+    /// completion for (a detached publish, or a completion abandoned before the end).
     PublishComplete {
         id: u64,
         result: Result<PublishAck, RequestError>,
@@ -39,8 +40,9 @@ pub enum ClientEvent {
     },
     /// The server accepted a re-authentication.
     Reauthenticated,
-    /// QoS 0 messages dropped because the application did not keep up (the event queue was
-    /// at its bound); QoS 1 and 2 are never dropped: the server waits for their acks.
+    /// QoS 0 messages dropped because the event queue was past twice its bounds (a safety
+    /// net: reading stops at the bounds, so one read passes them at most); QoS 1 and 2 are
+    /// never dropped.
     MessagesDropped { count: u64 },
     /// A line of the client's log, at or above `ClientOptions::log_level`.
     Log { level: LogLevel, message: String },
@@ -65,6 +67,18 @@ pub enum LogLevel {
 }
 
 impl ClientEvent {
+    /// Roughly the memory this event holds, for the event queue's byte bound: a message's
+    /// payload, topic and properties, plus a fixed overhead for any event.
+    pub fn approx_size(&self) -> usize {
+        const OVERHEAD: usize = 128;
+        OVERHEAD
+            + match self {
+                Self::Message(m) => m.payload.len() + m.topic.len() + m.properties.encoded_len(),
+                Self::Log { message, .. } => message.len(),
+                _ => 0,
+            }
+    }
+
     /// The application's form of a session event; completions are not forwarded as they are
     /// (the runtime gives them the id of the application's completion handle).
     pub(crate) fn from_session(e: Event) -> Option<Self> {

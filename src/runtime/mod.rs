@@ -1,12 +1,13 @@
 //! `runtime`: threads, channels, timers and reconnection driving [`crate::protocol`] over
 //! [`crate::transport`].
 //!
-//! Threads, a fixed set whatever the number of clients: one I/O thread (`midge-io`) running
-//! every client's socket through one poller; [`dispatch::DISPATCH_THREADS`] dispatcher
-//! threads (`midge-dispatch-N`) running application callbacks; and the resolver's small
-//! pool for DNS. Callbacks never run on the I/O thread and never with a midge lock held.
-//! [`shutdown`] stops and joins them all (no client may exist); the next client starts
-//! them again.
+//! Threads: one I/O thread (`midge-io`) running every client's socket through one
+//! poller; a pool of dispatcher threads (`midge-dispatch-N`) running application callbacks,
+//! each client a serial executor on it, which grows while every thread is busy (so a
+//! blocked callback never stalls another client) and shrinks when threads stay idle
+//! ([`dispatch_threads`]); and the resolver's small pool for DNS. Callbacks never run on
+//! the I/O thread and never with a midge lock held. [`shutdown`] stops and joins them all
+//! (no client may exist); the next client starts them again.
 
 mod backoff;
 mod client;
@@ -21,7 +22,7 @@ pub use backoff::ReconnectPolicy;
 pub use client::{Client, ClientOptions};
 pub use completion::Completion;
 pub(crate) use completion::start_and_wait;
-pub use dispatch::{DISPATCH_THREADS, Handler};
+pub use dispatch::{Handler, MIN_THREADS, dispatch_threads};
 pub use event::{ClientEvent, ClientStats, IoStats, LogLevel};
 pub use shutdown::shutdown;
 

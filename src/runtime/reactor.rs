@@ -33,7 +33,7 @@ use parking_lot::Mutex;
 
 use super::backoff::{Backoff, Jitter, ReconnectPolicy};
 use super::completion::Completion;
-use super::dispatch::{IoSink, Mailbox};
+use super::dispatch::{IoSink, Mailbox, Room};
 use super::event::{ClientEvent, IoCounters, LogLevel};
 use super::memory::MemoryGauge;
 use super::shutdown::Service;
@@ -47,7 +47,7 @@ use crate::protocol::{
     AckToken, ConnAckInfo, ConnectChange, DisconnectCause, Event, Message, PublishAck,
     PublishRequest, RequestError, RequestId, Session, State, SubscribeAck, UnsubscribeAck,
 };
-use crate::transport::{self, Address, Resolver, Stream, TcpOptions};
+use crate::transport::{self, Address, HandshakeError, Layers, Resolver, Stream, TcpOptions};
 
 const WAKER: Token = Token(usize::MAX);
 const READ_CHUNK: usize = 64 * 1024;
@@ -65,11 +65,15 @@ const LINGER_LIMIT: usize = 64 * 1024;
 pub(crate) struct ConnSettings {
     pub reconnect: ReconnectPolicy,
     pub tcp: TcpOptions,
-    /// Bound on DNS resolution plus TCP connect.
+    /// TLS and WebSocket on top of TCP, per the address.
+    pub layers: Layers,
+    /// Bound on DNS resolution plus TCP connect, TLS handshake and WebSocket upgrade.
     pub connect_timeout: Duration,
     /// Deliver completion events to the mailbox (callbacks / `next_event`), besides handles.
     /// Shared with the `Client`, which may switch it at any time.
     pub completion_events: Arc<AtomicBool>,
+    /// Whether the session is connected, for `Client::is_connected`.
+    pub connected: Arc<AtomicBool>,
     pub log_level: LogLevel,
     /// How long the I/O thread polls without sleeping before it sleeps (the longest any
     /// client asked for).
@@ -103,11 +107,6 @@ pub(crate) enum Command {
         client: usize,
         request: PublishRequest,
         completion: Completion<PublishAck>,
-    },
-    /// A publish nobody waits on (no handle, no completion events): no completion is made.
-    PublishDetached {
-        client: usize,
-        request: PublishRequest,
     },
     Subscribe {
         client: usize,
@@ -146,6 +145,8 @@ pub(crate) enum Command {
     },
     /// Runs the events an inline callback was installed after (on the I/O thread only).
     RunInline { mailbox: Arc<Mailbox> },
+    /// The client's mailbox has room again: read its socket.
+    Resume { client: usize },
     /// The requester gave up waiting.
     ForgetRequest { client: usize, correlation: Bytes },
     Close {
@@ -236,6 +237,10 @@ impl IoSink for ReactorHandle {
     fn run_inline(&self, mailbox: Arc<Mailbox>) {
         self.send(Command::RunInline { mailbox });
     }
+
+    fn resume(&self, client: usize) {
+        self.send(Command::Resume { client });
+    }
 }
 
 thread_local! {
@@ -317,6 +322,11 @@ struct Conn {
     /// Requests waiting for their reply, by Correlation Data.
     replies: HashMap<Bytes, Completion<Message>>,
     out_events: Vec<ClientEvent>,
+    /// Bytes read from the socket whose events have not reached the mailbox yet (the
+    /// backpressure check counts them).
+    undelivered: usize,
+    /// Read once more despite backpressure (a keep-alive deadline while paused).
+    force_read: bool,
 }
 
 impl Conn {
@@ -349,6 +359,8 @@ impl Conn {
             close_waiter: None,
             replies: HashMap::new(),
             out_events: Vec::new(),
+            undelivered: 0,
+            force_read: false,
         }
     }
 }
@@ -646,15 +658,8 @@ impl Reactor {
                 completion,
                 |s| s.publish_checked(request, now),
                 |c| &mut c.publishes,
+                |id, result| ClientEvent::PublishComplete { id, result },
             ),
-            Command::PublishDetached { client, request } => {
-                if let Some(c) = self.conns.get_mut(&client) {
-                    if let Err(e) = c.session.publish_checked(request, now) {
-                        log(c, LogLevel::Warn, |_| format!("publish refused: {e}"));
-                    }
-                    self.mark(client);
-                }
-            }
             Command::Subscribe {
                 client,
                 subscriptions,
@@ -665,6 +670,7 @@ impl Reactor {
                 completion,
                 |s| s.subscribe(subscriptions, properties, now),
                 |c| &mut c.subscribes,
+                |id, result| ClientEvent::SubscribeComplete { id, result },
             ),
             Command::Unsubscribe {
                 client,
@@ -676,6 +682,7 @@ impl Reactor {
                 completion,
                 |s| s.unsubscribe(filters, properties, now),
                 |c| &mut c.unsubscribes,
+                |id, result| ClientEvent::UnsubscribeComplete { id, result },
             ),
             Command::Disconnect {
                 client,
@@ -684,11 +691,7 @@ impl Reactor {
                 completion,
             } => self.disconnect(client, reason_code, properties, completion, now),
             Command::Reauthenticate { client, completion } => {
-                let Some(c) = self.conns.get_mut(&client) else {
-                    return completion.complete(Err(Error::Closed));
-                };
-                completion.complete(c.session.reauthenticate(now).map_err(Into::into));
-                self.mark(client);
+                self.reauthenticate(client, &completion, now);
             }
             Command::ChangeConnect(id, change, done) => self.change_connect(id, change, &done),
             Command::Ack { client, tokens } => {
@@ -706,6 +709,9 @@ impl Reactor {
                 reply,
             } => self.start_request(client, request, correlation, reply, now),
             Command::RunInline { mailbox } => mailbox.run_queued(),
+            // Read on to the end of what waits: the edges that came while reading was
+            // paused were spent.
+            Command::Resume { client } => self.on_io(client, true, false, true, now),
             Command::ForgetRequest {
                 client,
                 correlation,
@@ -745,6 +751,22 @@ impl Reactor {
         }
     }
 
+    fn reauthenticate(&mut self, client: usize, completion: &Completion<()>, now: Instant) {
+        let Some(c) = self.conns.get_mut(&client) else {
+            return completion.complete(Err(Error::Closed));
+        };
+        if let Err(e) = c.session.reauthenticate(now) {
+            let message = format!("re-authentication refused: {e}");
+            if completion.complete_unread(Err(e.into())) {
+                // Nobody holds the completion: the log is what is left.
+                log(c, LogLevel::Warn, |_| message);
+            }
+        } else {
+            completion.complete(Ok(()));
+        }
+        self.mark(client);
+    }
+
     fn change_connect(&mut self, client: usize, change: ConnectChange, done: &Completion<()>) {
         let Some(c) = self.conns.get_mut(&client) else {
             return done.complete(Err(Error::Closed));
@@ -773,13 +795,15 @@ impl Reactor {
         self.mark(client);
     }
 
-    /// Hands a request to the session and keeps its completion until the session reports.
+    /// Hands a request to the session and keeps its completion until the session reports;
+    /// a refusal ends it at once (reported like any outcome, see [`Self::finish`]).
     fn request<T: Clone>(
         &mut self,
         client: usize,
         completion: Completion<T>,
         start: impl FnOnce(&mut Session) -> Result<RequestId, RequestError>,
         pending: fn(&mut Conn) -> &mut HashMap<RequestId, Completion<T>>,
+        event: fn(u64, Result<T, RequestError>) -> ClientEvent,
     ) {
         let Some(c) = self.conns.get_mut(&client) else {
             return completion.complete(Err(Error::Closed));
@@ -788,7 +812,10 @@ impl Reactor {
             Ok(id) => {
                 pending(c).insert(id, completion);
             }
-            Err(e) => completion.complete(Err(e.into())),
+            Err(e) => {
+                log(c, LogLevel::Warn, |_| format!("request refused: {e}"));
+                Self::finish(c, Some(completion), &Err(e), event);
+            }
         }
         self.mark(client);
     }
@@ -811,7 +838,13 @@ impl Reactor {
                     c.disconnect_waiters.push(completion);
                 }
                 // Refused (and nothing sent): the connection, and reconnecting, go on.
-                Err(e) => completion.complete(Err(e.into())),
+                Err(e) => {
+                    let message = format!("disconnect refused: {e}");
+                    if completion.complete_unread(Err(e.into())) {
+                        // Nobody holds the completion: the log is what is left.
+                        log(c, LogLevel::Warn, |_| message);
+                    }
+                }
             }
         } else {
             c.wanted = false;
@@ -856,7 +889,15 @@ impl Reactor {
             format!("connecting to {}", c.address)
         });
         match c.address.clone() {
-            Address::Tcp { host, port } => {
+            Address::Unix(path) => match transport::connect_unix(&path) {
+                Ok(stream) => self.begin_stream(client, stream, Vec::new(), 0, now),
+                Err(e) => self.connect_failed(client, &e, now),
+            },
+            address => {
+                let Some((host, port)) = address.endpoint() else {
+                    return;
+                };
+                let host = host.to_owned();
                 c.phase = Phase::Resolving;
                 c.resolve_generation += 1;
                 let generation = c.resolve_generation;
@@ -875,10 +916,6 @@ impl Reactor {
                     }),
                 );
             }
-            Address::Unix(path) => match transport::connect_unix(&path) {
-                Ok(stream) => self.begin_stream(client, stream, Vec::new(), 0, now),
-                Err(e) => self.connect_failed(client, &e, now),
-            },
         }
         self.mark(client);
     }
@@ -914,7 +951,9 @@ impl Reactor {
         };
         let mut last_err = io::Error::new(io::ErrorKind::NotFound, "no address for host");
         for i in next..addrs.len() {
-            match transport::connect_start(&addrs[i], &c.settings.tcp) {
+            let started = transport::connect_start(&addrs[i], &c.settings.tcp)
+                .and_then(|stream| c.settings.layers.wrap(stream));
+            match started {
                 Ok(stream) => return self.begin_stream(client, stream, addrs, i + 1, now),
                 Err(e) => last_err = e,
             }
@@ -938,13 +977,7 @@ impl Reactor {
             return self.connect_failed(client, &e, now);
         }
         if let Some(c) = self.conns.get_mut(&client) {
-            log(c, LogLevel::Debug, |_| match &stream {
-                Stream::Tcp(s) => match s.peer_addr() {
-                    Ok(a) => format!("TCP connect to {a} started"),
-                    Err(_) => "TCP connect started".into(),
-                },
-                Stream::Unix(_) => "Unix socket connected".into(),
-            });
+            log(c, LogLevel::Debug, |_| stream.describe());
             c.phase = Phase::Connecting {
                 stream,
                 addrs,
@@ -963,12 +996,25 @@ impl Reactor {
             log(c, LogLevel::Warn, |c| {
                 format!("connect to {} failed: {e}", c.address)
             });
+            if let DisconnectCause::Tls { kind, .. } = &cause
+                && kind.is_permanent()
+                && c.wanted
+            {
+                // A certificate another attempt cannot fix: no reconnect storm.
+                c.wanted = false;
+                log(c, LogLevel::Error, |_| {
+                    "the TLS handshake failed for a reason retrying cannot fix; not reconnecting"
+                        .into()
+                });
+            }
             for w in c.connect_waiters.drain(..) {
                 w.complete(Err(cause.clone().into()));
             }
             c.out_events.push(ClientEvent::ConnectionLost(cause));
         }
         self.schedule_reconnect(client, now);
+        // With or without a reconnection, the failure is delivered by the next `process`.
+        self.mark(client);
     }
 
     fn schedule_reconnect(&mut self, client: usize, now: Instant) {
@@ -1018,6 +1064,55 @@ impl Reactor {
 
     // ------------------------------------------------------------------ I/O
 
+    /// The socket of a connection in progress is ready: true once the transport is open
+    /// (CONNECT is sent), false while it is still connecting or when it failed (the next
+    /// address is tried, or the failure reported).
+    fn connect_progress(&mut self, client: usize, now: Instant) -> bool {
+        let Some(c) = self.conns.get_mut(&client) else {
+            return false;
+        };
+        let Phase::Connecting { stream, .. } = &mut c.phase else {
+            return false;
+        };
+        match transport::connect_progress(stream) {
+            Ok(true) => {
+                let Phase::Connecting { stream, .. } = std::mem::replace(&mut c.phase, Phase::Idle)
+                else {
+                    return false;
+                };
+                if let Some(summary) = stream.tls_summary() {
+                    log(c, LogLevel::Debug, |_| summary);
+                }
+                c.phase = Phase::Open { stream };
+                c.phase_deadline = None;
+                log(c, LogLevel::Debug, |_| {
+                    "transport open, sending CONNECT".into()
+                });
+                c.session.connection_opened(now);
+            }
+            Ok(false) => return false,
+            Err(e) => {
+                let Phase::Connecting {
+                    mut stream,
+                    addrs,
+                    next,
+                } = std::mem::replace(&mut c.phase, Phase::Idle)
+                else {
+                    return false;
+                };
+                let _ = self.registry.deregister(&mut stream);
+                // Another address of the same host shows the same certificate.
+                if next < addrs.len() && HandshakeError::from_io(&e).is_none() {
+                    self.try_addr(client, addrs, next, now);
+                } else {
+                    self.connect_failed(client, &e, now);
+                }
+                return false;
+            }
+        }
+        true
+    }
+
     /// `closed`: the poller reported the end of the stream or an error, which a read must
     /// reach.
     fn on_io(&mut self, client: usize, readable: bool, writable: bool, closed: bool, now: Instant) {
@@ -1025,42 +1120,9 @@ impl Reactor {
             return;
         };
         match &mut c.phase {
-            Phase::Connecting { stream, .. } => {
-                if !(writable || readable) {
+            Phase::Connecting { .. } => {
+                if !(writable || readable) || !self.connect_progress(client, now) {
                     return;
-                }
-                match transport::connect_finished(stream) {
-                    Ok(true) => {
-                        let Phase::Connecting { stream, .. } =
-                            std::mem::replace(&mut c.phase, Phase::Idle)
-                        else {
-                            return;
-                        };
-                        c.phase = Phase::Open { stream };
-                        c.phase_deadline = None;
-                        log(c, LogLevel::Debug, |_| {
-                            "transport open, sending CONNECT".into()
-                        });
-                        c.session.connection_opened(now);
-                    }
-                    Ok(false) => return,
-                    Err(e) => {
-                        let Phase::Connecting {
-                            mut stream,
-                            addrs,
-                            next,
-                        } = std::mem::replace(&mut c.phase, Phase::Idle)
-                        else {
-                            return;
-                        };
-                        let _ = self.registry.deregister(&mut stream);
-                        if next < addrs.len() {
-                            self.try_addr(client, addrs, next, now);
-                        } else {
-                            self.connect_failed(client, &e, now);
-                        }
-                        return;
-                    }
                 }
             }
             Phase::Open { stream } => {
@@ -1073,13 +1135,20 @@ impl Reactor {
                             }
                             break;
                         }
-                        if backlog_full(c.wbuf.len() - c.woff, &c.session) {
-                            // Backpressure: what we read would add replies to a backlog the
-                            // server does not take. Reading resumes when it drains (`process`);
-                            // meanwhile TCP holds the server back.
-                            c.read_paused = true;
-                            c.session.set_output_blocked(true, now);
+                        // Backpressure both ways: the server's and the application's.
+                        let backlog = c.wbuf.len() - c.woff;
+                        if pause_for_backlog(&mut c.read_paused, &mut c.session, backlog, now) {
                             break;
+                        }
+                        match may_read(&mut c.force_read, &c.mailbox, c.undelivered) {
+                            Room::Yes => {}
+                            Room::Full => break,
+                            Room::Later => {
+                                if !self.read_on.contains(&client) {
+                                    self.read_on.push(client);
+                                }
+                                break;
+                            }
                         }
                         reads += 1;
                         match stream.read(&mut self.read_buf) {
@@ -1092,6 +1161,7 @@ impl Reactor {
                                 return;
                             }
                             Ok(n) => {
+                                c.undelivered += n;
                                 c.settings.io.read(n);
                                 c.session.handle_read(&self.read_buf[..n], now);
                                 c.settings
@@ -1133,6 +1203,9 @@ impl Reactor {
             c.settings.io.store_session(c.session.stats(now), now);
         }
         self.after_close(client, now);
+        // Whether or not a reconnection follows, the events of the loss are delivered by
+        // the client's next `process`.
+        self.mark(client);
     }
 
     /// Writes what is buffered; returns an error when the connection broke.
@@ -1152,6 +1225,11 @@ impl Reactor {
                 Err(e) => return Err(e),
             }
         }
+        // TLS records and WebSocket frames the stream still holds.
+        match stream.flush() {
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e),
+            _ => {}
+        }
         if c.woff == c.wbuf.len() {
             c.wbuf.clear();
             c.woff = 0;
@@ -1169,7 +1247,7 @@ impl Reactor {
         c.settings
             .memory
             .write_backlog(c.wbuf.len() - c.woff + c.session.transmit_len());
-        let want_writable = !c.wbuf.is_empty();
+        let want_writable = !c.wbuf.is_empty() || stream.wants_write();
         if want_writable != c.writable_interest {
             let interest = if want_writable {
                 Interest::READABLE | Interest::WRITABLE
@@ -1199,6 +1277,16 @@ impl Reactor {
                 _ => {}
             }
         }
+        if matches!(c.phase, Phase::Open { .. }) && c.mailbox.is_paused() {
+            // Backpressure must not cost the connection: the keep-alive deadline needs the
+            // server's packets (a PINGRESP among them) seen, so a paused client reads once
+            // here, one chunk past its bound per keep-alive period.
+            c.force_read = true;
+            self.on_io(client, true, false, false, now);
+        }
+        let Some(c) = self.conns.get_mut(&client) else {
+            return;
+        };
         c.session.handle_timeout(now);
         self.mark(client);
     }
@@ -1316,13 +1404,15 @@ impl Reactor {
         self.finish_close(client);
         self.update_timer(client);
         if let Some(c) = self.conns.get_mut(&client) {
+            c.undelivered = 0;
             c.settings.io.store_session(c.session.stats(now), now);
             Self::deliver(&mut self.deferred, &c.mailbox, &mut c.out_events);
         }
     }
 
-    /// Ends a request's completion and, when completion events are on, reports it as an
-    /// event carrying the completion's id.
+    /// Ends a request's completion and reports it as an event carrying the completion's id
+    /// when completion events are on, and in any case for a failure nobody will read from
+    /// the completion (the application let go of it): no failure goes unreported.
     fn finish<T: Clone>(
         c: &mut Conn,
         done: Option<Completion<T>>,
@@ -1332,10 +1422,10 @@ impl Reactor {
         let Some(done) = done else {
             return;
         };
-        if c.settings.completion_events.load(Ordering::Relaxed) {
+        let unread = done.complete_unread(result.clone().map_err(Into::into));
+        if c.settings.completion_events.load(Ordering::Relaxed) || unread && result.is_err() {
             c.out_events.push(event(done.id(), result.clone()));
         }
-        done.complete(result.clone().map_err(Into::into));
     }
 
     fn on_session_event(
@@ -1351,12 +1441,14 @@ impl Reactor {
                 c.settings
                     .protocol_level
                     .store(info.protocol_version.level(), Ordering::Relaxed);
+                c.settings.connected.store(true, Ordering::Release);
                 for w in c.connect_waiters.drain(..) {
                     w.complete(Ok((**info).clone()));
                 }
                 true
             }
             Event::Disconnected(cause) => {
+                c.settings.connected.store(false, Ordering::Release);
                 for w in c.connect_waiters.drain(..) {
                     w.complete(Err(cause.clone().into()));
                 }
@@ -1367,6 +1459,17 @@ impl Reactor {
                     c.wanted = false;
                     log(c, LogLevel::Error, |_| {
                         "the server refused the connection for good; not reconnecting".into()
+                    });
+                }
+                // With TLS 1.3 the server judges our certificate after the handshake ended
+                // on our side: its refusal arrives on the open connection.
+                if let DisconnectCause::Tls { kind, .. } = cause
+                    && kind.is_permanent()
+                    && c.wanted
+                {
+                    c.wanted = false;
+                    log(c, LogLevel::Error, |_| {
+                        "TLS failed for a reason retrying cannot fix; not reconnecting".into()
                     });
                 }
                 true
@@ -1511,6 +1614,24 @@ impl Reactor {
     }
 }
 
+/// Backpressure on the write side: what we read would add replies to a backlog the server
+/// does not take. Pauses reading (it resumes when the backlog drains, in `process`; TCP
+/// holds the server back meanwhile) and tells the session, which gives up on a server that
+/// never reads. True when reading must stop.
+fn pause_for_backlog(
+    paused: &mut bool,
+    session: &mut Session,
+    backlog: usize,
+    now: Instant,
+) -> bool {
+    if backlog_full(backlog, session) {
+        *paused = true;
+        session.set_output_blocked(true, now);
+        return true;
+    }
+    false
+}
+
 /// Whether the bytes we owe the server (`unsent` in the write buffer, and the session's
 /// transmit buffer) reached the memory budget's write share: then nothing more is read until
 /// the server takes some, so that a server that never reads cannot make us queue replies
@@ -1527,8 +1648,25 @@ fn log(c: &mut Conn, level: LogLevel, message: impl FnOnce(&Conn) -> String) {
     }
 }
 
+/// Whether to read a client's socket now: its mailbox's room, unless a read is forced.
+/// While the application has not taken its events the socket waits (and the server's flow
+/// control with it); the mailbox sends `Resume` when there is room.
+fn may_read(force: &mut bool, mailbox: &Mailbox, undelivered: usize) -> Room {
+    if std::mem::take(force) {
+        Room::Yes
+    } else {
+        mailbox.room(undelivered)
+    }
+}
+
 /// How a transport error ended a connection.
 fn transport_cause(e: &io::Error) -> DisconnectCause {
+    if let Some(h) = HandshakeError::from_io(e) {
+        return DisconnectCause::Tls {
+            kind: h.kind,
+            detail: h.detail.clone(),
+        };
+    }
     DisconnectCause::Transport {
         detail: e.to_string(),
         errno: e.raw_os_error(),

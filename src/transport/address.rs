@@ -1,5 +1,6 @@
 //! Broker addresses: `mqtt://host:port`, `tcp://host:port`, `host:port`, `host`,
-//! `[v6]:port` and `unix:///path`.
+//! `[v6]:port`, `unix:///path`; TLS as `mqtts://`, `ssl://` or `tls://` (port 8883); WebSocket
+//! as `ws://host[:80]/path` and `wss://host[:443]/path`.
 
 use std::net::Ipv6Addr;
 use std::path::PathBuf;
@@ -8,6 +9,8 @@ use super::TransportError;
 
 /// The IANA port for MQTT over TCP.
 pub const DEFAULT_PORT: u16 = 1883;
+/// The IANA port for MQTT over TLS.
+pub const DEFAULT_TLS_PORT: u16 = 8883;
 
 /// Where the broker is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +19,33 @@ pub enum Address {
     Tcp { host: String, port: u16 },
     /// A Unix domain socket path.
     Unix(PathBuf),
+    /// TLS over TCP (`mqtts://`, `ssl://`, `tls://`).
+    Tls { host: String, port: u16 },
+    /// WebSocket (`ws://`), or WebSocket over TLS (`wss://`), with the HTTP path.
+    Ws {
+        host: String,
+        port: u16,
+        path: String,
+        tls: bool,
+    },
+}
+
+/// The schemes this build speaks.
+pub const SUPPORTED_SCHEMES: &str = if cfg!(all(feature = "tls", feature = "websocket")) {
+    "mqtt://, tcp://, unix://, mqtts://, ssl://, tls://, ws://, wss://"
+} else if cfg!(feature = "tls") {
+    "mqtt://, tcp://, unix://, mqtts://, ssl://, tls:// (built without WebSocket)"
+} else if cfg!(feature = "websocket") {
+    "mqtt://, tcp://, unix://, ws:// (built without TLS)"
+} else {
+    "mqtt://, tcp://, unix:// (built without TLS and WebSocket)"
+};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Plain,
+    Tls,
+    Ws { tls: bool },
 }
 
 impl Address {
@@ -25,24 +55,42 @@ impl Address {
             address: address.to_owned(),
             reason,
         };
-        let rest = match address.split_once("://") {
+        let unsupported = || {
+            TransportError::UnsupportedScheme(
+                address.split("://").next().unwrap_or_default().to_owned(),
+            )
+        };
+        let (kind, rest) = match address.split_once("://") {
             Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
-                "mqtt" | "tcp" => rest,
+                "mqtt" | "tcp" => (Kind::Plain, rest),
+                "mqtts" | "ssl" | "tls" if cfg!(feature = "tls") => (Kind::Tls, rest),
+                "ws" if cfg!(feature = "websocket") => (Kind::Ws { tls: false }, rest),
+                "wss" if cfg!(all(feature = "tls", feature = "websocket")) => {
+                    (Kind::Ws { tls: true }, rest)
+                }
                 "unix" => {
                     if rest.is_empty() {
                         return Err(invalid("empty socket path"));
                     }
                     return Ok(Self::Unix(PathBuf::from(rest)));
                 }
-                _ => return Err(TransportError::UnsupportedScheme(scheme.to_owned())),
+                _ => return Err(unsupported()),
             },
-            None => address,
+            None => (Kind::Plain, address),
         };
-        // A trailing slash (mqtt://host:1883/) is common in URLs; nothing may follow it.
-        let rest = rest.strip_suffix('/').unwrap_or(rest);
-        if rest.contains('/') {
-            return Err(invalid("a path is not allowed"));
-        }
+        let (rest, path) = if let Kind::Ws { .. } = kind {
+            match rest.find('/') {
+                Some(i) => (&rest[..i], rest[i..].to_owned()),
+                None => (rest, "/".to_owned()),
+            }
+        } else {
+            // A trailing slash (mqtt://host:1883/) is common in URLs; nothing may follow it.
+            let rest = rest.strip_suffix('/').unwrap_or(rest);
+            if rest.contains('/') {
+                return Err(invalid("a path is not allowed"));
+            }
+            (rest, String::new())
+        };
         if rest.contains('@') {
             return Err(invalid(
                 "credentials in the address are not supported; set them in the options",
@@ -74,16 +122,43 @@ impl Address {
             return Err(invalid("empty host"));
         }
         let port = match port {
-            None => DEFAULT_PORT,
+            None => match kind {
+                Kind::Plain => DEFAULT_PORT,
+                Kind::Tls => DEFAULT_TLS_PORT,
+                Kind::Ws { tls: false } => 80,
+                Kind::Ws { tls: true } => 443,
+            },
             Some(p) => match p.parse::<u16>() {
                 Ok(0) | Err(_) => return Err(invalid("port must be 1..=65535")),
                 Ok(p) => p,
             },
         };
-        Ok(Self::Tcp {
-            host: host.to_owned(),
-            port,
+        let host = host.to_owned();
+        Ok(match kind {
+            Kind::Plain => Self::Tcp { host, port },
+            Kind::Tls => Self::Tls { host, port },
+            Kind::Ws { tls } => Self::Ws {
+                host,
+                port,
+                path,
+                tls,
+            },
         })
+    }
+
+    /// The host and port to resolve and connect to (`None` for a Unix socket).
+    pub fn endpoint(&self) -> Option<(&str, u16)> {
+        match self {
+            Self::Tcp { host, port } | Self::Tls { host, port } | Self::Ws { host, port, .. } => {
+                Some((host, *port))
+            }
+            Self::Unix(_) => None,
+        }
+    }
+
+    /// Whether the connection runs over TLS.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Self::Tls { .. } | Self::Ws { tls: true, .. })
     }
 }
 
@@ -93,6 +168,21 @@ impl std::fmt::Display for Address {
             Self::Tcp { host, port } if host.contains(':') => write!(f, "mqtt://[{host}]:{port}"),
             Self::Tcp { host, port } => write!(f, "mqtt://{host}:{port}"),
             Self::Unix(path) => write!(f, "unix://{}", path.display()),
+            Self::Tls { host, port } if host.contains(':') => write!(f, "mqtts://[{host}]:{port}"),
+            Self::Tls { host, port } => write!(f, "mqtts://{host}:{port}"),
+            Self::Ws {
+                host,
+                port,
+                path,
+                tls,
+            } => {
+                let scheme = if *tls { "wss" } else { "ws" };
+                if host.contains(':') {
+                    write!(f, "{scheme}://[{host}]:{port}{path}")
+                } else {
+                    write!(f, "{scheme}://{host}:{port}{path}")
+                }
+            }
         }
     }
 }
@@ -163,12 +253,41 @@ mod tests {
             );
         }
         assert_eq!(
-            Address::parse("mqtts://h:8883"),
-            Err(TransportError::UnsupportedScheme("mqtts".into()))
+            Address::parse("http://h:80"),
+            Err(TransportError::UnsupportedScheme("http".into()))
+        );
+    }
+
+    #[cfg(all(feature = "tls", feature = "websocket"))]
+    #[test]
+    fn parses_secure_and_websocket_forms() {
+        let tls = |host: &str, port| Address::Tls {
+            host: host.into(),
+            port,
+        };
+        assert_eq!(Address::parse("mqtts://b"), Ok(tls("b", 8883)));
+        assert_eq!(Address::parse("ssl://b:1"), Ok(tls("b", 1)));
+        assert_eq!(Address::parse("TLS://[::1]"), Ok(tls("::1", 8883)));
+        let ws = |port, path: &str, tls| Address::Ws {
+            host: "b".into(),
+            port,
+            path: path.into(),
+            tls,
+        };
+        assert_eq!(Address::parse("ws://b"), Ok(ws(80, "/", false)));
+        assert_eq!(
+            Address::parse("ws://b:9001/mqtt"),
+            Ok(ws(9001, "/mqtt", false))
         );
         assert_eq!(
-            Address::parse("ws://h"),
-            Err(TransportError::UnsupportedScheme("ws".into()))
+            Address::parse("wss://b/a/b?x=1"),
+            Ok(ws(443, "/a/b?x=1", true))
         );
+        for s in ["mqtts://h:1", "wss://h:2/mqtt", "ws://[::1]:3/"] {
+            assert_eq!(Address::parse(s).unwrap().to_string(), s);
+        }
+        // mqtt:// stays plain.
+        assert!(!Address::parse("mqtt://b").unwrap().is_tls());
+        assert!(Address::parse("wss://b").unwrap().is_tls());
     }
 }

@@ -5,8 +5,12 @@ use std::net::{Shutdown, SocketAddr};
 use std::path::Path;
 
 use mio::event::Source;
+#[cfg(any(feature = "tls", feature = "websocket"))]
+use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 use socket2::{Domain, Protocol, Socket, Type};
+#[cfg(feature = "tls")]
+use std::os::fd::AsRawFd;
 
 /// Socket options for TCP connections.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +42,12 @@ pub enum Stream {
     Tcp(mio::net::TcpStream),
     /// A Unix domain socket, or one end of a [`pipe`].
     Unix(mio::net::UnixStream),
+    /// TLS over TCP.
+    #[cfg(feature = "tls")]
+    Tls(Box<super::tls::TlsStream>),
+    /// WebSocket over TCP or TLS.
+    #[cfg(feature = "websocket")]
+    Ws(Box<super::ws::WsStream>),
 }
 
 /// Starts a non-blocking TCP connect to `addr`. The stream becomes writable when the
@@ -73,11 +83,45 @@ pub fn connect_unix(path: &Path) -> io::Result<Stream> {
 
 /// Whether a connect started by [`connect_start`] or [`connect_unix`] has finished:
 /// `Ok(true)` connected, `Ok(false)` still in progress (a spurious wake-up), `Err` failed.
+/// For TLS and WebSocket streams, whether the TCP connect has; [`connect_progress`] moves
+/// their handshakes on.
 pub fn connect_finished(stream: &Stream) -> io::Result<bool> {
     let (error, peer) = match stream {
         Stream::Tcp(s) => (s.take_error()?, s.peer_addr().map(drop)),
         Stream::Unix(s) => (s.take_error()?, s.peer_addr().map(drop)),
+        #[cfg(feature = "tls")]
+        Stream::Tls(s) => return tcp_connected(&s.sock),
+        #[cfg(feature = "websocket")]
+        Stream::Ws(_) => {
+            return Err(io::Error::other(
+                "connect_finished cannot tell for WebSocket; use connect_progress",
+            ));
+        }
     };
+    finished(error, peer)
+}
+
+/// Moves a connect on after the poller reported the stream: the TCP connect, then the TLS
+/// handshake, then the WebSocket upgrade. `Ok(true)` once the stream carries MQTT bytes,
+/// `Ok(false)` while a step waits for the network, `Err` when a step failed (a TLS failure
+/// carries a [`super::HandshakeError`]). Never blocks.
+pub fn connect_progress(stream: &mut Stream) -> io::Result<bool> {
+    match stream {
+        Stream::Tcp(_) | Stream::Unix(_) => connect_finished(stream),
+        #[cfg(feature = "tls")]
+        Stream::Tls(s) => s.progress(),
+        #[cfg(feature = "websocket")]
+        Stream::Ws(s) => s.progress(),
+    }
+}
+
+/// Whether a non-blocking TCP connect has finished (see [`connect_finished`]).
+#[cfg(any(feature = "tls", feature = "websocket"))]
+pub(super) fn tcp_connected(s: &mio::net::TcpStream) -> io::Result<bool> {
+    finished(s.take_error()?, s.peer_addr().map(drop))
+}
+
+fn finished(error: Option<io::Error>, peer: io::Result<()>) -> io::Result<bool> {
     if let Some(e) = error {
         return Err(e);
     }
@@ -101,13 +145,65 @@ pub fn pipe() -> io::Result<(Stream, Stream)> {
 }
 
 impl Stream {
-    /// Shuts both directions down; the peer sees end of stream. Errors (already closed)
-    /// are of no interest.
-    pub fn shutdown(&self) {
+    /// Shuts both directions down; the peer sees end of stream (after a TLS `close_notify` or
+    /// a WebSocket close, when there is room for them). Errors (already closed) are of no
+    /// interest.
+    pub fn shutdown(&mut self) {
         let _ = match self {
             Self::Tcp(s) => s.shutdown(Shutdown::Both),
             Self::Unix(s) => s.shutdown(Shutdown::Both),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => {
+                s.shutdown();
+                Ok(())
+            }
+            #[cfg(feature = "websocket")]
+            Self::Ws(s) => {
+                s.shutdown();
+                Ok(())
+            }
         };
+    }
+
+    /// Bytes wait inside the stream (TLS records, WebSocket frames) for the socket to take
+    /// them: the caller should wait for writability and then `flush`.
+    pub fn wants_write(&self) -> bool {
+        match self {
+            Self::Tcp(_) | Self::Unix(_) => false,
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => s.wants_write(),
+            #[cfg(feature = "websocket")]
+            Self::Ws(s) => s.wants_write(),
+        }
+    }
+
+    /// What the connection is, for the log.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Tcp(s) => match s.peer_addr() {
+                Ok(a) => format!("TCP connect to {a} started"),
+                Err(_) => "TCP connect started".into(),
+            },
+            Self::Unix(_) => "Unix socket connected".into(),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => match s.sock.peer_addr() {
+                Ok(a) => format!("TLS connect to {a} started"),
+                Err(_) => "TLS connect started".into(),
+            },
+            #[cfg(feature = "websocket")]
+            Self::Ws(s) => format!("WebSocket connect started ({s:?})"),
+        }
+    }
+
+    /// What the TLS handshake agreed (version, resumed, ALPN), once it is done.
+    pub fn tls_summary(&self) -> Option<String> {
+        match self {
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => Some(s.summary()),
+            #[cfg(all(feature = "tls", feature = "websocket"))]
+            Self::Ws(s) => s.tls().map(super::tls::TlsStream::summary),
+            _ => None,
+        }
     }
 }
 
@@ -116,6 +212,10 @@ impl Read for Stream {
         match self {
             Self::Tcp(s) => s.read(buf),
             Self::Unix(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => s.read(buf),
+            #[cfg(feature = "websocket")]
+            Self::Ws(s) => s.read(buf),
         }
     }
 }
@@ -125,6 +225,10 @@ impl Write for Stream {
         match self {
             Self::Tcp(s) => s.write(buf),
             Self::Unix(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => s.write(buf),
+            #[cfg(feature = "websocket")]
+            Self::Ws(s) => s.write(buf),
         }
     }
 
@@ -132,11 +236,23 @@ impl Write for Stream {
         match self {
             Self::Tcp(s) => s.write_vectored(bufs),
             Self::Unix(s) => s.write_vectored(bufs),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => s.write_vectored(bufs),
+            #[cfg(feature = "websocket")]
+            Self::Ws(s) => s.write_vectored(bufs),
         }
     }
 
+    /// Writes what waits inside a TLS or WebSocket stream; `WouldBlock` (WebSocket) or `Ok`
+    /// with [`Stream::wants_write`] still true (TLS) while the socket is full.
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        match self {
+            Self::Tcp(_) | Self::Unix(_) => Ok(()),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => s.flush(),
+            #[cfg(feature = "websocket")]
+            Self::Ws(s) => s.flush(),
+        }
     }
 }
 
@@ -150,6 +266,10 @@ impl Source for Stream {
         match self {
             Self::Tcp(s) => s.register(registry, token, interests),
             Self::Unix(s) => s.register(registry, token, interests),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => SourceFd(&s.sock.as_raw_fd()).register(registry, token, interests),
+            #[cfg(feature = "websocket")]
+            Self::Ws(s) => SourceFd(&s.raw_fd()).register(registry, token, interests),
         }
     }
 
@@ -162,6 +282,10 @@ impl Source for Stream {
         match self {
             Self::Tcp(s) => s.reregister(registry, token, interests),
             Self::Unix(s) => s.reregister(registry, token, interests),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => SourceFd(&s.sock.as_raw_fd()).reregister(registry, token, interests),
+            #[cfg(feature = "websocket")]
+            Self::Ws(s) => SourceFd(&s.raw_fd()).reregister(registry, token, interests),
         }
     }
 
@@ -169,6 +293,10 @@ impl Source for Stream {
         match self {
             Self::Tcp(s) => s.deregister(registry),
             Self::Unix(s) => s.deregister(registry),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => SourceFd(&s.sock.as_raw_fd()).deregister(registry),
+            #[cfg(feature = "websocket")]
+            Self::Ws(s) => SourceFd(&s.raw_fd()).deregister(registry),
         }
     }
 }

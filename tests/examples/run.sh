@@ -57,7 +57,7 @@ wait_for() {
 }
 
 # --help and bad options
-for prog in pub sub sub_poll request_response last_will demo pubsub_cpp; do
+for prog in pub sub sub_poll sub_fd request_response last_will demo pubsub_cpp; do
   "$BIN/$prog" --help > /dev/null || fail "$prog --help"
   "$BIN/$prog" --no-such-option > /dev/null 2>&1; [ $? = 2 ] || fail "$prog: a bad option should exit 2"
 done
@@ -70,6 +70,15 @@ wait_for "$dir/sub_poll.out" subscribed || fail "sub_poll did not subscribe"
 wait "$p" || fail "sub_poll exited $?"
 cat "$dir/sub_poll.out"
 [ "$(grep -c '^message' "$dir/sub_poll.out")" = 3 ] || fail "sub_poll: expected 3 messages"
+
+# pub -> sub_fd (event fd in a poll() loop, no callbacks), QoS 1
+"$BIN/sub_fd" --broker "$URL" --topic 'midge/test/fd/#' --qos 1 --count 3 --seconds 10 > "$dir/sub_fd.out" 2>&1 &
+p=$!
+wait_for "$dir/sub_fd.out" subscribed || fail "sub_fd did not subscribe"
+"$BIN/pub" --broker "$URL" --topic midge/test/fd/x --qos 1 --count 3 --message fd || fail "pub to sub_fd"
+wait "$p" || fail "sub_fd exited $?"
+cat "$dir/sub_fd.out"
+[ "$(grep -c '^message' "$dir/sub_fd.out")" = 3 ] || fail "sub_fd: expected 3 messages"
 
 # last_will --crash -> sub (callbacks) gets "online" then the will "offline"
 "$BIN/sub" --broker "$URL" --topic 'midge/test/status/#' --count 2 --seconds 10 > "$dir/sub.out" 2>&1 &

@@ -16,7 +16,15 @@ int midge_header_cxx_check() {
     using namespace std::chrono_literals;
     midge::Options options;
     options.client_id("x").keep_alive(5s).completion_events(true).log_level(MIDGE_LOG_DEBUG);
+    options.event_queue_limit(1000).event_queue_bytes(1 << 20);
     midge::Client client("mqtt://127.0.0.1:1883", options);  // never connects: no broker needed
+    midge::Tls tls;
+    tls.ca_pem("-----BEGIN CERTIFICATE-----\n").system_roots(false).mozilla_roots(true)
+        .alpn("mqtt").server_name("broker").versions(midge::Tls::Versions::Tls13)
+        .pin(midge::Tls::Pin::PublicKey, std::vector<uint8_t>(32, 0)).dangerous_no_verify(false);
+    midge::Tls tls_moved = std::move(tls);
+    midge::Options tls_options;
+    tls_options.tls(tls_moved).ws_header("Authorization", "Bearer x");
     client.on_message([](const midge::Message& m) { midge::Message kept = m; (void)kept.topic(); });
     client.on_connect([](const midge::ConnAck& a) {
         (void)(a.protocol_version == midge::ProtocolVersion::V311);
@@ -34,6 +42,8 @@ int midge_header_cxx_check() {
     std::vector<uint8_t> bytes{1, 2, 3};
     client.publish("t", bytes, midge::QoS::AtLeastOnce, false, props);
     (void)client.subscribe({{"a/#", 1}, {"b", 2}});
+    int fd = client.event_fd();  // readable while next_event has events
+    (void)fd;
     if (auto event = client.next_event(10ms)) {
         (void)event->kind();
         if (auto m = event->message()) {

@@ -27,6 +27,8 @@ from ._types import (
     Will,
 )
 from .client import Client, PublishHandle, shutdown, version
+from . import aio  # noqa: E402  (midge.aio.Client: the asyncio API)
+from .tls import Tls
 from .errors import (
     Closed,
     ConnectionRefused,
@@ -52,6 +54,8 @@ from .errors import (
     SessionLost,
     Timeout,
     TooLarge,
+    TlsConfigError,
+    TlsError,
     TransportError,
     WouldDeadlock,
 )
@@ -61,6 +65,9 @@ __version__ = "1.0.0"
 __all__ = [
     "Client",
     "PublishHandle",
+    "Tls",
+    "TlsError",
+    "TlsConfigError",
     "Message",
     "Properties",
     "Will",
@@ -81,6 +88,7 @@ __all__ = [
     "shutdown",
     "MidgeError",
     "InvalidArgument",
+    "aio",
     "InvalidType",
     "InvalidUtf8",
     "InvalidTopic",

@@ -62,6 +62,8 @@ class Result(enum.IntEnum):
     WOULD_DEADLOCK = 22
     PANIC = 23
     NOT_IN_V311 = 24
+    TLS = 25
+    TLS_CONFIG = 26
 
 
 class ReasonCode(enum.IntEnum):
@@ -140,6 +142,7 @@ class DisconnectKind(enum.IntEnum):
     TRANSPORT = 7
     CLIENT = 8
     NOT_MQTT = 9
+    TLS = 10
 
 
 class _EventKind(enum.IntEnum):

@@ -583,6 +583,9 @@ class PublishHandle:
         return "<midge.PublishHandle id=%d done=%s>" % (self.id, self.done())
 
 
+from .tls import Tls  # noqa: E402  (uses this module's helpers lazily)
+
+
 class Client:
     """An MQTT v5 client.
 
@@ -619,6 +622,11 @@ class Client:
         request_response_information: bool = False,
         linger: float = 0.0,
         protocol_version: ProtocolVersion = ProtocolVersion.V5,
+        event_queue_limit: Optional[int] = None,
+        event_queue_bytes: Optional[int] = None,
+        _completion_events: bool = False,
+        tls: Optional["Tls"] = None,
+        ws_headers: Optional[Iterable[Tuple[str, str]]] = None,
     ) -> None:
         self._state: Optional[_State] = None
         _v.text(broker, "broker")
@@ -666,8 +674,22 @@ class Client:
                 _check(lib.midge_options_set_request_response_information(opts, True))
             _v.seconds(linger, "linger", 0.01)
             _check(lib.midge_options_set_linger(opts, int(round(linger * 1e6))))
+            if event_queue_limit is not None:
+                _check(lib.midge_options_set_event_queue_limit(opts, _u(event_queue_limit, 2**63 - 1, "event_queue_limit")))
+            if event_queue_bytes is not None:
+                _check(lib.midge_options_set_event_queue_bytes(opts, _u(event_queue_bytes, 2**63 - 1, "event_queue_bytes")))
+            if _completion_events:
+                _check(lib.midge_options_set_completion_events(opts, True))
             _check(lib.midge_options_set_connect_timeout(opts, _ms(connect_timeout)))
             _check(lib.midge_options_set_connack_timeout(opts, _ms(connect_timeout)))
+            if tls is not None:
+                t = tls._build()
+                try:
+                    _check(lib.midge_options_set_tls(opts, t))
+                finally:
+                    _free(lib.midge_tls_options_free, t)
+            for k, v in ws_headers or ():
+                _check(lib.midge_options_add_ws_header(opts, _cstr(k, "ws header"), _cstr(v, "ws header")))
             out = c_void_p()
             _check(lib.midge_client_new(_cstr(broker, "broker"), opts, byref(out)))
         finally:
@@ -717,6 +739,16 @@ class Client:
             st.connected = True
             st.connack = info
         return info
+
+    def reload_tls(self, tls: "Tls") -> None:
+        """New TLS settings (a rotated certificate and key) for the next connect; files
+        are read now, and a bad one raises :class:`TlsConfigError` keeping the old."""
+        st = self._st
+        t = tls._build()
+        try:
+            st.check(lib.midge_client_reload_tls(st.get(), t))
+        finally:
+            _free(lib.midge_tls_options_free, t)
 
     def disconnect(
         self,
@@ -951,25 +983,10 @@ class Client:
         ``topic`` is a filter (with the options given as keywords) or a list of filters
         and ``(filter, SubscriptionOptions or qos)`` pairs."""
         wait = _v.timeout(timeout)
-        default = SubscriptionOptions(qos, no_local, retain_as_published, retain_handling)
-        ident = _v.optional_integer(subscription_identifier, "subscription_identifier", 268435455, 1)
-        extra = _v.user_properties(user_properties)
-        subs: List[Tuple[str, SubscriptionOptions]] = []
-        for item in _filters(topic, "(filter, SubscriptionOptions or qos) pairs"):
-            if isinstance(item, str):
-                subs.append((item, default))
-            elif isinstance(item, (tuple, list)) and len(item) == 2:
-                f, o = item
-                _v.text(f, "topic filter")
-                subs.append((f, o if isinstance(o, SubscriptionOptions) else SubscriptionOptions(_v.qos(o))))
-            else:
-                raise InvalidType("a subscription is a filter or a (filter, qos) pair, not %r" % (item,))
+        filters, options, n, ident, extra = _subscribe_args(
+            topic, qos, no_local, retain_as_published, retain_handling, subscription_identifier, user_properties
+        )
         st = self._st
-        if not subs:
-            raise error_for(Result.INVALID_TOPIC, "no topic filters")
-        n = len(subs)
-        filters = (c_char_p * n)(*[_cstr(f, "topic filter") for f, _ in subs])
-        options = (c_uint8 * n)(*[o.to_byte() for _, o in subs])
         codes = (c_uint8 * n)()
         with _CProps() as props:
             props.int(_PropertyId.SUBSCRIPTION_IDENTIFIER, ident)
@@ -990,14 +1007,8 @@ class Client:
         """Unsubscribes and waits for the UNSUBACK; returns its reason codes."""
         wait = _v.timeout(timeout)
         extra = _v.user_properties(user_properties)
-        topics = list(_filters(topic, "filters"))
-        for f in topics:
-            _v.text(f, "topic filter")
+        filters, n = _unsubscribe_args(topic)
         st = self._st
-        if not topics:
-            raise error_for(Result.INVALID_TOPIC, "no topic filters")
-        n = len(topics)
-        filters = (c_char_p * n)(*[_cstr(f, "topic filter") for f in topics])
         codes = (c_uint8 * n)()
         with _CProps() as props:
             props.users(extra)
@@ -1034,6 +1045,22 @@ class Client:
             lib.midge_message_free(byref(reply))
 
     # -- receiving --
+
+    def event_fd(self) -> int:
+        """A file descriptor that is readable while events wait to be taken by
+        :meth:`next_message` / :meth:`messages`, for ``select``/``selectors``/asyncio loops
+        that wait without a thread (e.g. ``loop.add_reader(c.event_fd(), on_ready)``, then
+        ``c.next_message(timeout=0)`` until it returns None). Owned by the client: do not
+        read or close it. Only for a client with no callbacks: with ``on_message`` set,
+        messages go to the callback and do not make it readable."""
+        fd = lib.midge_client_event_fd(self._st.get())
+        if fd < 0:
+            raise Closed("the client is closed", result=Result.CLOSED)
+        return int(fd)
+
+    def fileno(self) -> int:
+        """:meth:`event_fd`, so that the client itself can be passed to ``select``."""
+        return self.event_fd()
 
     def next_message(self, timeout: Optional[float] = None) -> Optional[Message]:
         """The next received message, waiting up to ``timeout`` seconds (None: no limit);
@@ -1169,6 +1196,47 @@ def _memory_budget(value: int) -> int:
 
 def _u(value: int, maximum: int, what: str) -> int:
     return _v.integer(value, what, maximum)
+
+
+def _subscribe_args(
+    topic: Any,
+    qos: Any,
+    no_local: Any,
+    retain_as_published: Any,
+    retain_handling: Any,
+    subscription_identifier: Any,
+    user_properties: Any,
+) -> Tuple[Any, Any, int, Optional[int], Tuple[Tuple[str, str], ...]]:
+    """Checks subscribe's arguments; returns the C filter and option arrays, their length,
+    the Subscription Identifier and the User Properties."""
+    default = SubscriptionOptions(qos, no_local, retain_as_published, retain_handling)
+    ident = _v.optional_integer(subscription_identifier, "subscription_identifier", 268435455, 1)
+    extra = _v.user_properties(user_properties)
+    subs: List[Tuple[str, SubscriptionOptions]] = []
+    for item in _filters(topic, "(filter, SubscriptionOptions or qos) pairs"):
+        if isinstance(item, str):
+            subs.append((item, default))
+        elif isinstance(item, (tuple, list)) and len(item) == 2:
+            f, o = item
+            _v.text(f, "topic filter")
+            subs.append((f, o if isinstance(o, SubscriptionOptions) else SubscriptionOptions(_v.qos(o))))
+        else:
+            raise InvalidType("a subscription is a filter or a (filter, qos) pair, not %r" % (item,))
+    if not subs:
+        raise error_for(Result.INVALID_TOPIC, "no topic filters")
+    n = len(subs)
+    filters = (c_char_p * n)(*[_cstr(f, "topic filter") for f, _ in subs])
+    options = (c_uint8 * n)(*[o.to_byte() for _, o in subs])
+    return filters, options, n, ident, extra
+
+
+def _unsubscribe_args(topic: Any) -> Tuple[Any, int]:
+    """Checks unsubscribe's filters; returns the C array and its length."""
+    topics = list(_filters(topic, "filters"))
+    if not topics:
+        raise error_for(Result.INVALID_TOPIC, "no topic filters")
+    n = len(topics)
+    return (c_char_p * n)(*[_cstr(f, "topic filter") for f in topics]), n
 
 
 def _will(will: Any) -> Will:

@@ -190,6 +190,21 @@ class NotInV311(MidgeError):
     result = Result.NOT_IN_V311
 
 
+class TlsError(MidgeError, ConnectionError):
+    """The TLS handshake failed: the message says why (unknown issuer, expired, name
+    mismatch and the expected name, pin mismatch, client certificate refused). midge does
+    not reconnect after it."""
+
+    result = Result.TLS
+
+
+class TlsConfigError(InvalidArgument):
+    """TLS options that cannot be used: a missing file, a PEM without a certificate, a key
+    that does not parse, TLS options on a plain ``mqtt://`` address."""
+
+    result = Result.TLS_CONFIG
+
+
 ERRORS: Dict[Result, Type[MidgeError]] = {
     cls.result: cls
     for cls in (
@@ -217,6 +232,8 @@ ERRORS: Dict[Result, Type[MidgeError]] = {
         WouldDeadlock,
         Panic,
         NotInV311,
+        TlsError,
+        TlsConfigError,
     )
 }
 

@@ -6,6 +6,7 @@ import dataclasses
 import gc
 import logging
 import os
+import select
 import subprocess
 import sys
 import threading
@@ -735,3 +736,80 @@ def test_stats_count_the_traffic(broker):
     assert wait_until(lambda: c.stats().disconnects == 1)
     assert c.stats().connected_for == 0.0
     c.close()
+
+
+def _drain(c) -> int:
+    """Takes every waiting event without blocking; returns how many were messages."""
+    n = 0
+    while select.select([c], [], [], 0)[0]:
+        if c.next_message(timeout=0) is not None:
+            n += 1
+    return n
+
+
+def test_event_fd_in_a_select_loop(broker):
+    """event_fd()/fileno(): readable exactly while events wait; a select() loop with no
+    callbacks and no thread receives every message."""
+    topic = "fd/" + uid()
+    with midge.Client(broker.url) as c, midge.Client(broker.url) as p:
+        fd = c.event_fd()
+        assert fd >= 0 and c.fileno() == fd and c.event_fd() == fd
+        c.subscribe(topic, qos=1)
+        _drain(c)
+        assert select.select([fd], [], [], 0)[0] == []  # nothing waits
+        n = 30
+        for i in range(n):
+            p.publish(topic, b"%d" % i, qos=1)
+        got = 0
+        deadline = time.monotonic() + 10
+        while got < n and time.monotonic() < deadline:
+            if select.select([c], [], [], 1.0)[0]:
+                got += _drain(c)
+        assert got == n
+        assert select.select([fd], [], [], 0)[0] == []
+
+
+def test_event_fd_with_asyncio(broker):
+    """asyncio waits on the event fd with add_reader: no thread, no polling."""
+    import asyncio
+
+    topic = "fd/aio/" + uid()
+
+    async def main(c, p) -> list:
+        loop = asyncio.get_running_loop()
+        got: list = []
+        done = loop.create_future()
+
+        def ready() -> None:
+            while True:
+                m = c.next_message(timeout=0)
+                if m is None:
+                    if not select.select([c], [], [], 0)[0]:
+                        break
+                    continue
+                got.append(m.payload)
+                if len(got) == 5 and not done.done():
+                    done.set_result(None)
+
+        loop.add_reader(c.event_fd(), ready)
+        try:
+            for i in range(5):
+                p.publish(topic, b"a%d" % i, qos=1)
+            await asyncio.wait_for(done, 10)
+        finally:
+            loop.remove_reader(c.event_fd())
+        return got
+
+    with midge.Client(broker.url) as c, midge.Client(broker.url) as p:
+        c.subscribe(topic, qos=1)
+        got = asyncio.run(main(c, p))
+        assert got == [b"a%d" % i for i in range(5)]
+
+
+def test_event_queue_bounds_arguments(broker):
+    with midge.Client(broker.url, event_queue_limit=10, event_queue_bytes=1 << 20) as c:
+        assert c.event_fd() >= 0
+    with pytest.raises(midge.MidgeError):
+        midge.Client(broker.url, event_queue_bytes=0)
+    with pytest.raises(ValueError):
+        midge.Client(broker.url, event_queue_limit=-1)
