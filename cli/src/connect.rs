@@ -73,6 +73,7 @@ pub fn options(a: &Args, id: &str) -> Result<ClientOptions, Failure> {
         });
     }
     Ok(ClientOptions {
+        tls: a.tls.clone(),
         session,
         reconnect: if a.mode == Mode::Sub {
             ReconnectPolicy::default()
@@ -97,6 +98,12 @@ pub fn connect(a: &Args) -> Result<Client, Failure> {
 /// [`connect`] with this client identifier.
 pub fn connect_as(a: &Args, id: &str) -> Result<Client, Failure> {
     let address = a.address();
+    if a.tls.as_ref().is_some_and(|t| t.dangerous_no_verify) {
+        eprintln!(
+            "midge: --insecure: the server's certificate is not verified at all (not only its \
+             name, as with mosquitto): anyone can impersonate the server"
+        );
+    }
     let options = options(a, id)?;
     let client = Client::new(&address, options).map_err(|e| match e {
         midge::Error::InvalidArgument(_) | midge::Error::Request(_) | midge::Error::Codec(_) => {
