@@ -574,11 +574,9 @@ mod sans_io {
 
 // ============================================================== 6. FIN without reconnect
 
-/// With automatic reconnect off, a FIN from the server is reported at once. Fails on this
-/// branch (nothing is reported within 5 s with keep alive off): the reactor's fix is
-/// h-events' (issue 16 item 6); run with `--ignored` once it is merged, then drop the mark.
+/// With automatic reconnect off, a FIN from the server is reported at once (before the
+/// reactor's fix nothing was reported within 5 s with keep alive off).
 #[test]
-#[ignore = "relies on the reactor fix for issue 16 item 6 (h-events)"]
 fn a_fin_is_reported_with_reconnect_off() {
     let server = HostileServer::start(None);
     let mut opts = options("fin");

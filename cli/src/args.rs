@@ -3,6 +3,7 @@
 //! is a usage error naming the option.
 
 use midge::codec::{ByteString, Bytes, PayloadFormat, Properties, Property, QoS, topic};
+use midge::transport::{Pem, TlsOptions, TlsVersions};
 
 use crate::fail::{Failure, Status};
 
@@ -66,6 +67,10 @@ pub struct Args {
     pub will_payload: Option<Vec<u8>>,
     pub will_qos: QoS,
     pub will_retain: bool,
+    /// `-V 311`: MQTT 3.1.1.
+    pub v311: bool,
+    /// TLS (`--cafile`, `--cert`, ..., or `-L mqtts://`): `mqtts://`, port 8883.
+    pub tls: Option<TlsOptions>,
     pub verbose: bool,
     pub format: Option<String>,
     pub json: bool,
@@ -110,6 +115,8 @@ impl Args {
             will_payload: None,
             will_qos: QoS::AtMostOnce,
             will_retain: false,
+            v311: false,
+            tls: None,
             verbose: false,
             format: None,
             json: false,
@@ -134,11 +141,16 @@ impl Args {
         if let Some(path) = &self.unix {
             return format!("unix://{path}");
         }
-        let port = self.port.unwrap_or(1883);
-        if self.host.contains(':') && !self.host.starts_with('[') {
-            format!("mqtt://[{}]:{port}", self.host)
+        let (scheme, default) = if self.tls.is_some() {
+            ("mqtts", 8883)
         } else {
-            format!("mqtt://{}:{port}", self.host)
+            ("mqtt", 1883)
+        };
+        let port = self.port.unwrap_or(default);
+        if self.host.contains(':') && !self.host.starts_with('[') {
+            format!("{scheme}://[{}]:{port}", self.host)
+        } else {
+            format!("{scheme}://{}:{port}", self.host)
         }
     }
 }
@@ -169,19 +181,12 @@ fn number<T: std::str::FromStr>(option: &str, value: &str, what: &str) -> Result
         .map_err(|_| usage(format!("{option}: expected {what}, not {value:?}")))
 }
 
+/// mosquitto's TLS options midge does not take (OpenSSL engines, cipher strings, PSK).
 const TLS_OPTIONS: &[&str] = &[
-    "--cafile",
-    "--capath",
-    "--cert",
-    "--key",
     "--ciphers",
-    "--tls-version",
-    "--tls-alpn",
     "--tls-engine",
     "--keyform",
     "--tls-engine-kpass-sha1",
-    "--tls-use-os-certs",
-    "--insecure",
     "--psk",
     "--psk-identity",
 ];
@@ -276,16 +281,17 @@ pub fn parse(argv: &[String]) -> Result<Parsed, Failure> {
             "--will-qos" => a.will_qos = qos(opt, value("a QoS")?)?,
             "--will-retain" => a.will_retain = true,
             "-V" | "--protocol-version" => match value("a protocol version")?.as_str() {
-                "5" | "mqttv5" => {}
-                v @ ("311" | "mqttv311" | "31" | "mqttv31") => {
+                "5" | "mqttv5" => a.v311 = false,
+                "311" | "mqttv311" => a.v311 = true,
+                v @ ("31" | "mqttv31") => {
                     return Err(Failure::new(
                         Status::Unsupported,
-                        format!("-V {v}: midge speaks MQTT 5 only for now; use -V 5 (the default)"),
+                        format!("-V {v}: MQTT 3.1 is not supported; use -V 311 or -V 5"),
                     ));
                 }
                 v => {
                     return Err(usage(format!(
-                        "-V: unknown protocol version {v:?} (5, or 311 once supported)"
+                        "-V: unknown protocol version {v:?} (5 or 311)"
                     )));
                 }
             },
@@ -332,10 +338,34 @@ pub fn parse(argv: &[String]) -> Result<Parsed, Failure> {
             "-e" | "--response-topic" => a.response_topic = Some(value("a topic")?.clone()),
             "-L" | "--url" => url(&mut a, value("a URL")?)?,
             "--size" => a.size = number(opt, value("bytes")?, "a payload size in bytes")?,
+            "--cafile" => tls(&mut a).ca.push(Pem::File(value("a CA file")?.into())),
+            "--capath" => tls(&mut a).ca_dirs.push(value("a CA directory")?.into()),
+            "--cert" => {
+                tls(&mut a).client_cert = Some(Pem::File(value("a certificate file")?.into()));
+            }
+            "--key" => tls(&mut a).client_key = Some(Pem::File(value("a key file")?.into())),
+            "--tls-use-os-certs" => tls(&mut a).system_roots = Some(true),
+            "--tls-alpn" => tls(&mut a)
+                .alpn
+                .push(value("a protocol")?.as_bytes().to_vec()),
+            "--tls-version" => {
+                tls(&mut a).versions = match value("tlsv1.2 or tlsv1.3")?.as_str() {
+                    "tlsv1.3" => TlsVersions::Tls13Only,
+                    "tlsv1.2" => TlsVersions::Tls12Only,
+                    v => {
+                        return Err(usage(format!(
+                            "--tls-version: tlsv1.2 or tlsv1.3, not {v:?}"
+                        )));
+                    }
+                };
+            }
+            "--insecure" => tls(&mut a).dangerous_no_verify = true,
             o if TLS_OPTIONS.contains(&o) => {
                 return Err(Failure::new(
                     Status::Unsupported,
-                    format!("{o}: TLS is not supported by midge yet; use a plain mqtt:// listener"),
+                    format!(
+                        "{o} is not supported by midge (its TLS is rustls: no OpenSSL engines, cipher strings or PSK)"
+                    ),
                 ));
             }
             "-A" | "-S" | "--proxy" | "--random-filter" => {
@@ -354,6 +384,11 @@ pub fn parse(argv: &[String]) -> Result<Parsed, Failure> {
     }
     check(&mut a)?;
     Ok(Parsed::Run(Box::new(a)))
+}
+
+/// The TLS options, made on first use: any TLS option turns TLS on.
+fn tls(a: &mut Args) -> &mut TlsOptions {
+    a.tls.get_or_insert_with(TlsOptions::default)
 }
 
 fn port(option: &str, value: &str) -> Result<u16, Failure> {
@@ -377,15 +412,14 @@ fn set_source(a: &mut Args, source: Source) -> Result<(), Failure> {
 
 /// `-L mqtt://[user[:password]@]host[:port]/topic`.
 fn url(a: &mut Args, url: &str) -> Result<(), Failure> {
-    if url.starts_with("mqtts://") {
-        return Err(Failure::new(
-            Status::Unsupported,
-            "-L mqtts://: TLS is not supported by midge yet",
-        ));
-    }
-    let Some(rest) = url.strip_prefix("mqtt://") else {
+    let rest = if let Some(rest) = url.strip_prefix("mqtts://") {
+        tls(a);
+        rest
+    } else if let Some(rest) = url.strip_prefix("mqtt://") {
+        rest
+    } else {
         return Err(usage(format!(
-            "-L: expected mqtt://[user[:password]@]host[:port]/topic, not {url:?}"
+            "-L: expected mqtt[s]://[user[:password]@]host[:port]/topic, not {url:?}"
         )));
     };
     let (authority, topic) = rest.split_once('/').unwrap_or((rest, ""));
@@ -687,10 +721,8 @@ mod tests {
         );
         let a = args("pub -L mqtt://[::1]/t -n").unwrap();
         assert_eq!(a.address(), "mqtt://[::1]:1883");
-        assert_eq!(
-            args("sub -L mqtts://h/t").unwrap_err().status,
-            Status::Unsupported
-        );
+        let a = args("sub -L mqtts://h/t").unwrap();
+        assert_eq!(a.address(), "mqtts://h:8883");
         assert_eq!(args("sub -L http://h/t").unwrap_err().status, Status::Usage);
     }
 
@@ -713,12 +745,19 @@ mod tests {
             assert_eq!(e.status, Status::Usage, "{line}");
             assert!(e.message.contains(needle), "{line}: {}", e.message);
         }
+        assert!(args("sub -t a -V 311").unwrap().v311);
+        assert!(!args("sub -t a -V 5").unwrap().v311);
         assert_eq!(
-            args("sub -t a -V 311").unwrap_err().status,
+            args("sub -t a -V 31").unwrap_err().status,
             Status::Unsupported
         );
+        let a = args("sub -t a --cafile ca.pem --cert c.pem --key k.pem --tls-alpn mqtt").unwrap();
+        let t = a.tls.as_ref().unwrap();
+        assert_eq!(t.ca, vec![Pem::File("ca.pem".into())]);
+        assert_eq!(t.alpn, vec![b"mqtt".to_vec()]);
+        assert_eq!(a.address(), "mqtts://localhost:8883");
         assert_eq!(
-            args("sub -t a --cafile x").unwrap_err().status,
+            args("sub -t a --psk 00").unwrap_err().status,
             Status::Unsupported
         );
     }

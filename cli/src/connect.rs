@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use midge::codec::{ByteString, Bytes, DisconnectReasonCode, Properties, Property, Will};
-use midge::protocol::Options;
+use midge::protocol::{Options, VersionChoice};
 use midge::runtime::{ClientEvent, LogLevel};
 use midge::{Client, ClientOptions, ReconnectPolicy};
 
@@ -57,6 +57,12 @@ pub fn options(a: &Args, id: &str) -> Result<ClientOptions, Failure> {
             }
         }
     }
+    if a.v311 {
+        // 3.1.1 has Clean Session instead of Clean Start and a Session Expiry Interval: a
+        // kept session (-c) lasts until the next clean connection.
+        session.protocol_version = VersionChoice::V311;
+        session.session_expiry_interval = if a.clean { 0 } else { u32::MAX };
+    }
     if let Some(topic) = &a.will_topic {
         session.will = Some(Will {
             topic: ByteString::from(topic.clone()),
@@ -67,6 +73,7 @@ pub fn options(a: &Args, id: &str) -> Result<ClientOptions, Failure> {
         });
     }
     Ok(ClientOptions {
+        tls: a.tls.clone(),
         session,
         reconnect: if a.mode == Mode::Sub {
             ReconnectPolicy::default()
@@ -91,6 +98,12 @@ pub fn connect(a: &Args) -> Result<Client, Failure> {
 /// [`connect`] with this client identifier.
 pub fn connect_as(a: &Args, id: &str) -> Result<Client, Failure> {
     let address = a.address();
+    if a.tls.as_ref().is_some_and(|t| t.dangerous_no_verify) {
+        eprintln!(
+            "midge: --insecure: the server's certificate is not verified at all (not only its \
+             name, as with mosquitto): anyone can impersonate the server"
+        );
+    }
     let options = options(a, id)?;
     let client = Client::new(&address, options).map_err(|e| match e {
         midge::Error::InvalidArgument(_) | midge::Error::Request(_) | midge::Error::Codec(_) => {

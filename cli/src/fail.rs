@@ -23,10 +23,13 @@ pub enum Status {
     /// The connection was lost after it was established (server DISCONNECT, keep alive,
     /// protocol error, reset).
     ConnectionLost = 7,
-    /// Asked for something midge does not do yet (MQTT 3.1.1, TLS, enhanced auth).
+    /// Asked for something midge does not do (MQTT 3.1, PSK, enhanced auth).
     Unsupported = 8,
     /// A local file or stdin could not be read.
     Io = 9,
+    /// TLS: the server's certificate was not accepted (unknown issuer, expired, name or
+    /// pin mismatch), the server refused ours, or the TLS options cannot be used.
+    Tls = 10,
 }
 
 /// A failure: a message for a person and an exit status for a script.
@@ -56,12 +59,13 @@ impl Failure {
                     0x86 => " (check -u/-P)",
                     0x87 => " (check -u/-P and the broker's ACL)",
                     0x85 => " (try another -i, or none)",
-                    0x84 => " (the broker does not speak MQTT 5; 3.1.1 is not supported yet)",
+                    0x84 => " (the broker does not speak MQTT 5: try -V 311)",
                     _ => "",
                 };
                 Self::new(Status::Refused, format!("{server}: {e}{hint}"))
             }
             Error::Disconnected(cause) => match &**cause {
+                DisconnectCause::Tls { .. } => Self::new(Status::Tls, format!("{server}: {cause}")),
                 DisconnectCause::NotMqtt { .. } => Self::new(
                     Status::NotMqtt,
                     format!(
@@ -81,6 +85,9 @@ impl Failure {
                 Status::Unreachable,
                 format!("{server}: no answer to CONNECT in time"),
             ),
+            Error::Transport(midge::transport::TransportError::TlsConfig(_)) => {
+                Self::new(Status::Tls, format!("{server}: {e}"))
+            }
             Error::Transport(_) | Error::InvalidArgument(_) => {
                 Self::usage(format!("{server}: {e}"))
             }

@@ -45,13 +45,15 @@ connection:
   -c                     keep the session (no Clean Start); needs -i; with no -x
                          the session lasts until the broker drops it
   -x SECS                session expiry interval
-  -V 5                   protocol version; only 5 for now (311 exits with status 8)
+  -V 5 | 311             protocol version (default 5; 311 is MQTT 3.1.1)
   -D CMD NAME VALUE      an MQTT 5 property, as mosquitto: CMD is connect, publish,
                          subscribe, unsubscribe, disconnect or will; e.g.
                          -D publish user-property KEY VALUE, -D connect session-expiry-interval 60
   --will-topic T  --will-payload P  --will-qos Q  --will-retain
   -d, --debug            log the client's protocol steps to stderr
-  TLS options (--cafile, --cert, ...) are refused for now (status 8).
+  TLS (mqtts://, port 8883 by default): --cafile F, --capath D, --cert F, --key F,
+                         --tls-version tlsv1.2|tlsv1.3, --tls-alpn P, --tls-use-os-certs,
+                         --insecure (no verification at all: for tests), -L mqtts://...
 ";
 
 pub const EXIT: &str = "\
@@ -59,9 +61,9 @@ exit status:
   0 ok                     5 the server refused a publish or subscription
   1 usage error            6 timed out (-W, rr's reply)
   2 connection refused     7 connection lost after connecting
-    (credentials, ACL...)  8 not supported (yet): -V 311, TLS, enhanced auth
+    (credentials, ACL...)  8 not supported: -V 31, PSK, enhanced auth
   3 server unreachable     9 a file or stdin could not be read
-  4 not an MQTT server
+  4 not an MQTT server    10 TLS: certificate not accepted, or unusable TLS options
 ";
 
 const OUTPUT: &str = "\

@@ -141,6 +141,93 @@ fn midge_pub_reaches_mosquitto_sub_as_mosquitto_pub_does() {
     }
 }
 
+/// `-V 311` both ways with the mosquitto tools in 3.1.1 (the broker logs each connection
+/// as protocol level 4, "p2"), and what 3.1.1 cannot carry is refused, not dropped.
+#[test]
+fn v311_both_ways() {
+    let broker = Mosquitto::start();
+    for qos in ["0", "1", "2"] {
+        let id = format!("m311-{qos}");
+        let port = broker.port().to_string();
+        let sub = start(
+            MOSQUITTO_SUB,
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-i",
+                &id,
+                "-V",
+                "mqttv311",
+                "-t",
+                "v3/x",
+                "-q",
+                "2",
+                "-C",
+                "1",
+                "-v",
+            ],
+            b"",
+        );
+        broker.wait_for_log(&format!("Sending SUBACK to {id}"));
+        publish(
+            &broker,
+            MIDGE,
+            &[
+                "-V",
+                "311",
+                "-i",
+                "midge-v311-pub",
+                "-t",
+                "v3/x",
+                "-q",
+                qos,
+                "-m",
+                "hi",
+            ],
+            b"",
+        );
+        assert_eq!(stdout(sub), "v3/x hi\n");
+        let msub = subscriber(
+            &broker,
+            MIDGE,
+            &format!("midge-311-{qos}"),
+            &["-V", "311", "-t", "v3/y", "-q", qos, "-C", "1", "-v"],
+        );
+        publish(
+            &broker,
+            MOSQUITTO_PUB,
+            &["-V", "mqttv311", "-t", "v3/y", "-q", qos, "-m", "back"],
+            b"",
+        );
+        assert_eq!(stdout(msub), "v3/y back\n");
+    }
+    let log = broker.log();
+    assert!(
+        log.contains("as midge-v311-pub (p2,"),
+        "3.1.1 is protocol level 4: {log}"
+    );
+    let port = broker.port().to_string();
+    let (code, err) = midge_status(&[
+        "pub",
+        "-p",
+        &port,
+        "-V",
+        "311",
+        "-t",
+        "x",
+        "-m",
+        "y",
+        "-D",
+        "publish",
+        "content-type",
+        "a",
+    ]);
+    assert_ne!(code, 0, "a property under 3.1.1 must not vanish: {err}");
+    assert!(err.contains("3.1.1"), "{err}");
+}
+
 /// mosquitto_pub -> midge sub: midge sub and mosquitto_sub, subscribed side by side, print
 /// the same bytes, in -v and -F forms, at each QoS.
 #[test]
@@ -511,12 +598,12 @@ fn exit_statuses() {
     assert!(err.contains("-t"), "{err}");
     let (code, _) = midge_status(&["pub", "-t", "x", "-m", "y", "--bogus"]);
     assert_eq!(code, 1);
-    let (code, err) = midge_status(&["pub", "-t", "x", "-m", "y", "-V", "311"]);
+    let (code, err) = midge_status(&["pub", "-t", "x", "-m", "y", "-V", "31"]);
     assert_eq!(code, 8);
-    assert!(err.contains("MQTT 5"), "{err}");
-    let (code, err) = midge_status(&["sub", "-t", "x", "--cafile", "ca.pem"]);
+    assert!(err.contains("MQTT 3.1 is not supported"), "{err}");
+    let (code, err) = midge_status(&["sub", "-t", "x", "--psk", "00"]);
     assert_eq!(code, 8);
-    assert!(err.contains("TLS"), "{err}");
+    assert!(err.contains("PSK"), "{err}");
     let (code, err) = midge_status(&["pub", "-t", "x", "-f", "/nonexistent/file"]);
     assert_eq!(code, 9);
     assert!(err.contains("/nonexistent/file"), "{err}");
@@ -696,4 +783,109 @@ fn unsubscribe_and_rr_timeout() {
     ]);
     assert_eq!(code, 6, "{err}");
     assert!(err.contains("no reply"), "{err}");
+}
+
+/// A CA, a server certificate for 127.0.0.1 signed by it, and a second CA that signed
+/// nothing the broker shows, made by the openssl tool in the broker's own directory.
+fn certificates(dir: &std::path::Path) {
+    let ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+    let script = format!(
+        "openssl req -x509 {ec} -keyout ca.key -out ca.pem -days 2 -subj /CN=cli-ca && \
+         openssl req -x509 {ec} -keyout other.key -out other.pem -days 2 -subj /CN=other && \
+         printf 'subjectAltName=IP:127.0.0.1\\n' >server.ext && \
+         openssl req {ec} -keyout server.key -out server.csr -subj /CN=127.0.0.1 && \
+         openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+           -out server.pem -days 2 -extfile server.ext"
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(dir)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// TLS with mosquitto_pub/sub's options: `--cafile` round trip (port 8883 by default,
+/// `mqtts://` in -L), an unknown CA refused with status 10 and words, `--insecure` with a
+/// warning, and a missing CA file.
+#[test]
+fn tls_options() {
+    let certs = std::env::temp_dir().join(format!("midge-cli-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&certs).unwrap();
+    certificates(&certs);
+    let file = |name: &str| certs.join(name).display().to_string();
+    let broker = Mosquitto::builder()
+        .extra_config(format!("cafile {}", file("ca.pem")))
+        .extra_config(format!("certfile {}", file("server.pem")))
+        .extra_config(format!("keyfile {}", file("server.key")))
+        .start();
+    let port = broker.port().to_string();
+    let ca = file("ca.pem");
+    let common = ["-h", "127.0.0.1", "-p", &port, "--cafile", &ca];
+
+    let mut sub_args = vec!["sub"];
+    sub_args.extend(common);
+    sub_args.extend(["-i", "tls-sub", "-t", "tls/t", "-q", "1", "-C", "1", "-v"]);
+    let sub = start(MIDGE, &sub_args, b"");
+    broker.wait_for_log("Sending SUBACK to tls-sub");
+    let mut pub_args = vec!["pub"];
+    pub_args.extend(common);
+    pub_args.extend(["-t", "tls/t", "-q", "1", "-m", "over TLS"]);
+    midge_ok(&pub_args);
+    assert_eq!(stdout(sub), "tls/t over TLS\n");
+
+    let url = format!("mqtts://127.0.0.1:{port}/tls/t");
+    midge_ok(&["pub", "-L", &url, "--cafile", &ca, "-m", "by URL"]);
+
+    let other = file("other.pem");
+    let (code, err) = midge_status(&[
+        "pub",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "--cafile",
+        &other,
+        "-t",
+        "x",
+        "-m",
+        "y",
+    ]);
+    assert_eq!(code, 10, "{err}");
+    assert!(err.contains("TLS"), "{err}");
+
+    let out = midge_ok(&[
+        "pub",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "--insecure",
+        "-t",
+        "x",
+        "-m",
+        "y",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not verified"));
+
+    let (code, err) = midge_status(&[
+        "pub",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "--cafile",
+        "/nonexistent/ca.pem",
+        "-t",
+        "x",
+        "-m",
+        "y",
+    ]);
+    assert_eq!(code, 10, "{err}");
+    assert!(err.contains("/nonexistent/ca.pem"), "{err}");
+    let _ = std::fs::remove_dir_all(&certs);
 }
