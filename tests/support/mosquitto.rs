@@ -195,6 +195,25 @@ impl Mosquitto {
         log
     }
 
+    /// Waits (bounded by the timeout) until the broker's log has a line containing `needle`,
+    /// e.g. `Sending SUBACK to sub-1`: the event a test synchronises on.
+    pub fn wait_for_log(&self, needle: &str) {
+        self.wait_for_log_count(needle, 1);
+    }
+
+    /// [`Mosquitto::wait_for_log`] for the `n`th such line (the log spans restarts).
+    pub fn wait_for_log_count(&self, needle: &str, n: usize) {
+        let deadline = Instant::now() + TIMEOUT;
+        while self.log().matches(needle).count() < n {
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in the broker's log within {TIMEOUT:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// SIGKILL: the broker dies without saving anything or sending anything to clients.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

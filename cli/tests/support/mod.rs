@@ -2,6 +2,8 @@
 //! (midge, mosquitto_pub, mosquitto_sub) run with bounded waits and stopped by PID.
 #![allow(dead_code)]
 
+// The library's own per-test Mosquitto (tests/support/mosquitto.rs), shared, not copied.
+#[path = "../../../tests/support/mosquitto.rs"]
 pub mod mosquitto;
 
 use std::io::Write as _;
