@@ -2162,6 +2162,22 @@ midge_result midge_tls_options_add_pin(midge_tls_options *tls,
  */
 midge_result midge_tls_options_dangerous_set_no_verify(midge_tls_options *tls, bool no_verify);
 
+/**
+ * Checks a topic name as `midge_client_publish` does (4.7: not empty, no wildcard, no
+ * U+0000, at most 65,535 bytes): `MIDGE_RESULT_OK`, else `MIDGE_RESULT_INVALID_TOPIC`
+ * (or `MIDGE_RESULT_INVALID_UTF8`, `MIDGE_RESULT_INVALID_ARGUMENT` for NULL) with
+ * `midge_last_error_message()` saying why.
+ */
+midge_result midge_topic_name_check(const char *topic);
+
+/**
+ * Checks a topic filter as `midge_client_subscribe` does (4.7: wildcards only as whole
+ * levels, `#` last, a valid shared subscription `$share/name/filter`): `MIDGE_RESULT_OK`,
+ * else `MIDGE_RESULT_INVALID_TOPIC` (or `MIDGE_RESULT_INVALID_UTF8`,
+ * `MIDGE_RESULT_INVALID_ARGUMENT` for NULL) with `midge_last_error_message()` saying why.
+ */
+midge_result midge_topic_filter_check(const char *filter);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -14,6 +14,8 @@
  * arguments.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,21 @@ static int ok(midge_result rc, const char *what) {
         return 0;
     }
     return 1;
+}
+
+/* A whole number from lo to hi, or an error naming the option: "--qos abc" is refused, not
+ * read as 0. */
+static bool parse_int(const char *option, const char *text, long lo, long hi, int *out) {
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || n < lo || n > hi) {
+        fprintf(stderr, "%s: expected a number from %ld to %ld, not \"%s\"\n", option, lo, hi,
+                text);
+        return false;
+    }
+    *out = (int)n;
+    return true;
 }
 
 static void usage(FILE *out) {
@@ -59,12 +76,17 @@ int main(int argc, char **argv) {
         if (v == NULL) { usage(stderr); return 2; }
         if (strcmp(a, "--broker") == 0) broker = v;
         else if (strcmp(a, "--topic") == 0) topic = v;
-        else if (strcmp(a, "--qos") == 0) qos = atoi(v);
-        else if (strcmp(a, "--seconds") == 0) seconds = atoi(v);
+        else if (strcmp(a, "--qos") == 0) { if (!parse_int(a, v, 0, 2, &qos)) return 2; }
+        else if (strcmp(a, "--seconds") == 0) { if (!parse_int(a, v, 0, 86400, &seconds)) return 2; }
         else { fprintf(stderr, "last_will: unknown option %s\n", a); usage(stderr); return 2; }
         i++;
     }
     if (qos < 0 || qos > 2 || seconds < 0 || (crash && with_will)) { usage(stderr); return 2; }
+    /* Refuse a bad topic here, before connecting, with midge's own words. */
+    if (midge_topic_name_check(topic) != MIDGE_RESULT_OK) {
+        fprintf(stderr, "last_will: --topic %s: %s\n", topic, midge_last_error_message());
+        return 2;
+    }
 
     /* The Will is part of the options: topic, payload, QoS, retain and will properties
      * (here a content type; a Will Delay Interval would hold it back for a while). */

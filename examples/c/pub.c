@@ -8,6 +8,8 @@
  * returns once the broker acknowledged: PUBACK for QoS 1, PUBCOMP for QoS 2), disconnect.
  * Exit code: 0 on success, 1 when a midge call failed, 2 for bad arguments.
  */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,21 @@ static int ok(midge_result rc, const char *what) {
         return 0;
     }
     return 1;
+}
+
+/* A whole number from lo to hi, or an error naming the option: "--qos abc" is refused, not
+ * read as 0. */
+static bool parse_int(const char *option, const char *text, long lo, long hi, int *out) {
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || n < lo || n > hi) {
+        fprintf(stderr, "%s: expected a number from %ld to %ld, not \"%s\"\n", option, lo, hi,
+                text);
+        return false;
+    }
+    *out = (int)n;
+    return true;
 }
 
 static void usage(FILE *out) {
@@ -61,9 +78,9 @@ int main(int argc, char **argv) {
         if (v == NULL) { usage(stderr); return 2; }
         if (strcmp(a, "--broker") == 0) broker = v;
         else if (strcmp(a, "--topic") == 0) topic = v;
-        else if (strcmp(a, "--qos") == 0) qos = atoi(v);
+        else if (strcmp(a, "--qos") == 0) { if (!parse_int(a, v, 0, 2, &qos)) return 2; }
         else if (strcmp(a, "--message") == 0) message = v;
-        else if (strcmp(a, "--count") == 0) count = atoi(v);
+        else if (strcmp(a, "--count") == 0) { if (!parse_int(a, v, 1, 1000000000, &count)) return 2; }
         else if (strcmp(a, "--client-id") == 0) client_id = v;
         else if (strcmp(a, "--username") == 0) username = v;
         else if (strcmp(a, "--password") == 0) password = v;
@@ -74,6 +91,11 @@ int main(int argc, char **argv) {
         i++;
     }
     if (qos < 0 || qos > 2 || count < 1) { usage(stderr); return 2; }
+    /* Refuse a bad topic here, before connecting, with midge's own words. */
+    if (midge_topic_name_check(topic) != MIDGE_RESULT_OK) {
+        fprintf(stderr, "pub: --topic %s: %s\n", topic, midge_last_error_message());
+        return 2;
+    }
 
     /* 1. Options: copied by midge_client_new, so they can be freed right after. */
     midge_options *options = midge_options_new();

@@ -12,6 +12,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +91,21 @@ static int subscribe(midge_client *client, const char *filter, int qos) {
     return 1;
 }
 
+/* A whole number from lo to hi, or an error naming the option: "--qos abc" is refused, not
+ * read as 0. */
+static bool parse_int(const char *option, const char *text, long lo, long hi, int *out) {
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || n < lo || n > hi) {
+        fprintf(stderr, "%s: expected a number from %ld to %ld, not \"%s\"\n", option, lo, hi,
+                text);
+        return false;
+    }
+    *out = (int)n;
+    return true;
+}
+
 static void usage(FILE *out) {
     fprintf(out,
             "usage: request_response [options]\n"
@@ -108,12 +125,17 @@ int main(int argc, char **argv) {
         if (v == NULL) { usage(stderr); return 2; }
         if (strcmp(a, "--broker") == 0) broker = v;
         else if (strcmp(a, "--topic") == 0) topic = v;
-        else if (strcmp(a, "--qos") == 0) qos = atoi(v);
-        else if (strcmp(a, "--count") == 0) count = atoi(v);
+        else if (strcmp(a, "--qos") == 0) { if (!parse_int(a, v, 0, 2, &qos)) return 2; }
+        else if (strcmp(a, "--count") == 0) { if (!parse_int(a, v, 1, 1000000000, &count)) return 2; }
         else { fprintf(stderr, "request_response: unknown option %s\n", a); usage(stderr); return 2; }
         i++;
     }
     if (qos < 0 || qos > 2 || count < 1) { usage(stderr); return 2; }
+    /* Refuse a bad topic here, before connecting, with midge's own words. */
+    if (midge_topic_name_check(topic) != MIDGE_RESULT_OK) {
+        fprintf(stderr, "request_response: --topic %s: %s\n", topic, midge_last_error_message());
+        return 2;
+    }
 
     /* Unique ids and response topic per process, so several copies can run at once. */
     char responder_id[64], requester_id[64], response_topic[128];

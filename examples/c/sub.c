@@ -14,6 +14,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
 #include <stdatomic.h>
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,11 +72,26 @@ static void on_connection_lost(void *user_data, const midge_disconnect *cause) {
     fflush(stdout);
 }
 
+/* A whole number from lo to hi, or an error naming the option: "--qos abc" is refused, not
+ * read as 0. */
+static bool parse_int(const char *option, const char *text, long lo, long hi, int *out) {
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || n < lo || n > hi) {
+        fprintf(stderr, "%s: expected a number from %ld to %ld, not \"%s\"\n", option, lo, hi,
+                text);
+        return false;
+    }
+    *out = (int)n;
+    return true;
+}
+
 static void usage(FILE *out) {
     fprintf(out,
             "usage: sub [options]\n"
             "  --broker URL       broker address (default mqtt://127.0.0.1:1883)\n"
-            "  --topic FILTER     topic filter (default midge/#)\n"
+            "  --topic FILTER     topic filter (default midge/#); repeat for several\n"
             "  --qos N            maximum QoS 0, 1 or 2 (default 1)\n"
             "  --count N          exit after N messages (default 0: until Ctrl-C or --seconds)\n"
             "  --seconds N        give up after N seconds (default 0: never)\n"
@@ -84,7 +101,10 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
-    const char *broker = "mqtt://127.0.0.1:1883", *filter = "midge/#";
+    const char *broker = "mqtt://127.0.0.1:1883";
+    enum { MAX_FILTERS = 16 };
+    const char *filters[MAX_FILTERS] = {"midge/#"};
+    size_t n_filters = 0; /* --topic given so far; none: the default above */
     const char *username = NULL, *password = NULL;
     int qos = 1, count = 0, seconds = 0;
 
@@ -93,16 +113,30 @@ int main(int argc, char **argv) {
         if (strcmp(a, "--help") == 0) { usage(stdout); return 0; }
         if (v == NULL) { usage(stderr); return 2; }
         if (strcmp(a, "--broker") == 0) broker = v;
-        else if (strcmp(a, "--topic") == 0) filter = v;
-        else if (strcmp(a, "--qos") == 0) qos = atoi(v);
-        else if (strcmp(a, "--count") == 0) count = atoi(v);
-        else if (strcmp(a, "--seconds") == 0) seconds = atoi(v);
+        else if (strcmp(a, "--topic") == 0) {
+            if (n_filters == MAX_FILTERS) {
+                fprintf(stderr, "sub: at most %d --topic\n", MAX_FILTERS);
+                return 2;
+            }
+            filters[n_filters++] = v;
+        }
+        else if (strcmp(a, "--qos") == 0) { if (!parse_int(a, v, 0, 2, &qos)) return 2; }
+        else if (strcmp(a, "--count") == 0) { if (!parse_int(a, v, 0, 1000000000, &count)) return 2; }
+        else if (strcmp(a, "--seconds") == 0) { if (!parse_int(a, v, 0, 86400, &seconds)) return 2; }
         else if (strcmp(a, "--username") == 0) username = v;
         else if (strcmp(a, "--password") == 0) password = v;
         else { fprintf(stderr, "sub: unknown option %s\n", a); usage(stderr); return 2; }
         i++;
     }
     if (qos < 0 || qos > 2 || count < 0 || seconds < 0) { usage(stderr); return 2; }
+    if (n_filters == 0) n_filters = 1;
+    /* Refuse a bad filter here, before connecting, with midge's own words. */
+    for (size_t f = 0; f < n_filters; f++) {
+        if (midge_topic_filter_check(filters[f]) != MIDGE_RESULT_OK) {
+            fprintf(stderr, "sub: --topic %s: %s\n", filters[f], midge_last_error_message());
+            return 2;
+        }
+    }
     signal(SIGINT, on_sigint);
 
     midge_options *options = midge_options_new();
@@ -133,21 +167,24 @@ int main(int argc, char **argv) {
     if (rc == MIDGE_RESULT_CONNECTION_REFUSED && midge_last_error_reason_code(&refusal))
         fprintf(stderr, "sub: refused: reason code 0x%02x %s\n", refusal,
                 midge_reason_code_str(refusal));
-    uint8_t granted = 0;
-    const char *filters[] = {filter};
-    uint8_t sub_options[] = {(uint8_t)qos};
+    uint8_t granted[MAX_FILTERS] = {0}, sub_options[MAX_FILTERS];
+    for (size_t f = 0; f < n_filters; f++) sub_options[f] = (uint8_t)qos;
     if (!ok(rc, "midge_client_connect_wait") ||
-        !ok(midge_client_subscribe_wait(client, filters, sub_options, 1, NULL, TIMEOUT_MS, &granted),
+        !ok(midge_client_subscribe_wait(client, filters, sub_options, n_filters, NULL, TIMEOUT_MS,
+                                        granted),
             "midge_client_subscribe_wait")) {
         midge_client_free(&client);
         return 1;
     }
-    if (granted >= 0x80) {
-        fprintf(stderr, "sub: subscription to %s refused: reason code 0x%02x\n", filter, granted);
-        midge_client_free(&client);
-        return 1;
+    for (size_t f = 0; f < n_filters; f++) {
+        if (granted[f] >= 0x80) {
+            fprintf(stderr, "sub: subscription to %s refused: reason code 0x%02x %s\n", filters[f],
+                    granted[f], midge_reason_code_str(granted[f]));
+            midge_client_free(&client);
+            return 1;
+        }
+        printf("subscribed to %s, granted QoS %u\n", filters[f], granted[f]);
     }
-    printf("subscribed to %s, granted QoS %u\n", filter, granted);
     fflush(stdout);
 
     /* Wait in 100 ms steps; the callbacks do the work. */

@@ -12,6 +12,8 @@
  * --seconds, 2 for bad arguments.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,21 @@ static int ok(midge_result rc, const char *what) {
         return 0;
     }
     return 1;
+}
+
+/* A whole number from lo to hi, or an error naming the option: "--qos abc" is refused, not
+ * read as 0. */
+static bool parse_int(const char *option, const char *text, long lo, long hi, int *out) {
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || n < lo || n > hi) {
+        fprintf(stderr, "%s: expected a number from %ld to %ld, not \"%s\"\n", option, lo, hi,
+                text);
+        return false;
+    }
+    *out = (int)n;
+    return true;
 }
 
 static void usage(FILE *out) {
@@ -49,6 +66,7 @@ static double now_s(void) {
 
 int main(int argc, char **argv) {
     const char *broker = "mqtt://127.0.0.1:1883", *filter = "midge/#";
+    int topics = 0;
     int qos = 1, count = 1, seconds = 30;
 
     for (int i = 1; i < argc; i++) {
@@ -56,14 +74,25 @@ int main(int argc, char **argv) {
         if (strcmp(a, "--help") == 0) { usage(stdout); return 0; }
         if (v == NULL) { usage(stderr); return 2; }
         if (strcmp(a, "--broker") == 0) broker = v;
-        else if (strcmp(a, "--topic") == 0) filter = v;
-        else if (strcmp(a, "--qos") == 0) qos = atoi(v);
-        else if (strcmp(a, "--count") == 0) count = atoi(v);
-        else if (strcmp(a, "--seconds") == 0) seconds = atoi(v);
+        else if (strcmp(a, "--topic") == 0) {
+            if (topics++ > 0) {
+                fprintf(stderr, "%s: one --topic only (this example subscribes to one filter)\n", argv[0]);
+                return 2;
+            }
+            filter = v;
+        }
+        else if (strcmp(a, "--qos") == 0) { if (!parse_int(a, v, 0, 2, &qos)) return 2; }
+        else if (strcmp(a, "--count") == 0) { if (!parse_int(a, v, 0, 1000000000, &count)) return 2; }
+        else if (strcmp(a, "--seconds") == 0) { if (!parse_int(a, v, 0, 86400, &seconds)) return 2; }
         else { fprintf(stderr, "sub_poll: unknown option %s\n", a); usage(stderr); return 2; }
         i++;
     }
     if (qos < 0 || qos > 2 || count < 1 || seconds < 1) { usage(stderr); return 2; }
+    /* Refuse a bad filter here, before connecting, with midge's own words. */
+    if (midge_topic_filter_check(filter) != MIDGE_RESULT_OK) {
+        fprintf(stderr, "%s: --topic %s: %s\n", argv[0], filter, midge_last_error_message());
+        return 2;
+    }
 
     /* Completion events (publish/subscribe/unsubscribe complete) are opt-in for the pull
      * interface: this loop wants the SUBACK, so turn them on. */

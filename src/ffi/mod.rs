@@ -53,6 +53,7 @@ mod result;
 mod shutdown;
 mod stats;
 mod tls;
+mod topic;
 
 #[cfg(test)]
 mod tests;

@@ -222,6 +222,19 @@ static void null_lent(void) {
 int main(void) {
     h_begin("test_arguments");
 
+    /* --- topic checks without a client (4.7), with the same words as a publish/subscribe */
+    H_CHECK_OK(midge_topic_name_check("sensors/t1"));
+    H_CHECK_RC(midge_topic_name_check("sensors/#"), MIDGE_RESULT_INVALID_TOPIC);
+    H_CHECK(strstr(midge_last_error_message(), "wildcard") != NULL);
+    H_CHECK_RC(midge_topic_name_check(""), MIDGE_RESULT_INVALID_TOPIC);
+    H_CHECK_RC(midge_topic_name_check(NULL), MIDGE_RESULT_INVALID_ARGUMENT);
+    H_CHECK_RC(midge_topic_name_check("\xff"), MIDGE_RESULT_INVALID_UTF8);
+    H_CHECK_OK(midge_topic_filter_check("sensors/+/t/#"));
+    H_CHECK_OK(midge_topic_filter_check("$share/group/sensors/#"));
+    H_CHECK_RC(midge_topic_filter_check("a/#/b"), MIDGE_RESULT_INVALID_TOPIC);
+    H_CHECK_RC(midge_topic_filter_check("a/b+"), MIDGE_RESULT_INVALID_TOPIC);
+    H_CHECK_RC(midge_topic_filter_check(NULL), MIDGE_RESULT_INVALID_ARGUMENT);
+
     /* --- version and result texts */
     H_CHECK(midge_version() == MIDGE_VERSION_NUMBER);
     H_CHECK(MIDGE_VERSION_NUMBER ==

@@ -102,6 +102,37 @@ wait "$p"; [ $? = 1 ] || fail "sub should have seen only 2 messages"
 "$BIN/demo" --broker "$URL" > "$dir/demo.out" 2>&1 || { cat "$dir/demo.out"; fail "demo"; }
 grep -q "All 7 steps passed" "$dir/demo.out" || fail "demo transcript"
 
+# Bad values are refused before anything connects (the broker URL below has nothing
+# listening: a connect attempt would print a connection error instead).
+for prog in pub sub sub_poll sub_fd request_response last_will; do
+  out=$("$BIN/$prog" --broker "mqtt://127.0.0.1:1" --qos abc 2>&1); rc=$?
+  [ $rc = 2 ] && echo "$out" | grep -q -- '--qos: expected a number from 0 to 2, not "abc"' ||
+    fail "$prog --qos abc: exit $rc: $out"
+done
+for prog in pub request_response last_will; do
+  out=$("$BIN/$prog" --broker "mqtt://127.0.0.1:1" --topic 'a/#' 2>&1); rc=$?
+  [ $rc = 2 ] && echo "$out" | grep -q -- "--topic a/#: " && ! echo "$out" | grep -qi connect ||
+    fail "$prog --topic a/#: exit $rc: $out"
+done
+for prog in sub sub_poll sub_fd; do
+  out=$("$BIN/$prog" --broker "mqtt://127.0.0.1:1" --topic 'a/#/b' 2>&1); rc=$?
+  [ $rc = 2 ] && echo "$out" | grep -q -- "--topic a/#/b: " && ! echo "$out" | grep -qi connect ||
+    fail "$prog --topic a/#/b: exit $rc: $out"
+done
+for prog in sub_poll sub_fd; do
+  "$BIN/$prog" --broker "mqtt://127.0.0.1:1" --topic a --topic b > /dev/null 2>&1
+  [ $? = 2 ] || fail "$prog: a second --topic should be refused, not replace the first"
+done
+# sub takes several --topic and receives from each.
+"$BIN/sub" --broker "$URL" --topic midge/test/multi/a --topic midge/test/multi/b --count 2 --seconds 10 > "$dir/multi.out" 2>&1 &
+p=$!
+wait_for "$dir/multi.out" "subscribed to midge/test/multi/b" || fail "sub did not subscribe to both"
+"$BIN/pub" --broker "$URL" --topic midge/test/multi/a --message one > /dev/null || fail "pub a"
+"$BIN/pub" --broker "$URL" --topic midge/test/multi/b --message two > /dev/null || fail "pub b"
+wait "$p" || fail "sub with two --topic exited $?"
+grep -q 'midge/test/multi/a .*one' "$dir/multi.out" && grep -q 'midge/test/multi/b .*two' "$dir/multi.out" ||
+  { cat "$dir/multi.out"; fail "sub: both filters"; }
+
 # No broker: a clear failure, exit 1.
 "$BIN/pub" --broker "mqtt://127.0.0.1:1" > /dev/null 2>&1; [ $? = 1 ] || fail "pub without a broker should exit 1"
 
