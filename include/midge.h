@@ -896,6 +896,13 @@ const char *midge_last_error_message(void);
 bool midge_last_error_reason_code(uint8_t *reason_code);
 
 /**
+ * The name of an MQTT 5.0 property identifier as the standard's table 2-4 gives it
+ * ("Receive Maximum" for 0x21; static text; "unknown" for a value the table does not
+ * list): for printing what `_property_at` walks.
+ */
+const char *midge_property_name(uint8_t id);
+
+/**
  * The name of an MQTT 5.0 reason code as the standard's table 2-6 gives it (static text;
  * "unknown" for a value the table does not list). 0x00 is "Success" (also Normal
  * disconnection and Granted QoS 0 in other packets).

@@ -124,6 +124,44 @@ pub extern "C" fn midge_last_error_reason_code(reason_code: *mut u8) -> bool {
     })
 }
 
+/// The name of an MQTT 5.0 property identifier as the standard's table 2-4 gives it
+/// ("Receive Maximum" for 0x21; static text; "unknown" for a value the table does not
+/// list): for printing what `_property_at` walks.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_property_name(id: u8) -> *const c_char {
+    let name: &'static std::ffi::CStr = match id {
+        0x01 => c"Payload Format Indicator",
+        0x02 => c"Message Expiry Interval",
+        0x03 => c"Content Type",
+        0x08 => c"Response Topic",
+        0x09 => c"Correlation Data",
+        0x0B => c"Subscription Identifier",
+        0x11 => c"Session Expiry Interval",
+        0x12 => c"Assigned Client Identifier",
+        0x13 => c"Server Keep Alive",
+        0x15 => c"Authentication Method",
+        0x16 => c"Authentication Data",
+        0x17 => c"Request Problem Information",
+        0x18 => c"Will Delay Interval",
+        0x19 => c"Request Response Information",
+        0x1A => c"Response Information",
+        0x1C => c"Server Reference",
+        0x1F => c"Reason String",
+        0x21 => c"Receive Maximum",
+        0x22 => c"Topic Alias Maximum",
+        0x23 => c"Topic Alias",
+        0x24 => c"Maximum QoS",
+        0x25 => c"Retain Available",
+        0x26 => c"User Property",
+        0x27 => c"Maximum Packet Size",
+        0x28 => c"Wildcard Subscription Available",
+        0x29 => c"Subscription Identifier Available",
+        0x2A => c"Shared Subscription Available",
+        _ => c"unknown",
+    };
+    name.as_ptr()
+}
+
 /// The name of an MQTT 5.0 reason code as the standard's table 2-6 gives it (static text;
 /// "unknown" for a value the table does not list). 0x00 is "Success" (also Normal
 /// disconnection and Granted QoS 0 in other packets).

@@ -632,3 +632,19 @@ fn the_header_s_version_is_the_crate_s() {
     let text = unsafe { CStr::from_ptr(midge_version_string()) };
     assert_eq!(text.to_str().unwrap(), crate_version);
 }
+
+#[test]
+fn every_property_identifier_has_its_name() {
+    use crate::codec::PropertyId;
+    let mut seen = std::collections::HashSet::new();
+    for id in PropertyId::ALL {
+        // SAFETY: midge_property_name returns a static NUL-terminated string.
+        let name = unsafe { std::ffi::CStr::from_ptr(super::midge_property_name(id as u8)) };
+        let name = name.to_str().unwrap();
+        assert_ne!(name, "unknown", "{id:?}");
+        assert!(seen.insert(name), "{name} twice");
+    }
+    // SAFETY: as above.
+    let unknown = unsafe { std::ffi::CStr::from_ptr(super::midge_property_name(0x00)) };
+    assert_eq!(unknown.to_str().unwrap(), "unknown");
+}

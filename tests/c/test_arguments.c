@@ -222,6 +222,11 @@ static void null_lent(void) {
 int main(void) {
     h_begin("test_arguments");
 
+    /* --- property names (table 2-4) for printing what a walk returns */
+    H_CHECK(strcmp(midge_property_name(0x21), "Receive Maximum") == 0);
+    H_CHECK(strcmp(midge_property_name(0x26), "User Property") == 0);
+    H_CHECK(strcmp(midge_property_name(0x00), "unknown") == 0);
+
     /* --- topic checks without a client (4.7), with the same words as a publish/subscribe */
     H_CHECK_OK(midge_topic_name_check("sensors/t1"));
     H_CHECK_RC(midge_topic_name_check("sensors/#"), MIDGE_RESULT_INVALID_TOPIC);

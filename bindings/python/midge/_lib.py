@@ -135,6 +135,7 @@ SIGNATURES: Dict[str, Sig] = {
     "midge_last_error_message": (_str, []),
     "midge_last_error_reason_code": (c_bool, [POINTER(c_uint8)]),
     "midge_reason_code_str": (_str, [c_uint8]),
+    "midge_property_name": (_str, [c_uint8]),
     "midge_topic_name_check": (_result, [_str]),
     "midge_topic_filter_check": (_result, [_str]),
     "midge_shutdown": (_result, []),
