@@ -162,19 +162,87 @@ static int will_child(const char *broker, const char *user, const char *pass, co
     for (;;) pause(); /* until SIGKILL: no DISCONNECT is ever sent */
 }
 
+/* ------------------------------------------------------------------------ TLS */
+
+/* A client for `url` over TLS trusting only `cafile` (midge verifies the server's
+ * certificate and its name; with no CA given it would trust the system's roots). */
+static midge_result tls_client(const char *url, const char *cafile, const char *user,
+                               const char *pass, midge_client **out) {
+    midge_options *options = midge_options_new();
+    midge_tls_options *tls = midge_tls_options_new();
+    if (options == NULL || tls == NULL) fail("out of memory");
+    if (user) check(midge_options_set_username(options, user), "midge_options_set_username");
+    if (pass)
+        check(midge_options_set_password(options, (const uint8_t *)pass, strlen(pass)),
+              "midge_options_set_password");
+    check(midge_options_set_reconnect(options, false, 0, 0), "midge_options_set_reconnect");
+    check(midge_options_set_log_level(options, MIDGE_LOG_DEBUG), "midge_options_set_log_level");
+    check(midge_tls_options_add_ca_file(tls, cafile), "midge_tls_options_add_ca_file");
+    check(midge_options_set_tls(options, tls), "midge_options_set_tls"); /* copied */
+    midge_tls_options_free(&tls);
+    midge_result rc = midge_client_new(url, options, out);
+    midge_options_free(&options);
+    return rc;
+}
+
+static void tls_step(const char *url, const char *cafile, const char *other_ca, const char *user,
+                     const char *pass, long pid) {
+    check(tls_client(url, cafile, user, pass, &client), "midge_client_new (TLS)");
+    check(midge_client_connect_wait(client, TIMEOUT_MS, NULL), "midge_client_connect_wait (TLS)");
+    midge_event *early = next_message(100); /* the handshake's log lines: version, group */
+    if (early) fail("unexpected message before subscribing");
+    printf("    connected over TLS, the server's certificate verified against %s\n", cafile);
+    char topic[96];
+    snprintf(topic, sizeof topic, "midge/demo/%ld/tls", pid);
+    const char *filters[] = {topic};
+    uint8_t qos1[] = {1}, granted = 0, reason = 0xff;
+    check(midge_client_subscribe_wait(client, filters, qos1, 1, NULL, TIMEOUT_MS, &granted),
+          "midge_client_subscribe_wait (TLS)");
+    static const char secret[] = "sent encrypted";
+    check(midge_client_publish_wait(client, topic, (const uint8_t *)secret, strlen(secret), 1,
+                                    false, NULL, TIMEOUT_MS, &reason),
+          "midge_client_publish_wait (TLS)");
+    printf("    -> published \"%s\" at QoS 1 over TLS: PUBACK, reason code 0x%02x %s\n", secret,
+           reason, midge_reason_code_str(reason));
+    midge_event *ev = next_message(TIMEOUT_MS);
+    if (ev == NULL) fail("the TLS message did not come back");
+    print_message("<- received", midge_event_message(ev));
+    midge_event_free(&ev);
+    check(midge_client_disconnect_wait(client, 0x00, NULL, TIMEOUT_MS), "disconnect (TLS)");
+    midge_client_free(&client);
+    if (other_ca == NULL) return;
+
+    /* The same server, but trusting a CA that did not sign its certificate: refused, with
+     * the reason in words, and no reconnection attempted. */
+    midge_client *doubter = NULL;
+    check(tls_client(url, other_ca, user, pass, &doubter), "midge_client_new (other CA)");
+    midge_result rc = midge_client_connect_wait(doubter, TIMEOUT_MS, NULL);
+    if (rc != MIDGE_RESULT_TLS) {
+        midge_client_free(&doubter);
+        fail("a server certificate from an unknown CA was not refused: %s", midge_result_str(rc));
+    }
+    printf("    trusting another CA instead: refused (%s): %s\n", midge_result_str(rc),
+           midge_last_error_message());
+    midge_client_free(&doubter);
+}
+
 /* ------------------------------------------------------------------------ main */
 
 static void usage(FILE *out) {
     fprintf(out,
             "usage: demo [--broker URL] [--username NAME] [--password SECRET]\n"
+            "            [--tls-broker mqtts://HOST:PORT --cafile CA.pem [--other-ca OTHER.pem]]\n"
             "  --broker URL       MQTT 5 broker (default mqtt://127.0.0.1:1883)\n"
             "  --username NAME    user name to connect with\n"
             "  --password SECRET  password to connect with\n"
+            "  --tls-broker URL   step 8: the same broker's TLS listener, verified with --cafile;\n"
+            "                     --other-ca: a CA that did not sign it (refused, in words)\n"
             "  --help             this text\n");
 }
 
 int main(int argc, char **argv) {
     const char *broker = "mqtt://127.0.0.1:1883", *user = NULL, *pass = NULL, *child_topic = NULL;
+    const char *tls_broker = NULL, *cafile = NULL, *other_ca = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--help") == 0) { usage(stdout); return 0; }
@@ -182,11 +250,15 @@ int main(int argc, char **argv) {
         if (strcmp(a, "--broker") == 0) broker = v;
         else if (strcmp(a, "--username") == 0) user = v;
         else if (strcmp(a, "--password") == 0) pass = v;
+        else if (strcmp(a, "--tls-broker") == 0) tls_broker = v;
+        else if (strcmp(a, "--cafile") == 0) cafile = v;
+        else if (strcmp(a, "--other-ca") == 0) other_ca = v;
         else if (strcmp(a, "--will-child") == 0) child_topic = v; /* internal, step 6 */
         else { fprintf(stderr, "demo: unknown option %s\n", a); usage(stderr); return 2; }
         i++;
     }
     if (child_topic) return will_child(broker, user, pass, child_topic);
+    if (tls_broker && !cafile) { usage(stderr); return 2; }
 
     if (midge_version() != MIDGE_VERSION_NUMBER) {
         fprintf(stderr, "demo: libmidge %s does not match midge.h %d.%d.%d\n",
@@ -398,6 +470,14 @@ int main(int argc, char **argv) {
     printf("    disconnected\n");
     midge_client_free(&client);
     client = NULL;
+
+    /* ---- 8. TLS ------------------------------------------------------------------- */
+    if (tls_broker) {
+        title("TLS: %s, the server's certificate verified", tls_broker);
+        tls_step(tls_broker, cafile, other_ca, user, pass, pid);
+    } else {
+        printf("\n(no --tls-broker: the TLS step is not shown)\n");
+    }
 
     printf("\nAll %d steps passed.\n", step);
     return 0;

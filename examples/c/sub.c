@@ -97,6 +97,10 @@ static void usage(FILE *out) {
             "  --seconds N        give up after N seconds (default 0: never)\n"
             "  --username NAME    user name\n"
             "  --password SECRET  password\n"
+            "  --cafile FILE      trust this CA (PEM) for mqtts:// and wss://\n"
+            "  --cert FILE        client certificate (PEM) for mutual TLS, with --key\n"
+            "  --key FILE         the client certificate's private key (PEM)\n"
+            "  --insecure         do not verify the server's certificate (tests only!)\n"
             "  --help             this text\n");
 }
 
@@ -106,11 +110,14 @@ int main(int argc, char **argv) {
     const char *filters[MAX_FILTERS] = {"midge/#"};
     size_t n_filters = 0; /* --topic given so far; none: the default above */
     const char *username = NULL, *password = NULL;
+    const char *cafile = NULL, *cert = NULL, *key = NULL;
+    bool insecure = false;
     int qos = 1, count = 0, seconds = 0;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--help") == 0) { usage(stdout); return 0; }
+        if (strcmp(a, "--insecure") == 0) { insecure = true; continue; }
         if (v == NULL) { usage(stderr); return 2; }
         if (strcmp(a, "--broker") == 0) broker = v;
         else if (strcmp(a, "--topic") == 0) {
@@ -125,6 +132,9 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--seconds") == 0) { if (!parse_int(a, v, 0, 86400, &seconds)) return 2; }
         else if (strcmp(a, "--username") == 0) username = v;
         else if (strcmp(a, "--password") == 0) password = v;
+        else if (strcmp(a, "--cafile") == 0) cafile = v;
+        else if (strcmp(a, "--cert") == 0) cert = v;
+        else if (strcmp(a, "--key") == 0) key = v;
         else { fprintf(stderr, "sub: unknown option %s\n", a); usage(stderr); return 2; }
         i++;
     }
@@ -146,6 +156,19 @@ int main(int argc, char **argv) {
     if (good && password)
         good = ok(midge_options_set_password(options, (const uint8_t *)password, strlen(password)),
                   "set_password");
+    /* TLS (mqtts://, wss://): verification is on unless --insecure; without --cafile the
+     * system's roots are trusted. The TLS options are copied. */
+    if (good && (cafile || cert || key || insecure)) {
+        midge_tls_options *tls = midge_tls_options_new();
+        good = tls != NULL;
+        if (good && cafile) good = ok(midge_tls_options_add_ca_file(tls, cafile), "add_ca_file");
+        if (good && (cert || key))
+            good = ok(midge_tls_options_set_client_cert_files(tls, cert, key), "client cert");
+        if (good && insecure)
+            good = ok(midge_tls_options_dangerous_set_no_verify(tls, true), "no_verify");
+        if (good) good = ok(midge_options_set_tls(options, tls), "set_tls");
+        midge_tls_options_free(&tls);
+    }
     if (good) good = ok(midge_client_new(broker, options, &client), "midge_client_new");
     midge_options_free(&options);
     if (!good) return 1;

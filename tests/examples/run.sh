@@ -22,16 +22,35 @@ trap cleanup EXIT
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# Start Mosquitto on a free port: pick one, retry if another process took it meanwhile.
+# Certificates for a TLS listener beside the plain one: a CA and a server certificate for
+# 127.0.0.1 it signed.
+( cd "$dir" &&
+  ec="-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes" &&
+  openssl req -x509 $ec -keyout ca.key -out ca.pem -days 2 -subj /CN=examples-ca &&
+  printf 'subjectAltName=IP:127.0.0.1\n' > server.ext &&
+  openssl req $ec -keyout server.key -out server.csr -subj /CN=127.0.0.1 &&
+  openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+    -out server.pem -days 2 -extfile server.ext ) > "$dir/openssl.log" 2>&1 ||
+  { echo "openssl failed" >&2; cat "$dir/openssl.log" >&2; exit 1; }
+
+# Start Mosquitto on a free port (and the next one for TLS): pick one, retry if another
+# process took it meanwhile.
 for attempt in 1 2 3 4 5 6 7 8; do
   port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+  tls_port=$(( port + 1 ))
   port_open "$port" && continue
+  port_open "$tls_port" && continue
   {
-    echo "listener $port 127.0.0.1"
+    echo "per_listener_settings false"
     echo "allow_anonymous true"
     echo "persistence false"
     echo "log_dest file $dir/mosquitto.log"
     [ "$(id -u)" = 0 ] && echo "user root"
+    echo "listener $port 127.0.0.1"
+    echo "listener $tls_port 127.0.0.1"
+    echo "cafile $dir/ca.pem"
+    echo "certfile $dir/server.pem"
+    echo "keyfile $dir/server.key"
   } > "$dir/mosquitto.conf"
   "$MOSQUITTO" -c "$dir/mosquitto.conf" > "$dir/mosquitto.out" 2>&1 &
   broker_pid=$!
@@ -101,6 +120,18 @@ wait "$p"; [ $? = 1 ] || fail "sub should have seen only 2 messages"
 "$BIN/pubsub_cpp" --broker "$URL" || fail "pubsub_cpp"
 "$BIN/demo" --broker "$URL" > "$dir/demo.out" 2>&1 || { cat "$dir/demo.out"; fail "demo"; }
 grep -q "All 7 steps passed" "$dir/demo.out" || fail "demo transcript"
+
+# TLS: sub and pub with --cafile against the TLS listener.
+TLS_URL="mqtts://127.0.0.1:$tls_port"
+"$BIN/sub" --broker "$TLS_URL" --cafile "$dir/ca.pem" --topic midge/test/tls --count 1 --seconds 10 > "$dir/tls.out" 2>&1 &
+p=$!
+wait_for "$dir/tls.out" subscribed || fail "sub over TLS did not subscribe"
+"$BIN/pub" --broker "$TLS_URL" --cafile "$dir/ca.pem" --topic midge/test/tls --message secret > /dev/null || fail "pub over TLS"
+wait "$p" || fail "sub over TLS exited $?"
+grep -q 'midge/test/tls .*secret' "$dir/tls.out" || { cat "$dir/tls.out"; fail "sub over TLS: no message"; }
+"$BIN/pub" --broker "$TLS_URL" --topic midge/test/tls --message x > "$dir/tls-refused.out" 2>&1
+[ $? = 1 ] && grep -q "unknown CA\|certificate" "$dir/tls-refused.out" ||
+  { cat "$dir/tls-refused.out"; fail "pub over TLS without --cafile should be refused in words"; }
 
 # Bad values are refused before anything connects (the broker URL below has nothing
 # listening: a connect attempt would print a connection error instead).
