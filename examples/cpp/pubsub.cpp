@@ -19,13 +19,14 @@
 using namespace std::chrono_literals;
 
 static void usage(std::ostream& out) {
-    out << "usage: pubsub_cpp [--broker URL] [--topic TOPIC] [--help]\n"
-           "  --broker URL   broker address (default mqtt://127.0.0.1:1883)\n"
-           "  --topic TOPIC  topic prefix (default midge/cpp)\n";
+    out << "usage: pubsub_cpp [--broker URL] [--topic TOPIC] [--cafile CA.pem] [--help]\n"
+           "  --broker URL   broker address (default mqtt://127.0.0.1:1883; mqtts:// for TLS)\n"
+           "  --topic TOPIC  topic prefix (default midge/cpp)\n"
+           "  --cafile FILE  trust this CA (PEM) for mqtts:// (else the system's roots)\n";
 }
 
 int main(int argc, char** argv) {
-    std::string broker = "mqtt://127.0.0.1:1883", topic = "midge/cpp";
+    std::string broker = "mqtt://127.0.0.1:1883", topic = "midge/cpp", cafile;
     for (int i = 1; i < argc; i++) {
         std::string a = argv[i];
         if (a == "--help") {
@@ -40,6 +41,8 @@ int main(int argc, char** argv) {
             broker = argv[++i];
         } else if (a == "--topic") {
             topic = argv[++i];
+        } else if (a == "--cafile") {
+            cafile = argv[++i];
         } else {
             std::cerr << "pubsub_cpp: unknown option " << a << "\n";
             usage(std::cerr);
@@ -53,6 +56,12 @@ int main(int argc, char** argv) {
         options.client_id("midge-cpp-example")
             .keep_alive(30s)
             .will(topic + "/status", "offline", midge::QoS::AtLeastOnce, false);
+        if (!cafile.empty()) {
+            // TLS options: a builder too, copied by Options::tls (so it may go out of scope).
+            midge::Tls tls;
+            tls.ca_file(cafile);
+            options.tls(tls);
+        }
         midge::Client client(broker, options);
 
         // Received messages are kept beyond their callback: copying a midge::Message takes

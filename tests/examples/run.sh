@@ -129,6 +129,8 @@ wait_for "$dir/tls.out" subscribed || fail "sub over TLS did not subscribe"
 "$BIN/pub" --broker "$TLS_URL" --cafile "$dir/ca.pem" --topic midge/test/tls --message secret > /dev/null || fail "pub over TLS"
 wait "$p" || fail "sub over TLS exited $?"
 grep -q 'midge/test/tls .*secret' "$dir/tls.out" || { cat "$dir/tls.out"; fail "sub over TLS: no message"; }
+"$BIN/pubsub_cpp" --broker "$TLS_URL" --cafile "$dir/ca.pem" > "$dir/cpp-tls.out" 2>&1 ||
+  { cat "$dir/cpp-tls.out"; fail "pubsub_cpp over TLS (midge::Tls)"; }
 "$BIN/pub" --broker "$TLS_URL" --topic midge/test/tls --message x > "$dir/tls-refused.out" 2>&1
 [ $? = 1 ] && grep -q "unknown CA\|certificate" "$dir/tls-refused.out" ||
   { cat "$dir/tls-refused.out"; fail "pub over TLS without --cafile should be refused in words"; }
