@@ -15,6 +15,9 @@ use crate::fail::{Failure, Status};
 /// How many publishes may wait for their acknowledgement before the next waits.
 const WINDOW: usize = 1000;
 
+/// How often a wait for an acknowledgement looks whether the connection is still there.
+const LOST_CHECK: Duration = Duration::from_millis(100);
+
 /// Publishes, keeping at most [`WINDOW`] unacknowledged, at an optional rate.
 pub struct Publisher<'a> {
     client: &'a Client,
@@ -70,7 +73,27 @@ impl<'a> Publisher<'a> {
         let Some(c) = self.inflight.pop_front() else {
             return Ok(());
         };
-        match c.wait(ACK_TIMEOUT) {
+        // Without reconnection a publish waits for a connection that never comes: a lost
+        // connection ends the wait at once (status 7), as mosquitto_pub does.
+        let deadline = Instant::now() + ACK_TIMEOUT;
+        let outcome = loop {
+            match c.wait(LOST_CHECK.min(deadline.saturating_duration_since(Instant::now()))) {
+                Err(midge::Error::Timeout) if Instant::now() < deadline => {
+                    if !self.client.is_connected() {
+                        return Err(Failure::new(
+                            Status::ConnectionLost,
+                            format!(
+                                "publish to {}: the connection was lost before the server \
+                                 acknowledged it (-d shows why)",
+                                self.topic
+                            ),
+                        ));
+                    }
+                }
+                other => break other,
+            }
+        };
+        match outcome {
             Ok(ack) if ack.reason.is_success() => Ok(()),
             Ok(ack) => Err(refused(&self.topic, &RequestError::Refused(ack.reason))),
             Err(midge::Error::Request(e @ RequestError::Refused(_))) => {

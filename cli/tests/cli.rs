@@ -889,3 +889,46 @@ fn tls_options() {
     assert!(err.contains("/nonexistent/ca.pem"), "{err}");
     let _ = std::fs::remove_dir_all(&certs);
 }
+
+/// A server that accepts the connection (CONNACK) and closes it when a PUBLISH arrives.
+fn drops_on_publish() -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            let mut buf = [0; 1024];
+            // The CONNECT (one read is enough for its few bytes), then CONNACK: Success.
+            if !matches!(s.read(&mut buf), Ok(n) if n > 0) {
+                continue;
+            }
+            let _ = s.write_all(&[0x20, 0x03, 0x00, 0x00, 0x00]);
+            // The next bytes are the PUBLISH: close without an acknowledgement.
+            let _ = s.read(&mut buf);
+        }
+    });
+    port
+}
+
+/// A connection lost while a publish waits for its acknowledgement ends `midge pub` at
+/// once with status 7, as mosquitto_pub does (it waited out its 30 s ack timeout and said
+/// "timed out", status 6).
+#[test]
+fn pub_reports_a_lost_connection_at_once() {
+    let port = drops_on_publish().to_string();
+    let (code, err) = midge_status(&[
+        "pub",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-t",
+        "t",
+        "-q",
+        "1",
+        "-m",
+        "x",
+    ]);
+    assert_eq!(code, 7, "{err}");
+    assert!(err.contains("connection was lost"), "{err}");
+}
