@@ -26,9 +26,11 @@ void bench_die(const char *fmt, ...) {
 static void usage(const char *prog) {
     fprintf(stderr,
             "usage: %s --broker host:port --scenario {throughput,pingpong,handshake} --qos N "
-            "--size BYTES --count N --inflight N [--timeout SECONDS] [--cafile FILE]\n"
+            "--size BYTES --count N --inflight N [--timeout SECONDS] [--cafile FILE] [--defaults]\n"
             "  --scenario handshake: --count fresh connections, each timed to its CONNACK\n"
-            "  --cafile FILE: connect over TLS, trusting the CA in FILE (PEM)\n",
+            "  --cafile FILE: connect over TLS, trusting the CA in FILE (PEM)\n"
+            "  --defaults: midge on its defaults (no linger, busy poll or inline callbacks);\n"
+            "    implied by --cafile\n",
             prog);
     exit(2);
 }
@@ -48,7 +50,7 @@ void bench_parse_args(int argc, char **argv, struct bench_args *a) {
         {"qos", required_argument, 0, 'q'},      {"size", required_argument, 0, 'z'},
         {"count", required_argument, 0, 'n'},    {"inflight", required_argument, 0, 'i'},
         {"timeout", required_argument, 0, 't'},  {"help", no_argument, 0, 'h'},
-        {"cafile", required_argument, 0, 'c'},
+        {"cafile", required_argument, 0, 'c'},  {"defaults", no_argument, 0, 'd'},
         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -77,6 +79,7 @@ void bench_parse_args(int argc, char **argv, struct bench_args *a) {
         case 'n': a->count = atol(optarg); break;
         case 'i': a->inflight = atoi(optarg); break;
         case 't': a->timeout_s = atoi(optarg); break;
+        case 'd': a->defaults = 1; break;
         case 'c':
             if (strlen(optarg) >= sizeof a->cafile) bench_die("--cafile path too long");
             snprintf(a->cafile, sizeof a->cafile, "%s", optarg);

@@ -23,6 +23,7 @@ struct bench_args {
     int timeout_s; /* give up when nothing progresses for this long */
     char topic_a[64], topic_b[64];
     char cafile[1024]; /* --cafile: TLS, trusting this CA; empty: plain TCP */
+    int defaults;      /* --defaults: the library as users run it (midge: no tuning) */
 };
 
 void bench_parse_args(int argc, char **argv, struct bench_args *a);

@@ -24,10 +24,12 @@ static void on_log(void *ud, int level, const char *message) {
     fprintf(stderr, "midge log %d: %s\n", level, message);
 }
 
-/* Over TLS (--cafile) midge runs on its defaults, as users run it: callbacks on its
- * dispatcher threads, no busy poll, no linger, default queue bounds (the BENCH_MIDGE_*
- * variables still apply). Plain TCP keeps the tuned settings of the issue-6 scenarios. */
-static bool tuned(void) { return A.cafile[0] == 0; }
+/* With --defaults, and over TLS (--cafile), midge runs on its defaults, as users run it:
+ * callbacks on its dispatcher threads, no busy poll, no linger, default queue bounds (the
+ * BENCH_MIDGE_* variables still apply). Otherwise the tuned settings of the issue-6
+ * scenarios. */
+static bool tuned(void) { return !A.defaults && A.cafile[0] == 0; }
+static bool tls(void) { return A.cafile[0] != 0; }
 
 static midge_client *make_client(uint16_t receive_maximum) {
     midge_options *o = midge_options_new();
@@ -58,7 +60,7 @@ static midge_client *make_client(uint16_t receive_maximum) {
     uint32_t linger_us = linger ? (uint32_t)strtoul(linger, NULL, 10)
                          : (tuned() && A.scenario == SC_THROUGHPUT) ? 1000 : 0;
     if (linger || tuned()) check(midge_options_set_linger(o, linger_us), "set_linger");
-    if (!tuned()) {
+    if (tls()) {
         midge_tls_options *tls = midge_tls_options_new();
         if (!tls) bench_die("midge: tls_options_new failed");
         check(midge_tls_options_add_ca_file(tls, A.cafile), "tls_options_add_ca_file");
@@ -70,7 +72,7 @@ static midge_client *make_client(uint16_t receive_maximum) {
     bool logging = log && strcmp(log, "1") == 0;
     if (logging) check(midge_options_set_log_level(o, MIDGE_LOG_WARN), "set_log_level");
     char address[400];
-    snprintf(address, sizeof address, "%s%s", tuned() ? "" : "mqtts://", A.address);
+    snprintf(address, sizeof address, "%s%s", tls() ? "mqtts://" : "", A.address);
     midge_client *c = NULL;
     check(midge_client_new(address, o, &c), "client_new");
     midge_options_free(&o);
