@@ -25,8 +25,12 @@ void bench_die(const char *fmt, ...) {
 
 static void usage(const char *prog) {
     fprintf(stderr,
-            "usage: %s --broker host:port --scenario {throughput,pingpong} --qos N "
-            "--size BYTES --count N --inflight N [--timeout SECONDS]\n",
+            "usage: %s --broker host:port --scenario {throughput,pingpong,handshake} --qos N "
+            "--size BYTES --count N --inflight N [--timeout SECONDS] [--cafile FILE] [--defaults]\n"
+            "  --scenario handshake: --count fresh connections, each timed to its CONNACK\n"
+            "  --cafile FILE: connect over TLS, trusting the CA in FILE (PEM)\n"
+            "  --defaults: midge on its defaults (no linger, busy poll or inline callbacks);\n"
+            "    implied by --cafile\n",
             prog);
     exit(2);
 }
@@ -46,6 +50,7 @@ void bench_parse_args(int argc, char **argv, struct bench_args *a) {
         {"qos", required_argument, 0, 'q'},      {"size", required_argument, 0, 'z'},
         {"count", required_argument, 0, 'n'},    {"inflight", required_argument, 0, 'i'},
         {"timeout", required_argument, 0, 't'},  {"help", no_argument, 0, 'h'},
+        {"cafile", required_argument, 0, 'c'},  {"defaults", no_argument, 0, 'd'},
         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -66,6 +71,7 @@ void bench_parse_args(int argc, char **argv, struct bench_args *a) {
         case 's':
             if (!strcmp(optarg, "throughput")) a->scenario = SC_THROUGHPUT;
             else if (!strcmp(optarg, "pingpong")) a->scenario = SC_PINGPONG;
+            else if (!strcmp(optarg, "handshake")) a->scenario = SC_HANDSHAKE;
             else usage(argv[0]);
             break;
         case 'q': a->qos = atoi(optarg); break;
@@ -73,6 +79,11 @@ void bench_parse_args(int argc, char **argv, struct bench_args *a) {
         case 'n': a->count = atol(optarg); break;
         case 'i': a->inflight = atoi(optarg); break;
         case 't': a->timeout_s = atoi(optarg); break;
+        case 'd': a->defaults = 1; break;
+        case 'c':
+            if (strlen(optarg) >= sizeof a->cafile) bench_die("--cafile path too long");
+            snprintf(a->cafile, sizeof a->cafile, "%s", optarg);
+            break;
         default: usage(argv[0]);
         }
     }
@@ -311,7 +322,9 @@ void bench_print_result(const char *lib, const struct bench_args *a, double msgs
     fmt_num(p9, sizeof p9, p99_us, 1);
     printf("lib=%s scenario=%s qos=%d size=%zu count=%ld msgs_per_s=%s lost=%ld dup=%ld "
            "cpu_us_per_msg=%s rss_kib=%ld p50_us=%s p99_us=%s\n",
-           lib, a->scenario == SC_THROUGHPUT ? "throughput" : "pingpong", a->qos, a->size,
+           lib,
+           a->scenario == SC_THROUGHPUT ? "throughput"
+           : a->scenario == SC_PINGPONG ? "pingpong" : "handshake", a->qos, a->size,
            a->count, m, lost, dup, c, rss_kib, p5, p9);
     fflush(stdout);
 }
@@ -420,4 +433,28 @@ void bench_pingpong_report(const char *lib, const struct bench_args *a, struct b
                        n ? m->cpu_s / (double)n * 1e6 : -1, m->rss_kib, p50, p99);
     free(m->rtt);
     m->rtt = NULL;
+}
+
+void bench_handshake_run(const char *lib, const struct bench_args *a, bench_connect_fn connect,
+                         bench_close_fn close, struct bench_measure *m) {
+    (void)lib;
+    long warm = a->count < 5 ? a->count : 5;
+    m->rtt = malloc(sizeof(uint64_t) * (size_t)a->count);
+    long n = 0;
+    double cpu0 = 0;
+    uint64_t start = 0;
+    for (long i = 0; i < warm + a->count; i++) {
+        if (i == warm) {
+            cpu0 = bench_cpu_seconds();
+            start = bench_now_ns();
+        }
+        uint64_t t = bench_now_ns();
+        void *c = connect();
+        if (i >= warm) m->rtt[n++] = bench_now_ns() - t;
+        close(c);
+    }
+    m->done = n;
+    m->secs = (double)(bench_now_ns() - start) / 1e9;
+    m->cpu_s = bench_cpu_seconds() - cpu0;
+    m->rss_kib = bench_peak_rss_kib();
 }

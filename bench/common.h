@@ -7,7 +7,9 @@
 #include <stdint.h>
 #include <stddef.h>
 
-enum scenario { SC_THROUGHPUT = 0, SC_PINGPONG = 1 };
+/* handshake: `count` fresh connections one after another, each timed from the connect
+ * call to its CONNACK (over TLS when --cafile is given). */
+enum scenario { SC_THROUGHPUT = 0, SC_PINGPONG = 1, SC_HANDSHAKE = 2 };
 
 struct bench_args {
     char host[256];
@@ -20,6 +22,8 @@ struct bench_args {
     int inflight; /* publisher window, 1..65535 */
     int timeout_s; /* give up when nothing progresses for this long */
     char topic_a[64], topic_b[64];
+    char cafile[1024]; /* --cafile: TLS, trusting this CA; empty: plain TCP */
+    int defaults;      /* --defaults: the library as users run it (midge: no tuning) */
 };
 
 void bench_parse_args(int argc, char **argv, struct bench_args *a);
@@ -123,6 +127,17 @@ void bench_throughput_report(const char *lib, const struct bench_args *a, struct
 void bench_pingpong_run(const char *lib, const struct bench_args *a, struct bench_reply *reply,
                         bench_publish_fn ping, void *client, struct bench_measure *m);
 void bench_pingpong_report(const char *lib, const struct bench_args *a, struct bench_measure *m);
+
+/* Handshake: `connect` makes one client and returns once it has its CONNACK (dying on
+ * error); `close` disconnects and frees it. min(5, count) warm-up connections, then
+ * a->count timed ones; m->rtt holds each connect-to-CONNACK time, m->cpu_s the CPU of
+ * the whole connect/close cycles. */
+typedef void *(*bench_connect_fn)(void);
+typedef void (*bench_close_fn)(void *client);
+void bench_handshake_run(const char *lib, const struct bench_args *a, bench_connect_fn connect,
+                         bench_close_fn close, struct bench_measure *m);
+/* Reported like ping-pong: connections/s, CPU us per connection, p50/p99 connect time. */
+#define bench_handshake_report bench_pingpong_report
 
 void bench_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 

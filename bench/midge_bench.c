@@ -24,37 +24,57 @@ static void on_log(void *ud, int level, const char *message) {
     fprintf(stderr, "midge log %d: %s\n", level, message);
 }
 
+/* With --defaults, and over TLS (--cafile), midge runs on its defaults, as users run it:
+ * callbacks on its dispatcher threads, no busy poll, no linger, default queue bounds (the
+ * BENCH_MIDGE_* variables still apply). Otherwise the tuned settings of the issue-6
+ * scenarios. */
+static bool tuned(void) { return !A.defaults && A.cafile[0] == 0; }
+static bool tls(void) { return A.cafile[0] != 0; }
+
 static midge_client *make_client(uint16_t receive_maximum) {
     midge_options *o = midge_options_new();
     check(midge_options_set_reconnect(o, false, 250, 1000), "set_reconnect");
     check(midge_options_set_receive_maximum(o, receive_maximum), "set_receive_maximum");
     check(midge_options_set_tcp_nodelay(o, true), "set_tcp_nodelay");
-    check(midge_options_set_offline_queue(o, 1000000, (size_t)1 << 31), "set_offline_queue");
-    check(midge_options_set_event_queue_limit(o, 10000000), "set_event_queue_limit");
+    if (tuned()) {
+        check(midge_options_set_offline_queue(o, 1000000, (size_t)1 << 31), "set_offline_queue");
+        check(midge_options_set_event_queue_limit(o, 10000000), "set_event_queue_limit");
+    }
     /* Callbacks on the I/O thread, as libmosquitto's run on its network thread; they only
      * count and publish. BENCH_MIDGE_DISPATCH=1 keeps them on dispatcher threads. */
     const char *dispatch = getenv("BENCH_MIDGE_DISPATCH");
-    bool inline_callbacks = !(dispatch && strcmp(dispatch, "1") == 0);
+    bool inline_callbacks = dispatch ? strcmp(dispatch, "1") != 0 : tuned();
     check(midge_options_set_inline_callbacks(o, inline_callbacks), "set_inline_callbacks");
     /* Round trips: the I/O thread polls 100 us before it sleeps, the setting for an
      * application bound by latency; throughput runs keep midge's default, no busy poll,
      * which costs less CPU. BENCH_MIDGE_BUSY_POLL=usec sets it for every scenario. */
     const char *busy = getenv("BENCH_MIDGE_BUSY_POLL");
-    uint32_t busy_poll = busy ? (uint32_t)strtoul(busy, NULL, 10) : A.scenario == SC_PINGPONG ? 100 : 0;
-    check(midge_options_set_busy_poll(o, busy_poll), "set_busy_poll");
+    uint32_t busy_poll = busy ? (uint32_t)strtoul(busy, NULL, 10)
+                         : (tuned() && A.scenario == SC_PINGPONG) ? 100 : 0;
+    if (busy || tuned()) check(midge_options_set_busy_poll(o, busy_poll), "set_busy_poll");
     /* Throughput: while traffic flows, the I/O thread pauses 1 ms between rounds, so that
      * publishes and acknowledgements go out, and arrive, in batches: the setting for an
      * application bound by throughput; round trips keep midge's default, no linger.
      * BENCH_MIDGE_LINGER=usec sets it for every scenario. */
     const char *linger = getenv("BENCH_MIDGE_LINGER");
-    uint32_t linger_us = linger ? (uint32_t)strtoul(linger, NULL, 10) : A.scenario == SC_PINGPONG ? 0 : 1000;
-    check(midge_options_set_linger(o, linger_us), "set_linger");
+    uint32_t linger_us = linger ? (uint32_t)strtoul(linger, NULL, 10)
+                         : (tuned() && A.scenario == SC_THROUGHPUT) ? 1000 : 0;
+    if (linger || tuned()) check(midge_options_set_linger(o, linger_us), "set_linger");
+    if (tls()) {
+        midge_tls_options *tls = midge_tls_options_new();
+        if (!tls) bench_die("midge: tls_options_new failed");
+        check(midge_tls_options_add_ca_file(tls, A.cafile), "tls_options_add_ca_file");
+        check(midge_options_set_tls(o, tls), "set_tls");
+        midge_tls_options_free(&tls);
+    }
     /* BENCH_MIDGE_LOG=1: midge's warnings and errors on stderr (to explain a failed run). */
     const char *log = getenv("BENCH_MIDGE_LOG");
     bool logging = log && strcmp(log, "1") == 0;
     if (logging) check(midge_options_set_log_level(o, MIDGE_LOG_WARN), "set_log_level");
+    char address[400];
+    snprintf(address, sizeof address, "%s%s", tls() ? "mqtts://" : "", A.address);
     midge_client *c = NULL;
-    check(midge_client_new(A.address, o, &c), "client_new");
+    check(midge_client_new(address, o, &c), "client_new");
     midge_options_free(&o);
     if (logging) check(midge_client_on_log(c, on_log, NULL, NULL), "on_log");
     return c;
@@ -147,9 +167,28 @@ static void pingpong(void) {
     bench_pingpong_report("midge", &A, &m);
 }
 
+/* One fresh client to its CONNACK (a bench_connect_fn). */
+static void *hs_connect(void) {
+    midge_client *c = make_client(1000);
+    connect_client(c);
+    return c;
+}
+
+static void hs_close(void *client) {
+    midge_client *c = client;
+    midge_client_free(&c);
+}
+
+static void handshake(void) {
+    struct bench_measure m;
+    bench_handshake_run("midge", &A, hs_connect, hs_close, &m);
+    bench_handshake_report("midge", &A, &m);
+}
+
 int main(int argc, char **argv) {
     bench_parse_args(argc, argv, &A);
     if (A.scenario == SC_THROUGHPUT) throughput();
-    else pingpong();
+    else if (A.scenario == SC_PINGPONG) pingpong();
+    else handshake();
     return 0;
 }

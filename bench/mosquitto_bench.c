@@ -42,6 +42,8 @@ static struct mosquitto *make_client(struct bench_latch *l, int receive_maximum)
     check(mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM, A.inflight), "send maximum");
     check(mosquitto_int_option(m, MOSQ_OPT_RECEIVE_MAXIMUM, receive_maximum), "receive maximum");
     check(mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1), "tcp nodelay");
+    /* --cafile: TLS (OpenSSL), verifying the broker against that CA. */
+    if (A.cafile[0]) check(mosquitto_tls_set(m, A.cafile, NULL, NULL, NULL, NULL), "tls_set");
     mosquitto_connect_v5_callback_set(m, on_connect);
     mosquitto_subscribe_v5_callback_set(m, on_subscribe);
     return m;
@@ -135,11 +137,38 @@ static void pingpong(void) {
     bench_pingpong_report("mosquitto", &A, &m);
 }
 
+/* One fresh client to its CONNACK (a bench_connect_fn): the latch lives beside it. */
+struct hs_client {
+    struct bench_latch latch;
+    struct mosquitto *m;
+};
+
+static void *hs_connect(void) {
+    struct hs_client *c = malloc(sizeof *c);
+    if (!c) bench_die("out of memory");
+    c->m = make_client(&c->latch, 1000);
+    connect_client(c->m, &c->latch);
+    return c;
+}
+
+static void hs_close(void *client) {
+    struct hs_client *c = client;
+    close_client(c->m);
+    free(c);
+}
+
+static void handshake(void) {
+    struct bench_measure m;
+    bench_handshake_run("mosquitto", &A, hs_connect, hs_close, &m);
+    bench_handshake_report("mosquitto", &A, &m);
+}
+
 int main(int argc, char **argv) {
     bench_parse_args(argc, argv, &A);
     mosquitto_lib_init();
     if (A.scenario == SC_THROUGHPUT) throughput();
-    else pingpong();
+    else if (A.scenario == SC_PINGPONG) pingpong();
+    else handshake();
     mosquitto_lib_cleanup();
     return 0;
 }
