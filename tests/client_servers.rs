@@ -1,0 +1,254 @@
+//! Several servers and server redirection (MQTT 5.0 4.11) against scripted fake brokers:
+//! the order of attempts, CONNACK / DISCONNECT 0x9C and 0x9D with a Server Reference
+//! followed when allowed, refused by default, vetoed by the application, and bounded.
+
+mod support;
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use midge::codec::{
+    ByteString, ConnAck, ConnectReasonCode, Disconnect, DisconnectReasonCode, Packet, Properties,
+    Property,
+};
+use midge::runtime::{Client, ClientEvent, ClientOptions, ReconnectPolicy, Redirect};
+use support::TIMEOUT;
+use support::fake_broker::{FakeBroker, connack};
+
+/// How long a test watches for a connection that must not come.
+const QUIET: Duration = Duration::from_millis(500);
+
+fn options() -> ClientOptions {
+    support::client_options("servers-test")
+}
+
+/// Reconnecting quickly: the tests wait for the attempts, not for the backoff.
+fn quick_reconnect() -> ReconnectPolicy {
+    ReconnectPolicy {
+        enabled: true,
+        initial_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(100),
+        ..ReconnectPolicy::default()
+    }
+}
+
+/// An address where nothing listens: a port the system gave us, closed again.
+fn dead_url() -> String {
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    format!("mqtt://127.0.0.1:{port}")
+}
+
+fn redirect_ack(code: ConnectReasonCode, reference: &str) -> Packet {
+    Packet::ConnAck(ConnAck {
+        session_present: false,
+        reason_code: code,
+        properties: Properties::new().with(Property::ServerReference(ByteString::from(reference))),
+    })
+}
+
+fn host_port(b: &FakeBroker) -> String {
+    format!("127.0.0.1:{}", b.port())
+}
+
+#[test]
+fn a_connect_tries_the_servers_in_order_and_reports_the_one_in_use() {
+    let dead = dead_url();
+    let b = FakeBroker::start();
+    let c = Client::with_servers(&[&dead, &b.url()], options()).unwrap();
+    assert_eq!(c.server(), None);
+    let waiter = c.connect();
+    let mut conn = b.accept(TIMEOUT).unwrap();
+    conn.expect_connect(TIMEOUT);
+    conn.send(&connack(Properties::new()));
+    waiter.wait(TIMEOUT).unwrap();
+    assert_eq!(c.server(), Some(b.url()));
+    // The dead server's failure was reported as an event, the connect went on.
+    assert!(matches!(
+        c.next_event(TIMEOUT),
+        Some(ClientEvent::ConnectionLost(_))
+    ));
+}
+
+#[test]
+fn a_pass_that_fails_everywhere_fails_the_connect_once() {
+    let c = Client::with_servers(&[&dead_url(), &dead_url()], options()).unwrap();
+    let e = c.connect_and_wait(TIMEOUT).unwrap_err();
+    assert!(matches!(e, midge::Error::Disconnected(_)), "{e}");
+}
+
+/// 4.11: CONNACK 0x9C with a Server Reference `host:port`, followed when allowed; it is for
+/// this connection only: after a loss the client goes back to the first server.
+#[test]
+fn connack_use_another_server_is_followed_for_this_connection() {
+    let a = FakeBroker::start();
+    let b = FakeBroker::start();
+    let mut o = options();
+    o.follow_redirects = true;
+    o.reconnect = quick_reconnect();
+    let c = Client::new(&a.url(), o).unwrap();
+    let waiter = c.connect();
+    let mut ca = a.accept(TIMEOUT).unwrap();
+    ca.expect_connect(TIMEOUT);
+    ca.send(&redirect_ack(
+        ConnectReasonCode::UseAnotherServer,
+        &host_port(&b),
+    ));
+    let mut cb = b.accept(TIMEOUT).unwrap();
+    cb.expect_connect(TIMEOUT);
+    cb.send(&connack(Properties::new()));
+    waiter.wait(TIMEOUT).unwrap();
+    assert_eq!(c.server(), Some(b.url()));
+    cb.close();
+    let mut again = a.accept(TIMEOUT).expect("reconnected to the first server");
+    again.expect_connect(TIMEOUT);
+}
+
+/// CONNACK 0x9D (Server moved) replaces the server: reconnections go to the new one. The
+/// reference may be a full address.
+#[test]
+fn connack_server_moved_replaces_the_server_for_reconnections() {
+    let a = FakeBroker::start();
+    let b = FakeBroker::start();
+    let mut o = options();
+    o.follow_redirects = true;
+    o.reconnect = quick_reconnect();
+    let c = Client::new(&a.url(), o).unwrap();
+    let waiter = c.connect();
+    let mut ca = a.accept(TIMEOUT).unwrap();
+    ca.expect_connect(TIMEOUT);
+    ca.send(&redirect_ack(
+        ConnectReasonCode::ServerMoved,
+        &format!("{} mqtt://elsewhere:1", b.url()),
+    ));
+    let mut cb = b.accept(TIMEOUT).unwrap();
+    cb.expect_connect(TIMEOUT);
+    cb.send(&connack(Properties::new()));
+    waiter.wait(TIMEOUT).unwrap();
+    cb.close();
+    let mut again = b.accept(TIMEOUT).expect("reconnected to the moved server");
+    again.expect_connect(TIMEOUT);
+    assert!(a.accept(QUIET).is_err(), "went back to the old server");
+}
+
+/// DISCONNECT 0x9D on an open connection: the client goes to the reference at once.
+#[test]
+fn disconnect_server_moved_is_followed_at_once() {
+    let a = FakeBroker::start();
+    let b = FakeBroker::start();
+    let mut o = options();
+    o.follow_redirects = true;
+    // Reconnection off: following the redirection is not a reconnection's business.
+    let c = Client::new(&a.url(), o).unwrap();
+    let waiter = c.connect();
+    let mut ca = a.accept(TIMEOUT).unwrap();
+    ca.expect_connect(TIMEOUT);
+    ca.send(&connack(Properties::new()));
+    waiter.wait(TIMEOUT).unwrap();
+    ca.send(&Packet::Disconnect(Disconnect {
+        reason_code: DisconnectReasonCode::ServerMoved,
+        properties: Properties::new()
+            .with(Property::ServerReference(ByteString::from(host_port(&b)))),
+    }));
+    let mut cb = b.accept(TIMEOUT).unwrap();
+    cb.expect_connect(TIMEOUT);
+    cb.send(&connack(Properties::new()));
+    assert!(support::wait_until(TIMEOUT, || c.server() == Some(b.url())));
+}
+
+/// Off by default: the refusal ends the connect, carries the reference in its text, and
+/// the client does not reconnect (the server would refuse again).
+#[test]
+fn a_redirection_is_not_followed_by_default() {
+    let a = FakeBroker::start();
+    let b = FakeBroker::start();
+    let mut o = options();
+    o.reconnect = quick_reconnect();
+    let c = Client::new(&a.url(), o).unwrap();
+    let waiter = c.connect();
+    let mut ca = a.accept(TIMEOUT).unwrap();
+    ca.expect_connect(TIMEOUT);
+    ca.send(&redirect_ack(
+        ConnectReasonCode::UseAnotherServer,
+        &host_port(&b),
+    ));
+    let e = waiter.wait(TIMEOUT).unwrap_err();
+    match &e {
+        midge::Error::ConnectionRefused(r) => {
+            assert_eq!(r.reason_code, ConnectReasonCode::UseAnotherServer);
+            assert_eq!(r.server_reference.as_deref(), Some(host_port(&b).as_str()));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(e.to_string().contains(&host_port(&b)), "{e}");
+    assert!(b.accept(QUIET).is_err(), "followed the redirection");
+    assert!(a.accept(QUIET).is_err(), "reconnected after the refusal");
+}
+
+/// The application's callback sees the redirection and may refuse it.
+#[test]
+fn the_redirect_callback_sees_and_may_veto() {
+    let a = FakeBroker::start();
+    let b = FakeBroker::start();
+    let mut o = options();
+    o.follow_redirects = true;
+    let c = Client::new(&a.url(), o).unwrap();
+    let seen: Arc<Mutex<Vec<Redirect>>> = Arc::default();
+    let log = Arc::clone(&seen);
+    c.on_redirect(Some(move |r: &Redirect| {
+        log.lock().push(r.clone());
+        false
+    }));
+    let waiter = c.connect();
+    let mut ca = a.accept(TIMEOUT).unwrap();
+    ca.expect_connect(TIMEOUT);
+    ca.send(&redirect_ack(
+        ConnectReasonCode::ServerMoved,
+        &host_port(&b),
+    ));
+    assert!(matches!(
+        waiter.wait(TIMEOUT),
+        Err(midge::Error::ConnectionRefused(_))
+    ));
+    assert!(b.accept(QUIET).is_err(), "followed a vetoed redirection");
+    let seen = seen.lock();
+    assert_eq!(
+        *seen,
+        vec![Redirect {
+            from: a.url(),
+            to: b.url(),
+            reference: host_port(&b),
+            reason_code: 0x9D,
+            refused: true,
+        }]
+    );
+}
+
+/// A server that redirects to itself forever: `max_redirects` hops, then the connect fails
+/// with the refusal.
+#[test]
+fn redirect_hops_are_bounded() {
+    let a = FakeBroker::start();
+    let mut o = options();
+    o.follow_redirects = true;
+    o.max_redirects = 2;
+    let c = Client::new(&a.url(), o).unwrap();
+    let waiter = c.connect();
+    for _ in 0..3 {
+        let mut ca = a.accept(TIMEOUT).unwrap();
+        ca.expect_connect(TIMEOUT);
+        ca.send(&redirect_ack(
+            ConnectReasonCode::UseAnotherServer,
+            &host_port(&a),
+        ));
+    }
+    assert!(matches!(
+        waiter.wait(TIMEOUT),
+        Err(midge::Error::ConnectionRefused(_))
+    ));
+    assert!(a.accept(QUIET).is_err(), "a fourth attempt");
+}
