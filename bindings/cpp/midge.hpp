@@ -24,6 +24,7 @@
 
 #include <midge.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -427,6 +428,22 @@ public:
     Options(const Options&) = delete;
     Options& operator=(const Options&) = delete;
 
+    /// Another server after the client's address, tried in order (`midge_options_add_server`).
+    Options& add_server(const std::string& address) {
+        detail::check(midge_options_add_server(o_, address.c_str()), "midge_options_add_server");
+        return *this;
+    }
+    /// Follow 0x9C / 0x9D Server References (off by default; `midge_options_set_follow_redirects`).
+    Options& follow_redirects(bool on) {
+        detail::check(midge_options_set_follow_redirects(o_, on),
+                      "midge_options_set_follow_redirects");
+        return *this;
+    }
+    /// Redirections followed in a row before giving up (default 3).
+    Options& max_redirects(uint32_t max) {
+        detail::check(midge_options_set_max_redirects(o_, max), "midge_options_set_max_redirects");
+        return *this;
+    }
     Options& protocol_version(ProtocolVersion version) {
         detail::check(midge_options_set_protocol_version(o_, static_cast<int>(version)),
                       "midge_options_set_protocol_version");
@@ -1043,6 +1060,17 @@ public:
     /// New TLS settings (rotated certificates) for the next connect.
     void reload_tls(const Tls& tls) {
         detail::check(midge_client_reload_tls(c_, tls.native()), "midge_client_reload_tls");
+    }
+
+    /// The server of the last connection made (`mqtt://host:port`), empty before the first
+    /// CONNACK (`midge_client_server`).
+    std::string server() const {
+        size_t len = 0;
+        if (!midge_client_server(c_, nullptr, 0, &len)) return std::string();
+        std::string out(len + 1, '\0');
+        if (!midge_client_server(c_, &out[0], out.size(), &len)) return std::string();
+        out.resize(std::min(len, out.size() - 1));
+        return out;
     }
 
     /// The client's socket I/O so far: writes and reads that moved data, and their bytes.

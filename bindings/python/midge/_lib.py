@@ -179,6 +179,7 @@ SIGNATURES: Dict[str, Sig] = {
     ),
     "midge_client_next_event": (_result, [_p, c_uint32, _pp]),
     "midge_client_io_stats": (_result, [_p, POINTER(IoStatsStruct)]),
+    "midge_client_server": (c_bool, [_p, c_void_p, c_size_t, POINTER(c_size_t)]),
     "midge_client_stats": (_result, [_p, POINTER(StatsStruct)]),
     "midge_client_reload_tls": (_result, [_p, _p]),
     "midge_client_on_connect": (_result, [_p, CONNECT_CB, c_void_p, DROP_CB]),
@@ -328,6 +329,9 @@ SIGNATURES: Dict[str, Sig] = {
     "midge_auth_response_set": (_result, [_p, _bytes_in, c_size_t]),
     "midge_options_set_tls": (_result, [_p, _p]),
     "midge_options_add_ws_header": (_result, [_p, _str, _str]),
+    "midge_options_add_server": (_result, [_p, _str]),
+    "midge_options_set_follow_redirects": (_result, [_p, c_bool]),
+    "midge_options_set_max_redirects": (_result, [_p, c_uint32]),
     # TLS options
     "midge_tls_options_new": (_p, []),
     "midge_tls_options_free": (None, [_pp]),

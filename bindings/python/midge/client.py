@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 import weakref
-from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_uint8, c_uint16, c_uint32, c_void_p, string_at
+from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_uint8, c_uint16, c_uint32, c_void_p, create_string_buffer, string_at
 from typing import (
     Any,
     Callable,
@@ -603,8 +603,11 @@ class Client:
 
     def __init__(
         self,
-        broker: str = "mqtt://127.0.0.1:1883",
+        broker: Union[str, Sequence[str]] = "mqtt://127.0.0.1:1883",
         *,
+        servers: Optional[Iterable[str]] = None,
+        follow_redirects: bool = False,
+        max_redirects: Optional[int] = None,
         client_id: str = "",
         clean_start: bool = True,
         session_expiry_interval: int = 0,
@@ -629,7 +632,17 @@ class Client:
         ws_headers: Optional[Iterable[Tuple[str, str]]] = None,
     ) -> None:
         self._state: Optional[_State] = None
+        # Several servers: a list for `broker`, and/or `servers` after it.
+        if isinstance(broker, (list, tuple)):
+            if not broker:
+                raise InvalidArgument("broker: an empty list of servers", result=Result.INVALID_ARGUMENT)
+            more = [_v.text(b, "broker") for b in broker[1:]]
+            broker = broker[0]
+        else:
+            more = []
         _v.text(broker, "broker")
+        more += [_v.text(b, "servers") for b in (servers or ())]
+        _v.flag(follow_redirects, "follow_redirects")
         version = _v.protocol_version(protocol_version)
         _v.flag(clean_start, "clean_start")
         _v.flag(request_response_information, "request_response_information")
@@ -688,6 +701,12 @@ class Client:
                     _check(lib.midge_options_set_tls(opts, t))
                 finally:
                     _free(lib.midge_tls_options_free, t)
+            for s in more:
+                _check(lib.midge_options_add_server(opts, _cstr(s, "servers")))
+            if follow_redirects:
+                _check(lib.midge_options_set_follow_redirects(opts, True))
+            if max_redirects is not None:
+                _check(lib.midge_options_set_max_redirects(opts, _u(max_redirects, _U32_MAX, "max_redirects")))
             for k, v in ws_headers or ():
                 _check(lib.midge_options_add_ws_header(opts, _cstr(k, "ws header"), _cstr(v, "ws header")))
             out = c_void_p()
@@ -707,6 +726,22 @@ class Client:
             raise Closed("the client is closed", result=Result.CLOSED)
         st.raise_pending()
         return st
+
+    @property
+    def server(self) -> Optional[str]:
+        """The server of the last connection made (``mqtt://host:port``): after a failover
+        the one that took over, after a followed redirection its target; ``None`` before
+        the first CONNACK."""
+        st = self._state
+        if st is None or st.handle is None:
+            return None
+        n = c_size_t(0)
+        if not lib.midge_client_server(st.handle, None, 0, byref(n)):
+            return None
+        buf = create_string_buffer(n.value + 1)
+        if not lib.midge_client_server(st.handle, buf, len(buf), None):
+            return None
+        return buf.value.decode()
 
     @property
     def protocol_version(self) -> Optional[ProtocolVersion]:
