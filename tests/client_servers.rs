@@ -252,3 +252,51 @@ fn redirect_hops_are_bounded() {
     ));
     assert!(a.accept(QUIET).is_err(), "a fourth attempt");
 }
+
+/// A permanent refusal (not authorized) by the first server ends the connect: the list is
+/// not tried further, and the connect's completion reports the refusal at once.
+#[test]
+fn a_permanent_refusal_stops_the_pass() {
+    let a = FakeBroker::start();
+    let b = FakeBroker::start();
+    let c = Client::with_servers(&[&a.url(), &b.url()], options()).unwrap();
+    let waiter = c.connect();
+    let mut ca = a.accept(TIMEOUT).unwrap();
+    ca.expect_connect(TIMEOUT);
+    ca.send(&Packet::ConnAck(ConnAck {
+        session_present: false,
+        reason_code: ConnectReasonCode::NotAuthorized,
+        properties: Properties::new(),
+    }));
+    match waiter.wait(TIMEOUT) {
+        Err(midge::Error::ConnectionRefused(r)) => {
+            assert_eq!(r.reason_code, ConnectReasonCode::NotAuthorized);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        b.accept(QUIET).is_err(),
+        "went on after a permanent refusal"
+    );
+}
+
+/// A refusal that is not permanent (server busy) moves on to the next server at once.
+#[test]
+fn a_busy_server_moves_the_pass_on() {
+    let a = FakeBroker::start();
+    let b = FakeBroker::start();
+    let c = Client::with_servers(&[&a.url(), &b.url()], options()).unwrap();
+    let waiter = c.connect();
+    let mut ca = a.accept(TIMEOUT).unwrap();
+    ca.expect_connect(TIMEOUT);
+    ca.send(&Packet::ConnAck(ConnAck {
+        session_present: false,
+        reason_code: ConnectReasonCode::ServerBusy,
+        properties: Properties::new(),
+    }));
+    let mut cb = b.accept(TIMEOUT).unwrap();
+    cb.expect_connect(TIMEOUT);
+    cb.send(&connack(Properties::new()));
+    waiter.wait(TIMEOUT).unwrap();
+    assert_eq!(c.server(), Some(b.url()));
+}

@@ -1492,11 +1492,6 @@ impl Reactor {
             Event::Disconnected(cause) => {
                 c.settings.connected.store(false, Ordering::Release);
                 redirect(c, cause);
-                if !goes_on(c) {
-                    for w in c.connect_waiters.drain(..) {
-                        w.complete(Err(cause.clone().into()));
-                    }
-                }
                 if let DisconnectCause::Refused(r) = cause
                     && is_permanent_refusal(r.reason_code)
                     && c.wanted
@@ -1516,6 +1511,12 @@ impl Reactor {
                     log(c, LogLevel::Error, |_| {
                         "TLS failed for a reason retrying cannot fix; not reconnecting".into()
                     });
+                }
+                // After the decisions above: whether the connect goes on depends on them.
+                if !goes_on(c) {
+                    for w in c.connect_waiters.drain(..) {
+                        w.complete(Err(cause.clone().into()));
+                    }
                 }
                 true
             }
