@@ -64,6 +64,56 @@ fn receive_until(c: &Client, got: &mut BTreeSet<u32>, want: &BTreeSet<u32>, time
     }
 }
 
+/// The publisher's side: which broker acknowledged each message, from its ordered events.
+#[derive(Default)]
+struct Tally {
+    /// Completion id -> message index.
+    ids: HashMap<u64, u32>,
+    /// `Connected` events seen.
+    connections: usize,
+    /// Message index -> broker (2 or 3) of the connection its PUBACK came on.
+    acked_by: HashMap<u32, usize>,
+}
+
+impl Tally {
+    fn publish(&mut self, c: &Client, i: u32) {
+        let done = c
+            .publish(
+                &format!("failover/{i}"),
+                i.to_be_bytes().to_vec(),
+                QoS::AtLeastOnce,
+                false,
+                Properties::new(),
+            )
+            .unwrap();
+        self.ids.insert(done.id(), i);
+    }
+
+    /// Takes the publisher's events until `n` messages are acknowledged.
+    fn take_until(&mut self, c: &Client, n: usize) {
+        let deadline = Instant::now() + TIMEOUT * 2;
+        while self.acked_by.len() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let e = c
+                .next_event(left)
+                .unwrap_or_else(|| panic!("publisher events stopped: {:?}", self.acked_by));
+            match e {
+                ClientEvent::Connected(_) => self.connections += 1,
+                ClientEvent::PublishComplete { id, result } => {
+                    let i = self.ids[&id];
+                    result.unwrap_or_else(|e| panic!("message {i} failed: {e}"));
+                    let broker = self.connections + 1;
+                    assert!(
+                        self.acked_by.insert(i, broker).is_none(),
+                        "message {i} completed twice"
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 #[test]
 fn a_qos1_stream_survives_a_dead_first_server_and_a_killed_second() {
     let dead = dead_url();
@@ -88,54 +138,13 @@ fn a_qos1_stream_survives_a_dead_first_server_and_a_killed_second() {
         "the dead first server skipped"
     );
 
-    let mut ids = HashMap::new();
-    let publish = |i: u32, ids: &mut HashMap<u64, u32>| {
-        let done = publisher
-            .publish(
-                &format!("failover/{i}"),
-                i.to_be_bytes().to_vec(),
-                QoS::AtLeastOnce,
-                false,
-                Properties::new(),
-            )
-            .unwrap();
-        ids.insert(done.id(), i);
-    };
-    // The publisher's events in order: connections, losses, completions.
-    let mut connections = 0;
-    let mut acked_by: HashMap<u32, usize> = HashMap::new();
-    let mut take_events = |until: &dyn Fn(&HashMap<u32, usize>) -> bool,
-                           ids: &HashMap<u64, u32>,
-                           connections: &mut usize| {
-        let deadline = Instant::now() + TIMEOUT * 2;
-        while !until(&acked_by) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let e = publisher
-                .next_event(left)
-                .unwrap_or_else(|| panic!("publisher events stopped: {acked_by:?}"));
-            match e {
-                ClientEvent::Connected(_) => *connections += 1,
-                ClientEvent::PublishComplete { id, result } => {
-                    let i = ids[&id];
-                    result.unwrap_or_else(|e| panic!("message {i} failed: {e}"));
-                    // 1 or 2: the broker of the connection the PUBACK came on.
-                    let broker = *connections + 1;
-                    assert!(
-                        acked_by.insert(i, broker).is_none(),
-                        "message {i} completed twice"
-                    );
-                }
-                _ => {}
-            }
-        }
-        acked_by.clone()
-    };
+    let mut t = Tally::default();
     // The first connection's Connected event is in the stream too.
     for i in 0..FIRST {
-        publish(i, &mut ids);
+        t.publish(&publisher, i);
     }
-    take_events(&|a| a.len() == FIRST as usize, &ids, &mut connections);
-    assert_eq!(connections, 1);
+    t.take_until(&publisher, FIRST as usize);
+    assert_eq!(t.connections, 1);
     let first: BTreeSet<u32> = (0..FIRST).collect();
     let mut got2 = BTreeSet::new();
     receive_until(&sub2, &mut got2, &first, TIMEOUT);
@@ -143,14 +152,15 @@ fn a_qos1_stream_survives_a_dead_first_server_and_a_killed_second() {
 
     // Mid-stream: messages in flight, broker 2 dies, the stream goes on.
     for i in FIRST..FIRST + IN_FLIGHT {
-        publish(i, &mut ids);
+        t.publish(&publisher, i);
     }
     b2.kill();
     for i in FIRST + IN_FLIGHT..TOTAL {
-        publish(i, &mut ids);
+        t.publish(&publisher, i);
     }
-    let acked_by = take_events(&|a| a.len() == TOTAL as usize, &ids, &mut connections);
-    assert_eq!(connections, 2, "one failover");
+    t.take_until(&publisher, TOTAL as usize);
+    assert_eq!(t.connections, 2, "one failover");
+    let acked_by = t.acked_by;
     assert_eq!(publisher.server(), Some(b3.url()));
 
     let by3: BTreeSet<u32> = acked_by

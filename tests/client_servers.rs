@@ -58,26 +58,26 @@ fn host_port(b: &FakeBroker) -> String {
 #[test]
 fn a_connect_tries_the_servers_in_order_and_reports_the_one_in_use() {
     let dead = dead_url();
-    let b = FakeBroker::start();
-    let c = Client::with_servers(&[&dead, &b.url()], options()).unwrap();
-    assert_eq!(c.server(), None);
-    let waiter = c.connect();
-    let mut conn = b.accept(TIMEOUT).unwrap();
+    let second = FakeBroker::start();
+    let client = Client::with_servers(&[&dead, &second.url()], options()).unwrap();
+    assert_eq!(client.server(), None);
+    let waiter = client.connect();
+    let mut conn = second.accept(TIMEOUT).unwrap();
     conn.expect_connect(TIMEOUT);
     conn.send(&connack(Properties::new()));
     waiter.wait(TIMEOUT).unwrap();
-    assert_eq!(c.server(), Some(b.url()));
+    assert_eq!(client.server(), Some(second.url()));
     // The dead server's failure was reported as an event, the connect went on.
     assert!(matches!(
-        c.next_event(TIMEOUT),
+        client.next_event(TIMEOUT),
         Some(ClientEvent::ConnectionLost(_))
     ));
 }
 
 #[test]
 fn a_pass_that_fails_everywhere_fails_the_connect_once() {
-    let c = Client::with_servers(&[&dead_url(), &dead_url()], options()).unwrap();
-    let e = c.connect_and_wait(TIMEOUT).unwrap_err();
+    let client = Client::with_servers(&[&dead_url(), &dead_url()], options()).unwrap();
+    let e = client.connect_and_wait(TIMEOUT).unwrap_err();
     assert!(matches!(e, midge::Error::Disconnected(_)), "{e}");
 }
 
@@ -85,26 +85,28 @@ fn a_pass_that_fails_everywhere_fails_the_connect_once() {
 /// this connection only: after a loss the client goes back to the first server.
 #[test]
 fn connack_use_another_server_is_followed_for_this_connection() {
-    let a = FakeBroker::start();
-    let b = FakeBroker::start();
-    let mut o = options();
-    o.follow_redirects = true;
-    o.reconnect = quick_reconnect();
-    let c = Client::new(&a.url(), o).unwrap();
-    let waiter = c.connect();
-    let mut ca = a.accept(TIMEOUT).unwrap();
-    ca.expect_connect(TIMEOUT);
-    ca.send(&redirect_ack(
+    let first = FakeBroker::start();
+    let second = FakeBroker::start();
+    let mut opts = options();
+    opts.follow_redirects = true;
+    opts.reconnect = quick_reconnect();
+    let client = Client::new(&first.url(), opts).unwrap();
+    let waiter = client.connect();
+    let mut conn_a = first.accept(TIMEOUT).unwrap();
+    conn_a.expect_connect(TIMEOUT);
+    conn_a.send(&redirect_ack(
         ConnectReasonCode::UseAnotherServer,
-        &host_port(&b),
+        &host_port(&second),
     ));
-    let mut cb = b.accept(TIMEOUT).unwrap();
-    cb.expect_connect(TIMEOUT);
-    cb.send(&connack(Properties::new()));
+    let mut conn_b = second.accept(TIMEOUT).unwrap();
+    conn_b.expect_connect(TIMEOUT);
+    conn_b.send(&connack(Properties::new()));
     waiter.wait(TIMEOUT).unwrap();
-    assert_eq!(c.server(), Some(b.url()));
-    cb.close();
-    let mut again = a.accept(TIMEOUT).expect("reconnected to the first server");
+    assert_eq!(client.server(), Some(second.url()));
+    conn_b.close();
+    let mut again = first
+        .accept(TIMEOUT)
+        .expect("reconnected to the first server");
     again.expect_connect(TIMEOUT);
 }
 
@@ -112,116 +114,128 @@ fn connack_use_another_server_is_followed_for_this_connection() {
 /// reference may be a full address.
 #[test]
 fn connack_server_moved_replaces_the_server_for_reconnections() {
-    let a = FakeBroker::start();
-    let b = FakeBroker::start();
-    let mut o = options();
-    o.follow_redirects = true;
-    o.reconnect = quick_reconnect();
-    let c = Client::new(&a.url(), o).unwrap();
-    let waiter = c.connect();
-    let mut ca = a.accept(TIMEOUT).unwrap();
-    ca.expect_connect(TIMEOUT);
-    ca.send(&redirect_ack(
+    let first = FakeBroker::start();
+    let second = FakeBroker::start();
+    let mut opts = options();
+    opts.follow_redirects = true;
+    opts.reconnect = quick_reconnect();
+    let client = Client::new(&first.url(), opts).unwrap();
+    let waiter = client.connect();
+    let mut conn_a = first.accept(TIMEOUT).unwrap();
+    conn_a.expect_connect(TIMEOUT);
+    conn_a.send(&redirect_ack(
         ConnectReasonCode::ServerMoved,
-        &format!("{} mqtt://elsewhere:1", b.url()),
+        &format!("{} mqtt://elsewhere:1", second.url()),
     ));
-    let mut cb = b.accept(TIMEOUT).unwrap();
-    cb.expect_connect(TIMEOUT);
-    cb.send(&connack(Properties::new()));
+    let mut conn_b = second.accept(TIMEOUT).unwrap();
+    conn_b.expect_connect(TIMEOUT);
+    conn_b.send(&connack(Properties::new()));
     waiter.wait(TIMEOUT).unwrap();
-    cb.close();
-    let mut again = b.accept(TIMEOUT).expect("reconnected to the moved server");
+    conn_b.close();
+    let mut again = second
+        .accept(TIMEOUT)
+        .expect("reconnected to the moved server");
     again.expect_connect(TIMEOUT);
-    assert!(a.accept(QUIET).is_err(), "went back to the old server");
+    assert!(first.accept(QUIET).is_err(), "went back to the old server");
 }
 
 /// DISCONNECT 0x9D on an open connection: the client goes to the reference at once.
 #[test]
 fn disconnect_server_moved_is_followed_at_once() {
-    let a = FakeBroker::start();
-    let b = FakeBroker::start();
-    let mut o = options();
-    o.follow_redirects = true;
+    let first = FakeBroker::start();
+    let second = FakeBroker::start();
+    let mut opts = options();
+    opts.follow_redirects = true;
     // Reconnection off: following the redirection is not a reconnection's business.
-    let c = Client::new(&a.url(), o).unwrap();
-    let waiter = c.connect();
-    let mut ca = a.accept(TIMEOUT).unwrap();
-    ca.expect_connect(TIMEOUT);
-    ca.send(&connack(Properties::new()));
+    let client = Client::new(&first.url(), opts).unwrap();
+    let waiter = client.connect();
+    let mut conn_a = first.accept(TIMEOUT).unwrap();
+    conn_a.expect_connect(TIMEOUT);
+    conn_a.send(&connack(Properties::new()));
     waiter.wait(TIMEOUT).unwrap();
-    ca.send(&Packet::Disconnect(Disconnect {
+    conn_a.send(&Packet::Disconnect(Disconnect {
         reason_code: DisconnectReasonCode::ServerMoved,
-        properties: Properties::new()
-            .with(Property::ServerReference(ByteString::from(host_port(&b)))),
+        properties: Properties::new().with(Property::ServerReference(ByteString::from(host_port(
+            &second,
+        )))),
     }));
-    let mut cb = b.accept(TIMEOUT).unwrap();
-    cb.expect_connect(TIMEOUT);
-    cb.send(&connack(Properties::new()));
-    assert!(support::wait_until(TIMEOUT, || c.server() == Some(b.url())));
+    let mut conn_b = second.accept(TIMEOUT).unwrap();
+    conn_b.expect_connect(TIMEOUT);
+    conn_b.send(&connack(Properties::new()));
+    assert!(support::wait_until(TIMEOUT, || client.server() == Some(second.url())));
 }
 
 /// Off by default: the refusal ends the connect, carries the reference in its text, and
 /// the client does not reconnect (the server would refuse again).
 #[test]
 fn a_redirection_is_not_followed_by_default() {
-    let a = FakeBroker::start();
-    let b = FakeBroker::start();
-    let mut o = options();
-    o.reconnect = quick_reconnect();
-    let c = Client::new(&a.url(), o).unwrap();
-    let waiter = c.connect();
-    let mut ca = a.accept(TIMEOUT).unwrap();
-    ca.expect_connect(TIMEOUT);
-    ca.send(&redirect_ack(
+    let first = FakeBroker::start();
+    let second = FakeBroker::start();
+    let mut opts = options();
+    opts.reconnect = quick_reconnect();
+    let client = Client::new(&first.url(), opts).unwrap();
+    let waiter = client.connect();
+    let mut conn_a = first.accept(TIMEOUT).unwrap();
+    conn_a.expect_connect(TIMEOUT);
+    conn_a.send(&redirect_ack(
         ConnectReasonCode::UseAnotherServer,
-        &host_port(&b),
+        &host_port(&second),
     ));
     let e = waiter.wait(TIMEOUT).unwrap_err();
     match &e {
         midge::Error::ConnectionRefused(r) => {
             assert_eq!(r.reason_code, ConnectReasonCode::UseAnotherServer);
-            assert_eq!(r.server_reference.as_deref(), Some(host_port(&b).as_str()));
+            assert_eq!(
+                r.server_reference.as_deref(),
+                Some(host_port(&second).as_str())
+            );
         }
         other => panic!("{other:?}"),
     }
-    assert!(e.to_string().contains(&host_port(&b)), "{e}");
-    assert!(b.accept(QUIET).is_err(), "followed the redirection");
-    assert!(a.accept(QUIET).is_err(), "reconnected after the refusal");
+    assert!(e.to_string().contains(&host_port(&second)), "{e}");
+    assert!(second.accept(QUIET).is_err(), "followed the redirection");
+    assert!(
+        first.accept(QUIET).is_err(),
+        "reconnected after the refusal"
+    );
 }
 
 /// The application's callback sees the redirection and may refuse it.
 #[test]
 fn the_redirect_callback_sees_and_may_veto() {
-    let a = FakeBroker::start();
-    let b = FakeBroker::start();
-    let mut o = options();
-    o.follow_redirects = true;
-    let c = Client::new(&a.url(), o).unwrap();
+    let first = FakeBroker::start();
+    let second = FakeBroker::start();
+    let mut opts = options();
+    opts.follow_redirects = true;
+    let client = Client::new(&first.url(), opts).unwrap();
     let seen: Arc<Mutex<Vec<Redirect>>> = Arc::default();
     let log = Arc::clone(&seen);
-    c.on_redirect(Some(move |r: &Redirect| {
+    client.on_redirect(Some(move |r: &Redirect| {
         log.lock().push(r.clone());
         false
     }));
-    let waiter = c.connect();
-    let mut ca = a.accept(TIMEOUT).unwrap();
-    ca.expect_connect(TIMEOUT);
-    ca.send(&redirect_ack(
+    let waiter = client.connect();
+    let mut conn_a = first.accept(TIMEOUT).unwrap();
+    conn_a.expect_connect(TIMEOUT);
+    conn_a.send(&redirect_ack(
         ConnectReasonCode::ServerMoved,
-        &host_port(&b),
+        &host_port(&second),
     ));
     assert!(matches!(
         waiter.wait(TIMEOUT),
         Err(midge::Error::ConnectionRefused(_))
     ));
-    assert!(b.accept(QUIET).is_err(), "followed a vetoed redirection");
+    assert!(
+        second.accept(QUIET).is_err(),
+        "followed a vetoed redirection"
+    );
     let seen = seen.lock();
     assert_eq!(
         *seen,
         vec![Redirect {
-            from: a.url(),
-            to: b.url(),
-            reference: host_port(&b),
+            from: first.url(),
+            to: second.url(),
+            reference: host_port(&second),
             reason_code: 0x9D,
             refused: true,
         }]
@@ -232,38 +246,38 @@ fn the_redirect_callback_sees_and_may_veto() {
 /// with the refusal.
 #[test]
 fn redirect_hops_are_bounded() {
-    let a = FakeBroker::start();
-    let mut o = options();
-    o.follow_redirects = true;
-    o.max_redirects = 2;
-    let c = Client::new(&a.url(), o).unwrap();
-    let waiter = c.connect();
+    let first = FakeBroker::start();
+    let mut opts = options();
+    opts.follow_redirects = true;
+    opts.max_redirects = 2;
+    let client = Client::new(&first.url(), opts).unwrap();
+    let waiter = client.connect();
     for _ in 0..3 {
-        let mut ca = a.accept(TIMEOUT).unwrap();
-        ca.expect_connect(TIMEOUT);
-        ca.send(&redirect_ack(
+        let mut conn_a = first.accept(TIMEOUT).unwrap();
+        conn_a.expect_connect(TIMEOUT);
+        conn_a.send(&redirect_ack(
             ConnectReasonCode::UseAnotherServer,
-            &host_port(&a),
+            &host_port(&first),
         ));
     }
     assert!(matches!(
         waiter.wait(TIMEOUT),
         Err(midge::Error::ConnectionRefused(_))
     ));
-    assert!(a.accept(QUIET).is_err(), "a fourth attempt");
+    assert!(first.accept(QUIET).is_err(), "a fourth attempt");
 }
 
 /// A permanent refusal (not authorized) by the first server ends the connect: the list is
 /// not tried further, and the connect's completion reports the refusal at once.
 #[test]
 fn a_permanent_refusal_stops_the_pass() {
-    let a = FakeBroker::start();
-    let b = FakeBroker::start();
-    let c = Client::with_servers(&[&a.url(), &b.url()], options()).unwrap();
-    let waiter = c.connect();
-    let mut ca = a.accept(TIMEOUT).unwrap();
-    ca.expect_connect(TIMEOUT);
-    ca.send(&Packet::ConnAck(ConnAck {
+    let first = FakeBroker::start();
+    let second = FakeBroker::start();
+    let client = Client::with_servers(&[&first.url(), &second.url()], options()).unwrap();
+    let waiter = client.connect();
+    let mut conn_a = first.accept(TIMEOUT).unwrap();
+    conn_a.expect_connect(TIMEOUT);
+    conn_a.send(&Packet::ConnAck(ConnAck {
         session_present: false,
         reason_code: ConnectReasonCode::NotAuthorized,
         properties: Properties::new(),
@@ -275,7 +289,7 @@ fn a_permanent_refusal_stops_the_pass() {
         other => panic!("{other:?}"),
     }
     assert!(
-        b.accept(QUIET).is_err(),
+        second.accept(QUIET).is_err(),
         "went on after a permanent refusal"
     );
 }
@@ -283,20 +297,20 @@ fn a_permanent_refusal_stops_the_pass() {
 /// A refusal that is not permanent (server busy) moves on to the next server at once.
 #[test]
 fn a_busy_server_moves_the_pass_on() {
-    let a = FakeBroker::start();
-    let b = FakeBroker::start();
-    let c = Client::with_servers(&[&a.url(), &b.url()], options()).unwrap();
-    let waiter = c.connect();
-    let mut ca = a.accept(TIMEOUT).unwrap();
-    ca.expect_connect(TIMEOUT);
-    ca.send(&Packet::ConnAck(ConnAck {
+    let first = FakeBroker::start();
+    let second = FakeBroker::start();
+    let client = Client::with_servers(&[&first.url(), &second.url()], options()).unwrap();
+    let waiter = client.connect();
+    let mut conn_a = first.accept(TIMEOUT).unwrap();
+    conn_a.expect_connect(TIMEOUT);
+    conn_a.send(&Packet::ConnAck(ConnAck {
         session_present: false,
         reason_code: ConnectReasonCode::ServerBusy,
         properties: Properties::new(),
     }));
-    let mut cb = b.accept(TIMEOUT).unwrap();
-    cb.expect_connect(TIMEOUT);
-    cb.send(&connack(Properties::new()));
+    let mut conn_b = second.accept(TIMEOUT).unwrap();
+    conn_b.expect_connect(TIMEOUT);
+    conn_b.send(&connack(Properties::new()));
     waiter.wait(TIMEOUT).unwrap();
-    assert_eq!(c.server(), Some(b.url()));
+    assert_eq!(client.server(), Some(second.url()));
 }

@@ -154,7 +154,7 @@ impl Redirects {
             },
             _ => return Decision::NotRedirect,
         };
-        let reference = reference.as_ref().map(|s| s.to_string());
+        let reference = reference.as_ref().map(ToString::to_string);
         let refuse = |why| Decision::Refuse {
             why,
             reference: reference.clone(),

@@ -1490,34 +1490,7 @@ impl Reactor {
                 true
             }
             Event::Disconnected(cause) => {
-                c.settings.connected.store(false, Ordering::Release);
-                redirect(c, cause);
-                if let DisconnectCause::Refused(r) = cause
-                    && is_permanent_refusal(r.reason_code)
-                    && c.wanted
-                {
-                    c.wanted = false;
-                    log(c, LogLevel::Error, |_| {
-                        "the server refused the connection for good; not reconnecting".into()
-                    });
-                }
-                // With TLS 1.3 the server judges our certificate after the handshake ended
-                // on our side: its refusal arrives on the open connection.
-                if let DisconnectCause::Tls { kind, .. } = cause
-                    && kind.is_permanent()
-                    && c.wanted
-                {
-                    c.wanted = false;
-                    log(c, LogLevel::Error, |_| {
-                        "TLS failed for a reason retrying cannot fix; not reconnecting".into()
-                    });
-                }
-                // After the decisions above: whether the connect goes on depends on them.
-                if !goes_on(c) {
-                    for w in c.connect_waiters.drain(..) {
-                        w.complete(Err(cause.clone().into()));
-                    }
-                }
+                on_disconnected(c, cause);
                 true
             }
             // Completion events carry the id of the application's completion handle.
@@ -1843,4 +1816,37 @@ fn ask_filter(slot: &FilterSlot, info: &super::servers::Redirect) -> bool {
         *slot = Some(filter);
     }
     allowed
+}
+
+/// The connection ended: the decisions about what follows (a redirection, a refusal or TLS
+/// failure that stops reconnecting), then the connect's waiters unless the connect goes on.
+fn on_disconnected(c: &mut Conn, cause: &DisconnectCause) {
+    c.settings.connected.store(false, Ordering::Release);
+    redirect(c, cause);
+    if let DisconnectCause::Refused(r) = cause
+        && is_permanent_refusal(r.reason_code)
+        && c.wanted
+    {
+        c.wanted = false;
+        log(c, LogLevel::Error, |_| {
+            "the server refused the connection for good; not reconnecting".into()
+        });
+    }
+    // With TLS 1.3 the server judges our certificate after the handshake ended
+    // on our side: its refusal arrives on the open connection.
+    if let DisconnectCause::Tls { kind, .. } = cause
+        && kind.is_permanent()
+        && c.wanted
+    {
+        c.wanted = false;
+        log(c, LogLevel::Error, |_| {
+            "TLS failed for a reason retrying cannot fix; not reconnecting".into()
+        });
+    }
+    // After the decisions above: whether the connect goes on depends on them.
+    if !goes_on(c) {
+        for w in c.connect_waiters.drain(..) {
+            w.complete(Err(cause.clone().into()));
+        }
+    }
 }
