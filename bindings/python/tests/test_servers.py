@@ -65,14 +65,17 @@ class Redirector:
 
 
 def test_a_list_of_servers_skips_a_dead_first(broker):
-    with midge.Client([dead_url(), broker.url], client_id="py-srv-" + uid(), reconnect=False) as c:
+    c = midge.Client([dead_url(), broker.url], client_id="py-srv-" + uid(), reconnect=False)
+    try:
         assert c.server is None
         c.connect()
         assert c.server == broker.url
-    # The same with servers=.
+    finally:
+        c.close()
+    # The same with servers=; a context manager connects on enter.
     with midge.Client(dead_url(), servers=[broker.url], client_id="py-srv-" + uid(), reconnect=False) as c:
-        c.connect()
         assert c.server == broker.url
+    assert c.server is None  # closed
 
 
 def test_server_arguments_are_checked():
@@ -87,16 +90,18 @@ def test_server_arguments_are_checked():
 def test_a_redirect_is_refused_by_default_and_followed_when_allowed(broker):
     reference = broker.url.replace("mqtt://", "")
     r = Redirector(0x9C, reference)
-    with midge.Client(r.url, client_id="py-redir-" + uid(), reconnect=False) as c:
+    c = midge.Client(r.url, client_id="py-redir-" + uid(), reconnect=False)
+    try:
         with pytest.raises(midge.ConnectionRefused) as e:
             c.connect()
         assert reference in str(e.value)
         assert c.server is None
+    finally:
+        c.close()
     r.close()
 
     r = Redirector(0x9D, reference)
     with midge.Client(r.url, client_id="py-redir-" + uid(), reconnect=False, follow_redirects=True) as c:
-        c.connect()
         assert c.server == broker.url
     r.close()
     assert r.accepted == 1
