@@ -112,6 +112,7 @@ MESSAGE_CB = CFUNCTYPE(None, c_void_p, c_void_p)
 ACK_CB = CFUNCTYPE(None, c_void_p, c_void_p)
 LOG_CB = CFUNCTYPE(None, c_void_p, c_int, c_char_p)
 AUTH_CB = CFUNCTYPE(c_int32, c_void_p, c_int, c_void_p, c_size_t, c_void_p)
+REDIRECT_CB = CFUNCTYPE(c_bool, c_void_p, c_char_p, c_char_p, c_char_p, c_uint8)
 
 #: Which ctypes callback type stands for which midge.h typedef (checked by the tests).
 CALLBACK_TYPEDEFS: Dict[str, Any] = {
@@ -122,6 +123,7 @@ CALLBACK_TYPEDEFS: Dict[str, Any] = {
     "midge_ack_cb": ACK_CB,
     "midge_log_cb": LOG_CB,
     "midge_auth_cb": AUTH_CB,
+    "midge_redirect_cb": REDIRECT_CB,
 }
 
 Sig = Tuple[Any, List[Any]]
@@ -180,6 +182,7 @@ SIGNATURES: Dict[str, Sig] = {
     "midge_client_next_event": (_result, [_p, c_uint32, _pp]),
     "midge_client_io_stats": (_result, [_p, POINTER(IoStatsStruct)]),
     "midge_client_server": (c_bool, [_p, c_void_p, c_size_t, POINTER(c_size_t)]),
+    "midge_client_on_redirect": (_result, [_p, REDIRECT_CB, c_void_p, DROP_CB]),
     "midge_client_stats": (_result, [_p, POINTER(StatsStruct)]),
     "midge_client_reload_tls": (_result, [_p, _p]),
     "midge_client_on_connect": (_result, [_p, CONNECT_CB, c_void_p, DROP_CB]),

@@ -74,6 +74,21 @@ class Properties:
 
 
 @dataclass(frozen=True)
+class Redirect:
+    """A server's redirection (MQTT 5.0 4.11) that midge would follow, as
+    ``Client.on_redirect`` sees it."""
+
+    #: The server that sent it (``mqtt://host:port``).
+    from_server: str
+    #: Where midge would connect.
+    to: str
+    #: The Server Reference as the server sent it.
+    reference: str
+    #: 0x9C (Use another server) or 0x9D (Server moved).
+    reason_code: int
+
+
+@dataclass(frozen=True)
 class Message:
     """A received message: a value, valid for as long as it is kept."""
 

@@ -26,7 +26,7 @@ from typing import (
 from . import _lib
 from ._enums import DisconnectKind, ProtocolVersion, QoS, ReasonCode, Result, RetainHandling, _EventKind, _PropertyId
 from ._enums import reason_code as _reason_code
-from ._lib import CONNECT_CB, CONNECTION_LOST_CB, DROP_CB, MESSAGE_CB, lib
+from ._lib import CONNECT_CB, CONNECTION_LOST_CB, DROP_CB, MESSAGE_CB, REDIRECT_CB, lib
 from ._types import (
     ConnAck,
     DisconnectInfo,
@@ -36,6 +36,7 @@ from ._types import (
     Properties,
     PublishResult,
     Reconnect,
+    Redirect,
     Stats,
     SubscriptionOptions,
     Will,
@@ -343,6 +344,27 @@ def _message_trampoline(user_data: Optional[int], message: Optional[int]) -> Non
         state.dispatch_message(message)
 
 
+@REDIRECT_CB
+def _redirect_trampoline(
+    user_data: Optional[int], from_: Optional[bytes], to: Optional[bytes], reference: Optional[bytes], code: int
+) -> bool:
+    state = _registry.get(user_data or 0)
+    cb = state.on_redirect if state is not None else None
+    if cb is None:
+        return True
+    try:
+        r = Redirect(
+            from_server=(from_ or b"").decode(),
+            to=(to or b"").decode(),
+            reference=(reference or b"").decode(),
+            reason_code=int(code),
+        )
+        return bool(cb(r))
+    except BaseException as e:  # never unwind into C; an exception refuses
+        state.record(e, "on_redirect")  # type: ignore[union-attr]
+        return False
+
+
 @DROP_CB
 def _drop_trampoline(user_data: Optional[int]) -> None:
     _registry.pop(user_data or 0, None)
@@ -361,6 +383,7 @@ class _State:
         self.on_message: Optional[OnMessage] = None
         self.on_connect: Optional[OnConnect] = None
         self.on_disconnect: Optional[OnDisconnect] = None
+        self.on_redirect: Optional[Callable[[Redirect], bool]] = None
         self.installed = False
         self.pull_lock = threading.Lock()
         self.connack: Optional[ConnAck] = None
@@ -1177,6 +1200,24 @@ class Client:
             ):
                 st.check(setter(h, null, None, DROP_CB()))
             st.installed = False
+
+    @property
+    def on_redirect(self) -> Optional[Callable[[Redirect], bool]]:
+        """Called with each redirection midge would follow (``follow_redirects=True``), a
+        :class:`Redirect`; returning a false value (or raising) refuses it. Runs on midge's
+        I/O thread: it must return quickly and must not wait on the client."""
+        return self._state.on_redirect if self._state else None
+
+    @on_redirect.setter
+    def on_redirect(self, callback: Optional[Callable[[Redirect], bool]]) -> None:
+        st = self._st
+        st.on_redirect = callback
+        h = st.get()
+        if callback is None:
+            st.check(lib.midge_client_on_redirect(h, REDIRECT_CB(), None, DROP_CB()))
+        else:
+            key = _register(st)
+            st.check(lib.midge_client_on_redirect(h, _redirect_trampoline, key, _drop_trampoline))
 
     @property
     def on_message(self) -> Optional[OnMessage]:

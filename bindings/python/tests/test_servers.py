@@ -105,3 +105,24 @@ def test_a_redirect_is_refused_by_default_and_followed_when_allowed(broker):
         assert c.server == broker.url
     r.close()
     assert r.accepted == 1
+
+
+def test_on_redirect_sees_and_may_veto(broker):
+    reference = broker.url.replace("mqtt://", "")
+    for allow in (False, True):
+        r = Redirector(0x9D, reference)
+        seen = []
+        c = midge.Client(r.url, client_id="py-veto-" + uid(), reconnect=False, follow_redirects=True)
+        try:
+            c.on_redirect = lambda red: seen.append(red) or allow
+            if allow:
+                c.connect()
+                assert c.server == broker.url
+            else:
+                with pytest.raises(midge.ConnectionRefused):
+                    c.connect()
+                assert c.server is None
+        finally:
+            c.close()
+        r.close()
+        assert seen == [midge.Redirect(from_server=r.url, to=broker.url, reference=reference, reason_code=0x9D)]
