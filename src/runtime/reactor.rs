@@ -899,6 +899,8 @@ impl Reactor {
         };
         c.phase_deadline = Some(now + c.settings.connect_timeout);
         c.attempt_up = false;
+        // A redirection's "at once" is for the attempt that follows it, this one.
+        c.redirect_now = false;
         log(c, LogLevel::Debug, |c| {
             format!("connecting to {}", c.servers.address())
         });
