@@ -170,11 +170,6 @@
 #define MIDGE_TLS_PIN_PUBLIC_KEY 2
 
 /**
- * The default bound on consecutive redirections.
- */
-#define DEFAULT_MAX_REDIRECTS 3
-
-/**
  * What an authenticator callback is asked.
  */
 typedef enum {

@@ -28,9 +28,10 @@ pub use event::{
     AckToken, ConnAckInfo, ConnectRefusal, DisconnectCause, Event, MAX_DETAIL_TEXT, Message,
     PublishAck, RequestId, SubscribeAck, TlsFailure, UnsubscribeAck, bounded_text,
 };
+pub(crate) use redirect::DEFAULT_MAX_REDIRECTS;
 pub use redirect::{
-    DEFAULT_MAX_REDIRECTS, Decision as RedirectDecision, NotFollowed, RedirectPolicy, Redirects,
-    Target as RedirectTarget, parse_reference,
+    Decision as RedirectDecision, NotFollowed, RedirectPolicy, Redirects, Target as RedirectTarget,
+    parse_reference,
 };
 pub(crate) use session::TRANSMIT_HIGH_WATER;
 pub use session::{PublishRequest, Session, State, check_subscribe, check_unsubscribe, check_will};

@@ -16,8 +16,9 @@ use crate::codec::{ConnectReasonCode, DisconnectReasonCode};
 
 use super::event::DisconnectCause;
 
-/// The default bound on consecutive redirections.
-pub const DEFAULT_MAX_REDIRECTS: u32 = 3;
+/// The default bound on consecutive redirections. (Private: cbindgen would put a public
+/// constant into midge.h; `RedirectPolicy::default()` gives it.)
+pub(crate) const DEFAULT_MAX_REDIRECTS: u32 = 3;
 
 /// What the application allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
