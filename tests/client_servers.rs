@@ -314,3 +314,29 @@ fn a_busy_server_moves_the_pass_on() {
     waiter.wait(TIMEOUT).unwrap();
     assert_eq!(client.server(), Some(second.url()));
 }
+
+/// The backoff applies once per full pass over the list: with two dead servers, two failed
+/// attempts (one per server, the second at once) come between consecutive `Reconnecting`
+/// notices, and the attempt numbers count passes.
+#[test]
+fn the_backoff_applies_per_pass() {
+    let mut opts = options();
+    opts.reconnect = quick_reconnect();
+    let client = Client::with_servers(&[&dead_url(), &dead_url()], opts).unwrap();
+    client.connect_detached().unwrap();
+    let mut seen = Vec::new();
+    while seen.iter().filter(|e| matches!(e, 'R')).count() < 3 {
+        match client.next_event(TIMEOUT).expect("an event") {
+            ClientEvent::ConnectionLost(_) => seen.push('L'),
+            ClientEvent::Reconnecting { attempt, .. } => {
+                let passes = seen.iter().filter(|e| matches!(e, 'R')).count();
+                assert_eq!(attempt as usize, passes + 1);
+                seen.push('R');
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let seen: String = seen.into_iter().collect();
+    assert_eq!(seen, "LLRLLRLLR");
+    client.close_and_join();
+}
