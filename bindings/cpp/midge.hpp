@@ -1123,6 +1123,17 @@ public:
         set<midge_log_cb>(midge_client_on_log, std::move(fn), &log_tramp, "midge_client_on_log");
     }
 
+    /// Each redirection midge would follow (`Options::follow_redirects`): (from, to, the
+    /// Server Reference as sent, reason code 0x9C / 0x9D); return false to refuse it (an
+    /// exception refuses too). Runs on midge's I/O thread: return quickly, do not wait on
+    /// midge.
+    using RedirectFn =
+        std::function<bool(std::string_view, std::string_view, std::string_view, uint8_t)>;
+    void on_redirect(RedirectFn fn) {
+        set<midge_redirect_cb>(midge_client_on_redirect, std::move(fn), &redirect_tramp,
+                               "midge_client_on_redirect");
+    }
+
     midge_client* native() noexcept { return c_; }
 
 private:
@@ -1157,6 +1168,15 @@ private:
         detail::guarded("acknowledgement", [&] {
             (*static_cast<std::function<void(const Ack&)>*>(user))(Ack::from(a));
         });
+    }
+    static bool redirect_tramp(void* user, const char* from, const char* to, const char* reference,
+                               uint8_t reason_code) {
+        bool allowed = false;
+        detail::guarded("redirect", [&] {
+            allowed = (*static_cast<RedirectFn*>(user))(detail::view(from), detail::view(to),
+                                                        detail::view(reference), reason_code);
+        });
+        return allowed;
     }
     static void log_tramp(void* user, int level, const char* text) {
         detail::guarded("log", [&] {
