@@ -426,7 +426,7 @@ typedef struct midge_completion midge_completion;
  * `midge_connack_authentication_method`, `midge_connack_authentication_data`,
  * `midge_connack_user_property_count`, `midge_connack_user_property`,
  * `midge_connack_property_count`, `midge_connack_property_at`, `midge_connack_clone`,
- * `midge_connack_free`, `midge_connack_protocol_version`.
+ * `midge_connack_free`, `midge_connack_protocol_version`, `midge_connack_server`.
  */
 typedef struct midge_connack midge_connack;
 
@@ -1546,6 +1546,13 @@ midge_message *midge_message_clone(const midge_message *message);
  * freed before (through any copy) are ignored.
  */
 void midge_message_free(midge_message **message);
+
+/**
+ * The server this connection was made to (`mqtt://host:port`, as `midge_client_server`
+ * gives it: one of the client's servers, or a followed redirection's target) to `server`,
+ * lent for the CONNACK's lifetime; false for a NULL or freed CONNACK.
+ */
+bool midge_connack_server(const midge_connack *connack, const char **server);
 
 /**
  * The MQTT version of the connection: `MIDGE_PROTOCOL_V5` (5) or `MIDGE_PROTOCOL_V311`

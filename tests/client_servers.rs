@@ -65,8 +65,9 @@ fn a_connect_tries_the_servers_in_order_and_reports_the_one_in_use() {
     let mut conn = second.accept(TIMEOUT).unwrap();
     conn.expect_connect(TIMEOUT);
     conn.send(&connack(Properties::new()));
-    waiter.wait(TIMEOUT).unwrap();
+    let info = waiter.wait(TIMEOUT).unwrap();
     assert_eq!(client.server(), Some(second.url()));
+    assert_eq!(info.server, Some(second.url()));
     // The dead server's failure was reported as an event, the connect went on.
     assert!(matches!(
         client.next_event(TIMEOUT),

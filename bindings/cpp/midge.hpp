@@ -713,6 +713,7 @@ private:
 /// may leave out; the others hold the value in force (the standard's default if absent).
 struct ConnAck {
     ProtocolVersion protocol_version = ProtocolVersion::V5;  ///< of this connection
+    std::optional<std::string> server;  ///< the server connected to (`mqtt://host:port`)
     bool session_present = false;
     std::optional<std::string> assigned_client_id;
     uint16_t keep_alive = 0;  ///< in force, in seconds
@@ -736,6 +737,7 @@ struct ConnAck {
             return a;
         }
         a.protocol_version = static_cast<ProtocolVersion>(midge_connack_protocol_version(c));
+        a.server = detail::optional_string(c, midge_connack_server);
         a.session_present = midge_connack_session_present(c);
         a.assigned_client_id = detail::optional_string(c, midge_connack_assigned_client_id);
         a.keep_alive = midge_connack_keep_alive(c);

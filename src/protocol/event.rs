@@ -45,6 +45,10 @@ pub struct ConnAckInfo {
     pub authentication_data: Option<Bytes>,
     /// All CONNACK properties as received, user properties included.
     pub properties: Properties,
+    /// The server this connection was made to (`mqtt://host:port`), set by the runtime:
+    /// one of the client's servers, or a followed redirection's target. `None` from the
+    /// session alone.
+    pub server: Option<String>,
 }
 
 impl ConnAckInfo {
@@ -73,6 +77,7 @@ impl ConnAckInfo {
             authentication_method: text(PropertyId::AuthenticationMethod),
             authentication_data: props.get_binary(PropertyId::AuthenticationData).cloned(),
             properties: Properties::new(),
+            server: None,
         };
         for p in props {
             match *p {

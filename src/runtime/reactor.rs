@@ -1476,12 +1476,16 @@ impl Reactor {
         pending_acks: &mut Vec<AckToken>,
         now: Instant,
     ) {
+        let mut event = event;
+        if let Event::Connected(info) = &mut event {
+            c.servers.connected();
+            info.server = Some(c.servers.address().to_string());
+        }
         let forward = match &event {
             Event::Connected(info) => {
                 // Not a reset of the backoff: only a connection that stays up is one.
                 c.backoff.connected(now);
                 c.attempt_up = true;
-                c.servers.connected();
                 c.settings
                     .protocol_level
                     .store(info.protocol_version.level(), Ordering::Relaxed);

@@ -148,7 +148,13 @@ int main(void) {
         size_t len = 99;
         H_CHECK(!midge_client_server(c, NULL, 0, &len));
         H_CHECK(len == 99); /* nothing written */
-        H_CHECK_OK(midge_client_connect_wait(c, H_LONG_MS, NULL));
+        midge_connack *ack = NULL;
+        H_CHECK_OK(midge_client_connect_wait(c, H_LONG_MS, &ack));
+        const char *from_ack = NULL;
+        H_CHECK(midge_connack_server(ack, &from_ack));
+        H_CHECK(strcmp(from_ack, broker.url) == 0);
+        midge_connack_free(&ack);
+        H_CHECK(!midge_connack_server(ack, &from_ack)); /* freed: NULL now */
         char buf[64];
         H_CHECK(midge_client_server(c, buf, sizeof buf, &len));
         H_CHECK(strcmp(buf, broker.url) == 0);

@@ -262,6 +262,7 @@ SIGNATURES: Dict[str, Sig] = {
     "midge_connack_shared_subscription_available": (c_bool, [_p]),
     "midge_connack_reason_string": (c_bool, [_p, POINTER(c_char_p)]),
     "midge_connack_server_reference": (c_bool, [_p, POINTER(c_char_p)]),
+    "midge_connack_server": (c_bool, [_p, POINTER(c_char_p)]),
     "midge_connack_response_information": (c_bool, [_p, POINTER(c_char_p)]),
     "midge_connack_authentication_method": (c_bool, [_p, POINTER(c_char_p)]),
     "midge_connack_authentication_data": (c_bool, [_p, POINTER(c_void_p), POINTER(c_size_t)]),

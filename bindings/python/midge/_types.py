@@ -240,6 +240,9 @@ class ConnAck:
     #: The MQTT version of this connection (3.1.1 after a fallback, or when asked for).
     #: A 3.1.1 CONNACK has no properties: the fields above are the standard's defaults.
     protocol_version: ProtocolVersion = ProtocolVersion.V5
+    #: The server this connection was made to (``mqtt://host:port``): one of the client's
+    #: servers, or a followed redirection's target.
+    server: Optional[str] = None
 
 
 @dataclass(frozen=True)

@@ -223,6 +223,7 @@ def _read_connack(c: int) -> ConnAck:
             lib.midge_connack_user_property, c, lib.midge_connack_user_property_count(c)
         ),
         protocol_version=ProtocolVersion(lib.midge_connack_protocol_version(c)),
+        server=_opt_text(lib.midge_connack_server, c),
     )
 
 

@@ -68,8 +68,9 @@ def test_a_list_of_servers_skips_a_dead_first(broker):
     c = midge.Client([dead_url(), broker.url], client_id="py-srv-" + uid(), reconnect=False)
     try:
         assert c.server is None
-        c.connect()
+        ack = c.connect()
         assert c.server == broker.url
+        assert ack.server == broker.url
     finally:
         c.close()
     # The same with servers=; a context manager connects on enter.
