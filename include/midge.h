@@ -1550,7 +1550,7 @@ void midge_message_free(midge_message **message);
 /**
  * The server this connection was made to (`mqtt://host:port`, as `midge_client_server`
  * gives it: one of the client's servers, or a followed redirection's target) to `server`,
- * lent for the CONNACK's lifetime; false for a NULL or freed CONNACK.
+ * lent for the CONNACK's lifetime; false when none (or for a NULL or freed CONNACK).
  */
 bool midge_connack_server(const midge_connack *connack, const char **server);
 
