@@ -396,7 +396,7 @@ typedef struct midge_auth_response midge_auth_response;
  * `midge_client_on_message`, `midge_client_on_publish`, `midge_client_on_subscribe`,
  * `midge_client_on_unsubscribe`, `midge_client_on_log`, `midge_client_io_stats`,
  * `midge_client_set_will`, `midge_client_clear_will`, `midge_client_set_credentials`,
- * `midge_client_set_clean_start`.
+ * `midge_client_set_clean_start`, `midge_client_server`, `midge_client_on_redirect`.
  */
 typedef struct midge_client midge_client;
 
@@ -426,7 +426,7 @@ typedef struct midge_completion midge_completion;
  * `midge_connack_authentication_method`, `midge_connack_authentication_data`,
  * `midge_connack_user_property_count`, `midge_connack_user_property`,
  * `midge_connack_property_count`, `midge_connack_property_at`, `midge_connack_clone`,
- * `midge_connack_free`, `midge_connack_protocol_version`.
+ * `midge_connack_free`, `midge_connack_protocol_version`, `midge_connack_server`.
  */
 typedef struct midge_connack midge_connack;
 
@@ -490,7 +490,8 @@ typedef struct midge_message midge_message;
  * `midge_options_set_log_level`, `midge_options_set_completion_events`,
  * `midge_options_set_inline_callbacks`, `midge_options_set_busy_poll`,
  * `midge_options_set_linger`, `midge_options_set_authenticator`, `midge_options_set_tls`,
- * `midge_options_add_ws_header`.
+ * `midge_options_add_ws_header`, `midge_options_add_server`,
+ * `midge_options_set_follow_redirects`, `midge_options_set_max_redirects`.
  */
 typedef struct midge_options midge_options;
 
@@ -619,6 +620,19 @@ typedef void (*midge_ack_cb)(void *user_data, const midge_ack *ack);
  * Called with each log line at or above the level set by `midge_options_set_log_level`.
  */
 typedef void (*midge_log_cb)(void *user_data, int level, const char *message);
+
+/**
+ * Called with each redirection midge would follow (`midge_options_set_follow_redirects`):
+ * the server that sent it, where midge would connect, the Server Reference as sent, and
+ * the reason code (0x9C or 0x9D); the strings are lent for the call. Return true to follow
+ * it, false to refuse it. Runs on midge's I/O thread: it must return quickly and may not
+ * wait on midge (waiting fails with `MIDGE_RESULT_WOULD_DEADLOCK`).
+ */
+typedef bool (*midge_redirect_cb)(void *user_data,
+                                  const char *from,
+                                  const char *to,
+                                  const char *reference,
+                                  uint8_t reason_code);
 
 /**
  * Enhanced authentication (4.12) step callback. Runs on midge's I/O thread: it must return
@@ -1284,6 +1298,30 @@ midge_result midge_client_on_log(midge_client *client,
                                  midge_drop_cb drop_user_data);
 
 /**
+ * The server of the last connection made (its address as midge writes it,
+ * `mqtt://host:port`): after a failover the server that took over, after a followed
+ * redirection its target. Copies it, NUL-terminated and cut to fit, into `buf` of `cap`
+ * bytes (`buf` may be NULL when `cap` is 0) and its full length (without the NUL) to
+ * `*len` (when `len` is not NULL). False, and nothing written, before the first
+ * successful CONNACK or for a NULL or freed client.
+ */
+bool midge_client_server(const midge_client *client, char *buf, size_t cap, size_t *len);
+
+/**
+ * Sets (or with NULL removes) the redirect callback, which may refuse a redirection that
+ * `midge_options_set_follow_redirects` allows. Without one, every such redirection is
+ * followed.
+ *
+ * `user_data` is passed to each call; `drop_user_data` (may be NULL) runs exactly once
+ * with it after the last call (when replaced, removed with a NULL callback, or when the
+ * client is freed), and at once when the call fails.
+ */
+midge_result midge_client_on_redirect(midge_client *client,
+                                      midge_redirect_cb callback,
+                                      void *user_data,
+                                      midge_drop_cb drop_user_data);
+
+/**
  * Replaces the client's Last Will for the next connect and every automatic reconnection
  * after it; a live connection keeps the Will it connected with. The arguments are those of
  * `midge_options_set_will` (copied; an invalid Will is refused here and the old one stays).
@@ -1517,6 +1555,13 @@ midge_message *midge_message_clone(const midge_message *message);
 void midge_message_free(midge_message **message);
 
 /**
+ * The server this connection was made to (`mqtt://host:port`, as `midge_client_server`
+ * gives it: one of the client's servers, or a followed redirection's target) to `server`,
+ * lent for the CONNACK's lifetime; false when none (or for a NULL or freed CONNACK).
+ */
+bool midge_connack_server(const midge_connack *connack, const char **server);
+
+/**
  * The MQTT version of the connection: `MIDGE_PROTOCOL_V5` (5) or `MIDGE_PROTOCOL_V311`
  * (4); 0 for NULL. Under 3.1.1 the CONNACK has no properties: the other accessors give
  * the standard's defaults.
@@ -1732,6 +1777,41 @@ midge_result midge_options_set_tls(midge_options *options, const midge_tls_optio
 midge_result midge_options_add_ws_header(midge_options *options,
                                          const char *name,
                                          const char *value);
+
+/**
+ * Adds a server after the one `midge_client_new` names (which stays the first): the client
+ * then has an ordered list, any mix of `mqtt://`, `mqtts://`, `ws://`, `wss://` and
+ * `unix://`. A connect tries the servers in order from the one that last worked (the
+ * first, at first), going on to the next at once when an attempt fails (no connection, or
+ * a refusal that is not permanent); the reconnect backoff's delay applies once per full
+ * pass over the list. The connect's completion ends with the first successful CONNACK,
+ * or the failure of the pass's last attempt; each failed attempt is also a
+ * `MIDGE_EVENT_CONNECTION_LOST`. A lost connection is reconnected to the same server
+ * first. `midge_client_server` says which server is in use. TLS options
+ * (`midge_options_set_tls`) apply to every TLS server. A bad address is refused here
+ * (`MIDGE_RESULT_INVALID_ADDRESS`).
+ */
+midge_result midge_options_add_server(midge_options *options, const char *address);
+
+/**
+ * Server redirection (MQTT 5.0 4.11), off by default: when on, a CONNACK or DISCONNECT
+ * with reason code 0x9C (Use another server) or 0x9D (Server moved) and a Server Reference
+ * sends the client to the server it names, at once: a full address (`mqtt://h:1`,
+ * `ws://h/mqtt`), or `host:port` or `host` with the scheme of the server that sent it; of
+ * a space-separated list the first. 0x9D replaces that server for later reconnections,
+ * 0x9C is for the next connection only. The redirect callback (`midge_client_on_redirect`)
+ * may refuse one. A redirection not followed (off, refused, no usable reference, or past
+ * `midge_options_set_max_redirects`) is reported as the refusal or disconnection it is
+ * (`midge_disconnect_server_reference` gives the reference); after a CONNACK refusal the
+ * client then stops reconnecting.
+ */
+midge_result midge_options_set_follow_redirects(midge_options *options, bool follow);
+
+/**
+ * How many redirections in a row are followed (default 3); the next one is not, and the
+ * count starts again with each connection accepted.
+ */
+midge_result midge_options_set_max_redirects(midge_options *options, uint32_t max);
 
 /**
  * New options with midge's defaults: clean start, keep alive 60 s, no session expiry, the

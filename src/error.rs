@@ -21,8 +21,7 @@ pub enum Error {
     #[error(transparent)]
     Transport(#[from] TransportError),
     /// The server refused the connection (CONNACK with a failure reason code).
-    #[error("connection refused: {} (0x{:02X}){}", .0.reason_code.as_str(), .0.reason_code.as_u8(),
-        .0.reason_string.as_ref().map(|s| format!(": {}", crate::protocol::bounded_text(s))).unwrap_or_default())]
+    #[error("{}", crate::protocol::DisconnectCause::Refused((**.0).clone()))]
     ConnectionRefused(Box<ConnectRefusal>),
     /// The connection ended before the request completed.
     #[error("{0}")]

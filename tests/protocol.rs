@@ -493,6 +493,7 @@ fn connack_properties_surface_in_connected() {
             authentication_method: None,
             authentication_data: None,
             properties,
+            server: None,
         }
     );
     sim.assert_quiet();
@@ -532,6 +533,7 @@ fn connack_without_properties_gives_the_defaults() {
             authentication_method: None,
             authentication_data: None,
             properties: Properties::new(),
+            server: None,
         }
     );
     assert_eq!(sim.session.poll_timeout(), Some(sim.time(45)));

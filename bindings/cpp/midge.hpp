@@ -24,6 +24,7 @@
 
 #include <midge.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -427,6 +428,22 @@ public:
     Options(const Options&) = delete;
     Options& operator=(const Options&) = delete;
 
+    /// Another server after the client's address, tried in order (`midge_options_add_server`).
+    Options& add_server(const std::string& address) {
+        detail::check(midge_options_add_server(o_, address.c_str()), "midge_options_add_server");
+        return *this;
+    }
+    /// Follow 0x9C / 0x9D Server References (off by default; `midge_options_set_follow_redirects`).
+    Options& follow_redirects(bool on) {
+        detail::check(midge_options_set_follow_redirects(o_, on),
+                      "midge_options_set_follow_redirects");
+        return *this;
+    }
+    /// Redirections followed in a row before giving up (default 3).
+    Options& max_redirects(uint32_t max) {
+        detail::check(midge_options_set_max_redirects(o_, max), "midge_options_set_max_redirects");
+        return *this;
+    }
     Options& protocol_version(ProtocolVersion version) {
         detail::check(midge_options_set_protocol_version(o_, static_cast<int>(version)),
                       "midge_options_set_protocol_version");
@@ -696,6 +713,7 @@ private:
 /// may leave out; the others hold the value in force (the standard's default if absent).
 struct ConnAck {
     ProtocolVersion protocol_version = ProtocolVersion::V5;  ///< of this connection
+    std::optional<std::string> server;  ///< the server connected to (`mqtt://host:port`)
     bool session_present = false;
     std::optional<std::string> assigned_client_id;
     uint16_t keep_alive = 0;  ///< in force, in seconds
@@ -719,6 +737,7 @@ struct ConnAck {
             return a;
         }
         a.protocol_version = static_cast<ProtocolVersion>(midge_connack_protocol_version(c));
+        a.server = detail::optional_string(c, midge_connack_server);
         a.session_present = midge_connack_session_present(c);
         a.assigned_client_id = detail::optional_string(c, midge_connack_assigned_client_id);
         a.keep_alive = midge_connack_keep_alive(c);
@@ -1045,6 +1064,17 @@ public:
         detail::check(midge_client_reload_tls(c_, tls.native()), "midge_client_reload_tls");
     }
 
+    /// The server of the last connection made (`mqtt://host:port`), empty before the first
+    /// CONNACK (`midge_client_server`).
+    std::string server() const {
+        size_t len = 0;
+        if (!midge_client_server(c_, nullptr, 0, &len)) return std::string();
+        std::string out(len + 1, '\0');
+        if (!midge_client_server(c_, &out[0], out.size(), &len)) return std::string();
+        out.resize(std::min(len, out.size() - 1));
+        return out;
+    }
+
     /// The client's socket I/O so far: writes and reads that moved data, and their bytes.
     midge_io_stats io_stats() const {
         midge_io_stats stats{};
@@ -1095,6 +1125,17 @@ public:
         set<midge_log_cb>(midge_client_on_log, std::move(fn), &log_tramp, "midge_client_on_log");
     }
 
+    /// Each redirection midge would follow (`Options::follow_redirects`): (from, to, the
+    /// Server Reference as sent, reason code 0x9C / 0x9D); return false to refuse it (an
+    /// exception refuses too). Runs on midge's I/O thread: return quickly, do not wait on
+    /// midge.
+    using RedirectFn =
+        std::function<bool(std::string_view, std::string_view, std::string_view, uint8_t)>;
+    void on_redirect(RedirectFn fn) {
+        set<midge_redirect_cb>(midge_client_on_redirect, std::move(fn), &redirect_tramp,
+                               "midge_client_on_redirect");
+    }
+
     midge_client* native() noexcept { return c_; }
 
 private:
@@ -1129,6 +1170,15 @@ private:
         detail::guarded("acknowledgement", [&] {
             (*static_cast<std::function<void(const Ack&)>*>(user))(Ack::from(a));
         });
+    }
+    static bool redirect_tramp(void* user, const char* from, const char* to, const char* reference,
+                               uint8_t reason_code) {
+        bool allowed = false;
+        detail::guarded("redirect", [&] {
+            allowed = (*static_cast<RedirectFn*>(user))(detail::view(from), detail::view(to),
+                                                        detail::view(reference), reason_code);
+        });
+        return allowed;
     }
     static void log_tramp(void* user, int level, const char* text) {
         detail::guarded("log", [&] {

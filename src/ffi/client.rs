@@ -40,6 +40,21 @@ pub type midge_ack_cb = Option<unsafe extern "C" fn(user_data: *mut c_void, ack:
 pub type midge_log_cb =
     Option<unsafe extern "C" fn(user_data: *mut c_void, level: c_int, message: *const c_char)>;
 
+/// Called with each redirection midge would follow (`midge_options_set_follow_redirects`):
+/// the server that sent it, where midge would connect, the Server Reference as sent, and
+/// the reason code (0x9C or 0x9D); the strings are lent for the call. Return true to follow
+/// it, false to refuse it. Runs on midge's I/O thread: it must return quickly and may not
+/// wait on midge (waiting fails with `MIDGE_RESULT_WOULD_DEADLOCK`).
+pub type midge_redirect_cb = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        from: *const c_char,
+        to: *const c_char,
+        reference: *const c_char,
+        reason_code: u8,
+    ) -> bool,
+>;
+
 /// Log levels for `midge_options_set_log_level` and the log callback.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,7 +162,7 @@ impl Table {
 /// `midge_client_on_message`, `midge_client_on_publish`, `midge_client_on_subscribe`,
 /// `midge_client_on_unsubscribe`, `midge_client_on_log`, `midge_client_io_stats`,
 /// `midge_client_set_will`, `midge_client_clear_will`, `midge_client_set_credentials`,
-/// `midge_client_set_clean_start`.
+/// `midge_client_set_clean_start`, `midge_client_server`, `midge_client_on_redirect`.
 pub struct midge_client {
     pub(crate) client: Client,
     table: Arc<Mutex<Table>>,
@@ -913,4 +928,76 @@ pub extern "C" fn midge_client_on_log(
 ) -> midge_result {
     let cb = CCallback::new(callback, user_data, drop_user_data);
     register(client, |t| &mut t.log, cb, callback.is_some())
+}
+
+/// The server of the last connection made (its address as midge writes it,
+/// `mqtt://host:port`): after a failover the server that took over, after a followed
+/// redirection its target. Copies it, NUL-terminated and cut to fit, into `buf` of `cap`
+/// bytes (`buf` may be NULL when `cap` is 0) and its full length (without the NUL) to
+/// `*len` (when `len` is not NULL). False, and nothing written, before the first
+/// successful CONNACK or for a NULL or freed client.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_server(
+    client: *const midge_client,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> bool {
+    super::result::guard_value(false, || {
+        let Some(server) = self::client(client).ok().and_then(|c| c.client.server()) else {
+            return false;
+        };
+        super::ptr::write_text(buf, cap, &server);
+        if !len.is_null() {
+            write_opt(len, server.len());
+        }
+        true
+    })
+}
+
+/// Sets (or with NULL removes) the redirect callback, which may refuse a redirection that
+/// `midge_options_set_follow_redirects` allows. Without one, every such redirection is
+/// followed.
+///
+/// `user_data` is passed to each call; `drop_user_data` (may be NULL) runs exactly once
+/// with it after the last call (when replaced, removed with a NULL callback, or when the
+/// client is freed), and at once when the call fails.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_client_on_redirect(
+    client: *mut midge_client,
+    callback: midge_redirect_cb,
+    user_data: *mut c_void,
+    drop_user_data: midge_drop_cb,
+) -> midge_result {
+    let cb = CCallback::new(callback, user_data, drop_user_data);
+    guard(move || {
+        let c = self::client(client)?;
+        match callback {
+            None => {
+                drop(cb);
+                c.client
+                    .on_redirect(None::<fn(&crate::runtime::Redirect) -> bool>);
+            }
+            Some(f) => {
+                let cb = Arc::new(cb);
+                c.client
+                    .on_redirect(Some(move |r: &crate::runtime::Redirect| {
+                        let from = cstring(&r.from);
+                        let to = cstring(&r.to);
+                        let reference = cstring(&r.reference);
+                        // SAFETY: a registered C callback, with strings valid for the call.
+                        unsafe {
+                            f(
+                                cb.user_data,
+                                from.as_ptr(),
+                                to.as_ptr(),
+                                reference.as_ptr(),
+                                r.reason_code,
+                            )
+                        }
+                    }));
+            }
+        }
+        Ok(())
+    })
 }

@@ -292,7 +292,7 @@ pub extern "C" fn midge_message_free(message: *mut *mut midge_message) {
 /// `midge_connack_authentication_method`, `midge_connack_authentication_data`,
 /// `midge_connack_user_property_count`, `midge_connack_user_property`,
 /// `midge_connack_property_count`, `midge_connack_property_at`, `midge_connack_clone`,
-/// `midge_connack_free`, `midge_connack_protocol_version`.
+/// `midge_connack_free`, `midge_connack_protocol_version`, `midge_connack_server`.
 #[derive(Debug)]
 pub struct midge_connack {
     pub(crate) info: ConnAckInfo,
@@ -301,6 +301,7 @@ pub struct midge_connack {
     server_reference: Option<CString>,
     response_information: Option<CString>,
     authentication_method: Option<CString>,
+    server: Option<CString>,
     view: PropertyView,
 }
 
@@ -316,10 +317,22 @@ impl midge_connack {
             server_reference: opt_cstring(info.server_reference.as_ref()),
             response_information: opt_cstring(info.response_information.as_ref()),
             authentication_method: opt_cstring(info.authentication_method.as_ref()),
+            server: info.server.as_deref().map(cstring),
             view: PropertyView::new(info.properties.clone()),
             info,
         })
     }
+}
+
+/// The server this connection was made to (`mqtt://host:port`, as `midge_client_server`
+/// gives it: one of the client's servers, or a followed redirection's target) to `server`,
+/// lent for the CONNACK's lifetime; false when none (or for a NULL or freed CONNACK).
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_connack_server(
+    connack: *const midge_connack,
+    server: *mut *const c_char,
+) -> bool {
+    read_opt(connack, server, |c| opt_ptr(c.server.as_ref()))
 }
 
 /// The MQTT version of the connection: `MIDGE_PROTOCOL_V5` (5) or `MIDGE_PROTOCOL_V311`

@@ -37,7 +37,8 @@ use crate::transport::{TcpOptions, TlsOptions, WsOptions};
 /// `midge_options_set_log_level`, `midge_options_set_completion_events`,
 /// `midge_options_set_inline_callbacks`, `midge_options_set_busy_poll`,
 /// `midge_options_set_linger`, `midge_options_set_authenticator`, `midge_options_set_tls`,
-/// `midge_options_add_ws_header`.
+/// `midge_options_add_ws_header`, `midge_options_add_server`,
+/// `midge_options_set_follow_redirects`, `midge_options_set_max_redirects`.
 #[derive(Debug, Default)]
 pub struct midge_options {
     data: Mutex<OptionsData>,
@@ -59,6 +60,9 @@ struct OptionsData {
     auth: Option<Arc<AuthSetup>>,
     tls: Option<TlsOptions>,
     websocket: WsOptions,
+    servers: Vec<String>,
+    follow_redirects: bool,
+    max_redirects: Option<u32>,
 }
 
 /// Builds the runtime's options from a C options handle (NULL: the defaults).
@@ -114,6 +118,11 @@ pub(crate) fn client_options(options: *const midge_options) -> Result<ClientOpti
     out.linger = d.linger;
     out.tls.clone_from(&d.tls);
     out.websocket = d.websocket.clone();
+    out.servers.clone_from(&d.servers);
+    out.follow_redirects = d.follow_redirects;
+    if let Some(n) = d.max_redirects {
+        out.max_redirects = n;
+    }
     Ok(out)
 }
 
@@ -165,6 +174,64 @@ pub extern "C" fn midge_options_add_ws_header(
         let name = str_arg(name, "name")?.to_owned();
         let value = str_arg(value, "value")?.to_owned();
         d.websocket.headers.push((name, value));
+        Ok(())
+    })
+}
+
+/// Adds a server after the one `midge_client_new` names (which stays the first): the client
+/// then has an ordered list, any mix of `mqtt://`, `mqtts://`, `ws://`, `wss://` and
+/// `unix://`. A connect tries the servers in order from the one that last worked (the
+/// first, at first), going on to the next at once when an attempt fails (no connection, or
+/// a refusal that is not permanent); the reconnect backoff's delay applies once per full
+/// pass over the list. The connect's completion ends with the first successful CONNACK,
+/// or the failure of the pass's last attempt; each failed attempt is also a
+/// `MIDGE_EVENT_CONNECTION_LOST`. A lost connection is reconnected to the same server
+/// first. `midge_client_server` says which server is in use. TLS options
+/// (`midge_options_set_tls`) apply to every TLS server. A bad address is refused here
+/// (`MIDGE_RESULT_INVALID_ADDRESS`).
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_add_server(
+    options: *mut midge_options,
+    address: *const c_char,
+) -> midge_result {
+    with_options(options, |d| {
+        let address = str_arg(address, "address")?;
+        crate::transport::Address::parse(address).map_err(crate::Error::from)?;
+        d.servers.push(address.to_owned());
+        Ok(())
+    })
+}
+
+/// Server redirection (MQTT 5.0 4.11), off by default: when on, a CONNACK or DISCONNECT
+/// with reason code 0x9C (Use another server) or 0x9D (Server moved) and a Server Reference
+/// sends the client to the server it names, at once: a full address (`mqtt://h:1`,
+/// `ws://h/mqtt`), or `host:port` or `host` with the scheme of the server that sent it; of
+/// a space-separated list the first. 0x9D replaces that server for later reconnections,
+/// 0x9C is for the next connection only. The redirect callback (`midge_client_on_redirect`)
+/// may refuse one. A redirection not followed (off, refused, no usable reference, or past
+/// `midge_options_set_max_redirects`) is reported as the refusal or disconnection it is
+/// (`midge_disconnect_server_reference` gives the reference); after a CONNACK refusal the
+/// client then stops reconnecting.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_follow_redirects(
+    options: *mut midge_options,
+    follow: bool,
+) -> midge_result {
+    with_options(options, |d| {
+        d.follow_redirects = follow;
+        Ok(())
+    })
+}
+
+/// How many redirections in a row are followed (default 3); the next one is not, and the
+/// count starts again with each connection accepted.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_max_redirects(
+    options: *mut midge_options,
+    max: u32,
+) -> midge_result {
+    with_options(options, |d| {
+        d.max_redirects = Some(max);
         Ok(())
     })
 }

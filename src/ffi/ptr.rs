@@ -108,3 +108,17 @@ pub(crate) fn take<T>(handle: *mut *mut T) -> Option<*mut T> {
 pub(crate) fn cstring(s: &str) -> CString {
     CString::new(s).unwrap_or_else(|_| CString::new(s.replace('\0', " ")).unwrap_or_default())
 }
+
+/// Copies `text` NUL-terminated into `buf` of `cap` bytes, cut to fit at a byte boundary
+/// (nothing when `buf` is NULL or `cap` is 0).
+pub(crate) fn write_text(buf: *mut c_char, cap: usize, text: &str) {
+    if buf.is_null() || cap == 0 {
+        return;
+    }
+    let n = text.len().min(cap - 1);
+    // SAFETY: the caller promises `buf` holds `cap` bytes; `n + 1 <= cap` are written.
+    unsafe {
+        std::ptr::copy_nonoverlapping(text.as_ptr().cast::<c_char>(), buf, n);
+        *buf.add(n) = 0;
+    }
+}

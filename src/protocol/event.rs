@@ -45,6 +45,10 @@ pub struct ConnAckInfo {
     pub authentication_data: Option<Bytes>,
     /// All CONNACK properties as received, user properties included.
     pub properties: Properties,
+    /// The server this connection was made to (`mqtt://host:port`), set by the runtime:
+    /// one of the client's servers, or a followed redirection's target. `None` from the
+    /// session alone.
+    pub server: Option<String>,
 }
 
 impl ConnAckInfo {
@@ -73,6 +77,7 @@ impl ConnAckInfo {
             authentication_method: text(PropertyId::AuthenticationMethod),
             authentication_data: props.get_binary(PropertyId::AuthenticationData).cloned(),
             properties: Properties::new(),
+            server: None,
         };
         for p in props {
             match *p {
@@ -203,24 +208,33 @@ impl std::fmt::Display for DisconnectCause {
                 .map(|s| format!(": {}", bounded_text(s)))
                 .unwrap_or_default()
         };
+        // 4.11: where the server sends the client (followed or not).
+        let reference = |s: &Option<ByteString>| {
+            s.as_ref()
+                .map(|s| format!(" (server reference: {})", bounded_text(s)))
+                .unwrap_or_default()
+        };
         match self {
             Self::Refused(r) => write!(
                 f,
-                "connection refused: {} (0x{:02X}){}",
+                "connection refused: {} (0x{:02X}){}{}",
                 r.reason_code.as_str(),
                 r.reason_code.as_u8(),
-                extra(&r.reason_string)
+                extra(&r.reason_string),
+                reference(&r.server_reference)
             ),
             Self::Server {
                 reason_code,
                 reason_string,
+                server_reference,
                 ..
             } => write!(
                 f,
-                "the server disconnected: {} (0x{:02X}){}",
+                "the server disconnected: {} (0x{:02X}){}{}",
                 reason_code.as_str(),
                 reason_code.as_u8(),
-                extra(reason_string)
+                extra(reason_string),
+                reference(server_reference)
             ),
             Self::ProtocolError {
                 reason_code,

@@ -14,6 +14,7 @@ mod config;
 mod error;
 mod event;
 mod packet_id;
+mod redirect;
 mod session;
 mod stats;
 mod version;
@@ -26,6 +27,11 @@ pub use error::{AckReason, RequestError};
 pub use event::{
     AckToken, ConnAckInfo, ConnectRefusal, DisconnectCause, Event, MAX_DETAIL_TEXT, Message,
     PublishAck, RequestId, SubscribeAck, TlsFailure, UnsubscribeAck, bounded_text,
+};
+pub(crate) use redirect::DEFAULT_MAX_REDIRECTS;
+pub use redirect::{
+    Decision as RedirectDecision, NotFollowed, RedirectPolicy, Redirects, Target as RedirectTarget,
+    parse_reference,
 };
 pub(crate) use session::TRANSMIT_HIGH_WATER;
 pub use session::{PublishRequest, Session, State, check_subscribe, check_unsubscribe, check_will};

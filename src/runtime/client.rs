@@ -10,6 +10,7 @@ use super::dispatch::{self, Bounds, Handler, Mailbox, Router};
 use super::event::{ClientEvent, ClientStats, IoCounters, IoStats, LogLevel};
 use super::memory::{MemoryGauge, MemoryStats};
 use super::reactor::{self, Command, ConnSettings, ReactorHandle};
+use super::servers::{FilterSlot, Redirect, RedirectFilter, Servers};
 use super::shutdown;
 use crate::codec::topic::validate_topic_name;
 use crate::codec::{
@@ -18,9 +19,10 @@ use crate::codec::{
 };
 use crate::error::Error;
 use crate::protocol::{
-    ConnAckInfo, ConnectChange, Message, Options, PublishAck, PublishRequest, RequestError,
-    Session, SubscribeAck, UnsubscribeAck, VersionChoice, check_publish_v311, check_subscribe,
-    check_subscribe_v311, check_unsubscribe, check_unsubscribe_v311, check_will,
+    ConnAckInfo, ConnectChange, DEFAULT_MAX_REDIRECTS, Message, Options, PublishAck,
+    PublishRequest, RedirectPolicy, Redirects, RequestError, Session, SubscribeAck, UnsubscribeAck,
+    VersionChoice, check_publish_v311, check_subscribe, check_subscribe_v311, check_unsubscribe,
+    check_unsubscribe_v311, check_will,
 };
 use crate::transport::{Address, Layers, TcpOptions, TlsOptions, WsOptions};
 
@@ -29,6 +31,16 @@ use crate::transport::{Address, Layers, TcpOptions, TlsOptions, WsOptions};
 pub struct ClientOptions {
     /// CONNECT contents, our limits, the offline queue.
     pub session: Options,
+    /// More servers, tried in order after the client's address (any mix of schemes; see
+    /// [`Client::with_servers`]).
+    pub servers: Vec<String>,
+    /// Follow a server's redirection (MQTT 5.0 4.11: CONNACK or DISCONNECT 0x9C Use another
+    /// server / 0x9D Server moved with a Server Reference). Off by default; see
+    /// [`Client::on_redirect`] for a veto.
+    pub follow_redirects: bool,
+    /// How many redirections in a row are followed (default 3); the next is refused, the
+    /// count starting again with each accepted connection.
+    pub max_redirects: u32,
     pub reconnect: ReconnectPolicy,
     pub tcp: TcpOptions,
     /// TLS for `mqtts://` and `wss://` (verification on; `None`: the system's roots).
@@ -84,6 +96,9 @@ impl Default for ClientOptions {
     fn default() -> Self {
         Self {
             session: Options::default(),
+            servers: Vec::new(),
+            follow_redirects: false,
+            max_redirects: DEFAULT_MAX_REDIRECTS,
             reconnect: ReconnectPolicy::default(),
             tcp: TcpOptions::default(),
             tls: None,
@@ -127,6 +142,9 @@ struct Inner {
     _alive: shutdown::Alive,
     memory: Arc<MemoryGauge>,
     layers: Layers,
+    /// The address of the last connection made, written by the I/O thread.
+    server: Arc<parking_lot::Mutex<Option<String>>>,
+    redirect_filter: Arc<FilterSlot>,
 }
 
 impl Drop for Inner {
@@ -145,11 +163,40 @@ fn next_client_id() -> usize {
 
 impl Client {
     /// A client for the broker at `address` (`mqtt://host:port`, `host:port`,
-    /// `unix:///path`). Nothing is sent until [`Client::connect`]. An invalid Last Will
-    /// (topic, properties) is refused here.
+    /// `unix:///path`), then `options.servers`. Nothing is sent until [`Client::connect`].
+    /// An invalid Last Will (topic, properties) or address is refused here.
     pub fn new(address: &str, options: ClientOptions) -> Result<Self, Error> {
-        let address = Address::parse(address)?;
-        let layers = Layers::new(&address, options.tls.as_ref(), &options.websocket)?;
+        Self::with_servers(&[address], options)
+    }
+
+    /// A client for an ordered list of servers (any mix of `mqtt://`, `mqtts://`, `ws://`,
+    /// `wss://`, `unix://`), then `options.servers`. A connect tries them in order from the
+    /// one that last worked (the first, at first), moving on to the next at once when an
+    /// attempt fails (no connection, or a refusal that is not permanent); the reconnect
+    /// backoff's delay applies once per full pass over the list, not per server. A connect's
+    /// completion ends with the first CONNACK success, or with the failure of the pass's
+    /// last attempt; each failed attempt is a [`ClientEvent::ConnectionLost`]. A lost
+    /// connection is reconnected to the same server first. [`Client::server`] says which
+    /// server is in use. TLS options apply to the TLS servers (refused if there is none).
+    pub fn with_servers(addresses: &[&str], options: ClientOptions) -> Result<Self, Error> {
+        let mut list = Vec::new();
+        for a in addresses
+            .iter()
+            .copied()
+            .chain(options.servers.iter().map(String::as_str))
+        {
+            list.push(Address::parse(a)?);
+        }
+        if list.is_empty() {
+            return Err(Error::InvalidArgument("no server address".into()));
+        }
+        let tls_at = list.iter().position(Address::is_tls).unwrap_or(0);
+        let layers = Layers::new(&list[tls_at], options.tls.as_ref(), &options.websocket)?;
+        let mut servers = Vec::with_capacity(list.len());
+        for address in list {
+            let l = layers.retarget(&address, &options.websocket)?;
+            servers.push((address, l));
+        }
         if let Some(will) = &options.session.will {
             check_will(will)?;
         }
@@ -175,10 +222,20 @@ impl Client {
         let io = Arc::new(IoCounters::default());
         let memory = Arc::new(MemoryGauge::default());
         let protocol_level = Arc::new(AtomicU8::new(0));
+        let server = Arc::new(parking_lot::Mutex::new(None));
+        let redirect_filter = Arc::new(FilterSlot::default());
+        let servers = Servers::new(
+            servers,
+            options.websocket.clone(),
+            Redirects::new(RedirectPolicy {
+                follow: options.follow_redirects,
+                max_hops: options.max_redirects,
+            }),
+            Arc::clone(&server),
+        );
         let settings = ConnSettings {
             reconnect: options.reconnect,
             tcp: options.tcp,
-            layers: layers.clone(),
             connect_timeout: options.connect_timeout,
             completion_events: Arc::clone(&completion_events),
             connected: Arc::clone(&connected),
@@ -188,12 +245,13 @@ impl Client {
             io: Arc::clone(&io),
             memory: Arc::clone(&memory),
             protocol_level: Arc::clone(&protocol_level),
+            redirect_filter: Arc::clone(&redirect_filter),
         };
         let session = Session::new(options.session, std::time::Instant::now());
         reactor.send(Command::Register {
             client: id,
             session: Box::new(session),
-            address,
+            servers: Box::new(servers),
             settings,
             mailbox: Arc::clone(&mailbox),
         });
@@ -210,6 +268,8 @@ impl Client {
                 _alive: alive,
                 memory,
                 layers,
+                server,
+                redirect_filter,
             }),
         })
     }
@@ -612,6 +672,23 @@ impl Client {
     /// 3.1.1 after a fallback from 5.0 ([`crate::protocol::VersionChoice::V5OrV311`]).
     pub fn protocol_version(&self) -> Option<ProtocolVersion> {
         ProtocolVersion::from_level(self.inner.protocol_level.load(Ordering::Relaxed))
+    }
+
+    /// The server of the last connection made (its address as midge writes it,
+    /// `mqtt://host:port`), `None` before the first CONNACK success: after a failover, the
+    /// server that took over; after a followed redirection, its target.
+    pub fn server(&self) -> Option<String> {
+        self.inner.server.lock().clone()
+    }
+
+    /// Installs (or with `None` removes) the application's say over redirections, when
+    /// `follow_redirects` is on: called with each redirection midge would follow (where
+    /// from, where to, the reference and reason code); returning false refuses it (as if
+    /// following were off: after a CONNACK refusal the client stops reconnecting). It runs
+    /// on midge's I/O thread: it must return quickly and not wait on midge (waits fail
+    /// with [`Error::WouldDeadlock`]); a panic in it is a refusal.
+    pub fn on_redirect(&self, filter: Option<impl FnMut(&Redirect) -> bool + Send + 'static>) {
+        *self.inner.redirect_filter.0.lock() = filter.map(|f| Box::new(f) as RedirectFilter);
     }
 
     /// The client's socket I/O so far (all its connections).

@@ -16,6 +16,7 @@ mod dispatch;
 mod event;
 mod memory;
 mod reactor;
+mod servers;
 mod shutdown;
 
 pub use backoff::ReconnectPolicy;
@@ -24,6 +25,7 @@ pub use completion::Completion;
 pub(crate) use completion::start_and_wait;
 pub use dispatch::{Handler, MIN_THREADS, dispatch_threads};
 pub use event::{ClientEvent, ClientStats, IoStats, LogLevel};
+pub use servers::Redirect;
 pub use shutdown::shutdown;
 
 pub use memory::MemoryStats;

@@ -36,6 +36,7 @@ use super::completion::Completion;
 use super::dispatch::{IoSink, Mailbox, Room};
 use super::event::{ClientEvent, IoCounters, LogLevel};
 use super::memory::MemoryGauge;
+use super::servers::{FilterSlot, Next, Servers};
 use super::shutdown::Service;
 use crate::codec::{
     ByteString, Bytes, ConnectReasonCode, DisconnectReasonCode, Properties, PropertyId,
@@ -47,7 +48,7 @@ use crate::protocol::{
     AckToken, ConnAckInfo, ConnectChange, DisconnectCause, Event, Message, PublishAck,
     PublishRequest, RequestError, RequestId, Session, State, SubscribeAck, UnsubscribeAck,
 };
-use crate::transport::{self, Address, HandshakeError, Layers, Resolver, Stream, TcpOptions};
+use crate::transport::{self, Address, HandshakeError, Resolver, Stream, TcpOptions};
 
 const WAKER: Token = Token(usize::MAX);
 const READ_CHUNK: usize = 64 * 1024;
@@ -65,8 +66,6 @@ const LINGER_LIMIT: usize = 64 * 1024;
 pub(crate) struct ConnSettings {
     pub reconnect: ReconnectPolicy,
     pub tcp: TcpOptions,
-    /// TLS and WebSocket on top of TCP, per the address.
-    pub layers: Layers,
     /// Bound on DNS resolution plus TCP connect, TLS handshake and WebSocket upgrade.
     pub connect_timeout: Duration,
     /// Deliver completion events to the mailbox (callbacks / `next_event`), besides handles.
@@ -88,6 +87,8 @@ pub(crate) struct ConnSettings {
     /// The Protocol Level of the last connection made (0 before one), read by
     /// `Client::protocol_version`.
     pub protocol_level: Arc<std::sync::atomic::AtomicU8>,
+    /// The application's veto over redirections (`Client::on_redirect`).
+    pub redirect_filter: Arc<FilterSlot>,
 }
 
 /// What the application's threads ask of the I/O thread.
@@ -95,7 +96,7 @@ pub(crate) enum Command {
     Register {
         client: usize,
         session: Box<Session>,
-        address: Address,
+        servers: Box<Servers>,
         settings: ConnSettings,
         mailbox: Arc<Mailbox>,
     },
@@ -193,9 +194,13 @@ impl ReactorHandle {
         }
         // The authenticator and inline callbacks (application code) run on the I/O thread
         // only.
+        // So does the redirect callback, which a read (`Resume`) may reach.
         let direct = !matches!(
             command,
-            Command::Reauthenticate { .. } | Command::RunInline { .. } | Command::Shutdown
+            Command::Reauthenticate { .. }
+                | Command::RunInline { .. }
+                | Command::Resume { .. }
+                | Command::Shutdown
         );
         if let Some(mut reactor) = direct.then(|| self.reactor.try_lock()).flatten() {
             // The I/O thread is asleep (or between rounds): do it here, unless commands
@@ -295,7 +300,12 @@ enum Phase {
 
 struct Conn {
     session: Session,
-    address: Address,
+    /// The server list, the one in use, redirections.
+    servers: Box<Servers>,
+    /// The current attempt got a CONNACK success (a loss is then not a failed attempt).
+    attempt_up: bool,
+    /// A redirection is followed: the next attempt goes at once.
+    redirect_now: bool,
     settings: ConnSettings,
     mailbox: Arc<Mailbox>,
     phase: Phase,
@@ -332,13 +342,15 @@ struct Conn {
 impl Conn {
     fn new(
         session: Session,
-        address: Address,
+        servers: Box<Servers>,
         settings: ConnSettings,
         mailbox: Arc<Mailbox>,
     ) -> Self {
         Self {
             session,
-            address,
+            servers,
+            attempt_up: false,
+            redirect_now: false,
             settings,
             mailbox,
             phase: Phase::Idle,
@@ -640,12 +652,12 @@ impl Reactor {
             Command::Register {
                 client,
                 session,
-                address,
+                servers,
                 settings,
                 mailbox,
             } => {
                 self.busy_poll = self.busy_poll.max(settings.busy_poll);
-                let conn = Conn::new(*session, address, settings, mailbox);
+                let conn = Conn::new(*session, servers, settings, mailbox);
                 self.conns.insert(client, conn);
             }
             Command::Connect { client, waiter } => self.connect(client, waiter, now),
@@ -747,6 +759,7 @@ impl Reactor {
         c.wanted = true;
         if matches!(c.phase, Phase::Idle | Phase::Backoff) {
             c.backoff.reset();
+            c.servers.restart();
             self.start_connect(client, now);
         }
     }
@@ -885,10 +898,13 @@ impl Reactor {
             return;
         };
         c.phase_deadline = Some(now + c.settings.connect_timeout);
+        c.attempt_up = false;
+        // A redirection's "at once" is for the attempt that follows it, this one.
+        c.redirect_now = false;
         log(c, LogLevel::Debug, |c| {
-            format!("connecting to {}", c.address)
+            format!("connecting to {}", c.servers.address())
         });
-        match c.address.clone() {
+        match c.servers.address().clone() {
             Address::Unix(path) => match transport::connect_unix(&path) {
                 Ok(stream) => self.begin_stream(client, stream, Vec::new(), 0, now),
                 Err(e) => self.connect_failed(client, &e, now),
@@ -952,7 +968,7 @@ impl Reactor {
         let mut last_err = io::Error::new(io::ErrorKind::NotFound, "no address for host");
         for i in next..addrs.len() {
             let started = transport::connect_start(&addrs[i], &c.settings.tcp)
-                .and_then(|stream| c.settings.layers.wrap(stream));
+                .and_then(|stream| c.servers.layers().wrap(stream));
             match started {
                 Ok(stream) => return self.begin_stream(client, stream, addrs, i + 1, now),
                 Err(e) => last_err = e,
@@ -994,7 +1010,7 @@ impl Reactor {
         let cause = transport_cause(e);
         if let Some(c) = self.conns.get_mut(&client) {
             log(c, LogLevel::Warn, |c| {
-                format!("connect to {} failed: {e}", c.address)
+                format!("connect to {} failed: {e}", c.servers.address())
             });
             if let DisconnectCause::Tls { kind, .. } = &cause
                 && kind.is_permanent()
@@ -1007,8 +1023,10 @@ impl Reactor {
                         .into()
                 });
             }
-            for w in c.connect_waiters.drain(..) {
-                w.complete(Err(cause.clone().into()));
+            if !goes_on(c) {
+                for w in c.connect_waiters.drain(..) {
+                    w.complete(Err(cause.clone().into()));
+                }
             }
             c.out_events.push(ClientEvent::ConnectionLost(cause));
         }
@@ -1026,12 +1044,35 @@ impl Reactor {
         if c.session.poll_fallback() && c.wanted && c.close_waiter.is_none() {
             // The server refused MQTT 5.0: the same connect goes on in 3.1.1, at once.
             log(c, LogLevel::Info, |c| {
-                format!("{} refused MQTT 5.0; connecting with MQTT 3.1.1", c.address)
+                format!(
+                    "{} refused MQTT 5.0; connecting with MQTT 3.1.1",
+                    c.servers.address()
+                )
             });
             c.phase = Phase::Backoff;
             c.phase_deadline = Some(now);
             self.mark(client);
             return;
+        }
+        if c.wanted && c.close_waiter.is_none() {
+            // A followed redirection, or the next server of the pass: at once.
+            let at_once = if std::mem::take(&mut c.redirect_now) {
+                true
+            } else if c.attempt_up {
+                c.servers.lost();
+                false
+            } else {
+                c.servers.failed() == Next::Now
+            };
+            if at_once {
+                log(c, LogLevel::Info, |c| {
+                    format!("connecting to {}", c.servers.address())
+                });
+                c.phase = Phase::Backoff;
+                c.phase_deadline = Some(now);
+                self.mark(client);
+                return;
+            }
         }
         if !c.wanted || !c.settings.reconnect.enabled || c.close_waiter.is_some() {
             return;
@@ -1435,10 +1476,16 @@ impl Reactor {
         pending_acks: &mut Vec<AckToken>,
         now: Instant,
     ) {
+        let mut event = event;
+        if let Event::Connected(info) = &mut event {
+            c.servers.connected();
+            info.server = Some(c.servers.address().to_string());
+        }
         let forward = match &event {
             Event::Connected(info) => {
                 // Not a reset of the backoff: only a connection that stays up is one.
                 c.backoff.connected(now);
+                c.attempt_up = true;
                 c.settings
                     .protocol_level
                     .store(info.protocol_version.level(), Ordering::Relaxed);
@@ -1449,30 +1496,7 @@ impl Reactor {
                 true
             }
             Event::Disconnected(cause) => {
-                c.settings.connected.store(false, Ordering::Release);
-                for w in c.connect_waiters.drain(..) {
-                    w.complete(Err(cause.clone().into()));
-                }
-                if let DisconnectCause::Refused(r) = cause
-                    && is_permanent_refusal(r.reason_code)
-                    && c.wanted
-                {
-                    c.wanted = false;
-                    log(c, LogLevel::Error, |_| {
-                        "the server refused the connection for good; not reconnecting".into()
-                    });
-                }
-                // With TLS 1.3 the server judges our certificate after the handshake ended
-                // on our side: its refusal arrives on the open connection.
-                if let DisconnectCause::Tls { kind, .. } = cause
-                    && kind.is_permanent()
-                    && c.wanted
-                {
-                    c.wanted = false;
-                    log(c, LogLevel::Error, |_| {
-                        "TLS failed for a reason retrying cannot fix; not reconnecting".into()
-                    });
-                }
+                on_disconnected(c, cause);
                 true
             }
             // Completion events carry the id of the application's completion handle.
@@ -1686,4 +1710,149 @@ fn is_permanent_refusal(code: ConnectReasonCode) -> bool {
             | C::Banned
             | C::BadAuthenticationMethod
     )
+}
+
+/// Whether the connect goes on after this attempt failed (a followed redirection, or more
+/// servers in the pass): its waiters wait for the outcome of the pass.
+fn goes_on(c: &Conn) -> bool {
+    c.wanted
+        && c.close_waiter.is_none()
+        && (c.redirect_now || !c.attempt_up && c.servers.more_in_pass())
+}
+
+/// Carries out the protocol's decision about a connection's end (4.11): follow a
+/// redirection (asking the application's filter first), or not, and then stop reconnecting
+/// after a refusal.
+fn redirect(c: &mut Conn, cause: &DisconnectCause) {
+    use crate::protocol::{NotFollowed, RedirectDecision as D};
+    let (why, reference, refused) = match c.servers.redirects.decide(cause) {
+        D::NotRedirect => return,
+        D::Refuse {
+            why,
+            reference,
+            refused,
+        } => (why.to_string(), reference, refused),
+        D::Follow {
+            target,
+            moved,
+            reference,
+        } => {
+            let refused = matches!(cause, DisconnectCause::Refused(_));
+            let to = match c.servers.target_address(&target) {
+                Ok(to) => to,
+                Err(e) => {
+                    c.servers.redirects.vetoed();
+                    let why = format!("the Server Reference is not an address midge can use: {e}");
+                    return not_followed(c, &why, Some(reference), refused);
+                }
+            };
+            let code = match cause {
+                DisconnectCause::Refused(r) => r.reason_code.as_u8(),
+                DisconnectCause::Server { reason_code, .. } => reason_code.as_u8(),
+                _ => 0,
+            };
+            let info = super::servers::Redirect {
+                from: c.servers.address().to_string(),
+                to: to.to_string(),
+                reference: reference.clone(),
+                reason_code: code,
+                refused,
+            };
+            if !ask_filter(&c.settings.redirect_filter, &info) {
+                c.servers.redirects.vetoed();
+                let why = NotFollowed::Vetoed.to_string();
+                return not_followed(c, &why, Some(reference), refused);
+            }
+            if let Err(e) = c.servers.redirect(to, moved) {
+                c.servers.redirects.vetoed();
+                let why = format!("no transport for the Server Reference: {e}");
+                return not_followed(c, &why, Some(reference), refused);
+            }
+            c.redirect_now = true;
+            log(c, LogLevel::Info, |_| {
+                format!(
+                    "redirected (0x{code:02X}{}) from {} to {}",
+                    if moved {
+                        ", for good"
+                    } else {
+                        ", this connection"
+                    },
+                    info.from,
+                    info.to
+                )
+            });
+            return;
+        }
+    };
+    not_followed(c, &why, reference, refused);
+}
+
+/// A redirection not followed: after a refusal (CONNACK), the server would only refuse
+/// again: no more reconnecting.
+fn not_followed(c: &mut Conn, why: &str, reference: Option<String>, refused: bool) {
+    let reference = reference.unwrap_or_else(|| "(none)".into());
+    let stop = refused && c.wanted;
+    if stop {
+        c.wanted = false;
+    }
+    let level = if stop {
+        LogLevel::Error
+    } else {
+        LogLevel::Warn
+    };
+    log(c, level, |_| {
+        format!(
+            "not following the redirection to {reference}: {why}{}",
+            if stop { "; not reconnecting" } else { "" }
+        )
+    });
+}
+
+/// The application's filter (none: allowed), called with no lock held; a panic in it is a
+/// veto.
+fn ask_filter(slot: &FilterSlot, info: &super::servers::Redirect) -> bool {
+    let Some(mut filter) = slot.0.lock().take() else {
+        return true;
+    };
+    let allowed =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| filter(info))).unwrap_or(false);
+    let mut slot = slot.0.lock();
+    if slot.is_none() {
+        // Unless the application installed another meanwhile.
+        *slot = Some(filter);
+    }
+    allowed
+}
+
+/// The connection ended: the decisions about what follows (a redirection, a refusal or TLS
+/// failure that stops reconnecting), then the connect's waiters unless the connect goes on.
+fn on_disconnected(c: &mut Conn, cause: &DisconnectCause) {
+    c.settings.connected.store(false, Ordering::Release);
+    redirect(c, cause);
+    if let DisconnectCause::Refused(r) = cause
+        && is_permanent_refusal(r.reason_code)
+        && c.wanted
+    {
+        c.wanted = false;
+        log(c, LogLevel::Error, |_| {
+            "the server refused the connection for good; not reconnecting".into()
+        });
+    }
+    // With TLS 1.3 the server judges our certificate after the handshake ended
+    // on our side: its refusal arrives on the open connection.
+    if let DisconnectCause::Tls { kind, .. } = cause
+        && kind.is_permanent()
+        && c.wanted
+    {
+        c.wanted = false;
+        log(c, LogLevel::Error, |_| {
+            "TLS failed for a reason retrying cannot fix; not reconnecting".into()
+        });
+    }
+    // After the decisions above: whether the connect goes on depends on them.
+    if !goes_on(c) {
+        for w in c.connect_waiters.drain(..) {
+            w.complete(Err(cause.clone().into()));
+        }
+    }
 }

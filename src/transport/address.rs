@@ -156,6 +156,19 @@ impl Address {
         }
     }
 
+    /// The address of `authority` (`host:port` or `host`) with this address's scheme (and
+    /// WebSocket path); a Unix socket's gives plain TCP.
+    pub fn with_authority(&self, authority: &str) -> Result<Self, TransportError> {
+        match self {
+            Self::Tcp { .. } | Self::Unix(_) => Self::parse(&format!("mqtt://{authority}")),
+            Self::Tls { .. } => Self::parse(&format!("mqtts://{authority}")),
+            Self::Ws { path, tls, .. } => {
+                let scheme = if *tls { "wss" } else { "ws" };
+                Self::parse(&format!("{scheme}://{authority}{path}"))
+            }
+        }
+    }
+
     /// Whether the connection runs over TLS.
     pub fn is_tls(&self) -> bool {
         matches!(self, Self::Tls { .. } | Self::Ws { tls: true, .. })
@@ -256,6 +269,24 @@ mod tests {
             Address::parse("http://h:80"),
             Err(TransportError::UnsupportedScheme("http".into()))
         );
+    }
+
+    #[test]
+    fn an_authority_keeps_the_scheme() {
+        let a = Address::parse("unix:///s").unwrap();
+        assert_eq!(a.with_authority("h:2"), Ok(tcp("h", 2)));
+        assert_eq!(a.with_authority("h"), Ok(tcp("h", 1883)));
+        assert!(a.with_authority("h:0").is_err());
+        #[cfg(all(feature = "tls", feature = "websocket"))]
+        {
+            let t = Address::parse("mqtts://a").unwrap();
+            assert_eq!(t.with_authority("h").unwrap().to_string(), "mqtts://h:8883");
+            let w = Address::parse("wss://a/mqtt").unwrap();
+            assert_eq!(
+                w.with_authority("[::1]:9").unwrap().to_string(),
+                "wss://[::1]:9/mqtt"
+            );
+        }
     }
 
     #[cfg(all(feature = "tls", feature = "websocket"))]

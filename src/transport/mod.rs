@@ -123,6 +123,21 @@ impl Layers {
         Ok(layers)
     }
 
+    /// The layers of another server of the same client: its own TLS name and WebSocket
+    /// request, the same TLS connector (so [`Layers::reload_tls`] reaches every server), or
+    /// one with the defaults (the system's roots) when this has none.
+    pub fn retarget(&self, address: &Address, ws: &WsOptions) -> Result<Self, TransportError> {
+        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+        let mut layers = Self::new(address, None, ws)?;
+        #[cfg(feature = "tls")]
+        if address.is_tls()
+            && let Some(tls) = &self.tls
+        {
+            layers.tls = Some(Arc::clone(tls));
+        }
+        Ok(layers)
+    }
+
     /// Replaces the TLS configuration for the next connect (rotated certificates).
     pub fn reload_tls(&self, options: &TlsOptions) -> Result<(), TransportError> {
         #[cfg(feature = "tls")]

@@ -112,6 +112,7 @@ MESSAGE_CB = CFUNCTYPE(None, c_void_p, c_void_p)
 ACK_CB = CFUNCTYPE(None, c_void_p, c_void_p)
 LOG_CB = CFUNCTYPE(None, c_void_p, c_int, c_char_p)
 AUTH_CB = CFUNCTYPE(c_int32, c_void_p, c_int, c_void_p, c_size_t, c_void_p)
+REDIRECT_CB = CFUNCTYPE(c_bool, c_void_p, c_char_p, c_char_p, c_char_p, c_uint8)
 
 #: Which ctypes callback type stands for which midge.h typedef (checked by the tests).
 CALLBACK_TYPEDEFS: Dict[str, Any] = {
@@ -122,6 +123,7 @@ CALLBACK_TYPEDEFS: Dict[str, Any] = {
     "midge_ack_cb": ACK_CB,
     "midge_log_cb": LOG_CB,
     "midge_auth_cb": AUTH_CB,
+    "midge_redirect_cb": REDIRECT_CB,
 }
 
 Sig = Tuple[Any, List[Any]]
@@ -182,6 +184,8 @@ SIGNATURES: Dict[str, Sig] = {
     ),
     "midge_client_next_event": (_result, [_p, c_uint32, _pp]),
     "midge_client_io_stats": (_result, [_p, POINTER(IoStatsStruct)]),
+    "midge_client_server": (c_bool, [_p, c_void_p, c_size_t, POINTER(c_size_t)]),
+    "midge_client_on_redirect": (_result, [_p, REDIRECT_CB, c_void_p, DROP_CB]),
     "midge_client_stats": (_result, [_p, POINTER(StatsStruct)]),
     "midge_client_reload_tls": (_result, [_p, _p]),
     "midge_client_on_connect": (_result, [_p, CONNECT_CB, c_void_p, DROP_CB]),
@@ -261,6 +265,7 @@ SIGNATURES: Dict[str, Sig] = {
     "midge_connack_shared_subscription_available": (c_bool, [_p]),
     "midge_connack_reason_string": (c_bool, [_p, POINTER(c_char_p)]),
     "midge_connack_server_reference": (c_bool, [_p, POINTER(c_char_p)]),
+    "midge_connack_server": (c_bool, [_p, POINTER(c_char_p)]),
     "midge_connack_response_information": (c_bool, [_p, POINTER(c_char_p)]),
     "midge_connack_authentication_method": (c_bool, [_p, POINTER(c_char_p)]),
     "midge_connack_authentication_data": (c_bool, [_p, POINTER(c_void_p), POINTER(c_size_t)]),
@@ -331,6 +336,9 @@ SIGNATURES: Dict[str, Sig] = {
     "midge_auth_response_set": (_result, [_p, _bytes_in, c_size_t]),
     "midge_options_set_tls": (_result, [_p, _p]),
     "midge_options_add_ws_header": (_result, [_p, _str, _str]),
+    "midge_options_add_server": (_result, [_p, _str]),
+    "midge_options_set_follow_redirects": (_result, [_p, c_bool]),
+    "midge_options_set_max_redirects": (_result, [_p, c_uint32]),
     # TLS options
     "midge_tls_options_new": (_p, []),
     "midge_tls_options_free": (None, [_pp]),

@@ -74,6 +74,21 @@ class Properties:
 
 
 @dataclass(frozen=True)
+class Redirect:
+    """A server's redirection (MQTT 5.0 4.11) that midge would follow, as
+    ``Client.on_redirect`` sees it."""
+
+    #: The server that sent it (``mqtt://host:port``).
+    from_server: str
+    #: Where midge would connect.
+    to: str
+    #: The Server Reference as the server sent it.
+    reference: str
+    #: 0x9C (Use another server) or 0x9D (Server moved).
+    reason_code: int
+
+
+@dataclass(frozen=True)
 class Message:
     """A received message: a value, valid for as long as it is kept."""
 
@@ -225,6 +240,9 @@ class ConnAck:
     #: The MQTT version of this connection (3.1.1 after a fallback, or when asked for).
     #: A 3.1.1 CONNACK has no properties: the fields above are the standard's defaults.
     protocol_version: ProtocolVersion = ProtocolVersion.V5
+    #: The server this connection was made to (``mqtt://host:port``): one of the client's
+    #: servers, or a followed redirection's target.
+    server: Optional[str] = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 import weakref
-from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_uint8, c_uint16, c_uint32, c_void_p, string_at
+from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_uint8, c_uint16, c_uint32, c_void_p, create_string_buffer, string_at
 from typing import (
     Any,
     Callable,
@@ -26,7 +26,7 @@ from typing import (
 from . import _lib
 from ._enums import DisconnectKind, ProtocolVersion, QoS, ReasonCode, Result, RetainHandling, _EventKind, _PropertyId
 from ._enums import reason_code as _reason_code
-from ._lib import CONNECT_CB, CONNECTION_LOST_CB, DROP_CB, MESSAGE_CB, lib
+from ._lib import CONNECT_CB, CONNECTION_LOST_CB, DROP_CB, MESSAGE_CB, REDIRECT_CB, lib
 from ._types import (
     ConnAck,
     DisconnectInfo,
@@ -36,6 +36,7 @@ from ._types import (
     Properties,
     PublishResult,
     Reconnect,
+    Redirect,
     Stats,
     SubscriptionOptions,
     Will,
@@ -222,6 +223,7 @@ def _read_connack(c: int) -> ConnAck:
             lib.midge_connack_user_property, c, lib.midge_connack_user_property_count(c)
         ),
         protocol_version=ProtocolVersion(lib.midge_connack_protocol_version(c)),
+        server=_opt_text(lib.midge_connack_server, c),
     )
 
 
@@ -343,6 +345,27 @@ def _message_trampoline(user_data: Optional[int], message: Optional[int]) -> Non
         state.dispatch_message(message)
 
 
+@REDIRECT_CB
+def _redirect_trampoline(
+    user_data: Optional[int], from_: Optional[bytes], to: Optional[bytes], reference: Optional[bytes], code: int
+) -> bool:
+    state = _registry.get(user_data or 0)
+    cb = state.on_redirect if state is not None else None
+    if cb is None:
+        return True
+    try:
+        r = Redirect(
+            from_server=(from_ or b"").decode(),
+            to=(to or b"").decode(),
+            reference=(reference or b"").decode(),
+            reason_code=int(code),
+        )
+        return bool(cb(r))
+    except BaseException as e:  # never unwind into C; an exception refuses
+        state.record(e, "on_redirect")  # type: ignore[union-attr]
+        return False
+
+
 @DROP_CB
 def _drop_trampoline(user_data: Optional[int]) -> None:
     _registry.pop(user_data or 0, None)
@@ -361,6 +384,7 @@ class _State:
         self.on_message: Optional[OnMessage] = None
         self.on_connect: Optional[OnConnect] = None
         self.on_disconnect: Optional[OnDisconnect] = None
+        self.on_redirect: Optional[Callable[[Redirect], bool]] = None
         self.installed = False
         self.pull_lock = threading.Lock()
         self.connack: Optional[ConnAck] = None
@@ -603,8 +627,11 @@ class Client:
 
     def __init__(
         self,
-        broker: str = "mqtt://127.0.0.1:1883",
+        broker: Union[str, Sequence[str]] = "mqtt://127.0.0.1:1883",
         *,
+        servers: Optional[Iterable[str]] = None,
+        follow_redirects: bool = False,
+        max_redirects: Optional[int] = None,
         client_id: str = "",
         clean_start: bool = True,
         session_expiry_interval: int = 0,
@@ -629,7 +656,17 @@ class Client:
         ws_headers: Optional[Iterable[Tuple[str, str]]] = None,
     ) -> None:
         self._state: Optional[_State] = None
+        # Several servers: a list for `broker`, and/or `servers` after it.
+        if isinstance(broker, (list, tuple)):
+            if not broker:
+                raise InvalidArgument("broker: an empty list of servers", result=Result.INVALID_ARGUMENT)
+            more = [_v.text(b, "broker") for b in broker[1:]]
+            broker = broker[0]
+        else:
+            more = []
         _v.text(broker, "broker")
+        more += [_v.text(b, "servers") for b in (servers or ())]
+        _v.flag(follow_redirects, "follow_redirects")
         version = _v.protocol_version(protocol_version)
         _v.flag(clean_start, "clean_start")
         _v.flag(request_response_information, "request_response_information")
@@ -688,6 +725,12 @@ class Client:
                     _check(lib.midge_options_set_tls(opts, t))
                 finally:
                     _free(lib.midge_tls_options_free, t)
+            for s in more:
+                _check(lib.midge_options_add_server(opts, _cstr(s, "servers")))
+            if follow_redirects:
+                _check(lib.midge_options_set_follow_redirects(opts, True))
+            if max_redirects is not None:
+                _check(lib.midge_options_set_max_redirects(opts, _u(max_redirects, _U32_MAX, "max_redirects")))
             for k, v in ws_headers or ():
                 _check(lib.midge_options_add_ws_header(opts, _cstr(k, "ws header"), _cstr(v, "ws header")))
             out = c_void_p()
@@ -707,6 +750,22 @@ class Client:
             raise Closed("the client is closed", result=Result.CLOSED)
         st.raise_pending()
         return st
+
+    @property
+    def server(self) -> Optional[str]:
+        """The server of the last connection made (``mqtt://host:port``): after a failover
+        the one that took over, after a followed redirection its target; ``None`` before
+        the first CONNACK."""
+        st = self._state
+        if st is None or st.handle is None:
+            return None
+        n = c_size_t(0)
+        if not lib.midge_client_server(st.handle, None, 0, byref(n)):
+            return None
+        buf = create_string_buffer(n.value + 1)
+        if not lib.midge_client_server(st.handle, buf, len(buf), None):
+            return None
+        return buf.value.decode()
 
     @property
     def protocol_version(self) -> Optional[ProtocolVersion]:
@@ -1142,6 +1201,24 @@ class Client:
             ):
                 st.check(setter(h, null, None, DROP_CB()))
             st.installed = False
+
+    @property
+    def on_redirect(self) -> Optional[Callable[[Redirect], bool]]:
+        """Called with each redirection midge would follow (``follow_redirects=True``), a
+        :class:`Redirect`; returning a false value (or raising) refuses it. Runs on midge's
+        I/O thread: it must return quickly and must not wait on the client."""
+        return self._state.on_redirect if self._state else None
+
+    @on_redirect.setter
+    def on_redirect(self, callback: Optional[Callable[[Redirect], bool]]) -> None:
+        st = self._st
+        st.on_redirect = callback
+        h = st.get()
+        if callback is None:
+            st.check(lib.midge_client_on_redirect(h, REDIRECT_CB(), None, DROP_CB()))
+        else:
+            key = _register(st)
+            st.check(lib.midge_client_on_redirect(h, _redirect_trampoline, key, _drop_trampoline))
 
     @property
     def on_message(self) -> Optional[OnMessage]:
