@@ -16,6 +16,8 @@
 
 #include <midge.h>
 
+#include "example_args.h"
+
 #define TIMEOUT_MS 5000
 
 /* Prints a failed midge call with its result and detail; returns 0 when it failed. */
@@ -26,21 +28,6 @@ static int ok(midge_result rc, const char *what) {
         return 0;
     }
     return 1;
-}
-
-/* A whole number from lo to hi, or an error naming the option: "--qos abc" is refused, not
- * read as 0. */
-static bool parse_int(const char *option, const char *text, long lo, long hi, int *out) {
-    char *end = NULL;
-    errno = 0;
-    long n = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || n < lo || n > hi) {
-        fprintf(stderr, "%s: expected a number from %ld to %ld, not \"%s\"\n", option, lo, hi,
-                text);
-        return false;
-    }
-    *out = (int)n;
-    return true;
 }
 
 static void usage(FILE *out) {
@@ -105,18 +92,11 @@ int main(int argc, char **argv) {
     if (good && password)
         good = ok(midge_options_set_password(options, (const uint8_t *)password, strlen(password)),
                   "set_password");
-    /* TLS (mqtts://, wss://): verification is on unless --insecure; without --cafile the
-     * system's roots are trusted. The TLS options are copied too. */
-    if (good && (cafile || cert || key || insecure)) {
-        midge_tls_options *tls = midge_tls_options_new();
-        good = tls != NULL;
-        if (good && cafile) good = ok(midge_tls_options_add_ca_file(tls, cafile), "add_ca_file");
-        if (good && (cert || key))
-            good = ok(midge_tls_options_set_client_cert_files(tls, cert, key), "client cert");
-        if (good && insecure)
-            good = ok(midge_tls_options_dangerous_set_no_verify(tls, true), "no_verify");
-        if (good) good = ok(midge_options_set_tls(options, tls), "set_tls");
-        midge_tls_options_free(&tls);
+    /* TLS (mqtts://, wss://): see apply_tls in example_args.h. */
+    if (good) {
+        const char *tls_call = "TLS options";
+        midge_result tls_rc = apply_tls(options, cafile, cert, key, insecure, &tls_call);
+        good = ok(tls_rc, tls_call);
     }
     if (good) good = ok(midge_client_new(broker, options, &client), "midge_client_new");
     midge_options_free(&options);

@@ -21,6 +21,8 @@
 
 #include <midge.h>
 
+#include "example_args.h"
+
 #define TIMEOUT_MS 5000
 
 static int ok(midge_result rc, const char *what) {
@@ -89,21 +91,6 @@ static int subscribe(midge_client *client, const char *filter, int qos) {
         return 0;
     }
     return 1;
-}
-
-/* A whole number from lo to hi, or an error naming the option: "--qos abc" is refused, not
- * read as 0. */
-static bool parse_int(const char *option, const char *text, long lo, long hi, int *out) {
-    char *end = NULL;
-    errno = 0;
-    long n = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || n < lo || n > hi) {
-        fprintf(stderr, "%s: expected a number from %ld to %ld, not \"%s\"\n", option, lo, hi,
-                text);
-        return false;
-    }
-    *out = (int)n;
-    return true;
 }
 
 static void usage(FILE *out) {
