@@ -115,6 +115,25 @@ pub struct ConnectRefusal {
     pub properties: Properties,
 }
 
+impl ConnectRefusal {
+    /// Whether another attempt with the same settings cannot succeed (3.2.2.2: a protocol
+    /// version, client identifier, credentials, authorisation, ban or authentication method
+    /// the server refuses), so reconnecting would only repeat the refusal. The runtime stops
+    /// reconnecting after one.
+    pub fn is_permanent(&self) -> bool {
+        use ConnectReasonCode as C;
+        matches!(
+            self.reason_code,
+            C::UnsupportedProtocolVersion
+                | C::ClientIdentifierNotValid
+                | C::BadUserNameOrPassword
+                | C::NotAuthorized
+                | C::Banned
+                | C::BadAuthenticationMethod
+        )
+    }
+}
+
 /// Why a TLS handshake failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -335,4 +354,41 @@ pub enum Event {
     },
     /// The server accepted a re-authentication (AUTH 0x00 after our AUTH 0x19).
     Reauthenticated,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(reason_code: ConnectReasonCode) -> ConnectRefusal {
+        ConnectRefusal {
+            reason_code,
+            reason_string: None,
+            server_reference: None,
+            properties: Properties::new(),
+        }
+    }
+
+    /// Refusals another attempt cannot fix end reconnection; a busy or unavailable server,
+    /// or a redirect, does not (3.2.2.2).
+    #[test]
+    fn which_refusals_are_permanent() {
+        use ConnectReasonCode as C;
+        for c in [
+            C::BadUserNameOrPassword,
+            C::NotAuthorized,
+            C::Banned,
+            C::ClientIdentifierNotValid,
+        ] {
+            assert!(refusal(c).is_permanent(), "{c:?}");
+        }
+        for c in [
+            C::ServerBusy,
+            C::ServerUnavailable,
+            C::UseAnotherServer,
+            C::QuotaExceeded,
+        ] {
+            assert!(!refusal(c).is_permanent(), "{c:?}");
+        }
+    }
 }

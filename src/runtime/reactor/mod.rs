@@ -38,10 +38,7 @@ use super::event::{ClientEvent, IoCounters, LogLevel};
 use super::memory::MemoryGauge;
 use super::servers::{FilterSlot, Next, Servers};
 use super::shutdown::Service;
-use crate::codec::{
-    ByteString, Bytes, ConnectReasonCode, DisconnectReasonCode, Properties, PropertyId,
-    Subscription,
-};
+use crate::codec::{ByteString, Bytes, DisconnectReasonCode, Properties, PropertyId, Subscription};
 use crate::error::Error;
 use crate::protocol::TRANSMIT_HIGH_WATER;
 use crate::protocol::{
@@ -710,20 +707,6 @@ fn transport_cause(e: &io::Error) -> DisconnectCause {
     }
 }
 
-/// Refusals that another attempt with the same settings cannot fix: stop reconnecting.
-fn is_permanent_refusal(code: ConnectReasonCode) -> bool {
-    use ConnectReasonCode as C;
-    matches!(
-        code,
-        C::UnsupportedProtocolVersion
-            | C::ClientIdentifierNotValid
-            | C::BadUserNameOrPassword
-            | C::NotAuthorized
-            | C::Banned
-            | C::BadAuthenticationMethod
-    )
-}
-
 /// Whether the connect goes on after this attempt failed (a followed redirection, or more
 /// servers in the pass): its waiters wait for the outcome of the pass.
 fn goes_on(c: &Conn) -> bool {
@@ -842,7 +825,7 @@ fn on_disconnected(c: &mut Conn, cause: &DisconnectCause) {
     c.settings.connected.store(false, Ordering::Release);
     redirect(c, cause);
     if let DisconnectCause::Refused(r) = cause
-        && is_permanent_refusal(r.reason_code)
+        && r.is_permanent()
         && c.wanted
     {
         c.wanted = false;
