@@ -120,10 +120,14 @@ def test_backpressure_loses_nothing(broker):
             await sub.subscribe(topic, qos=1)
             async with midge.aio.Client(broker.url) as pub:
                 await asyncio.gather(*(pub.publish(topic, b"%d" % i, qos=1) for i in range(200)))
-            for _ in range(100):  # give the reader every chance to over-fill
-                await asyncio.sleep(0)
-            assert len(sub._messages) == 5
+            # Wait (bounded) for the reader to pause at the bound; without the pause it
+            # would take all 200 (seen: 200 buffered).
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 5
+            while sub._reading and loop.time() < deadline:
+                await asyncio.sleep(0.01)
             assert not sub._reading
+            assert len(sub._messages) == 5
             # The rest waits in midge's own queue: its descriptor is readable, nobody reads.
             readable, _, _ = select.select([sub._fd], [], [], 5)
             assert readable
