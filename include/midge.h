@@ -45,7 +45,9 @@
  * - Failures, one path that always runs: a call returns a failure it knows by the time it
  *   returns; any later one goes to the completion, or, when none was asked for (or it was
  *   freed first), to the callback or pull queue as a failed *_COMPLETE event (completion
- *   events on or off). Each function's comment says which of its failures come which way.
+ *   events on or off; for disconnect and re-authentication, MIDGE_EVENT_DISCONNECT_FAILED /
+ *   _REAUTHENTICATE_FAILED to the pull queue). Each function's comment says which of its
+ *   failures come which way.
  * - Strings in are NUL-terminated UTF-8 (checked: MIDGE_RESULT_INVALID_UTF8); strings out
  *   are NUL-terminated UTF-8. Payloads, passwords and correlation data are pointer + length
  *   and are copied on the way in.
@@ -295,6 +297,20 @@ typedef enum {
    * The client is closed; no event follows.
    */
   MIDGE_EVENT_CLOSED = 12,
+  /**
+   * A `midge_client_disconnect` the session refused (properties it cannot send) whose
+   * failure the call could not return (it was made with a NULL completion while the
+   * I/O thread was busy, e.g. from an inline callback) and no completion holds:
+   * `midge_event_ack` gives its result (`midge_ack_id` is 0 for a detached call). The
+   * connection goes on. Always to `midge_client_next_event` (there is no callback).
+   */
+  MIDGE_EVENT_DISCONNECT_FAILED = 13,
+  /**
+   * A `midge_client_reauthenticate` refused (not connected, no authenticator, MQTT
+   * 3.1.1), reported as `MIDGE_EVENT_DISCONNECT_FAILED` is: `midge_event_ack` gives
+   * the result.
+   */
+  MIDGE_EVENT_REAUTHENTICATE_FAILED = 14,
 } midge_event_kind;
 
 /**
@@ -1139,7 +1155,7 @@ midge_result midge_client_unsubscribe_wait(midge_client *client,
  *
  * Failures: bad arguments here. A refusal by the session (properties it cannot send) goes
  * to the completion; with `completion` NULL it is returned here when known by then (the
- * I/O thread was idle), else only logged (`MIDGE_LOG_WARN`): there is no disconnect event.
+ * I/O thread was idle), else it is a `MIDGE_EVENT_DISCONNECT_FAILED` event.
  */
 midge_result midge_client_disconnect(midge_client *client,
                                      int reason_code,
@@ -1158,8 +1174,9 @@ midge_result midge_client_disconnect_wait(midge_client *client,
  * Starts re-authentication (4.12.1) with the authenticator set in the options.
  *
  * Failures: a refusal (not connected, no authenticator) goes to the
- * completion (which ends when the exchange starts); with `completion` NULL it is only
- * logged (`MIDGE_LOG_WARN`). Success is the `MIDGE_EVENT_REAUTHENTICATED` event; a
+ * completion (which ends when the exchange starts); with `completion` NULL it is returned
+ * here when known by then (the I/O thread was idle), else it is a
+ * `MIDGE_EVENT_REAUTHENTICATE_FAILED` event. Success is the `MIDGE_EVENT_REAUTHENTICATED` event; a
  * re-authentication the server refuses ends the connection (`MIDGE_EVENT_CONNECTION_LOST`).
  */
 midge_result midge_client_reauthenticate(midge_client *client, midge_completion **completion);
@@ -1379,8 +1396,8 @@ const midge_disconnect *midge_event_disconnect(const midge_event *event);
 const midge_message *midge_event_message(const midge_event *event);
 
 /**
- * How the request of a `MIDGE_EVENT_PUBLISH_COMPLETE`, `_SUBSCRIBE_COMPLETE` or
- * `_UNSUBSCRIBE_COMPLETE` ended (id, result, packet id, reason codes, the
+ * How the request of a `MIDGE_EVENT_PUBLISH_COMPLETE`, `_SUBSCRIBE_COMPLETE`,
+ * `_UNSUBSCRIBE_COMPLETE`, `_DISCONNECT_FAILED` or `_REAUTHENTICATE_FAILED` ended (id, result, packet id, reason codes, the
  * acknowledgement's properties), else NULL. Lent as long as the event.
  */
 const midge_ack *midge_event_ack(const midge_event *event);

@@ -981,3 +981,52 @@ fn a_paused_client_keeps_its_connection_alive() {
     }
     assert_eq!(messages, 3);
 }
+
+/// A detached disconnect or re-authentication refused on the I/O thread (made from an
+/// inline callback, so the command waits for the thread) is an event, with logging off: it used to be only a WARN log line, which nobody reads by
+/// default. The disconnect carries a property not allowed in DISCONNECT (3.14.2.2); the
+/// re-authentication has no authenticator. The connection goes on.
+#[test]
+fn a_refused_disconnect_or_reauthentication_is_an_event() {
+    let broker = FakeBroker::start();
+    let mut opts = options();
+    opts.inline_callbacks = true;
+    let (client, mut conn) = connected(&broker, opts, &connack(Properties::new()));
+    let c = client.clone();
+    client.set_partial_callback(move |e| {
+        if !matches!(e, ClientEvent::Message(_)) {
+            return false;
+        }
+        let d = c.disconnect_detached(
+            DisconnectReasonCode::NormalDisconnection,
+            Properties::new().with(Property::ContentType("not in DISCONNECT".into())),
+        );
+        let r = c.reauthenticate_detached();
+        // Not known yet: the I/O thread runs this callback.
+        assert!(d.is_ok() && r.is_ok(), "{d:?} {r:?}");
+        true
+    });
+    conn.send(&publish_packet(
+        "in",
+        QoS::AtMostOnce,
+        0,
+        Bytes::from_static(b"go"),
+        Properties::new(),
+    ));
+    let (mut disconnect, mut reauthenticate) = (false, false);
+    while !(disconnect && reauthenticate) {
+        match next_interesting(&client) {
+            ClientEvent::DisconnectFailed {
+                error: RequestError::InvalidProperties(_),
+                ..
+            } => disconnect = true,
+            ClientEvent::ReauthenticateFailed {
+                error: RequestError::NotSupported(_),
+                ..
+            } => reauthenticate = true,
+            ClientEvent::Log { .. } => {}
+            other => panic!("expected the refusals as events, got {other:?}"),
+        }
+    }
+    assert!(client.is_connected(), "a refused disconnect ends nothing");
+}

@@ -264,6 +264,8 @@ fn dispatch(table: &Mutex<Table>, event: &ClientEvent) -> bool {
         ClientEvent::Reconnecting { .. }
         | ClientEvent::SessionLost { .. }
         | ClientEvent::Reauthenticated
+        | ClientEvent::DisconnectFailed { .. }
+        | ClientEvent::ReauthenticateFailed { .. }
         | ClientEvent::MessagesDropped { .. } => return false,
         // Reaches the pull queue in any case.
         ClientEvent::Closed => {}
@@ -647,7 +649,7 @@ fn disconnect_reason(code: c_int) -> Result<DisconnectReasonCode, FfiError> {
 ///
 /// Failures: bad arguments here. A refusal by the session (properties it cannot send) goes
 /// to the completion; with `completion` NULL it is returned here when known by then (the
-/// I/O thread was idle), else only logged (`MIDGE_LOG_WARN`): there is no disconnect event.
+/// I/O thread was idle), else it is a `MIDGE_EVENT_DISCONNECT_FAILED` event.
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_client_disconnect(
     client: *mut midge_client,
@@ -691,8 +693,9 @@ pub extern "C" fn midge_client_disconnect_wait(
 /// Starts re-authentication (4.12.1) with the authenticator set in the options.
 ///
 /// Failures: a refusal (not connected, no authenticator) goes to the
-/// completion (which ends when the exchange starts); with `completion` NULL it is only
-/// logged (`MIDGE_LOG_WARN`). Success is the `MIDGE_EVENT_REAUTHENTICATED` event; a
+/// completion (which ends when the exchange starts); with `completion` NULL it is returned
+/// here when known by then (the I/O thread was idle), else it is a
+/// `MIDGE_EVENT_REAUTHENTICATE_FAILED` event. Success is the `MIDGE_EVENT_REAUTHENTICATED` event; a
 /// re-authentication the server refuses ends the connection (`MIDGE_EVENT_CONNECTION_LOST`).
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_client_reauthenticate(

@@ -48,6 +48,16 @@ pub enum midge_event_kind {
     MIDGE_EVENT_LOG = 11,
     /// The client is closed; no event follows.
     MIDGE_EVENT_CLOSED = 12,
+    /// A `midge_client_disconnect` the session refused (properties it cannot send) whose
+    /// failure the call could not return (it was made with a NULL completion while the
+    /// I/O thread was busy, e.g. from an inline callback) and no completion holds:
+    /// `midge_event_ack` gives its result (`midge_ack_id` is 0 for a detached call). The
+    /// connection goes on. Always to `midge_client_next_event` (there is no callback).
+    MIDGE_EVENT_DISCONNECT_FAILED = 13,
+    /// A `midge_client_reauthenticate` refused (not connected, no authenticator, MQTT
+    /// 3.1.1), reported as `MIDGE_EVENT_DISCONNECT_FAILED` is: `midge_event_ack` gives
+    /// the result.
+    MIDGE_EVENT_REAUTHENTICATE_FAILED = 14,
 }
 
 /// One event from `midge_client_next_event`, owned: free it with `midge_event_free`.
@@ -123,6 +133,14 @@ impl midge_event {
                 midge_ack::outcome(id, &result),
             ),
             ClientEvent::Reauthenticated => Self::empty(K::MIDGE_EVENT_REAUTHENTICATED),
+            ClientEvent::DisconnectFailed { id, error } => completed(
+                K::MIDGE_EVENT_DISCONNECT_FAILED,
+                midge_ack::outcome::<PublishAck>(id, &Err(error)),
+            ),
+            ClientEvent::ReauthenticateFailed { id, error } => completed(
+                K::MIDGE_EVENT_REAUTHENTICATE_FAILED,
+                midge_ack::outcome::<PublishAck>(id, &Err(error)),
+            ),
             ClientEvent::MessagesDropped { count } => Self {
                 count,
                 ..Self::empty(K::MIDGE_EVENT_MESSAGES_DROPPED)
@@ -166,8 +184,8 @@ pub extern "C" fn midge_event_message(event: *const midge_event) -> *const midge
     read(event, std::ptr::null(), |e| lent(e.message.as_ref()))
 }
 
-/// How the request of a `MIDGE_EVENT_PUBLISH_COMPLETE`, `_SUBSCRIBE_COMPLETE` or
-/// `_UNSUBSCRIBE_COMPLETE` ended (id, result, packet id, reason codes, the
+/// How the request of a `MIDGE_EVENT_PUBLISH_COMPLETE`, `_SUBSCRIBE_COMPLETE`,
+/// `_UNSUBSCRIBE_COMPLETE`, `_DISCONNECT_FAILED` or `_REAUTHENTICATE_FAILED` ended (id, result, packet id, reason codes, the
 /// acknowledgement's properties), else NULL. Lent as long as the event.
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_event_ack(event: *const midge_event) -> *const midge_ack {

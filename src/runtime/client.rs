@@ -542,6 +542,18 @@ impl Client {
         })
     }
 
+    /// [`Client::disconnect`] for a caller that keeps no [`Completion`]: a refusal by the
+    /// session (properties DISCONNECT cannot carry) is returned here when known by the time
+    /// this returns (the I/O thread was idle), else delivered as a
+    /// [`ClientEvent::DisconnectFailed`] whatever the log level.
+    pub fn disconnect_detached(
+        &self,
+        reason_code: DisconnectReasonCode,
+        properties: Properties,
+    ) -> Result<(), Error> {
+        Self::detach(&self.disconnect(reason_code, properties))
+    }
+
     pub fn disconnect_and_wait(&self, timeout: Duration) -> Result<(), Error> {
         start_and_wait(timeout, || {
             Ok(self.disconnect(DisconnectReasonCode::NormalDisconnection, Properties::new()))
@@ -594,6 +606,13 @@ impl Client {
     /// Starts re-authentication with the configured authenticator (4.12.1).
     pub fn reauthenticate(&self) -> Completion<()> {
         self.start(|client, completion| Command::Reauthenticate { client, completion })
+    }
+
+    /// [`Client::reauthenticate`] for a caller that keeps no [`Completion`]: a refusal (not
+    /// connected, no authenticator, 3.1.1) is returned here when known by the time this
+    /// returns, else delivered as a [`ClientEvent::ReauthenticateFailed`].
+    pub fn reauthenticate_detached(&self) -> Result<(), Error> {
+        Self::detach(&self.reauthenticate())
     }
 
     /// Installs the callback that receives every event of this client, on a midge

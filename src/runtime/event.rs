@@ -40,6 +40,14 @@ pub enum ClientEvent {
     },
     /// The server accepted a re-authentication.
     Reauthenticated,
+    /// A disconnect the session refused (properties it cannot send) that its caller could
+    /// not be told: [`crate::Client::disconnect_detached`] (or a C call with no completion)
+    /// made while the I/O thread was busy. `id` is the completion's id. The connection goes
+    /// on.
+    DisconnectFailed { id: u64, error: RequestError },
+    /// A re-authentication the session refused (not connected, no authenticator, 3.1.1)
+    /// that its caller could not be told ([`crate::Client::reauthenticate_detached`]).
+    ReauthenticateFailed { id: u64, error: RequestError },
     /// QoS 0 messages dropped because the event queue was past twice its bounds (a safety
     /// net: reading stops at the bounds, so one read passes them at most); QoS 1 and 2 are
     /// never dropped.

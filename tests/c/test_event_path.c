@@ -181,13 +181,24 @@ static void refused_connect_reported(void) {
     close(fd);
 }
 
-static int inline_rc = -1;
+static int inline_rc = -1, inline_disconnect_rc = -1, inline_reauth_rc = -1;
 
 static void publish_qos2_on_connect(void *user_data, const midge_connack *connack) {
     (void)connack;
+    midge_client *c = (midge_client *)user_data;
     const uint8_t p[1] = {'i'};
-    int rc = (int)midge_client_publish((midge_client *)user_data, "ep/i", p, 1, 2, false, NULL,
-                                       NULL);
+    /* Refused on the I/O thread: QoS 2 beyond Maximum QoS 1; a Content Type, which DISCONNECT
+     * may not carry (3.14.2.2); re-authentication without an authenticator. */
+    int d_rc = -1;
+    midge_properties *props = midge_properties_new();
+    if (props && midge_properties_add_string(props, MIDGE_PROPERTY_CONTENT_TYPE, "x") == 0) {
+        d_rc = (int)midge_client_disconnect(c, 0, props, NULL);
+    }
+    midge_properties_free(&props);
+    int r_rc = (int)midge_client_reauthenticate(c, NULL);
+    int rc = (int)midge_client_publish(c, "ep/i", p, 1, 2, false, NULL, NULL);
+    __atomic_store_n(&inline_disconnect_rc, d_rc, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&inline_reauth_rc, r_rc, __ATOMIC_SEQ_CST);
     __atomic_store_n(&inline_rc, rc, __ATOMIC_SEQ_CST);
 }
 
@@ -242,6 +253,12 @@ static void refusals_reach_the_caller(void) {
     H_CHECK_OK(midge_client_on_connect(inl, publish_qos2_on_connect, inl, NULL));
     H_CHECK_OK(midge_client_connect_wait(inl, H_LONG_MS, NULL));
     H_WAIT_UNTIL(__atomic_load_n(&inline_rc, __ATOMIC_SEQ_CST) != -1, H_LONG_MS);
+    /* Disconnect and re-authentication likewise, as their own events (they used to reach
+     * only the log, which is off by default); in the order the calls were made. */
+    expect_refusal(inl, (midge_result)inline_disconnect_rc, MIDGE_EVENT_DISCONNECT_FAILED,
+                   MIDGE_RESULT_INVALID_PROPERTY, "disconnect from an inline callback");
+    expect_refusal(inl, (midge_result)inline_reauth_rc, MIDGE_EVENT_REAUTHENTICATE_FAILED,
+                   MIDGE_RESULT_NOT_SUPPORTED, "re-authentication from an inline callback");
     expect_refusal(inl, (midge_result)inline_rc, MIDGE_EVENT_PUBLISH_COMPLETE,
                    MIDGE_RESULT_NOT_SUPPORTED, "QoS 2 from an inline callback");
     midge_client_free(&inl);

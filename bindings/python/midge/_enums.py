@@ -158,6 +158,8 @@ class _EventKind(enum.IntEnum):
     MESSAGES_DROPPED = 10
     LOG = 11
     CLOSED = 12
+    DISCONNECT_FAILED = 13
+    REAUTHENTICATE_FAILED = 14
 
 
 class _PropertyId(enum.IntEnum):

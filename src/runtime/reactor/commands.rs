@@ -137,10 +137,12 @@ impl Reactor {
             return completion.complete(Err(Error::Closed));
         };
         if let Err(e) = c.session.reauthenticate(now) {
-            let message = format!("re-authentication refused: {e}");
-            if completion.complete_unread(Err(e.into())) {
-                // Nobody holds the completion: the log is what is left.
-                log(c, LogLevel::Warn, |_| message);
+            if completion.complete_unread(Err(e.clone().into())) {
+                // Nobody holds the completion: the refusal is an event, whatever the log level.
+                c.out_events.push(ClientEvent::ReauthenticateFailed {
+                    id: completion.id(),
+                    error: e,
+                });
             }
         } else {
             completion.complete(Ok(()));
@@ -225,10 +227,13 @@ impl Reactor {
                 }
                 // Refused (and nothing sent): the connection, and reconnecting, go on.
                 Err(e) => {
-                    let message = format!("disconnect refused: {e}");
-                    if completion.complete_unread(Err(e.into())) {
-                        // Nobody holds the completion: the log is what is left.
-                        log(c, LogLevel::Warn, |_| message);
+                    if completion.complete_unread(Err(e.clone().into())) {
+                        // Nobody holds the completion: the refusal is an event, whatever
+                        // the log level.
+                        c.out_events.push(ClientEvent::DisconnectFailed {
+                            id: completion.id(),
+                            error: e,
+                        });
                     }
                 }
             }
