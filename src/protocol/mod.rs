@@ -14,6 +14,7 @@ mod config;
 mod error;
 mod event;
 mod packet_id;
+pub mod persist;
 mod redirect;
 mod session;
 mod stats;
@@ -34,7 +35,10 @@ pub use redirect::{
     parse_reference,
 };
 pub(crate) use session::TRANSMIT_HIGH_WATER;
-pub use session::{PublishRequest, Session, State, check_subscribe, check_unsubscribe, check_will};
+pub use session::{
+    Persisted, PublishRequest, RestoredPublish, Session, State, check_subscribe, check_unsubscribe,
+    check_will,
+};
 pub use stats::SessionStats;
 pub use version::VersionChoice;
 pub(crate) use version::{check_publish_v311, check_subscribe_v311, check_unsubscribe_v311};

@@ -27,6 +27,12 @@ impl PacketIds {
         }
     }
 
+    /// Marks `id` in use (a session restored with its identifiers); false when it is 0 or
+    /// in use already.
+    pub fn reserve(&mut self, id: u16) -> bool {
+        id != 0 && self.in_use.insert(id)
+    }
+
     /// Frees an identifier once its exchange is complete.
     pub fn release(&mut self, id: u16) {
         self.in_use.remove(&id);

@@ -128,6 +128,9 @@ impl Session {
                 }
                 AckKind::PubRec => {
                     self.inbound_qos2.insert(a.packet_id, InQos2::PubRecSent);
+                    // In the store before the PUBREC leaves: after a restart, the server's
+                    // PUBLISH again is recognised and not delivered twice.
+                    self.store_incoming(a.packet_id);
                     self.send(&Packet::PubRec(PubRec::new(a.packet_id)), now);
                 }
             }
@@ -138,6 +141,7 @@ impl Session {
         let reason_code = match self.inbound_qos2.get(&p.packet_id) {
             Some(InQos2::PubRecSent) => {
                 self.inbound_qos2.remove(&p.packet_id);
+                self.forget_incoming(p.packet_id);
                 PubCompReasonCode::Success
             }
             Some(InQos2::AwaitAppAck) => {

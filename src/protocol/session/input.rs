@@ -201,6 +201,8 @@ impl Session {
         self.events.push_back(Event::Connected(Box::new(info)));
         self.connected_once = true;
         self.sent_clean_start = None;
+        // The client identifier (perhaps assigned) and Session Expiry Interval are known.
+        self.store_meta();
         if session_present {
             self.resume_session(now);
         } else {
@@ -243,6 +245,15 @@ impl Session {
     /// fail with `SessionLost` rather than risk a duplicate; those the server already
     /// acknowledged with PUBREC complete with that PUBREC.
     pub(super) fn discard_session(&mut self, now: Instant) {
+        let acknowledged: Vec<u16> = self
+            .inbound_qos2
+            .iter()
+            .filter(|(_, s)| **s == InQos2::PubRecSent)
+            .map(|(pid, _)| *pid)
+            .collect();
+        for pid in acknowledged {
+            self.forget_incoming(pid);
+        }
         self.inbound_qos2.clear();
         self.pending_acks.clear();
         let had_state = !self.inflight.is_empty() || !self.subscriptions.is_empty();
@@ -253,7 +264,10 @@ impl Session {
         for o in inflight {
             self.ids.release(o.publish.packet_id);
             match o.state {
-                OutState::Qos1Sent => requeue.push(o),
+                OutState::Qos1Sent => {
+                    self.store_unsent(o.id);
+                    requeue.push(o);
+                }
                 OutState::Qos2Sent => {
                     self.complete_publish(o.id, Err(RequestError::SessionLost));
                 }

@@ -27,7 +27,10 @@ mod connection;
 mod inbound;
 mod input;
 mod outbound;
+mod persistence;
 mod subscriptions;
+
+pub use persistence::{Persisted, RestoredPublish};
 
 use super::version::{
     check_credentials_v311, check_disconnect_v311, check_publish_v311, check_subscribe_v311,
@@ -336,6 +339,8 @@ pub struct Session {
     /// The server refused 5.0 and the next CONNECT is 3.1.1: the runtime connects again at
     /// once ([`Session::poll_fallback`]).
     fallback_pending: bool,
+    /// With a store: what to write ([`Session::take_store_ops`]); `None` without.
+    store: Option<persistence::StoreLog>,
 }
 
 impl Session {
@@ -384,6 +389,7 @@ impl Session {
             blocked_since: None,
             version: opts.protocol_version.first(),
             fallback_pending: false,
+            store: None,
             opts,
         }
     }

@@ -25,6 +25,30 @@ impl Session {
         request: PublishRequest,
         now: Instant,
     ) -> Result<RequestId, RequestError> {
+        self.publish_stored(request, None, now)
+    }
+
+    /// [`Session::publish_checked`] for a message whose record is in the store already
+    /// (`persisted`): a refusal removes the record, the end of the publish too.
+    pub(super) fn publish_stored(
+        &mut self,
+        request: PublishRequest,
+        persisted: Option<Persisted>,
+        now: Instant,
+    ) -> Result<RequestId, RequestError> {
+        let result = self.publish_unstored(request, persisted, now);
+        if let (Err(_), Some(p)) = (&result, persisted) {
+            self.forget_message(p.key);
+        }
+        result
+    }
+
+    fn publish_unstored(
+        &mut self,
+        request: PublishRequest,
+        persisted: Option<Persisted>,
+        now: Instant,
+    ) -> Result<RequestId, RequestError> {
         if self.state == State::Closed {
             return Err(RequestError::Closed);
         }
@@ -36,6 +60,10 @@ impl Session {
                     .chosen(alias)
                     .ok_or(RequestError::UnknownTopicAlias(alias))?
                     .clone();
+                if let Some(p) = persisted {
+                    // The record must name the topic: aliases do not outlive the process.
+                    self.store_message(p, &request);
+                }
             }
         }
         self.check_limits(&request)?;
@@ -53,6 +81,9 @@ impl Session {
         }
         let id = self.next_request;
         self.next_request += 1;
+        if let Some(p) = persisted {
+            self.track_stored(id, p);
+        }
         self.queued_bytes += bytes;
         self.queue.push_back(Queued {
             id,
@@ -211,6 +242,7 @@ impl Session {
             OutState::Qos2Sent
         };
         self.send_seq += 1;
+        self.store_sent(q.id, packet_id, publish.qos);
         self.inflight.insert(
             packet_id,
             Outgoing {
@@ -262,6 +294,7 @@ impl Session {
         id: RequestId,
         result: Result<PublishAck, RequestError>,
     ) {
+        self.untrack_stored(id);
         self.events.push_back(Event::PublishComplete { id, result });
     }
 
@@ -324,12 +357,19 @@ impl Session {
             }
             Some(OutState::Qos2Sent | OutState::Released(_)) => {
                 self.send_seq += 1;
+                let mut released = None;
                 if let Some(o) = self.inflight.get_mut(&p.packet_id) {
                     if o.state == OutState::Qos2Sent {
                         o.order = self.send_seq;
+                        released = Some((o.id, o.order));
                     }
                     o.state = OutState::Released(p.reason_code);
                     o.pubrec_properties = p.properties.clone();
+                }
+                if let Some((id, order)) = released {
+                    // In the store before the PUBREL leaves: after a restart, a PUBLISH
+                    // sent again for a message the server released would be a new one.
+                    self.store_released(id, p.packet_id, p.reason_code, order);
                 }
                 self.send(&Packet::PubRel(PubRel::new(p.packet_id)), now);
             }

@@ -155,6 +155,7 @@ impl Session {
                     .insert(sub.filter.clone(), (sub.options, sub_id));
             }
         }
+        self.store_meta();
         if let Some(id) = pending.id {
             self.events.push_back(Event::SubscribeComplete {
                 id,
@@ -195,6 +196,7 @@ impl Session {
         for f in &pending.packet.filters {
             self.subscriptions.remove(f);
         }
+        self.store_meta();
         self.events.push_back(Event::UnsubscribeComplete {
             id: pending.id,
             result: Ok(UnsubscribeAck {
