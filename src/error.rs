@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::codec::CodecError;
 use crate::protocol::{ConnectRefusal, DisconnectCause, RequestError};
+use crate::store::StoreError;
 use crate::transport::TransportError;
 
 /// Everything a midge call can fail with.
@@ -41,6 +42,16 @@ pub enum Error {
     /// An operating-system error.
     #[error("I/O error: {0}")]
     Io(Arc<std::io::Error>),
+    /// The session store refused or failed a write (full, an I/O error, a C store's
+    /// callback): the request was not accepted.
+    #[error(transparent)]
+    Store(Arc<StoreError>),
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        Self::Store(Arc::new(e))
+    }
 }
 
 impl From<std::io::Error> for Error {

@@ -488,3 +488,35 @@ fn identity_and_subscriptions_are_restored_and_garbage_is_dropped() {
         "{sent:?}"
     );
 }
+
+/// Closing a persistent client does not end its messages in the store: their completions
+/// end with `Closed` for this client, and a client made later with the store sends them.
+#[test]
+fn closing_keeps_the_stored_messages_for_the_next_client() {
+    let mut node = Node::new();
+    node.connect(false);
+    node.publish("k/1", QoS::AtLeastOnce, 1);
+    node.sent();
+    node.publish("k/2", QoS::ExactlyOnce, 2);
+    node.session.close();
+    node.apply();
+    let closed = node
+        .events()
+        .into_iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::PublishComplete {
+                    result: Err(RequestError::Closed),
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(closed, 2);
+    assert_eq!(node.keys(b'm'), 2, "{:?}", node.store);
+    let (mut node, restored) = node.restart(Duration::from_secs(1));
+    assert_eq!(restored.len(), 2);
+    let (_, sent) = node.connect(true);
+    assert_eq!(publishes(&sent).len(), 2);
+}

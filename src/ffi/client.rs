@@ -265,6 +265,7 @@ fn dispatch(table: &Mutex<Table>, event: &ClientEvent) -> bool {
         | ClientEvent::SessionLost { .. }
         | ClientEvent::Reauthenticated
         | ClientEvent::DisconnectFailed { .. }
+        | ClientEvent::RestoredPublishComplete { .. }
         | ClientEvent::ReauthenticateFailed { .. }
         | ClientEvent::MessagesDropped { .. } => return false,
         // Reaches the pull queue in any case.

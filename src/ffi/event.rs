@@ -58,6 +58,12 @@ pub enum midge_event_kind {
     /// 3.1.1), reported as `MIDGE_EVENT_DISCONNECT_FAILED` is: `midge_event_ack` gives
     /// the result.
     MIDGE_EVENT_REAUTHENTICATE_FAILED = 14,
+    /// A publish made before a restart, restored from the client's store
+    /// (`midge_options_set_store`), ended: `midge_event_ack` gives how (its `midge_ack_id`
+    /// is the id its completion had then), `midge_event_message` what was published
+    /// (topic, payload, QoS, properties). Always delivered, success or not, to
+    /// `midge_client_next_event` (there is no callback).
+    MIDGE_EVENT_RESTORED_PUBLISH_COMPLETE = 15,
 }
 
 /// One event from `midge_client_next_event`, owned: free it with `midge_event_free`.
@@ -133,6 +139,15 @@ impl midge_event {
                 midge_ack::outcome(id, &result),
             ),
             ClientEvent::Reauthenticated => Self::empty(K::MIDGE_EVENT_REAUTHENTICATED),
+            ClientEvent::RestoredPublishComplete {
+                id,
+                message,
+                result,
+            } => Self {
+                message: Some(Loan::new(midge_message::new(*message))),
+                ack: Some(Loan::new(midge_ack::outcome(id, &result))),
+                ..Self::empty(K::MIDGE_EVENT_RESTORED_PUBLISH_COMPLETE)
+            },
             ClientEvent::DisconnectFailed { id, error } => completed(
                 K::MIDGE_EVENT_DISCONNECT_FAILED,
                 midge_ack::outcome::<PublishAck>(id, &Err(error)),
@@ -177,8 +192,9 @@ pub extern "C" fn midge_event_disconnect(event: *const midge_event) -> *const mi
     read(event, std::ptr::null(), |e| lent(e.disconnect.as_ref()))
 }
 
-/// The message of a `MIDGE_EVENT_MESSAGE`, else NULL. Lent as long as the event; clone it
-/// to keep it. (QoS 1/2 messages were acknowledged when the event was handed out.)
+/// The message of a `MIDGE_EVENT_MESSAGE` (or what a `MIDGE_EVENT_RESTORED_PUBLISH_COMPLETE`
+/// published), else NULL. Lent as long as the event; clone it to keep it. (QoS 1/2
+/// messages were acknowledged when the event was handed out.)
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_event_message(event: *const midge_event) -> *const midge_message {
     read(event, std::ptr::null(), |e| lent(e.message.as_ref()))

@@ -1,7 +1,7 @@
 //! The application's handle on one MQTT client.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::backoff::ReconnectPolicy;
@@ -24,6 +24,9 @@ use crate::protocol::{
     VersionChoice, check_publish_v311, check_subscribe, check_subscribe_v311, check_unsubscribe,
     check_unsubscribe_v311, check_will,
 };
+use crate::protocol::persist::{self, MessageRecord, Restored};
+use crate::protocol::{Persisted, RestoredPublish};
+use crate::store::{SharedStore, StoreError};
 use crate::transport::{Address, Layers, TcpOptions, TlsOptions, WsOptions};
 
 /// Everything a client is configured with: the MQTT session options and the runtime's.
@@ -90,6 +93,17 @@ pub struct ClientOptions {
     /// a linger has traffic, every client's I/O waits with it (the longest linger applies).
     /// At most 10 ms is sensible; the C API refuses more.
     pub linger: Duration,
+    /// A store that keeps the session across restarts of the process (`None`, the
+    /// default: memory only). Every QoS 1/2 publish is written to it before the publish
+    /// call returns, as its durability says ([`crate::store::Durability`]); the session's
+    /// state (Packet Identifiers, PUBREL state, incoming QoS 2 messages acknowledged with
+    /// PUBREC, the subscriptions) is written before the packets that depend on it leave.
+    /// A client made with a store that holds a session restores it and resumes it at the
+    /// next connect (Clean Start 0), resending what was in flight [MQTT-4.4.0-1]; the end
+    /// of each restored publish is a [`ClientEvent::RestoredPublishComplete`]. One store
+    /// per client identifier; use a Session Expiry Interval long enough to cover a restart,
+    /// or the server forgets its half of the session.
+    pub store: Option<SharedStore>,
 }
 
 impl Default for ClientOptions {
@@ -111,6 +125,7 @@ impl Default for ClientOptions {
             inline_callbacks: false,
             busy_poll: Duration::ZERO,
             linger: Duration::ZERO,
+            store: None,
         }
     }
 }
@@ -145,6 +160,9 @@ struct Inner {
     /// The address of the last connection made, written by the I/O thread.
     server: Arc<parking_lot::Mutex<Option<String>>>,
     redirect_filter: Arc<FilterSlot>,
+    store: Option<SharedStore>,
+    /// The next message key of the store: past every one restored.
+    next_key: AtomicU64,
 }
 
 impl Drop for Inner {
@@ -246,14 +264,20 @@ impl Client {
             memory: Arc::clone(&memory),
             protocol_level: Arc::clone(&protocol_level),
             redirect_filter: Arc::clone(&redirect_filter),
+            store: options.store.clone(),
         };
-        let session = Session::new(options.session, std::time::Instant::now());
+        let mut session = Session::new(options.session, std::time::Instant::now());
+        let (restored, next_key) = match &options.store {
+            Some(store) => restore(store, &mut session)?,
+            None => (Vec::new(), 1),
+        };
         reactor.send(Command::Register {
             client: id,
             session: Box::new(session),
             servers: Box::new(servers),
             settings,
             mailbox: Arc::clone(&mailbox),
+            restored,
         });
         Ok(Self {
             inner: Arc::new(Inner {
@@ -270,6 +294,8 @@ impl Client {
                 layers,
                 server,
                 redirect_filter,
+                store: options.store,
+                next_key: AtomicU64::new(next_key),
             }),
         })
     }
@@ -355,11 +381,44 @@ impl Client {
         request: PublishRequest,
     ) -> Result<Completion<PublishAck>, Error> {
         self.check_publish(&request)?;
-        Ok(self.start(|client, completion| Command::Publish {
-            client,
+        let completion = Completion::new();
+        let persisted = self.persist(&request, completion.id())?;
+        self.send(Command::Publish {
+            client: self.inner.id,
             request,
-            completion,
-        }))
+            completion: completion.clone(),
+            persisted,
+        });
+        Ok(completion)
+    }
+
+    /// A persistent client's QoS 1/2 publish: its record, in the store as its durability
+    /// says, before the call returns.
+    fn persist(
+        &self,
+        request: &PublishRequest,
+        completion_id: u64,
+    ) -> Result<Option<Persisted>, Error> {
+        let Some(store) = &self.inner.store else {
+            return Ok(None);
+        };
+        if request.qos == QoS::AtMostOnce {
+            return Ok(None);
+        }
+        let persisted = Persisted {
+            key: self.inner.next_key.fetch_add(1, Ordering::Relaxed),
+            completion_id,
+            accepted_unix_ms: unix_ms(),
+        };
+        let record = MessageRecord {
+            completion_id,
+            accepted_unix_ms: persisted.accepted_unix_ms,
+            request: request.clone(),
+        }
+        .encode();
+        let ticket = store.write(|s| s.put(&persist::message_key(persisted.key), &record))?;
+        store.durable(ticket)?;
+        Ok(Some(persisted))
     }
 
     /// [`Client::publish_request`] for a caller that keeps no [`Completion`]. Every
@@ -748,4 +807,39 @@ impl Client {
     pub fn close(&self) -> Completion<()> {
         self.start(|client, completion| Command::Close { client, completion })
     }
+}
+
+/// Milliseconds since the Unix epoch (0 for a clock before it).
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Reads a store and restores its session into `session`; the restored publishes and the
+/// next message key. A store that holds another client's session is refused.
+fn restore(store: &SharedStore, session: &mut Session) -> Result<(Vec<RestoredPublish>, u64), Error> {
+    let records = store.read(|s| -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let mut records = Vec::new();
+        for key in s.keys()? {
+            if let Some(value) = s.get(&key)? {
+                records.push((key, value));
+            }
+        }
+        Ok(records)
+    })?;
+    let restored = Restored::from_records(records);
+    if let Some(meta) = &restored.meta {
+        let configured = &session.options().client_id;
+        if !configured.is_empty() && *configured != meta.client_id {
+            return Err(Error::InvalidArgument(format!(
+                "the store holds the session of client \"{}\", not \"{configured}\" (one store \
+                 per client identifier)",
+                meta.client_id
+            )));
+        }
+    }
+    let next_key = restored.next_key();
+    let list = session.restore(restored, std::time::Instant::now(), unix_ms());
+    Ok((list, next_key))
 }

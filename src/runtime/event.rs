@@ -38,6 +38,16 @@ pub enum ClientEvent {
         id: u64,
         result: Result<UnsubscribeAck, RequestError>,
     },
+    /// A publish made before a restart, restored from the client's store
+    /// ([`crate::ClientOptions::store`]), ended: `id` is the id its completion had then
+    /// ([`crate::Completion::id`]), `message` what was published (topic, payload, QoS,
+    /// properties; no packet id or acknowledgement). Always delivered, success or not: the
+    /// application learns which of its earlier publishes were acknowledged.
+    RestoredPublishComplete {
+        id: u64,
+        message: Box<Message>,
+        result: Result<PublishAck, RequestError>,
+    },
     /// The server accepted a re-authentication.
     Reauthenticated,
     /// A disconnect the session refused (properties it cannot send) that its caller could
@@ -75,6 +85,28 @@ pub enum LogLevel {
 }
 
 impl ClientEvent {
+    /// The end of a publish restored from the store.
+    pub(crate) fn restored_publish_complete(
+        r: crate::protocol::RestoredPublish,
+        result: Result<PublishAck, RequestError>,
+    ) -> Self {
+        let q = r.request;
+        Self::RestoredPublishComplete {
+            id: r.completion_id,
+            message: Box::new(Message {
+                topic: q.topic,
+                payload: q.payload,
+                qos: q.qos,
+                retain: q.retain,
+                dup: false,
+                packet_id: 0,
+                properties: q.properties,
+                ack: None,
+            }),
+            result,
+        }
+    }
+
     /// Roughly the memory this event holds, for the event queue's byte bound: a message's
     /// payload, topic and properties, plus a fixed overhead for any event.
     pub fn approx_size(&self) -> usize {

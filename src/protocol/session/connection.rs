@@ -285,6 +285,9 @@ impl Session {
             });
         }
         self.state = State::Closed;
+        // A persistent session's messages stay in the store for the next client to send:
+        // they end here with `Closed` for this one only.
+        self.keep_stored();
         let mut inflight: Vec<_> = self.inflight.drain().map(|(_, o)| o).collect();
         inflight.sort_by_key(|o| o.order);
         for o in inflight {

@@ -213,6 +213,14 @@ impl Session {
         }
     }
 
+    /// The session closes: its stored messages are not ended in the store (a client made
+    /// later with the store sends them).
+    pub(super) fn keep_stored(&mut self) {
+        if let Some(log) = self.store.as_mut() {
+            log.messages.clear();
+        }
+    }
+
     /// A publish refused before it had a request id: its record goes.
     pub(super) fn forget_message(&mut self, key: u64) {
         let log = self.store_log();

@@ -13,20 +13,28 @@ impl Reactor {
                 servers,
                 settings,
                 mailbox,
+                restored,
             } => {
                 self.busy_poll = self.busy_poll.max(settings.busy_poll);
-                let conn = Conn::new(*session, servers, settings, mailbox);
+                let mut conn = Conn::new(*session, servers, settings, mailbox);
+                conn.restored = restored.into_iter().map(|r| (r.id, r)).collect();
                 self.conns.insert(client, conn);
+                // Restored publishes that ended at once (expired) are reported now.
+                self.mark(client);
             }
             Command::Connect { client, waiter } => self.connect(client, waiter, now),
             Command::Publish {
                 client,
                 request,
                 completion,
+                persisted,
             } => self.request(
                 client,
                 completion,
-                |s| s.publish_checked(request, now),
+                |s| match persisted {
+                    Some(p) => s.publish_persisted(request, p, now),
+                    None => s.publish_checked(request, now),
+                },
                 |c| &mut c.publishes,
                 |id, result| ClientEvent::PublishComplete { id, result },
             ),

@@ -42,15 +42,18 @@ use crate::codec::{ByteString, Bytes, DisconnectReasonCode, Properties, Property
 use crate::error::Error;
 use crate::protocol::TRANSMIT_HIGH_WATER;
 use crate::protocol::{
-    AckToken, ConnAckInfo, ConnectChange, DisconnectCause, Event, Message, PublishAck,
-    PublishRequest, RequestError, RequestId, Session, State, SubscribeAck, UnsubscribeAck,
+    AckToken, ConnAckInfo, ConnectChange, DisconnectCause, Event, Message, Persisted, PublishAck,
+    PublishRequest, RequestError, RequestId, RestoredPublish, Session, State, SubscribeAck,
+    UnsubscribeAck,
 };
+use crate::store::SharedStore;
 use crate::transport::{self, Address, HandshakeError, Resolver, Stream, TcpOptions};
 
 mod commands;
 mod connecting;
 mod round;
 mod socket;
+mod persistence;
 
 const WAKER: Token = Token(usize::MAX);
 const READ_CHUNK: usize = 64 * 1024;
@@ -91,6 +94,8 @@ pub(crate) struct ConnSettings {
     pub protocol_level: Arc<std::sync::atomic::AtomicU8>,
     /// The application's veto over redirections (`Client::on_redirect`).
     pub redirect_filter: Arc<FilterSlot>,
+    /// Where a persistent session's records go (`ClientOptions::store`).
+    pub store: Option<SharedStore>,
 }
 
 /// What the application's threads ask of the I/O thread.
@@ -101,6 +106,9 @@ pub(crate) enum Command {
         servers: Box<Servers>,
         settings: ConnSettings,
         mailbox: Arc<Mailbox>,
+        /// Publishes restored from the store, whose ends are reported as
+        /// [`ClientEvent::RestoredPublishComplete`].
+        restored: Vec<RestoredPublish>,
     },
     Connect {
         client: usize,
@@ -110,6 +118,8 @@ pub(crate) enum Command {
         client: usize,
         request: PublishRequest,
         completion: Completion<PublishAck>,
+        /// Its record, written by the caller (a persistent client's QoS 1/2 publish).
+        persisted: Option<Persisted>,
     },
     Subscribe {
         client: usize,
@@ -333,6 +343,8 @@ struct Conn {
     close_waiter: Option<Completion<()>>,
     /// Requests waiting for their reply, by Correlation Data.
     replies: HashMap<Bytes, Completion<Message>>,
+    /// Publishes restored from the store, by the session's request id.
+    restored: HashMap<RequestId, RestoredPublish>,
     out_events: Vec<ClientEvent>,
     /// Bytes read from the socket whose events have not reached the mailbox yet (the
     /// backpressure check counts them).
@@ -372,6 +384,7 @@ impl Conn {
             disconnect_waiters: Vec::new(),
             close_waiter: None,
             replies: HashMap::new(),
+            restored: HashMap::new(),
             out_events: Vec::new(),
             undelivered: 0,
             force_read: false,

@@ -68,6 +68,11 @@ impl Reactor {
                 return;
             };
             let open = matches!(c.phase, Phase::Open { .. });
+            // The store first: what the bytes below depend on is in it before they leave.
+            if let Err(e) = Self::write_store(c) {
+                self.store_failed(client, &e, now);
+                continue;
+            }
             if !open {
                 // Nothing can be written without a connection; the session re-sends what
                 // matters when the next one opens.
@@ -116,7 +121,7 @@ impl Reactor {
             if c.session.poll_close() {
                 // The session ended the connection (DISCONNECT sent, or a protocol error):
                 // one last write attempt, then close.
-                if open {
+                if open && Self::write_store(c).is_ok() {
                     c.session.take_transmit(&mut c.wbuf);
                 }
                 let _ = Self::flush(c, &self.registry, client);
@@ -202,6 +207,12 @@ impl Reactor {
             }
             // Completion events carry the id of the application's completion handle.
             Event::PublishComplete { id, result } => {
+                if let Some(r) = c.restored.remove(id) {
+                    // Made before a restart: always reported, success or not.
+                    c.out_events
+                        .push(ClientEvent::restored_publish_complete(r, result.clone()));
+                    return;
+                }
                 let done = c.publishes.remove(id);
                 Self::finish(c, done, result, |id, result| ClientEvent::PublishComplete {
                     id,

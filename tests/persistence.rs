@@ -1,0 +1,277 @@
+//! Durable sessions against a real Mosquitto: a client made with the store of an earlier
+//! one (closed, or killed with SIGKILL at random points) sends everything the earlier one
+//! accepted, once at QoS 2, and reports how each restored publish ended.
+//!
+//! The crash test runs its publisher as a child process: this test binary started again
+//! with `MIDGE_CRASH_CHILD` set, running only `crash_child`, which the parent kills.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use midge::codec::{ByteString, Bytes, Properties, QoS};
+use midge::protocol::PublishRequest;
+use midge::runtime::{Client, ClientEvent, ClientOptions, ReconnectPolicy};
+use midge::store::{Durability, FileStore, SharedStore, StoreLimits};
+use parking_lot::Mutex;
+use support::mosquitto::Mosquitto;
+use support::{TIMEOUT, sub, wait_until};
+
+fn store_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("midge-persist-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn open_store(dir: &Path, durability: Durability) -> SharedStore {
+    let store = FileStore::open(dir.join("session.midge"), StoreLimits::default())
+        .expect("the store opens");
+    SharedStore::new(Box::new(store), durability)
+}
+
+fn persistent_options(id: &str, store: SharedStore) -> ClientOptions {
+    let mut o = support::client_options(id);
+    o.session.session_expiry_interval = 600;
+    o.store = Some(store);
+    o.reconnect = ReconnectPolicy {
+        enabled: true,
+        initial_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+        ..ReconnectPolicy::default()
+    };
+    o
+}
+
+fn request(topic: &str, qos: QoS, payload: String) -> PublishRequest {
+    PublishRequest {
+        topic: ByteString::from(topic),
+        payload: Bytes::from(payload),
+        qos,
+        retain: false,
+        topic_alias: None,
+        properties: Properties::new(),
+    }
+}
+
+/// Everything a subscriber received, by topic: payloads in order of arrival.
+#[derive(Default, Clone)]
+struct Received(Arc<Mutex<BTreeMap<String, Vec<String>>>>);
+
+impl Received {
+    fn subscriber(broker: &Mosquitto, id: &str, filter: &str) -> (Client, Self) {
+        let mut o = support::client_options(id);
+        o.session.session_expiry_interval = 600;
+        o.reconnect = ReconnectPolicy {
+            enabled: true,
+            initial_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(200),
+            ..ReconnectPolicy::default()
+        };
+        let client = broker.connected_client(o);
+        let received = Self::default();
+        let r = received.clone();
+        client.set_callback(move |e| {
+            if let ClientEvent::Message(m) = e {
+                r.0.lock()
+                    .entry(m.topic.to_string())
+                    .or_default()
+                    .push(String::from_utf8_lossy(&m.payload).into_owned());
+            }
+        });
+        client
+            .subscribe_and_wait(vec![sub(filter, QoS::ExactlyOnce)], TIMEOUT)
+            .unwrap();
+        (client, received)
+    }
+
+    fn count(&self, topic: &str) -> usize {
+        self.0.lock().get(topic).map_or(0, Vec::len)
+    }
+}
+
+/// Publishes accepted while the broker is unreachable survive the client's close: a client
+/// made later with the store sends each of them (once: QoS 2 reaches the subscriber exactly
+/// once), and reports each restored publish's end with the completion id it had.
+#[test]
+fn a_new_client_sends_what_a_closed_one_accepted() {
+    let dir = store_dir("closed");
+    let mut broker = Mosquitto::start();
+    let (_subscriber, received) = Received::subscriber(&broker, "persist-sub", "persist/#");
+    broker.stop();
+    let url = broker.url();
+    let mut ids = BTreeSet::new();
+    {
+        let store = open_store(&dir, Durability::Os);
+        let client = Client::new(&url, persistent_options("persist-pub", store)).unwrap();
+        for n in 0..5 {
+            for (topic, qos) in [("persist/q1", QoS::AtLeastOnce), ("persist/q2", QoS::ExactlyOnce)]
+            {
+                let done = client
+                    .publish_request(request(topic, qos, n.to_string()))
+                    .expect("accepted offline");
+                ids.insert(done.id());
+            }
+        }
+        client.close_and_join();
+    }
+    broker.restart();
+    let store = open_store(&dir, Durability::Os);
+    let client = Client::new(&url, persistent_options("persist-pub", store)).unwrap();
+    client.connect_and_wait(TIMEOUT).unwrap();
+    let mut restored = BTreeSet::new();
+    let deadline = Instant::now() + TIMEOUT;
+    while restored.len() < ids.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match client.next_event(left) {
+            Some(ClientEvent::RestoredPublishComplete { id, result, .. }) => {
+                assert!(result.is_ok(), "{result:?}");
+                restored.insert(id);
+            }
+            Some(_) => {}
+            None => panic!("restored {} of {}", restored.len(), ids.len()),
+        }
+    }
+    assert_eq!(restored, ids, "each restored publish ends with its completion id");
+    assert!(wait_until(TIMEOUT, || received.count("persist/q1") >= 5
+        && received.count("persist/q2") >= 5));
+    let got = received.0.lock().clone();
+    let q2: Vec<&str> = got["persist/q2"].iter().map(String::as_str).collect();
+    assert_eq!(q2, ["0", "1", "2", "3", "4"], "QoS 2: each once, in order");
+    client.close_and_join();
+}
+
+// ------------------------------------------------------------------------ kill -9
+
+const STREAM: u64 = 600;
+const KILLS: usize = 10;
+
+/// The publisher the crash test kills: publishes `crash/q1/<n>` and `crash/q2/<n>` for n up
+/// to STREAM, QoS 1 and 2, through a file store; appends "intent n" before each publish
+/// and "ok n" after the call returned OK to its journal, and carries on after the last
+/// "ok" when started again. With everything published it waits for every completion
+/// (restored ones included) and exits 0.
+#[test]
+fn crash_child() {
+    let Ok(dir) = std::env::var("MIDGE_CRASH_CHILD") else {
+        return; // Only as the crash test's child.
+    };
+    let url = std::env::var("MIDGE_CRASH_URL").unwrap();
+    let dir = PathBuf::from(dir);
+    let journal = dir.join("journal");
+    let done: u64 = std::fs::read_to_string(&journal)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.strip_prefix("ok "))
+        .filter_map(|n| n.parse().ok())
+        .max()
+        .map_or(0, |n: u64| n + 1);
+    let mut journal = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&journal)
+        .unwrap();
+    let store = open_store(&dir, Durability::Os);
+    let client = Client::new(&url, persistent_options("crash-pub", store)).unwrap();
+    let _ = client.connect();
+    for n in done..STREAM {
+        journal.write_all(format!("intent {n}\n").as_bytes()).unwrap();
+        for (topic, qos) in [("crash/q1", QoS::AtLeastOnce), ("crash/q2", QoS::ExactlyOnce)] {
+            // A full offline queue or store is a refusal to retry, not a loss.
+            while client
+                .publish_detached(request(topic, qos, n.to_string()))
+                .is_err()
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        journal.write_all(format!("ok {n}\n").as_bytes()).unwrap();
+        if n % 50 == 0 {
+            // Let the stream spread over the kills.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    // Everything accepted: wait until the store is empty (every publish acknowledged).
+    let store_file = dir.join("session.midge");
+    let _ = store_file;
+    assert!(wait_until(Duration::from_secs(60), || client.stats().inflight_out == 0
+        && client.stats().queued == 0));
+    client.close_and_join();
+}
+
+fn spawn_child(dir: &Path, url: &str) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "crash_child", "--nocapture", "--test-threads", "1"])
+        .env("MIDGE_CRASH_CHILD", dir)
+        .env("MIDGE_CRASH_URL", url)
+        .spawn()
+        .unwrap()
+}
+
+/// A publisher killed with SIGKILL at random points, at least 10 times, and restarted each
+/// time with its store: the subscriber ends with every number of the QoS 1 and the QoS 2
+/// stream (0 lost), and no QoS 2 number twice (0 duplicated) except where the publisher
+/// itself published a number again because it was killed between its journal's "intent"
+/// and "ok" (the application's retry, counted apart and reported).
+#[test]
+fn a_publisher_killed_at_random_loses_nothing_and_duplicates_nothing() {
+    let dir = store_dir("crash");
+    let broker = Mosquitto::start();
+    let (_subscriber, received) = Received::subscriber(&broker, "crash-sub", "crash/#");
+    let mut seed = std::process::id() as u64 ^ 0x9E37_79B9_7F4A_7C15;
+    let mut random = move |lo: u64, hi: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        lo + seed % (hi - lo)
+    };
+    for _ in 0..KILLS {
+        let mut child = spawn_child(&dir, &broker.url());
+        std::thread::sleep(Duration::from_millis(random(30, 250)));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    let mut last = spawn_child(&dir, &broker.url());
+    let status = last.wait().unwrap();
+    assert!(status.success(), "the last publisher run failed: {status}");
+    assert!(
+        wait_until(Duration::from_secs(30), || received.count("crash/q1")
+            >= STREAM as usize
+            && received.count("crash/q2") >= STREAM as usize),
+        "q1 {} q2 {} of {STREAM}",
+        received.count("crash/q1"),
+        received.count("crash/q2")
+    );
+    let journal = std::fs::read_to_string(dir.join("journal")).unwrap();
+    let mut intents: BTreeMap<u64, usize> = BTreeMap::new();
+    for n in journal.lines().filter_map(|l| l.strip_prefix("intent ")) {
+        *intents.entry(n.parse().unwrap()).or_default() += 1;
+    }
+    let retried: BTreeSet<u64> = intents.iter().filter(|(_, c)| **c > 1).map(|(n, _)| *n).collect();
+    let got = received.0.lock().clone();
+    for topic in ["crash/q1", "crash/q2"] {
+        let mut seen: BTreeMap<u64, usize> = BTreeMap::new();
+        for p in &got[topic] {
+            *seen.entry(p.parse().unwrap()).or_default() += 1;
+        }
+        let lost: Vec<u64> = (0..STREAM).filter(|n| !seen.contains_key(n)).collect();
+        assert!(lost.is_empty(), "{topic}: lost {lost:?}");
+        if topic == "crash/q2" {
+            let duplicated: Vec<u64> = seen
+                .iter()
+                .filter(|(n, c)| **c > 1 && !retried.contains(n))
+                .map(|(n, _)| *n)
+                .collect();
+            assert!(duplicated.is_empty(), "QoS 2 duplicated by midge: {duplicated:?}");
+        }
+    }
+    eprintln!(
+        "{KILLS} kills; numbers the publisher itself published again after a kill between \
+         intent and ok: {retried:?}"
+    );
+}
