@@ -3,6 +3,8 @@
 //! Layers, each importing only those before it:
 //! - [`codec`]: bytes <-> MQTT 5.0 packets, no state, no clock, no I/O.
 //! - [`protocol`]: the client session as a state machine; time is passed in.
+//! - [`store`]: durable key-value storage for persistence (a checksummed log file, memory,
+//!   group commit); no MQTT in it.
 //! - [`runtime`]: threads, channels, timers and reconnection; the [`Client`].
 //! - [`transport`]: byte streams (TCP, Unix sockets, an in-memory pipe) and DNS.
 //! - `ffi` (private): the C ABI (`include/midge.h`); C, C++ and Python reach it, Rust uses
@@ -17,6 +19,7 @@ mod error;
 mod ffi;
 pub mod protocol;
 pub mod runtime;
+pub mod store;
 pub mod transport;
 
 pub use error::Error;
