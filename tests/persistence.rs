@@ -20,7 +20,7 @@ use midge::runtime::{Client, ClientEvent, ClientOptions, ReconnectPolicy};
 use midge::store::{Durability, FileStore, SharedStore, StoreLimits};
 use parking_lot::Mutex;
 use support::mosquitto::Mosquitto;
-use support::{TIMEOUT, sub, wait_until};
+use support::{TIMEOUT, wait_until};
 
 fn store_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("midge-persist-{}-{name}", std::process::id()));
@@ -85,7 +85,7 @@ impl Received {
             }
         });
         client
-            .subscribe_and_wait(vec![sub(filter, QoS::ExactlyOnce)], TIMEOUT)
+            .subscribe_and_wait(filter, QoS::ExactlyOnce, TIMEOUT)
             .unwrap();
         (client, received)
     }
@@ -95,23 +95,25 @@ impl Received {
     }
 }
 
-/// Publishes accepted while the broker is unreachable survive the client's close: a client
+/// Publishes accepted while offline survive the client's close: a client
 /// made later with the store sends each of them (once: QoS 2 reaches the subscriber exactly
 /// once), and reports each restored publish's end with the completion id it had.
 #[test]
 fn a_new_client_sends_what_a_closed_one_accepted() {
     let dir = store_dir("closed");
-    let mut broker = Mosquitto::start();
+    let broker = Mosquitto::start();
     let (_subscriber, received) = Received::subscriber(&broker, "persist-sub", "persist/#");
-    broker.stop();
     let url = broker.url();
     let mut ids = BTreeSet::new();
     {
         let store = open_store(&dir, Durability::Os);
+        // Never connected: every publish waits in the offline queue.
         let client = Client::new(&url, persistent_options("persist-pub", store)).unwrap();
         for n in 0..5 {
-            for (topic, qos) in [("persist/q1", QoS::AtLeastOnce), ("persist/q2", QoS::ExactlyOnce)]
-            {
+            for (topic, qos) in [
+                ("persist/q1", QoS::AtLeastOnce),
+                ("persist/q2", QoS::ExactlyOnce),
+            ] {
                 let done = client
                     .publish_request(request(topic, qos, n.to_string()))
                     .expect("accepted offline");
@@ -120,7 +122,6 @@ fn a_new_client_sends_what_a_closed_one_accepted() {
         }
         client.close_and_join();
     }
-    broker.restart();
     let store = open_store(&dir, Durability::Os);
     let client = Client::new(&url, persistent_options("persist-pub", store)).unwrap();
     client.connect_and_wait(TIMEOUT).unwrap();
@@ -137,7 +138,10 @@ fn a_new_client_sends_what_a_closed_one_accepted() {
             None => panic!("restored {} of {}", restored.len(), ids.len()),
         }
     }
-    assert_eq!(restored, ids, "each restored publish ends with its completion id");
+    assert_eq!(
+        restored, ids,
+        "each restored publish ends with its completion id"
+    );
     assert!(wait_until(TIMEOUT, || received.count("persist/q1") >= 5
         && received.count("persist/q2") >= 5));
     let got = received.0.lock().clone();
@@ -148,7 +152,7 @@ fn a_new_client_sends_what_a_closed_one_accepted() {
 
 // ------------------------------------------------------------------------ kill -9
 
-const STREAM: u64 = 600;
+const STREAM: u64 = 1500;
 const KILLS: usize = 10;
 
 /// The publisher the crash test kills: publishes `crash/q1/<n>` and `crash/q2/<n>` for n up
@@ -180,8 +184,13 @@ fn crash_child() {
     let client = Client::new(&url, persistent_options("crash-pub", store)).unwrap();
     let _ = client.connect();
     for n in done..STREAM {
-        journal.write_all(format!("intent {n}\n").as_bytes()).unwrap();
-        for (topic, qos) in [("crash/q1", QoS::AtLeastOnce), ("crash/q2", QoS::ExactlyOnce)] {
+        journal
+            .write_all(format!("intent {n}\n").as_bytes())
+            .unwrap();
+        for (topic, qos) in [
+            ("crash/q1", QoS::AtLeastOnce),
+            ("crash/q2", QoS::ExactlyOnce),
+        ] {
             // A full offline queue or store is a refusal to retry, not a loss.
             while client
                 .publish_detached(request(topic, qos, n.to_string()))
@@ -191,22 +200,26 @@ fn crash_child() {
             }
         }
         journal.write_all(format!("ok {n}\n").as_bytes()).unwrap();
-        if n % 50 == 0 {
-            // Let the stream spread over the kills.
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        // A paced stream (about 1,000 numbers a second), so that kills land mid-stream.
+        std::thread::sleep(Duration::from_millis(1));
     }
-    // Everything accepted: wait until the store is empty (every publish acknowledged).
-    let store_file = dir.join("session.midge");
-    let _ = store_file;
-    assert!(wait_until(Duration::from_secs(60), || client.stats().inflight_out == 0
-        && client.stats().queued == 0));
+    // Everything accepted: wait until every publish is acknowledged.
+    assert!(wait_until(Duration::from_secs(60), || {
+        let s = client.stats().session;
+        s.inflight_out == 0 && s.queued == 0
+    }));
     client.close_and_join();
 }
 
 fn spawn_child(dir: &Path, url: &str) -> Child {
     Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "crash_child", "--nocapture", "--test-threads", "1"])
+        .args([
+            "--exact",
+            "crash_child",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
         .env("MIDGE_CRASH_CHILD", dir)
         .env("MIDGE_CRASH_URL", url)
         .spawn()
@@ -230,11 +243,30 @@ fn a_publisher_killed_at_random_loses_nothing_and_duplicates_nothing() {
         seed ^= seed << 17;
         lo + seed % (hi - lo)
     };
-    for _ in 0..KILLS {
+    let journal_path = dir.join("journal");
+    let oks = || {
+        std::fs::read_to_string(&journal_path)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("ok "))
+            .count()
+    };
+    for kill in 0..KILLS {
+        let before = oks();
         let mut child = spawn_child(&dir, &broker.url());
-        std::thread::sleep(Duration::from_millis(random(30, 250)));
+        // Killed after a random number of further publishes returned OK: mid-stream, at a
+        // random point of the publish loop, the store's writes and the acknowledgements.
+        let target = before + random(20, 200) as usize;
+        assert!(
+            wait_until(Duration::from_secs(20), || oks() >= target),
+            "run {kill}: the publisher did not get to {target} publishes"
+        );
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
+        assert!(
+            oks() < STREAM as usize,
+            "kill {kill} came after the stream ended"
+        );
     }
     let mut last = spawn_child(&dir, &broker.url());
     let status = last.wait().unwrap();
@@ -252,7 +284,11 @@ fn a_publisher_killed_at_random_loses_nothing_and_duplicates_nothing() {
     for n in journal.lines().filter_map(|l| l.strip_prefix("intent ")) {
         *intents.entry(n.parse().unwrap()).or_default() += 1;
     }
-    let retried: BTreeSet<u64> = intents.iter().filter(|(_, c)| **c > 1).map(|(n, _)| *n).collect();
+    let retried: BTreeSet<u64> = intents
+        .iter()
+        .filter(|(_, c)| **c > 1)
+        .map(|(n, _)| *n)
+        .collect();
     let got = received.0.lock().clone();
     for topic in ["crash/q1", "crash/q2"] {
         let mut seen: BTreeMap<u64, usize> = BTreeMap::new();
@@ -267,7 +303,10 @@ fn a_publisher_killed_at_random_loses_nothing_and_duplicates_nothing() {
                 .filter(|(n, c)| **c > 1 && !retried.contains(n))
                 .map(|(n, _)| *n)
                 .collect();
-            assert!(duplicated.is_empty(), "QoS 2 duplicated by midge: {duplicated:?}");
+            assert!(
+                duplicated.is_empty(),
+                "QoS 2 duplicated by midge: {duplicated:?}"
+            );
         }
     }
     eprintln!(

@@ -18,13 +18,13 @@ use crate::codec::{
     Subscription, SubscriptionOptions, Will,
 };
 use crate::error::Error;
+use crate::protocol::persist::{self, MessageRecord, Restored};
 use crate::protocol::{
     ConnAckInfo, ConnectChange, DEFAULT_MAX_REDIRECTS, Message, Options, PublishAck,
     PublishRequest, RedirectPolicy, Redirects, RequestError, Session, SubscribeAck, UnsubscribeAck,
     VersionChoice, check_publish_v311, check_subscribe, check_subscribe_v311, check_unsubscribe,
     check_unsubscribe_v311, check_will,
 };
-use crate::protocol::persist::{self, MessageRecord, Restored};
 use crate::protocol::{Persisted, RestoredPublish};
 use crate::store::{SharedStore, StoreError};
 use crate::transport::{Address, Layers, TcpOptions, TlsOptions, WsOptions};
@@ -818,7 +818,10 @@ fn unix_ms() -> u64 {
 
 /// Reads a store and restores its session into `session`; the restored publishes and the
 /// next message key. A store that holds another client's session is refused.
-fn restore(store: &SharedStore, session: &mut Session) -> Result<(Vec<RestoredPublish>, u64), Error> {
+fn restore(
+    store: &SharedStore,
+    session: &mut Session,
+) -> Result<(Vec<RestoredPublish>, u64), Error> {
     let records = store.read(|s| -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
         let mut records = Vec::new();
         for key in s.keys()? {

@@ -51,9 +51,9 @@ use crate::transport::{self, Address, HandshakeError, Resolver, Stream, TcpOptio
 
 mod commands;
 mod connecting;
+mod persistence;
 mod round;
 mod socket;
-mod persistence;
 
 const WAKER: Token = Token(usize::MAX);
 const READ_CHUNK: usize = 64 * 1024;

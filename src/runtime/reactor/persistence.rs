@@ -41,7 +41,9 @@ impl Reactor {
         if let Some(c) = self.conns.get_mut(&client) {
             let mut discard = Vec::new();
             c.session.take_transmit(&mut discard);
-            log(c, LogLevel::Error, |_| format!("the session store failed: {e}"));
+            log(c, LogLevel::Error, |_| {
+                format!("the session store failed: {e}")
+            });
         }
         self.lost(
             client,
