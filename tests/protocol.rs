@@ -2160,6 +2160,95 @@ fn inbound_qos2_state_survives_a_resumed_session() {
 }
 
 #[test]
+fn inbound_qos2_pubrec_owed_since_an_earlier_connection_waits_for_the_resend() {
+    // Application-controlled acknowledgements: a QoS 2 message acknowledged after its
+    // connection ended keeps its token, and is not delivered again [MQTT-4.3.3-10]. Its
+    // PUBREC does not go out blindly after CONNACK: it answers the PUBLISH the server
+    // resends on the new connection [MQTT-4.4.0-1], still in arrival order [MQTT-4.6.0-3].
+    let mut sim = connected(resumable(), Properties::new());
+    sim.deliver(publish("in", QoS::ExactlyOnce, 4, b"four"));
+    sim.deliver(publish("in", QoS::ExactlyOnce, 5, b"five"));
+    let msgs = messages(sim.events());
+    assert_eq!(sim.sent(), vec![]);
+    sim.lose_connection();
+    // Acknowledged while offline: nothing can go out yet.
+    sim.acknowledge(&msgs[1]);
+    sim.acknowledge(&msgs[0]);
+    sim.connect(connack_resumed(Properties::new()));
+    sim.assert_quiet();
+    sim.deliver(Publish {
+        dup: true,
+        ..publish("in", QoS::ExactlyOnce, 4, b"four")
+    });
+    assert_eq!(sim.events(), vec![], "no second delivery");
+    assert_eq!(
+        sim.sent(),
+        vec![Packet::PubRec(PubRec::new(4))],
+        "5 waits for its own resend"
+    );
+    sim.deliver(Publish {
+        dup: true,
+        ..publish("in", QoS::ExactlyOnce, 5, b"five")
+    });
+    assert_eq!(sim.events(), vec![]);
+    assert_eq!(sim.sent(), vec![Packet::PubRec(PubRec::new(5))]);
+    // A second acknowledgement is a no-op.
+    sim.acknowledge(&msgs[0]);
+    assert_eq!(sim.sent(), vec![]);
+    sim.deliver(PubRel::new(4));
+    assert_eq!(sim.sent(), vec![Packet::PubComp(PubComp::new(4))]);
+}
+
+#[test]
+fn inbound_qos1_token_of_an_earlier_connection_is_forgotten() {
+    // A QoS 1 message not acknowledged when its connection ended is sent again by the
+    // server [MQTT-4.4.0-1] (DUP set) and delivered again (at least once): that delivery
+    // carries a new token. The old token sends nothing: a PUBACK on the new connection
+    // for a PUBLISH of the old one would acknowledge a message the application may not
+    // have in that form, and the server may have reused the identifier.
+    let mut sim = connected(resumable(), Properties::new());
+    sim.deliver(publish("in", QoS::AtLeastOnce, 7, b"seven"));
+    let old = messages(sim.events());
+    sim.lose_connection();
+    sim.connect(connack_resumed(Properties::new()));
+    sim.assert_quiet();
+    sim.acknowledge(&old[0]);
+    assert_eq!(
+        sim.sent(),
+        vec![],
+        "no PUBACK for the old connection's PUBLISH"
+    );
+    sim.deliver(Publish {
+        dup: true,
+        ..publish("in", QoS::AtLeastOnce, 7, b"seven")
+    });
+    let again = messages(sim.events());
+    assert_eq!(again.len(), 1);
+    assert!(again[0].dup);
+    assert_ne!(again[0].ack, old[0].ack);
+    assert_eq!(sim.sent(), vec![]);
+    sim.acknowledge(&again[0]);
+    assert_eq!(sim.sent(), vec![Packet::PubAck(PubAck::new(7))]);
+}
+
+#[test]
+fn ack_tokens_are_never_shared_between_sessions() {
+    // A token belongs to the session that made it: another session ignores it, even when
+    // it holds a message with the same packet identifier.
+    let mut a = connected(opts(), Properties::new());
+    let mut b = connected(opts(), Properties::new());
+    a.deliver(publish("in", QoS::AtLeastOnce, 1, b"a"));
+    b.deliver(publish("in", QoS::AtLeastOnce, 1, b"b"));
+    let from_a = messages(a.events());
+    let from_b = messages(b.events());
+    assert_ne!(from_a[0].ack, from_b[0].ack);
+    b.acknowledge(&from_a[0]);
+    assert_eq!(b.sent(), vec![]);
+    b.acknowledge(&from_b[0]);
+    assert_eq!(b.sent(), vec![Packet::PubAck(PubAck::new(1))]);
+}
+
+#[test]
 fn inbound_qos2_state_is_discarded_with_a_lost_session() {
     // [MQTT-3.2.2-5]: with Session Present 0 the inbound QoS 2 state goes too, so the same
     // identifier is a new publication.

@@ -184,9 +184,13 @@ impl Session {
         self.blocked_since = None;
         self.close_requested = true;
         // QoS 1 messages not yet acknowledged will be sent again by the server; their acks
-        // must not go out on the next connection. QoS 2 state is session state and stays.
+        // must not go out on the next connection. QoS 2 state is session state and stays;
+        // its PUBRECs wait for the server's resend on the next connection [MQTT-4.4.0-1].
         self.pending_acks
             .retain(|a| matches!(a.kind, AckKind::PubRec));
+        for a in &mut self.pending_acks {
+            a.awaiting_resend = true;
+        }
         self.unacked_qos1 = 0;
     }
 

@@ -37,9 +37,21 @@ impl Session {
             }
             QoS::ExactlyOnce => {
                 if let Some(state) = self.inbound_qos2.get(&p.packet_id) {
-                    // Already delivered: never twice (4.3.3). Answer again if we had.
-                    if *state == InQos2::PubRecSent {
-                        self.send(&Packet::PubRec(PubRec::new(p.packet_id)), now);
+                    // Already delivered: never twice (4.3.3). Answer again if we had; if
+                    // the application has not acknowledged it yet, its PUBREC may go out
+                    // now that the server sent it on this connection.
+                    match *state {
+                        InQos2::PubRecSent => {
+                            self.send(&Packet::PubRec(PubRec::new(p.packet_id)), now);
+                        }
+                        InQos2::AwaitAppAck => {
+                            for a in &mut self.pending_acks {
+                                if a.packet_id == p.packet_id {
+                                    a.awaiting_resend = false;
+                                }
+                            }
+                            self.flush_acks(now);
+                        }
                     }
                     return;
                 }
@@ -92,22 +104,31 @@ impl Session {
     }
 
     pub(super) fn push_pending_ack(&mut self, packet_id: u16, kind: AckKind) -> AckToken {
-        let token = self.next_token;
-        self.next_token += 1;
+        let token = AckToken::fresh();
         self.pending_acks.push_back(PendingAck {
             token,
             packet_id,
             kind,
             done: false,
+            awaiting_resend: false,
         });
-        AckToken(token)
+        token
     }
 
     /// The application has the message: send its PUBACK or PUBREC. Acknowledgements go out
     /// in the order the PUBLISHes arrived [MQTT-4.6.0-2] [MQTT-4.6.0-3], whatever order they
-    /// are acknowledged in. Unknown or stale tokens are ignored.
+    /// are acknowledged in: one acknowledged before an earlier message waits for it.
+    ///
+    /// Unknown tokens are ignored: a second acknowledgement of the same message, another
+    /// session's token, and a QoS 1 message of an earlier connection (the connection ended
+    /// before its PUBACK went out, so the server sends it again, with DUP, and that new
+    /// delivery carries its own token; a PUBACK on the new connection for a PUBLISH of the
+    /// old one is never sent). A QoS 2 message of an earlier connection keeps its token
+    /// while the session lasts (it is not delivered again [MQTT-4.3.3-10]), but its
+    /// PUBREC waits until the server has resent the PUBLISH on the new connection
+    /// [MQTT-4.4.0-1]; if the server kept no session, the token is forgotten.
     pub fn acknowledge(&mut self, token: AckToken, now: Instant) {
-        if let Some(a) = self.pending_acks.iter_mut().find(|a| a.token == token.0) {
+        if let Some(a) = self.pending_acks.iter_mut().find(|a| a.token == token) {
             a.done = true;
         }
         self.flush_acks(now);
@@ -117,7 +138,11 @@ impl Session {
         if self.state != State::Connected {
             return;
         }
-        while self.pending_acks.front().is_some_and(|a| a.done) {
+        while self
+            .pending_acks
+            .front()
+            .is_some_and(|a| a.done && !a.awaiting_resend)
+        {
             let Some(a) = self.pending_acks.pop_front() else {
                 break;
             };

@@ -216,10 +216,15 @@ enum AckKind {
 
 #[derive(Debug)]
 struct PendingAck {
-    token: u64,
+    token: AckToken,
     packet_id: u16,
     kind: AckKind,
+    /// The application has acknowledged the message.
     done: bool,
+    /// A PUBREC owed since an earlier connection: it waits until the server has sent the
+    /// PUBLISH again on this one [MQTT-4.4.0-1], so that it answers a PUBLISH of this
+    /// connection rather than going out blindly.
+    awaiting_resend: bool,
 }
 
 #[derive(Debug)]
@@ -301,7 +306,6 @@ pub struct Session {
     inbound_qos2: HashMap<u16, InQos2>,
     pending_acks: VecDeque<PendingAck>,
     unacked_qos1: usize,
-    next_token: u64,
     // Subscriptions.
     pending_subs: HashMap<u16, PendingSub>,
     pending_unsubs: HashMap<u16, PendingUnsub>,
@@ -363,7 +367,6 @@ impl Session {
             inbound_qos2: HashMap::new(),
             pending_acks: VecDeque::new(),
             unacked_qos1: 0,
-            next_token: 1,
             pending_subs: HashMap::new(),
             pending_unsubs: HashMap::new(),
             control_queue: VecDeque::new(),
