@@ -339,6 +339,13 @@ impl Session {
                     self.write_stalled(now);
                 }
             }
+            // The application holds our input (`input_held`): the server's answers wait
+            // unread, so it is not judged, but it still hears from us [MQTT-3.1.2-22].
+            State::Connected if self.input_held() && !self.keep_alive.is_zero() => {
+                if now >= self.last_sent + self.keep_alive {
+                    self.send(&Packet::PingReq, now);
+                }
+            }
             State::Connected if !self.keep_alive.is_zero() => {
                 if now >= self.last_received + self.keep_alive * 3 / 2 {
                     self.end_connection(DisconnectCause::KeepAliveTimeout);

@@ -80,7 +80,9 @@ impl Session {
     /// it after the client stalls (seen: 1,317 unacknowledged against 1,000, with no PUBACK
     /// sent meanwhile). Ending the connection for that would lose the messages in flight
     /// with the most common broker, so a second Receive Maximum is tolerated before 0x93:
-    /// what a server can make us hold stays bounded.
+    /// what a server can make us hold stays bounded. Past it, decoding waits for the
+    /// application's acknowledgements ([`Session::input_held`]); only a server exceeding it
+    /// with nothing left for the application to acknowledge gets 0x93.
     pub(super) fn inbound_quota_left(&self) -> bool {
         if self.version == ProtocolVersion::V311 {
             // 3.1.1 has no Receive Maximum to hold the server to; packet identifiers bound
@@ -128,10 +130,33 @@ impl Session {
     /// PUBREC waits until the server has resent the PUBLISH on the new connection
     /// [MQTT-4.4.0-1]; if the server kept no session, the token is forgotten.
     pub fn acknowledge(&mut self, token: AckToken, now: Instant) {
+        let held = self.input_held();
         if let Some(a) = self.pending_acks.iter_mut().find(|a| a.token == token) {
             a.done = true;
         }
         self.flush_acks(now);
+        if held && !self.input_held() {
+            // Room again: what the server sent meanwhile is read on. The time the
+            // application held us says nothing of the server (see `input_held`).
+            self.last_received = self.last_received.max(now);
+            self.process_read(now);
+        }
+    }
+
+    /// Whether decoding stops for now: the server has as many unacknowledged QoS 1/2
+    /// PUBLISHes with us as we tolerate (`inbound_quota_left`), and some of them wait for
+    /// the application's acknowledgement, which frees room. Rather than end the connection
+    /// with 0x93 (on the next one the server would resend them all, past the bound again:
+    /// a disconnection loop), what the server sent after them waits unread until the
+    /// application acknowledges, and the runtime stops reading the socket: backpressure
+    /// through TCP, with bounded memory. Meanwhile the keep alive still sends PINGREQ but
+    /// does not judge the server, whose answers wait behind. A server keeping to our
+    /// Receive Maximum [MQTT-3.3.4-9] never gets here; Mosquitto 2.0.11 does, sending up to
+    /// a Receive Maximum more for each PUBACK while the application holds messages.
+    pub fn input_held(&self) -> bool {
+        self.state == State::Connected
+            && !self.inbound_quota_left()
+            && self.pending_acks.iter().any(|a| !a.done)
     }
 
     pub(super) fn flush_acks(&mut self, now: Instant) {

@@ -530,6 +530,9 @@ impl Session {
             State::Connected if self.blocked_since.is_some() => {
                 self.blocked_since.map(|b| b + self.stall_limit())
             }
+            State::Connected if self.input_held() && !self.keep_alive.is_zero() => {
+                Some(self.last_sent + self.keep_alive)
+            }
             State::Connected if !self.keep_alive.is_zero() => {
                 let ping = if self.ping_outstanding {
                     None
