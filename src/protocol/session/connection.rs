@@ -342,7 +342,8 @@ impl Session {
             // The application holds our input (`input_held`): the server's answers wait
             // unread, so it is not judged, but it still hears from us [MQTT-3.1.2-22].
             State::Connected if self.input_held() && !self.keep_alive.is_zero() => {
-                if now >= self.last_sent + self.keep_alive {
+                let due = now >= self.last_sent + self.keep_alive;
+                if due {
                     self.send(&Packet::PingReq, now);
                 }
             }
