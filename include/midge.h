@@ -39,7 +39,8 @@
  * - Events, one path: an event goes to the callback registered for its kind, and with none
  *   it waits for midge_client_next_event (readable: midge_client_event_fd). Callbacks and
  *   the pull loop may be mixed; no message is acknowledged to the server before a callback
- *   returned or next_event handed it out. Backpressure, not loss: while the messages
+ *   returned or next_event handed it out (with midge_options_set_manual_ack, before the
+ *   application called midge_message_ack). Backpressure, not loss: while the messages
  *   waiting for the application reach midge_options_set_event_queue_limit / _bytes, midge
  *   stops reading the client's socket.
  * - Failures, one path that always runs: a call returns a failure it knows by the time it
@@ -311,6 +312,14 @@ typedef enum {
    * the result.
    */
   MIDGE_EVENT_REAUTHENTICATE_FAILED = 14,
+  /**
+   * A publish made before a restart, restored from the client's store
+   * (`midge_options_set_store`), ended: `midge_event_ack` gives how (its `midge_ack_id`
+   * is the id its completion had then), `midge_event_message` what was published
+   * (topic, payload, QoS, properties). Always delivered, success or not, to
+   * `midge_client_next_event` (there is no callback).
+   */
+  MIDGE_EVENT_RESTORED_PUBLISH_COMPLETE = 15,
 } midge_event_kind;
 
 /**
@@ -412,7 +421,8 @@ typedef struct midge_auth_response midge_auth_response;
  * `midge_client_on_message`, `midge_client_on_publish`, `midge_client_on_subscribe`,
  * `midge_client_on_unsubscribe`, `midge_client_on_log`, `midge_client_io_stats`,
  * `midge_client_set_will`, `midge_client_clear_will`, `midge_client_set_credentials`,
- * `midge_client_set_clean_start`, `midge_client_server`, `midge_client_on_redirect`.
+ * `midge_client_set_clean_start`, `midge_client_server`, `midge_client_on_redirect`,
+ * `midge_message_ack`.
  */
 typedef struct midge_client midge_client;
 
@@ -481,7 +491,8 @@ typedef struct midge_event midge_event;
  * `midge_message_correlation_data`, `midge_message_user_property_count`,
  * `midge_message_user_property`, `midge_message_property_count`,
  * `midge_message_property_at`, `midge_message_subscription_identifier_count`,
- * `midge_message_subscription_identifier`, `midge_message_clone`, `midge_message_free`.
+ * `midge_message_subscription_identifier`, `midge_message_clone`, `midge_message_free`,
+ * `midge_message_ack`.
  */
 typedef struct midge_message midge_message;
 
@@ -507,7 +518,8 @@ typedef struct midge_message midge_message;
  * `midge_options_set_inline_callbacks`, `midge_options_set_busy_poll`,
  * `midge_options_set_linger`, `midge_options_set_authenticator`, `midge_options_set_tls`,
  * `midge_options_add_ws_header`, `midge_options_add_server`,
- * `midge_options_set_follow_redirects`, `midge_options_set_max_redirects`.
+ * `midge_options_set_follow_redirects`, `midge_options_set_max_redirects`,
+ * `midge_options_set_manual_ack`.
  */
 typedef struct midge_options midge_options;
 
@@ -621,7 +633,8 @@ typedef void (*midge_connection_lost_cb)(void *user_data, const midge_disconnect
 
 /**
  * Called for each received message (lent for the call; `midge_message_clone` keeps
- * it). QoS 1/2 messages are acknowledged to the server after the callback returns.
+ * it). QoS 1/2 messages are acknowledged to the server after the callback returns (with
+ * `midge_options_set_manual_ack`, by `midge_message_ack`).
  */
 typedef void (*midge_message_cb)(void *user_data, const midge_message *message);
 
@@ -1197,10 +1210,33 @@ midge_result midge_client_request(midge_client *client,
                                   midge_message **reply);
 
 /**
+ * Acknowledges `message`, received by `client`, to the server, with
+ * `midge_options_set_manual_ack`: its PUBACK (QoS 1) or PUBREC (QoS 2) goes out once
+ * every message that arrived before it is acknowledged too [MQTT-4.6.0-2]
+ * [MQTT-4.6.0-3]. `message` may be lent (in the message callback, during the call; from
+ * an event, while the event lives) or owned (`midge_message_clone`, e.g. to acknowledge
+ * after the callback returned, from any thread). Returns at once.
+ *
+ * `MIDGE_RESULT_OK`, and nothing sent, for: a QoS 0 message; a second acknowledgement of
+ * the same message (through any handle); a message of another client; a closed client;
+ * a client without manual acknowledgements (midge acknowledged it already); and a QoS 1
+ * message received on a connection that has ended since: after the reconnect the server
+ * sends it again when the session is resumed [MQTT-4.4.0-1] (with DUP set, a new message
+ * to acknowledge), and a PUBACK on the new connection for a PUBLISH of the old one is not
+ * sent blindly. A QoS 2 message is never delivered twice while the session lasts
+ * [MQTT-4.3.3-10]: its acknowledgement stays valid across a reconnect, and its PUBREC goes
+ * out once the server has sent the PUBLISH again on the new connection (forgotten when
+ * the server kept no session). `MIDGE_RESULT_INVALID_ARGUMENT` for NULL or a dead handle
+ * (a lent message after its callback returned: clone it in the callback).
+ */
+midge_result midge_message_ack(midge_client *client, const midge_message *message);
+
+/**
  * The pull interface: waits up to `timeout_ms` for the client's next event and puts it in
  * `*event` (free it with `midge_event_free`). `MIDGE_RESULT_TIMEOUT` when none came,
  * `MIDGE_RESULT_CLOSED` after the `MIDGE_EVENT_CLOSED` event. QoS 1/2 messages are
- * acknowledged when handed out here. It receives every event no callback took: callbacks
+ * acknowledged when handed out here (with `midge_options_set_manual_ack`, by
+ * `midge_message_ack`). It receives every event no callback took: callbacks
  * and this loop may be mixed (e.g. a log callback, messages pulled here).
  */
 midge_result midge_client_next_event(midge_client *client,
@@ -1390,8 +1426,9 @@ const midge_connack *midge_event_connack(const midge_event *event);
 const midge_disconnect *midge_event_disconnect(const midge_event *event);
 
 /**
- * The message of a `MIDGE_EVENT_MESSAGE`, else NULL. Lent as long as the event; clone it
- * to keep it. (QoS 1/2 messages were acknowledged when the event was handed out.)
+ * The message of a `MIDGE_EVENT_MESSAGE` (or what a `MIDGE_EVENT_RESTORED_PUBLISH_COMPLETE`
+ * published), else NULL. Lent as long as the event; clone it to keep it. (QoS 1/2
+ * messages were acknowledged when the event was handed out.)
  */
 const midge_message *midge_event_message(const midge_event *event);
 
@@ -2055,6 +2092,25 @@ midge_result midge_options_set_completion_events(midge_options *options, bool on
  * from it as from any callback.
  */
 midge_result midge_options_set_inline_callbacks(midge_options *options, bool on);
+
+/**
+ * Application-controlled acknowledgements (default off): a received QoS 1/2 message is
+ * acknowledged to the server (PUBACK, or PUBREC for QoS 2) only when the application calls
+ * `midge_message_ack` with it (e.g. once it is safe in the application's own storage), not
+ * when its callback returns or `midge_client_next_event` hands it out.
+ *
+ * Acknowledgements still go out in the order the messages arrived [MQTT-4.6.0-2]
+ * [MQTT-4.6.0-3]: a message acknowledged before an earlier one waits for it. Messages not
+ * yet acknowledged are bounded by the Receive Maximum midge sends in CONNECT
+ * (`midge_options_set_receive_maximum`, default 65,535): a server keeping to it sends no
+ * more QoS 1/2 messages while that many are unacknowledged (QoS 0 still flows), so an
+ * application that stops acknowledging gets backpressure, not loss. midge tolerates a
+ * server overshooting that bound up to twice (Mosquitto 2.0.11 does); beyond it, the
+ * connection ends with DISCONNECT 0x93 Receive Maximum exceeded. Choose a Receive Maximum
+ * you are ready to hold messages for. Replies to `midge_client_request` are acknowledged
+ * by midge.
+ */
+midge_result midge_options_set_manual_ack(midge_options *options, bool on);
 
 /**
  * Before midge's I/O thread sleeps, it polls the sockets without sleeping for `usec`

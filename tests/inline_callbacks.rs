@@ -620,8 +620,9 @@ fn close_and_join_of_a_dispatched_client_from_an_inline_callback_returns() {
 ///
 /// The window is the broker's, not the client's Receive Maximum: Mosquitto 2.0.11 sends up
 /// to a window's worth of queued messages per PUBACK, so with `receive_maximum = 5` it
-/// overruns the client's limit and midge rightly disconnects with 0x93 (inline or not).
-/// Either way the broker sends nothing beyond the first 5 without a PUBACK.
+/// overruns the client's limit (midge then reads on only as messages are acknowledged,
+/// see `Session::input_held`). Either way the broker sends nothing beyond the first 5
+/// without a PUBACK.
 #[test]
 fn inline_callbacks_acknowledge_qos1_messages_so_a_small_window_is_no_limit() {
     const N: u32 = 100;

@@ -1608,9 +1608,41 @@ fn server_exceeding_our_receive_maximum_is_disconnected_with_0x93() {
     sim.deliver(publish("in", QoS::ExactlyOnce, 2, b"2"));
     sim.deliver(publish("in", QoS::AtLeastOnce, 3, b"3"));
     sim.deliver(publish("in", QoS::ExactlyOnce, 4, b"4"));
-    assert_eq!(messages(sim.events()).len(), 4);
+    let msgs = messages(sim.events());
+    assert_eq!(msgs.len(), 4);
     assert_eq!(sim.sent(), vec![]);
     assert_eq!(sim.session.state(), State::Connected);
+    // Past the tolerance, with messages the application has yet to acknowledge: the rest
+    // of the input waits for it (backpressure, no disconnection loop).
+    sim.deliver(publish("in", QoS::AtLeastOnce, 5, b"5"));
+    assert!(sim.session.input_held());
+    assert_eq!(sim.events(), vec![]);
+    assert_eq!(sim.sent(), vec![]);
+    assert_eq!(sim.session.state(), State::Connected);
+    sim.acknowledge(&msgs[0]);
+    assert_eq!(sim.sent(), vec![Packet::PubAck(PubAck::new(1))]);
+    let read_on = messages(sim.events());
+    assert_eq!(read_on.len(), 1);
+    assert_eq!(read_on[0].packet_id, 5);
+    assert!(sim.session.input_held(), "at the bound again");
+
+    // Past it with nothing left for the application to acknowledge (every QoS 2 answered
+    // with PUBREC, awaiting PUBREL): the server is at fault, 0x93.
+    let mut sim = connected(
+        Options {
+            receive_maximum: 2,
+            ..opts()
+        },
+        Properties::new(),
+    );
+    for id in 1..=4 {
+        sim.deliver(publish("in", QoS::ExactlyOnce, id, b"q2"));
+    }
+    for m in messages(sim.events()) {
+        sim.acknowledge(&m);
+    }
+    assert_eq!(sim.sent().len(), 4, "4 PUBRECs");
+    assert!(!sim.session.input_held());
     sim.deliver(publish("in", QoS::AtLeastOnce, 5, b"5"));
     assert_closed_with(&mut sim, DisconnectReasonCode::ReceiveMaximumExceeded);
 }
@@ -1639,15 +1671,51 @@ fn acknowledging_restores_our_receive_quota() {
         ]
     );
     // Of the 4 slots (2 and the tolerated overshoot of 2), 1 is taken: 2 waits for
-    // PUBREL, while 1 was answered and freed its slot. 3 more fit, the next does not.
+    // PUBREL, while 1 was answered and freed its slot. 3 more fit, the next waits.
     for id in 3..=5 {
         sim.deliver(publish("in", QoS::AtLeastOnce, id, b"n"));
     }
-    assert_eq!(messages(sim.events()).len(), 3);
+    let more = messages(sim.events());
+    assert_eq!(more.len(), 3);
     assert_eq!(sim.sent(), vec![]);
     assert_eq!(sim.session.state(), State::Connected);
     sim.deliver(publish("in", QoS::AtLeastOnce, 6, b"6"));
-    assert_closed_with(&mut sim, DisconnectReasonCode::ReceiveMaximumExceeded);
+    assert_eq!(sim.events(), vec![], "held until a slot is free");
+    sim.acknowledge(&more[0]);
+    assert_eq!(sim.sent(), vec![Packet::PubAck(PubAck::new(3))]);
+    assert_eq!(messages(sim.events())[0].packet_id, 6);
+}
+
+#[test]
+fn held_input_keeps_sending_pingreq_without_judging_the_server() {
+    // While the application holds our input (a server past the tolerated Receive Maximum),
+    // the server's PINGRESP waits unread: the keep alive still sends PINGREQ each period
+    // [MQTT-3.1.2-22] but does not end the connection for the missing answer.
+    let mut sim = connected(
+        Options {
+            receive_maximum: 1,
+            keep_alive: 10,
+            ..opts()
+        },
+        Properties::new(),
+    );
+    sim.deliver(publish("in", QoS::AtLeastOnce, 1, b"1"));
+    sim.deliver(publish("in", QoS::AtLeastOnce, 2, b"2"));
+    sim.deliver(publish("in", QoS::AtLeastOnce, 3, b"3"));
+    let msgs = messages(sim.events());
+    assert_eq!(msgs.len(), 2);
+    assert!(sim.session.input_held());
+    for period in 1..=5 {
+        sim.at(10 * period);
+        sim.session.handle_timeout(sim.now);
+        assert_eq!(sim.sent(), vec![Packet::PingReq], "period {period}");
+        assert_eq!(sim.session.state(), State::Connected);
+    }
+    sim.deliver(Packet::PingResp);
+    sim.acknowledge(&msgs[0]);
+    assert_eq!(sim.sent(), vec![Packet::PubAck(PubAck::new(1))]);
+    assert_eq!(messages(sim.events())[0].packet_id, 3);
+    assert_eq!(sim.session.state(), State::Connected);
 }
 
 // ==================================================================== inbound topic aliases
@@ -2157,6 +2225,95 @@ fn inbound_qos2_state_survives_a_resumed_session() {
             Packet::PubComp(PubComp::new(4))
         ]
     );
+}
+
+#[test]
+fn inbound_qos2_pubrec_owed_since_an_earlier_connection_waits_for_the_resend() {
+    // Application-controlled acknowledgements: a QoS 2 message acknowledged after its
+    // connection ended keeps its token, and is not delivered again [MQTT-4.3.3-10]. Its
+    // PUBREC does not go out blindly after CONNACK: it answers the PUBLISH the server
+    // resends on the new connection [MQTT-4.4.0-1], still in arrival order [MQTT-4.6.0-3].
+    let mut sim = connected(resumable(), Properties::new());
+    sim.deliver(publish("in", QoS::ExactlyOnce, 4, b"four"));
+    sim.deliver(publish("in", QoS::ExactlyOnce, 5, b"five"));
+    let msgs = messages(sim.events());
+    assert_eq!(sim.sent(), vec![]);
+    sim.lose_connection();
+    // Acknowledged while offline: nothing can go out yet.
+    sim.acknowledge(&msgs[1]);
+    sim.acknowledge(&msgs[0]);
+    sim.connect(connack_resumed(Properties::new()));
+    sim.assert_quiet();
+    sim.deliver(Publish {
+        dup: true,
+        ..publish("in", QoS::ExactlyOnce, 4, b"four")
+    });
+    assert_eq!(sim.events(), vec![], "no second delivery");
+    assert_eq!(
+        sim.sent(),
+        vec![Packet::PubRec(PubRec::new(4))],
+        "5 waits for its own resend"
+    );
+    sim.deliver(Publish {
+        dup: true,
+        ..publish("in", QoS::ExactlyOnce, 5, b"five")
+    });
+    assert_eq!(sim.events(), vec![]);
+    assert_eq!(sim.sent(), vec![Packet::PubRec(PubRec::new(5))]);
+    // A second acknowledgement is a no-op.
+    sim.acknowledge(&msgs[0]);
+    assert_eq!(sim.sent(), vec![]);
+    sim.deliver(PubRel::new(4));
+    assert_eq!(sim.sent(), vec![Packet::PubComp(PubComp::new(4))]);
+}
+
+#[test]
+fn inbound_qos1_token_of_an_earlier_connection_is_forgotten() {
+    // A QoS 1 message not acknowledged when its connection ended is sent again by the
+    // server [MQTT-4.4.0-1] (DUP set) and delivered again (at least once): that delivery
+    // carries a new token. The old token sends nothing: a PUBACK on the new connection
+    // for a PUBLISH of the old one would acknowledge a message the application may not
+    // have in that form, and the server may have reused the identifier.
+    let mut sim = connected(resumable(), Properties::new());
+    sim.deliver(publish("in", QoS::AtLeastOnce, 7, b"seven"));
+    let old = messages(sim.events());
+    sim.lose_connection();
+    sim.connect(connack_resumed(Properties::new()));
+    sim.assert_quiet();
+    sim.acknowledge(&old[0]);
+    assert_eq!(
+        sim.sent(),
+        vec![],
+        "no PUBACK for the old connection's PUBLISH"
+    );
+    sim.deliver(Publish {
+        dup: true,
+        ..publish("in", QoS::AtLeastOnce, 7, b"seven")
+    });
+    let again = messages(sim.events());
+    assert_eq!(again.len(), 1);
+    assert!(again[0].dup);
+    assert_ne!(again[0].ack, old[0].ack);
+    assert_eq!(sim.sent(), vec![]);
+    sim.acknowledge(&again[0]);
+    assert_eq!(sim.sent(), vec![Packet::PubAck(PubAck::new(7))]);
+}
+
+#[test]
+fn ack_tokens_are_never_shared_between_sessions() {
+    // A token belongs to the session that made it: another session ignores it, even when
+    // it holds a message with the same packet identifier.
+    let mut a = connected(opts(), Properties::new());
+    let mut b = connected(opts(), Properties::new());
+    a.deliver(publish("in", QoS::AtLeastOnce, 1, b"a"));
+    b.deliver(publish("in", QoS::AtLeastOnce, 1, b"b"));
+    let from_a = messages(a.events());
+    let from_b = messages(b.events());
+    assert_ne!(from_a[0].ack, from_b[0].ack);
+    b.acknowledge(&from_a[0]);
+    assert_eq!(b.sent(), vec![]);
+    b.acknowledge(&from_b[0]);
+    assert_eq!(b.sent(), vec![Packet::PubAck(PubAck::new(1))]);
 }
 
 #[test]

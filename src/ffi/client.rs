@@ -29,7 +29,8 @@ pub type midge_connect_cb =
 pub type midge_connection_lost_cb =
     Option<unsafe extern "C" fn(user_data: *mut c_void, cause: *const midge_disconnect)>;
 /// Called for each received message (lent for the call; `midge_message_clone` keeps
-/// it). QoS 1/2 messages are acknowledged to the server after the callback returns.
+/// it). QoS 1/2 messages are acknowledged to the server after the callback returns (with
+/// `midge_options_set_manual_ack`, by `midge_message_ack`).
 pub type midge_message_cb =
     Option<unsafe extern "C" fn(user_data: *mut c_void, message: *const midge_message)>;
 /// Called when a publish, subscribe or unsubscribe ends, with how it ended (lent for the
@@ -162,7 +163,8 @@ impl Table {
 /// `midge_client_on_message`, `midge_client_on_publish`, `midge_client_on_subscribe`,
 /// `midge_client_on_unsubscribe`, `midge_client_on_log`, `midge_client_io_stats`,
 /// `midge_client_set_will`, `midge_client_clear_will`, `midge_client_set_credentials`,
-/// `midge_client_set_clean_start`, `midge_client_server`, `midge_client_on_redirect`.
+/// `midge_client_set_clean_start`, `midge_client_server`, `midge_client_on_redirect`,
+/// `midge_message_ack`.
 pub struct midge_client {
     pub(crate) client: Client,
     table: Arc<Mutex<Table>>,
@@ -746,10 +748,45 @@ pub extern "C" fn midge_client_request(
     })
 }
 
+/// Acknowledges `message`, received by `client`, to the server, with
+/// `midge_options_set_manual_ack`: its PUBACK (QoS 1) or PUBREC (QoS 2) goes out once
+/// every message that arrived before it is acknowledged too [MQTT-4.6.0-2]
+/// [MQTT-4.6.0-3]. `message` may be lent (in the message callback, during the call; from
+/// an event, while the event lives) or owned (`midge_message_clone`, e.g. to acknowledge
+/// after the callback returned, from any thread). Returns at once.
+///
+/// `MIDGE_RESULT_OK`, and nothing sent, for: a QoS 0 message; a second acknowledgement of
+/// the same message (through any handle); a message of another client; a closed client;
+/// a client without manual acknowledgements (midge acknowledged it already); and a QoS 1
+/// message received on a connection that has ended since: after the reconnect the server
+/// sends it again when the session is resumed [MQTT-4.4.0-1] (with DUP set, a new message
+/// to acknowledge), and a PUBACK on the new connection for a PUBLISH of the old one is not
+/// sent blindly. A QoS 2 message is never delivered twice while the session lasts
+/// [MQTT-4.3.3-10]: its acknowledgement stays valid across a reconnect, and its PUBREC goes
+/// out once the server has sent the PUBLISH again on the new connection (forgotten when
+/// the server kept no session). `MIDGE_RESULT_INVALID_ARGUMENT` for NULL or a dead handle
+/// (a lent message after its callback returned: clone it in the callback).
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_message_ack(
+    client: *mut midge_client,
+    message: *const midge_message,
+) -> midge_result {
+    guard(|| {
+        let c = self::client(client)?;
+        if message.is_null() {
+            return Err(FfiError::null("message"));
+        }
+        let m = handle::get(message).ok_or_else(|| FfiError::stale("message"))?;
+        c.client.ack(&m.message)?;
+        Ok(())
+    })
+}
+
 /// The pull interface: waits up to `timeout_ms` for the client's next event and puts it in
 /// `*event` (free it with `midge_event_free`). `MIDGE_RESULT_TIMEOUT` when none came,
 /// `MIDGE_RESULT_CLOSED` after the `MIDGE_EVENT_CLOSED` event. QoS 1/2 messages are
-/// acknowledged when handed out here. It receives every event no callback took: callbacks
+/// acknowledged when handed out here (with `midge_options_set_manual_ack`, by
+/// `midge_message_ack`). It receives every event no callback took: callbacks
 /// and this loop may be mixed (e.g. a log callback, messages pulled here).
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_client_next_event(

@@ -47,7 +47,8 @@ fn read_bytes<T: std::any::Any + Send + Sync>(
 /// `midge_message_correlation_data`, `midge_message_user_property_count`,
 /// `midge_message_user_property`, `midge_message_property_count`,
 /// `midge_message_property_at`, `midge_message_subscription_identifier_count`,
-/// `midge_message_subscription_identifier`, `midge_message_clone`, `midge_message_free`.
+/// `midge_message_subscription_identifier`, `midge_message_clone`, `midge_message_free`,
+/// `midge_message_ack`.
 #[derive(Debug)]
 pub struct midge_message {
     pub(crate) message: Message,

@@ -38,7 +38,8 @@ use crate::transport::{TcpOptions, TlsOptions, WsOptions};
 /// `midge_options_set_inline_callbacks`, `midge_options_set_busy_poll`,
 /// `midge_options_set_linger`, `midge_options_set_authenticator`, `midge_options_set_tls`,
 /// `midge_options_add_ws_header`, `midge_options_add_server`,
-/// `midge_options_set_follow_redirects`, `midge_options_set_max_redirects`.
+/// `midge_options_set_follow_redirects`, `midge_options_set_max_redirects`,
+/// `midge_options_set_manual_ack`.
 #[derive(Debug, Default)]
 pub struct midge_options {
     data: Mutex<OptionsData>,
@@ -63,6 +64,7 @@ struct OptionsData {
     servers: Vec<String>,
     follow_redirects: bool,
     max_redirects: Option<u32>,
+    manual_ack: bool,
 }
 
 /// Builds the runtime's options from a C options handle (NULL: the defaults).
@@ -120,6 +122,7 @@ pub(crate) fn client_options(options: *const midge_options) -> Result<ClientOpti
     out.websocket = d.websocket.clone();
     out.servers.clone_from(&d.servers);
     out.follow_redirects = d.follow_redirects;
+    out.manual_ack = d.manual_ack;
     if let Some(n) = d.max_redirects {
         out.max_redirects = n;
     }
@@ -728,6 +731,32 @@ pub extern "C" fn midge_options_set_inline_callbacks(
 ) -> midge_result {
     with_options(options, |d| {
         d.inline_callbacks = on;
+        Ok(())
+    })
+}
+
+/// Application-controlled acknowledgements (default off): a received QoS 1/2 message is
+/// acknowledged to the server (PUBACK, or PUBREC for QoS 2) only when the application calls
+/// `midge_message_ack` with it (e.g. once it is safe in the application's own storage), not
+/// when its callback returns or `midge_client_next_event` hands it out.
+///
+/// Acknowledgements still go out in the order the messages arrived [MQTT-4.6.0-2]
+/// [MQTT-4.6.0-3]: a message acknowledged before an earlier one waits for it. Messages not
+/// yet acknowledged are bounded by the Receive Maximum midge sends in CONNECT
+/// (`midge_options_set_receive_maximum`, default 65,535): a server keeping to it sends no
+/// more QoS 1/2 messages while that many are unacknowledged (QoS 0 still flows), so an
+/// application that stops acknowledging gets backpressure, not loss. midge tolerates a
+/// server overshooting that bound up to twice (Mosquitto 2.0.11 does); beyond it, the
+/// connection ends with DISCONNECT 0x93 Receive Maximum exceeded. Choose a Receive Maximum
+/// you are ready to hold messages for. Replies to `midge_client_request` are acknowledged
+/// by midge.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_manual_ack(
+    options: *mut midge_options,
+    on: bool,
+) -> midge_result {
+    with_options(options, |d| {
+        d.manual_ack = on;
         Ok(())
     })
 }

@@ -12,8 +12,19 @@ use super::error::{AckReason, RequestError};
 pub type RequestId = u64;
 
 /// Identifies a received QoS 1 or 2 message for [`crate::protocol::Session::acknowledge`].
+/// Unique in the process (never reused, whichever session made it), so a token given to
+/// another session, or one of a message the session has forgotten, is recognised as
+/// unknown and ignored rather than acknowledging some other message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AckToken(pub(crate) u64);
+
+impl AckToken {
+    /// A token never handed out before in this process.
+    pub(crate) fn fresh() -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Self(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+}
 
 /// The server's CONNACK, with every property surfaced (3.2.2.3).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -104,6 +104,24 @@ pub struct ClientOptions {
     /// per client identifier; use a Session Expiry Interval long enough to cover a restart,
     /// or the server forgets its half of the session.
     pub store: Option<SharedStore>,
+    /// Application-controlled acknowledgements (off by default). A received QoS 1/2
+    /// message is then acknowledged to the server (PUBACK, or PUBREC for QoS 2) only when
+    /// the application calls [`Client::ack`] with it, not when the callback returns or
+    /// [`Client::next_event`] hands it out: e.g. once it is written to the application's
+    /// own storage, so that a crash before that has the server send it again.
+    ///
+    /// Acknowledgements still go out in the order the messages arrived [MQTT-4.6.0-2]
+    /// [MQTT-4.6.0-3]: acknowledging a message before an earlier one holds its PUBACK
+    /// until the earlier one is acknowledged too. Messages not yet acknowledged are bounded
+    /// by the Receive Maximum midge sends in CONNECT (`session.receive_maximum`, default
+    /// 65,535): a server that keeps to it stops sending QoS 1/2 messages while that many
+    /// are unacknowledged (QoS 0 still flows), so an application that stops acknowledging
+    /// gets backpressure, not loss. midge tolerates a server overshooting that bound up to
+    /// twice (Mosquitto 2.0.11 does, see `Session::inbound_quota_left`); beyond it, the
+    /// connection ends with DISCONNECT 0x93 Receive Maximum exceeded. Set a Receive
+    /// Maximum you are ready to hold messages for. Replies to [`Client::request`] are
+    /// acknowledged by midge, as they never reach the application as messages.
+    pub manual_ack: bool,
 }
 
 impl Default for ClientOptions {
@@ -126,6 +144,7 @@ impl Default for ClientOptions {
             busy_poll: Duration::ZERO,
             linger: Duration::ZERO,
             store: None,
+            manual_ack: false,
         }
     }
 }
@@ -234,6 +253,7 @@ impl Client {
                     .min(options.session.memory_budget.event_queue_bytes()),
             },
             options.inline_callbacks,
+            options.manual_ack,
         );
         let completion_events = Arc::new(AtomicBool::new(options.completion_events));
         let connected = Arc::new(AtomicBool::new(false));
@@ -677,7 +697,8 @@ impl Client {
     /// Installs the callback that receives every event of this client, on a midge
     /// dispatcher thread (or the I/O thread, with `ClientOptions::inline_callbacks`), in
     /// order, never concurrently, and with no midge lock held: it may call any method of
-    /// this client. QoS 1/2 messages are acknowledged after it returns.
+    /// this client. QoS 1/2 messages are acknowledged after it returns (with
+    /// `ClientOptions::manual_ack`, by [`Client::ack`]).
     /// Replacing or removing the callback drops the old one after its last call returns.
     /// [`ClientEvent::Closed`] also reaches [`Client::next_event`]; to leave other events
     /// there, use [`Client::set_partial_callback`].
@@ -698,13 +719,40 @@ impl Client {
             .set_handler(Some(Box::new(handler) as Router));
     }
 
+    /// Acknowledges a received message to the server, with `ClientOptions::manual_ack`:
+    /// its PUBACK (QoS 1) or PUBREC (QoS 2) goes out once every message that arrived
+    /// before it is acknowledged too [MQTT-4.6.0-2] [MQTT-4.6.0-3]. `message` may be the
+    /// one a callback is given or any clone of it, used from any thread, during the
+    /// callback or after it returned.
+    ///
+    /// Always `Ok`, and then a no-op, for: a QoS 0 message; a second acknowledgement of
+    /// the same message (or clone); a message of another client; after [`Client::close`];
+    /// without `manual_ack` (midge acknowledged it already); and a QoS 1 message received
+    /// on a connection that has ended since. The server sends that one again after the
+    /// reconnect (with `dup` set, as a new message to acknowledge) when the session is
+    /// resumed [MQTT-4.4.0-1], since a PUBACK on the new connection for a PUBLISH of the
+    /// old one is not sent blindly. A QoS 2 message is never delivered twice while the
+    /// session lasts [MQTT-4.3.3-10]: its acknowledgement stays valid across the
+    /// reconnect, and its PUBREC goes out once the server has sent the PUBLISH again on the
+    /// new connection. When the server kept no session, it is forgotten.
+    pub fn ack(&self, message: &Message) -> Result<(), Error> {
+        if let Some(token) = message.ack {
+            self.inner.reactor.send(Command::Ack {
+                client: self.inner.id,
+                tokens: vec![token],
+            });
+        }
+        Ok(())
+    }
+
     /// Removes the callback; events then wait for [`Client::next_event`].
     pub fn clear_callback(&self) {
         self.inner.mailbox.set_handler(None);
     }
 
     /// The next event, waiting up to `timeout` (pull interface): every event no callback
-    /// took. QoS 1/2 messages returned here are acknowledged to the server. `None` on
+    /// took. QoS 1/2 messages returned here are acknowledged to the server (with
+    /// `ClientOptions::manual_ack`, by [`Client::ack`]). `None` on
     /// timeout and after [`ClientEvent::Closed`].
     pub fn next_event(&self, timeout: Duration) -> Option<ClientEvent> {
         self.inner.mailbox.next_event(timeout)

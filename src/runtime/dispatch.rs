@@ -6,7 +6,8 @@
 //! any event while no callback is installed) goes to the pull queue, where
 //! [`Mailbox::next_event`] hands it out. Nothing is dropped between the two: a QoS 1/2
 //! message is acknowledged to the server only after a callback took it or `next_event`
-//! handed it out. [`ClientEvent::Closed`] reaches both: the callback, then the pull queue.
+//! handed it out (with `ClientOptions::manual_ack`, only when the application says so).
+//! [`ClientEvent::Closed`] reaches both: the callback, then the pull queue.
 //!
 //! Backpressure rather than loss: while the messages waiting in a mailbox (both queues) are
 //! at the client's bounds (a count and approximate bytes; other events do not count), the I/O thread stops reading the
@@ -88,6 +89,9 @@ pub(crate) struct Mailbox {
     bounds: Bounds,
     /// Run the callback on the delivering (I/O) thread rather than a dispatcher thread.
     inline: bool,
+    /// The application acknowledges messages itself (`ClientOptions::manual_ack`): none is
+    /// acknowledged when the callback returns or `next_event` hands it out.
+    manual_ack: bool,
     state: Mutex<State>,
     ready: Condvar,
 }
@@ -208,6 +212,7 @@ impl Mailbox {
         io: Arc<dyn IoSink>,
         bounds: Bounds,
         inline: bool,
+        manual_ack: bool,
     ) -> Arc<Self> {
         Arc::new(Self {
             client,
@@ -218,6 +223,7 @@ impl Mailbox {
                 bytes: bounds.bytes.max(1),
             },
             inline,
+            manual_ack,
             state: Mutex::new(State::default()),
             ready: Condvar::new(),
         })
@@ -415,6 +421,7 @@ impl Mailbox {
                 drop(st);
                 if let ClientEvent::Message(m) = &e
                     && let Some(t) = m.ack
+                    && !self.manual_ack
                 {
                     self.io.acknowledge(self.client, vec![t]);
                 }
@@ -510,7 +517,9 @@ impl Mailbox {
             // event counts as taken.
             let taken = catch_unwind(AssertUnwindSafe(|| handler(&e))).unwrap_or(true);
             if taken {
-                if let ClientEvent::Message(m) = &e {
+                if let ClientEvent::Message(m) = &e
+                    && !self.manual_ack
+                {
                     acks.extend(m.ack);
                 }
                 gone.add(&e);
@@ -735,7 +744,7 @@ mod tests {
             count: 2,
             bytes: 1 << 20,
         };
-        let mb = Mailbox::new(7, Arc::clone(&io) as Arc<dyn IoSink>, bounds, false);
+        let mb = Mailbox::new(7, Arc::clone(&io) as Arc<dyn IoSink>, bounds, false, false);
         assert!(mb.event_fd().is_some());
         assert!(!readable(&mb));
         assert_eq!(mb.room(0, 0), Room::Yes);
@@ -770,7 +779,7 @@ mod tests {
             count: 100,
             bytes: 1000,
         };
-        let mb = Mailbox::new(1, io as Arc<dyn IoSink>, bounds, false);
+        let mb = Mailbox::new(1, io as Arc<dyn IoSink>, bounds, false, false);
         mb.deliver([message(QoS::AtLeastOnce, 500)]);
         assert_eq!(mb.room(0, 0), Room::Yes);
         assert_eq!(mb.room(600, 0), Room::Later, "deliver what was read first");
@@ -787,7 +796,7 @@ mod tests {
             count: 5,
             bytes: 1 << 20,
         };
-        let mb = Mailbox::new(1, io as Arc<dyn IoSink>, bounds, false);
+        let mb = Mailbox::new(1, io as Arc<dyn IoSink>, bounds, false, false);
         mb.deliver([message(QoS::AtLeastOnce, 10)]);
         assert_eq!(mb.room(100, 3), Room::Yes, "1 queued + 3 decoded < 5");
         assert_eq!(mb.room(100, 4), Room::Later, "deliver the decoded first");
@@ -801,7 +810,7 @@ mod tests {
             count: 100,
             bytes: 1 << 20,
         };
-        let mb = Mailbox::new(2, io as Arc<dyn IoSink>, bounds, true);
+        let mb = Mailbox::new(2, io as Arc<dyn IoSink>, bounds, true, false);
         let taken = Arc::new(Mutex::new(0));
         let t = Arc::clone(&taken);
         mb.set_handler(Some(Box::new(move |e| {
@@ -831,7 +840,7 @@ mod tests {
             count: 100,
             bytes: 1 << 20,
         };
-        let mb = Mailbox::new(3, io as Arc<dyn IoSink>, bounds, true);
+        let mb = Mailbox::new(3, io as Arc<dyn IoSink>, bounds, true, false);
         mb.deliver([ClientEvent::Reauthenticated, message(QoS::AtLeastOnce, 1)]);
         let seen = Arc::new(Mutex::new(Vec::new()));
         let s = Arc::clone(&seen);

@@ -21,7 +21,8 @@ pub enum ClientEvent {
     /// The server did not keep the session (see [`crate::protocol::Event::SessionLost`]).
     SessionLost { resubscribed: usize },
     /// A received message. QoS 1 and 2 messages are acknowledged to the server after the
-    /// callback returns, or when `next_event` hands them out.
+    /// callback returns, or when `next_event` hands them out; with
+    /// `ClientOptions::manual_ack`, when the application calls `Client::ack`.
     Message(Message),
     /// A publish ended; `id` is its [`crate::runtime::Completion::id`]. Delivered with
     /// `ClientOptions::completion_events`, and always for a failure nobody holds a

@@ -184,9 +184,13 @@ impl Session {
         self.blocked_since = None;
         self.close_requested = true;
         // QoS 1 messages not yet acknowledged will be sent again by the server; their acks
-        // must not go out on the next connection. QoS 2 state is session state and stays.
+        // must not go out on the next connection. QoS 2 state is session state and stays;
+        // its PUBRECs wait for the server's resend on the next connection [MQTT-4.4.0-1].
         self.pending_acks
             .retain(|a| matches!(a.kind, AckKind::PubRec));
+        for a in &mut self.pending_acks {
+            a.awaiting_resend = true;
+        }
         self.unacked_qos1 = 0;
     }
 
@@ -336,6 +340,14 @@ impl Session {
                     .is_some_and(|b| now >= b + self.stall_limit());
                 if due {
                     self.write_stalled(now);
+                }
+            }
+            // The application holds our input (`input_held`): the server's answers wait
+            // unread, so it is not judged, but it still hears from us [MQTT-3.1.2-22].
+            State::Connected if self.input_held() && !self.keep_alive.is_zero() => {
+                let due = now >= self.last_sent + self.keep_alive;
+                if due {
+                    self.send(&Packet::PingReq, now);
                 }
             }
             State::Connected if !self.keep_alive.is_zero() => {

@@ -37,9 +37,21 @@ impl Session {
             }
             QoS::ExactlyOnce => {
                 if let Some(state) = self.inbound_qos2.get(&p.packet_id) {
-                    // Already delivered: never twice (4.3.3). Answer again if we had.
-                    if *state == InQos2::PubRecSent {
-                        self.send(&Packet::PubRec(PubRec::new(p.packet_id)), now);
+                    // Already delivered: never twice (4.3.3). Answer again if we had; if
+                    // the application has not acknowledged it yet, its PUBREC may go out
+                    // now that the server sent it on this connection.
+                    match *state {
+                        InQos2::PubRecSent => {
+                            self.send(&Packet::PubRec(PubRec::new(p.packet_id)), now);
+                        }
+                        InQos2::AwaitAppAck => {
+                            for a in &mut self.pending_acks {
+                                if a.packet_id == p.packet_id {
+                                    a.awaiting_resend = false;
+                                }
+                            }
+                            self.flush_acks(now);
+                        }
                     }
                     return;
                 }
@@ -68,7 +80,9 @@ impl Session {
     /// it after the client stalls (seen: 1,317 unacknowledged against 1,000, with no PUBACK
     /// sent meanwhile). Ending the connection for that would lose the messages in flight
     /// with the most common broker, so a second Receive Maximum is tolerated before 0x93:
-    /// what a server can make us hold stays bounded.
+    /// what a server can make us hold stays bounded. Past it, decoding waits for the
+    /// application's acknowledgements ([`Session::input_held`]); only a server exceeding it
+    /// with nothing left for the application to acknowledge gets 0x93.
     pub(super) fn inbound_quota_left(&self) -> bool {
         if self.version == ProtocolVersion::V311 {
             // 3.1.1 has no Receive Maximum to hold the server to; packet identifiers bound
@@ -92,32 +106,68 @@ impl Session {
     }
 
     pub(super) fn push_pending_ack(&mut self, packet_id: u16, kind: AckKind) -> AckToken {
-        let token = self.next_token;
-        self.next_token += 1;
+        let token = AckToken::fresh();
         self.pending_acks.push_back(PendingAck {
             token,
             packet_id,
             kind,
             done: false,
+            awaiting_resend: false,
         });
-        AckToken(token)
+        token
     }
 
     /// The application has the message: send its PUBACK or PUBREC. Acknowledgements go out
     /// in the order the PUBLISHes arrived [MQTT-4.6.0-2] [MQTT-4.6.0-3], whatever order they
-    /// are acknowledged in. Unknown or stale tokens are ignored.
+    /// are acknowledged in: one acknowledged before an earlier message waits for it.
+    ///
+    /// Unknown tokens are ignored: a second acknowledgement of the same message, another
+    /// session's token, and a QoS 1 message of an earlier connection (the connection ended
+    /// before its PUBACK went out, so the server sends it again, with DUP, and that new
+    /// delivery carries its own token; a PUBACK on the new connection for a PUBLISH of the
+    /// old one is never sent). A QoS 2 message of an earlier connection keeps its token
+    /// while the session lasts (it is not delivered again [MQTT-4.3.3-10]), but its
+    /// PUBREC waits until the server has resent the PUBLISH on the new connection
+    /// [MQTT-4.4.0-1]; if the server kept no session, the token is forgotten.
     pub fn acknowledge(&mut self, token: AckToken, now: Instant) {
-        if let Some(a) = self.pending_acks.iter_mut().find(|a| a.token == token.0) {
+        let held = self.input_held();
+        if let Some(a) = self.pending_acks.iter_mut().find(|a| a.token == token) {
             a.done = true;
         }
         self.flush_acks(now);
+        if held && !self.input_held() {
+            // Room again: what the server sent meanwhile is read on. The time the
+            // application held us says nothing of the server (see `input_held`).
+            self.last_received = self.last_received.max(now);
+            self.process_read(now);
+        }
+    }
+
+    /// Whether decoding stops for now: the server has as many unacknowledged QoS 1/2
+    /// PUBLISHes with us as we tolerate (`inbound_quota_left`), and some of them wait for
+    /// the application's acknowledgement, which frees room. Rather than end the connection
+    /// with 0x93 (on the next one the server would resend them all, past the bound again:
+    /// a disconnection loop), what the server sent after them waits unread until the
+    /// application acknowledges, and the runtime stops reading the socket: backpressure
+    /// through TCP, with bounded memory. Meanwhile the keep alive still sends PINGREQ but
+    /// does not judge the server, whose answers wait behind. A server keeping to our
+    /// Receive Maximum [MQTT-3.3.4-9] never gets here; Mosquitto 2.0.11 does, sending up to
+    /// a Receive Maximum more for each PUBACK while the application holds messages.
+    pub fn input_held(&self) -> bool {
+        self.state == State::Connected
+            && !self.inbound_quota_left()
+            && self.pending_acks.iter().any(|a| !a.done)
     }
 
     pub(super) fn flush_acks(&mut self, now: Instant) {
         if self.state != State::Connected {
             return;
         }
-        while self.pending_acks.front().is_some_and(|a| a.done) {
+        while self
+            .pending_acks
+            .front()
+            .is_some_and(|a| a.done && !a.awaiting_resend)
+        {
             let Some(a) = self.pending_acks.pop_front() else {
                 break;
             };

@@ -64,6 +64,9 @@ impl Session {
             }
         }
         while matches!(self.state, State::Connecting | State::Connected) {
+            if self.input_held() {
+                return;
+            }
             match self.decoder.next_packet() {
                 Ok(Some(packet)) => {
                     self.last_received = now;

@@ -219,10 +219,15 @@ enum AckKind {
 
 #[derive(Debug)]
 struct PendingAck {
-    token: u64,
+    token: AckToken,
     packet_id: u16,
     kind: AckKind,
+    /// The application has acknowledged the message.
     done: bool,
+    /// A PUBREC owed since an earlier connection: it waits until the server has sent the
+    /// PUBLISH again on this one [MQTT-4.4.0-1], so that it answers a PUBLISH of this
+    /// connection rather than going out blindly.
+    awaiting_resend: bool,
 }
 
 #[derive(Debug)]
@@ -304,7 +309,6 @@ pub struct Session {
     inbound_qos2: HashMap<u16, InQos2>,
     pending_acks: VecDeque<PendingAck>,
     unacked_qos1: usize,
-    next_token: u64,
     // Subscriptions.
     pending_subs: HashMap<u16, PendingSub>,
     pending_unsubs: HashMap<u16, PendingUnsub>,
@@ -368,7 +372,6 @@ impl Session {
             inbound_qos2: HashMap::new(),
             pending_acks: VecDeque::new(),
             unacked_qos1: 0,
-            next_token: 1,
             pending_subs: HashMap::new(),
             pending_unsubs: HashMap::new(),
             control_queue: VecDeque::new(),
@@ -532,6 +535,9 @@ impl Session {
             State::Connecting => self.connect_deadline,
             State::Connected if self.blocked_since.is_some() => {
                 self.blocked_since.map(|b| b + self.stall_limit())
+            }
+            State::Connected if self.input_held() && !self.keep_alive.is_zero() => {
+                Some(self.last_sent + self.keep_alive)
             }
             State::Connected if !self.keep_alive.is_zero() => {
                 let ping = if self.ping_outstanding {

@@ -219,5 +219,6 @@ impl Reactor {
         c.woff = 0;
         c.writable_interest = false;
         c.read_paused = false;
+        c.input_paused = false;
     }
 }

@@ -87,6 +87,12 @@ impl Reactor {
                         if pause_for_backlog(&mut c.read_paused, &mut c.session, backlog, now) {
                             break;
                         }
+                        // The session decodes nothing until the application acknowledges
+                        // (a server past our Receive Maximum): TCP holds the rest.
+                        if c.session.input_held() {
+                            c.input_paused = true;
+                            break;
+                        }
                         let events = c.session.pending_events();
                         match may_read(&mut c.force_read, &c.mailbox, c.undelivered, events) {
                             Room::Yes => {}
