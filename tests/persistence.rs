@@ -236,7 +236,7 @@ fn a_publisher_killed_at_random_loses_nothing_and_duplicates_nothing() {
     let dir = store_dir("crash");
     let broker = Mosquitto::start();
     let (_subscriber, received) = Received::subscriber(&broker, "crash-sub", "crash/#");
-    let mut seed = std::process::id() as u64 ^ 0x9E37_79B9_7F4A_7C15;
+    let mut seed = u64::from(std::process::id()) ^ 0x9E37_79B9_7F4A_7C15;
     let mut random = move |lo: u64, hi: u64| {
         seed ^= seed << 13;
         seed ^= seed >> 7;
@@ -291,14 +291,14 @@ fn a_publisher_killed_at_random_loses_nothing_and_duplicates_nothing() {
         .collect();
     let got = received.0.lock().clone();
     for topic in ["crash/q1", "crash/q2"] {
-        let mut seen: BTreeMap<u64, usize> = BTreeMap::new();
+        let mut times: BTreeMap<u64, usize> = BTreeMap::new();
         for p in &got[topic] {
-            *seen.entry(p.parse().unwrap()).or_default() += 1;
+            *times.entry(p.parse().unwrap()).or_default() += 1;
         }
-        let lost: Vec<u64> = (0..STREAM).filter(|n| !seen.contains_key(n)).collect();
-        assert!(lost.is_empty(), "{topic}: lost {lost:?}");
+        let missing: Vec<u64> = (0..STREAM).filter(|n| !times.contains_key(n)).collect();
+        assert!(missing.is_empty(), "{topic}: lost {missing:?}");
         if topic == "crash/q2" {
-            let duplicated: Vec<u64> = seen
+            let duplicated: Vec<u64> = times
                 .iter()
                 .filter(|(n, c)| **c > 1 && !retried.contains(n))
                 .map(|(n, _)| *n)
@@ -312,5 +312,135 @@ fn a_publisher_killed_at_random_loses_nothing_and_duplicates_nothing() {
     eprintln!(
         "{KILLS} kills; numbers the publisher itself published again after a kill between \
          intent and ok: {retried:?}"
+    );
+}
+
+// ------------------------------------------------------- kill -9, the receiving side
+
+/// The subscriber the receiving crash test kills: a persistent store and
+/// application-controlled acknowledgements; for each message it appends "got <topic> <n>"
+/// to its journal, then acknowledges it, then appends "acked <topic> <n>".
+#[test]
+fn crash_subscriber_child() {
+    let Ok(dir) = std::env::var("MIDGE_CRASH_SUBSCRIBER") else {
+        return; // Only as the crash test's child.
+    };
+    let url = std::env::var("MIDGE_CRASH_URL").unwrap();
+    let dir = PathBuf::from(dir);
+    let mut journal = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("journal"))
+        .unwrap();
+    let store = open_store(&dir, Durability::Os);
+    let mut o = persistent_options("crash-sub2", store);
+    o.manual_ack = true;
+    let client = Client::new(&url, o).unwrap();
+    client.connect_and_wait(TIMEOUT).unwrap();
+    client
+        .subscribe_and_wait("sub/#", QoS::ExactlyOnce, TIMEOUT)
+        .unwrap();
+    journal.write_all(b"ready\n").unwrap();
+    loop {
+        if let Some(ClientEvent::Message(m)) = client.next_event(Duration::from_secs(60)) {
+            let line = format!("{} {}\n", m.topic, String::from_utf8_lossy(&m.payload));
+            journal.write_all(format!("got {line}").as_bytes()).unwrap();
+            client.ack(&m).unwrap();
+            journal
+                .write_all(format!("acked {line}").as_bytes())
+                .unwrap();
+        }
+    }
+}
+
+/// A subscriber with a persistent store and application-controlled acknowledgements,
+/// killed with SIGKILL at random points 10 times mid-stream and restarted: it receives
+/// every number of the QoS 1 and the QoS 2 stream (0 lost), and never a QoS 2 message
+/// again once it had acknowledged it (0 duplicated; a message delivered and killed before
+/// its acknowledgement comes again, as it must).
+#[test]
+fn a_subscriber_killed_at_random_loses_nothing_and_gets_no_acknowledged_qos2_twice() {
+    let dir = store_dir("crash-sub");
+    let broker = Mosquitto::start();
+    let url = broker.url();
+    let journal_path = dir.join("journal");
+    let journal = || std::fs::read_to_string(&journal_path).unwrap_or_default();
+    let count = |prefix: &str| journal().lines().filter(|l| l.starts_with(prefix)).count();
+    let spawn = || {
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "crash_subscriber_child", "--nocapture"])
+            .env("MIDGE_CRASH_SUBSCRIBER", &dir)
+            .env("MIDGE_CRASH_URL", &url)
+            .spawn()
+            .unwrap()
+    };
+    let mut child = spawn();
+    assert!(wait_until(Duration::from_secs(10), || count("ready") == 1));
+    // The publisher: both streams, paced, from this process.
+    let publisher = broker.connected_client(support::client_options("crash-pub2"));
+    let feed = std::thread::spawn(move || {
+        for n in 0..STREAM {
+            for (topic, qos) in [("sub/q1", QoS::AtLeastOnce), ("sub/q2", QoS::ExactlyOnce)] {
+                publisher
+                    .publish_request(request(topic, qos, n.to_string()))
+                    .unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        publisher
+    });
+    let mut seed = u64::from(std::process::id()) ^ 0xD1B5_4A32_D192_ED03;
+    for kill in 0..KILLS {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let target = count("got ") + 20 + (seed % 180) as usize;
+        assert!(
+            wait_until(Duration::from_secs(20), || count("got ") >= target),
+            "run {kill}: the subscriber did not get to {target} messages"
+        );
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        child = spawn();
+    }
+    let publisher = feed.join().unwrap();
+    let all = |topic: &str| {
+        let j = journal();
+        (0..STREAM).all(|n| j.contains(&format!("got {topic} {n}\n")))
+    };
+    let done = wait_until(Duration::from_secs(30), || all("sub/q1") && all("sub/q2"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    publisher.close_and_join();
+    let j = journal();
+    for topic in ["sub/q1", "sub/q2"] {
+        let lost: Vec<u64> = (0..STREAM)
+            .filter(|n| !j.contains(&format!("got {topic} {n}\n")))
+            .collect();
+        assert!(done && lost.is_empty(), "{topic}: lost {lost:?}");
+    }
+    // No QoS 2 message delivered again after its acknowledgement.
+    let mut acked = BTreeSet::new();
+    let mut again = Vec::new();
+    let mut redelivered_unacked = 0;
+    let mut got = BTreeSet::new();
+    for line in j.lines() {
+        if let Some(n) = line.strip_prefix("got sub/q2 ") {
+            if acked.contains(n) {
+                again.push(n.to_string());
+            } else if !got.insert(n.to_string()) {
+                redelivered_unacked += 1;
+            }
+        } else if let Some(n) = line.strip_prefix("acked sub/q2 ") {
+            acked.insert(n.to_string());
+        }
+    }
+    assert!(
+        again.is_empty(),
+        "QoS 2 delivered again after its ack: {again:?}"
+    );
+    eprintln!(
+        "{KILLS} kills; QoS 2 messages delivered again because the kill came before their \
+         acknowledgement: {redelivered_unacked}"
     );
 }

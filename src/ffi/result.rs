@@ -218,11 +218,10 @@ fn error_result(e: &Error) -> midge_result {
         Error::Closed => MIDGE_RESULT_CLOSED,
         Error::WouldDeadlock => MIDGE_RESULT_WOULD_DEADLOCK,
         Error::InvalidArgument(_) => MIDGE_RESULT_INVALID_ARGUMENT,
-        Error::Io(_) => MIDGE_RESULT_IO,
         Error::Store(e) if matches!(**e, crate::store::StoreError::Full { .. }) => {
             MIDGE_RESULT_QUEUE_FULL
         }
-        Error::Store(_) => MIDGE_RESULT_IO,
+        Error::Io(_) | Error::Store(_) => MIDGE_RESULT_IO,
     }
 }
 

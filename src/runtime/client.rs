@@ -216,24 +216,7 @@ impl Client {
     /// connection is reconnected to the same server first. [`Client::server`] says which
     /// server is in use. TLS options apply to the TLS servers (refused if there is none).
     pub fn with_servers(addresses: &[&str], options: ClientOptions) -> Result<Self, Error> {
-        let mut list = Vec::new();
-        for a in addresses
-            .iter()
-            .copied()
-            .chain(options.servers.iter().map(String::as_str))
-        {
-            list.push(Address::parse(a)?);
-        }
-        if list.is_empty() {
-            return Err(Error::InvalidArgument("no server address".into()));
-        }
-        let tls_at = list.iter().position(Address::is_tls).unwrap_or(0);
-        let layers = Layers::new(&list[tls_at], options.tls.as_ref(), &options.websocket)?;
-        let mut servers = Vec::with_capacity(list.len());
-        for address in list {
-            let l = layers.retarget(&address, &options.websocket)?;
-            servers.push((address, l));
-        }
+        let (layers, servers) = server_list(addresses, &options)?;
         if let Some(will) = &options.session.will {
             check_will(will)?;
         }
@@ -732,17 +715,35 @@ impl Client {
     /// reconnect (with `dup` set, as a new message to acknowledge) when the session is
     /// resumed [MQTT-4.4.0-1], since a PUBACK on the new connection for a PUBLISH of the
     /// old one is not sent blindly. A QoS 2 message is never delivered twice while the
-    /// session lasts [MQTT-4.3.3-10]: its acknowledgement stays valid across the
+    /// session lasts [MQTT-4.3.3-10] (with a store, [`ClientOptions::store`], across a
+    /// restart too: the acknowledgement of a QoS 2 message is in the store when this
+    /// returns, unless called from midge's I/O thread, an inline callback, where it follows
+    /// with the round): its acknowledgement stays valid across the
     /// reconnect, and its PUBREC goes out once the server has sent the PUBLISH again on the
     /// new connection. When the server kept no session, it is forgotten.
     pub fn ack(&self, message: &Message) -> Result<(), Error> {
-        if let Some(token) = message.ack {
-            self.inner.reactor.send(Command::Ack {
-                client: self.inner.id,
-                tokens: vec![token],
-            });
+        let Some(token) = message.ack else {
+            return Ok(());
+        };
+        // A persistent client's QoS 2 acknowledgement is in the store when this returns
+        // (but from midge's I/O thread, where nothing may wait).
+        let stored = (self.inner.store.is_some()
+            && message.qos == QoS::ExactlyOnce
+            && !reactor::on_io_thread())
+        .then(Completion::new);
+        self.inner.reactor.send(Command::Ack {
+            client: self.inner.id,
+            tokens: vec![token],
+            stored: stored.clone(),
+        });
+        match stored {
+            Some(done) => match done.wait(STORE_WAIT) {
+                // Closed meanwhile: nothing is stored or owed any more.
+                Err(Error::Closed) => Ok(()),
+                other => other,
+            },
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Removes the callback; events then wait for [`Client::next_event`].
@@ -857,6 +858,36 @@ impl Client {
     }
 }
 
+/// The addresses (then `options.servers`), parsed, each with its transport layers; the
+/// layers of the first TLS server (or the first) for `Client::reload_tls`.
+fn server_list(
+    addresses: &[&str],
+    options: &ClientOptions,
+) -> Result<(Layers, Vec<(Address, Layers)>), Error> {
+    let mut list = Vec::new();
+    for a in addresses
+        .iter()
+        .copied()
+        .chain(options.servers.iter().map(String::as_str))
+    {
+        list.push(Address::parse(a)?);
+    }
+    if list.is_empty() {
+        return Err(Error::InvalidArgument("no server address".into()));
+    }
+    let tls_at = list.iter().position(Address::is_tls).unwrap_or(0);
+    let layers = Layers::new(&list[tls_at], options.tls.as_ref(), &options.websocket)?;
+    let mut servers = Vec::with_capacity(list.len());
+    for address in list {
+        let l = layers.retarget(&address, &options.websocket)?;
+        servers.push((address, l));
+    }
+    Ok((layers, servers))
+}
+
+/// How long `Client::ack` waits for the store at most (a stuck C store callback).
+const STORE_WAIT: Duration = Duration::from_secs(30);
+
 /// Milliseconds since the Unix epoch (0 for a clock before it).
 fn unix_ms() -> u64 {
     std::time::SystemTime::now()
@@ -870,7 +901,8 @@ fn restore(
     store: &SharedStore,
     session: &mut Session,
 ) -> Result<(Vec<RestoredPublish>, u64), Error> {
-    let records = store.read(|s| -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    type Records = Vec<(Vec<u8>, Vec<u8>)>;
+    let records = store.read(|s| -> Result<Records, StoreError> {
         let mut records = Vec::new();
         for key in s.keys()? {
             if let Some(value) = s.get(&key)? {

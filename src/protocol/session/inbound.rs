@@ -131,8 +131,17 @@ impl Session {
     /// [MQTT-4.4.0-1]; if the server kept no session, the token is forgotten.
     pub fn acknowledge(&mut self, token: AckToken, now: Instant) {
         let held = self.input_held();
+        let mut qos2 = None;
         if let Some(a) = self.pending_acks.iter_mut().find(|a| a.token == token) {
+            if !a.done && matches!(a.kind, AckKind::PubRec) {
+                qos2 = Some(a.packet_id);
+            }
             a.done = true;
+        }
+        if let Some(packet_id) = qos2 {
+            // In the store now, though its PUBREC may wait for earlier messages: after a
+            // restart, the server's PUBLISH again is recognised and not delivered twice.
+            self.store_incoming(packet_id);
         }
         self.flush_acks(now);
         if held && !self.input_held() {
@@ -177,10 +186,8 @@ impl Session {
                     self.send(&Packet::PubAck(PubAck::new(a.packet_id)), now);
                 }
                 AckKind::PubRec => {
+                    // In the store since its acknowledgement (`acknowledge`).
                     self.inbound_qos2.insert(a.packet_id, InQos2::PubRecSent);
-                    // In the store before the PUBREC leaves: after a restart, the server's
-                    // PUBLISH again is recognised and not delivered twice.
-                    self.store_incoming(a.packet_id);
                     self.send(&Packet::PubRec(PubRec::new(a.packet_id)), now);
                 }
             }

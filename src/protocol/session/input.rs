@@ -248,12 +248,8 @@ impl Session {
     /// fail with `SessionLost` rather than risk a duplicate; those the server already
     /// acknowledged with PUBREC complete with that PUBREC.
     pub(super) fn discard_session(&mut self, now: Instant) {
-        let acknowledged: Vec<u16> = self
-            .inbound_qos2
-            .iter()
-            .filter(|(_, s)| **s == InQos2::PubRecSent)
-            .map(|(pid, _)| *pid)
-            .collect();
+        // Acknowledged ones are in the store (their PUBREC sent or waiting its turn).
+        let acknowledged: Vec<u16> = self.inbound_qos2.keys().copied().collect();
         for pid in acknowledged {
             self.forget_incoming(pid);
         }

@@ -72,23 +72,11 @@ impl Reactor {
                 self.reauthenticate(client, &completion, now);
             }
             Command::ChangeConnect(id, change, done) => self.change_connect(id, change, &done),
-            Command::Ack { client, tokens } => {
-                if let Some(c) = self.conns.get_mut(&client) {
-                    for t in tokens {
-                        c.session.acknowledge(t, now);
-                    }
-                    // The I/O thread reads on (not here: this may run on the application's
-                    // thread, and a read may reach the redirect callback).
-                    let read_on = c.input_paused && !c.session.input_held();
-                    if read_on {
-                        c.input_paused = false;
-                        if !self.read_on.contains(&client) {
-                            self.read_on.push(client);
-                        }
-                    }
-                    self.mark(client);
-                }
-            }
+            Command::Ack {
+                client,
+                tokens,
+                stored,
+            } => self.ack(client, tokens, stored, now),
             Command::Request {
                 client,
                 request,
@@ -114,6 +102,52 @@ impl Reactor {
                 generation,
                 result,
             } => self.on_resolved(client, generation, result, now),
+        }
+    }
+
+    /// The application's acknowledgements; with `stored`, written to the store before it
+    /// ends (`Client::ack` of a persistent client).
+    pub(super) fn ack(
+        &mut self,
+        client: usize,
+        tokens: Vec<AckToken>,
+        stored: Option<Completion<()>>,
+        now: Instant,
+    ) {
+        if let Some(c) = self.conns.get_mut(&client) {
+            for t in tokens {
+                c.session.acknowledge(t, now);
+            }
+            // Before the caller hears back: in the store (the acknowledgement's bytes
+            // wait for the round, which writes the store first anyway).
+            let written = if stored.is_some() {
+                Self::write_store(c)
+            } else {
+                Ok(())
+            };
+            if let Err(e) = written {
+                let e = Arc::new(e);
+                self.store_failed(client, &e, now);
+                if let Some(stored) = stored {
+                    stored.complete(Err(Error::Store(e)));
+                }
+                return;
+            }
+            if let Some(stored) = stored {
+                stored.complete(Ok(()));
+            }
+            // The I/O thread reads on (not here: this may run on the application's
+            // thread, and a read may reach the redirect callback).
+            let read_on = c.input_paused && !c.session.input_held();
+            if read_on {
+                c.input_paused = false;
+                if !self.read_on.contains(&client) {
+                    self.read_on.push(client);
+                }
+            }
+            self.mark(client);
+        } else if let Some(stored) = stored {
+            stored.complete(Err(Error::Closed));
         }
     }
 

@@ -148,6 +148,9 @@ pub(crate) enum Command {
     Ack {
         client: usize,
         tokens: Vec<AckToken>,
+        /// Ends once the acknowledgements are in the store (`Client::ack` of a persistent
+        /// client waits for it).
+        stored: Option<Completion<()>>,
     },
     /// Awaits the reply whose Correlation Data is `correlation`, then publishes.
     Request {
@@ -248,7 +251,11 @@ impl ReactorHandle {
 
 impl IoSink for ReactorHandle {
     fn acknowledge(&self, client: usize, tokens: Vec<AckToken>) {
-        self.send(Command::Ack { client, tokens });
+        self.send(Command::Ack {
+            client,
+            tokens,
+            stored: None,
+        });
     }
 
     fn run_inline(&self, mailbox: Arc<Mailbox>) {
