@@ -41,6 +41,15 @@ pub enum Error {
     /// An operating-system error.
     #[error("I/O error: {0}")]
     Io(Arc<std::io::Error>),
+    /// The persistence store failed (full, I/O, locked, a C store's callback).
+    #[error(transparent)]
+    Store(Arc<crate::store::StoreError>),
+}
+
+impl From<crate::store::StoreError> for Error {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::Store(Arc::new(e))
+    }
 }
 
 impl From<std::io::Error> for Error {
