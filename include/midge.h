@@ -535,6 +535,21 @@ typedef struct midge_options midge_options;
 typedef struct midge_properties midge_properties;
 
 /**
+ * A persistence store (owned by the application until it is handed to a client).
+ *
+ * Methods: `midge_store_file_new`, `midge_store_callbacks_new`, `midge_store_free`.
+ */
+typedef struct midge_store midge_store;
+
+/**
+ * Where a store callback hands bytes to midge (a value for `get`, one key per call for
+ * `keys`). Lent: valid only during the callback it was given to.
+ *
+ * Methods: `midge_store_sink_write`.
+ */
+typedef struct midge_store_sink midge_store_sink;
+
+/**
  * TLS settings: whom to trust and who we are. Verification is on by default; without a CA
  * the system's roots are trusted. Owned by the application; `midge_options_set_tls` copies
  * it, so it may be freed right after. Private keys given here are never logged or shown
@@ -762,6 +777,91 @@ typedef struct {
   uint64_t refused_queue_full;
 } midge_stats;
 
+/**
+ * Stores (replaces) `value` under `key`: return 0 once the write is as durable as the
+ * application wants it without a sync (midge calls `sync` for more),
+ * `MIDGE_RESULT_STORE_FULL` when the store has no room (nothing written), any other value
+ * for a failure (midge reports the value).
+ */
+typedef int (*midge_store_put_cb)(void *user_data,
+                                  const uint8_t *key,
+                                  size_t key_len,
+                                  const uint8_t *value,
+                                  size_t value_len);
+
+/**
+ * Looks `key` up: when present, hand the value to midge with `midge_store_sink_write`
+ * (once, or in pieces that midge joins; once with length 0 for an empty value) and return
+ * 0; when absent, return 0 without calling it. Any other value is a failure.
+ */
+typedef int (*midge_store_get_cb)(void *user_data,
+                                  const uint8_t *key,
+                                  size_t key_len,
+                                  midge_store_sink *sink);
+
+/**
+ * Removes `key` (an absent key is success): return 0, or a failure value.
+ */
+typedef int (*midge_store_remove_cb)(void *user_data, const uint8_t *key, size_t key_len);
+
+/**
+ * Lists every key: call `midge_store_sink_write` once per key, then return 0 (or a failure
+ * value).
+ */
+typedef int (*midge_store_keys_cb)(void *user_data, midge_store_sink *sink);
+
+/**
+ * Makes every write so far survive power loss (fsync or the device's equivalent): return
+ * 0, or a failure value.
+ */
+typedef int (*midge_store_sync_cb)(void *user_data);
+
+/**
+ * A store implemented by the application: for devices without a file system, or to keep
+ * midge's messages in the application's own database. Every callback but `close` is
+ * required; each returns 0 for success, `MIDGE_RESULT_STORE_FULL` (put only) when full,
+ * and any other value for a failure, which midge reports with that value
+ * (`MIDGE_RESULT_STORE`, the value in `midge_last_error_message()`).
+ *
+ * Keys and values are bytes (pointer + length, valid only during the call: copy them).
+ * midge calls one store's callbacks one at a time, never concurrently, from any of its
+ * threads, and holds no lock of a client while they run; they must not call
+ * `midge_store_free` on their own store. The bounds on the data are the application's
+ * (its `put` returns `MIDGE_RESULT_STORE_FULL`).
+ */
+typedef struct {
+  /**
+   * Passed to every callback.
+   */
+  void *user_data;
+  /**
+   * Required.
+   */
+  midge_store_put_cb put;
+  /**
+   * Required.
+   */
+  midge_store_get_cb get;
+  /**
+   * Required.
+   */
+  midge_store_remove_cb remove;
+  /**
+   * Required.
+   */
+  midge_store_keys_cb keys;
+  /**
+   * Required.
+   */
+  midge_store_sync_cb sync;
+  /**
+   * Optional: called exactly once, after the last call of the other callbacks, when
+   * midge is done with the store (`midge_store_free`, or the client it was given to is
+   * freed). Not called when `midge_store_callbacks_new` fails.
+   */
+  midge_drop_cb close;
+} midge_store_callbacks;
+
 
 
 /**
@@ -906,6 +1006,19 @@ typedef struct {
  * that does not parse, TLS options on a plain address, or a build without TLS.
  */
 #define MIDGE_RESULT_TLS_CONFIG 26
+
+/**
+ * The persistence store is full (its bound on live bytes or records would be exceeded);
+ * nothing was written. Also what a C store's callback returns to say so.
+ */
+#define MIDGE_RESULT_STORE_FULL 27
+
+/**
+ * The persistence store failed: an I/O error, a store in use by another process, a file
+ * that is not a midge store, or a C store's callback that returned a failure (the message
+ * has its code).
+ */
+#define MIDGE_RESULT_STORE 28
 
 #ifdef __cplusplus
 extern "C" {
@@ -2232,6 +2345,53 @@ midge_result midge_shutdown(void);
  * for a NULL or dead client or a NULL `stats`.
  */
 midge_result midge_client_stats(const midge_client *client, midge_stats *stats);
+
+/**
+ * Opens (or creates) a store in a file: `path` is a directory (the store is the file
+ * `midge.store` in it) or the store file itself (its directory must exist). The file is
+ * an append-only log of checksummed records: a write that reached the operating system
+ * survives the process being killed, and a damaged tail (a power cut during a write) is
+ * cut off when the file is opened, keeping every whole record before it. The file
+ * `<file>.lock` beside it is locked while the store is open.
+ *
+ * `max_bytes` bounds the live keys and values (0: 64 MiB), `max_records` the live records
+ * (0: 100,000): a write beyond them fails with `MIDGE_RESULT_STORE_FULL`.
+ *
+ * Returns `MIDGE_RESULT_STORE` when the file cannot be opened or created, when another
+ * process (or another `midge_store` of this process) has it open (the message says "in
+ * use"), or when the file is not a midge store (it is left untouched).
+ * `*out` is an owned store: `midge_store_free` it unless it is handed to a client.
+ */
+midge_result midge_store_file_new(const char *path,
+                                  uint64_t max_bytes,
+                                  size_t max_records,
+                                  midge_store **out);
+
+/**
+ * Frees a store never handed to a client, and sets `*store` to NULL (the file store's
+ * file is closed and its lock released; the callback store's `close` runs). NULL and a
+ * store freed before (through any copy) are ignored.
+ */
+void midge_store_free(midge_store **store);
+
+/**
+ * Makes a store of the application's callbacks (the struct is copied). midge reads the
+ * keys (`keys`) and the values' sizes (`get`) once, now, to know how much is stored.
+ *
+ * Returns `MIDGE_RESULT_INVALID_ARGUMENT` when `callbacks` or `out` is NULL or a required
+ * callback is NULL; the failure of `keys` or `get` as `MIDGE_RESULT_STORE` (or
+ * `MIDGE_RESULT_STORE_FULL` if one returned that). On failure `close` is not called: the
+ * `user_data` is still the application's. `*out` is an owned store: `midge_store_free` it
+ * unless it is handed to a client.
+ */
+midge_result midge_store_callbacks_new(const midge_store_callbacks *callbacks, midge_store **out);
+
+/**
+ * Hands `len` bytes at `bytes` to midge (copied): in `get`, (a piece of) the value; in
+ * `keys`, one key. `MIDGE_RESULT_INVALID_ARGUMENT` for a sink used after its callback
+ * returned, or NULL bytes with a length.
+ */
+midge_result midge_store_sink_write(midge_store_sink *sink, const uint8_t *bytes, size_t len);
 
 /**
  * New TLS options: verification on, the system's roots, TLS 1.2 and 1.3, no client

@@ -52,6 +52,7 @@ mod ptr;
 mod result;
 mod shutdown;
 mod stats;
+mod store;
 mod tls;
 mod topic;
 

@@ -8,6 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::error::Error;
 use crate::protocol::{DisconnectCause, RequestError};
+use crate::store::StoreError;
 use crate::transport::TransportError;
 
 /// The result of every fallible midge function: a fixed-width integer (never a C enum, whose
@@ -80,6 +81,13 @@ pub const MIDGE_RESULT_TLS: midge_result = 25;
 /// TLS options that cannot be used: a file missing, a PEM without a certificate, a key
 /// that does not parse, TLS options on a plain address, or a build without TLS.
 pub const MIDGE_RESULT_TLS_CONFIG: midge_result = 26;
+/// The persistence store is full (its bound on live bytes or records would be exceeded);
+/// nothing was written. Also what a C store's callback returns to say so.
+pub const MIDGE_RESULT_STORE_FULL: midge_result = 27;
+/// The persistence store failed: an I/O error, a store in use by another process, a file
+/// that is not a midge store, or a C store's callback that returned a failure (the message
+/// has its code).
+pub const MIDGE_RESULT_STORE: midge_result = 28;
 
 /// Every `midge_result` with its static text. To add a result: a constant above (the next
 /// free value) and its line here; `midge_result_str` and the check of values coming back
@@ -115,6 +123,8 @@ const RESULTS: &[(midge_result, &CStr)] = &[
     (MIDGE_RESULT_NOT_IN_V311, c"not in MQTT 3.1.1"),
     (MIDGE_RESULT_TLS, c"TLS handshake failed"),
     (MIDGE_RESULT_TLS_CONFIG, c"unusable TLS options"),
+    (MIDGE_RESULT_STORE_FULL, c"store full"),
+    (MIDGE_RESULT_STORE, c"store failed"),
 ];
 
 /// The static text of a result; `None` for a value that is not a `midge_result`.
@@ -218,10 +228,9 @@ fn error_result(e: &Error) -> midge_result {
         Error::Closed => MIDGE_RESULT_CLOSED,
         Error::WouldDeadlock => MIDGE_RESULT_WOULD_DEADLOCK,
         Error::InvalidArgument(_) => MIDGE_RESULT_INVALID_ARGUMENT,
-        Error::Store(e) if matches!(**e, crate::store::StoreError::Full { .. }) => {
-            MIDGE_RESULT_QUEUE_FULL
-        }
-        Error::Io(_) | Error::Store(_) => MIDGE_RESULT_IO,
+        Error::Io(_) => MIDGE_RESULT_IO,
+        Error::Store(e) if matches!(**e, StoreError::Full { .. }) => MIDGE_RESULT_STORE_FULL,
+        Error::Store(_) => MIDGE_RESULT_STORE,
     }
 }
 

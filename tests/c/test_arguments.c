@@ -249,7 +249,7 @@ int main(void) {
              MIDGE_VERSION_PATCH);
     H_CHECK(strcmp(midge_version_string(), version) == 0);
     /* The last result defined: results are appended, so this moves with them. */
-    enum { LAST_RESULT = MIDGE_RESULT_TLS_CONFIG };
+    enum { LAST_RESULT = MIDGE_RESULT_STORE };
     const char *texts[LAST_RESULT + 1];
     for (int r = MIDGE_RESULT_OK; r <= LAST_RESULT; r++) {
         texts[r] = midge_result_str(r);

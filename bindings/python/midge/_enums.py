@@ -64,6 +64,8 @@ class Result(enum.IntEnum):
     NOT_IN_V311 = 24
     TLS = 25
     TLS_CONFIG = 26
+    STORE_FULL = 27
+    STORE = 28
 
 
 class ReasonCode(enum.IntEnum):

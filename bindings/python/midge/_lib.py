@@ -97,16 +97,40 @@ class StatsStruct(ctypes.Structure):
     ]
 
 
+# Store callback types (declared here: the struct below needs them).
+STORE_PUT_CB = CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t, c_void_p, c_size_t)
+STORE_GET_CB = CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t, c_void_p)
+STORE_REMOVE_CB = CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t)
+STORE_KEYS_CB = CFUNCTYPE(c_int, c_void_p, c_void_p)
+STORE_SYNC_CB = CFUNCTYPE(c_int, c_void_p)
+_DROP_CB = CFUNCTYPE(None, c_void_p)
+
+
+class StoreCallbacksStruct(ctypes.Structure):
+    """``midge_store_callbacks``."""
+
+    _fields_ = [
+        ("user_data", c_void_p),
+        ("put", STORE_PUT_CB),
+        ("get", STORE_GET_CB),
+        ("remove", STORE_REMOVE_CB),
+        ("keys", STORE_KEYS_CB),
+        ("sync", STORE_SYNC_CB),
+        ("close", _DROP_CB),
+    ]
+
+
 #: The plain structs of midge.h, by their C name (checked field by field against it).
 STRUCTS: Dict[str, Any] = {
     "midge_io_stats": IoStatsStruct,
     "midge_property": PropertyStruct,
     "midge_stats": StatsStruct,
+    "midge_store_callbacks": StoreCallbacksStruct,
 }
 
 # Callback types (the typedefs of midge.h).
 CONNECT_CB = CFUNCTYPE(None, c_void_p, c_void_p)
-DROP_CB = CFUNCTYPE(None, c_void_p)
+DROP_CB = _DROP_CB
 CONNECTION_LOST_CB = CFUNCTYPE(None, c_void_p, c_void_p)
 MESSAGE_CB = CFUNCTYPE(None, c_void_p, c_void_p)
 ACK_CB = CFUNCTYPE(None, c_void_p, c_void_p)
@@ -124,6 +148,11 @@ CALLBACK_TYPEDEFS: Dict[str, Any] = {
     "midge_log_cb": LOG_CB,
     "midge_auth_cb": AUTH_CB,
     "midge_redirect_cb": REDIRECT_CB,
+    "midge_store_put_cb": STORE_PUT_CB,
+    "midge_store_get_cb": STORE_GET_CB,
+    "midge_store_remove_cb": STORE_REMOVE_CB,
+    "midge_store_keys_cb": STORE_KEYS_CB,
+    "midge_store_sync_cb": STORE_SYNC_CB,
 }
 
 Sig = Tuple[Any, List[Any]]
@@ -354,6 +383,11 @@ SIGNATURES: Dict[str, Sig] = {
     "midge_tls_options_set_versions": (_result, [_p, c_int]),
     "midge_tls_options_add_pin": (_result, [_p, c_int, _bytes_in, c_size_t]),
     "midge_tls_options_dangerous_set_no_verify": (_result, [_p, c_bool]),
+    # persistence stores
+    "midge_store_file_new": (_result, [_str, c_uint64, c_size_t, _pp]),
+    "midge_store_free": (None, [_pp]),
+    "midge_store_callbacks_new": (_result, [POINTER(StoreCallbacksStruct), _pp]),
+    "midge_store_sink_write": (_result, [_p, _bytes_in, c_size_t]),
     # properties
     "midge_properties_new": (_p, []),
     "midge_properties_free": (None, [_pp]),

@@ -205,6 +205,20 @@ class TlsConfigError(InvalidArgument):
     result = Result.TLS_CONFIG
 
 
+class StoreFull(MidgeError):
+    """The persistence store is full (its bound on live bytes or records); nothing was
+    written."""
+
+    result = Result.STORE_FULL
+
+
+class StoreError(MidgeError, OSError):
+    """The persistence store failed: an I/O error, a store in use by another process, a
+    file that is not a midge store, or a store callback that returned a failure."""
+
+    result = Result.STORE
+
+
 ERRORS: Dict[Result, Type[MidgeError]] = {
     cls.result: cls
     for cls in (
@@ -234,6 +248,8 @@ ERRORS: Dict[Result, Type[MidgeError]] = {
         NotInV311,
         TlsError,
         TlsConfigError,
+        StoreFull,
+        StoreError,
     )
 }
 
