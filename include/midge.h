@@ -374,6 +374,26 @@ typedef enum {
 } midge_disconnect_kind;
 
 /**
+ * How far a persistent client's writes have gone when the call that made them returns
+ * (`midge_options_set_store`).
+ */
+typedef enum {
+  /**
+   * Written to the operating system (the file store: one write(2) per record) before
+   * the publish call returns: survives the process crashing or being killed
+   * (SIGKILL, a watchdog), not a power loss or a kernel crash.
+   */
+  MIDGE_DURABILITY_OS = 1,
+  /**
+   * On stable storage (fdatasync; the callback store's `sync`) before the publish call
+   * returns: survives a power loss. Concurrent publishers share one sync (group
+   * commit). The state the I/O thread writes (a QoS 2 message's packet id, PUBREL,
+   * PUBREC) is synced before the packet that depends on it leaves.
+   */
+  MIDGE_DURABILITY_FSYNC = 2,
+} midge_durability;
+
+/**
  * How a request (publish, subscribe, unsubscribe, connect, disconnect) ended: its result,
  * the packet identifier, the reason codes and the properties of the acknowledgement
  * (PUBACK/PUBREC/PUBCOMP, SUBACK, UNSUBACK, or the refusing CONNACK). Lent: for the
@@ -2234,6 +2254,34 @@ midge_result midge_options_set_manual_ack(midge_options *options, bool on);
  * value of the open clients applies.
  */
 midge_result midge_options_set_busy_poll(midge_options *options, uint32_t usec);
+
+/**
+ * Makes the session persistent: the store (`midge_store_file_new`,
+ * `midge_store_callbacks_new`) is taken from `*store` (set to NULL: the next client made
+ * with these options owns it, and frees it with itself) and `durability` is
+ * `MIDGE_DURABILITY_OS` or `MIDGE_DURABILITY_FSYNC`.
+ *
+ * What it keeps: every QoS 1/2 publish, written before `midge_client_publish` returns OK
+ * (a failure to write is that call's failure: `MIDGE_RESULT_STORE_FULL`,
+ * `MIDGE_RESULT_STORE`); where each sent one stands (its packet id, PUBREL sent); the
+ * packet ids of incoming QoS 2 messages acknowledged with PUBREC (written before
+ * `midge_message_ack` returns, or the callback's return with automatic
+ * acknowledgements), so that they are not delivered again; the client identifier and the
+ * subscriptions. QoS 0 messages are not kept.
+ *
+ * A client made with a store that holds a session restores it: the next connect resumes
+ * it (Clean Start 0) and resends what was in flight with its packet ids [MQTT-4.4.0-1],
+ * then what was queued; each restored publish's end is a
+ * `MIDGE_EVENT_RESTORED_PUBLISH_COMPLETE` event. Closing or freeing a client keeps its
+ * unsent messages in the store (their completions end with `MIDGE_RESULT_CLOSED`) for the
+ * next client made with it. A store holding another client identifier's session is
+ * refused by `midge_client_new` (`MIDGE_RESULT_INVALID_ARGUMENT`). Set a Session Expiry
+ * Interval (`midge_options_set_session_expiry`) longer than a restart takes, or the server
+ * forgets its half of the session. One store per client: a second `midge_client_new`
+ * with these options fails with `MIDGE_RESULT_INVALID_ARGUMENT` until another store is
+ * set. A store already set here is freed.
+ */
+midge_result midge_options_set_store(midge_options *options, midge_store **store, int durability);
 
 /**
  * While this client has traffic, midge's I/O thread pauses `usec` microseconds between

@@ -12,9 +12,11 @@ use super::handle::{self, Loan};
 use super::properties::{midge_properties, properties_arg};
 use super::ptr::{bytes_arg, opt_str_arg, str_arg};
 use super::result::{FfiError, guard, guard_value, midge_result};
+use super::store::{midge_store, take_store};
 use crate::codec::{ByteString, Bytes, QoS, Will};
 use crate::protocol::{Authenticator, MemoryBudget, Options, QueueLimits, VersionChoice};
 use crate::runtime::{ClientOptions, LogLevel, ReconnectPolicy};
+use crate::store::{Durability, SharedStore};
 use crate::transport::{TcpOptions, TlsOptions, WsOptions};
 
 /// A client's configuration, copied by `midge_client_new` (one options object may configure
@@ -65,6 +67,17 @@ struct OptionsData {
     follow_redirects: bool,
     max_redirects: Option<u32>,
     manual_ack: bool,
+    store: StoreSlot,
+}
+
+/// The store of `midge_options_set_store`: it goes to one client only.
+#[derive(Debug, Default)]
+enum StoreSlot {
+    #[default]
+    None,
+    Set(SharedStore),
+    /// Given to a client made with these options.
+    Taken,
 }
 
 /// Builds the runtime's options from a C options handle (NULL: the defaults).
@@ -74,7 +87,22 @@ pub(crate) fn client_options(options: *const midge_options) -> Result<ClientOpti
         return Ok(out);
     }
     let o = handle::get(options).ok_or_else(|| FfiError::stale("options"))?;
-    let d = o.data.lock();
+    let mut d = o.data.lock();
+    match std::mem::take(&mut d.store) {
+        StoreSlot::None => {}
+        StoreSlot::Set(store) => {
+            out.store = Some(store);
+            d.store = StoreSlot::Taken;
+        }
+        StoreSlot::Taken => {
+            d.store = StoreSlot::Taken;
+            return Err(FfiError::Invalid(
+                "the store of these options went to the client made with them before: one \
+                 store per client (set another with midge_options_set_store)"
+                    .into(),
+            ));
+        }
+    }
     let s = &d.session;
     out.session = Options {
         protocol_version: s.protocol_version,
@@ -787,6 +815,71 @@ fn at_most_10ms(usec: u32, what: &str) -> Result<Duration, FfiError> {
         )));
     }
     Ok(Duration::from_micros(u64::from(usec)))
+}
+
+/// How far a persistent client's writes have gone when the call that made them returns
+/// (`midge_options_set_store`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum midge_durability {
+    /// Written to the operating system (the file store: one write(2) per record) before
+    /// the publish call returns: survives the process crashing or being killed
+    /// (SIGKILL, a watchdog), not a power loss or a kernel crash.
+    MIDGE_DURABILITY_OS = 1,
+    /// On stable storage (fdatasync; the callback store's `sync`) before the publish call
+    /// returns: survives a power loss. Concurrent publishers share one sync (group
+    /// commit). The state the I/O thread writes (a QoS 2 message's packet id, PUBREL,
+    /// PUBREC) is synced before the packet that depends on it leaves.
+    MIDGE_DURABILITY_FSYNC = 2,
+}
+
+/// Makes the session persistent: the store (`midge_store_file_new`,
+/// `midge_store_callbacks_new`) is taken from `*store` (set to NULL: the next client made
+/// with these options owns it, and frees it with itself) and `durability` is
+/// `MIDGE_DURABILITY_OS` or `MIDGE_DURABILITY_FSYNC`.
+///
+/// What it keeps: every QoS 1/2 publish, written before `midge_client_publish` returns OK
+/// (a failure to write is that call's failure: `MIDGE_RESULT_STORE_FULL`,
+/// `MIDGE_RESULT_STORE`); where each sent one stands (its packet id, PUBREL sent); the
+/// packet ids of incoming QoS 2 messages acknowledged with PUBREC (written before
+/// `midge_message_ack` returns, or the callback's return with automatic
+/// acknowledgements), so that they are not delivered again; the client identifier and the
+/// subscriptions. QoS 0 messages are not kept.
+///
+/// A client made with a store that holds a session restores it: the next connect resumes
+/// it (Clean Start 0) and resends what was in flight with its packet ids [MQTT-4.4.0-1],
+/// then what was queued; each restored publish's end is a
+/// `MIDGE_EVENT_RESTORED_PUBLISH_COMPLETE` event. Closing or freeing a client keeps its
+/// unsent messages in the store (their completions end with `MIDGE_RESULT_CLOSED`) for the
+/// next client made with it. A store holding another client identifier's session is
+/// refused by `midge_client_new` (`MIDGE_RESULT_INVALID_ARGUMENT`). Set a Session Expiry
+/// Interval (`midge_options_set_session_expiry`) longer than a restart takes, or the server
+/// forgets its half of the session. One store per client: a second `midge_client_new`
+/// with these options fails with `MIDGE_RESULT_INVALID_ARGUMENT` until another store is
+/// set. A store already set here is freed.
+#[unsafe(no_mangle)]
+pub extern "C" fn midge_options_set_store(
+    options: *mut midge_options,
+    store: *mut *mut midge_store,
+    durability: c_int,
+) -> midge_result {
+    with_options(options, |d| {
+        let durability = match durability {
+            1 => Durability::Os,
+            2 => Durability::Fsync,
+            other => {
+                return Err(FfiError::Invalid(format!(
+                    "{other} is not a midge_durability"
+                )));
+            }
+        };
+        if store.is_null() {
+            return Err(FfiError::null("store"));
+        }
+        let s = take_store(store).ok_or_else(|| FfiError::stale("store"))?;
+        d.store = StoreSlot::Set(SharedStore::new(s, durability));
+        Ok(())
+    })
 }
 
 /// While this client has traffic, midge's I/O thread pauses `usec` microseconds between
