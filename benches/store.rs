@@ -4,10 +4,10 @@
 //!
 //! - `ack/<store>/<durability>/<size>`: one message appended and then removed (two
 //!   writes), the steady state of a QoS 1 publish. Durability `os`: the write reached the
-//!   OS (FileStore: one write(2) each; redb has no such level: its closest is
+//!   OS (`FileStore`: one write(2) each; redb has no such level: its closest is
 //!   `Durability::None`, whose commits are lost by a crash of the process until a later
 //!   durable commit, so it is weaker than `os`); `fsync`: each write is on disk before the
-//!   next (FileStore: `sync` = fdatasync after each; redb: `Durability::Immediate`).
+//!   next (`FileStore`: `sync` = fdatasync after each; redb: `Durability::Immediate`).
 //! - `replay/<store>/<size>`: open a store holding 1,000 live messages (2,000 appended,
 //!   every second one removed) and read every key and value.
 
