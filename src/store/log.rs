@@ -524,9 +524,11 @@ impl Store for FileStore {
     }
 }
 
-/// The CRC-32C (Castagnoli) table, reflected polynomial 0x82F63B78.
-const CRC32C_TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
+/// The CRC-32C (Castagnoli) tables for slicing-by-8, reflected polynomial 0x82F63B78:
+/// `CRC32C[0]` is the byte-at-a-time table, `CRC32C[k]` advances it over `k` more zero
+/// bytes (eight bytes per step: replay checks every byte of the log).
+const CRC32C: [[u32; 256]; 8] = {
+    let mut t = [[0u32; 256]; 8];
     let mut i = 0;
     while i < 256 {
         let mut c = i as u32;
@@ -539,18 +541,42 @@ const CRC32C_TABLE: [u32; 256] = {
             };
             k += 1;
         }
-        table[i] = c;
+        t[0][i] = c;
         i += 1;
     }
-    table
+    let mut k = 1;
+    while k < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let prev = t[k - 1][i];
+            t[k][i] = (prev >> 8) ^ t[0][(prev & 0xFF) as usize];
+            i += 1;
+        }
+        k += 1;
+    }
+    t
 };
 
 /// The CRC-32C of the concatenation of `parts`.
 fn crc32c(parts: &[&[u8]]) -> u32 {
+    let t = &CRC32C;
     let mut c = !0u32;
     for part in parts {
-        for &b in *part {
-            c = CRC32C_TABLE[((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8);
+        let mut chunks = part.chunks_exact(8);
+        for b in &mut chunks {
+            let lo = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) ^ c;
+            let hi = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+            c = t[7][(lo & 0xFF) as usize]
+                ^ t[6][((lo >> 8) & 0xFF) as usize]
+                ^ t[5][((lo >> 16) & 0xFF) as usize]
+                ^ t[4][(lo >> 24) as usize]
+                ^ t[3][(hi & 0xFF) as usize]
+                ^ t[2][((hi >> 8) & 0xFF) as usize]
+                ^ t[1][((hi >> 16) & 0xFF) as usize]
+                ^ t[0][(hi >> 24) as usize];
+        }
+        for &b in chunks.remainder() {
+            c = t[0][((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8);
         }
     }
     !c

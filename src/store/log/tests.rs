@@ -38,6 +38,28 @@ fn crc32c_check_value() {
     assert_eq!(crc32c(&[b"123456789"]), 0xE306_9283);
     assert_eq!(crc32c(&[b"1234", b"56789"]), 0xE306_9283);
     assert_eq!(crc32c(&[&[0u8; 32]]), 0x8A91_36AA);
+    assert_eq!(crc32c(&[&[0xFFu8; 32]]), 0x62A8_AB43);
+    // Slicing by eight agrees with the bitwise definition at every length and split.
+    let data: Vec<u8> = (0..200u32).map(|i| (i * 31 + 7) as u8).collect();
+    for len in 0..data.len() {
+        let mut bitwise = !0u32;
+        for &b in &data[..len] {
+            bitwise ^= u32::from(b);
+            for _ in 0..8 {
+                bitwise = if bitwise & 1 == 0 {
+                    bitwise >> 1
+                } else {
+                    (bitwise >> 1) ^ 0x82F6_3B78
+                };
+            }
+        }
+        let split = len / 3;
+        assert_eq!(
+            crc32c(&[&data[..split], &data[split..len]]),
+            !bitwise,
+            "length {len}"
+        );
+    }
 }
 
 #[test]
