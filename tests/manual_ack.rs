@@ -286,6 +286,61 @@ fn unacknowledged_messages_across_a_resumed_session() {
     );
 }
 
+#[test]
+fn a_server_past_the_tolerated_receive_maximum_is_held_back_not_disconnected() {
+    // [MQTT-3.3.4-9] binds the server to our Receive Maximum (1 here); midge tolerates
+    // twice it (Mosquitto 2.0.11 overshoots). What comes beyond waits unread while the
+    // application holds messages: no 0x93 (the server would resend them all on the next
+    // connection, over the bound again), PINGREQ still sent each keep alive
+    // [MQTT-3.1.2-22] though the PINGRESP waits unread, and everything is delivered, in
+    // order, as the application acknowledges.
+    let broker = FakeBroker::start();
+    let mut opts = manual("manual-held");
+    opts.session.receive_maximum = 1;
+    opts.session.keep_alive = 1;
+    let (client, mut conn) = connected(&broker, opts);
+    for id in 1..=4 {
+        conn.send(&Packet::Publish(publish(
+            QoS::AtLeastOnce,
+            id,
+            &id.to_string(),
+        )));
+    }
+    let first: Vec<Message> = (0..2).map(|_| expect_message(&client)).collect();
+    assert!(next_message(&client, QUIET).is_none(), "held beyond 2");
+    // Two keep-alive periods without the server's answers read: still connected.
+    for _ in 0..2 {
+        assert_eq!(
+            conn.recv_packet(Duration::from_secs(3)).unwrap(),
+            Packet::PingReq
+        );
+        conn.send(&Packet::PingResp);
+    }
+    assert!(client.is_connected());
+    client.ack(&first[0]).unwrap();
+    assert_eq!(
+        conn.recv_packet(TIMEOUT).unwrap(),
+        Packet::PubAck(PubAck::new(1))
+    );
+    let third = expect_message(&client);
+    assert_eq!(third.packet_id, 3);
+    client.ack(&first[1]).unwrap();
+    client.ack(&third).unwrap();
+    let fourth = expect_message(&client);
+    assert_eq!(fourth.packet_id, 4);
+    client.ack(&fourth).unwrap();
+    let mut acked = Vec::new();
+    while acked.len() < 3 {
+        match conn.recv_packet(TIMEOUT).unwrap() {
+            Packet::PubAck(a) => acked.push(a.packet_id),
+            Packet::PingReq => conn.send(&Packet::PingResp),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(acked, [2, 3, 4]);
+    assert!(client.is_connected());
+}
+
 // ------------------------------------------------------------------ against Mosquitto
 
 #[test]
