@@ -165,6 +165,12 @@ class _MessageHandle:
         self.ptr: int = ptr
         self._finalizer = weakref.finalize(self, _free, lib.midge_message_free, ptr)
 
+    def __copy__(self) -> "_MessageHandle":
+        return self  # shared: copies of a Message acknowledge the same message
+
+    def __deepcopy__(self, memo: Any) -> "_MessageHandle":
+        return self
+
 
 def _read_message(m: int, keep: bool = False) -> Message:
     """Copies a lent ``midge_message`` into a Python value: six C calls, plus one per

@@ -10,6 +10,7 @@ disconnect a SUBSCRIBE round trip makes sure the broker handled the PUBACKs sent
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import uuid
 
@@ -71,6 +72,9 @@ def test_pubacks_wait_for_ack_and_keep_arrival_order(broker):
         again = collect(c, 3)
         assert [m.payload for m in again] == [b"m0", b"m1", b"m2"]
         assert all(m.dup for m in again)
+        # Copies acknowledge the same message (asdict deep-copies: the handle is shared).
+        assert dataclasses.asdict(again[0])["payload"] == b"m0"
+        again[0] = dataclasses.replace(again[0])
         # Out of order: the PUBACKs still go out 1, 2, 3; twice is a no-op.
         for i in (2, 0, 1, 0):
             c.ack(again[i])
