@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use midge::codec::{
     ConnAck, ConnectReasonCode, Packet, Properties, PubAck, PubComp, PubRec, PubRel, Publish, QoS,
 };
-use midge::protocol::Message;
+use midge::protocol::{DisconnectCause, Message};
 use midge::runtime::{Client, ClientEvent, ClientOptions, ReconnectPolicy};
 use support::TIMEOUT;
 use support::fake_broker::{FakeBroker, FakeConn, connack};
@@ -56,6 +56,8 @@ fn next_message(c: &Client, timeout: Duration) -> Option<Message> {
         let left = deadline.saturating_duration_since(Instant::now());
         match c.next_event(left)? {
             ClientEvent::Message(m) => return Some(m),
+            // Our own disconnect is expected; any other end of the connection is not.
+            ClientEvent::ConnectionLost(DisconnectCause::Client { .. }) => {}
             ClientEvent::ConnectionLost(cause) => panic!("connection lost: {cause}"),
             _ => {}
         }
@@ -449,4 +451,64 @@ fn unacknowledged_messages_are_redelivered_by_mosquitto_after_a_reconnect() {
     opts.session.clean_start = false;
     let third = broker.connected_client(opts);
     assert!(next_message(&third, QUIET).is_none());
+}
+
+#[test]
+fn a_slow_acknowledger_survives_a_reconnect_without_a_disconnection_loop() {
+    // Mosquitto 2.0.11 sends up to a Receive Maximum more for each PUBACK while messages
+    // are unacknowledged, so a slow application ends up with more than twice our Receive
+    // Maximum in flight at the broker, all of which it resends, with DUP, to the resumed
+    // session [MQTT-4.4.0-1]. midge holds what comes past the bound until the application
+    // acknowledges: the connection stays up (before, 0x93 ended it, and every reconnection
+    // met the same resend) and every message arrives.
+    const RM: u16 = 5;
+    const TOTAL: usize = 30;
+    let broker = Mosquitto::start();
+    let mut opts = manual("manual-loop");
+    opts.session.receive_maximum = RM;
+    opts.session.session_expiry_interval = 300;
+    let sub = broker.connected_client(opts);
+    sub.subscribe_and_wait("loop/#", QoS::AtLeastOnce, TIMEOUT)
+        .unwrap();
+    let publisher = broker.connected_client(support::client_options("manual-loop-pub"));
+    for i in 0..TOTAL {
+        publisher
+            .publish_and_wait(
+                "loop/t",
+                format!("{i}"),
+                QoS::AtLeastOnce,
+                false,
+                Properties::new(),
+                TIMEOUT,
+            )
+            .unwrap();
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut unacked: std::collections::VecDeque<Message> =
+        (0..usize::from(RM)).map(|_| expect_message(&sub)).collect();
+    // Two acknowledgements, each answered by the broker with a burst.
+    for _ in 0..2 {
+        let m = unacked.pop_front().unwrap();
+        seen.insert(m.payload.to_vec());
+        sub.ack(&m).unwrap();
+    }
+    while let Some(m) = next_message(&sub, QUIET) {
+        unacked.push_back(m);
+    }
+    sub.disconnect_and_wait(TIMEOUT).unwrap();
+    let info = sub.connect_and_wait(TIMEOUT).unwrap();
+    assert!(info.session_present);
+    // Everything arrives (some twice: QoS 1 is at least once), the connection stays up.
+    while seen.len() < TOTAL {
+        let m = next_message(&sub, TIMEOUT)
+            .unwrap_or_else(|| panic!("{} of {TOTAL} messages\n{}", seen.len(), broker.log()));
+        seen.insert(m.payload.to_vec());
+        sub.ack(&m).unwrap();
+    }
+    assert!(sub.is_connected());
+    let resent = broker
+        .log()
+        .matches("Sending PUBLISH to manual-loop (d1")
+        .count();
+    eprintln!("the broker resent {resent} messages to the resumed session (Receive Maximum {RM})");
 }
