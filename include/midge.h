@@ -2237,11 +2237,12 @@ midge_result midge_options_set_inline_callbacks(midge_options *options, bool on)
  * yet acknowledged are bounded by the Receive Maximum midge sends in CONNECT
  * (`midge_options_set_receive_maximum`, default 65,535): a server keeping to it sends no
  * more QoS 1/2 messages while that many are unacknowledged (QoS 0 still flows), so an
- * application that stops acknowledging gets backpressure, not loss. midge tolerates a
- * server overshooting that bound up to twice (Mosquitto 2.0.11 does); beyond it, the
- * connection ends with DISCONNECT 0x93 Receive Maximum exceeded. Choose a Receive Maximum
- * you are ready to hold messages for. Replies to `midge_client_request` are acknowledged
- * by midge.
+ * application that stops acknowledging gets backpressure, not loss. A server overshooting
+ * that bound (Mosquitto 2.0.11 sends up to a Receive Maximum more for each PUBACK) is
+ * tolerated up to twice it; beyond, midge reads nothing more from it until the application
+ * acknowledges (the keep alive still sends PINGREQ meanwhile), rather than disconnecting.
+ * Choose a Receive Maximum you are ready to hold messages for. Replies to
+ * `midge_client_request` are acknowledged by midge.
  */
 midge_result midge_options_set_manual_ack(midge_options *options, bool on);
 

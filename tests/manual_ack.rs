@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use midge::codec::{
     ConnAck, ConnectReasonCode, Packet, Properties, PubAck, PubComp, PubRec, PubRel, Publish, QoS,
 };
-use midge::protocol::Message;
+use midge::protocol::{DisconnectCause, Message};
 use midge::runtime::{Client, ClientEvent, ClientOptions, ReconnectPolicy};
 use support::TIMEOUT;
 use support::fake_broker::{FakeBroker, FakeConn, connack};
@@ -56,6 +56,8 @@ fn next_message(c: &Client, timeout: Duration) -> Option<Message> {
         let left = deadline.saturating_duration_since(Instant::now());
         match c.next_event(left)? {
             ClientEvent::Message(m) => return Some(m),
+            // Our own disconnect is expected; any other end of the connection is not.
+            ClientEvent::ConnectionLost(DisconnectCause::Client { .. }) => {}
             ClientEvent::ConnectionLost(cause) => panic!("connection lost: {cause}"),
             _ => {}
         }
@@ -286,6 +288,61 @@ fn unacknowledged_messages_across_a_resumed_session() {
     );
 }
 
+#[test]
+fn a_server_past_the_tolerated_receive_maximum_is_held_back_not_disconnected() {
+    // [MQTT-3.3.4-9] binds the server to our Receive Maximum (1 here); midge tolerates
+    // twice it (Mosquitto 2.0.11 overshoots). What comes beyond waits unread while the
+    // application holds messages: no 0x93 (the server would resend them all on the next
+    // connection, over the bound again), PINGREQ still sent each keep alive
+    // [MQTT-3.1.2-22] though the PINGRESP waits unread, and everything is delivered, in
+    // order, as the application acknowledges.
+    let broker = FakeBroker::start();
+    let mut opts = manual("manual-held");
+    opts.session.receive_maximum = 1;
+    opts.session.keep_alive = 1;
+    let (client, mut conn) = connected(&broker, opts);
+    for id in 1..=4 {
+        conn.send(&Packet::Publish(publish(
+            QoS::AtLeastOnce,
+            id,
+            &id.to_string(),
+        )));
+    }
+    let first: Vec<Message> = (0..2).map(|_| expect_message(&client)).collect();
+    assert!(next_message(&client, QUIET).is_none(), "held beyond 2");
+    // Two keep-alive periods without the server's answers read: still connected.
+    for _ in 0..2 {
+        assert_eq!(
+            conn.recv_packet(Duration::from_secs(3)).unwrap(),
+            Packet::PingReq
+        );
+        conn.send(&Packet::PingResp);
+    }
+    assert!(client.is_connected());
+    client.ack(&first[0]).unwrap();
+    assert_eq!(
+        conn.recv_packet(TIMEOUT).unwrap(),
+        Packet::PubAck(PubAck::new(1))
+    );
+    let third = expect_message(&client);
+    assert_eq!(third.packet_id, 3);
+    client.ack(&first[1]).unwrap();
+    client.ack(&third).unwrap();
+    let fourth = expect_message(&client);
+    assert_eq!(fourth.packet_id, 4);
+    client.ack(&fourth).unwrap();
+    let mut acked = Vec::new();
+    while acked.len() < 3 {
+        match conn.recv_packet(TIMEOUT).unwrap() {
+            Packet::PubAck(a) => acked.push(a.packet_id),
+            Packet::PingReq => conn.send(&Packet::PingResp),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(acked, [2, 3, 4]);
+    assert!(client.is_connected());
+}
+
 // ------------------------------------------------------------------ against Mosquitto
 
 #[test]
@@ -382,6 +439,11 @@ fn unacknowledged_messages_are_redelivered_by_mosquitto_after_a_reconnect() {
     for m in &resent {
         again.ack(m).unwrap();
     }
+    // A round trip after the PUBACKs: Mosquitto answers it only after handling them, so
+    // the next connection cannot take the session over before it read them.
+    again
+        .subscribe_and_wait("redeliver/barrier", QoS::AtMostOnce, TIMEOUT)
+        .unwrap();
     again.disconnect_and_wait(TIMEOUT).unwrap();
     // Acknowledged this time: a third connection receives nothing.
     let mut opts = manual("manual-redeliver");
@@ -389,4 +451,64 @@ fn unacknowledged_messages_are_redelivered_by_mosquitto_after_a_reconnect() {
     opts.session.clean_start = false;
     let third = broker.connected_client(opts);
     assert!(next_message(&third, QUIET).is_none());
+}
+
+#[test]
+fn a_slow_acknowledger_survives_a_reconnect_without_a_disconnection_loop() {
+    // Mosquitto 2.0.11 sends up to a Receive Maximum more for each PUBACK while messages
+    // are unacknowledged, so a slow application ends up with more than twice our Receive
+    // Maximum in flight at the broker, all of which it resends, with DUP, to the resumed
+    // session [MQTT-4.4.0-1]. midge holds what comes past the bound until the application
+    // acknowledges: the connection stays up (before, 0x93 ended it, and every reconnection
+    // met the same resend) and every message arrives.
+    const RM: u16 = 5;
+    const TOTAL: usize = 30;
+    let broker = Mosquitto::start();
+    let mut opts = manual("manual-loop");
+    opts.session.receive_maximum = RM;
+    opts.session.session_expiry_interval = 300;
+    let sub = broker.connected_client(opts);
+    sub.subscribe_and_wait("loop/#", QoS::AtLeastOnce, TIMEOUT)
+        .unwrap();
+    let publisher = broker.connected_client(support::client_options("manual-loop-pub"));
+    for i in 0..TOTAL {
+        publisher
+            .publish_and_wait(
+                "loop/t",
+                format!("{i}"),
+                QoS::AtLeastOnce,
+                false,
+                Properties::new(),
+                TIMEOUT,
+            )
+            .unwrap();
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut unacked: std::collections::VecDeque<Message> =
+        (0..usize::from(RM)).map(|_| expect_message(&sub)).collect();
+    // Two acknowledgements, each answered by the broker with a burst.
+    for _ in 0..2 {
+        let m = unacked.pop_front().unwrap();
+        seen.insert(m.payload.to_vec());
+        sub.ack(&m).unwrap();
+    }
+    while let Some(m) = next_message(&sub, QUIET) {
+        unacked.push_back(m);
+    }
+    sub.disconnect_and_wait(TIMEOUT).unwrap();
+    let info = sub.connect_and_wait(TIMEOUT).unwrap();
+    assert!(info.session_present);
+    // Everything arrives (some twice: QoS 1 is at least once), the connection stays up.
+    while seen.len() < TOTAL {
+        let m = next_message(&sub, TIMEOUT)
+            .unwrap_or_else(|| panic!("{} of {TOTAL} messages\n{}", seen.len(), broker.log()));
+        seen.insert(m.payload.to_vec());
+        sub.ack(&m).unwrap();
+    }
+    assert!(sub.is_connected());
+    let resent = broker
+        .log()
+        .matches("Sending PUBLISH to manual-loop (d1")
+        .count();
+    eprintln!("the broker resent {resent} messages to the resumed session (Receive Maximum {RM})");
 }

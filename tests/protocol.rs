@@ -127,11 +127,14 @@ impl Sim {
             .expect("subscribe accepted")
     }
 
+    /// The application acknowledges; then, as the runtime does, decoding goes on if that
+    /// freed input the application held.
     fn acknowledge(&mut self, message: &Message) {
         let token = message
             .ack
             .expect("QoS 1 and 2 messages carry an ack token");
         self.session.acknowledge(token, self.now);
+        self.session.resume_input(self.now);
     }
 
     /// Nothing was sent, nothing happened, nothing was queued: a refused request.

@@ -566,6 +566,12 @@ public:
                       "midge_options_set_busy_poll");
         return *this;
     }
+    /// Application-controlled acknowledgements: QoS 1/2 messages are acknowledged only by
+    /// Client::ack, still in arrival order (see midge_options_set_manual_ack).
+    Options& manual_ack(bool on) {
+        detail::check(midge_options_set_manual_ack(o_, on), "midge_options_set_manual_ack");
+        return *this;
+    }
     /// Batch I/O while traffic flows, for CPU (see midge_options_set_linger; at most 10 ms).
     Options& linger(std::chrono::microseconds pause) {
         detail::check(midge_options_set_linger(o_, detail::micros(pause)),
@@ -1034,6 +1040,14 @@ public:
                                            detail::millis(timeout), &reply),
                       "midge_client_request");
         return Message(reply, true);
+    }
+
+    /// With Options::manual_ack: acknowledges a received message (lent in a callback or
+    /// an Event, or a copy kept after it), from any thread. Its PUBACK / PUBREC goes out
+    /// once every earlier message is acknowledged too. A no-op for QoS 0, a second ack, a
+    /// message of an ended connection (see midge_message_ack).
+    void ack(const Message& message) {
+        detail::check(midge_message_ack(c_, message.native()), "midge_message_ack");
     }
 
     /// The pull interface: the next event, or std::nullopt when none came in `timeout`.

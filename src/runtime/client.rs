@@ -116,11 +116,13 @@ pub struct ClientOptions {
     /// by the Receive Maximum midge sends in CONNECT (`session.receive_maximum`, default
     /// 65,535): a server that keeps to it stops sending QoS 1/2 messages while that many
     /// are unacknowledged (QoS 0 still flows), so an application that stops acknowledging
-    /// gets backpressure, not loss. midge tolerates a server overshooting that bound up to
-    /// twice (Mosquitto 2.0.11 does, see `Session::inbound_quota_left`); beyond it, the
-    /// connection ends with DISCONNECT 0x93 Receive Maximum exceeded. Set a Receive
-    /// Maximum you are ready to hold messages for. Replies to [`Client::request`] are
-    /// acknowledged by midge, as they never reach the application as messages.
+    /// gets backpressure, not loss. A server overshooting that bound (Mosquitto 2.0.11
+    /// sends up to a Receive Maximum more for each PUBACK) is tolerated up to twice it;
+    /// beyond, midge reads nothing more from it until the application acknowledges
+    /// (`Session::input_held`; the keep alive still sends PINGREQ meanwhile), rather than
+    /// disconnecting. Set a Receive Maximum you are ready to hold messages for. Replies to
+    /// [`Client::request`] are acknowledged by midge, as they never reach the application
+    /// as messages.
     pub manual_ack: bool,
 }
 

@@ -16,7 +16,7 @@ int midge_header_cxx_check() {
     using namespace std::chrono_literals;
     midge::Options options;
     options.client_id("x").keep_alive(5s).completion_events(true).log_level(MIDGE_LOG_DEBUG);
-    options.event_queue_limit(1000).event_queue_bytes(1 << 20);
+    options.event_queue_limit(1000).event_queue_bytes(1 << 20).manual_ack(true);
     midge::Client client("mqtt://127.0.0.1:1883", options);  // never connects: no broker needed
     midge::Tls tls;
     tls.ca_pem("-----BEGIN CERTIFICATE-----\n").system_roots(false).mozilla_roots(true)
@@ -51,6 +51,7 @@ int midge_header_cxx_check() {
             (void)m->packet_id();
             (void)m->payload_format();
             (void)m->correlation_data();
+            client.ack(*m);
         }
         (void)event->ack();
     }

@@ -277,6 +277,7 @@ SIGNATURES: Dict[str, Sig] = {
     "midge_message_subscription_identifier": (_result, [_p, c_size_t, POINTER(c_uint32)]),
     "midge_message_clone": (_p, [_p]),
     "midge_message_free": (None, [_pp]),
+    "midge_message_ack": (_result, [_p, _p]),
     # CONNACK
     "midge_connack_session_present": (c_bool, [_p]),
     "midge_connack_protocol_version": (c_int, [_p]),
@@ -357,6 +358,7 @@ SIGNATURES: Dict[str, Sig] = {
     "midge_options_set_inline_callbacks": (_result, [_p, c_bool]),
     "midge_options_set_busy_poll": (_result, [_p, c_uint32]),
     "midge_options_set_linger": (_result, [_p, c_uint32]),
+    "midge_options_set_manual_ack": (_result, [_p, c_bool]),
     "midge_options_set_protocol_version": (_result, [_p, c_int]),
     "midge_options_set_authenticator": (
         _result,

@@ -98,6 +98,9 @@ class Message:
     retain: bool = False
     dup: bool = False
     properties: Properties = field(default_factory=Properties)
+    #: With ``manual_ack``: midge's handle on the received QoS 1/2 message, for
+    #: :meth:`midge.Client.ack` (freed with the Message).
+    _handle: Any = field(default=None, repr=False, compare=False)
 
     def text(self, encoding: str = "utf-8") -> str:
         """The payload decoded as text."""

@@ -132,7 +132,7 @@ class Client:
         if kind == _EventKind.MESSAGE:
             m = lib.midge_event_message(ev)
             if m:
-                msg = _read_message(m)
+                msg = _read_message(m, self._sync._state.manual_ack)
                 while self._waiters:
                     w = self._waiters.popleft()
                     if not w.done():
@@ -407,6 +407,11 @@ class Client:
         finally:
             if not fut.done():
                 fut.cancel()
+
+    def ack(self, message: Message) -> None:
+        """Acknowledges a received message, for a client made with ``manual_ack=True``
+        (never blocks): as :meth:`midge.Client.ack`."""
+        self._sync.ack(message)
 
     async def messages(self, timeout: Optional[float] = None) -> AsyncIterator[Message]:
         """Iterates over received messages; ends after ``timeout`` seconds without one (None:

@@ -152,9 +152,30 @@ _NO_PROPERTIES = Properties()
 _QOS = (QoS.AT_MOST_ONCE, QoS.AT_LEAST_ONCE, QoS.EXACTLY_ONCE)
 
 
-def _read_message(m: int) -> Message:
+class _MessageHandle:
+    """An owned ``midge_message`` handle kept by a :class:`Message` for
+    :meth:`Client.ack`; freed when the Message goes."""
+
+    __slots__ = ("ptr", "_finalizer", "__weakref__")
+
+    def __init__(self, lent: int) -> None:
+        ptr = lib.midge_message_clone(lent)
+        if not ptr:
+            raise MemoryError("midge_message_clone")
+        self.ptr: int = ptr
+        self._finalizer = weakref.finalize(self, _free, lib.midge_message_free, ptr)
+
+    def __copy__(self) -> "_MessageHandle":
+        return self  # shared: copies of a Message acknowledge the same message
+
+    def __deepcopy__(self, memo: Any) -> "_MessageHandle":
+        return self
+
+
+def _read_message(m: int, keep: bool = False) -> Message:
     """Copies a lent ``midge_message`` into a Python value: six C calls, plus one per
-    property (the generic walk), so a message without properties costs no more."""
+    property (the generic walk), so a message without properties costs no more. With
+    ``keep`` (manual acknowledgements), a QoS 1/2 message also keeps an owned handle."""
     n = c_size_t()
     p = lib.midge_message_payload(m, byref(n))
     payload = string_at(p, n.value) if p and n.value else b""
@@ -167,6 +188,7 @@ def _read_message(m: int) -> Message:
         retain=bool(lib.midge_message_retain(m)),
         dup=bool(lib.midge_message_dup(m)),
         properties=_read_message_properties(m, count) if count else _NO_PROPERTIES,
+        _handle=_MessageHandle(m) if keep and qos > 0 else None,
     )
 
 
@@ -392,6 +414,8 @@ class _State:
         self.connected = False
         #: connect() was called at least once: a blocking publish can then complete.
         self.connect_called = False
+        #: Messages are acknowledged by Client.ack (they keep a handle for it).
+        self.manual_ack = False
 
     # -- callbacks (midge's threads) --
 
@@ -429,7 +453,7 @@ class _State:
         try:
             if not ptr:
                 return
-            msg = _read_message(ptr)
+            msg = _read_message(ptr, self.manual_ack)
             cb = self.on_message
             if cb is not None:
                 cb(msg)
@@ -470,7 +494,7 @@ class _State:
         kind = lib.midge_event_kind_of(ev)
         if kind == _EventKind.MESSAGE:
             m = lib.midge_event_message(ev)
-            return _read_message(m) if m else None
+            return _read_message(m, self.manual_ack) if m else None
         if kind == _EventKind.CONNECTED:
             c = lib.midge_event_connack(ev)
             with self.lock:
@@ -623,6 +647,9 @@ class Client:
     ``on_disconnect`` report connection changes. Callbacks run on midge's threads; an
     exception they raise is logged (logger ``midge``) and raised again by the next call
     the application makes into the client.
+
+    QoS 1/2 messages are acknowledged to the server once handed to the application; with
+    ``manual_ack=True``, only when the application calls :meth:`ack`.
     """
 
     def __init__(
@@ -654,6 +681,7 @@ class Client:
         _completion_events: bool = False,
         tls: Optional["Tls"] = None,
         ws_headers: Optional[Iterable[Tuple[str, str]]] = None,
+        manual_ack: bool = False,
     ) -> None:
         self._state: Optional[_State] = None
         # Several servers: a list for `broker`, and/or `servers` after it.
@@ -670,6 +698,7 @@ class Client:
         version = _v.protocol_version(protocol_version)
         _v.flag(clean_start, "clean_start")
         _v.flag(request_response_information, "request_response_information")
+        _v.flag(manual_ack, "manual_ack")
         self.connect_timeout = _v.seconds(connect_timeout, "connect_timeout")
         opts = lib.midge_options_new()
         if not opts:
@@ -717,6 +746,8 @@ class Client:
                 _check(lib.midge_options_set_event_queue_bytes(opts, _u(event_queue_bytes, 2**63 - 1, "event_queue_bytes")))
             if _completion_events:
                 _check(lib.midge_options_set_completion_events(opts, True))
+            if manual_ack:
+                _check(lib.midge_options_set_manual_ack(opts, True))
             _check(lib.midge_options_set_connect_timeout(opts, _ms(connect_timeout)))
             _check(lib.midge_options_set_connack_timeout(opts, _ms(connect_timeout)))
             if tls is not None:
@@ -739,6 +770,7 @@ class Client:
             _free(lib.midge_options_free, opts)
         self.broker = broker
         self._state = _State(out.value)  # type: ignore[arg-type]
+        self._state.manual_ack = manual_ack
         self._finalizer = weakref.finalize(self, _free_state, self._state)
 
     # -- lifetime --
@@ -1120,6 +1152,37 @@ class Client:
     def fileno(self) -> int:
         """:meth:`event_fd`, so that the client itself can be passed to ``select``."""
         return self.event_fd()
+
+    def ack(self, message: Message) -> None:
+        """Acknowledges a received message to the server, for a client made with
+        ``manual_ack=True``: midge then sends no PUBACK (QoS 1) or PUBREC (QoS 2) when the
+        message is handed to ``on_message`` or :meth:`next_message`, only when the
+        application calls this (e.g. once the message is in its own database). Any thread,
+        any time after receipt (in the callback or later). Acknowledgements go out in the
+        order the messages arrived [MQTT-4.6.0-2] [MQTT-4.6.0-3]: one acknowledged before an
+        earlier message waits for it. Messages not yet acknowledged are bounded by
+        ``receive_maximum``: the server stops sending QoS 1/2 messages at that many
+        (backpressure, no loss).
+
+        A no-op for a QoS 0 message, a second acknowledgement, a client without
+        ``manual_ack``, and a QoS 1 message of a connection that has ended since (the
+        server sends it again, with ``dup`` set, to the resumed session [MQTT-4.4.0-1]:
+        acknowledge that one). A QoS 2 message is never delivered twice while the session
+        lasts; its acknowledgement stays valid across reconnections. Raises
+        :class:`~midge.InvalidArgument` for a QoS 1/2 Message that midge did not deliver to
+        this ``manual_ack`` client (one built by hand), :class:`~midge.Closed` when closed."""
+        st = self._st
+        if not isinstance(message, Message):
+            raise InvalidType("ack takes a midge.Message, not %s" % type(message).__name__)
+        if message.qos == QoS.AT_MOST_ONCE or not st.manual_ack:
+            return
+        h = message._handle
+        if h is None:
+            raise InvalidArgument(
+                "this message was not received by a client with manual_ack=True",
+                result=Result.INVALID_ARGUMENT,
+            )
+        st.check(lib.midge_message_ack(st.get(), h.ptr))
 
     def next_message(self, timeout: Optional[float] = None) -> Optional[Message]:
         """The next received message, waiting up to ``timeout`` seconds (None: no limit);

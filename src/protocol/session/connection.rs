@@ -192,6 +192,7 @@ impl Session {
             a.awaiting_resend = true;
         }
         self.unacked_qos1 = 0;
+        self.input_was_held = false;
     }
 
     /// Ends the connection because the server broke a rule: DISCONNECT with `reason_code`.

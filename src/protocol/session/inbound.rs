@@ -129,8 +129,11 @@ impl Session {
     /// while the session lasts (it is not delivered again [MQTT-4.3.3-10]), but its
     /// PUBREC waits until the server has resent the PUBLISH on the new connection
     /// [MQTT-4.4.0-1]; if the server kept no session, the token is forgotten.
+    ///
+    /// When this frees input the application held ([`Session::input_held`]), the runtime
+    /// calls [`Session::resume_input`] next (on its I/O thread: decoding may end the
+    /// connection or deliver messages).
     pub fn acknowledge(&mut self, token: AckToken, now: Instant) {
-        let held = self.input_held();
         let mut qos2 = None;
         if let Some(a) = self.pending_acks.iter_mut().find(|a| a.token == token) {
             if !a.done && matches!(a.kind, AckKind::PubRec) {
@@ -144,12 +147,6 @@ impl Session {
             self.store_incoming(packet_id);
         }
         self.flush_acks(now);
-        if held && !self.input_held() {
-            // Room again: what the server sent meanwhile is read on. The time the
-            // application held us says nothing of the server (see `input_held`).
-            self.last_received = self.last_received.max(now);
-            self.process_read(now);
-        }
     }
 
     /// Whether decoding stops for now: the server has as many unacknowledged QoS 1/2
@@ -161,7 +158,8 @@ impl Session {
     /// through TCP, with bounded memory. Meanwhile the keep alive still sends PINGREQ but
     /// does not judge the server, whose answers wait behind. A server keeping to our
     /// Receive Maximum [MQTT-3.3.4-9] never gets here; Mosquitto 2.0.11 does, sending up to
-    /// a Receive Maximum more for each PUBACK while the application holds messages.
+    /// a Receive Maximum more for each PUBACK while the application holds messages. The
+    /// runtime must not feed more bytes meanwhile ([`Session::handle_read`] buffers them).
     pub fn input_held(&self) -> bool {
         self.state == State::Connected
             && !self.inbound_quota_left()

@@ -16,6 +16,23 @@ impl Session {
         self.process_read(now);
     }
 
+    /// After acknowledgements: decodes what waited while the application held the input
+    /// ([`Session::input_held`]), if it no longer does. The time it was held says nothing
+    /// of the server, so the keep alive counts from now.
+    pub fn resume_input(&mut self, now: Instant) {
+        if self.input_resumable() {
+            self.input_was_held = false;
+            self.last_received = self.last_received.max(now);
+            self.process_read(now);
+        }
+    }
+
+    /// Whether [`Session::resume_input`] has input to go on with: decoding stopped at
+    /// [`Session::input_held`], which no longer holds.
+    pub fn input_resumable(&self) -> bool {
+        self.input_was_held && !self.input_held()
+    }
+
     /// Decodes and handles every complete packet in the read buffer.
     pub fn process_read(&mut self, now: Instant) {
         if self.first_byte_pending && self.state == State::Connecting {
@@ -65,6 +82,7 @@ impl Session {
         }
         while matches!(self.state, State::Connecting | State::Connected) {
             if self.input_held() {
+                self.input_was_held = true;
                 return;
             }
             match self.decoder.next_packet() {

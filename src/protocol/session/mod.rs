@@ -309,6 +309,8 @@ pub struct Session {
     inbound_qos2: HashMap<u16, InQos2>,
     pending_acks: VecDeque<PendingAck>,
     unacked_qos1: usize,
+    /// Decoding stopped at `input_held`; `resume_input` goes on.
+    input_was_held: bool,
     // Subscriptions.
     pending_subs: HashMap<u16, PendingSub>,
     pending_unsubs: HashMap<u16, PendingUnsub>,
@@ -372,6 +374,7 @@ impl Session {
             inbound_qos2: HashMap::new(),
             pending_acks: VecDeque::new(),
             unacked_qos1: 0,
+            input_was_held: false,
             pending_subs: HashMap::new(),
             pending_unsubs: HashMap::new(),
             control_queue: VecDeque::new(),

@@ -136,15 +136,6 @@ impl Reactor {
             if let Some(stored) = stored {
                 stored.complete(Ok(()));
             }
-            // The I/O thread reads on (not here: this may run on the application's
-            // thread, and a read may reach the redirect callback).
-            let read_on = c.input_paused && !c.session.input_held();
-            if read_on {
-                c.input_paused = false;
-                if !self.read_on.contains(&client) {
-                    self.read_on.push(client);
-                }
-            }
             self.mark(client);
         } else if let Some(stored) = stored {
             stored.complete(Err(Error::Closed));

@@ -219,6 +219,5 @@ impl Reactor {
         c.woff = 0;
         c.writable_interest = false;
         c.read_paused = false;
-        c.input_paused = false;
     }
 }

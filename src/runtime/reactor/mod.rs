@@ -358,9 +358,6 @@ struct Conn {
     undelivered: usize,
     /// Read once more despite backpressure (a keep-alive deadline while paused).
     force_read: bool,
-    /// Reading stopped because the session holds its input until the application
-    /// acknowledges messages (`Session::input_held`).
-    input_paused: bool,
 }
 
 impl Conn {
@@ -384,7 +381,6 @@ impl Conn {
             woff: 0,
             writable_interest: false,
             read_paused: false,
-            input_paused: false,
             backoff: Backoff::default(),
             resolve_generation: 0,
             wanted: false,

@@ -91,6 +91,14 @@ impl Reactor {
             for t in acks {
                 c.session.acknowledge(t, now);
             }
+            if c.session.input_resumable() && open {
+                // Acknowledgements freed the input the application held: the I/O thread
+                // decodes what waited and reads on (not here: this may be a caller's
+                // thread, and what the server sent may reach the redirect callback).
+                if !self.read_on.contains(&client) {
+                    self.read_on.push(client);
+                }
+            }
             let on_io_thread = on_io_thread();
             if on_io_thread && open {
                 self.linger = self.linger.max(c.settings.linger);

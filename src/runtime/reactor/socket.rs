@@ -73,7 +73,11 @@ impl Reactor {
                 }
             }
             Phase::Open { stream } => {
-                if readable {
+                // What waited while the application held the input, first; reading on
+                // only while the connection stands.
+                c.session.resume_input(now);
+                let standing = matches!(c.session.state(), State::Connecting | State::Connected);
+                if readable && standing {
                     let mut reads = 0;
                     loop {
                         if reads == READS_PER_ROUND {
@@ -90,7 +94,6 @@ impl Reactor {
                         // The session decodes nothing until the application acknowledges
                         // (a server past our Receive Maximum): TCP holds the rest.
                         if c.session.input_held() {
-                            c.input_paused = true;
                             break;
                         }
                         let events = c.session.pending_events();
