@@ -66,7 +66,8 @@ pub const MIDGE_RESULT_NOT_FOUND: midge_result = 21;
 /// A wait on midge's I/O thread (in an authenticator callback) could never end.
 pub const MIDGE_RESULT_WOULD_DEADLOCK: midge_result = 22;
 /// A bug in midge: a Rust panic was caught at the boundary. The object involved may be
-/// unusable; the process is not harmed.
+/// unusable; the process is not harmed. (A library built with the size profile's
+/// panic=abort opt-in aborts the process instead and never returns this.)
 pub const MIDGE_RESULT_PANIC: midge_result = 23;
 /// The connection speaks MQTT 3.1.1 (or may fall back to it), which cannot carry what was
 /// asked (properties, subscription options beyond the QoS, a reason code, enhanced
