@@ -394,17 +394,21 @@ pub(crate) fn guard_value<T>(fallback: T, f: impl FnOnce() -> T) -> T {
     }
 }
 
-/// A failure's one report: the thread's last error, and the result to return.
+/// A failure's one report: the thread's last error, and the result to return. It takes the
+/// error by value so that its drop is out of line too.
 #[cold]
 #[inline(never)]
+#[allow(clippy::needless_pass_by_value)]
 fn failed(e: FfiError) -> midge_result {
     set_last_error(&e.to_string(), e.reason_code());
     e.result()
 }
 
-/// A panic caught at the boundary becomes the thread's last error.
+/// A panic caught at the boundary becomes the thread's last error (the payload by value:
+/// its drop is out of line too).
 #[cold]
 #[inline(never)]
+#[allow(clippy::needless_pass_by_value)]
 fn caught_panic(payload: Box<dyn Any + Send>) {
     set_last_error(&panic_message(payload.as_ref()), None);
 }
