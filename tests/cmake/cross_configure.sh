@@ -5,7 +5,8 @@
 # mapped CMAKE_SYSTEM_PROCESSOR to the Rust triple, that the cargo command it will run
 # passes --target with the linker environment, and that the libraries are looked for under
 # target/<triple>/<profile>. Then the same with an explicit MIDGE_RUST_TARGET and the size
-# profile, and a native configure (no --target, target/release).
+# profile, a native configure (no --target, target/release), the size-abort profile, and an
+# unmapped processor (refused).
 set -euo pipefail
 src=$1 work=$2
 cmake=${CMAKE:-cmake}
@@ -52,7 +53,19 @@ cat "$f"
 [ "$(field "$f" libdir)" = "$work/target/release" ] || fail "native libdir: $(field "$f" libdir)"
 case "$(field "$f" command) " in *" --target "*|*CARGO_TARGET_*) fail "native build passes a target" ;; esac
 
-# 4. A processor with no mapping stops the configure with a message naming MIDGE_RUST_TARGET.
+# 4. The size profile's panic=abort opt-in picks cargo's size-abort profile, and only
+#    together with the size profile.
+configure "$work/abort" -DCMAKE_BUILD_TYPE=Release -DMIDGE_SIZE_PROFILE=ON -DMIDGE_SIZE_PANIC_ABORT=ON
+f="$work/abort/midge-cargo-Release.txt"
+cat "$f"
+[ "$(field "$f" libdir)" = "$work/target/size-abort" ] || fail "size-abort libdir: $(field "$f" libdir)"
+case "$(field "$f" command)" in *" --profile size-abort "*) ;; *) fail "no --profile size-abort" ;; esac
+if "$cmake" -S "$src" -B "$work/abort-only" -DMIDGE_BUILD_TESTS=OFF -DMIDGE_BUILD_EXAMPLES=OFF \
+    -DMIDGE_SIZE_PANIC_ABORT=ON >"$work/abort-only.log" 2>&1; then
+  fail "MIDGE_SIZE_PANIC_ABORT without MIDGE_SIZE_PROFILE configured"
+fi
+
+# 5. A processor with no mapping stops the configure with a message naming MIDGE_RUST_TARGET.
 printf 'set(CMAKE_SYSTEM_NAME Linux)\nset(CMAKE_SYSTEM_PROCESSOR mips)\n' >"$work/mips.cmake"
 if "$cmake" -S "$src" -B "$work/mips" -DMIDGE_BUILD_TESTS=OFF -DMIDGE_BUILD_EXAMPLES=OFF \
     -DCMAKE_TOOLCHAIN_FILE="$work/mips.cmake" >"$work/mips.log" 2>&1; then
