@@ -30,7 +30,8 @@ cat "$f"
 [ "$(field "$f" triple)" = aarch64-unknown-linux-gnu ] || fail "triple: $(field "$f" triple)"
 [ "$(field "$f" libdir)" = "$work/target/aarch64-unknown-linux-gnu/release" ] || fail "libdir: $(field "$f" libdir)"
 cmd=$(field "$f" command)
-case "$cmd" in *" build --lib --profile release "*) ;; *) fail "no --profile release: $cmd" ;; esac
+case "$cmd" in *" rustc --lib --crate-type cdylib --crate-type staticlib --profile release "*) ;;
+  *) fail "not the C libraries alone with --profile release: $cmd" ;; esac
 case "$cmd" in *" --target aarch64-unknown-linux-gnu"*) ;; *) fail "no --target: $cmd" ;; esac
 case "$cmd" in *"CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER="*) ;; *) fail "no linker: $cmd" ;; esac
 case "$cmd" in *"CC_aarch64_unknown_linux_gnu="*) ;; *) fail "no CC_<triple>: $cmd" ;; esac
