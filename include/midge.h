@@ -59,7 +59,10 @@
  *   is checked: one that is not a midge_result aborts what it answered, with a message.
  *   MQTT reason codes are data (midge_ack, midge_disconnect,
  *   midge_last_error_reason_code()); midge_reason_code_str() names them.
- * - No Rust panic crosses into C: it becomes MIDGE_RESULT_PANIC (or NULL / 0).
+ * - No Rust panic crosses into C: it becomes MIDGE_RESULT_PANIC (or NULL / 0). Except in
+ *   a library built with the size profile's panic=abort opt-in (CMake
+ *   MIDGE_SIZE_PANIC_ABORT, cargo profile size-abort; docs/size.md): there a panic inside
+ *   midge aborts the process (SIGABRT) and MIDGE_RESULT_PANIC is never returned.
  * - Process life: midge's threads start with the first client. midge_shutdown(), with
  *   every client freed, stops and joins them all: call it before dlclose() of libmidge.
  *   The next midge_client_new starts them again. fork() while they run: the parent goes
@@ -1002,7 +1005,8 @@ typedef struct {
 
 /**
  * A bug in midge: a Rust panic was caught at the boundary. The object involved may be
- * unusable; the process is not harmed.
+ * unusable; the process is not harmed. (A library built with the size profile's
+ * panic=abort opt-in aborts the process instead and never returns this.)
  */
 #define MIDGE_RESULT_PANIC 23
 

@@ -30,7 +30,9 @@
 //!   `midge_ack`, causes and `midge_last_error_reason_code()`. A value a callback returns
 //!   is checked, never trusted.
 //! - No Rust panic crosses into C: each function runs inside one boundary that turns a
-//!   panic into `MIDGE_RESULT_PANIC` (or NULL / 0).
+//!   panic into `MIDGE_RESULT_PANIC` (or NULL / 0). Built with `panic = "abort"` (cargo
+//!   profile `size-abort`, docs/size.md) the boundary catches nothing: a panic aborts the
+//!   process, which the header states as that build's exception.
 //! - Callbacks run on midge's dispatcher threads, never concurrently for one client, never
 //!   with a midge lock held; the authenticator runs on the I/O thread (see
 //!   `midge_auth_cb`), and so do a client's callbacks when it asks for inline callbacks
