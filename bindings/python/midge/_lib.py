@@ -359,6 +359,7 @@ SIGNATURES: Dict[str, Sig] = {
     "midge_options_set_busy_poll": (_result, [_p, c_uint32]),
     "midge_options_set_linger": (_result, [_p, c_uint32]),
     "midge_options_set_manual_ack": (_result, [_p, c_bool]),
+    "midge_options_set_store": (_result, [_p, _pp, c_int]),
     "midge_options_set_protocol_version": (_result, [_p, c_int]),
     "midge_options_set_authenticator": (
         _result,
