@@ -242,22 +242,15 @@ impl Session {
     /// durable first: sent again under another one after a restart, it would be a second
     /// message. For QoS 1 a lost record costs at most a duplicate, which QoS 1 allows.
     pub(super) fn store_sent(&mut self, id: RequestId, packet_id: u16, qos: QoS) {
-        let order = self.send_seq;
-        let Some(log) = self.store.as_mut() else {
-            return;
-        };
-        let Some(p) = log.messages.get(&id).copied() else {
-            return;
-        };
         let state = SentState {
             packet_id,
             released: None,
-            order,
+            order: self.send_seq,
         };
-        log.put(persist::state_key(p.key), state.encode());
-        log.sync |= qos == QoS::ExactlyOnce;
+        self.store_state(id, state, qos == QoS::ExactlyOnce);
     }
 
+    /// PUBREL goes out for a stored QoS 2 publish: durable first (see `handle_pubrec`).
     pub(super) fn store_released(
         &mut self,
         id: RequestId,
@@ -265,19 +258,24 @@ impl Session {
         code: PubRecReasonCode,
         order: u64,
     ) {
+        let state = SentState {
+            packet_id,
+            released: Some(code),
+            order,
+        };
+        self.store_state(id, state, true);
+    }
+
+    /// Where the stored publish `id` stands; `sync`: durable before the transmit leaves.
+    fn store_state(&mut self, id: RequestId, state: SentState, sync: bool) {
         let Some(log) = self.store.as_mut() else {
             return;
         };
         let Some(p) = log.messages.get(&id).copied() else {
             return;
         };
-        let state = SentState {
-            packet_id,
-            released: Some(code),
-            order,
-        };
         log.put(persist::state_key(p.key), state.encode());
-        log.sync = true;
+        log.sync |= sync;
     }
 
     /// A sent QoS 1 publish goes back to the queue (the server lost the session).
