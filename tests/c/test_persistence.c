@@ -233,6 +233,16 @@ static void file_store(const h_broker *b) {
     /* Locked while open: a second opening is refused. */
     midge_store *first = open_file_store(dir), *second = NULL;
     H_CHECK_RC(midge_store_file_new(dir, 0, 0, &second), MIDGE_RESULT_STORE);
+    /* A store set again on the options frees the one set before: its lock goes. */
+    midge_options *o = midge_options_new();
+    H_CHECK_OK(midge_options_set_store(o, &first, MIDGE_DURABILITY_OS));
+    kv spare;
+    memset(&spare, 0, sizeof spare);
+    midge_store *other = kv_store(&spare);
+    H_CHECK_OK(midge_options_set_store(o, &other, MIDGE_DURABILITY_OS));
+    first = open_file_store(dir);
+    midge_options_free(&o);
+    H_CHECK(spare.closes == 1);
     midge_store_free(&first);
     restart_sends_what_was_accepted(b, "persist-c-file", open_file_store, dir,
                                     MIDGE_DURABILITY_FSYNC);
