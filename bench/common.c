@@ -27,10 +27,12 @@ static void usage(const char *prog) {
     fprintf(stderr,
             "usage: %s --broker host:port --scenario {throughput,pingpong,handshake} --qos N "
             "--size BYTES --count N --inflight N [--timeout SECONDS] [--cafile FILE] [--defaults]\n"
+            "  [--store DIR --durability {none,os,fsync,fsync-before-send}]\n"
             "  --scenario handshake: --count fresh connections, each timed to its CONNACK\n"
             "  --cafile FILE: connect over TLS, trusting the CA in FILE (PEM)\n"
             "  --defaults: midge on its defaults (no linger, busy poll or inline callbacks);\n"
-            "    implied by --cafile\n",
+            "    implied by --cafile\n"
+            "  --store DIR --durability D: the publisher keeps its messages in a store in DIR\n",
             prog);
     exit(2);
 }
@@ -51,6 +53,7 @@ void bench_parse_args(int argc, char **argv, struct bench_args *a) {
         {"count", required_argument, 0, 'n'},    {"inflight", required_argument, 0, 'i'},
         {"timeout", required_argument, 0, 't'},  {"help", no_argument, 0, 'h'},
         {"cafile", required_argument, 0, 'c'},  {"defaults", no_argument, 0, 'd'},
+        {"store", required_argument, 0, 'S'},  {"durability", required_argument, 0, 'D'},
         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -84,9 +87,21 @@ void bench_parse_args(int argc, char **argv, struct bench_args *a) {
             if (strlen(optarg) >= sizeof a->cafile) bench_die("--cafile path too long");
             snprintf(a->cafile, sizeof a->cafile, "%s", optarg);
             break;
+        case 'S':
+            if (strlen(optarg) >= sizeof a->store_dir) bench_die("--store path too long");
+            snprintf(a->store_dir, sizeof a->store_dir, "%s", optarg);
+            break;
+        case 'D':
+            if (!strcmp(optarg, "none")) a->durability = DUR_NONE;
+            else if (!strcmp(optarg, "os")) a->durability = DUR_OS;
+            else if (!strcmp(optarg, "fsync")) a->durability = DUR_FSYNC;
+            else if (!strcmp(optarg, "fsync-before-send")) a->durability = DUR_FSYNC_BEFORE_SEND;
+            else bench_die("--durability must be none, os, fsync or fsync-before-send");
+            break;
         default: usage(argv[0]);
         }
     }
+    if (a->durability != DUR_NONE && !a->store_dir[0]) bench_die("--durability needs --store DIR");
     if (a->qos < 0 || a->qos > 2) bench_die("--qos must be 0, 1 or 2");
     if (a->size < 8) a->size = 8;
     if (a->count < 1) bench_die("--count must be >= 1");

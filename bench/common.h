@@ -24,7 +24,15 @@ struct bench_args {
     char topic_a[64], topic_b[64];
     char cafile[1024]; /* --cafile: TLS, trusting this CA; empty: plain TCP */
     int defaults;      /* --defaults: the library as users run it (midge: no tuning) */
+    /* --store DIR --durability {none,os,fsync,fsync-before-send} (issue 15; midge and Paho
+     * only): the publisher keeps its QoS 1/2 messages in a store in DIR. midge: its file
+     * store with MIDGE_DURABILITY_OS, _FSYNC or _FSYNC_BEFORE_SEND; Paho:
+     * MQTTCLIENT_PERSISTENCE_DEFAULT (its file store, one file per message, never
+     * fsynced) for all three. */
+    char store_dir[1024];
+    int durability; /* DUR_NONE, DUR_OS, DUR_FSYNC, DUR_FSYNC_BEFORE_SEND */
 };
+enum durability { DUR_NONE = 0, DUR_OS = 1, DUR_FSYNC = 2, DUR_FSYNC_BEFORE_SEND = 3 };
 
 void bench_parse_args(int argc, char **argv, struct bench_args *a);
 uint64_t bench_now_ns(void);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "midge.h"
@@ -31,8 +32,23 @@ static void on_log(void *ud, int level, const char *message) {
 static bool tuned(void) { return !A.defaults && A.cafile[0] == 0; }
 static bool tls(void) { return A.cafile[0] != 0; }
 
-static midge_client *make_client(uint16_t receive_maximum) {
+/* --store DIR --durability os|fsync|fsync-before-send: the publisher's QoS 1/2 messages go through a file
+ * store in DIR, under a fixed client id (a store holds one client's session). */
+static void set_store(midge_options *o) {
+    midge_store *store = NULL;
+    check(midge_store_file_new(A.store_dir, 0, 0, &store), "store_file_new");
+    int durability = A.durability == DUR_FSYNC               ? MIDGE_DURABILITY_FSYNC
+                     : A.durability == DUR_FSYNC_BEFORE_SEND ? MIDGE_DURABILITY_FSYNC_BEFORE_SEND
+                                                             : MIDGE_DURABILITY_OS;
+    check(midge_options_set_store(o, &store, durability), "set_store");
+    char id[64];
+    snprintf(id, sizeof id, "midge-bench-%d-pub", (int)getpid());
+    check(midge_options_set_client_id(o, id), "set_client_id");
+}
+
+static midge_client *make_client_stored(uint16_t receive_maximum, bool stored) {
     midge_options *o = midge_options_new();
+    if (stored) set_store(o);
     check(midge_options_set_reconnect(o, false, 250, 1000), "set_reconnect");
     check(midge_options_set_receive_maximum(o, receive_maximum), "set_receive_maximum");
     check(midge_options_set_tcp_nodelay(o, true), "set_tcp_nodelay");
@@ -79,6 +95,8 @@ static midge_client *make_client(uint16_t receive_maximum) {
     if (logging) check(midge_client_on_log(c, on_log, NULL, NULL), "on_log");
     return c;
 }
+
+static midge_client *make_client(uint16_t receive_maximum) { return make_client_stored(receive_maximum, false); }
 
 static void connect_client(midge_client *c) {
     check(midge_client_connect_wait(c, 10000, NULL), "connect_wait");
@@ -138,7 +156,7 @@ static void throughput(void) {
     connect_client(sub);
     subscribe(sub, A.topic_a);
 
-    midge_client *pub = make_client((uint16_t)A.inflight);
+    midge_client *pub = make_client_stored((uint16_t)A.inflight, A.durability != DUR_NONE);
     if (A.qos > 0) check(midge_client_on_publish(pub, on_acked, NULL, NULL), "on_publish");
     connect_client(pub);
 

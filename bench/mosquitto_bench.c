@@ -165,6 +165,7 @@ static void handshake(void) {
 
 int main(int argc, char **argv) {
     bench_parse_args(argc, argv, &A);
+    if (A.durability != DUR_NONE) bench_die("mosquitto: libmosquitto has no persistence (--durability)");
     mosquitto_lib_init();
     if (A.scenario == SC_THROUGHPUT) throughput();
     else if (A.scenario == SC_PINGPONG) pingpong();

@@ -482,6 +482,7 @@ static void pingpong(void) {
 
 int main(int argc, char **argv) {
     bench_parse_args(argc, argv, &A);
+    if (A.durability != DUR_NONE) bench_die("raw: no persistence (--durability)");
     if (A.cafile[0] || A.scenario == SC_HANDSHAKE)
         bench_die("raw: no TLS and no handshake scenario in this program (midge and mosquitto only)");
     if (A.scenario == SC_THROUGHPUT) throughput();

@@ -832,12 +832,20 @@ pub enum midge_durability {
     /// commit). The state the I/O thread writes (a QoS 2 message's packet id, PUBREL,
     /// PUBREC) is synced before the packet that depends on it leaves.
     MIDGE_DURABILITY_FSYNC = 2,
+    /// Written to the operating system before the publish call returns, as
+    /// `MIDGE_DURABILITY_OS`, and on stable storage before it is sent: midge's I/O thread
+    /// syncs everything written so far once before each write to the server, so the
+    /// publishes made meanwhile share one sync even from a single thread. A power loss
+    /// takes only messages accepted and not yet sent (the server never saw them);
+    /// nothing sent, acknowledged or half-acknowledged is forgotten. The sync runs on the
+    /// I/O thread, which every client shares.
+    MIDGE_DURABILITY_FSYNC_BEFORE_SEND = 3,
 }
 
 /// Makes the session persistent: the store (`midge_store_file_new`,
 /// `midge_store_callbacks_new`) is taken from `*store` (set to NULL: the next client made
 /// with these options owns it, and frees it with itself) and `durability` is
-/// `MIDGE_DURABILITY_OS` or `MIDGE_DURABILITY_FSYNC`.
+/// `MIDGE_DURABILITY_OS`, `MIDGE_DURABILITY_FSYNC` or `MIDGE_DURABILITY_FSYNC_BEFORE_SEND`.
 ///
 /// What it keeps: every QoS 1/2 publish, written before `midge_client_publish` returns OK
 /// (a failure to write is that call's failure: `MIDGE_RESULT_STORE_FULL`,
@@ -868,6 +876,7 @@ pub extern "C" fn midge_options_set_store(
         let durability = match durability {
             1 => Durability::Os,
             2 => Durability::Fsync,
+            3 => Durability::FsyncBeforeSend,
             other => {
                 return Err(FfiError::Invalid(format!(
                     "{other} is not a midge_durability"

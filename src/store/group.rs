@@ -107,6 +107,20 @@ impl SharedStore {
         if self.shared.durability != Durability::Fsync {
             return Ok(());
         }
+        self.sync_through(ticket)
+    }
+
+    /// Makes every write so far durable, whatever the durability asked for (at once when
+    /// a sync already covered them): the runtime's sync before a round's bytes leave, at
+    /// [`Durability::FsyncBeforeSend`].
+    pub fn sync_written(&self) -> Result<(), StoreError> {
+        let ticket = Ticket(self.shared.locked.lock().seq);
+        self.sync_through(ticket)
+    }
+
+    /// Group commit: returns once a sync that started after the write of `ticket` has
+    /// completed (see [`SharedStore::durable`]).
+    fn sync_through(&self, ticket: Ticket) -> Result<(), StoreError> {
         let mut state = self.shared.sync.lock();
         loop {
             if state.synced >= ticket.0 {

@@ -126,6 +126,12 @@ pub enum Durability {
     /// power loss. Concurrent writers share one sync (group commit), so its cost is paid
     /// once per group, not once per write.
     Fsync,
+    /// Written to the operating system before the call returns, as [`Durability::Os`];
+    /// on stable storage before anything that depends on it is sent: the runtime syncs
+    /// everything written so far once per round, before that round's bytes leave, so the
+    /// publishes of a round share one sync even from one thread. A power loss can take
+    /// only what was accepted and not yet sent; the server never saw those.
+    FsyncBeforeSend,
 }
 
 /// A synchronisation that runs without the store's lock (see [`Store::syncer`]).

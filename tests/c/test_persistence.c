@@ -277,7 +277,7 @@ int main(void) {
     o = midge_options_new();
     s = kv_store(&mem);
     H_CHECK_RC(midge_options_set_store(o, &s, 0), MIDGE_RESULT_INVALID_ARGUMENT);
-    H_CHECK_RC(midge_options_set_store(o, &s, 3), MIDGE_RESULT_INVALID_ARGUMENT);
+    H_CHECK_RC(midge_options_set_store(o, &s, 4), MIDGE_RESULT_INVALID_ARGUMENT);
     H_CHECK(s != NULL); /* not taken */
     H_CHECK_RC(midge_options_set_store(o, NULL, MIDGE_DURABILITY_OS),
                MIDGE_RESULT_INVALID_ARGUMENT);

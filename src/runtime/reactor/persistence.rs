@@ -9,27 +9,31 @@ use crate::store::{Durability, StoreError};
 impl Reactor {
     /// Writes the session's store operations of this round, in order, and with fsync
     /// durability waits for them to be on disk when one of them must be before the
-    /// transmit buffer is written (many writers share one sync).
+    /// transmit buffer is written (many writers share one sync). At
+    /// [`Durability::FsyncBeforeSend`], whenever bytes are about to leave, everything
+    /// written so far (the publishes' records too) is synced first: one sync per round.
     pub(super) fn write_store(c: &mut Conn) -> Result<(), StoreError> {
         let Some(store) = c.settings.store.as_ref() else {
             return Ok(());
         };
         let mut ops = Vec::new();
         let sync = c.session.take_store_ops(&mut ops);
-        if ops.is_empty() {
-            return Ok(());
-        }
-        let ticket = store.write(|s| {
-            for op in ops {
-                match op {
-                    StoreOp::Put { key, value } => s.put(&key, &value)?,
-                    StoreOp::Remove { key } => s.remove(&key)?,
+        if !ops.is_empty() {
+            let ticket = store.write(|s| {
+                for op in ops {
+                    match op {
+                        StoreOp::Put { key, value } => s.put(&key, &value)?,
+                        StoreOp::Remove { key } => s.remove(&key)?,
+                    }
                 }
+                Ok(())
+            })?;
+            if sync && store.durability() == Durability::Fsync {
+                store.durable(ticket)?;
             }
-            Ok(())
-        })?;
-        if sync && store.durability() == Durability::Fsync {
-            store.durable(ticket)?;
+        }
+        if store.durability() == Durability::FsyncBeforeSend && c.session.has_transmit() {
+            store.sync_written()?;
         }
         Ok(())
     }

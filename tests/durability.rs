@@ -1,0 +1,206 @@
+//! The durability modes' promises, checked against a store that logs what midge asks of
+//! it (puts and syncs, in order) and a fake broker that notes when each PUBLISH arrives:
+//! at `FsyncBeforeSend` a publish returns once written, not synced, and no PUBLISH reaches
+//! the server before a sync that covers its record; at `Fsync` every publish returns synced.
+
+mod support;
+
+use std::sync::Arc;
+
+use midge::codec::{Packet, Properties, PubAck, QoS};
+use midge::runtime::{Client, ClientOptions};
+use midge::store::{Durability, MemoryStore, SharedStore, Store, StoreError, StoreUsage};
+use parking_lot::Mutex;
+use support::TIMEOUT;
+use support::fake_broker::{FakeBroker, FakeConn, connack};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Op {
+    /// A message record (key tag `m`) was written.
+    PutMessage,
+    Sync,
+    /// The fake broker received the PUBLISH with this payload.
+    Received(String),
+}
+
+/// A memory store that logs message puts and syncs into a log shared with the test.
+#[derive(Debug)]
+struct Logged {
+    inner: MemoryStore,
+    log: Arc<Mutex<Vec<Op>>>,
+}
+
+impl Store for Logged {
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        if key.first() == Some(&b'm') {
+            self.log.lock().push(Op::PutMessage);
+        }
+        self.inner.put(key, value)
+    }
+    fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(key)
+    }
+    fn remove(&mut self, key: &[u8]) -> Result<(), StoreError> {
+        self.inner.remove(key)
+    }
+    fn keys(&mut self) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.inner.keys()
+    }
+    fn sync(&mut self) -> Result<(), StoreError> {
+        self.log.lock().push(Op::Sync);
+        Ok(())
+    }
+    fn usage(&self) -> StoreUsage {
+        self.inner.usage()
+    }
+}
+
+fn logged_client(
+    broker: &FakeBroker,
+    id: &str,
+    durability: Durability,
+) -> (Client, Arc<Mutex<Vec<Op>>>) {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let store = Logged {
+        inner: MemoryStore::new(),
+        log: log.clone(),
+    };
+    let mut o: ClientOptions = support::client_options(id);
+    o.session.session_expiry_interval = 600;
+    o.store = Some(SharedStore::new(Box::new(store), durability));
+    (Client::new(&broker.url(), o).unwrap(), log)
+}
+
+fn connect(broker: &FakeBroker, client: &Client) -> FakeConn {
+    let waiter = client.connect();
+    let mut conn = broker.accept(TIMEOUT).unwrap();
+    conn.expect_connect(TIMEOUT);
+    conn.send(&connack(Properties::new()));
+    waiter.wait(TIMEOUT).unwrap();
+    conn
+}
+
+/// Receives `n` PUBLISHes, logging each arrival and acknowledging it.
+fn receive(conn: &mut FakeConn, log: &Mutex<Vec<Op>>, n: usize) {
+    let mut got = 0;
+    while got < n {
+        match conn.recv_packet(TIMEOUT).unwrap() {
+            Packet::Publish(p) => {
+                log.lock().push(Op::Received(
+                    String::from_utf8_lossy(&p.payload).into_owned(),
+                ));
+                conn.send(&Packet::PubAck(PubAck::new(p.packet_id)));
+                got += 1;
+            }
+            other => panic!("expected PUBLISH, got {other:?}"),
+        }
+    }
+}
+
+/// Every PUBLISH arrived after a sync that followed its record's put: counting the puts
+/// before the last sync preceding each arrival, the k-th message (in publish order, one
+/// thread) needs at least k of them.
+fn assert_synced_before_sent(log: &[Op]) {
+    let mut puts = 0;
+    let mut synced_puts = 0;
+    for op in log {
+        match op {
+            Op::PutMessage => puts += 1,
+            Op::Sync => synced_puts = puts,
+            Op::Received(payload) => {
+                let k: usize = payload.parse().unwrap();
+                assert!(
+                    synced_puts >= k,
+                    "message {k} reached the server with only {synced_puts} records synced: {log:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn fsync_before_send_returns_before_the_sync_and_syncs_before_the_publish_leaves() {
+    let broker = FakeBroker::start();
+    let (client, log) = logged_client(&broker, "durability-fbs", Durability::FsyncBeforeSend);
+
+    // Offline: every publish returns once its record is written, with no sync.
+    for k in 1..=20 {
+        client
+            .publish(
+                "d",
+                k.to_string(),
+                QoS::AtLeastOnce,
+                false,
+                Properties::new(),
+            )
+            .unwrap();
+    }
+    {
+        let log = log.lock();
+        let puts = log.iter().filter(|o| **o == Op::PutMessage).count();
+        assert_eq!(
+            puts, 20,
+            "every record written before publish returned: {log:?}"
+        );
+        assert!(
+            !log.contains(&Op::Sync),
+            "no publish waited for a sync: {log:?}"
+        );
+    }
+
+    // The connection sends them, once synced: all twenty share a few syncs.
+    let mut conn = connect(&broker, &client);
+    receive(&mut conn, &log, 20);
+    {
+        let log = log.lock();
+        assert_synced_before_sent(&log);
+        let syncs = log.iter().filter(|o| **o == Op::Sync).count();
+        assert!(
+            syncs <= 3,
+            "twenty queued publishes share the syncs, {syncs} ran: {log:?}"
+        );
+    }
+
+    // Connected: a stream from one thread still never leaves before its sync.
+    for k in 21..=120 {
+        client
+            .publish(
+                "d",
+                k.to_string(),
+                QoS::AtLeastOnce,
+                false,
+                Properties::new(),
+            )
+            .unwrap();
+    }
+    receive(&mut conn, &log, 100);
+    assert_synced_before_sent(&log.lock());
+    client.close();
+}
+
+#[test]
+fn fsync_returns_from_publish_only_once_synced() {
+    let broker = FakeBroker::start();
+    let (client, log) = logged_client(&broker, "durability-fsync", Durability::Fsync);
+    for k in 1..=5 {
+        client
+            .publish(
+                "d",
+                k.to_string(),
+                QoS::AtLeastOnce,
+                false,
+                Properties::new(),
+            )
+            .unwrap();
+        let log = log.lock();
+        assert_eq!(
+            log.last(),
+            Some(&Op::Sync),
+            "publish {k} returned before its record was synced: {log:?}"
+        );
+    }
+    let mut conn = connect(&broker, &client);
+    receive(&mut conn, &log, 5);
+    assert_synced_before_sent(&log.lock());
+    client.close();
+}
