@@ -450,6 +450,16 @@ public:
         return Store(s);
     }
 
+    /// A store of the application's callbacks (midge_store_callbacks_new; the struct is
+    /// copied): for devices without a file system, or the application's own database.
+    /// Throws Error on a NULL required callback or a failing `keys` / `get` (then `close`
+    /// is not called); once made, `close` runs when midge is done with the store.
+    static Store callbacks(const midge_store_callbacks& callbacks) {
+        midge_store* s = nullptr;
+        detail::check(midge_store_callbacks_new(&callbacks, &s), "midge_store_callbacks_new");
+        return Store(s);
+    }
+
     /// Whether it holds a store.
     explicit operator bool() const noexcept { return s_ != nullptr; }
     const midge_store* native() const noexcept { return s_; }

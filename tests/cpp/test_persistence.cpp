@@ -6,15 +6,18 @@
 //    the Store it moved to), move-assignment frees the store it replaces, Options::store
 //    takes it (the lock goes with the Options), an empty Store is refused.
 // 2. A restart: QoS 1 publishes accepted by a client that never connected, the client
-//    destroyed, a new client made with the same store file sends them on connect; a
-//    subscriber receives each and every one ends with a restored-publish event carrying
-//    the id publish_async returned, the result and the message.
+//    destroyed, a new client made with the same store (file, or Store::callbacks over the
+//    application's map) sends them on connect; a subscriber receives each and every one
+//    ends with a restored-publish event carrying the id publish_async returned, the result
+//    and the message.
 #include "harness.h"
 
 #include <midge.hpp>
 
 #include <condition_variable>
 #include <cstdlib>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -113,6 +116,80 @@ void store_is_a_move_only_owner() {
     h_note("Store: moves, move-assignment, Options::store, empty refused");
 }
 
+// The application's own storage for Store::callbacks: it outlives each midge::Store.
+struct Kv {
+    std::map<std::string, std::string> data;
+    int closes = 0;
+    bool fail_keys = false;
+
+    static std::string key(const uint8_t* k, size_t n) {
+        return std::string(reinterpret_cast<const char*>(k), n);
+    }
+    static int put(void* ud, const uint8_t* k, size_t kn, const uint8_t* v, size_t vn) {
+        static_cast<Kv*>(ud)->data[key(k, kn)] = key(v, vn);
+        return 0;
+    }
+    static int get(void* ud, const uint8_t* k, size_t kn, midge_store_sink* sink) {
+        Kv* kv = static_cast<Kv*>(ud);
+        auto it = kv->data.find(key(k, kn));
+        if (it == kv->data.end()) return 0;
+        return midge_store_sink_write(sink, reinterpret_cast<const uint8_t*>(it->second.data()),
+                                      it->second.size());
+    }
+    static int remove(void* ud, const uint8_t* k, size_t kn) {
+        static_cast<Kv*>(ud)->data.erase(key(k, kn));
+        return 0;
+    }
+    static int keys(void* ud, midge_store_sink* sink) {
+        Kv* kv = static_cast<Kv*>(ud);
+        if (kv->fail_keys) return MIDGE_RESULT_STORE;
+        for (const auto& e : kv->data) {
+            int rc = midge_store_sink_write(sink, reinterpret_cast<const uint8_t*>(e.first.data()),
+                                            e.first.size());
+            if (rc != 0) return rc;
+        }
+        return 0;
+    }
+    static int sync(void*) { return 0; }
+    static void close(void* ud) { static_cast<Kv*>(ud)->closes++; }
+
+    midge::Store store() {
+        midge_store_callbacks cb{};
+        cb.user_data = this;
+        cb.put = put;
+        cb.get = get;
+        cb.remove = remove;
+        cb.keys = keys;
+        cb.sync = sync;
+        cb.close = close;
+        return midge::Store::callbacks(cb);
+    }
+};
+
+void callback_store_is_owned_too() {
+    Kv kv;
+    {
+        midge::Store a = kv.store();
+        midge::Store b = std::move(a);
+        H_CHECK(kv.closes == 0);
+    }  // `b` frees it (close once); `a`, moved from, does nothing
+    H_CHECK(kv.closes == 1);
+    {
+        midge::Options options;
+        options.store(kv.store(), midge::Durability::Os);
+        H_CHECK(kv.closes == 1);
+    }  // the Options free the store they took
+    H_CHECK(kv.closes == 2);
+    // A failing `keys` is an Error with MIDGE_RESULT_STORE, and close is not called.
+    kv.fail_keys = true;
+    H_CHECK(error_of([&] { kv.store(); }) == MIDGE_RESULT_STORE);
+    H_CHECK(kv.closes == 2);
+    // A required callback missing: MIDGE_RESULT_INVALID_ARGUMENT.
+    midge_store_callbacks none{};
+    H_CHECK(error_of([&] { midge::Store::callbacks(none); }) == MIDGE_RESULT_INVALID_ARGUMENT);
+    h_note("Store::callbacks: close once per store, failures are Errors");
+}
+
 // Messages a subscriber received, for another thread to wait on.
 struct Inbox {
     std::mutex mu;
@@ -136,16 +213,17 @@ struct Inbox {
 
 constexpr int kPublishes = 8;
 
-midge::Options persistent(const std::string& id, const std::string& dir,
+using StoreMaker = std::function<midge::Store()>;
+
+midge::Options persistent(const std::string& id, const StoreMaker& make,
                           midge::Durability durability) {
     midge::Options options;
-    options.client_id(id).session_expiry(600s).store(midge::Store::file(dir), durability);
+    options.client_id(id).session_expiry(600s).store(make(), durability);
     return options;
 }
 
-void restart_restores(const h_broker& broker, const std::string& id,
+void restart_restores(const h_broker& broker, const std::string& id, const StoreMaker& make,
                       midge::Durability durability) {
-    TempDir dir;
     const std::string topic = "cpp/persist/" + id;
     Inbox inbox;
     midge::Client sub(broker.url, midge::Options().client_id(id + "-sub"));
@@ -155,7 +233,7 @@ void restart_restores(const h_broker& broker, const std::string& id,
 
     std::vector<uint64_t> ids;
     {
-        midge::Options options = persistent(id, dir.path, durability);
+        midge::Options options = persistent(id, make, durability);
         midge::Client offline(broker.url, options);
         // One store per client: these Options gave theirs to `offline`.
         H_CHECK(error_of([&] { midge::Client second(broker.url, options); }) ==
@@ -166,7 +244,7 @@ void restart_restores(const h_broker& broker, const std::string& id,
     }  // destroyed, never connected: every publish waits in the store (its lock released)
     H_CHECK(inbox.size() == 0);
 
-    midge::Client client(broker.url, persistent(id, dir.path, durability));
+    midge::Client client(broker.url, persistent(id, make, durability));
     client.connect(kLong);
     std::set<uint64_t> seen;
     int64_t deadline = h_now_ms() + H_LONG_MS;
@@ -212,10 +290,21 @@ void restart_restores(const h_broker& broker, const std::string& id,
 int main() {
     h_begin("cpp_test_persistence");
     store_is_a_move_only_owner();
+    callback_store_is_owned_too();
     h_broker broker;
     h_broker_start(&broker, nullptr, nullptr, nullptr);
-    restart_restores(broker, "cpp-persist-os", midge::Durability::Os);
-    restart_restores(broker, "cpp-persist-fsync", midge::Durability::Fsync);
+    {
+        TempDir os_dir, fsync_dir;
+        restart_restores(broker, "cpp-persist-os", [&] { return midge::Store::file(os_dir.path); },
+                         midge::Durability::Os);
+        restart_restores(broker, "cpp-persist-fsync",
+                         [&] { return midge::Store::file(fsync_dir.path); },
+                         midge::Durability::Fsync);
+    }
+    Kv kv;
+    restart_restores(broker, "cpp-persist-kv", [&] { return kv.store(); },
+                     midge::Durability::Os);
+    H_CHECK(kv.closes == 2);  // each client closed its store once
     h_broker_stop(&broker);
     h_end();
     return 0;
