@@ -27,7 +27,7 @@ fi
 dir=$(mktemp -d "${TMPDIR:-/tmp}/midge-gateway.XXXXXX")
 broker_pid="" sub_pid="" gw_pid=""
 cleanup() {
-  exec 3>&- 2>/dev/null
+  { exec 3>&-; } 2>/dev/null
   for p in $gw_pid $sub_pid; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   if [ -n "$broker_pid" ]; then
     kill -CONT "$broker_pid" 2>/dev/null; kill "$broker_pid" 2>/dev/null; wait "$broker_pid" 2>/dev/null
@@ -117,10 +117,12 @@ GW=(--broker "$URL" --store "$dir/store" --client-id midge-test-gw --topic midge
 mkdir "$dir/store"
 
 # Run A: readings from a FIFO the script holds open.
+# Opened read-write first (Linux: no blocking), so neither side's open waits for the other,
+# whether or not the gateway starts.
 mkfifo "$dir/in"
+exec 3<> "$dir/in"
 "$BIN/gateway" "${GW[@]}" --durability fsync < "$dir/in" > "$dir/a.out" 2>&1 &
 gw_pid=$!
-exec 3> "$dir/in"
 for i in $(seq 1 10); do echo "$i" >&3; done
 wait_for "$dir/a.out" "^stored 10 " || die "run A did not store reading 10"
 wait_received 1 10 || die "readings 1..10 did not arrive: missing$(missing 1 10)"
