@@ -11,7 +11,8 @@
 // text (midge_last_error_message) and the MQTT reason code when the server gave one. A
 // timeout in next_event is not a failure: it returns std::nullopt.
 //
-// Ownership: Client, Options, Properties and Event are move-only owners of their C object.
+// Ownership: Client, Options, Properties, Tls, Store and Event are move-only owners of their
+// C object.
 // Message is a reference-counted view: copying it is cheap (midge_message_clone, no copy
 // of the payload) and a copy stays valid after the callback or event it came from.
 //
@@ -408,6 +409,68 @@ private:
     midge_tls_options* t_;
 };
 
+/// How far a persistent client's writes have gone when publish returns (midge_durability;
+/// see Options::store).
+enum class Durability : int {
+    /// Written to the operating system: survives the process being killed, not a power loss.
+    Os = MIDGE_DURABILITY_OS,
+    /// On stable storage (fdatasync): survives a power loss.
+    Fsync = MIDGE_DURABILITY_FSYNC,
+};
+
+/// A persistence store for Options::store (move-only owner of a midge_store). Empty once
+/// moved from or handed to Options::store; destroying it frees a store still held (the file
+/// store's file is closed and its lock released).
+class Store {
+public:
+    /// An empty store (holds nothing; Options::store refuses it).
+    Store() noexcept = default;
+    ~Store() { midge_store_free(&s_); }
+    Store(Store&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+    Store& operator=(Store&& o) noexcept {
+        if (this != &o) {
+            midge_store_free(&s_);
+            s_ = std::exchange(o.s_, nullptr);
+        }
+        return *this;
+    }
+    Store(const Store&) = delete;
+    Store& operator=(const Store&) = delete;
+
+    /// The file store (midge_store_file_new): `path` is a directory (the store is the file
+    /// `midge.store` in it) or the store file itself. `max_bytes` bounds the live keys and
+    /// values (0: 64 MiB), `max_records` the live records (0: 100,000); a publish beyond
+    /// them throws Error(MIDGE_RESULT_STORE_FULL). Throws Error(MIDGE_RESULT_STORE) when the
+    /// file cannot be opened, is in use (by another process or another Store), or is not
+    /// a midge store.
+    static Store file(const std::string& path, uint64_t max_bytes = 0, size_t max_records = 0) {
+        midge_store* s = nullptr;
+        detail::check(midge_store_file_new(path.c_str(), max_bytes, max_records, &s),
+                      "midge_store_file_new");
+        return Store(s);
+    }
+
+    /// A store of the application's callbacks (midge_store_callbacks_new; the struct is
+    /// copied): for devices without a file system, or the application's own database.
+    /// Throws Error on a NULL required callback or a failing `keys` / `get` (then `close`
+    /// is not called); once made, `close` runs when midge is done with the store.
+    static Store callbacks(const midge_store_callbacks& callbacks) {
+        midge_store* s = nullptr;
+        detail::check(midge_store_callbacks_new(&callbacks, &s), "midge_store_callbacks_new");
+        return Store(s);
+    }
+
+    /// Whether it holds a store.
+    explicit operator bool() const noexcept { return s_ != nullptr; }
+    const midge_store* native() const noexcept { return s_; }
+
+private:
+    explicit Store(midge_store* s) noexcept : s_(s) {}
+    friend class Options;
+
+    midge_store* s_ = nullptr;
+};
+
 /// A client's configuration (builder style). Copied by the Client constructor.
 class Options {
 public:
@@ -576,6 +639,19 @@ public:
     Options& linger(std::chrono::microseconds pause) {
         detail::check(midge_options_set_linger(o_, detail::micros(pause)),
                       "midge_options_set_linger");
+        return *this;
+    }
+    /// A durable session (midge_options_set_store): takes the store (`store` is empty
+    /// after; an empty Store throws Error(MIDGE_RESULT_INVALID_ARGUMENT)), replacing one set
+    /// before. Every QoS 1/2 publish is in the store before publish returns; a Client made
+    /// later with a store holding the session sends what was not acknowledged on its next
+    /// connect, each ending with an Event of kind MIDGE_EVENT_RESTORED_PUBLISH_COMPLETE
+    /// (Event::restored_publish). Set a fixed client_id and a session_expiry longer than a
+    /// restart takes. One store per client: the first Client made with these options takes
+    /// it, a second throws Error(MIDGE_RESULT_INVALID_ARGUMENT) until another is set.
+    Options& store(Store&& store, Durability durability) {
+        detail::check(midge_options_set_store(o_, &store.s_, static_cast<int>(durability)),
+                      "midge_options_set_store");
         return *this;
     }
 
@@ -826,6 +902,14 @@ struct Ack {
     }
 };
 
+/// How a publish restored from the store ended (Event::restored_publish).
+struct RestoredPublish {
+    uint64_t id = 0;  ///< the completion id its publish_async returned before the restart
+    midge_result result = MIDGE_RESULT_OK;  ///< MIDGE_RESULT_OK once acknowledged
+    Ack ack;          ///< the whole acknowledgement (packet id, reason code, properties)
+    Message message;  ///< what was published: topic, payload, QoS, properties
+};
+
 /// One event from Client::next_event (owned; move-only).
 class Event {
 public:
@@ -843,7 +927,8 @@ public:
     Event& operator=(const Event&) = delete;
 
     midge_event_kind kind() const { return static_cast<midge_event_kind>(midge_event_kind_of(e_)); }
-    /// The message of a MIDGE_EVENT_MESSAGE (a copy: it outlives the event).
+    /// The message of a MIDGE_EVENT_MESSAGE, or what a MIDGE_EVENT_RESTORED_PUBLISH_COMPLETE
+    /// published (a copy: it outlives the event).
     std::optional<Message> message() const {
         const midge_message* m = midge_event_message(e_);
         if (m == nullptr) {
@@ -873,6 +958,19 @@ public:
             return std::nullopt;
         }
         return Ack::from(a);
+    }
+    /// A MIDGE_EVENT_RESTORED_PUBLISH_COMPLETE: a publish restored from the store
+    /// (Options::store) ended. std::nullopt for any other kind.
+    std::optional<RestoredPublish> restored_publish() const {
+        if (kind() != MIDGE_EVENT_RESTORED_PUBLISH_COMPLETE) {
+            return std::nullopt;
+        }
+        std::optional<Ack> a = ack();
+        std::optional<Message> m = message();
+        if (!a || !m) {
+            return std::nullopt;
+        }
+        return RestoredPublish{a->id, a->result, std::move(*a), std::move(*m)};
     }
     uint64_t count() const { return midge_event_count(e_); }
     std::optional<std::string_view> log(int* level = nullptr) const {

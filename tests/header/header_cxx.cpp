@@ -54,7 +54,15 @@ int midge_header_cxx_check() {
             client.ack(*m);
         }
         (void)event->ack();
+        if (auto restored = event->restored_publish()) {
+            (void)restored->id;
+            (void)restored->message.payload();
+        }
     }
+    midge::Store store = midge::Store::file("/var/lib/gw", 1 << 20, 1000);
+    midge::Store moved_store = std::move(store);
+    midge::Options durable;
+    durable.client_id("gw").store(std::move(moved_store), midge::Durability::Fsync);
     midge::Message reply = client.request("q", "x", "r");
     midge::Client moved = std::move(client);
     return static_cast<int>(reply.payload().size());
