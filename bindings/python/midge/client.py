@@ -726,7 +726,8 @@ class Client:
     the live data (0: the defaults of ``midge_store_file_new``); a publish beyond them raises
     :class:`StoreFull` and writes nothing. The store is opened here: one open at a time
     (:class:`StoreError` "in use" otherwise), and one client identifier per store
-    (another raises :class:`InvalidArgument`). Set a ``session_expiry_interval`` longer
+    (another raises :class:`InvalidArgument`; libmidge writes the identifier at the first
+    connection). Set a ``session_expiry_interval`` longer
     than a restart takes, or the server forgets its half of the session.
     """
 

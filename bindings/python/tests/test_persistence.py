@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import signal
+import subprocess
+import sys
+import textwrap
 import uuid
 from pathlib import Path
 from typing import Dict, List
@@ -21,7 +25,7 @@ import pytest
 import midge
 import midge.aio
 
-from conftest import free_port
+from conftest import PKG_ROOT, free_port
 
 #: A wait for something that must not come (bounded; not a synchronisation).
 QUIET = 0.5
@@ -115,6 +119,49 @@ def test_publishes_accepted_offline_are_sent_by_the_next_client_and_reported(bro
         second.close()
     got = received(sub, 3)
     assert sorted(m.payload for m in got) == sorted(ids.values())
+    sub.close()
+
+
+KILLED = textwrap.dedent(
+    """
+    import os, signal, sys
+    import midge
+
+    url, cid, store, durability, topic = sys.argv[1:]
+    c = midge.Client(url, client_id=cid, store=store, durability=durability,
+                     session_expiry_interval=600, reconnect=False)
+    for qos in (1, 2):
+        print(c.publish_async("%s/q%d" % (topic, qos), b"from the dead", qos=qos).id, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # no close, no exit handlers
+    """
+)
+
+
+@pytest.mark.parametrize("durability", ["os", "fsync"])
+def test_publishes_survive_the_process_being_killed(broker, tmp_path, durability):
+    cid, topic, store = "killed-" + uid(), "killed/" + uid(), tmp_path / "store"
+    sub = subscriber(broker.url, topic)
+    # Never connected (an unreachable port): the publishes exist only in the store.
+    dead = "mqtt://127.0.0.1:%d" % free_port()
+    out = subprocess.run(
+        [sys.executable, "-c", KILLED, dead, cid, str(store), durability, topic],
+        cwd=str(PKG_ROOT),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == -signal.SIGKILL, out.stdout + out.stderr
+    ids = [int(line) for line in out.stdout.split()]
+    assert len(ids) == 2
+    c = persistent(broker.url, cid, store)
+    try:
+        c.connect()
+        ends = restored(c, 2)
+    finally:
+        c.close()
+    assert sorted(r.id for r in ends) == sorted(ids)
+    assert all(r.ok and r.message.payload == b"from the dead" for r in ends)
+    assert [m.payload for m in received(sub, 2)] == [b"from the dead"] * 2
     sub.close()
 
 
