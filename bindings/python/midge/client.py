@@ -715,20 +715,21 @@ class Client:
 
     Durable sessions: with ``store`` (a directory, where the file ``midge.store`` is kept,
     or the store file itself; a ``str`` or ``os.PathLike``), every QoS 1/2 publish is
-    written to the store before :meth:`publish_async` returns, with the session's state
-    (packet identifiers, the client identifier, the subscriptions). A later client made
-    with the same store and ``client_id`` (e.g. after the process restarted) restores the
-    session: its first connect resumes it and sends what was unfinished, and
-    :meth:`restored_publishes` / :meth:`next_restored` report how each of those ended.
-    ``durability`` is ``'os'`` (the default: written to the operating system before the
-    call returns, which survives the process being killed) or ``'fsync'`` (on stable
-    storage: survives a power loss). ``store_max_bytes`` and ``store_max_records`` bound
-    the live data (0: the defaults of ``midge_store_file_new``); a publish beyond them raises
-    :class:`StoreFull` and writes nothing. The store is opened here: one open at a time
-    (:class:`StoreError` "in use" otherwise), and one client identifier per store
-    (another raises :class:`InvalidArgument`; libmidge writes the identifier at the first
-    connection). Set a ``session_expiry_interval`` longer
-    than a restart takes, or the server forgets its half of the session.
+    written to the store before :meth:`publish_async` returns (QoS 0 is not kept), and
+    libmidge keeps the session's state there (packet identifiers, the client identifier,
+    the subscriptions). A later client made with the same store and ``client_id`` (e.g.
+    after the process restarted) restores the session: its first connect resumes it and
+    sends what was unfinished, and :meth:`restored_publishes` / :meth:`next_restored`
+    report how each of those ended. ``durability`` is ``'os'`` (the default: written to
+    the operating system before the call returns, which survives the process being
+    killed) or ``'fsync'`` (on stable storage, ``fdatasync``, before the call returns).
+    ``store_max_bytes`` and ``store_max_records`` bound the live data (0: the defaults of
+    ``midge_store_file_new``); a publish beyond them raises :class:`StoreFull` and writes
+    nothing. The store is opened here: one open at a time (:class:`StoreError` "in use"
+    otherwise), and one client identifier per store (another raises
+    :class:`InvalidArgument`; libmidge writes the identifier at the first connection).
+    Set a ``session_expiry_interval`` longer than a restart takes, or the server forgets
+    its half of the session.
     """
 
     def __init__(
