@@ -162,6 +162,7 @@ class _EventKind(enum.IntEnum):
     CLOSED = 12
     DISCONNECT_FAILED = 13
     REAUTHENTICATE_FAILED = 14
+    RESTORED_PUBLISH_COMPLETE = 15
 
 
 class _PropertyId(enum.IntEnum):

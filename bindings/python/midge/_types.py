@@ -7,7 +7,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 
 from . import _validate as _v
 from ._enums import DisconnectKind, ProtocolVersion, QoS, ReasonCode, RetainHandling
-from .errors import InvalidProperty, InvalidType
+from .errors import InvalidProperty, InvalidType, MidgeError
 
 UserProperties = Tuple[Tuple[str, str], ...]
 Payload = Union[bytes, bytearray, memoryview, str, None]
@@ -177,6 +177,30 @@ class PublishResult:
     #: The acknowledgement's Reason String and User Properties, when it carried them.
     reason_string: Optional[str] = None
     user_properties: UserProperties = ()
+
+
+@dataclass(frozen=True)
+class RestoredPublish:
+    """The end of a publish made by an earlier client with the same store (before a
+    restart), which this client restored from the store and sent again:
+    :meth:`midge.Client.restored_publishes`, :meth:`midge.Client.next_restored`.
+
+    ``id`` is the id its :class:`~midge.PublishHandle` had then (``PublishHandle.id``),
+    ``message`` what was published (topic, payload, QoS, retain, properties). Exactly one
+    of ``result`` (acknowledged: the PUBACK's or PUBCOMP's reason code and the packet
+    identifier, as :meth:`~midge.PublishHandle.wait` returns) and ``error`` (how it failed:
+    a :class:`~midge.MidgeError` such as :class:`~midge.Refused` with the reason code, or
+    :class:`~midge.Expired`) is set."""
+
+    id: int
+    message: Message
+    result: Optional[PublishResult] = None
+    error: Optional[MidgeError] = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the server acknowledged the publish (``result`` is set)."""
+        return self.error is None
 
 
 @dataclass(frozen=True)

@@ -120,3 +120,30 @@ def user_properties(v: Any, what: str = "user_properties") -> Tuple[Tuple[str, s
             raise InvalidType("%s: name and value must be str, not %r" % (what, (k, val)))
         out.append((k, val))
     return tuple(out)
+
+
+#: ``Client(durability=...)``: the C ``MIDGE_DURABILITY_*`` value of each name.
+DURABILITY = {"os": 1, "fsync": 2}
+
+
+def path(v: Any, what: str) -> str:
+    """A file system path: a ``str`` or an ``os.PathLike`` giving one (not ``bytes``: the C
+    API takes UTF-8), not empty."""
+    import os
+
+    p = os.fspath(v) if isinstance(v, os.PathLike) else v
+    if not isinstance(p, str):
+        raise InvalidType("%s must be a str or os.PathLike path, not %s" % (what, _kind(v)))
+    if not p:
+        raise InvalidArgument("%s is an empty path" % what)
+    return p
+
+
+def durability(v: Any, what: str = "durability") -> int:
+    """``'os'`` or ``'fsync'``: the C ``MIDGE_DURABILITY_*`` value."""
+    if not isinstance(v, str):
+        raise InvalidType("%s must be 'os' or 'fsync', not %s" % (what, _kind(v)))
+    try:
+        return DURABILITY[v]
+    except KeyError:
+        raise InvalidArgument("%s %r is not 'os' or 'fsync'" % (what, v)) from None

@@ -36,7 +36,7 @@ from . import _validate as _v
 from ._enums import ReasonCode, Result, RetainHandling, _EventKind, _PropertyId
 from ._enums import reason_code as _reason_code
 from ._lib import lib
-from ._types import ConnAck, DisconnectInfo, Message, Payload, Properties, PublishResult
+from ._types import ConnAck, DisconnectInfo, Message, Payload, Properties, PublishResult, RestoredPublish
 from .client import (
     Client as _SyncClient,
     Subscriptions,
@@ -45,6 +45,7 @@ from .client import (
     _read_connack,
     _read_disconnect,
     _read_message,
+    _read_restored,
     _subscribe_args,
     _unsubscribe_args,
 )
@@ -82,6 +83,9 @@ class Client:
         self._connecting: Optional[Tuple[asyncio.Future, int]] = None
         self._messages: Deque[Message] = collections.deque()
         self._waiters: Deque[asyncio.Future] = collections.deque()
+        #: Restored publishes that ended (a client made with a store), and their waiters.
+        self._restored: Deque[RestoredPublish] = collections.deque()
+        self._restored_waiters: Deque[asyncio.Future] = collections.deque()
         self.connack: Optional[ConnAck] = None
         self.last_disconnect: Optional[DisconnectInfo] = None
         self.connected = False
@@ -145,6 +149,15 @@ class Client:
             if entry is not None:
                 fut, outcome = entry
                 self._settle(fut, outcome)
+        elif kind == _EventKind.RESTORED_PUBLISH_COMPLETE:
+            r = _read_restored(ev)
+            if r is not None:
+                while self._restored_waiters:
+                    w = self._restored_waiters.popleft()
+                    if not w.done():
+                        w.set_result(r)
+                        return
+                self._restored.append(r)
         elif kind == _EventKind.CONNECTED:
             c = lib.midge_event_connack(ev)
             self.connack = _read_connack(c) if c else self.connack
@@ -204,10 +217,11 @@ class Client:
         for fut, _ in pending.values():
             if not fut.done():
                 fut.set_exception(exc)
-        while self._waiters:
-            w = self._waiters.popleft()
-            if not w.done():
-                w.set_result(None)
+        for waiters in (self._waiters, self._restored_waiters):
+            while waiters:
+                w = waiters.popleft()
+                if not w.done():
+                    w.set_result(None)
         if self._connecting is not None:
             fut, comp = self._connecting
             self._connecting = None
@@ -421,6 +435,39 @@ class Client:
             if msg is None:
                 return
             yield msg
+
+    # -- restored publishes (a client made with a store) --
+
+    def restored_publishes(self) -> List[RestoredPublish]:
+        """The restored publishes that ended since the last call, without waiting (as
+        :meth:`midge.Client.restored_publishes`). It takes the events waiting in midge
+        unless ``max_buffered`` messages wait for :meth:`messages` (backpressure): then
+        those behind come as the messages are taken."""
+        if not self._closed:
+            self._drain()
+        out = list(self._restored)
+        self._restored.clear()
+        return out
+
+    async def next_restored(self, timeout: Optional[float] = None) -> Optional[RestoredPublish]:
+        """The next restored publish that ended, waiting up to ``timeout`` seconds (None: no
+        limit); None when none came in time or the client was closed."""
+        wait = _v.timeout(timeout)
+        loop = self._attach()
+        self._drain()
+        if self._restored:
+            return self._restored.popleft()
+        fut = loop.create_future()
+        self._restored_waiters.append(fut)
+        try:
+            if wait is None:
+                return await fut
+            return await asyncio.wait_for(fut, wait)
+        except asyncio.TimeoutError:
+            return None
+        finally:
+            if not fut.done():
+                fut.cancel()
 
     def __repr__(self) -> str:
         return "<midge.aio.Client %s%s>" % (self.broker, " closed" if self._closed else "")

@@ -5,10 +5,24 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
+import os
 import threading
 import time
 import weakref
-from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_uint8, c_uint16, c_uint32, c_void_p, create_string_buffer, string_at
+from ctypes import (
+    POINTER,
+    byref,
+    c_char_p,
+    c_int,
+    c_size_t,
+    c_uint8,
+    c_uint16,
+    c_uint32,
+    c_void_p,
+    create_string_buffer,
+    sizeof,
+    string_at,
+)
 from typing import (
     Any,
     Callable,
@@ -17,6 +31,7 @@ from typing import (
     Iterable,
     Iterator,
     List,
+    Literal,
     Optional,
     Sequence,
     Tuple,
@@ -37,6 +52,7 @@ from ._types import (
     PublishResult,
     Reconnect,
     Redirect,
+    RestoredPublish,
     Stats,
     SubscriptionOptions,
     Will,
@@ -55,6 +71,8 @@ _SLICE = 0.25
 OnMessage = Callable[[Message], Any]
 OnConnect = Callable[[ConnAck], Any]
 OnDisconnect = Callable[[DisconnectInfo], Any]
+#: ``Client(durability=...)``: ``'os'`` or ``'fsync'``.
+Durability = Literal["os", "fsync"]
 Subscriptions = Union[
     str,
     Sequence[Union[str, Tuple[str, Union[SubscriptionOptions, int]]]],
@@ -190,6 +208,34 @@ def _read_message(m: int, keep: bool = False) -> Message:
         properties=_read_message_properties(m, count) if count else _NO_PROPERTIES,
         _handle=_MessageHandle(m) if keep and qos > 0 else None,
     )
+
+
+def _read_restored(ev: int) -> Optional[RestoredPublish]:
+    """Reads a ``MIDGE_EVENT_RESTORED_PUBLISH_COMPLETE``: the id its completion had, what it
+    published, and its outcome."""
+    ack = lib.midge_event_ack(ev)
+    m = lib.midge_event_message(ev)
+    if not ack or not m:
+        return None
+    ident = int(lib.midge_ack_id(ack))
+    message = _read_message(m)
+    rc = lib.midge_ack_result(ack)
+    code = _opt_int(lib.midge_ack_reason_code, ack, c_uint8)
+    reason = _opt_text(lib.midge_ack_reason_string, ack)
+    if rc == 0:
+        return RestoredPublish(
+            ident,
+            message,
+            result=PublishResult(
+                reason_code=_reason_code(code or 0),
+                packet_id=_opt_int(lib.midge_ack_packet_id, ack, c_uint16) or 0,
+                reason_string=reason,
+                user_properties=_pairs(lib.midge_ack_user_property, ack, lib.midge_ack_user_property_count(ack)),
+            ),
+        )
+    detail = "restored publish %d to %r: %s" % (ident, message.topic, _text(lib.midge_result_str(rc)) or "failed")
+    failure_code = code if code is not None and code >= 0x80 else None
+    return RestoredPublish(ident, message, error=error_for(rc, detail, failure_code, reason))
 
 
 def _read_message_properties(m: int, count: int) -> Properties:
@@ -416,6 +462,9 @@ class _State:
         self.connect_called = False
         #: Messages are acknowledged by Client.ack (they keep a handle for it).
         self.manual_ack = False
+        #: Restored publishes that ended, met by any pull (they never go to a callback);
+        #: bounded by what the store held when the client was made.
+        self.restored: Deque[RestoredPublish] = collections.deque()
 
     # -- callbacks (midge's threads) --
 
@@ -505,10 +554,23 @@ class _State:
             with self.lock:
                 self.connected = False
                 self.disconnect_info = _read_disconnect(d) if d else None
+        elif kind == _EventKind.RESTORED_PUBLISH_COMPLETE:
+            r = _read_restored(ev)
+            if r is not None:
+                with self.lock:
+                    self.restored.append(r)
+                    self.cond.notify_all()
         elif kind == _EventKind.MESSAGES_DROPPED:
             logger.warning("midge dropped %d QoS 0 messages (the application fell behind)",
                            lib.midge_event_count(ev))
         return None
+
+    def keep(self, msg: Message) -> None:
+        """A message pulled while looking for restored publishes: it waits in the inbox for
+        next_message."""
+        with self.lock:
+            self.inbox.append(msg)
+            self.cond.notify_all()
 
     def pull(self, handle: int, timeout_ms: int) -> Tuple[int, Optional[Message]]:
         """One midge_client_next_event (the GIL is released by ctypes during the wait)."""
@@ -650,6 +712,24 @@ class Client:
 
     QoS 1/2 messages are acknowledged to the server once handed to the application; with
     ``manual_ack=True``, only when the application calls :meth:`ack`.
+
+    Durable sessions: with ``store`` (a directory, where the file ``midge.store`` is kept,
+    or the store file itself; a ``str`` or ``os.PathLike``), every QoS 1/2 publish is
+    written to the store before :meth:`publish_async` returns (QoS 0 is not kept), and
+    libmidge keeps the session's state there (packet identifiers, the client identifier,
+    the subscriptions). A later client made with the same store and ``client_id`` (e.g.
+    after the process restarted) restores the session: its first connect resumes it and
+    sends what was unfinished, and :meth:`restored_publishes` / :meth:`next_restored`
+    report how each of those ended. ``durability`` is ``'os'`` (the default: written to
+    the operating system before the call returns, which survives the process being
+    killed) or ``'fsync'`` (on stable storage, ``fdatasync``, before the call returns).
+    ``store_max_bytes`` and ``store_max_records`` bound the live data (0: the defaults of
+    ``midge_store_file_new``); a publish beyond them raises :class:`StoreFull` and writes
+    nothing. The store is opened here: one open at a time (:class:`StoreError` "in use"
+    otherwise), and one client identifier per store (another raises
+    :class:`InvalidArgument`; libmidge writes the identifier at the first connection).
+    Set a ``session_expiry_interval`` longer than a restart takes, or the server forgets
+    its half of the session.
     """
 
     def __init__(
@@ -682,6 +762,10 @@ class Client:
         tls: Optional["Tls"] = None,
         ws_headers: Optional[Iterable[Tuple[str, str]]] = None,
         manual_ack: bool = False,
+        store: Union[str, "os.PathLike[str]", None] = None,
+        durability: Optional[Durability] = None,
+        store_max_bytes: int = 0,
+        store_max_records: int = 0,
     ) -> None:
         self._state: Optional[_State] = None
         # Several servers: a list for `broker`, and/or `servers` after it.
@@ -699,6 +783,7 @@ class Client:
         _v.flag(clean_start, "clean_start")
         _v.flag(request_response_information, "request_response_information")
         _v.flag(manual_ack, "manual_ack")
+        store_path, store_durability = _store_args(store, durability, store_max_bytes, store_max_records)
         self.connect_timeout = _v.seconds(connect_timeout, "connect_timeout")
         opts = lib.midge_options_new()
         if not opts:
@@ -764,6 +849,8 @@ class Client:
                 _check(lib.midge_options_set_max_redirects(opts, _u(max_redirects, _U32_MAX, "max_redirects")))
             for k, v in ws_headers or ():
                 _check(lib.midge_options_add_ws_header(opts, _cstr(k, "ws header"), _cstr(v, "ws header")))
+            if store_path is not None:
+                _set_file_store(opts, store_path, store_durability, store_max_bytes, store_max_records)
             out = c_void_p()
             _check(lib.midge_client_new(_cstr(broker, "broker"), opts, byref(out)))
         finally:
@@ -1238,6 +1325,79 @@ class Client:
                 return
             yield m
 
+    # -- restored publishes (a client made with a store) --
+
+    def restored_publishes(self) -> List[RestoredPublish]:
+        """The restored publishes that ended since the last call (see
+        :class:`RestoredPublish`), without waiting for more; ``[]`` when none did.
+
+        A client made with a ``store`` that holds an earlier client's session sends that
+        client's unfinished QoS 1/2 publishes again at its first connect; this is how the
+        application learns which of them were finally acknowledged (by the id its
+        :class:`PublishHandle` had). Each is reported once, here or by
+        :meth:`next_restored`, and never to a callback.
+
+        It takes the events waiting in midge up to the first received message, which then
+        waits for :meth:`next_message` / :meth:`messages` (those collect the restored
+        publishes they meet on their way, for this method). May wait up to 0.25 s while
+        another thread is taking events."""
+        st = self._st
+        h = st.get()
+        if st.pull_lock.acquire(timeout=_SLICE):
+            try:
+                while st.handle is not None:
+                    rc, msg = st.pull(h, 0)
+                    if msg is not None:
+                        st.keep(msg)
+                        break
+                    if rc != 0:
+                        break
+            finally:
+                st.pull_lock.release()
+        with st.lock:
+            out = list(st.restored)
+            st.restored.clear()
+        return out
+
+    def next_restored(self, timeout: Optional[float] = None) -> Optional[RestoredPublish]:
+        """The next restored publish that ended (see :meth:`restored_publishes`), waiting
+        up to ``timeout`` seconds (None: no limit); None when none came in time or the
+        client is closed. Messages received meanwhile wait for :meth:`next_message` (in
+        memory: take them too)."""
+        timeout = _v.timeout(timeout)
+        st = self._st
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            st.raise_pending()
+            with st.lock:
+                if st.restored:
+                    return st.restored.popleft()
+            h = st.handle
+            if h is None:
+                return None
+            if deadline is None:
+                step = _SLICE
+            else:
+                step = min(_SLICE, max(0.0, deadline - time.monotonic()))
+            # Short tries for the pull lock: a thread holding it (next_message) puts the
+            # restored publishes it meets in st.restored, checked each round.
+            if st.pull_lock.acquire(timeout=min(step, 0.05)):
+                try:
+                    with st.lock:
+                        if st.restored:
+                            return st.restored.popleft()
+                    rc, msg = st.pull(h, _ms(step))
+                finally:
+                    st.pull_lock.release()
+                if msg is not None:
+                    st.keep(msg)
+                elif rc == Result.CLOSED:
+                    with st.lock:
+                        return st.restored.popleft() if st.restored else None
+            if deadline is not None and time.monotonic() >= deadline:
+                with st.lock:
+                    return st.restored.popleft() if st.restored else None
+
     # -- callbacks --
 
     def _sync_callbacks(self) -> None:
@@ -1336,6 +1496,36 @@ def _memory_budget(value: int) -> int:
 
 def _u(value: int, maximum: int, what: str) -> int:
     return _v.integer(value, what, maximum)
+
+_U64_MAX = 0xFFFFFFFFFFFFFFFF
+_SIZE_MAX = (1 << (8 * sizeof(c_size_t))) - 1
+
+
+def _store_args(store: Any, durability: Any, max_bytes: Any, max_records: Any) -> Tuple[Optional[str], int]:
+    """Checks the persistence arguments; returns the store's path (None: no store) and the
+    C durability."""
+    _v.integer(max_bytes, "store_max_bytes", _U64_MAX)
+    _v.integer(max_records, "store_max_records", _SIZE_MAX)
+    level = _v.durability("os" if durability is None else durability)
+    if store is None:
+        if durability is not None or max_bytes or max_records:
+            raise InvalidArgument(
+                "durability, store_max_bytes and store_max_records need a store (store=<directory or file>)"
+            )
+        return None, level
+    path = _v.path(store, "store")
+    _cstr(path, "store")
+    return path, level
+
+
+def _set_file_store(opts: int, path: str, durability: int, max_bytes: int, max_records: int) -> None:
+    """Opens the file store at ``path`` and hands it to the options (which own it then)."""
+    handle = c_void_p()
+    _check(lib.midge_store_file_new(_cstr(path, "store"), max_bytes, max_records, byref(handle)))
+    try:
+        _check(lib.midge_options_set_store(opts, byref(handle), durability))
+    finally:
+        lib.midge_store_free(byref(handle))  # NULL once the options took it: a no-op
 
 
 def _subscribe_args(
