@@ -416,6 +416,9 @@ enum class Durability : int {
     Os = MIDGE_DURABILITY_OS,
     /// On stable storage (fdatasync): survives a power loss.
     Fsync = MIDGE_DURABILITY_FSYNC,
+    /// Written to the operating system when publish returns; on stable storage before it
+    /// is sent (one sync per write to the server, shared by the publishes made meanwhile).
+    FsyncBeforeSend = MIDGE_DURABILITY_FSYNC_BEFORE_SEND,
 };
 
 /// A persistence store for Options::store (move-only owner of a midge_store). Empty once

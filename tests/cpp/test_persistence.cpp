@@ -294,12 +294,15 @@ int main() {
     h_broker broker;
     h_broker_start(&broker, nullptr, nullptr, nullptr);
     {
-        TempDir os_dir, fsync_dir;
+        TempDir os_dir, fsync_dir, before_send_dir;
         restart_restores(broker, "cpp-persist-os", [&] { return midge::Store::file(os_dir.path); },
                          midge::Durability::Os);
         restart_restores(broker, "cpp-persist-fsync",
                          [&] { return midge::Store::file(fsync_dir.path); },
                          midge::Durability::Fsync);
+        restart_restores(broker, "cpp-persist-before-send",
+                         [&] { return midge::Store::file(before_send_dir.path); },
+                         midge::Durability::FsyncBeforeSend);
     }
     Kv kv;
     restart_restores(broker, "cpp-persist-kv", [&] { return kv.store(); },

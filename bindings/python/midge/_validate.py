@@ -123,7 +123,7 @@ def user_properties(v: Any, what: str = "user_properties") -> Tuple[Tuple[str, s
 
 
 #: ``Client(durability=...)``: the C ``MIDGE_DURABILITY_*`` value of each name.
-DURABILITY = {"os": 1, "fsync": 2}
+DURABILITY = {"os": 1, "fsync": 2, "fsync_before_send": 3}
 
 
 def path(v: Any, what: str) -> str:
@@ -140,10 +140,11 @@ def path(v: Any, what: str) -> str:
 
 
 def durability(v: Any, what: str = "durability") -> int:
-    """``'os'`` or ``'fsync'``: the C ``MIDGE_DURABILITY_*`` value."""
+    """``'os'``, ``'fsync'`` or ``'fsync_before_send'``: the C ``MIDGE_DURABILITY_*`` value."""
+    names = "'os', 'fsync' or 'fsync_before_send'"
     if not isinstance(v, str):
-        raise InvalidType("%s must be 'os' or 'fsync', not %s" % (what, _kind(v)))
+        raise InvalidType("%s must be %s, not %s" % (what, names, _kind(v)))
     try:
         return DURABILITY[v]
     except KeyError:
-        raise InvalidArgument("%s %r is not 'os' or 'fsync'" % (what, v)) from None
+        raise InvalidArgument("%s %r is not %s" % (what, v, names)) from None

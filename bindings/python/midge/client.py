@@ -71,8 +71,8 @@ _SLICE = 0.25
 OnMessage = Callable[[Message], Any]
 OnConnect = Callable[[ConnAck], Any]
 OnDisconnect = Callable[[DisconnectInfo], Any]
-#: ``Client(durability=...)``: ``'os'`` or ``'fsync'``.
-Durability = Literal["os", "fsync"]
+#: ``Client(durability=...)``: ``'os'``, ``'fsync'`` or ``'fsync_before_send'``.
+Durability = Literal["os", "fsync", "fsync_before_send"]
 Subscriptions = Union[
     str,
     Sequence[Union[str, Tuple[str, Union[SubscriptionOptions, int]]]],
@@ -722,7 +722,9 @@ class Client:
     sends what was unfinished, and :meth:`restored_publishes` / :meth:`next_restored`
     report how each of those ended. ``durability`` is ``'os'`` (the default: written to
     the operating system before the call returns, which survives the process being
-    killed) or ``'fsync'`` (on stable storage, ``fdatasync``, before the call returns).
+    killed), ``'fsync'`` (on stable storage, ``fdatasync``, before the call returns) or
+    ``'fsync_before_send'`` (written when the call returns, on stable storage before it is
+    sent: one sync per write to the server, shared by the publishes made meanwhile).
     ``store_max_bytes`` and ``store_max_records`` bound the live data (0: the defaults of
     ``midge_store_file_new``); a publish beyond them raises :class:`StoreFull` and writes
     nothing. The store is opened here: one open at a time (:class:`StoreError` "in use"

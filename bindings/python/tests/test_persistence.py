@@ -137,7 +137,7 @@ KILLED = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("durability", ["os", "fsync"])
+@pytest.mark.parametrize("durability", ["os", "fsync", "fsync_before_send"])
 def test_publishes_survive_the_process_being_killed(broker, tmp_path, durability):
     cid, topic, store = "killed-" + uid(), "killed/" + uid(), tmp_path / "store"
     sub = subscriber(broker.url, topic)
