@@ -370,6 +370,169 @@ fn read_subscriber_wire(records: &[WireRecord], report: &mut Report) -> Subscrib
     wire
 }
 
+/// A QoS 1/2 flow the broker opened towards the subscriber and that has not ended
+/// (no PUBACK or PUBCOMP from midge yet).
+#[derive(Debug)]
+struct OpenFlow {
+    packet_id: u16,
+    /// The PUBLISH that opened it.
+    first: WireRecord,
+    /// The connection of its latest PUBLISH (a resend moves it).
+    last_conn: u64,
+    /// The connection on which midge answered its latest PUBLISH with PUBREC, if it did.
+    answered_on: Option<u64>,
+}
+
+/// Whose move an open flow waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owed {
+    /// midge's PUBACK or PUBREC, for a PUBLISH of the live connection [MQTT-4.3.2-4]
+    /// [MQTT-4.3.3-8].
+    ByMidge,
+    /// The broker's PUBREL, for midge's PUBREC on the live connection.
+    ByBroker,
+    /// Its connection ended and the broker, connected again, did not resend its PUBLISH or
+    /// PUBREL [MQTT-4.4.0-1]: it forgot the message (a SIGKILL before it was saved).
+    Forgotten,
+}
+
+impl OpenFlow {
+    fn owed(&self, live: u64) -> Owed {
+        match self.answered_on {
+            None if self.last_conn == live => Owed::ByMidge,
+            Some(c) if c == live => Owed::ByBroker,
+            _ => Owed::Forgotten,
+        }
+    }
+}
+
+/// The flows still open on the subscriber's wire, oldest first, and the live connection
+/// (that of the latest successful CONNACK).
+fn open_flows(records: &[WireRecord]) -> (Vec<OpenFlow>, u64) {
+    let mut open: BTreeMap<u16, OpenFlow> = BTreeMap::new();
+    let mut live = 0;
+    let mut connected_before = false;
+    for r in records {
+        if session_lost(r, &mut connected_before) {
+            open.clear();
+        }
+        match (&r.dir, &r.frame) {
+            (Dir::ToClient, Frame::ConnAck { reason, .. }) if ok(*reason) => live = r.conn,
+            (Dir::ToClient, Frame::Publish { packet_id, qos, .. }) if *qos != QoS::AtMostOnce => {
+                let flow = open.entry(*packet_id).or_insert_with(|| OpenFlow {
+                    packet_id: *packet_id,
+                    first: r.clone(),
+                    last_conn: r.conn,
+                    answered_on: None,
+                });
+                flow.last_conn = r.conn;
+                flow.answered_on = None;
+            }
+            (Dir::ToBroker, Frame::PubRec { packet_id, reason }) if ok(*reason) => {
+                if let Some(f) = open.get_mut(packet_id) {
+                    f.answered_on = Some(r.conn);
+                }
+            }
+            (
+                Dir::ToBroker,
+                Frame::PubAck { packet_id, .. }
+                | Frame::PubComp { packet_id, .. }
+                | Frame::PubRec { packet_id, .. },
+            ) => {
+                open.remove(packet_id);
+            }
+            _ => {}
+        }
+    }
+    let mut flows: Vec<OpenFlow> = open.into_values().collect();
+    flows.sort_by_key(|f| f.first.seq);
+    (flows, live)
+}
+
+/// Flows left open at the end: an answer midge owes on the live connection is midge's
+/// fault; a flow the broker forgot (or still owes PUBREL for) is the broker's.
+fn report_open_flows(records: &[WireRecord], report: &mut Report) {
+    let (flows, live) = open_flows(records);
+    for f in flows {
+        let (category, why) = match f.owed(live) {
+            Owed::ByMidge => (
+                Category::MidgeProtocol,
+                "never acknowledged by midge on the live connection [MQTT-4.3.2-4] \
+                 [MQTT-4.3.3-8]",
+            ),
+            Owed::ByBroker => (
+                Category::BrokerProtocol,
+                "PUBREC sent, no PUBREL from the broker",
+            ),
+            Owed::Forgotten => (
+                Category::BrokerProtocol,
+                "forgotten by the broker: neither its PUBLISH nor its PUBREL resent after \
+                 reconnecting [MQTT-4.4.0-1]",
+            ),
+        };
+        report.add(
+            category,
+            format!(
+                "packet id {} ({:?}, seq {}): {why}",
+                f.packet_id, f.first.frame, f.first.seq
+            ),
+        );
+    }
+}
+
+/// Why the subscriber did not settle, read from its wire: the oldest flow waiting for
+/// midge's answer, and whether midge answered anything after it.
+fn diagnose_stall(records: &[WireRecord]) -> String {
+    let (flows, live) = open_flows(records);
+    let owed: Vec<&OpenFlow> = flows
+        .iter()
+        .filter(|f| f.owed(live) == Owed::ByMidge)
+        .collect();
+    let forgotten = flows
+        .iter()
+        .filter(|f| f.owed(live) == Owed::Forgotten)
+        .collect::<Vec<_>>();
+    let Some(oldest) = owed.first() else {
+        return format!(
+            "no PUBLISH waits for midge's answer ({} flows open: {} forgotten by the broker)",
+            flows.len(),
+            forgotten.len()
+        );
+    };
+    let from = usize::try_from(oldest.first.seq).map_or(records.len(), |i| i.min(records.len()));
+    let acks = records[from..]
+        .iter()
+        .filter(|r| {
+            r.dir == Dir::ToBroker && matches!(r.frame, Frame::PubAck { .. } | Frame::PubRec { .. })
+        })
+        .count();
+    let mut s = format!(
+        "{} PUBLISHes wait for midge's PUBACK/PUBREC on the live connection {live}, the \
+         oldest {:?} (seq {}); midge sent {acks} PUBACK/PUBREC after it",
+        owed.len(),
+        oldest.first.frame,
+        oldest.first.seq,
+    );
+    if let Some(f) = forgotten.first() {
+        let _ = write!(
+            s,
+            "; {} flows forgotten by the broker, the oldest {:?} (seq {}, connection {})",
+            forgotten.len(),
+            f.first.frame,
+            f.first.seq,
+            f.first.conn
+        );
+        if acks == 0 && f.answered_on.is_none() {
+            s.push_str(
+                ": midge holds its later acknowledgements behind the PUBREC it owes for a \
+                 message the broker forgot (waiting for a resend at the head of the \
+                 in-order ack queue)",
+            );
+        }
+    }
+    s
+}
+
 /// Decides, for each accepted publish, whether it was lost or duplicated and by whom.
 ///
 /// `publisher` and `subscriber` are the two proxies' records, `delivered` the subscriber's
@@ -383,6 +546,7 @@ fn classify(
     let mut report = Report::default();
     let out = read_publisher_wire(publisher, &mut report);
     let inc = read_subscriber_wire(subscriber, &mut report);
+    report_open_flows(subscriber, &mut report);
     let mut times: HashMap<&Key, usize> = HashMap::new();
     for k in delivered {
         *times.entry(k).or_default() += 1;
@@ -471,9 +635,9 @@ fn classify(
 
 // ------------------------------------------------------------- the classifier's own tests
 
-/// Synthetic wire records, in order.
+/// Synthetic wire records, in order; each CONNACK begins a new connection.
 #[derive(Default)]
-struct Script(Vec<WireRecord>);
+struct Script(Vec<WireRecord>, u64);
 
 impl Script {
     fn push(mut self, dir: Dir, frame: Frame) -> Self {
@@ -481,7 +645,7 @@ impl Script {
         self.0.push(WireRecord {
             seq,
             at: Duration::from_millis(seq),
-            conn: 1,
+            conn: self.1.max(1),
             dir,
             frame,
         });
@@ -496,7 +660,8 @@ impl Script {
         self.push(Dir::ToClient, frame)
     }
 
-    fn connack(self, session_present: bool) -> Self {
+    fn connack(mut self, session_present: bool) -> Self {
+        self.1 += 1;
         self.broker_sends(Frame::ConnAck {
             session_present,
             reason: 0,
@@ -824,6 +989,53 @@ fn classifier_allows_qos1_redelivery() {
     assert_only(&r, Category::Qos1Redelivered, 1);
 }
 
+#[test]
+fn classifier_blames_the_broker_for_a_flow_it_forgot() {
+    // "0" delivered; the connection ends before midge's PUBREC (or after it), and the
+    // broker, restored from an older database, never resends the PUBLISH (or the PUBREL).
+    let publisher = Script::default().connack(false).qos2_up(1, "0");
+    for answered in [false, true] {
+        let mut subscriber =
+            Script::default()
+                .connack(false)
+                .broker_sends(publish(3, QoS::ExactlyOnce, false, "0"));
+        if answered {
+            subscriber = subscriber.client_sends(Frame::PubRec {
+                packet_id: 3,
+                reason: 0,
+            });
+        }
+        let subscriber = subscriber.connack(true);
+        let r = classify(
+            &[accepted2("0", Outcome::Acknowledged)],
+            &publisher.0,
+            &subscriber.0,
+            &delivered2(&["0"]),
+        );
+        assert_only(&r, Category::BrokerProtocol, 1);
+        let (flows, live) = open_flows(&subscriber.0);
+        assert_eq!(flows[0].owed(live), Owed::Forgotten);
+    }
+}
+
+#[test]
+fn classifier_blames_midge_for_a_publish_it_never_answers() {
+    // The stall: a PUBLISH of the live connection without PUBREC [MQTT-4.3.3-8].
+    let publisher = Script::default().connack(false).qos2_up(1, "0");
+    let subscriber =
+        Script::default()
+            .connack(false)
+            .broker_sends(publish(3, QoS::ExactlyOnce, false, "0"));
+    let r = classify(
+        &[accepted2("0", Outcome::Acknowledged)],
+        &publisher.0,
+        &subscriber.0,
+        &delivered2(&["0"]),
+    );
+    assert_only(&r, Category::MidgeProtocol, 1);
+    assert!(diagnose_stall(&subscriber.0).contains("1 PUBLISHes wait for midge"));
+}
+
 // ------------------------------------------------------------------- the broker-restart run
 
 /// Numbers published on each topic.
@@ -892,110 +1104,6 @@ fn publish_accepted(client: &Client, pending: &Mutex<Pending>, topic: &str, qos:
             Err(_) => std::thread::sleep(Duration::from_millis(5)),
         }
     }
-}
-
-/// A QoS 1/2 flow the broker opened towards the subscriber and midge did not complete.
-#[derive(Debug)]
-struct OpenFlow {
-    packet_id: u16,
-    /// The record of the PUBLISH that opened it (a resend on the same id keeps it).
-    first: WireRecord,
-    /// Whether the broker sent it again on a later connection.
-    resent: bool,
-}
-
-/// Open QoS 1/2 flows towards the subscriber on its wire: PUBLISHes without their PUBACK
-/// or PUBCOMP, oldest first (the diagnosis of a stalled subscriber).
-fn open_flows(records: &[WireRecord]) -> Vec<OpenFlow> {
-    let mut open: BTreeMap<u16, OpenFlow> = BTreeMap::new();
-    for r in records {
-        match (&r.dir, &r.frame) {
-            (
-                Dir::ToClient,
-                Frame::ConnAck {
-                    session_present, ..
-                },
-            ) if !session_present => {
-                open.clear();
-            }
-            (Dir::ToClient, Frame::Publish { packet_id, qos, .. }) if *qos != QoS::AtMostOnce => {
-                match open.get_mut(packet_id) {
-                    Some(f) if f.first.conn != r.conn => f.resent = true,
-                    Some(_) => {}
-                    None => {
-                        open.insert(
-                            *packet_id,
-                            OpenFlow {
-                                packet_id: *packet_id,
-                                first: r.clone(),
-                                resent: false,
-                            },
-                        );
-                    }
-                }
-            }
-            (Dir::ToBroker, Frame::PubAck { packet_id, .. } | Frame::PubComp { packet_id, .. }) => {
-                open.remove(packet_id);
-            }
-            _ => {}
-        }
-    }
-    let mut flows: Vec<OpenFlow> = open.into_values().collect();
-    flows.sort_by_key(|f| f.first.seq);
-    flows
-}
-
-/// Why the subscriber stalled, read from its wire: the oldest flow midge did not complete,
-/// whether its connection ended before midge answered it and the broker never sent it
-/// again, and whether midge acknowledged anything after it.
-fn diagnose_stall(records: &[WireRecord]) -> String {
-    let flows = open_flows(records);
-    let Some(oldest) = flows.first() else {
-        return "no flow left open on the subscriber's wire".into();
-    };
-    let after = &records[usize::try_from(oldest.first.seq)
-        .unwrap_or(usize::MAX)
-        .min(records.len())..];
-    let publishes = after
-        .iter()
-        .filter(|r| r.dir == Dir::ToClient && matches!(r.frame, Frame::Publish { .. }))
-        .count();
-    let acks = after
-        .iter()
-        .filter(|r| {
-            r.dir == Dir::ToBroker && matches!(r.frame, Frame::PubAck { .. } | Frame::PubRec { .. })
-        })
-        .count();
-    let conn_ended_first = after
-        .iter()
-        .any(|r| r.conn == oldest.first.conn && r.frame == Frame::Closed);
-    let mut s = format!(
-        "{} flows open; the oldest, packet id {}: {:?} (seq {}, connection {}), {}, {}; \
-         after it the broker sent {publishes} PUBLISHes and midge {acks} PUBACK/PUBREC",
-        flows.len(),
-        oldest.packet_id,
-        oldest.first.frame,
-        oldest.first.seq,
-        oldest.first.conn,
-        if conn_ended_first {
-            "its connection ended unanswered"
-        } else {
-            "its connection lasted"
-        },
-        if oldest.resent {
-            "sent again later"
-        } else {
-            "never sent again by the broker"
-        },
-    );
-    if conn_ended_first && !oldest.resent && acks == 0 {
-        s.push_str(
-            ". midge holds every later acknowledgement behind an acknowledgement it owes \
-             the broker for a message the broker forgot (the PUBREC waiting for a resend at \
-             the head of the in-order ack queue)",
-        );
-    }
-    s
 }
 
 fn dump(path: &Path, name: &str, records: &[WireRecord]) {
@@ -1112,8 +1220,8 @@ fn broker_restarts_cause_no_loss_or_duplicate_attributable_to_midge() {
     let all_done = wait_until(Duration::from_secs(20), || {
         pending.lock().iter().all(|(.., c)| c.is_done())
     });
-    // The subscriber has everything the broker still had: both END messages, and no
-    // flow left open.
+    // The subscriber has everything the broker still had: both END messages, and no flow
+    // left open but those the broker forgot (a PUBLISH or PUBREL it never resent).
     let has_end = |d: &[Key]| {
         ["brk/q1", T2]
             .iter()
@@ -1121,7 +1229,8 @@ fn broker_restarts_cause_no_loss_or_duplicate_attributable_to_midge() {
     };
     let settled = all_done
         && wait_until(Duration::from_secs(20), || {
-            has_end(&delivered.lock()) && open_flows(&sub_proxy.records()).is_empty()
+            let (flows, live) = open_flows(&sub_proxy.records());
+            has_end(&delivered.lock()) && flows.iter().all(|f| f.owed(live) == Owed::Forgotten)
         });
     let elapsed = started.elapsed();
 
