@@ -189,7 +189,7 @@ struct PublisherWire {
 }
 
 fn read_publisher_wire(records: &[WireRecord], report: &mut Report) -> PublisherWire {
-    /// An outgoing flow: its message, and whether the broker has sent PUBREC.
+    /// An outgoing flow: its message, and whether midge has sent PUBREL.
     struct Flow {
         key: Key,
         received: bool,
@@ -244,7 +244,7 @@ fn read_publisher_wire(records: &[WireRecord], report: &mut Report) -> Publisher
                     Some(_) => report.add(
                         Category::MidgeProtocol,
                         format!(
-                            "{key:?} sent again on packet id {packet_id} after its PUBREC \
+                            "{key:?} sent again on packet id {packet_id} after its PUBREL \
                              [MQTT-4.3.3-6] (seq {})",
                             r.seq
                         ),
@@ -269,12 +269,19 @@ fn read_publisher_wire(records: &[WireRecord], report: &mut Report) -> Publisher
             }
             (Dir::ToClient, Frame::PubRec { packet_id, reason }) => {
                 if ok(*reason) {
-                    if let Some(f) = open.get_mut(packet_id) {
-                        f.received = true;
+                    if let Some(f) = open.get(packet_id) {
                         wire.acked.insert(f.key.clone());
                     }
                 } else {
                     open.remove(packet_id);
+                }
+            }
+            // The proxy's record of a PUBREC does not prove midge read it (the connection
+            // may end first, and midge then resends the PUBLISH [MQTT-4.4.0-1]); its
+            // PUBREL does.
+            (Dir::ToBroker, Frame::PubRel { packet_id, .. }) => {
+                if let Some(f) = open.get_mut(packet_id) {
+                    f.received = true;
                 }
             }
             (Dir::ToClient, Frame::PubComp { packet_id, .. }) => {
@@ -295,12 +302,26 @@ struct SubscriberWire {
     /// QoS 2 PUBLISHes on a packet id the subscriber still held for another message
     /// (before its PUBREL): by [MQTT-4.3.3-9] the receiver takes them for that message.
     on_held_id: HashMap<Key, usize>,
+    /// Messages midge acknowledged (PUBACK or PUBREC): it certainly had them.
+    answered: HashSet<Key>,
+    /// Messages whose latest PUBLISH was cut off with its connection before midge answered
+    /// it (the proxy forwarded it; midge may never have read it).
+    cut: HashSet<Key>,
+}
+
+/// A flow the broker opened towards the subscriber, as the classifier follows it.
+struct InFlow {
+    key: Key,
+    conn: u64,
+    answered: bool,
 }
 
 fn read_subscriber_wire(records: &[WireRecord], report: &mut Report) -> SubscriberWire {
     let mut wire = SubscriberWire::default();
-    // Packet id -> (message, QoS) until the subscriber's PUBACK / PUBCOMP.
-    let mut open: HashMap<u16, (Key, QoS)> = HashMap::new();
+    // QoS 2 packet ids midge holds until its PUBCOMP, QoS 1 ones until its PUBACK: apart,
+    // since a QoS 1 PUBLISH on a held QoS 2 id does not release it.
+    let mut held: HashMap<u16, InFlow> = HashMap::new();
+    let mut qos1: HashMap<u16, InFlow> = HashMap::new();
     let mut connected_before = false;
     for r in records {
         match (&r.dir, &r.frame) {
@@ -309,65 +330,123 @@ fn read_subscriber_wire(records: &[WireRecord], report: &mut Report) -> Subscrib
                     Category::BrokerProtocol,
                     format!("subscriber's session lost by the broker (seq {})", r.seq),
                 );
-                open.clear();
+                held.clear();
+                qos1.clear();
             }
-            (
-                Dir::ToClient,
-                Frame::Publish {
-                    packet_id,
-                    qos,
-                    dup,
-                    topic,
-                    payload,
-                },
-            ) if *qos != QoS::AtMostOnce => {
-                let key = key_of(topic, payload);
-                match open.get(packet_id) {
-                    Some((held, held_qos)) if *held == key => {
-                        // A retransmission [MQTT-4.4.0-1], with DUP [MQTT-3.3.1-1]. At
-                        // QoS 1 the receiver delivers it again; at QoS 2 it must not.
-                        if !dup {
-                            report.add(
-                                Category::BrokerProtocol,
-                                format!(
-                                    "{key:?} resent on packet id {packet_id} without DUP \
-                                     [MQTT-3.3.1-1] (seq {})",
-                                    r.seq
-                                ),
-                            );
-                        }
-                        if *held_qos == QoS::AtLeastOnce {
-                            *wire.new.entry(key).or_default() += 1;
-                        }
-                        continue;
+            (_, Frame::Closed) => {
+                for f in held.values().chain(qos1.values()) {
+                    if f.conn == r.conn && !f.answered {
+                        wire.cut.insert(f.key.clone());
                     }
-                    Some((held, QoS::ExactlyOnce)) if *qos == QoS::ExactlyOnce => {
-                        report.add(
-                            Category::BrokerProtocol,
-                            format!(
-                                "packet id {packet_id} reused for {key:?} while {held:?} was \
-                                 in flight [MQTT-2.2.1-4] (seq {})",
-                                r.seq
-                            ),
-                        );
-                        *wire.on_held_id.entry(key).or_default() += 1;
-                        continue;
-                    }
-                    _ => {}
                 }
-                open.insert(*packet_id, (key.clone(), *qos));
-                *wire.new.entry(key).or_default() += 1;
             }
-            (Dir::ToBroker, Frame::PubAck { packet_id, .. } | Frame::PubComp { packet_id, .. }) => {
-                open.remove(packet_id);
+            (Dir::ToClient, Frame::Publish { qos, .. }) if *qos != QoS::AtMostOnce => {
+                on_publish(r, &mut wire, &mut held, &mut qos1, report);
             }
-            (Dir::ToBroker, Frame::PubRec { packet_id, reason }) if !ok(*reason) => {
-                open.remove(packet_id);
+            (Dir::ToBroker, Frame::PubAck { packet_id, .. }) => {
+                if let Some(f) = qos1.remove(packet_id) {
+                    wire.answered.insert(f.key);
+                }
+            }
+            (Dir::ToBroker, Frame::PubRec { packet_id, reason }) => {
+                if let Some(f) = held.get_mut(packet_id) {
+                    f.answered = true;
+                    wire.answered.insert(f.key.clone());
+                }
+                if !ok(*reason) {
+                    held.remove(packet_id);
+                }
+            }
+            (Dir::ToBroker, Frame::PubComp { packet_id, .. }) => {
+                held.remove(packet_id);
             }
             _ => {}
         }
     }
     wire
+}
+
+/// A QoS 1/2 PUBLISH from the broker on the subscriber's wire.
+fn on_publish(
+    r: &WireRecord,
+    wire: &mut SubscriberWire,
+    held: &mut HashMap<u16, InFlow>,
+    qos1: &mut HashMap<u16, InFlow>,
+    report: &mut Report,
+) {
+    let Frame::Publish {
+        packet_id,
+        qos,
+        dup,
+        topic,
+        payload,
+    } = &r.frame
+    else {
+        return;
+    };
+    let key = key_of(topic, payload);
+    let flows = if *qos == QoS::ExactlyOnce {
+        &mut *held
+    } else {
+        &mut *qos1
+    };
+    let mut count_new = true;
+    match flows.get(packet_id) {
+        Some(f) if f.key == key => {
+            // A retransmission [MQTT-4.4.0-1], with DUP [MQTT-3.3.1-1]. At
+            // QoS 1 the receiver delivers it again; at QoS 2 it must not.
+            if !dup {
+                report.add(
+                    Category::BrokerProtocol,
+                    format!(
+                        "{key:?} resent on packet id {packet_id} without DUP \
+                             [MQTT-3.3.1-1] (seq {})",
+                        r.seq
+                    ),
+                );
+            }
+            count_new = *qos == QoS::AtLeastOnce;
+        }
+        Some(f) if *qos == QoS::ExactlyOnce => {
+            report.add(
+                Category::BrokerProtocol,
+                format!(
+                    "packet id {packet_id} reused for {key:?} while {:?} was \
+                         in flight [MQTT-2.2.1-4] (seq {})",
+                    f.key, r.seq
+                ),
+            );
+            *wire.on_held_id.entry(key).or_default() += 1;
+            return;
+        }
+        _ => {}
+    }
+    if *qos == QoS::AtLeastOnce && held.contains_key(packet_id) {
+        report.add(
+            Category::BrokerProtocol,
+            format!(
+                "packet id {packet_id} reused for QoS 1 {key:?} while a QoS 2 \
+                     message held it [MQTT-2.2.1-4] (seq {})",
+                r.seq
+            ),
+        );
+    }
+    if count_new {
+        *wire.new.entry(key.clone()).or_default() += 1;
+    }
+    wire.cut.remove(&key);
+    let flows = if *qos == QoS::ExactlyOnce {
+        &mut *held
+    } else {
+        &mut *qos1
+    };
+    let f = flows.entry(*packet_id).or_insert(InFlow {
+        key: key.clone(),
+        conn: r.conn,
+        answered: false,
+    });
+    f.conn = r.conn;
+    f.answered = false;
 }
 
 /// A QoS 1/2 flow the broker opened towards the subscriber and that has not ended
@@ -409,7 +488,8 @@ impl OpenFlow {
 /// The flows still open on the subscriber's wire, oldest first, and the live connection
 /// (that of the latest successful CONNACK).
 fn open_flows(records: &[WireRecord]) -> (Vec<OpenFlow>, u64) {
-    let mut open: BTreeMap<u16, OpenFlow> = BTreeMap::new();
+    // By packet id and whether QoS 2: a QoS 1 PUBLISH on a held QoS 2 id is another flow.
+    let mut open: BTreeMap<(u16, bool), OpenFlow> = BTreeMap::new();
     let mut live = 0;
     let mut connected_before = false;
     for r in records {
@@ -419,27 +499,27 @@ fn open_flows(records: &[WireRecord]) -> (Vec<OpenFlow>, u64) {
         match (&r.dir, &r.frame) {
             (Dir::ToClient, Frame::ConnAck { reason, .. }) if ok(*reason) => live = r.conn,
             (Dir::ToClient, Frame::Publish { packet_id, qos, .. }) if *qos != QoS::AtMostOnce => {
-                let flow = open.entry(*packet_id).or_insert_with(|| OpenFlow {
-                    packet_id: *packet_id,
-                    first: r.clone(),
-                    last_conn: r.conn,
-                    answered_on: None,
-                });
+                let flow = open
+                    .entry((*packet_id, *qos == QoS::ExactlyOnce))
+                    .or_insert_with(|| OpenFlow {
+                        packet_id: *packet_id,
+                        first: r.clone(),
+                        last_conn: r.conn,
+                        answered_on: None,
+                    });
                 flow.last_conn = r.conn;
                 flow.answered_on = None;
             }
             (Dir::ToBroker, Frame::PubRec { packet_id, reason }) if ok(*reason) => {
-                if let Some(f) = open.get_mut(packet_id) {
+                if let Some(f) = open.get_mut(&(*packet_id, true)) {
                     f.answered_on = Some(r.conn);
                 }
             }
-            (
-                Dir::ToBroker,
-                Frame::PubAck { packet_id, .. }
-                | Frame::PubComp { packet_id, .. }
-                | Frame::PubRec { packet_id, .. },
-            ) => {
-                open.remove(packet_id);
+            (Dir::ToBroker, Frame::PubAck { packet_id, .. }) => {
+                open.remove(&(*packet_id, false));
+            }
+            (Dir::ToBroker, Frame::PubComp { packet_id, .. } | Frame::PubRec { packet_id, .. }) => {
+                open.remove(&(*packet_id, true));
             }
             _ => {}
         }
@@ -586,6 +666,13 @@ fn classify(
                         "sent to the subscriber only on a packet id still in flight \
                          ({held} times)"
                     ),
+                )
+            } else if !inc.answered.contains(&key) && inc.cut.contains(&key) {
+                (
+                    Category::LostByBroker,
+                    "sent to the subscriber on a connection that ended before midge \
+                     answered, never resent [MQTT-4.4.0-1]"
+                        .into(),
                 )
             } else {
                 (
@@ -884,7 +971,8 @@ fn classifier_blames_midge_for_delivering_a_retransmission_again() {
 
 #[test]
 fn classifier_blames_midge_for_publishing_one_message_twice() {
-    // PUBREC for id 1, then the same message as a new PUBLISH on id 2.
+    // PUBREC for id 1, then the same message as a new PUBLISH on id 2 (a PUBREC midge
+    // missed would have it resend id 1 with DUP [MQTT-4.4.0-1], not make a new message).
     let publisher = Script::default()
         .connack(false)
         .client_sends(publish(1, QoS::ExactlyOnce, false, "0"))
@@ -905,11 +993,15 @@ fn classifier_blames_midge_for_publishing_one_message_twice() {
         &delivered2(&["0", "0"]),
     );
     assert_only(&r, Category::DuplicatedByMidge, 1);
-    // A PUBLISH again after its PUBREC on the same id is also a rule midge broke.
+    // A PUBLISH again after its PUBREL on the same id is also a rule midge broke.
     let publisher = Script::default()
         .connack(false)
         .client_sends(publish(1, QoS::ExactlyOnce, false, "0"))
         .broker_sends(Frame::PubRec {
+            packet_id: 1,
+            reason: 0,
+        })
+        .client_sends(Frame::PubRel {
             packet_id: 1,
             reason: 0,
         })
@@ -1034,6 +1126,109 @@ fn classifier_blames_midge_for_a_publish_it_never_answers() {
     );
     assert_only(&r, Category::MidgeProtocol, 1);
     assert!(diagnose_stall(&subscriber.0).contains("1 PUBLISHes wait for midge"));
+}
+
+#[test]
+fn classifier_takes_a_pubrec_cut_off_with_the_connection_as_unread() {
+    // The broker's PUBREC is on the wire, but the connection ends before midge reads it:
+    // midge resends the PUBLISH with DUP on the next connection [MQTT-4.4.0-1], as it must.
+    let publisher = Script::default()
+        .connack(false)
+        .client_sends(publish(1, QoS::ExactlyOnce, false, "0"))
+        .broker_sends(Frame::PubRec {
+            packet_id: 1,
+            reason: 0,
+        })
+        .broker_sends(Frame::Closed)
+        .connack(true)
+        .client_sends(publish(1, QoS::ExactlyOnce, true, "0"))
+        .broker_sends(Frame::PubRec {
+            packet_id: 1,
+            reason: 0,
+        })
+        .client_sends(Frame::PubRel {
+            packet_id: 1,
+            reason: 0,
+        })
+        .broker_sends(Frame::PubComp {
+            packet_id: 1,
+            reason: 0,
+        });
+    let subscriber = Script::default().connack(false).qos2_down(3, false, "0");
+    let r = classify(
+        &[accepted2("0", Outcome::Acknowledged)],
+        &publisher.0,
+        &subscriber.0,
+        &delivered2(&["0"]),
+    );
+    assert!(r.findings.is_empty(), "{}", r.table());
+}
+
+#[test]
+fn classifier_blames_the_broker_for_a_publish_cut_off_and_never_resent() {
+    // The proxy forwarded "0", the connection ended before midge answered (midge may
+    // never have read it), and the broker, restored, never resent it.
+    let publisher = Script::default().connack(false).qos2_up(1, "0");
+    let subscriber = Script::default()
+        .connack(false)
+        .broker_sends(publish(3, QoS::ExactlyOnce, false, "0"))
+        .broker_sends(Frame::Closed)
+        .connack(true);
+    let r = classify(
+        &[accepted2("0", Outcome::Acknowledged)],
+        &publisher.0,
+        &subscriber.0,
+        &[],
+    );
+    assert_eq!(r.count(Category::LostByBroker), 1, "{}", r.table());
+    r.assert_no_midge_faults();
+}
+
+#[test]
+fn classifier_keeps_a_qos2_packet_id_held_across_a_qos1_publish_on_it() {
+    // "0" waits for its PUBREL when the broker forgets it; the broker then sends QoS 1
+    // "5" on the same id, then QoS 2 "1": midge still holds the id for "0" [MQTT-4.3.3-9].
+    let ack = |id| Frame::PubAck {
+        packet_id: id,
+        reason: 0,
+    };
+    let publisher = Script::default()
+        .connack(false)
+        .qos2_up(1, "0")
+        .qos2_up(2, "1")
+        .client_sends(publish(3, QoS::AtLeastOnce, false, "5"))
+        .broker_sends(ack(3));
+    let subscriber = Script::default()
+        .connack(false)
+        .broker_sends(publish(7, QoS::ExactlyOnce, false, "0"))
+        .client_sends(Frame::PubRec {
+            packet_id: 7,
+            reason: 0,
+        })
+        .connack(true)
+        .broker_sends(publish(7, QoS::AtLeastOnce, false, "5"))
+        .client_sends(ack(7))
+        .qos2_down(7, false, "1");
+    let q1 = Accepted {
+        topic: "brk/q1".into(),
+        payload: "5".into(),
+        qos: QoS::AtLeastOnce,
+        outcome: Outcome::Acknowledged,
+    };
+    let mut delivered = delivered2(&["0"]);
+    delivered.push(("brk/q1".into(), "5".into()));
+    let r = classify(
+        &[
+            accepted2("0", Outcome::Acknowledged),
+            accepted2("1", Outcome::Acknowledged),
+            q1,
+        ],
+        &publisher.0,
+        &subscriber.0,
+        &delivered,
+    );
+    assert_eq!(r.count(Category::LostByBroker), 1, "{}", r.table());
+    r.assert_no_midge_faults();
 }
 
 // ------------------------------------------------------------------- the broker-restart run
@@ -1265,7 +1460,14 @@ fn broker_restarts_cause_no_loss_or_duplicate_attributable_to_midge() {
         delivered.lock().len(),
         pub_wire.len(),
         sub_wire.len(),
-        report.table()
+        if settled {
+            report.table()
+        } else {
+            format!(
+                "(not settled: what the broker had not sent yet counts as lost)\n{}",
+                report.table()
+            )
+        }
     );
     assert!(
         all_done,
