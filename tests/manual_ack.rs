@@ -289,6 +289,72 @@ fn unacknowledged_messages_across_a_resumed_session() {
 }
 
 #[test]
+fn a_qos2_message_the_server_forgot_does_not_hold_back_later_acknowledgements() {
+    // A broker killed with SIGKILL can come back with the session but without a QoS 2
+    // message whose PUBREC we still owed (Mosquitto 2.0.11 does). That PUBREC waits for a
+    // resend that never comes [MQTT-4.4.0-1]; it answers no PUBLISH of this connection, so
+    // the acknowledgements of this connection's PUBLISHes go out without it, in their own
+    // arrival order [MQTT-4.6.0-2] [MQTT-4.6.0-3], rather than stall behind it forever.
+    let broker = FakeBroker::start();
+    let mut opts = manual("manual-forgotten");
+    opts.session.session_expiry_interval = 300;
+    opts.reconnect = ReconnectPolicy {
+        enabled: true,
+        initial_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(100),
+        ..ReconnectPolicy::default()
+    };
+    let (client, mut conn) = connected(&broker, opts);
+    conn.send(&Packet::Publish(publish(QoS::ExactlyOnce, 6, "forgotten")));
+    let old = expect_message(&client);
+    conn.close();
+    loop {
+        match client.next_event(TIMEOUT).expect("the loss") {
+            ClientEvent::ConnectionLost(_) => break,
+            e => assert!(!matches!(e, ClientEvent::Message(_)), "{e:?}"),
+        }
+    }
+    client.ack(&old).unwrap();
+
+    let mut conn = broker.accept(TIMEOUT).expect("a reconnection");
+    conn.expect_connect(TIMEOUT);
+    conn.send(&Packet::ConnAck(ConnAck {
+        session_present: true,
+        reason_code: ConnectReasonCode::Success,
+        properties: Properties::new(),
+    }));
+    // No resend of 6: new messages only.
+    conn.send(&Packet::Publish(publish(QoS::AtLeastOnce, 7, "q1")));
+    conn.send(&Packet::Publish(publish(QoS::ExactlyOnce, 8, "q2")));
+    let q1 = expect_message(&client);
+    let q2 = expect_message(&client);
+    ack_elsewhere(&client, &q2);
+    conn.expect_silence(QUIET);
+    client.ack(&q1).unwrap();
+    assert_eq!(
+        conn.recv_packet(TIMEOUT).unwrap(),
+        Packet::PubAck(PubAck::new(7))
+    );
+    assert_eq!(
+        conn.recv_packet(TIMEOUT).unwrap(),
+        Packet::PubRec(PubRec::new(8))
+    );
+    // A late resend of 6 is still answered, once, and not delivered again [MQTT-4.3.3-10].
+    conn.send(&Packet::Publish(Publish {
+        dup: true,
+        ..publish(QoS::ExactlyOnce, 6, "forgotten")
+    }));
+    assert_eq!(
+        conn.recv_packet(TIMEOUT).unwrap(),
+        Packet::PubRec(PubRec::new(6))
+    );
+    assert!(
+        next_message(&client, QUIET).is_none(),
+        "QoS 2 delivered twice"
+    );
+}
+
+#[test]
 fn a_server_past_the_tolerated_receive_maximum_is_held_back_not_disconnected() {
     // [MQTT-3.3.4-9] binds the server to our Receive Maximum (1 here); midge tolerates
     // twice it (Mosquitto 2.0.11 overshoots). What comes beyond waits unread while the

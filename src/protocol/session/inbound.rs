@@ -170,12 +170,20 @@ impl Session {
         if self.state != State::Connected {
             return;
         }
-        while self
-            .pending_acks
-            .front()
-            .is_some_and(|a| a.done && !a.awaiting_resend)
-        {
-            let Some(a) = self.pending_acks.pop_front() else {
+        // A PUBREC owed since an earlier connection answers no PUBLISH of this one until
+        // the server resends it, and a server that lost the message (Mosquitto after a
+        // SIGKILL) never does: it is passed over, not waited for, so that it cannot hold
+        // back this connection's acknowledgements forever.
+        let mut i = 0;
+        while let Some(a) = self.pending_acks.get(i) {
+            if a.awaiting_resend {
+                i += 1;
+                continue;
+            }
+            if !a.done {
+                break;
+            }
+            let Some(a) = self.pending_acks.remove(i) else {
                 break;
             };
             match a.kind {
