@@ -1452,6 +1452,15 @@ fn broker_restarts_cause_no_loss_or_duplicate_attributable_to_midge() {
         let _ = std::fs::write(path.join("mosquitto.log"), broker.log());
     }
     let report = classify(&accepted, &pub_wire, &sub_wire, &delivered.lock());
+    if let Ok(path) = std::env::var("MIDGE_BRK_DUMP") {
+        let mut all = String::new();
+        for (c, v) in &report.findings {
+            for f in v {
+                let _ = writeln!(all, "{c:?}\t{f}");
+            }
+        }
+        let _ = std::fs::write(PathBuf::from(path).join("findings.txt"), all);
+    }
     eprintln!(
         "{RESTARTS} broker restarts (SIGTERM, SIGKILL alternately) at {restarts:?} of {STREAM}; \
          {} publishes, {} deliveries, {} + {} wire records, {elapsed:.1?}; broker config \
