@@ -1,4 +1,5 @@
-//! Shared harness for the integration tests: a per-test Mosquitto and a scripted fake broker.
+//! Shared harness for the integration tests: a per-test Mosquitto, a scripted fake broker
+//! and a recording proxy.
 //!
 //! Each test binary uses only part of it, hence the `dead_code` allowance.
 #![allow(dead_code)]
@@ -6,6 +7,7 @@
 pub mod fake_broker;
 pub mod hostile_server;
 pub mod mosquitto;
+pub mod wire_proxy;
 
 use std::time::{Duration, Instant};
 
