@@ -122,6 +122,17 @@ fn a_new_client_sends_what_a_closed_one_accepted() {
         }
         client.close_and_join();
     }
+    // It never connected, yet the store is its own: a client with another identifier is
+    // refused it (it would send another client's messages).
+    let other = Client::new(
+        &url,
+        persistent_options("persist-other", open_store(&dir, Durability::Os)),
+    );
+    match other {
+        Err(midge::Error::InvalidArgument(m)) => assert!(m.contains("persist-pub"), "{m}"),
+        Err(e) => panic!("refused for the wrong reason: {e}"),
+        Ok(_) => panic!("a store holding another client's messages was accepted"),
+    }
     let store = open_store(&dir, Durability::Os);
     let client = Client::new(&url, persistent_options("persist-pub", store)).unwrap();
     client.connect_and_wait(TIMEOUT).unwrap();

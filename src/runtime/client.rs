@@ -926,5 +926,13 @@ fn restore(
     }
     let next_key = restored.next_key();
     let list = session.restore(restored, std::time::Instant::now(), unix_ms());
+    // The unreadable records' removal and the session's own record, now: the store is
+    // marked as this client's before `Client::new` returns.
+    let mut ops = Vec::new();
+    session.take_store_ops(&mut ops);
+    if !ops.is_empty() {
+        let ticket = reactor::write_ops(store, ops)?;
+        store.durable(ticket)?;
+    }
     Ok((list, next_key))
 }

@@ -229,23 +229,24 @@ def test_a_store_holding_another_client_ids_session_is_refused(broker, tmp_path)
     persistent(broker.url, alice, store).close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="libmidge writes the client identifier to the store at the first connection: "
-    "publishes of a client that never connected are restored under another identifier",
-)
 def test_publishes_of_a_client_that_never_connected_are_not_taken_by_another_client_id(broker, tmp_path):
-    store = tmp_path / "store"
-    first = persistent(broker.url, "alice-" + uid(), store)
+    # The store is marked as the client's when the client is created, not at its first
+    # connection: another identifier would send alice's messages as its own.
+    store, alice = tmp_path / "store", "alice-" + uid()
+    first = persistent(broker.url, alice, store)
     first.publish_async("persist/x", b"kept", qos=1)
     first.close()
+    with pytest.raises(midge.InvalidArgument) as e:
+        persistent(broker.url, "bob-" + uid(), store)
+    assert alice in str(e.value)
+    # Its own identifier sends it.
+    again = persistent(broker.url, alice, store)
     try:
-        other = persistent(broker.url, "bob-" + uid(), store)
-    except midge.InvalidArgument:
-        return
-    other.close()
-    raise AssertionError("a client with another identifier took the store's publishes")
+        again.connect()
+        r, = restored(again, 1)
+        assert r.ok and r.message.payload == b"kept"
+    finally:
+        again.close()
 
 
 @pytest.mark.parametrize(

@@ -92,7 +92,9 @@ impl Session {
     /// options name none, the client identifier. The next CONNECT asks to resume the
     /// session (Clean Start 0). A Message Expiry Interval counts from when the publish was
     /// accepted (`now_unix_ms` is the wall clock now); an expired message ends with
-    /// [`RequestError::Expired`]. Records that could not be read are removed.
+    /// [`RequestError::Expired`]. Records that could not be read are removed. With a client
+    /// identifier known, the session's own record is (re)written: the caller writes the
+    /// operations ([`Session::take_store_ops`]) before the store is used.
     pub fn restore(
         &mut self,
         restored: Restored,
@@ -191,6 +193,12 @@ impl Session {
             // The server may hold this session: resume it, whatever the options' Clean
             // Start (a restart is not a new session).
             self.next_clean_start = Some(false);
+        }
+        if !self.opts.client_id.is_empty() {
+            // The store is this client's from now on, before anything else is written to
+            // it: a client with another identifier is refused it even if this one never
+            // connected. (An identifier the server assigns is recorded at its CONNACK.)
+            self.store_meta();
         }
         out
     }

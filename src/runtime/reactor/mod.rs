@@ -52,6 +52,7 @@ use crate::transport::{self, Address, HandshakeError, Resolver, Stream, TcpOptio
 mod commands;
 mod connecting;
 mod persistence;
+pub(super) use persistence::write_ops;
 mod round;
 mod socket;
 

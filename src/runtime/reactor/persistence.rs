@@ -4,7 +4,20 @@
 #[allow(clippy::wildcard_imports)]
 use super::*;
 use crate::protocol::persist::StoreOp;
-use crate::store::{Durability, StoreError};
+use crate::store::{Durability, StoreError, Ticket};
+
+/// Writes a session's store operations, in order, under one lock of the store.
+pub(crate) fn write_ops(store: &SharedStore, ops: Vec<StoreOp>) -> Result<Ticket, StoreError> {
+    store.write(|s| {
+        for op in ops {
+            match op {
+                StoreOp::Put { key, value } => s.put(&key, &value)?,
+                StoreOp::Remove { key } => s.remove(&key)?,
+            }
+        }
+        Ok(())
+    })
+}
 
 impl Reactor {
     /// Writes the session's store operations of this round, in order, and with fsync
@@ -19,15 +32,7 @@ impl Reactor {
         let mut ops = Vec::new();
         let sync = c.session.take_store_ops(&mut ops);
         if !ops.is_empty() {
-            let ticket = store.write(|s| {
-                for op in ops {
-                    match op {
-                        StoreOp::Put { key, value } => s.put(&key, &value)?,
-                        StoreOp::Remove { key } => s.remove(&key)?,
-                    }
-                }
-                Ok(())
-            })?;
+            let ticket = write_ops(store, ops)?;
             if sync && store.durability() == Durability::Fsync {
                 store.durable(ticket)?;
             }
