@@ -2418,7 +2418,11 @@ midge_result midge_client_stats(const midge_client *client, midge_stats *stats);
  * `<file>.lock` beside it is locked while the store is open.
  *
  * `max_bytes` bounds the live keys and values (0: 64 MiB), `max_records` the live records
- * (0: 100,000): a write beyond them fails with `MIDGE_RESULT_STORE_FULL`.
+ * (0: 100,000): a write beyond them fails with `MIDGE_RESULT_STORE_FULL`. A QoS 1/2 publish
+ * takes, when it is accepted, all the room sending it will need (its message and its
+ * state, 22 bytes more than the message, in two records), so a store filled by publishes
+ * still sends them all. An incoming QoS 2 message awaiting PUBREL (4 bytes, one record)
+ * and the session's record (client identifier and subscriptions) need room as well.
  *
  * Returns `MIDGE_RESULT_STORE` when the file cannot be opened or created, when another
  * process (or another `midge_store` of this process) has it open (the message says "in

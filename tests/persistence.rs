@@ -161,6 +161,66 @@ fn a_new_client_sends_what_a_closed_one_accepted() {
     client.close_and_join();
 }
 
+/// A store filled to its bound by accepted publishes sends them all: the room their sent
+/// states need was taken when they were accepted, so connecting asks the full store for no
+/// more (before, every connection failed with "store full" and nothing was sent).
+#[test]
+fn a_store_filled_by_accepted_publishes_sends_them_all_within_its_bound() {
+    let dir = store_dir("full");
+    let broker = Mosquitto::start();
+    let (_subscriber, received) = Received::subscriber(&broker, "full-sub", "full/#");
+    let url = broker.url();
+    let limits = StoreLimits {
+        max_bytes: 3000,
+        ..StoreLimits::default()
+    };
+    let open = || {
+        let store = FileStore::open(dir.join("session.midge"), limits).expect("opens");
+        SharedStore::new(Box::new(store), Durability::Os)
+    };
+    let mut ids = BTreeSet::new();
+    {
+        let client = Client::new(&url, persistent_options("full-pub", open())).unwrap();
+        for n in 0.. {
+            let qos = [QoS::AtLeastOnce, QoS::ExactlyOnce][n % 2];
+            match client.publish_request(request("full/m", qos, format!("{n:040}"))) {
+                Ok(done) => ids.insert(done.id()),
+                Err(midge::Error::Store(e)) => {
+                    assert!(matches!(*e, midge::store::StoreError::Full { .. }), "{e}");
+                    break;
+                }
+                Err(e) => panic!("refused for the wrong reason: {e}"),
+            };
+        }
+        assert!(ids.len() >= 10, "only {} publishes fit", ids.len());
+        client.close_and_join();
+    }
+    let client = Client::new(&url, persistent_options("full-pub", open())).unwrap();
+    client.connect_and_wait(TIMEOUT).unwrap();
+    let mut restored = BTreeSet::new();
+    let deadline = Instant::now() + TIMEOUT;
+    while restored.len() < ids.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match client.next_event(left) {
+            Some(ClientEvent::RestoredPublishComplete { id, result, .. }) => {
+                assert!(result.is_ok(), "{result:?}");
+                restored.insert(id);
+            }
+            Some(ClientEvent::ConnectionLost(cause)) => {
+                panic!("the connection to send a full store's publishes failed: {cause:?}")
+            }
+            Some(_) => {}
+            None => panic!(
+                "restored {} of {} from a full store",
+                restored.len(),
+                ids.len()
+            ),
+        }
+    }
+    assert!(wait_until(TIMEOUT, || received.count("full/m") >= ids.len()));
+    client.close_and_join();
+}
+
 // ------------------------------------------------------------------------ kill -9
 
 const STREAM: u64 = 1500;

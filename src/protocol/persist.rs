@@ -8,7 +8,10 @@
 //! - `m` + message key (u64): an outgoing QoS 1/2 publish as the application gave it, from
 //!   the moment the publish call returns OK ([`MessageRecord`]).
 //! - `s` + message key: where that publish stands once sent: its Packet Identifier and
-//!   whether PUBREL went out ([`SentState`]). Absent: still queued.
+//!   whether PUBREL went out ([`SentState`]). Written with the message as "not sent yet"
+//!   ([`SentState::unsent`], the same size as every state), so that sending a message never
+//!   needs more room than accepting it took: a store filled by publishes can send them.
+//!   Absent (a store written before this record existed): still queued.
 //! - `i` + Packet Identifier (u16): an incoming QoS 2 message acknowledged with PUBREC, its
 //!   PUBREL not yet received (delivered once: a resent PUBLISH is not delivered again).
 //! - `c`: the client identifier, Session Expiry Interval and subscriptions ([`MetaRecord`]).
@@ -131,9 +134,29 @@ pub struct SentState {
     pub order: u64,
 }
 
+/// The size of every sent-state record's value.
+const STATE_LEN: usize = 13;
+
 impl SentState {
+    /// The state record of a publish accepted and not sent yet: Packet Identifier 0 (never
+    /// a sent one), the size of every state, so that the room its state needs is taken when
+    /// the publish is accepted.
+    pub fn unsent() -> Vec<u8> {
+        let mut v = vec![0; STATE_LEN];
+        v[0] = FORMAT;
+        v
+    }
+
+    /// A state record: `None` for [`SentState::unsent`].
+    pub fn decode_record(v: &[u8]) -> Result<Option<Self>, String> {
+        if v == Self::unsent().as_slice() {
+            return Ok(None);
+        }
+        Self::decode(v).map(Some)
+    }
+
     pub fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(13);
+        let mut v = Vec::with_capacity(STATE_LEN);
         v.push(FORMAT);
         v.extend_from_slice(&self.packet_id.to_be_bytes());
         match self.released {
@@ -145,7 +168,7 @@ impl SentState {
     }
 
     pub fn decode(v: &[u8]) -> Result<Self, String> {
-        if v.len() != 13 || v[0] != FORMAT {
+        if v.len() != STATE_LEN || v[0] != FORMAT {
             return Err("not a sent-state record".into());
         }
         let packet_id = u16::from_be_bytes([v[1], v[2]]);
@@ -288,7 +311,7 @@ impl Restored {
                     .ok_or_else(|| "a bad key".to_string())
                     .and_then(|k| {
                         let k = u64::from_be_bytes(k.try_into().expect("8 bytes"));
-                        SentState::decode(&value).map(|s| {
+                        SentState::decode_record(&value).map(|s| {
                             states.insert(k, s);
                         })
                     }),
@@ -308,7 +331,7 @@ impl Restored {
         }
         for (k, s) in states {
             match out.messages.get_mut(&k) {
-                Some((m, state)) if m.request.qos != QoS::AtMostOnce => *state = Some(s),
+                Some((m, state)) if m.request.qos != QoS::AtMostOnce => *state = s,
                 _ => out
                     .unreadable
                     .push((state_key(k), "a sent state without its message".into())),
@@ -363,7 +386,14 @@ mod tests {
                 order: 5,
             };
             assert_eq!(SentState::decode(&s.encode()).unwrap(), s);
+            assert_eq!(SentState::decode_record(&s.encode()).unwrap(), Some(s));
+            assert_eq!(s.encode().len(), SentState::unsent().len());
         }
+        assert_eq!(
+            SentState::decode_record(&SentState::unsent()).unwrap(),
+            None
+        );
+        assert!(SentState::decode(&SentState::unsent()).is_err());
         let mut meta = MetaRecord {
             client_id: "gw-1".into(),
             session_expiry_interval: 3600,
@@ -393,6 +423,9 @@ mod tests {
         cut.truncate(cut.len() - 3);
         let records = vec![
             (message_key(1), good.encode()),
+            (message_key(3), good.encode()),
+            (state_key(3), SentState::unsent()),
+            (state_key(7), SentState::unsent()),
             (message_key(2), cut),
             (state_key(1), vec![1, 0, 0, 0, 0]),
             (
@@ -409,11 +442,12 @@ mod tests {
             (META_KEY.to_vec(), vec![9]),
         ];
         let r = Restored::from_records(records);
-        assert_eq!(r.messages.len(), 1);
-        assert_eq!(r.messages[&1], (good, None));
+        assert_eq!(r.messages.len(), 2);
+        assert_eq!(r.messages[&1], (good.clone(), None));
+        assert_eq!(r.messages[&3], (good, None), "accepted, not sent yet");
         assert!(r.incoming.is_empty() && r.meta.is_none());
-        assert_eq!(r.unreadable.len(), 6, "{:?}", r.unreadable);
-        assert_eq!(r.next_key(), 2);
+        assert_eq!(r.unreadable.len(), 7, "{:?}", r.unreadable);
+        assert_eq!(r.next_key(), 4);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::codec::{
     Subscription, SubscriptionOptions, Will,
 };
 use crate::error::Error;
-use crate::protocol::persist::{self, MessageRecord, Restored};
+use crate::protocol::persist::{self, MessageRecord, Restored, SentState};
 use crate::protocol::{
     ConnAckInfo, ConnectChange, DEFAULT_MAX_REDIRECTS, Message, Options, PublishAck,
     PublishRequest, RedirectPolicy, Redirects, RequestError, Session, SubscribeAck, UnsubscribeAck,
@@ -421,7 +421,15 @@ impl Client {
             request: request.clone(),
         }
         .encode();
-        let ticket = store.write(|s| s.put(&persist::message_key(persisted.key), &record))?;
+        // The room its sent state will need is taken now, with the message (a store full of
+        // accepted publishes can still send them); on a kill between the two writes, the
+        // state alone is set aside at the next start.
+        let state_key = persist::state_key(persisted.key);
+        let ticket = store.write(|s| {
+            s.put(&state_key, &SentState::unsent())?;
+            s.put(&persist::message_key(persisted.key), &record)
+                .or_else(|e| s.remove(&state_key).and(Err(e)))
+        })?;
         store.durable(ticket)?;
         Ok(Some(persisted))
     }

@@ -349,13 +349,6 @@ def test_asyncio_client_reports_restored_publishes(broker, tmp_path):
     assert {r.id: r.message.payload for r in ends} == ids
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="libmidge: a store filled by accepted publishes has no room left for the state "
-    "that sending them writes (client identifier, packet identifiers): every connection "
-    "then fails with 'the session store failed (store full)'",
-)
 def test_a_full_store_is_sent_with_the_same_bound(broker, tmp_path):
     cid, store = "full-" + uid(), tmp_path / "store"
     first = persistent(broker.url, cid, store, store_max_bytes=1500)

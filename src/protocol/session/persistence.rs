@@ -229,10 +229,11 @@ impl Session {
         }
     }
 
-    /// A publish refused before it had a request id: its record goes.
+    /// A publish refused before it had a request id: its records go.
     pub(super) fn forget_message(&mut self, key: u64) {
         let log = self.store_log();
         log.remove(persist::message_key(key));
+        log.remove(persist::state_key(key));
     }
 
     /// The record of a message whose topic was resolved from its Topic Alias.
@@ -286,13 +287,14 @@ impl Session {
         log.sync |= sync;
     }
 
-    /// A sent QoS 1 publish goes back to the queue (the server lost the session).
+    /// A sent QoS 1 publish goes back to the queue (the server lost the session): its state
+    /// is "not sent yet" again, in the same room.
     pub(super) fn store_unsent(&mut self, id: RequestId) {
         let Some(log) = self.store.as_mut() else {
             return;
         };
         if let Some(p) = log.messages.get(&id).copied() {
-            log.remove(persist::state_key(p.key));
+            log.put(persist::state_key(p.key), SentState::unsent());
         }
     }
 
