@@ -255,10 +255,10 @@ fn bench_client(c: &mut Criterion) {
                 let start = Instant::now();
                 let mut last = None;
                 for i in 0..iters {
-                    if i % WINDOW == 0 {
-                        if let Some(last) = last.take() {
-                            wait_acked(&last);
-                        }
+                    if i % WINDOW == 0
+                        && let Some(last) = last.take()
+                    {
+                        wait_acked(&last);
                     }
                     last = Some(
                         client

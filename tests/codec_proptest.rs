@@ -609,10 +609,10 @@ fn check_arbitrary_stream(data: &[u8], chunking: &Chunking, max: u32) -> Result<
         check_reencodes(packet)?;
     }
     // A whole packet the one-shot decoder accepts is what the stream decoder yields.
-    if let Ok(p) = one_shot {
-        if max == u32::MAX {
-            prop_assert_eq!(whole, vec![Ok(p)]);
-        }
+    if let Ok(p) = one_shot
+        && max == u32::MAX
+    {
+        prop_assert_eq!(whole, vec![Ok(p)]);
     }
     Ok(())
 }

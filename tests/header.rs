@@ -55,13 +55,12 @@ fn every_declared_name_has_the_midge_prefix() {
     let mut params = std::collections::HashSet::new();
     // Parameter names: the identifier before ',' or ')' inside a parameter list.
     for chunk in code.split(['(', ',']) {
-        if let Some(before) = chunk.split(')').next() {
-            if let Some(last) = before
+        if let Some(before) = chunk.split(')').next()
+            && let Some(last) = before
                 .split(|c: char| !c.is_alphanumeric() && c != '_')
                 .next_back()
-            {
-                params.insert(last.to_owned());
-            }
+        {
+            params.insert(last.to_owned());
         }
     }
     // Field names of the plain structs: the identifier before ';' inside `struct { ... }`.
@@ -93,10 +92,9 @@ fn every_declared_name_has_the_midge_prefix() {
             .next()
             .filter(|_| line.contains('(') && !line.starts_with(' '))
             .and_then(|d| d.split(|c: char| c == '*' || c.is_whitespace()).next_back())
+            && !name.is_empty()
         {
-            if !name.is_empty() {
-                assert!(name.starts_with("midge_"), "function {name}");
-            }
+            assert!(name.starts_with("midge_"), "function {name}");
         }
     }
 }

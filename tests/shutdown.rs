@@ -11,10 +11,10 @@ fn midge_threads() -> Vec<String> {
     let mut names = Vec::new();
     for task in std::fs::read_dir("/proc/self/task").expect("reading /proc/self/task") {
         let path = task.expect("a task").path().join("comm");
-        if let Ok(name) = std::fs::read_to_string(path) {
-            if name.starts_with("midge-") {
-                names.push(name.trim().to_owned());
-            }
+        if let Ok(name) = std::fs::read_to_string(path)
+            && name.starts_with("midge-")
+        {
+            names.push(name.trim().to_owned());
         }
     }
     names

@@ -108,10 +108,10 @@ impl OutboundAliases {
         if let Some(old) = self.by_alias.insert(alias, topic.clone()) {
             self.by_topic.remove(&old);
         }
-        if let Some(previous) = self.by_topic.insert(topic.clone(), alias) {
-            if previous != alias {
-                self.by_alias.remove(&previous);
-            }
+        if let Some(previous) = self.by_topic.insert(topic.clone(), alias)
+            && previous != alias
+        {
+            self.by_alias.remove(&previous);
         }
         if !self.chosen.contains_key(&alias) && alias >= self.next_auto {
             self.next_auto = alias.saturating_add(1);

@@ -428,9 +428,8 @@ fn encode(kind: u8, key: &[u8], value: &[u8]) -> Vec<u8> {
     record
 }
 
-// `File::try_lock` (flock(2) on Linux, no unsafe) is stable since Rust 1.89, above the
-// declared rust-version 1.85: building the store needs 1.89 (docs/persistence.md).
-#[allow(clippy::incompatible_msrv)]
+// `File::try_lock`: flock(2) on Linux, without unsafe (stable since Rust 1.89, the crate's
+// rust-version for this reason).
 fn lock_exclusive(lock: &File, path: &Path) -> Result<(), StoreError> {
     match lock.try_lock() {
         Ok(()) => Ok(()),

@@ -186,10 +186,10 @@ impl Mosquitto {
         let mut log = fs::read_to_string(self.dir.join("mosquitto.log"))
             .unwrap_or_else(|e| format!("(no mosquitto.log: {e})\n"));
         for name in ["stdout.log", "stderr.log"] {
-            if let Ok(s) = fs::read_to_string(self.dir.join(name)) {
-                if !s.is_empty() {
-                    let _ = write!(log, "--- {name} ---\n{s}");
-                }
+            if let Ok(s) = fs::read_to_string(self.dir.join(name))
+                && !s.is_empty()
+            {
+                let _ = write!(log, "--- {name} ---\n{s}");
             }
         }
         log

@@ -244,19 +244,17 @@ impl Session {
         }
         // 3.14.2.2.2: no non-zero Session Expiry Interval in DISCONNECT when the CONNECT had
         // 0, whatever the CONNACK said.
-        if self.connect_session_expiry == 0 {
-            if let Some(Property::SessionExpiryInterval(v)) =
+        if self.connect_session_expiry == 0
+            && let Some(Property::SessionExpiryInterval(v)) =
                 properties.get(PropertyId::SessionExpiryInterval)
-            {
-                if *v != 0 {
-                    return Err(RequestError::InvalidProperties(
-                        CodecError::InvalidPropertyValue {
-                            property: PropertyId::SessionExpiryInterval,
-                            value: *v,
-                        },
-                    ));
-                }
-            }
+            && *v != 0
+        {
+            return Err(RequestError::InvalidProperties(
+                CodecError::InvalidPropertyValue {
+                    property: PropertyId::SessionExpiryInterval,
+                    value: *v,
+                },
+            ));
         }
         match self.state {
             State::Closed => return Err(RequestError::Closed),

@@ -53,17 +53,17 @@ impl Session {
             return Err(RequestError::Closed);
         }
         let mut request = request;
-        if let Some(alias) = request.topic_alias {
-            if request.topic.is_empty() {
-                request.topic = self
-                    .out_aliases
-                    .chosen(alias)
-                    .ok_or(RequestError::UnknownTopicAlias(alias))?
-                    .clone();
-                if let Some(p) = persisted {
-                    // The record must name the topic: aliases do not outlive the process.
-                    self.store_message(p, &request);
-                }
+        if let Some(alias) = request.topic_alias
+            && request.topic.is_empty()
+        {
+            request.topic = self
+                .out_aliases
+                .chosen(alias)
+                .ok_or(RequestError::UnknownTopicAlias(alias))?
+                .clone();
+            if let Some(p) = persisted {
+                // The record must name the topic: aliases do not outlive the process.
+                self.store_message(p, &request);
             }
         }
         self.check_limits(&request)?;
@@ -122,13 +122,13 @@ impl Session {
         if r.retain && !self.limits.retain_available {
             return Err(RequestError::RetainNotSupported);
         }
-        if let Some(alias) = r.topic_alias {
-            if alias > self.limits.topic_alias_maximum {
-                return Err(RequestError::TopicAliasInvalid {
-                    alias,
-                    maximum: self.limits.topic_alias_maximum,
-                });
-            }
+        if let Some(alias) = r.topic_alias
+            && alias > self.limits.topic_alias_maximum
+        {
+            return Err(RequestError::TopicAliasInvalid {
+                alias,
+                maximum: self.limits.topic_alias_maximum,
+            });
         }
         if let Some(max) = self.limits.maximum_packet_size {
             // With a chosen alias, the largest form: the topic and the alias.

@@ -213,11 +213,11 @@ impl Session {
 
     /// The publish `id` ended: its records go.
     pub(super) fn untrack_stored(&mut self, id: RequestId) {
-        if let Some(log) = self.store.as_mut() {
-            if let Some(p) = log.messages.remove(&id) {
-                log.remove(persist::message_key(p.key));
-                log.remove(persist::state_key(p.key));
-            }
+        if let Some(log) = self.store.as_mut()
+            && let Some(p) = log.messages.remove(&id)
+        {
+            log.remove(persist::message_key(p.key));
+            log.remove(persist::state_key(p.key));
         }
     }
 
