@@ -14,13 +14,12 @@ use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use midge::codec::{ByteString, Bytes, Properties, QoS};
-use midge::protocol::PublishRequest;
+use midge::codec::QoS;
 use midge::runtime::{Client, ClientEvent, ClientOptions, ReconnectPolicy};
 use midge::store::{Durability, FileStore, SharedStore, StoreLimits};
 use parking_lot::Mutex;
 use support::mosquitto::Mosquitto;
-use support::{TIMEOUT, wait_until};
+use support::{TIMEOUT, publish_request as request, wait_until};
 
 fn store_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("midge-persist-{}-{name}", std::process::id()));
@@ -36,27 +35,9 @@ fn open_store(dir: &Path, durability: Durability) -> SharedStore {
 }
 
 fn persistent_options(id: &str, store: SharedStore) -> ClientOptions {
-    let mut o = support::client_options(id);
-    o.session.session_expiry_interval = 600;
+    let mut o = support::persistent_client_options(id);
     o.store = Some(store);
-    o.reconnect = ReconnectPolicy {
-        enabled: true,
-        initial_delay: Duration::from_millis(20),
-        max_delay: Duration::from_millis(200),
-        ..ReconnectPolicy::default()
-    };
     o
-}
-
-fn request(topic: &str, qos: QoS, payload: String) -> PublishRequest {
-    PublishRequest {
-        topic: ByteString::from(topic),
-        payload: Bytes::from(payload),
-        qos,
-        retain: false,
-        topic_alias: None,
-        properties: Properties::new(),
-    }
 }
 
 /// Everything a subscriber received, by topic: payloads in order of arrival.

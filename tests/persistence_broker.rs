@@ -20,14 +20,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use midge::codec::{ByteString, Bytes, Properties, QoS};
-use midge::protocol::{PublishAck, PublishRequest};
-use midge::runtime::{Client, ClientEvent, ClientOptions, Completion, ReconnectPolicy};
+use midge::codec::{ByteString, Bytes, QoS};
+use midge::protocol::PublishAck;
+use midge::runtime::{Client, ClientEvent, ClientOptions, Completion};
 use midge::store::{Durability, FileStore, SharedStore, StoreLimits};
 use parking_lot::Mutex;
 use support::mosquitto::Mosquitto;
 use support::wire_proxy::{Dir, Frame, WireProxy, WireRecord};
-use support::{TIMEOUT, wait_until};
+use support::{TIMEOUT, publish_request as request, wait_until};
 
 // ------------------------------------------------------------------------ the classifier
 
@@ -261,10 +261,10 @@ fn read_publisher_wire(records: &[WireRecord], report: &mut Report) -> Publisher
                 *wire.sent.entry(key).or_default() += 1;
             }
             (Dir::ToClient, Frame::PubAck { packet_id, reason }) => {
-                if let Some(f) = open.remove(packet_id) {
-                    if ok(*reason) {
-                        wire.acked.insert(f.key);
-                    }
+                if let Some(f) = open.remove(packet_id)
+                    && ok(*reason)
+                {
+                    wire.acked.insert(f.key);
                 }
             }
             (Dir::ToClient, Frame::PubRec { packet_id, reason }) => {
@@ -1260,30 +1260,12 @@ fn open_store(dir: &Path) -> SharedStore {
 }
 
 fn persistent_options(id: &str) -> ClientOptions {
-    let mut o = support::client_options(id);
-    o.session.session_expiry_interval = 600;
+    let mut o = support::persistent_client_options(id);
     // Clean Start 0 from the first CONNECT: Mosquitto 2.0.11 writes to its database only
     // the sessions of clients whose CONNECT had Clean Start 0, whatever their Session
     // Expiry Interval, so a session begun with Clean Start 1 is gone after a restart.
     o.session.clean_start = false;
-    o.reconnect = ReconnectPolicy {
-        enabled: true,
-        initial_delay: Duration::from_millis(20),
-        max_delay: Duration::from_millis(200),
-        ..ReconnectPolicy::default()
-    };
     o
-}
-
-fn request(topic: &str, qos: QoS, payload: String) -> PublishRequest {
-    PublishRequest {
-        topic: ByteString::from(topic),
-        payload: Bytes::from(payload),
-        qos,
-        retain: false,
-        topic_alias: None,
-        properties: Properties::new(),
-    }
 }
 
 type Pending = Vec<(String, String, QoS, Completion<PublishAck>)>;

@@ -24,6 +24,37 @@ pub fn client_options(id: &str) -> midge::runtime::ClientOptions {
     }
 }
 
+/// Options for a client with a persistent session: `id`, a Session Expiry Interval of 600 s
+/// and fast reconnection (20 ms, at most 200 ms); the caller sets the store.
+pub fn persistent_client_options(id: &str) -> midge::runtime::ClientOptions {
+    let mut o = client_options(id);
+    o.session.session_expiry_interval = 600;
+    o.reconnect = midge::runtime::ReconnectPolicy {
+        enabled: true,
+        initial_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+        ..midge::runtime::ReconnectPolicy::default()
+    };
+    o
+}
+
+/// A publish request of `payload` to `topic` at `qos`: not retained, no alias, no
+/// properties.
+pub fn publish_request(
+    topic: &str,
+    qos: midge::codec::QoS,
+    payload: String,
+) -> midge::protocol::PublishRequest {
+    midge::protocol::PublishRequest {
+        topic: midge::codec::ByteString::from(topic),
+        payload: midge::codec::Bytes::from(payload),
+        qos,
+        retain: false,
+        topic_alias: None,
+        properties: midge::codec::Properties::new(),
+    }
+}
+
 /// A subscription to `filter` at `qos`, other options at their defaults.
 pub fn sub(filter: &str, qos: midge::codec::QoS) -> midge::codec::Subscription {
     midge::codec::Subscription {
