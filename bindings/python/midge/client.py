@@ -729,7 +729,7 @@ class Client:
     ``midge_store_file_new``); a publish beyond them raises :class:`StoreFull` and writes
     nothing. The store is opened here: one open at a time (:class:`StoreError` "in use"
     otherwise), and one client identifier per store (another raises
-    :class:`InvalidArgument`; libmidge writes the identifier at the first connection).
+    :class:`InvalidArgument`, from the moment a client is made with the store).
     Set a ``session_expiry_interval`` longer than a restart takes, or the server forgets
     its half of the session.
     """
