@@ -6,8 +6,9 @@
 mod support;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use midge::codec::{Packet, Properties, PubAck, QoS};
+use midge::codec::{ConnAck, ConnectReasonCode, Packet, Properties, PubAck, PubComp, PubRec, QoS};
 use midge::runtime::{Client, ClientOptions};
 use midge::store::{Durability, MemoryStore, SharedStore, Store, StoreError, StoreUsage};
 use parking_lot::Mutex;
@@ -202,5 +203,106 @@ fn fsync_returns_from_publish_only_once_synced() {
     let mut conn = connect(&broker, &client);
     receive(&mut conn, &log, 5);
     assert_synced_before_sent(&log.lock());
+    client.close();
+}
+
+/// A memory store the test can look into, whose next put of a sent state (a QoS 1/2
+/// publish's Packet Identifier) fails once when asked: a C store's transient failure.
+#[derive(Debug, Clone)]
+struct Flaky {
+    inner: Arc<Mutex<MemoryStore>>,
+    fail_next_sent_state: Arc<AtomicBool>,
+}
+
+impl Store for Flaky {
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        let sent_state = key.first() == Some(&b's') && value.get(1..3) != Some(&[0, 0][..]);
+        if sent_state && self.fail_next_sent_state.swap(false, Ordering::SeqCst) {
+            return Err(StoreError::Callback(-5));
+        }
+        self.inner.lock().put(key, value)
+    }
+    fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.lock().get(key)
+    }
+    fn remove(&mut self, key: &[u8]) -> Result<(), StoreError> {
+        self.inner.lock().remove(key)
+    }
+    fn keys(&mut self) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.inner.lock().keys()
+    }
+    fn sync(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn usage(&self) -> StoreUsage {
+        self.inner.lock().usage()
+    }
+}
+
+/// A store write that failed once is written again before anything that depends on it
+/// leaves: the QoS 2 PUBLISH whose Packet Identifier the store refused is not sent on
+/// that connection, and when the next connection resends it (DUP, the same identifier
+/// [MQTT-4.4.0-1]) the store holds that identifier. Before, the refused state stayed
+/// missing: a restart would have sent the message again as a new one under another
+/// identifier, a second delivery at QoS 2.
+#[test]
+fn a_store_write_that_failed_is_written_before_what_depends_on_it_is_sent() {
+    let broker = FakeBroker::start();
+    let store = Flaky {
+        inner: Arc::new(Mutex::new(MemoryStore::new())),
+        fail_next_sent_state: Arc::new(AtomicBool::new(false)),
+    };
+    let mut o = support::persistent_client_options("durability-flaky");
+    o.store = Some(SharedStore::new(Box::new(store.clone()), Durability::Os));
+    let client = Client::new(&broker.url(), o).unwrap();
+    let mut first = connect(&broker, &client);
+
+    store.fail_next_sent_state.store(true, Ordering::SeqCst);
+    let done = client
+        .publish("d/q2", "once", QoS::ExactlyOnce, false, Properties::new())
+        .unwrap();
+    let seen = first.expect_closed(TIMEOUT);
+    assert!(
+        !seen.iter().any(|p| matches!(p, Packet::Publish(_))),
+        "the PUBLISH left although its state was not stored: {seen:?}"
+    );
+
+    // The reconnection resumes the session and resends the PUBLISH.
+    let mut second = broker.accept(TIMEOUT).unwrap();
+    second.expect_connect(TIMEOUT);
+    second.send(&Packet::ConnAck(ConnAck {
+        session_present: true,
+        reason_code: ConnectReasonCode::Success,
+        properties: Properties::new(),
+    }));
+    let Packet::Publish(p) = second.recv_packet(TIMEOUT).unwrap() else {
+        panic!("expected the PUBLISH");
+    };
+    let states: Vec<Vec<u8>> = {
+        let mut inner = store.inner.lock();
+        let keys = inner.keys().unwrap();
+        keys.iter()
+            .filter(|k| k.first() == Some(&b's'))
+            .map(|k| inner.get(k).unwrap().unwrap())
+            .collect()
+    };
+    assert_eq!(states.len(), 1, "one stored state: {states:?}");
+    assert_eq!(
+        u16::from_be_bytes([states[0][1], states[0][2]]),
+        p.packet_id,
+        "the stored state holds the Packet Identifier the PUBLISH went out with"
+    );
+
+    // The exchange completes and its records go.
+    second.send(&Packet::PubRec(PubRec::new(p.packet_id)));
+    match second.recv_packet(TIMEOUT).unwrap() {
+        Packet::PubRel(r) => assert_eq!(r.packet_id, p.packet_id),
+        other => panic!("expected PUBREL, got {other:?}"),
+    }
+    second.send(&Packet::PubComp(PubComp::new(p.packet_id)));
+    done.wait(TIMEOUT).unwrap();
+    assert!(support::wait_until(TIMEOUT, || {
+        store.inner.lock().keys().unwrap().iter().all(|k| k == b"c")
+    }));
     client.close();
 }

@@ -939,7 +939,7 @@ fn restore(
     let mut ops = Vec::new();
     session.take_store_ops(&mut ops);
     if !ops.is_empty() {
-        let ticket = reactor::write_ops(store, ops)?;
+        let ticket = reactor::write_ops(store, &ops)?;
         store.durable(ticket)?;
     }
     Ok((list, next_key))

@@ -72,6 +72,18 @@ impl Session {
         std::mem::take(&mut log.sync)
     }
 
+    /// Operations taken with [`Session::take_store_ops`] that the store did not (surely)
+    /// write: they go back before any taken since, with their need of a sync, to be taken
+    /// again. Writing a prefix of them twice is harmless: each sets its key absolutely.
+    pub fn return_store_ops(&mut self, mut ops: Vec<StoreOp>, sync: bool) {
+        let Some(log) = self.store.as_mut() else {
+            return;
+        };
+        ops.append(&mut log.ops);
+        log.ops = ops;
+        log.sync |= sync;
+    }
+
     /// Publishes a message whose record the caller wrote already (see
     /// [`Persisted`]): as [`Session::publish_checked`], and from here the session keeps
     /// the record up to date and removes it when the publish ends (a refusal included).

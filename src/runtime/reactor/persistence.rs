@@ -6,16 +6,24 @@ use super::*;
 use crate::protocol::persist::StoreOp;
 use crate::store::{Durability, StoreError, Ticket};
 
-/// Writes a session's store operations, in order, under one lock of the store.
-pub(crate) fn write_ops(store: &SharedStore, ops: Vec<StoreOp>) -> Result<Ticket, StoreError> {
+/// Writes a session's store operations, in order, under one lock of the store. A put the
+/// store's bound refuses (`Full`: nothing written) does not stop the others; the first such
+/// refusal is the result. Any other error stops at once.
+pub(crate) fn write_ops(store: &SharedStore, ops: &[StoreOp]) -> Result<Ticket, StoreError> {
     store.write(|s| {
+        let mut full = None;
         for op in ops {
             match op {
-                StoreOp::Put { key, value } => s.put(&key, &value)?,
-                StoreOp::Remove { key } => s.remove(&key)?,
+                StoreOp::Put { key, value } => match s.put(key, value) {
+                    Err(e @ StoreError::Full { .. }) => {
+                        full.get_or_insert(e);
+                    }
+                    other => other?,
+                },
+                StoreOp::Remove { key } => s.remove(key)?,
             }
         }
-        Ok(())
+        full.map_or(Ok(()), Err)
     })
 }
 
@@ -32,9 +40,24 @@ impl Reactor {
         let mut ops = Vec::new();
         let sync = c.session.take_store_ops(&mut ops);
         if !ops.is_empty() {
-            let ticket = write_ops(store, ops)?;
-            if sync && store.durability() == Durability::Fsync {
-                store.durable(ticket)?;
+            let written = write_ops(store, &ops).and_then(|ticket| {
+                if sync && store.durability() == Durability::Fsync {
+                    store.durable(ticket)
+                } else {
+                    Ok(())
+                }
+            });
+            if let Err(e) = written {
+                // A failure of the store (not its bound: the others were written then):
+                // some may be written, some not. The session gets them all back, to be
+                // written again, in order, before anything of a later round is sent (a
+                // sequence of puts and removes written twice ends as written once). Else a
+                // state the store missed stays missed: a QoS 2 message resent on the next
+                // connection under a Packet Identifier the store never had.
+                if !matches!(e, StoreError::Full { .. }) {
+                    c.session.return_store_ops(ops, sync);
+                }
+                return Err(e);
             }
         }
         if store.durability() == Durability::FsyncBeforeSend && c.session.has_transmit() {
@@ -64,5 +87,44 @@ impl Reactor {
             },
             now,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{MemoryStore, Store, StoreLimits};
+
+    #[test]
+    fn a_put_beyond_the_bound_does_not_stop_the_others() {
+        let mut inner = MemoryStore::with_limits(StoreLimits {
+            max_bytes: 20,
+            ..StoreLimits::default()
+        });
+        inner.put(b"old", b"x").unwrap();
+        let store = SharedStore::new(Box::new(inner), Durability::Os);
+        let put = |k: &[u8], v: &[u8]| StoreOp::Put {
+            key: k.to_vec(),
+            value: v.to_vec(),
+        };
+        let ops = [
+            put(b"big", &[0; 64]),
+            put(b"a", b"1"),
+            StoreOp::Remove {
+                key: b"old".to_vec(),
+            },
+            put(b"b", b"2"),
+        ];
+        let result = write_ops(&store, &ops);
+        assert!(matches!(result, Err(StoreError::Full { .. })), "{result:?}");
+        let mut keys = Vec::new();
+        store
+            .write(|s| {
+                keys = s.keys()?;
+                Ok(())
+            })
+            .unwrap();
+        keys.sort();
+        assert_eq!(keys, [b"a".to_vec(), b"b".to_vec()]);
     }
 }
