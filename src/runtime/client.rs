@@ -4,10 +4,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::backoff::ReconnectPolicy;
 use super::completion::{Completion, start_and_wait};
 use super::dispatch::{self, Bounds, Handler, Mailbox, Router};
-use super::event::{ClientEvent, ClientStats, IoCounters, IoStats, LogLevel};
+use super::event::{ClientEvent, ClientStats, IoCounters, IoStats};
 use super::memory::{MemoryGauge, MemoryStats};
 use super::reactor::{self, Command, ConnSettings, ReactorHandle};
 use super::servers::{FilterSlot, Redirect, RedirectFilter, Servers};
@@ -18,138 +17,19 @@ use crate::codec::{
     Subscription, SubscriptionOptions, Will,
 };
 use crate::error::Error;
-use crate::protocol::persist::{self, MessageRecord, Restored, SentState};
 use crate::protocol::{
-    ConnAckInfo, ConnectChange, DEFAULT_MAX_REDIRECTS, Message, Options, PublishAck,
-    PublishRequest, RedirectPolicy, Redirects, RequestError, Session, SubscribeAck, UnsubscribeAck,
-    VersionChoice, check_publish_v311, check_subscribe, check_subscribe_v311, check_unsubscribe,
-    check_unsubscribe_v311, check_will,
+    ConnAckInfo, ConnectChange, Message, PublishAck, PublishRequest, RedirectPolicy, Redirects,
+    RequestError, Session, SubscribeAck, UnsubscribeAck, VersionChoice, check_publish_v311,
+    check_subscribe, check_subscribe_v311, check_unsubscribe, check_unsubscribe_v311, check_will,
 };
-use crate::protocol::{Persisted, RestoredPublish};
-use crate::store::{SharedStore, StoreError};
-use crate::transport::{Address, Layers, TcpOptions, TlsOptions, WsOptions};
+use crate::store::SharedStore;
+use crate::transport::{Address, Layers, TlsOptions};
 
-/// Everything a client is configured with: the MQTT session options and the runtime's.
-#[derive(Debug)]
-pub struct ClientOptions {
-    /// CONNECT contents, our limits, the offline queue.
-    pub session: Options,
-    /// More servers, tried in order after the client's address (any mix of schemes; see
-    /// [`Client::with_servers`]).
-    pub servers: Vec<String>,
-    /// Follow a server's redirection (MQTT 5.0 4.11: CONNACK or DISCONNECT 0x9C Use another
-    /// server / 0x9D Server moved with a Server Reference). Off by default; see
-    /// [`Client::on_redirect`] for a veto.
-    pub follow_redirects: bool,
-    /// How many redirections in a row are followed (default 3); the next is refused, the
-    /// count starting again with each accepted connection.
-    pub max_redirects: u32,
-    pub reconnect: ReconnectPolicy,
-    pub tcp: TcpOptions,
-    /// TLS for `mqtts://` and `wss://` (verification on; `None`: the system's roots).
-    /// Refused for a plain address.
-    pub tls: Option<TlsOptions>,
-    /// WebSocket upgrade settings for `ws://` and `wss://`.
-    pub websocket: WsOptions,
-    /// Bound on DNS resolution plus TCP connect, TLS handshake and WebSocket upgrade (CONNACK
-    /// has `session.connect_timeout`).
-    pub connect_timeout: Duration,
-    /// Also deliver publish/subscribe/unsubscribe completions as events (callback or
-    /// `next_event`), not only through their completion handles.
-    pub completion_events: bool,
-    /// How many messages may wait for the application (behind a callback or for
-    /// [`Client::next_event`]; other events are few and do not count). At this bound midge
-    /// stops reading the client's socket until the application takes messages (the
-    /// server's flow control then holds further ones): backpressure, not loss. One read
-    /// may pass the bound; only past twice the bound are QoS 0 messages dropped and counted
-    /// ([`ClientEvent::MessagesDropped`]), QoS 1/2 never.
-    pub event_queue_limit: usize,
-    /// The same bound in bytes (an event's approximate memory: payload, topic and
-    /// properties; [`ClientEvent::approx_size`]), default 64 MiB, and never more than half
-    /// the memory budget (`session.memory_budget`: 8 MiB with the default 16 MiB budget).
-    /// Whichever bound is reached first stops reading; one read (64 KiB) may pass it.
-    pub event_queue_bytes: usize,
-    /// Which [`ClientEvent::Log`] lines the client produces (none by default).
-    pub log_level: LogLevel,
-    /// Run the callback on midge's I/O thread, as soon as its events are read, instead of
-    /// on a dispatcher thread (off by default). It saves a thread hand-off per message
-    /// (lower latency and CPU), at a price: the callback must not block, since every
-    /// client's I/O waits for it, and waits inside it (`_and_wait`, `Completion::wait`)
-    /// fail with [`Error::WouldDeadlock`]. Publishing, subscribing and closing from it work.
-    pub inline_callbacks: bool,
-    /// Before the I/O thread sleeps, it polls its sockets without sleeping for this long
-    /// (yielding the CPU to any thread that wants it), default zero. A reply arriving within
-    /// the spin then costs no wake-up: lower round-trip latency (notably on virtual
-    /// machines, where waking an idle CPU costs tens of microseconds), for CPU time. The
-    /// I/O thread is shared: the longest value of the open clients applies.
-    pub busy_poll: Duration,
-    /// While this client has traffic, midge's I/O thread pauses this long between rounds,
-    /// so that packets accumulate: what the application publishes meanwhile goes out in one
-    /// write, what the server sent is read in one read, and the acknowledgements go back in
-    /// one write. Default zero (no pause). Under a steady stream it saves most of the system
-    /// calls, the largest part of a client's CPU time (see [`Client::io_stats`]), at the
-    /// price of up to this much latency per hop while traffic flows; the first packet after
-    /// a pause in the traffic is not delayed. The I/O thread is shared: while a client with
-    /// a linger has traffic, every client's I/O waits with it (the longest linger applies).
-    /// At most 10 ms is sensible; the C API refuses more.
-    pub linger: Duration,
-    /// A store that keeps the session across restarts of the process (`None`, the
-    /// default: memory only). Every QoS 1/2 publish is written to it before the publish
-    /// call returns, as its durability says ([`crate::store::Durability`]); the session's
-    /// state (Packet Identifiers, PUBREL state, incoming QoS 2 messages acknowledged with
-    /// PUBREC, the subscriptions) is written before the packets that depend on it leave.
-    /// A client made with a store that holds a session restores it and resumes it at the
-    /// next connect (Clean Start 0), resending what was in flight [MQTT-4.4.0-1]; the end
-    /// of each restored publish is a [`ClientEvent::RestoredPublishComplete`]. One store
-    /// per client identifier; use a Session Expiry Interval long enough to cover a restart,
-    /// or the server forgets its half of the session.
-    pub store: Option<SharedStore>,
-    /// Application-controlled acknowledgements (off by default). A received QoS 1/2
-    /// message is then acknowledged to the server (PUBACK, or PUBREC for QoS 2) only when
-    /// the application calls [`Client::ack`] with it, not when the callback returns or
-    /// [`Client::next_event`] hands it out: e.g. once it is written to the application's
-    /// own storage, so that a crash before that has the server send it again.
-    ///
-    /// Acknowledgements still go out in the order the messages arrived [MQTT-4.6.0-2]
-    /// [MQTT-4.6.0-3]: acknowledging a message before an earlier one holds its PUBACK
-    /// until the earlier one is acknowledged too. Messages not yet acknowledged are bounded
-    /// by the Receive Maximum midge sends in CONNECT (`session.receive_maximum`, default
-    /// 65,535): a server that keeps to it stops sending QoS 1/2 messages while that many
-    /// are unacknowledged (QoS 0 still flows), so an application that stops acknowledging
-    /// gets backpressure, not loss. A server overshooting that bound (Mosquitto 2.0.11
-    /// sends up to a Receive Maximum more for each PUBACK) is tolerated up to twice it;
-    /// beyond, midge reads nothing more from it until the application acknowledges
-    /// (`Session::input_held`; the keep alive still sends PINGREQ meanwhile), rather than
-    /// disconnecting. Set a Receive Maximum you are ready to hold messages for. Replies to
-    /// [`Client::request`] are acknowledged by midge, as they never reach the application
-    /// as messages.
-    pub manual_ack: bool,
-}
+mod options;
+mod persistence;
 
-impl Default for ClientOptions {
-    fn default() -> Self {
-        Self {
-            session: Options::default(),
-            servers: Vec::new(),
-            follow_redirects: false,
-            max_redirects: DEFAULT_MAX_REDIRECTS,
-            reconnect: ReconnectPolicy::default(),
-            tcp: TcpOptions::default(),
-            tls: None,
-            websocket: WsOptions::default(),
-            connect_timeout: Duration::from_secs(30),
-            completion_events: false,
-            event_queue_limit: 100_000,
-            event_queue_bytes: 64 << 20,
-            log_level: LogLevel::Off,
-            inline_callbacks: false,
-            busy_poll: Duration::ZERO,
-            linger: Duration::ZERO,
-            store: None,
-            manual_ack: false,
-        }
-    }
-}
+pub use options::ClientOptions;
+use persistence::restore;
 
 /// An MQTT 5 client. Cheap to clone; every clone is the same client. The client is closed
 /// when [`Client::close`] is called or the last clone is dropped.
@@ -395,43 +275,6 @@ impl Client {
             persisted,
         });
         Ok(completion)
-    }
-
-    /// A persistent client's QoS 1/2 publish: its record, in the store as its durability
-    /// says, before the call returns.
-    fn persist(
-        &self,
-        request: &PublishRequest,
-        completion_id: u64,
-    ) -> Result<Option<Persisted>, Error> {
-        let Some(store) = &self.inner.store else {
-            return Ok(None);
-        };
-        if request.qos == QoS::AtMostOnce {
-            return Ok(None);
-        }
-        let persisted = Persisted {
-            key: self.inner.next_key.fetch_add(1, Ordering::Relaxed),
-            completion_id,
-            accepted_unix_ms: unix_ms(),
-        };
-        let record = MessageRecord {
-            completion_id,
-            accepted_unix_ms: persisted.accepted_unix_ms,
-            request: request.clone(),
-        }
-        .encode();
-        // The room its sent state will need is taken now, with the message (a store full of
-        // accepted publishes can still send them); on a kill between the two writes, the
-        // state alone is set aside at the next start.
-        let state_key = persist::state_key(persisted.key);
-        let ticket = store.write(|s| {
-            s.put(&state_key, &SentState::unsent())?;
-            s.put(&persist::message_key(persisted.key), &record)
-                .or_else(|e| s.remove(&state_key).and(Err(e)))
-        })?;
-        store.durable(ticket)?;
-        Ok(Some(persisted))
     }
 
     /// [`Client::publish_request`] for a caller that keeps no [`Completion`]. Every
@@ -897,50 +740,3 @@ fn server_list(
 
 /// How long `Client::ack` waits for the store at most (a stuck C store callback).
 const STORE_WAIT: Duration = Duration::from_secs(30);
-
-/// Milliseconds since the Unix epoch (0 for a clock before it).
-fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// Reads a store and restores its session into `session`; the restored publishes and the
-/// next message key. A store that holds another client's session is refused.
-fn restore(
-    store: &SharedStore,
-    session: &mut Session,
-) -> Result<(Vec<RestoredPublish>, u64), Error> {
-    type Records = Vec<(Vec<u8>, Vec<u8>)>;
-    let records = store.read(|s| -> Result<Records, StoreError> {
-        let mut records = Vec::new();
-        for key in s.keys()? {
-            if let Some(value) = s.get(&key)? {
-                records.push((key, value));
-            }
-        }
-        Ok(records)
-    })?;
-    let restored = Restored::from_records(records);
-    if let Some(meta) = &restored.meta {
-        let configured = &session.options().client_id;
-        if !configured.is_empty() && *configured != meta.client_id {
-            return Err(Error::InvalidArgument(format!(
-                "the store holds the session of client \"{}\", not \"{configured}\" (one store \
-                 per client identifier)",
-                meta.client_id
-            )));
-        }
-    }
-    let next_key = restored.next_key();
-    let list = session.restore(restored, std::time::Instant::now(), unix_ms());
-    // The unreadable records' removal and the session's own record, now: the store is
-    // marked as this client's before `Client::new` returns.
-    let mut ops = Vec::new();
-    session.take_store_ops(&mut ops);
-    if !ops.is_empty() {
-        let ticket = reactor::write_ops(store, &ops)?;
-        store.durable(ticket)?;
-    }
-    Ok((list, next_key))
-}
