@@ -76,6 +76,28 @@ impl Received {
     }
 }
 
+/// Waits for `n` restored publishes to end, each acknowledged, on one connection (a lost
+/// connection fails the test); their completion ids.
+fn wait_restored(client: &Client, n: usize) -> BTreeSet<u64> {
+    let mut restored = BTreeSet::new();
+    let deadline = Instant::now() + TIMEOUT;
+    while restored.len() < n {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match client.next_event(left) {
+            Some(ClientEvent::RestoredPublishComplete { id, result, .. }) => {
+                assert!(result.is_ok(), "{result:?}");
+                restored.insert(id);
+            }
+            Some(ClientEvent::ConnectionLost(cause)) => {
+                panic!("the connection sending the restored publishes failed: {cause:?}")
+            }
+            Some(_) => {}
+            None => panic!("restored {} of {n}", restored.len()),
+        }
+    }
+    restored
+}
+
 /// Publishes accepted while offline survive the client's close: a client
 /// made later with the store sends each of them (once: QoS 2 reaches the subscriber exactly
 /// once), and reports each restored publish's end with the completion id it had.
@@ -117,19 +139,7 @@ fn a_new_client_sends_what_a_closed_one_accepted() {
     let store = open_store(&dir, Durability::Os);
     let client = Client::new(&url, persistent_options("persist-pub", store)).unwrap();
     client.connect_and_wait(TIMEOUT).unwrap();
-    let mut restored = BTreeSet::new();
-    let deadline = Instant::now() + TIMEOUT;
-    while restored.len() < ids.len() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match client.next_event(left) {
-            Some(ClientEvent::RestoredPublishComplete { id, result, .. }) => {
-                assert!(result.is_ok(), "{result:?}");
-                restored.insert(id);
-            }
-            Some(_) => {}
-            None => panic!("restored {} of {}", restored.len(), ids.len()),
-        }
-    }
+    let restored = wait_restored(&client, ids.len());
     assert_eq!(
         restored, ids,
         "each restored publish ends with its completion id"
@@ -178,26 +188,7 @@ fn a_store_filled_by_accepted_publishes_sends_them_all_within_its_bound() {
     }
     let client = Client::new(&url, persistent_options("full-pub", open())).unwrap();
     client.connect_and_wait(TIMEOUT).unwrap();
-    let mut restored = BTreeSet::new();
-    let deadline = Instant::now() + TIMEOUT;
-    while restored.len() < ids.len() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match client.next_event(left) {
-            Some(ClientEvent::RestoredPublishComplete { id, result, .. }) => {
-                assert!(result.is_ok(), "{result:?}");
-                restored.insert(id);
-            }
-            Some(ClientEvent::ConnectionLost(cause)) => {
-                panic!("the connection to send a full store's publishes failed: {cause:?}")
-            }
-            Some(_) => {}
-            None => panic!(
-                "restored {} of {} from a full store",
-                restored.len(),
-                ids.len()
-            ),
-        }
-    }
+    assert_eq!(wait_restored(&client, ids.len()), ids);
     assert!(wait_until(TIMEOUT, || received.count("full/m") >= ids.len()));
     client.close_and_join();
 }
