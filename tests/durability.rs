@@ -306,3 +306,43 @@ fn a_store_write_that_failed_is_written_before_what_depends_on_it_is_sent() {
     }));
     client.close();
 }
+
+/// What an accepted publish takes in the store (the header's `midge_store_file_new`): its
+/// message record and a state record of 22 bytes (a 9-byte key, a 13-byte value), two
+/// records; sending it replaces the state with one of the same size.
+#[test]
+fn an_accepted_publish_takes_its_message_and_a_22_byte_state() {
+    let broker = FakeBroker::start();
+    let store = SharedStore::new(Box::new(MemoryStore::new()), Durability::Os);
+    let mut o = support::persistent_client_options("durability-room");
+    o.store = Some(store.clone());
+    let client = Client::new(&broker.url(), o).unwrap();
+    let before = store.usage();
+    let done = client
+        .publish(
+            "d/room",
+            "reading",
+            QoS::AtLeastOnce,
+            false,
+            Properties::new(),
+        )
+        .unwrap();
+    let accepted = store.usage();
+    let message_bytes = store.read(|s| {
+        let keys = s.keys().unwrap();
+        let m = keys.iter().find(|k| k.first() == Some(&b'm')).unwrap();
+        (m.len() + s.get(m).unwrap().unwrap().len()) as u64
+    });
+    assert_eq!(accepted.records, before.records + 2);
+    assert_eq!(accepted.bytes, before.bytes + message_bytes + 22);
+
+    let mut conn = connect(&broker, &client);
+    let Packet::Publish(p) = conn.recv_packet(TIMEOUT).unwrap() else {
+        panic!("expected the PUBLISH");
+    };
+    assert_eq!(store.usage(), accepted, "sending took no more room");
+    conn.send(&Packet::PubAck(PubAck::new(p.packet_id)));
+    done.wait(TIMEOUT).unwrap();
+    assert!(support::wait_until(TIMEOUT, || store.usage() == before));
+    client.close();
+}
