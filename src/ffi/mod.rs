@@ -66,7 +66,7 @@ use std::ffi::{CStr, c_char};
 // The whole C API in one namespace, for the unit tests that call it as C does.
 #[cfg(test)]
 use {
-    ack::*, client::*, event::*, message::*, options::*, properties::*,
+    ack::*, client::*, event::*, message::*, options::auth::*, options::*, properties::*,
     properties_view::midge_property, result::*,
 };
 
