@@ -308,6 +308,11 @@ fn an_acknowledged_incoming_qos2_message_is_not_delivered_again_after_a_restart(
     );
     assert!(node.store.contains_key(&incoming_key(7)));
     assert!(!node.store.contains_key(&incoming_key(8)));
+    // What the header's `midge_store_file_new` says it takes: 4 bytes, one record.
+    assert_eq!(
+        incoming_key(7).len() + node.store[&incoming_key(7)].len(),
+        4
+    );
     assert!(matches!(node.sent().as_slice(), [Packet::PubRec(r)] if r.packet_id == 7));
 
     let (mut node, _) = node.restart(Duration::from_secs(1));
