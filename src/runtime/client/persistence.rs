@@ -38,13 +38,16 @@ impl Client {
         }
         .encode();
         // The room its sent state will need is taken now, with the message (a store full of
-        // accepted publishes can still send them); on a kill between the two writes, the
-        // state alone is set aside at the next start.
+        // accepted publishes can still send them). The publish fails with the message's own
+        // error; a state left alone (a kill between the writes, or a failed removal) is set
+        // aside at the next start.
         let state_key = persist::state_key(persisted.key);
         let ticket = store.write(|s| {
             s.put(&state_key, &SentState::unsent())?;
             s.put(&persist::message_key(persisted.key), &record)
-                .or_else(|e| s.remove(&state_key).and(Err(e)))
+                .inspect_err(|_| {
+                    let _ = s.remove(&state_key);
+                })
         })?;
         store.durable(ticket)?;
         Ok(Some(persisted))
