@@ -1408,7 +1408,8 @@ midge_result midge_client_reload_tls(midge_client *client, const midge_tls_optio
 
 /**
  * Puts the client's socket I/O so far in `*stats`: how many writes and reads moved how many
- * bytes. With `midge_options_set_linger`, `writes` stays far below the packets sent.
+ * bytes. Under a steady stream (adaptive batching, `midge_options_set_linger`), `writes` stays
+ * far below the packets sent.
  */
 midge_result midge_client_io_stats(midge_client *client, midge_io_stats *stats);
 
@@ -2299,15 +2300,20 @@ midge_result midge_options_set_busy_poll(midge_options *options, uint32_t usec);
 midge_result midge_options_set_store(midge_options *options, midge_store **store, int durability);
 
 /**
- * While this client has traffic, midge's I/O thread pauses `usec` microseconds between
- * rounds, so that packets accumulate: what the application publishes meanwhile goes out
- * in one write, what the server sent is read in one read, and the acknowledgements go
- * back in one write. Default 0 (no pause), at most 10,000. Under a steady stream it saves
- * most of the system calls, the largest part of a client's CPU time (see
- * `midge_client_io_stats`), at the price of up to `usec` of latency per hop while traffic
- * flows; the first packet after a pause in the traffic is not delayed. The I/O thread is
- * shared: while a client with a linger has traffic, every client's I/O waits with it (the
- * longest linger applies).
+ * The longest pause of adaptive batching, in microseconds: default 1,000, at most 10,000;
+ * 0 turns batching off for this client. midge batches by itself, from the traffic it
+ * sees: while traffic is sparse, a publish is written at once by its caller and a reply is
+ * read and delivered as soon as it arrives, with no added latency. Once traffic is dense
+ * (8 packets or more in one round of the I/O thread, or 8 publishes within 500 µs), the
+ * I/O thread pauses between rounds, long enough to gather about 64 packets at the rate it
+ * observed and never longer than `usec`: what the application publishes meanwhile goes out
+ * in one write, what the server sent is read in one read, and the acknowledgements go back
+ * in one write. Under a steady stream it saves most of the system calls, the largest part
+ * of a client's CPU time (see `midge_client_io_stats`), at the price of up to `usec` of
+ * latency per hop while traffic is dense. The I/O thread is shared: while a client's
+ * traffic is dense, every client's I/O waits with it (the longest linger of those clients
+ * applies). With 0, this client's traffic never makes the I/O thread pause (another
+ * client's dense traffic still pauses the shared thread).
  */
 midge_result midge_options_set_linger(midge_options *options, uint32_t usec);
 

@@ -1,7 +1,9 @@
-//! `ClientOptions::linger`: while a client has traffic, the I/O thread pauses between rounds
-//! and what callers publish meanwhile waits in the write buffer for the round that follows.
-//! Nothing may be lost, reordered or left behind; and `Client::io_stats` must show the
-//! batching.
+//! Adaptive batching, capped by `ClientOptions::linger` (on by default): while a client's
+//! traffic is dense, the I/O thread pauses between rounds and what callers publish
+//! meanwhile waits in the write buffer for the round that follows; while it is sparse,
+//! nothing waits. Nothing may be lost, reordered or left behind; and `Client::io_stats`
+//! must show the batching. (The pause decision itself is checked on a virtual clock by the
+//! unit tests of `runtime::reactor::batching`.)
 
 mod support;
 

@@ -839,7 +839,8 @@ pub extern "C" fn midge_client_reload_tls(
 }
 
 /// Puts the client's socket I/O so far in `*stats`: how many writes and reads moved how many
-/// bytes. With `midge_options_set_linger`, `writes` stays far below the packets sent.
+/// bytes. Under a steady stream (adaptive batching, `midge_options_set_linger`), `writes` stays
+/// far below the packets sent.
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_client_io_stats(
     client: *mut midge_client,

@@ -58,7 +58,7 @@ struct OptionsData {
     completion_events: bool,
     inline_callbacks: bool,
     busy_poll: Duration,
-    linger: Duration,
+    linger: Option<Duration>,
     auth: Option<Arc<AuthSetup>>,
     tls: Option<TlsOptions>,
     websocket: WsOptions,
@@ -144,7 +144,9 @@ pub(crate) fn client_options(options: *const midge_options) -> Result<ClientOpti
     out.completion_events = d.completion_events;
     out.inline_callbacks = d.inline_callbacks;
     out.busy_poll = d.busy_poll;
-    out.linger = d.linger;
+    if let Some(l) = d.linger {
+        out.linger = l;
+    }
     out.tls.clone_from(&d.tls);
     out.websocket = d.websocket.clone();
     out.servers.clone_from(&d.servers);
@@ -891,19 +893,24 @@ pub extern "C" fn midge_options_set_store(
     })
 }
 
-/// While this client has traffic, midge's I/O thread pauses `usec` microseconds between
-/// rounds, so that packets accumulate: what the application publishes meanwhile goes out
-/// in one write, what the server sent is read in one read, and the acknowledgements go
-/// back in one write. Default 0 (no pause), at most 10,000. Under a steady stream it saves
-/// most of the system calls, the largest part of a client's CPU time (see
-/// `midge_client_io_stats`), at the price of up to `usec` of latency per hop while traffic
-/// flows; the first packet after a pause in the traffic is not delayed. The I/O thread is
-/// shared: while a client with a linger has traffic, every client's I/O waits with it (the
-/// longest linger applies).
+/// The longest pause of adaptive batching, in microseconds: default 1,000, at most 10,000;
+/// 0 turns batching off for this client. midge batches by itself, from the traffic it
+/// sees: while traffic is sparse, a publish is written at once by its caller and a reply is
+/// read and delivered as soon as it arrives, with no added latency. Once traffic is dense
+/// (8 packets or more in one round of the I/O thread, or 8 publishes within 500 µs), the
+/// I/O thread pauses between rounds, long enough to gather about 64 packets at the rate it
+/// observed and never longer than `usec`: what the application publishes meanwhile goes out
+/// in one write, what the server sent is read in one read, and the acknowledgements go back
+/// in one write. Under a steady stream it saves most of the system calls, the largest part
+/// of a client's CPU time (see `midge_client_io_stats`), at the price of up to `usec` of
+/// latency per hop while traffic is dense. The I/O thread is shared: while a client's
+/// traffic is dense, every client's I/O waits with it (the longest linger of those clients
+/// applies). With 0, this client's traffic never makes the I/O thread pause (another
+/// client's dense traffic still pauses the shared thread).
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_options_set_linger(options: *mut midge_options, usec: u32) -> midge_result {
     with_options(options, |d| {
-        d.linger = at_most_10ms(usec, "linger")?;
+        d.linger = Some(at_most_10ms(usec, "linger")?);
         Ok(())
     })
 }

@@ -28,7 +28,7 @@ use crate::transport::{Address, Layers, TlsOptions};
 mod options;
 mod persistence;
 
-pub use options::ClientOptions;
+pub use options::{ClientOptions, DEFAULT_LINGER};
 use persistence::restore;
 
 /// An MQTT 5 client. Cheap to clone; every clone is the same client. The client is closed

@@ -20,7 +20,7 @@ mod servers;
 mod shutdown;
 
 pub use backoff::ReconnectPolicy;
-pub use client::{Client, ClientOptions};
+pub use client::{Client, ClientOptions, DEFAULT_LINGER};
 pub use completion::Completion;
 pub(crate) use completion::start_and_wait;
 pub use dispatch::{Handler, MIN_THREADS, dispatch_threads};

@@ -10,6 +10,9 @@ use crate::transport::{TcpOptions, TlsOptions, WsOptions};
 #[cfg(doc)]
 use crate::{error::Error, runtime::Client, runtime::event::ClientEvent};
 
+/// The longest pause of adaptive batching by default ([`ClientOptions::linger`]).
+pub const DEFAULT_LINGER: Duration = Duration::from_millis(1);
+
 /// Everything a client is configured with: the MQTT session options and the runtime's.
 #[derive(Debug)]
 pub struct ClientOptions {
@@ -64,15 +67,21 @@ pub struct ClientOptions {
     /// machines, where waking an idle CPU costs tens of microseconds), for CPU time. The
     /// I/O thread is shared: the longest value of the open clients applies.
     pub busy_poll: Duration,
-    /// While this client has traffic, midge's I/O thread pauses this long between rounds,
-    /// so that packets accumulate: what the application publishes meanwhile goes out in one
-    /// write, what the server sent is read in one read, and the acknowledgements go back in
-    /// one write. Default zero (no pause). Under a steady stream it saves most of the system
-    /// calls, the largest part of a client's CPU time (see [`Client::io_stats`]), at the
-    /// price of up to this much latency per hop while traffic flows; the first packet after
-    /// a pause in the traffic is not delayed. The I/O thread is shared: while a client with
-    /// a linger has traffic, every client's I/O waits with it (the longest linger applies).
-    /// At most 10 ms is sensible; the C API refuses more.
+    /// The longest pause of adaptive batching (default [`DEFAULT_LINGER`], 1 ms; zero turns
+    /// batching off for this client). midge batches by itself, from the traffic it sees:
+    /// while traffic is sparse, a publish is written at once by its caller and a reply is
+    /// read and delivered as soon as it arrives, with no added latency. Once traffic is
+    /// dense (8 packets or more in one round of the I/O thread, or 8 publishes within
+    /// 500 µs), the I/O thread pauses between rounds, long enough to gather about 64 packets
+    /// at the rate it observed and never longer than this: what the application publishes
+    /// meanwhile goes out in one write, what the server sent is read in one read, and the
+    /// acknowledgements go back in one write. Under a steady stream it saves most of the
+    /// system calls, the largest part of a client's CPU time (see [`Client::io_stats`]), at
+    /// the price of up to this much latency per hop while traffic is dense. The I/O thread
+    /// is shared: while a client's traffic is dense, every client's I/O waits with it (the
+    /// longest linger of those clients applies). With zero, this client's traffic never
+    /// makes the I/O thread pause (another client's dense traffic still pauses the shared
+    /// thread). At most 10 ms is sensible; the C API refuses more.
     pub linger: Duration,
     /// A store that keeps the session across restarts of the process (`None`, the
     /// default: memory only). Every QoS 1/2 publish is written to it before the publish
@@ -125,7 +134,7 @@ impl Default for ClientOptions {
             log_level: LogLevel::Off,
             inline_callbacks: false,
             busy_poll: Duration::ZERO,
-            linger: Duration::ZERO,
+            linger: DEFAULT_LINGER,
             store: None,
             manual_ack: false,
         }

@@ -13,11 +13,12 @@
 //! The thread reads in large chunks, decodes every packet in a read, and writes everything
 //! a round produced in one syscall per client. It never blocks on DNS or connect.
 //!
-//! A client's `linger` trades latency for fewer syscalls: after a round in which such a
-//! client had traffic, the I/O thread pauses (without the lock) before it polls again.
-//! Callers of lingering clients then leave what they write in the write buffer (`held`),
-//! and the next round writes it together with the acknowledgements of everything that
-//! arrived meanwhile, which it reads in one go.
+//! Batching adapts to the traffic ([`batching`]): while it is sparse, a caller's publish is
+//! written at once and a reply is read as soon as it arrives. Once it is dense, the I/O
+//! thread pauses (without the lock) before it polls again, up to a client's `linger`.
+//! Callers then leave what they write in the write buffer (`held`), and the next round
+//! writes it together with the acknowledgements of everything that arrived meanwhile,
+//! which it reads in one go.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::{self, Read, Write};
@@ -48,7 +49,9 @@ use crate::protocol::{
 };
 use crate::store::SharedStore;
 use crate::transport::{self, Address, HandshakeError, Resolver, Stream, TcpOptions};
+use batching::Batching;
 
+mod batching;
 mod commands;
 mod connecting;
 mod persistence;
@@ -83,8 +86,9 @@ pub(crate) struct ConnSettings {
     /// How long the I/O thread polls without sleeping before it sleeps (the longest any
     /// client asked for).
     pub busy_poll: Duration,
-    /// How long the I/O thread pauses between rounds while this client has traffic, so
-    /// that packets accumulate (zero: no pause).
+    /// The longest pause of the I/O thread between rounds while this client's traffic is
+    /// dense, so that packets accumulate (zero: its callers never leave packets for the
+    /// I/O thread).
     pub linger: Duration,
     /// Counted here, read by `Client::io_stats`.
     pub io: Arc<IoCounters>,
@@ -359,6 +363,8 @@ struct Conn {
     undelivered: usize,
     /// Read once more despite backpressure (a keep-alive deadline while paused).
     force_read: bool,
+    /// The session's packets (sent and received) counted so far, for [`Batching`].
+    packets_seen: u64,
 }
 
 impl Conn {
@@ -396,6 +402,7 @@ impl Conn {
             out_events: Vec::new(),
             undelivered: 0,
             force_read: false,
+            packets_seen: 0,
         }
     }
 }
@@ -469,13 +476,12 @@ struct Reactor {
     sleep_deadline: Option<Instant>,
     /// The longest busy poll any client asked for.
     busy_poll: Duration,
-    /// The pause before the next round: the longest linger of the clients that had traffic
-    /// in this one.
-    linger: Duration,
-    /// The I/O thread pauses (`linger`) before its next round: callers of clients with a
-    /// linger leave what they write in the write buffer, for that round to write.
+    /// Whether the I/O thread pauses before its next round, and how long.
+    batching: Batching,
+    /// The I/O thread pauses before its next round: callers leave what they write in the
+    /// write buffer, for that round to write.
     lingering: bool,
-    /// Clients whose callers left packets in the write buffer during the pause.
+    /// Clients whose callers left packets in the write buffer for the next round.
     held: Vec<usize>,
     /// Events produced by callers' commands, for the I/O thread to deliver.
     deferred: Vec<(Arc<Mailbox>, Vec<ClientEvent>)>,
@@ -505,7 +511,7 @@ impl Reactor {
             rx,
             sleep_deadline: None,
             busy_poll: Duration::ZERO,
-            linger: Duration::ZERO,
+            batching: Batching::default(),
             lingering: false,
             held: Vec::new(),
             deferred: Vec::new(),
@@ -547,14 +553,19 @@ impl Reactor {
             asleep.store(false, Ordering::SeqCst);
             return (Some(Duration::ZERO), Duration::ZERO, Duration::ZERO);
         }
-        let linger = std::mem::take(&mut self.linger);
+        let linger = self.batching.pause(Instant::now());
         if !linger.is_zero() {
-            // Traffic flows: pause, then take whatever came meanwhile in one round. A
+            // Traffic is dense: pause, then take whatever came meanwhile in one round. A
             // caller's command needs no wake-up (its events and timers wait for that round,
             // no later than `linger`).
             self.lingering = true;
             self.sleep_deadline = None;
             return (Some(Duration::ZERO), Duration::ZERO, linger);
+        }
+        if !self.held.is_empty() {
+            // Callers left packets while their traffic was dense: written now.
+            asleep.store(false, Ordering::SeqCst);
+            return (Some(Duration::ZERO), Duration::ZERO, Duration::ZERO);
         }
         self.sleep_deadline = self.timers.first().map(|&(t, _)| t);
         let timeout = self
@@ -634,6 +645,9 @@ impl Reactor {
     /// looks at both before it next sleeps.
     fn run_direct(&mut self, command: Command, asleep: bool) -> bool {
         let now = Instant::now();
+        if !self.lingering {
+            self.batching.caller_command(now);
+        }
         self.on_command(command, now);
         self.process_dirty(now);
         let earlier = self
@@ -642,7 +656,10 @@ impl Reactor {
             .is_some_and(|&(t, _)| self.sleep_deadline.is_none_or(|d| t < d));
         asleep
             && !self.lingering
-            && (earlier || !self.deferred.is_empty() || !self.read_on.is_empty())
+            && (earlier
+                || !self.deferred.is_empty()
+                || !self.read_on.is_empty()
+                || !self.held.is_empty())
     }
 
     /// Hands events to a client's mailbox: at once on the I/O thread, else through it (into

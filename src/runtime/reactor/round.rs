@@ -99,14 +99,11 @@ impl Reactor {
                     self.read_on.push(client);
                 }
             }
-            let on_io_thread = on_io_thread();
-            if on_io_thread && open {
-                self.linger = self.linger.max(c.settings.linger);
-            }
-            // While the I/O thread lingers, a caller leaves its packets for the round that
-            // follows, unless they add up to a large write anyway.
-            let hold = self.lingering
-                && !on_io_thread
+            // While traffic is dense (the I/O thread pauses, or callers' commands come close
+            // together), a caller leaves its packets for the round that follows, unless
+            // they add up to a large write anyway.
+            let hold = (self.lingering || self.batching.callers_dense())
+                && !on_io_thread()
                 && !c.settings.linger.is_zero()
                 && c.wbuf.len() - c.woff < LINGER_LIMIT;
             if hold {
@@ -161,7 +158,12 @@ impl Reactor {
         self.update_timer(client);
         if let Some(c) = self.conns.get_mut(&client) {
             c.undelivered = 0;
-            c.settings.io.store_session(c.session.stats(now), now);
+            let stats = c.session.stats(now);
+            let packets = stats.packets_sent + stats.packets_received;
+            self.batching
+                .moved(packets.saturating_sub(c.packets_seen), c.settings.linger);
+            c.packets_seen = packets;
+            c.settings.io.store_session(stats, now);
             Self::deliver(&mut self.deferred, &c.mailbox, &mut c.out_events);
         }
     }
