@@ -39,10 +39,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::event::ClientEvent;
 use super::shutdown::Service;
+use super::spin::AdaptiveSpin;
 use crate::codec::QoS;
 use crate::protocol::AckToken;
 
@@ -639,6 +640,7 @@ impl Dispatcher {
     }
 
     fn worker(&self) {
+        let mut adaptive = AdaptiveSpin::default();
         let mut pool = self.state.lock();
         loop {
             if let Some(mailbox) = pool.queue.pop_front() {
@@ -658,7 +660,20 @@ impl Dispatcher {
                 return;
             }
             pool.idle += 1;
-            let timed_out = self.work.wait_for(&mut pool, IDLE_EXIT).timed_out();
+            // A spin first, while recent work came quickly (see `AdaptiveSpin`): idle
+            // meanwhile, so that `schedule` leaves the work to this thread.
+            let started = Instant::now();
+            let spin = adaptive.spin();
+            while !spin.is_zero() && pool.queue.is_empty() && !pool.stopping {
+                if started.elapsed() >= spin {
+                    break;
+                }
+                MutexGuard::unlocked(&mut pool, std::thread::yield_now);
+            }
+            let timed_out = pool.queue.is_empty()
+                && !pool.stopping
+                && self.work.wait_for(&mut pool, IDLE_EXIT).timed_out();
+            adaptive.waited((!timed_out).then(|| started.elapsed()));
             pool.idle -= 1;
             if timed_out && pool.queue.is_empty() && pool.threads > MIN_THREADS {
                 pool.threads -= 1;

@@ -18,6 +18,7 @@ mod memory;
 mod reactor;
 mod servers;
 mod shutdown;
+mod spin;
 
 pub use backoff::ReconnectPolicy;
 pub use client::{Client, ClientOptions, DEFAULT_LINGER};

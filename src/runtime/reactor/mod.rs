@@ -39,6 +39,7 @@ use super::event::{ClientEvent, IoCounters, LogLevel};
 use super::memory::MemoryGauge;
 use super::servers::{FilterSlot, Next, Servers};
 use super::shutdown::Service;
+use super::spin::AdaptiveSpin;
 use crate::codec::{ByteString, Bytes, DisconnectReasonCode, Properties, PropertyId, Subscription};
 use crate::error::Error;
 use crate::protocol::TRANSMIT_HIGH_WATER;
@@ -409,7 +410,8 @@ impl Conn {
 
 /// Polls without sleeping for up to `spin` (yielding the CPU to anyone who wants it), then
 /// sleeps up to `timeout`. Spinning keeps a reply that comes within `spin` from paying for
-/// a wake-up, which on virtual machines costs tens of microseconds per hop.
+/// a wake-up, which on virtual machines costs tens of microseconds per hop: the longer of
+/// the clients' `busy_poll` and what [`AdaptiveSpin`] finds worth it.
 fn busy_poll(
     poll: &mut Poll,
     events: &mut Events,
@@ -437,6 +439,7 @@ fn busy_poll(
 /// The I/O thread: sleeps in the poller without the reactor's lock, works with it.
 fn io_thread(handle: &ReactorHandle, mut poll: Poll) {
     let mut events = Events::with_capacity(1024);
+    let mut adaptive = AdaptiveSpin::default();
     loop {
         let (timeout, spin, linger) = handle.reactor.lock().before_sleep(&handle.asleep);
         if !linger.is_zero() {
@@ -444,7 +447,14 @@ fn io_thread(handle: &ReactorHandle, mut poll: Poll) {
             // they write for the round that follows.
             std::thread::sleep(linger);
         }
+        // A wait, not a look: its length tells whether spinning before the next pays.
+        let waits = linger.is_zero() && timeout != Some(Duration::ZERO);
+        let started = waits.then(Instant::now);
+        let spin = if waits { spin.max(adaptive.spin()) } else { spin };
         let polled = busy_poll(&mut poll, &mut events, timeout, spin);
+        if let Some(started) = started {
+            adaptive.waited((!events.is_empty()).then(|| started.elapsed()));
+        }
         handle.asleep.store(false, Ordering::SeqCst);
         if let Err(e) = polled {
             if e.kind() != io::ErrorKind::Interrupted {
