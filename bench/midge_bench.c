@@ -25,11 +25,10 @@ static void on_log(void *ud, int level, const char *message) {
     fprintf(stderr, "midge log %d: %s\n", level, message);
 }
 
-/* With --defaults, and over TLS (--cafile), midge runs on its defaults, as users run it:
- * callbacks on its dispatcher threads, no busy poll, no linger, default queue bounds (the
- * BENCH_MIDGE_* variables still apply). Otherwise the tuned settings of the issue-6
- * scenarios. */
-static bool tuned(void) { return !A.defaults && A.cafile[0] == 0; }
+/* midge runs on its defaults, as users run them (issue 14): callbacks on its dispatcher
+ * threads, adaptive batching and spinning, default queue bounds. Only the Receive Maximum is
+ * set (to --inflight, as for every library) and the BENCH_MIDGE_* variables below override
+ * a setting for an experiment. --defaults is accepted and changes nothing. */
 static bool tls(void) { return A.cafile[0] != 0; }
 
 /* --store DIR --durability os|fsync|fsync-before-send: the publisher's QoS 1/2 messages go through a file
@@ -52,30 +51,17 @@ static midge_client *make_client_stored(uint16_t receive_maximum, bool stored) {
     check(midge_options_set_reconnect(o, false, 250, 1000), "set_reconnect");
     check(midge_options_set_receive_maximum(o, receive_maximum), "set_receive_maximum");
     check(midge_options_set_tcp_nodelay(o, true), "set_tcp_nodelay");
-    if (tuned()) {
-        check(midge_options_set_offline_queue(o, 1000000, (size_t)1 << 31), "set_offline_queue");
-        check(midge_options_set_event_queue_limit(o, 10000000), "set_event_queue_limit");
-    }
-    /* Callbacks on the I/O thread, as libmosquitto's run on its network thread; they only
-     * count and publish. BENCH_MIDGE_DISPATCH=1 keeps them on dispatcher threads. */
+    /* BENCH_MIDGE_DISPATCH=0 runs the callbacks on the I/O thread (inline callbacks). */
     const char *dispatch = getenv("BENCH_MIDGE_DISPATCH");
-    bool inline_callbacks = dispatch ? strcmp(dispatch, "1") != 0 : tuned();
-    check(midge_options_set_inline_callbacks(o, inline_callbacks), "set_inline_callbacks");
-    /* Round trips: the I/O thread polls 100 us before it sleeps, the setting for an
-     * application bound by latency; throughput runs keep midge's default, no busy poll,
-     * which costs less CPU. BENCH_MIDGE_BUSY_POLL=usec sets it for every scenario. */
+    if (dispatch)
+        check(midge_options_set_inline_callbacks(o, strcmp(dispatch, "1") != 0),
+              "set_inline_callbacks");
+    /* BENCH_MIDGE_BUSY_POLL=usec: a floor for the I/O thread's spin before it sleeps. */
     const char *busy = getenv("BENCH_MIDGE_BUSY_POLL");
-    uint32_t busy_poll = busy ? (uint32_t)strtoul(busy, NULL, 10)
-                         : (tuned() && A.scenario == SC_PINGPONG) ? 100 : 0;
-    if (busy || tuned()) check(midge_options_set_busy_poll(o, busy_poll), "set_busy_poll");
-    /* Throughput: while traffic flows, the I/O thread pauses 1 ms between rounds, so that
-     * publishes and acknowledgements go out, and arrive, in batches: the setting for an
-     * application bound by throughput; round trips keep midge's default, no linger.
-     * BENCH_MIDGE_LINGER=usec sets it for every scenario. */
+    if (busy) check(midge_options_set_busy_poll(o, (uint32_t)strtoul(busy, NULL, 10)), "set_busy_poll");
+    /* BENCH_MIDGE_LINGER=usec: the cap of adaptive batching (0: off). */
     const char *linger = getenv("BENCH_MIDGE_LINGER");
-    uint32_t linger_us = linger ? (uint32_t)strtoul(linger, NULL, 10)
-                         : (tuned() && A.scenario == SC_THROUGHPUT) ? 1000 : 0;
-    if (linger || tuned()) check(midge_options_set_linger(o, linger_us), "set_linger");
+    if (linger) check(midge_options_set_linger(o, (uint32_t)strtoul(linger, NULL, 10)), "set_linger");
     if (tls()) {
         midge_tls_options *tls = midge_tls_options_new();
         if (!tls) bench_die("midge: tls_options_new failed");

@@ -2262,11 +2262,14 @@ midge_result midge_options_set_inline_callbacks(midge_options *options, bool on)
 midge_result midge_options_set_manual_ack(midge_options *options, bool on);
 
 /**
- * Before midge's I/O thread sleeps, it polls the sockets without sleeping for `usec`
- * microseconds (yielding the CPU to any thread that wants it); default 0, at most
+ * Before midge's I/O thread sleeps, it polls the sockets without sleeping for at least
+ * `usec` microseconds (yielding the CPU to any thread that wants it); default 0, at most
  * 10,000. A reply arriving within that time costs no wake-up: lower round-trip latency,
  * notably on virtual machines, where waking an idle CPU costs tens of microseconds, paid
- * for in CPU time while waiting. The I/O thread is shared by every client: the longest
+ * for in CPU time while waiting. midge already spins by itself while replies come quickly
+ * (the I/O and dispatcher threads poll for up to twice their recent waits, at most
+ * 150 µs, and not at all while waits are long, as when idle); this sets a floor that
+ * applies even when they are long. The I/O thread is shared by every client: the longest
  * value of the open clients applies.
  */
 midge_result midge_options_set_busy_poll(midge_options *options, uint32_t usec);

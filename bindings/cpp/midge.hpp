@@ -626,7 +626,8 @@ public:
                       "midge_options_set_inline_callbacks");
         return *this;
     }
-    /// Poll before sleeping, for latency (see midge_options_set_busy_poll; at most 10 ms).
+    /// Poll at least this long before sleeping, for latency, even when midge's own adaptive
+    /// spin would not (see midge_options_set_busy_poll; at most 10 ms).
     Options& busy_poll(std::chrono::microseconds spin) {
         detail::check(midge_options_set_busy_poll(o_, detail::micros(spin)),
                       "midge_options_set_busy_poll");
@@ -638,7 +639,8 @@ public:
         detail::check(midge_options_set_manual_ack(o_, on), "midge_options_set_manual_ack");
         return *this;
     }
-    /// Batch I/O while traffic flows, for CPU (see midge_options_set_linger; at most 10 ms).
+    /// The longest pause of adaptive batching (default 1 ms, 0 turns it off; see
+    /// midge_options_set_linger; at most 10 ms).
     Options& linger(std::chrono::microseconds pause) {
         detail::check(midge_options_set_linger(o_, detail::micros(pause)),
                       "midge_options_set_linger");

@@ -756,7 +756,7 @@ class Client:
         user_properties: Optional[Iterable[Tuple[str, str]]] = None,
         connect_timeout: float = 10.0,
         request_response_information: bool = False,
-        linger: float = 0.0,
+        linger: Optional[float] = None,
         protocol_version: ProtocolVersion = ProtocolVersion.V5,
         event_queue_limit: Optional[int] = None,
         event_queue_bytes: Optional[int] = None,
@@ -825,8 +825,9 @@ class Client:
                 _check(lib.midge_options_add_user_property(opts, _cstr(k, "user property"), _cstr(v, "user property")))
             if request_response_information:
                 _check(lib.midge_options_set_request_response_information(opts, True))
-            _v.seconds(linger, "linger", 0.01)
-            _check(lib.midge_options_set_linger(opts, int(round(linger * 1e6))))
+            if linger is not None:
+                _v.seconds(linger, "linger", 0.01)
+                _check(lib.midge_options_set_linger(opts, int(round(linger * 1e6))))
             if event_queue_limit is not None:
                 _check(lib.midge_options_set_event_queue_limit(opts, _u(event_queue_limit, 2**63 - 1, "event_queue_limit")))
             if event_queue_bytes is not None:

@@ -61,11 +61,14 @@ pub struct ClientOptions {
     /// client's I/O waits for it, and waits inside it (`_and_wait`, `Completion::wait`)
     /// fail with [`Error::WouldDeadlock`]. Publishing, subscribing and closing from it work.
     pub inline_callbacks: bool,
-    /// Before the I/O thread sleeps, it polls its sockets without sleeping for this long
-    /// (yielding the CPU to any thread that wants it), default zero. A reply arriving within
-    /// the spin then costs no wake-up: lower round-trip latency (notably on virtual
-    /// machines, where waking an idle CPU costs tens of microseconds), for CPU time. The
-    /// I/O thread is shared: the longest value of the open clients applies.
+    /// Before the I/O thread sleeps, it polls its sockets without sleeping for at least this
+    /// long (yielding the CPU to any thread that wants it), default zero. A reply arriving
+    /// within the spin then costs no wake-up: lower round-trip latency (notably on virtual
+    /// machines, where waking an idle CPU costs tens of microseconds), for CPU time. midge
+    /// already spins by itself while replies come quickly (the I/O and dispatcher threads
+    /// poll for up to twice their recent waits, at most 150 µs, and not at all while waits
+    /// are long, as when idle); this sets a floor that applies even when they are long.
+    /// The I/O thread is shared: the longest value of the open clients applies.
     pub busy_poll: Duration,
     /// The longest pause of adaptive batching (default [`DEFAULT_LINGER`], 1 ms; zero turns
     /// batching off for this client). midge batches by itself, from the traffic it sees:

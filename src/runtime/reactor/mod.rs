@@ -450,7 +450,11 @@ fn io_thread(handle: &ReactorHandle, mut poll: Poll) {
         // A wait, not a look: its length tells whether spinning before the next pays.
         let waits = linger.is_zero() && timeout != Some(Duration::ZERO);
         let started = waits.then(Instant::now);
-        let spin = if waits { spin.max(adaptive.spin()) } else { spin };
+        let spin = if waits {
+            spin.max(adaptive.spin())
+        } else {
+            spin
+        };
         let polled = busy_poll(&mut poll, &mut events, timeout, spin);
         if let Some(started) = started {
             adaptive.waited((!events.is_empty()).then(|| started.elapsed()));
