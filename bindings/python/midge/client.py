@@ -67,6 +67,8 @@ _U32_MAX = 0xFFFFFFFF
 #: Longest single blocking C call made by a generator or a handle wait, in seconds, so
 #: that Ctrl-C and mode changes are noticed.
 _SLICE = 0.25
+#: Publish failures kept for Client.publish_failures (the oldest go beyond).
+_MAX_FAILURES = 10_000
 
 OnMessage = Callable[[Message], Any]
 OnConnect = Callable[[ConnAck], Any]
@@ -465,6 +467,10 @@ class _State:
         #: Restored publishes that ended, met by any pull (they never go to a callback);
         #: bounded by what the store held when the client was made.
         self.restored: Deque[RestoredPublish] = collections.deque()
+        #: Failures of publishes made without a handle (publish_nowait), oldest first,
+        #: at most _MAX_FAILURES; beyond, the oldest go and are counted.
+        self.publish_failures: Deque[MidgeError] = collections.deque()
+        self.publish_failures_dropped = 0
 
     # -- callbacks (midge's threads) --
 
@@ -513,6 +519,35 @@ class _State:
         except BaseException as e:
             self.record(e, "on_message")
 
+    def note_publish_failure(self, ack: Optional[int]) -> None:
+        """A pulled MIDGE_EVENT_PUBLISH_COMPLETE: the failure of a publish nobody holds a
+        handle for (publish_nowait, or a handle dropped before the end), logged and kept
+        for publish_failures()."""
+        try:
+            if not ack:
+                return
+            rc = lib.midge_ack_result(ack)
+            if rc == 0:
+                return
+            code = _opt_int(lib.midge_ack_reason_code, ack, c_uint8)
+            reason = _opt_text(lib.midge_ack_reason_string, ack)
+            try:
+                what = Result(rc).name
+            except ValueError:
+                what = "result %d" % rc
+            detail = "a publish without a handle failed: %s" % what
+            if reason:
+                detail += ": %s" % reason
+            err = error_for(rc, detail, code if code is not None and code >= 0x80 else None, reason)
+            logger.warning("midge: %s", err)
+            with self.lock:
+                if len(self.publish_failures) >= _MAX_FAILURES:
+                    self.publish_failures.popleft()
+                    self.publish_failures_dropped += 1
+                self.publish_failures.append(err)
+        except BaseException as e:
+            self.record(e, "publish")
+
     # -- application side --
 
     def raise_pending(self) -> None:
@@ -560,6 +595,8 @@ class _State:
                 with self.lock:
                     self.restored.append(r)
                     self.cond.notify_all()
+        elif kind == _EventKind.PUBLISH_COMPLETE:
+            self.note_publish_failure(lib.midge_event_ack(ev))
         elif kind == _EventKind.MESSAGES_DROPPED:
             logger.warning("midge dropped %d QoS 0 messages (the application fell behind)",
                            lib.midge_event_count(ev))
@@ -1087,6 +1124,72 @@ class Client:
         ``user_properties`` ((name, value) pairs or a dict) are sent after those of
         ``properties``. Every argument is checked before anything is sent: a wrong type
         raises :class:`InvalidType`, a value out of range :class:`InvalidArgument`."""
+        st = self._st
+        comp = c_void_p()
+        q = self._start_publish(topic, payload, qos, retain, properties, topic_alias, user_properties, byref(comp))
+        return PublishHandle(st, comp.value, q)  # type: ignore[arg-type]
+
+    def publish_nowait(
+        self,
+        topic: str,
+        payload: Payload = b"",
+        qos: int = 0,
+        retain: bool = False,
+        properties: Union[Properties, Dict[str, Any], None] = None,
+        *,
+        topic_alias: Optional[int] = None,
+        user_properties: _v.UserPropertiesArg = None,
+    ) -> None:
+        """Starts a publish with no handle to follow it (fire and forget): the cheapest
+        publish, for streams of telemetry. Arguments and the offline queue: see
+        :meth:`publish_async`; bad arguments raise here.
+
+        A refusal midge knows by the time this returns raises here (:class:`QueueFull`,
+        :class:`NotSupported` for the server's Maximum QoS, Retain Available or Topic
+        Alias Maximum, :class:`TooLarge` for its Maximum Packet Size). A failure after that
+        (the message expired, the session was lost, a PUBACK or PUBREC failure code) waits
+        among midge's events: :meth:`publish_failures` takes it (and so do
+        :meth:`next_message` and :meth:`messages`, keeping it for that method), logging it
+        on the ``midge`` logger. With an ``on_message`` callback and nothing else taking
+        events, call :meth:`publish_failures` now and then: until then the failures wait
+        in midge. A success costs nothing beyond the publish itself."""
+        self._start_publish(topic, payload, qos, retain, properties, topic_alias, user_properties, None)
+
+    def publish_failures(self) -> List[MidgeError]:
+        """Takes the failures of publishes that had no handle (:meth:`publish_nowait`, or
+        a :class:`PublishHandle` dropped before its publish ended), oldest first: each an
+        exception as :meth:`PublishHandle.wait` would raise (:class:`Refused` with the
+        ``reason_code``, :class:`SessionLost`, ...). At most 10,000 are kept; beyond, the
+        oldest go, and :attr:`publish_failures_dropped` counts them.
+
+        Like :meth:`restored_publishes`, it takes the events waiting in midge up to the
+        first received message, which then waits for :meth:`next_message`."""
+        st = self._st
+        self._take_events()
+        with st.lock:
+            out = list(st.publish_failures)
+            st.publish_failures.clear()
+        return out
+
+    @property
+    def publish_failures_dropped(self) -> int:
+        """How many publish failures :meth:`publish_failures` no longer holds (over its
+        bound of 10,000)."""
+        return self._st.publish_failures_dropped
+
+    def _start_publish(
+        self,
+        topic: str,
+        payload: Payload,
+        qos: int,
+        retain: bool,
+        properties: Union[Properties, Dict[str, Any], None],
+        topic_alias: Optional[int],
+        user_properties: _v.UserPropertiesArg,
+        completion: Any,
+    ) -> int:
+        """Checks the arguments and calls midge_client_publish (``completion``: a
+        reference to a completion pointer, or None for none); returns the QoS."""
         _cstr(topic, "topic")
         data = _payload(payload)
         q = _v.qos(qos)
@@ -1094,7 +1197,6 @@ class Client:
         props_in = Properties.of(properties)
         extra = _v.user_properties(user_properties)
         st = self._st
-        comp = c_void_p()
         with _CProps() as props:
             props.message(props_in)
             props.users(extra)
@@ -1102,10 +1204,10 @@ class Client:
                 props.int(_PropertyId.TOPIC_ALIAS, _u(topic_alias, 0xFFFF, "topic_alias"))
             rc = lib.midge_client_publish(
                 st.get(), _cstr(topic, "topic"), data, len(data), q, retain,
-                props.ptr, byref(comp),
+                props.ptr, completion,
             )
         st.check(rc)
-        return PublishHandle(st, comp.value, q)  # type: ignore[arg-type]
+        return q
 
     def publish(
         self,
@@ -1330,6 +1432,25 @@ class Client:
 
     # -- restored publishes (a client made with a store) --
 
+    def _take_events(self) -> None:
+        """Takes the events waiting in midge, without waiting, up to the first received
+        message, which then waits in the inbox for next_message (restored publishes and
+        publish failures are kept for their methods). May wait up to 0.25 s while another
+        thread is taking events."""
+        st = self._st
+        h = st.get()
+        if st.pull_lock.acquire(timeout=_SLICE):
+            try:
+                while st.handle is not None:
+                    rc, msg = st.pull(h, 0)
+                    if msg is not None:
+                        st.keep(msg)
+                        break
+                    if rc != 0:
+                        break
+            finally:
+                st.pull_lock.release()
+
     def restored_publishes(self) -> List[RestoredPublish]:
         """The restored publishes that ended since the last call (see
         :class:`RestoredPublish`), without waiting for more; ``[]`` when none did.
@@ -1345,18 +1466,7 @@ class Client:
         publishes they meet on their way, for this method). May wait up to 0.25 s while
         another thread is taking events."""
         st = self._st
-        h = st.get()
-        if st.pull_lock.acquire(timeout=_SLICE):
-            try:
-                while st.handle is not None:
-                    rc, msg = st.pull(h, 0)
-                    if msg is not None:
-                        st.keep(msg)
-                        break
-                    if rc != 0:
-                        break
-            finally:
-                st.pull_lock.release()
+        self._take_events()
         with st.lock:
             out = list(st.restored)
             st.restored.clear()

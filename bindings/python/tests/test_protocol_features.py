@@ -243,3 +243,98 @@ def test_will_changed_on_a_live_client(broker):
                 c.set_clean_start("yes")  # type: ignore[arg-type]
         finally:
             c.close()
+
+
+# ------------------------------------------------------------------ publish without a handle
+
+
+def refusing_server(codes: List[int], together: bool = False) -> ScriptedServer:
+    """Answers one QoS 1 PUBLISH per code with a PUBACK carrying it; ``together``: all of
+    them in one write, once every PUBLISH came (the client then reads them in one go)."""
+
+    def script(conn: socket.socket) -> None:
+        first, _ = read_packet(conn)
+        assert first == 0x10
+        conn.sendall(CONNACK_OK)
+        out = b""
+        for code in codes:
+            first, body = read_packet(conn)
+            assert first & 0xF6 == 0x32, hex(first)  # PUBLISH QoS 1
+            topic_len = int.from_bytes(body[:2], "big")
+            pid = body[2 + topic_len : 4 + topic_len]
+            puback = bytes([0x40, 0x03]) + pid + bytes([code])
+            if together:
+                out += puback
+            else:
+                conn.sendall(puback)
+        conn.sendall(out)
+        wait_closed(conn)
+
+    return ScriptedServer(script)
+
+
+def wait_failures(c: midge.Client, n: int) -> List[midge.MidgeError]:
+    """Takes publish failures until n came (or 5 s passed)."""
+    deadline = time.monotonic() + 5
+    failures: List[midge.MidgeError] = []
+    while len(failures) < n and time.monotonic() < deadline:
+        failures += c.publish_failures()
+        if len(failures) < n:
+            time.sleep(0.01)  # polling an outcome midge reports on its own thread
+    return failures
+
+
+def test_publish_failures_keep_the_newest_up_to_their_bound(monkeypatch):
+    # The bound (10,000) made small: five refusals, the last two kept, three counted.
+    # The five PUBACKs come in one write, so their failures wait in midge together and one
+    # publish_failures() takes them all.
+    monkeypatch.setattr(midge.client, "_MAX_FAILURES", 2)
+    server = refusing_server([0x87] * 5, together=True)
+    try:
+        with midge.Client(server.url, reconnect=False) as c:
+            for i in range(5):
+                c.publish_nowait("t%d" % i, b"x", qos=1)
+            kept = wait_failures(c, 1)
+            assert len(kept) == 2 and all(isinstance(f, midge.Refused) for f in kept), kept
+            assert c.publish_failures_dropped == 3
+    finally:
+        server.close()
+
+
+def test_publish_nowait_delivers_and_keeps_a_later_failure():
+    """A publish with no handle: a PUBACK failure code arriving after the call returned is
+    not lost but kept (with its reason code) for publish_failures(). 3.4.2.1: PUBACK 0x87
+    Not authorized; the scripted server accepts the first publish and refuses the second."""
+    server = refusing_server([0x00, 0x87])
+    try:
+        with midge.Client(server.url, reconnect=False) as c:
+            assert c.publish_nowait("mine", b"a", qos=1) is None
+            assert c.publish_nowait("theirs", b"b", qos=1) is None
+            failures = wait_failures(c, 1)
+            assert len(failures) == 1, failures
+            f = failures[0]
+            assert isinstance(f, midge.Refused), f
+            assert f.reason_code == ReasonCode.NOT_AUTHORIZED
+            assert "NOT_AUTHORIZED" in str(f), str(f)
+            assert c.publish_failures() == []  # taken
+            assert c.publish_failures_dropped == 0
+    finally:
+        server.close()
+
+
+def test_publish_nowait_checks_its_arguments_and_raises_a_refusal_known_at_once(broker):
+    with midge.Client(broker.url) as c:
+        with pytest.raises(midge.InvalidType):
+            c.publish_nowait("t", b"x", qos="1")
+        with pytest.raises(midge.InvalidArgument):
+            c.publish_nowait("t", b"x", qos=3)
+        with pytest.raises(midge.MidgeError) as e:
+            c.publish_nowait("a/+", b"x")  # wildcards are not allowed in a topic name
+        assert e.value.result == midge.Result.INVALID_TOPIC
+        topic = "nowait/" + str(time.monotonic_ns())
+        c.subscribe(topic, qos=1)
+        for i in range(100):
+            c.publish_nowait(topic, b"%d" % i, qos=i % 2)
+        got = [c.next_message(timeout=5) for _ in range(100)]
+        assert sorted(int(m.payload) for m in got if m is not None) == list(range(100))
+        assert c.publish_failures() == []
