@@ -11,7 +11,7 @@ subscriber has received them all (QoS 0: or 2 s after the last arrived, counting
 process CPU time per message (every thread, the libraries' own included), and midge's
 ratios to paho.
 
-  python3 bindings/python/bench/run.py [--rounds 3] [--count 20000] [--qos 0,1]
+  python3 bindings/python/bench/run.py [--rounds 3] [--count 20000] [--qos 0,1] [--broker-inflight N]
 
 paho-mqtt is installed from PyPI when missing (python3 -m pip install paho-mqtt).
 """
@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Optional
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -46,10 +47,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_broker(tmp: Path):
+def start_broker(tmp: Path, inflight: Optional[int] = None):
     port = free_port()
     conf = tmp / "mosquitto.conf"
-    conf.write_text("listener %d 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n" % port)
+    extra = "" if inflight is None else "max_inflight_messages %d\n" % inflight
+    conf.write_text("listener %d 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n%s" % (port, extra))
     proc = subprocess.Popen(["/usr/sbin/mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -178,6 +180,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--count", type=int, default=20000)
     ap.add_argument("--qos", default="0,1")
+    ap.add_argument("--broker-inflight", type=int, default=None,
+                    help="the broker's max_inflight_messages (default: Mosquitto's, 20)")
     args = ap.parse_args()
     try:
         import paho.mqtt  # noqa: F401
@@ -187,7 +191,7 @@ def main() -> int:
 
     print("midge %s (libmidge %s), paho-mqtt %s" % (midge.__version__, midge.version(), __import__("paho.mqtt").mqtt.__version__))
     with tempfile.TemporaryDirectory() as tmp:
-        port, broker = start_broker(Path(tmp))
+        port, broker = start_broker(Path(tmp), args.broker_inflight)
         try:
             for qos in [int(q) for q in args.qos.split(",")]:
                 res = {"midge": [], "paho": []}
