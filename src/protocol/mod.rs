@@ -13,6 +13,7 @@ mod alias;
 mod config;
 mod error;
 mod event;
+mod idle;
 mod packet_id;
 pub mod persist;
 mod redirect;
@@ -29,6 +30,7 @@ pub use event::{
     AckToken, ConnAckInfo, ConnectRefusal, DisconnectCause, Event, MAX_DETAIL_TEXT, Message,
     PublishAck, RequestId, SubscribeAck, TlsFailure, UnsubscribeAck, bounded_text,
 };
+pub(crate) use idle::Release;
 pub(crate) use redirect::DEFAULT_MAX_REDIRECTS;
 pub use redirect::{
     Decision as RedirectDecision, NotFollowed, RedirectPolicy, Redirects, Target as RedirectTarget,

@@ -46,6 +46,7 @@ use super::shutdown::Service;
 use super::spin::AdaptiveSpin;
 use crate::codec::QoS;
 use crate::protocol::AckToken;
+use crate::protocol::Release;
 
 /// A callback: receives every event of its client.
 pub type Handler = Box<dyn FnMut(&ClientEvent) + Send>;
@@ -413,6 +414,7 @@ impl Mailbox {
         let mut st = self.state.lock();
         loop {
             if let Some(e) = st.pull.pop_front() {
+                st.pull.release_if_empty();
                 st.took(&e);
                 if matches!(e, ClientEvent::Closed) {
                     st.pulled_closed = true;
@@ -492,7 +494,10 @@ impl Mailbox {
                 return false;
             }
             st.running = true;
-            (st.events.drain(..n).collect::<Vec<_>>(), handler)
+            let batch = st.events.drain(..n).collect::<Vec<_>>();
+            // An idle client keeps no queue's worth of memory.
+            st.events.release_if_empty();
+            (batch, handler)
         };
         let mut acks = Vec::new();
         // What the callback took (or was skipped), for the accounting.

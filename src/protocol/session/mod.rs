@@ -21,6 +21,7 @@ use super::event::{
     AckToken, ConnAckInfo, ConnectRefusal, DisconnectCause, Event, Message, PublishAck, RequestId,
     SubscribeAck, UnsubscribeAck,
 };
+use super::idle::Release;
 use super::packet_id::PacketIds;
 use super::stats::{Counters, SessionStats};
 mod connection;
@@ -523,7 +524,11 @@ impl Session {
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if event.is_none() {
+            self.events.release_if_empty();
+        }
+        event
     }
 
     /// True once after the session decided to end the connection: the runtime sends what is

@@ -308,6 +308,7 @@ impl Session {
         let Some(o) = self.inflight.remove(&packet_id) else {
             return;
         };
+        self.inflight.release_if_empty();
         if o.deferred {
             self.deferred -= 1;
         }

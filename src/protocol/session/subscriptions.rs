@@ -140,6 +140,7 @@ impl Session {
         let Some(pending) = self.pending_subs.remove(&s.packet_id) else {
             return;
         };
+        self.pending_subs.release_if_empty();
         self.ids.release(s.packet_id);
         let sub_id = match pending
             .packet
@@ -192,6 +193,7 @@ impl Session {
         let Some(pending) = self.pending_unsubs.remove(&u.packet_id) else {
             return;
         };
+        self.pending_unsubs.release_if_empty();
         self.ids.release(u.packet_id);
         for f in &pending.packet.filters {
             self.subscriptions.remove(f);

@@ -18,7 +18,7 @@ impl Reactor {
                 self.busy_poll = self.busy_poll.max(settings.busy_poll);
                 let mut conn = Conn::new(*session, servers, settings, mailbox);
                 conn.restored = restored.into_iter().map(|r| (r.id, r)).collect();
-                self.conns.insert(client, conn);
+                self.conns.insert(client, Box::new(conn));
                 // Restored publishes that ended at once (expired) are reported now.
                 self.mark(client);
             }

@@ -224,6 +224,7 @@ impl Reactor {
                     return;
                 }
                 let done = c.publishes.remove(id);
+                c.publishes.release_if_empty();
                 Self::finish(c, done, result, |id, result| ClientEvent::PublishComplete {
                     id,
                     result,
@@ -232,6 +233,7 @@ impl Reactor {
             }
             Event::SubscribeComplete { id, result } => {
                 let done = c.subscribes.remove(id);
+                c.subscribes.release_if_empty();
                 Self::finish(c, done, result, |id, result| {
                     ClientEvent::SubscribeComplete { id, result }
                 });
@@ -239,6 +241,7 @@ impl Reactor {
             }
             Event::UnsubscribeComplete { id, result } => {
                 let done = c.unsubscribes.remove(id);
+                c.unsubscribes.release_if_empty();
                 Self::finish(c, done, result, |id, result| {
                     ClientEvent::UnsubscribeComplete { id, result }
                 });
