@@ -59,16 +59,17 @@ fn a_slow_consumer_holds_the_queue_to_its_byte_bound_and_loses_nothing() {
     slow_consumer(opts, bound, "eq/flood");
 }
 
-/// With no event queue bound of its own, the memory budget bounds the queue: half of it.
+/// With no event queue bound of its own, the memory budget bounds the queue: a sixteenth
+/// of it.
 #[test]
 fn the_memory_budget_bounds_the_event_queue() {
     let mut opts = client_options("eq-budget");
-    opts.session.memory_budget = midge::protocol::MemoryBudget::new(512 * 1024).unwrap();
+    opts.session.memory_budget = midge::protocol::MemoryBudget::new(1024 * 1024).unwrap();
     assert!(
-        opts.event_queue_bytes > 512 * 1024,
+        opts.event_queue_bytes > 1024 * 1024,
         "the default alone would allow more"
     );
-    slow_consumer(opts, 256 * 1024, "eq/budget");
+    slow_consumer(opts, 1024 * 1024 / 16, "eq/budget");
 }
 
 fn slow_consumer(opts: midge::runtime::ClientOptions, bound: usize, topic: &'static str) {

@@ -477,8 +477,9 @@ const _: () = assert!(MIDGE_MEMORY_BUDGET_MIN == crate::protocol::MEMORY_BUDGET_
 /// network, in bytes: default `MIDGE_MEMORY_BUDGET_DEFAULT` (16 MiB), at least
 /// `MIDGE_MEMORY_BUDGET_MIN` (64 KiB; less is `MIDGE_RESULT_INVALID_ARGUMENT`). A quarter is
 /// the largest packet accepted (sent as Maximum Packet Size in CONNECT; larger: DISCONNECT
-/// 0x95), half bounds the events waiting for the application (payload and properties), an
-/// eighth the replies waiting for the socket (beyond it midge stops reading from a server
+/// 0x95), a sixteenth bounds the events waiting for the application (payload and
+/// properties; beyond it midge stops reading until the application takes some), an eighth
+/// the replies waiting for the socket (beyond it midge stops reading from a server
 /// that does not read, and disconnects it with 0x97 after a while).
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_options_set_memory_budget(
@@ -692,9 +693,12 @@ pub extern "C" fn midge_options_set_event_queue_limit(
 
 /// The same bound as `midge_options_set_event_queue_limit`, in bytes: a message counts its
 /// approximate memory (a message: payload, topic and properties, plus a small overhead).
-/// Default 64 MiB, and never more than half the memory budget
-/// (`midge_options_set_memory_budget`: 8 MiB with the default 16 MiB budget); whichever
-/// bound is reached first stops reading (one read, 64 KiB, may pass it).
+/// Default 64 MiB, and never more than a sixteenth of the memory budget
+/// (`midge_options_set_memory_budget`: 1 MiB with the default 16 MiB budget); whichever
+/// bound is reached first stops reading (one read, 64 KiB, may pass it, and the packet it
+/// completes, up to the largest accepted). QoS 0 messages are dropped and counted only past
+/// twice this bound, or past the bound plus the largest packet accepted and a read when
+/// that is more; QoS 1 and 2 never.
 #[unsafe(no_mangle)]
 pub extern "C" fn midge_options_set_event_queue_bytes(
     options: *mut midge_options,

@@ -36,11 +36,11 @@ pub use redirect::{
     Decision as RedirectDecision, NotFollowed, RedirectPolicy, Redirects, Target as RedirectTarget,
     parse_reference,
 };
-pub(crate) use session::TRANSMIT_HIGH_WATER;
 pub use session::{
     Persisted, PublishRequest, RestoredPublish, Session, State, check_subscribe, check_unsubscribe,
     check_will,
 };
+pub(crate) use session::{TRANSMIT_HIGH_WATER, max_incoming_packet};
 pub use stats::SessionStats;
 pub use version::VersionChoice;
 pub(crate) use version::{check_publish_v311, check_subscribe_v311, check_unsubscribe_v311};

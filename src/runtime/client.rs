@@ -21,6 +21,7 @@ use crate::protocol::{
     ConnAckInfo, ConnectChange, Message, PublishAck, PublishRequest, RedirectPolicy, Redirects,
     RequestError, Session, SubscribeAck, UnsubscribeAck, VersionChoice, check_publish_v311,
     check_subscribe, check_subscribe_v311, check_unsubscribe, check_unsubscribe_v311, check_will,
+    max_incoming_packet,
 };
 use crate::store::SharedStore;
 use crate::transport::{Address, Layers, TlsOptions};
@@ -107,15 +108,20 @@ impl Client {
         let id = next_client_id();
         let alive = shutdown::Alive::new()?;
         let reactor = reactor::handle();
+        // The memory budget bounds what waits for the application too.
+        let queue_bytes = options
+            .event_queue_bytes
+            .min(options.session.memory_budget.event_queue_bytes());
+        // One read may complete a packet of the largest size accepted: QoS 0 messages that
+        // come with it are no reason to drop.
+        let one_read = max_incoming_packet(&options.session) as usize + 64 * 1024;
         let mailbox = Mailbox::new(
             id,
             Arc::clone(&reactor) as Arc<_>,
             Bounds {
                 count: options.event_queue_limit,
-                // The memory budget bounds what waits for the application too.
-                bytes: options
-                    .event_queue_bytes
-                    .min(options.session.memory_budget.event_queue_bytes()),
+                bytes: queue_bytes,
+                drop_bytes: queue_bytes.saturating_mul(2).max(queue_bytes + one_read),
             },
             options.inline_callbacks,
             options.manual_ack,

@@ -14,7 +14,9 @@
 //! client's socket ([`Mailbox::room`]); the server's flow control then holds the
 //! messages. The mailbox resumes reading once the application has taken events below the
 //! bounds. What one read brought may pass them; QoS 0 messages are dropped and counted
-//! ([`ClientEvent::MessagesDropped`]) only past twice the bounds, a safety net.
+//! ([`ClientEvent::MessagesDropped`]) only past twice the bounds (in bytes, past
+//! [`Bounds::drop_bytes`], which leaves room for the largest packet one read may complete),
+//! a safety net.
 //!
 //! Callbacks run on a pool of dispatcher threads that grows when every thread is busy (a
 //! callback may block, in a `_wait` call for instance) and shrinks when threads stay idle.
@@ -80,6 +82,10 @@ pub(crate) enum Room {
 pub(crate) struct Bounds {
     pub count: usize,
     pub bytes: usize,
+    /// Past this many bytes QoS 0 messages are dropped (a safety net): at least twice
+    /// `bytes`, and more when one read may complete a packet larger than that (the bound
+    /// plus the largest packet and a read chunk).
+    pub drop_bytes: usize,
 }
 
 /// One client's queues of events and its callback.
@@ -146,9 +152,10 @@ impl State {
         self.messages >= b.count || self.bytes >= b.bytes
     }
 
-    /// Past twice the bounds: only QoS 0 can still be refused (dropped).
+    /// Past twice the bounds (in bytes, `drop_bytes`): only QoS 0 can still be refused
+    /// (dropped).
     fn over(&self, b: Bounds) -> bool {
-        self.messages >= b.count.saturating_mul(2) || self.bytes >= b.bytes.saturating_mul(2)
+        self.messages >= b.count.saturating_mul(2) || self.bytes >= b.drop_bytes
     }
 
     /// Puts an event into the queues' accounting.
@@ -223,6 +230,7 @@ impl Mailbox {
             bounds: Bounds {
                 count: bounds.count.max(1),
                 bytes: bounds.bytes.max(1),
+                drop_bytes: bounds.drop_bytes.max(bounds.bytes.max(1).saturating_mul(2)),
             },
             inline,
             manual_ack,
@@ -763,6 +771,7 @@ mod tests {
         let bounds = Bounds {
             count: 2,
             bytes: 1 << 20,
+            drop_bytes: 0,
         };
         let mb = Mailbox::new(7, Arc::clone(&io) as Arc<dyn IoSink>, bounds, false, false);
         assert!(mb.event_fd().is_some());
@@ -798,6 +807,7 @@ mod tests {
         let bounds = Bounds {
             count: 100,
             bytes: 1000,
+            drop_bytes: 0,
         };
         let mb = Mailbox::new(1, io as Arc<dyn IoSink>, bounds, false, false);
         mb.deliver([message(QoS::AtLeastOnce, 500)]);
@@ -805,6 +815,30 @@ mod tests {
         assert_eq!(mb.room(600, 0), Room::Later, "deliver what was read first");
         mb.deliver([message(QoS::AtLeastOnce, 500)]);
         assert_eq!(mb.room(0, 0), Room::Full);
+    }
+
+    /// A message larger than twice the byte bound (one read may complete a packet of the
+    /// largest size accepted) is no reason to drop the QoS 0 messages that came with it, up
+    /// to `drop_bytes`; past it, the safety net drops them.
+    #[test]
+    fn qos0_beside_a_message_larger_than_the_bound_is_dropped_only_past_drop_bytes() {
+        let deliver_big_then_small = |drop_bytes| {
+            let io = Arc::new(Io::default());
+            let bounds = Bounds {
+                count: 100,
+                bytes: 1000,
+                drop_bytes,
+            };
+            let mb = Mailbox::new(1, io as Arc<dyn IoSink>, bounds, false, false);
+            mb.deliver([message(QoS::AtMostOnce, 5000), message(QoS::AtMostOnce, 10)]);
+            mb.queued().0
+        };
+        assert_eq!(deliver_big_then_small(10_000), 2, "both kept");
+        assert_eq!(
+            deliver_big_then_small(0),
+            1,
+            "twice the bound: the small one dropped"
+        );
     }
 
     /// Several reads in one round could each bring many small messages past the count
@@ -815,6 +849,7 @@ mod tests {
         let bounds = Bounds {
             count: 5,
             bytes: 1 << 20,
+            drop_bytes: 0,
         };
         let mb = Mailbox::new(1, io as Arc<dyn IoSink>, bounds, false, false);
         mb.deliver([message(QoS::AtLeastOnce, 10)]);
@@ -829,6 +864,7 @@ mod tests {
         let bounds = Bounds {
             count: 100,
             bytes: 1 << 20,
+            drop_bytes: 0,
         };
         let mb = Mailbox::new(2, io as Arc<dyn IoSink>, bounds, true, false);
         let taken = Arc::new(Mutex::new(0));
@@ -859,6 +895,7 @@ mod tests {
         let bounds = Bounds {
             count: 100,
             bytes: 1 << 20,
+            drop_bytes: 0,
         };
         let mb = Mailbox::new(3, io as Arc<dyn IoSink>, bounds, true, false);
         mb.deliver([ClientEvent::Reauthenticated, message(QoS::AtLeastOnce, 1)]);

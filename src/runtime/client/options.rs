@@ -49,9 +49,13 @@ pub struct ClientOptions {
     /// ([`ClientEvent::MessagesDropped`]), QoS 1/2 never.
     pub event_queue_limit: usize,
     /// The same bound in bytes (an event's approximate memory: payload, topic and
-    /// properties; [`ClientEvent::approx_size`]), default 64 MiB, and never more than half
-    /// the memory budget (`session.memory_budget`: 8 MiB with the default 16 MiB budget).
-    /// Whichever bound is reached first stops reading; one read (64 KiB) may pass it.
+    /// properties; [`ClientEvent::approx_size`]), default 64 MiB, and never more than a
+    /// sixteenth of the memory budget (`session.memory_budget`: 1 MiB with the default
+    /// 16 MiB budget).
+    /// Whichever bound is reached first stops reading; one read (64 KiB) may pass it, and
+    /// the packet it completes (up to the largest accepted). QoS 0 messages are dropped and
+    /// counted only past twice this bound, or past the bound plus the largest packet
+    /// accepted and a read when that is more; QoS 1/2 never.
     pub event_queue_bytes: usize,
     /// Which [`ClientEvent::Log`] lines the client produces (none by default).
     pub log_level: LogLevel,
