@@ -9,30 +9,12 @@ mod support;
 
 use std::sync::Mutex;
 
-use midge::codec::{Bytes, Packet, Properties, PubAck, PubAckReasonCode, QoS};
+use midge::codec::{Packet, Properties, PubAck, PubAckReasonCode, QoS};
 use midge::runtime::{Client, ClientOptions};
-use support::TIMEOUT;
 use support::fake_broker::{FakeBroker, FakeConn};
+use support::{TIMEOUT, numbered, publish_numbered_qos0};
 
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn numbered(n: u32) -> Bytes {
-    Bytes::copy_from_slice(&n.to_be_bytes())
-}
-
-/// Publishes 0..count at QoS 0, numbered.
-fn publish_numbered_qos0(c: &Client, topic: &str, count: u32) {
-    for n in 0..count {
-        c.publish(
-            topic,
-            numbered(n),
-            QoS::AtMostOnce,
-            false,
-            Properties::new(),
-        )
-        .unwrap();
-    }
-}
 
 fn connected(broker: &FakeBroker, opts: ClientOptions) -> (Client, FakeConn) {
     let client = Client::new(&broker.url(), opts).unwrap();

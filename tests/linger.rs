@@ -14,7 +14,7 @@ use midge::protocol::Message;
 use midge::runtime::{Client, ClientEvent, ClientOptions, IoStats};
 use support::fake_broker::{FakeBroker, FakeConn, connack, publish_packet};
 use support::mosquitto::Mosquitto;
-use support::{TIMEOUT, sub};
+use support::{TIMEOUT, numbered, publish_numbered_qos0, sub};
 
 const LINGER: Duration = Duration::from_millis(5);
 
@@ -30,24 +30,6 @@ fn expect_message(c: &Client) -> Message {
         if let ClientEvent::Message(m) = c.next_event(TIMEOUT).expect("a message in time") {
             return m;
         }
-    }
-}
-
-fn numbered(n: u32) -> Bytes {
-    Bytes::copy_from_slice(&n.to_be_bytes())
-}
-
-/// Publishes 0..count at QoS 0, numbered.
-fn publish_numbered_qos0(c: &Client, topic: &str, count: u32) {
-    for n in 0..count {
-        c.publish(
-            topic,
-            numbered(n),
-            QoS::AtMostOnce,
-            false,
-            Properties::new(),
-        )
-        .unwrap();
     }
 }
 

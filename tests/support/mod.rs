@@ -85,3 +85,22 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep((deadline - now).min(Duration::from_millis(10)));
     }
 }
+
+/// `n` as a 4-byte big-endian payload: a numbered message.
+pub fn numbered(n: u32) -> midge::codec::Bytes {
+    midge::codec::Bytes::copy_from_slice(&n.to_be_bytes())
+}
+
+/// Publishes 0..count at QoS 0 to `topic`, numbered.
+pub fn publish_numbered_qos0(c: &midge::runtime::Client, topic: &str, count: u32) {
+    for n in 0..count {
+        c.publish(
+            topic,
+            numbered(n),
+            midge::codec::QoS::AtMostOnce,
+            false,
+            midge::codec::Properties::new(),
+        )
+        .unwrap();
+    }
+}
