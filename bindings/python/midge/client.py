@@ -521,8 +521,7 @@ class _State:
 
     def note_publish_failure(self, ack: Optional[int]) -> None:
         """A pulled MIDGE_EVENT_PUBLISH_COMPLETE: the failure of a publish nobody holds a
-        handle for (publish_nowait, or a handle dropped before the end), logged and kept
-        for publish_failures()."""
+        handle for (publish_nowait), logged and kept for publish_failures()."""
         try:
             if not ack:
                 return
@@ -1156,8 +1155,8 @@ class Client:
         self._start_publish(topic, payload, qos, retain, properties, topic_alias, user_properties, None)
 
     def publish_failures(self) -> List[MidgeError]:
-        """Takes the failures of publishes that had no handle (:meth:`publish_nowait`, or
-        a :class:`PublishHandle` dropped before its publish ended), oldest first: each an
+        """Takes the failures of publishes that had no handle (:meth:`publish_nowait`),
+        oldest first: each an
         exception as :meth:`PublishHandle.wait` would raise (:class:`Refused` with the
         ``reason_code``, :class:`SessionLost`, ...). At most 10,000 are kept; beyond, the
         oldest go, and :attr:`publish_failures_dropped` counts them.
