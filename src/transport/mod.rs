@@ -86,7 +86,6 @@ impl Layers {
         tls: Option<&TlsOptions>,
         ws: &WsOptions,
     ) -> Result<Self, TransportError> {
-        let _ = ws;
         if tls.is_some() && !address.is_tls() {
             return Err(TlsConfigError(format!(
                 "TLS options were given for {address}, which is not a TLS address (use mqtts:// \
@@ -94,6 +93,48 @@ impl Layers {
             ))
             .into());
         }
+        #[cfg(feature = "tls")]
+        let connector = if address.is_tls() {
+            let defaults = TlsOptions::default();
+            Some(Arc::new(TlsConnector::new(tls.unwrap_or(&defaults))?))
+        } else {
+            None
+        };
+        Ok(Self::assemble(
+            address,
+            #[cfg(feature = "tls")]
+            connector,
+            ws,
+        ))
+    }
+
+    /// The layers of another server of the same client: its own TLS name and WebSocket
+    /// request, the same TLS connector (so [`Layers::reload_tls`] reaches every server), or
+    /// one with the defaults (the system's roots) when this has none.
+    pub fn retarget(&self, address: &Address, ws: &WsOptions) -> Result<Self, TransportError> {
+        #[cfg(feature = "tls")]
+        let connector = match (&self.tls, address.is_tls()) {
+            // Shared, not built again: building one with the defaults reads the system's
+            // roots (every file of /etc/ssl/certs), milliseconds per client made.
+            (Some(tls), true) => Some(Arc::clone(tls)),
+            (None, true) => Some(Arc::new(TlsConnector::new(&TlsOptions::default())?)),
+            (_, false) => None,
+        };
+        Ok(Self::assemble(
+            address,
+            #[cfg(feature = "tls")]
+            connector,
+            ws,
+        ))
+    }
+
+    /// The layers for `address` with this TLS connector (a TLS address only).
+    fn assemble(
+        address: &Address,
+        #[cfg(feature = "tls")] connector: Option<Arc<TlsConnector>>,
+        ws: &WsOptions,
+    ) -> Self {
+        let _ = ws;
         #[cfg_attr(not(any(feature = "tls", feature = "websocket")), allow(unused_mut))]
         let mut layers = Self::default();
         #[cfg(feature = "tls")]
@@ -101,9 +142,8 @@ impl Layers {
             host.clone_into(&mut layers.host);
         }
         #[cfg(feature = "tls")]
-        if address.is_tls() {
-            let defaults = TlsOptions::default();
-            layers.tls = Some(Arc::new(TlsConnector::new(tls.unwrap_or(&defaults))?));
+        {
+            layers.tls = connector;
         }
         #[cfg(feature = "websocket")]
         if let Address::Ws {
@@ -120,22 +160,9 @@ impl Layers {
                 headers: ws.headers.clone(),
             }));
         }
-        Ok(layers)
-    }
-
-    /// The layers of another server of the same client: its own TLS name and WebSocket
-    /// request, the same TLS connector (so [`Layers::reload_tls`] reaches every server), or
-    /// one with the defaults (the system's roots) when this has none.
-    pub fn retarget(&self, address: &Address, ws: &WsOptions) -> Result<Self, TransportError> {
-        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
-        let mut layers = Self::new(address, None, ws)?;
-        #[cfg(feature = "tls")]
-        if address.is_tls()
-            && let Some(tls) = &self.tls
-        {
-            layers.tls = Some(Arc::clone(tls));
-        }
-        Ok(layers)
+        #[cfg(not(any(feature = "tls", feature = "websocket")))]
+        let _ = address;
+        layers
     }
 
     /// Replaces the TLS configuration for the next connect (rotated certificates).
