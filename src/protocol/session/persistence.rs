@@ -85,7 +85,7 @@ impl Session {
     }
 
     /// Publishes a message whose record the caller wrote already (see
-    /// [`Persisted`]): as [`Session::publish_checked`], and from here the session keeps
+    /// [`Persisted`]): as `Session::publish_checked` does, and from here the session keeps
     /// the record up to date and removes it when the publish ends (a refusal included).
     pub fn publish_persisted(
         &mut self,
