@@ -629,6 +629,15 @@ mod tests {
         })
     }
 
+    /// Bounds of `count` messages and `bytes`, QoS 0 dropped past twice them.
+    fn bounds(count: usize, bytes: usize) -> Bounds {
+        Bounds {
+            count,
+            bytes,
+            drop_bytes: 0,
+        }
+    }
+
     /// Whether the readiness pipe holds its byte (the C test polls the descriptor itself).
     fn readable(mb: &Mailbox) -> bool {
         mb.state.lock().fd.as_ref().is_some_and(|fd| fd.signaled)
@@ -637,11 +646,7 @@ mod tests {
     #[test]
     fn reading_pauses_at_the_bound_and_resumes_when_the_application_takes_messages() {
         let io = Arc::new(Io::default());
-        let bounds = Bounds {
-            count: 2,
-            bytes: 1 << 20,
-            drop_bytes: 0,
-        };
+        let bounds = bounds(2, 1 << 20);
         let mb = Mailbox::new(7, Arc::clone(&io) as Arc<dyn IoSink>, bounds, false, false);
         assert!(mb.event_fd().is_some());
         assert!(!readable(&mb));
@@ -673,11 +678,7 @@ mod tests {
     #[test]
     fn the_byte_bound_counts_what_was_read_but_not_delivered() {
         let io = Arc::new(Io::default());
-        let bounds = Bounds {
-            count: 100,
-            bytes: 1000,
-            drop_bytes: 0,
-        };
+        let bounds = bounds(100, 1000);
         let mb = Mailbox::new(1, io as Arc<dyn IoSink>, bounds, false, false);
         mb.deliver([message(QoS::AtLeastOnce, 500)]);
         assert_eq!(mb.room(0, 0), Room::Yes);
@@ -715,11 +716,7 @@ mod tests {
     #[test]
     fn the_count_bound_counts_what_was_decoded_but_not_delivered() {
         let io = Arc::new(Io::default());
-        let bounds = Bounds {
-            count: 5,
-            bytes: 1 << 20,
-            drop_bytes: 0,
-        };
+        let bounds = bounds(5, 1 << 20);
         let mb = Mailbox::new(1, io as Arc<dyn IoSink>, bounds, false, false);
         mb.deliver([message(QoS::AtLeastOnce, 10)]);
         assert_eq!(mb.room(100, 3), Room::Yes, "1 queued + 3 decoded < 5");
@@ -730,11 +727,7 @@ mod tests {
     #[test]
     fn a_partial_callback_leaves_what_it_declines_to_the_pull_queue() {
         let io = Arc::new(Io::default());
-        let bounds = Bounds {
-            count: 100,
-            bytes: 1 << 20,
-            drop_bytes: 0,
-        };
+        let bounds = bounds(100, 1 << 20);
         let mb = Mailbox::new(2, io as Arc<dyn IoSink>, bounds, true, false);
         let taken = Arc::new(Mutex::new(0));
         let t = Arc::clone(&taken);
@@ -761,11 +754,7 @@ mod tests {
     #[test]
     fn events_waiting_in_the_pull_queue_are_offered_to_a_new_callback_in_order() {
         let io = Arc::new(Io::default());
-        let bounds = Bounds {
-            count: 100,
-            bytes: 1 << 20,
-            drop_bytes: 0,
-        };
+        let bounds = bounds(100, 1 << 20);
         let mb = Mailbox::new(3, io as Arc<dyn IoSink>, bounds, true, false);
         mb.deliver([ClientEvent::Reauthenticated, message(QoS::AtLeastOnce, 1)]);
         let seen = Arc::new(Mutex::new(Vec::new()));
