@@ -358,7 +358,11 @@ impl Reactor {
         }
         c.out_events.push(ClientEvent::Closed);
         Self::deliver(&mut self.deferred, &c.mailbox, &mut c.out_events);
-        if let Some(w) = c.close_waiter.take() {
+        // The connection's state goes before the close is reported: a store it holds is
+        // released (its file lock with it) by the time the closer can open it again.
+        let waiter = c.close_waiter.take();
+        drop(c);
+        if let Some(w) = waiter {
             w.complete(Ok(()));
         }
     }
