@@ -297,11 +297,18 @@ fn read_publisher_wire(records: &[WireRecord], report: &mut Report) -> Publisher
 #[derive(Default)]
 struct SubscriberWire {
     /// Transmissions midge had to deliver: every QoS 1 PUBLISH, and each QoS 2 PUBLISH on a
-    /// packet id the subscriber did not hold (a new message, [MQTT-4.3.3-9]).
+    /// packet id the subscriber did not hold (a new message, [MQTT-4.3.3-12]).
     new: HashMap<Key, usize>,
     /// QoS 2 PUBLISHes on a packet id the subscriber still held for another message
-    /// (before its PUBREL): by [MQTT-4.3.3-9] the receiver takes them for that message.
+    /// (before its PUBREL): by [MQTT-4.3.3-10] the receiver takes them for that message.
     on_held_id: HashMap<Key, usize>,
+    /// QoS 2 PUBLISHes the broker sent again after its PUBREL for them [MQTT-4.3.3-6],
+    /// on a later connection, with no PUBCOMP from midge on the wire in between. The proxy
+    /// forwarded the PUBREL before the connection ended: midge may have read it and
+    /// completed the flow, its PUBCOMP cut off with the connection, and then it must take
+    /// the PUBLISH for a new message [MQTT-4.3.3-12]; or it never read the PUBREL, and
+    /// then the PUBLISH is the held one [MQTT-4.3.3-10]. The wire cannot tell which.
+    after_release: HashMap<Key, usize>,
     /// Messages midge acknowledged (PUBACK or PUBREC): it certainly had them.
     answered: HashSet<Key>,
     /// Messages whose latest PUBLISH was cut off with its connection before midge answered
@@ -314,6 +321,8 @@ struct InFlow {
     key: Key,
     conn: u64,
     answered: bool,
+    /// The connection on which the proxy forwarded the broker's PUBREL, if it did.
+    released_on: Option<u64>,
 }
 
 fn read_subscriber_wire(records: &[WireRecord], report: &mut Report) -> SubscriberWire {
@@ -357,6 +366,11 @@ fn read_subscriber_wire(records: &[WireRecord], report: &mut Report) -> Subscrib
                     held.remove(packet_id);
                 }
             }
+            (Dir::ToClient, Frame::PubRel { packet_id, .. }) => {
+                if let Some(f) = held.get_mut(packet_id) {
+                    f.released_on = Some(r.conn);
+                }
+            }
             (Dir::ToBroker, Frame::PubComp { packet_id, .. }) => {
                 held.remove(packet_id);
             }
@@ -392,6 +406,23 @@ fn on_publish(
     };
     let mut count_new = true;
     match flows.get(packet_id) {
+        Some(f) if f.released_on.is_some() => {
+            report.add(
+                Category::BrokerProtocol,
+                format!(
+                    "{key:?} sent on packet id {packet_id} after the broker's PUBREL for \
+                     {:?} [MQTT-4.3.3-6] (seq {})",
+                    f.key, r.seq
+                ),
+            );
+            if f.released_on == Some(r.conn) {
+                // The same connection: midge read the PUBREL first and completed the
+                // flow, so this is a new message [MQTT-4.3.3-12].
+            } else {
+                *wire.after_release.entry(key.clone()).or_default() += 1;
+                count_new = false;
+            }
+        }
         Some(f) if f.key == key => {
             // A retransmission [MQTT-4.4.0-1], with DUP [MQTT-3.3.1-1]. At
             // QoS 1 the receiver delivers it again; at QoS 2 it must not.
@@ -444,9 +475,12 @@ fn on_publish(
         key: key.clone(),
         conn: r.conn,
         answered: false,
+        released_on: None,
     });
+    f.key = key;
     f.conn = r.conn;
     f.answered = false;
+    f.released_on = None;
 }
 
 /// A QoS 1/2 flow the broker opened towards the subscriber and that has not ended
@@ -638,6 +672,7 @@ fn classify(
         let p = out.sent.get(&key).copied().unwrap_or(0);
         let b = inc.new.get(&key).copied().unwrap_or(0);
         let held = inc.on_held_id.get(&key).copied().unwrap_or(0);
+        let released = inc.after_release.get(&key).copied().unwrap_or(0);
         if a.qos == QoS::ExactlyOnce && p >= 2 {
             report.add(
                 Category::DuplicatedByMidge,
@@ -654,7 +689,7 @@ fn classify(
                     Category::LostByMidge,
                     format!("never acknowledged by the broker, yet {:?}", a.outcome),
                 )
-            } else if b == 0 && held == 0 {
+            } else if b == 0 && held == 0 && released == 0 {
                 (
                     Category::LostByBroker,
                     "acknowledged by the broker, never sent to the subscriber".into(),
@@ -664,7 +699,7 @@ fn classify(
                     Category::LostByBroker,
                     format!(
                         "sent to the subscriber only on a packet id still in flight \
-                         ({held} times)"
+                         ({held} times) or after its PUBREL ({released} times)"
                     ),
                 )
             } else if !inc.answered.contains(&key) && inc.cut.contains(&key) {
@@ -682,8 +717,9 @@ fn classify(
             };
             report.add(category, format!("{key:?}: {why}"));
         } else if a.qos == QoS::ExactlyOnce {
-            // [MQTT-4.3.3-9]: one delivery per new message the broker sent.
-            if d > b.max(1) {
+            // [MQTT-4.3.3-10]: one delivery per new message the broker sent, and per
+            // PUBLISH it sent again after a PUBREL midge may have completed.
+            if d > (b + released).max(1) {
                 report.add(
                     Category::DuplicatedByMidge,
                     format!(
@@ -692,12 +728,12 @@ fn classify(
                     ),
                 );
             }
-            if b > p.max(1) {
+            if b > p.max(1) || (released > 0 && d > b.max(1)) {
                 report.add(
                     Category::DuplicatedByBroker,
                     format!(
                         "{key:?}: published once, the broker sent it as {b} new messages \
-                         (delivered {d} times)"
+                         and {released} more after its PUBREL (delivered {d} times)"
                     ),
                 );
             }
@@ -898,7 +934,7 @@ fn classifier_blames_the_broker_for_an_acknowledged_message_never_delivered() {
 #[test]
 fn classifier_blames_the_broker_for_a_message_sent_on_a_packet_id_in_flight() {
     // "0" on id 5 waits for its PUBREL when the connection ends; the restored broker
-    // sends "1" on id 5: the subscriber must take it for "0" again [MQTT-4.3.3-9].
+    // sends "1" on id 5: the subscriber must take it for "0" again [MQTT-4.3.3-10].
     let publisher = Script::default()
         .connack(false)
         .qos2_up(1, "0")
@@ -967,6 +1003,46 @@ fn classifier_blames_midge_for_delivering_a_retransmission_again() {
         &delivered2(&["0", "0"]),
     );
     assert_only(&r, Category::DuplicatedByMidge, 1);
+}
+
+#[test]
+fn classifier_allows_a_new_delivery_after_a_pubrel_cut_off_with_the_connection() {
+    // The proxy forwards the broker's PUBREL for "0" and the connection ends before
+    // midge's PUBCOMP is on the wire: midge may have read the PUBREL and completed the
+    // flow. The broker, restored from an older database, sends "0" again on the same id:
+    // for midge that is then a new message [MQTT-4.3.3-12], the broker's duplicate
+    // [MQTT-4.3.3-6]. Once more than that is midge's.
+    let publisher = Script::default().connack(false).qos2_up(1, "0");
+    let subscriber = Script::default()
+        .connack(false)
+        .broker_sends(publish(3, QoS::ExactlyOnce, false, "0"))
+        .client_sends(Frame::PubRec {
+            packet_id: 3,
+            reason: 0,
+        })
+        .broker_sends(Frame::PubRel {
+            packet_id: 3,
+            reason: 0,
+        })
+        .broker_sends(Frame::Closed)
+        .connack(true)
+        .qos2_down(3, true, "0");
+    let classify_delivered = |times: usize| {
+        classify(
+            &[accepted2("0", Outcome::Acknowledged)],
+            &publisher.0,
+            &subscriber.0,
+            &delivered2(&vec!["0"; times]),
+        )
+    };
+    let r = classify_delivered(2);
+    assert_eq!(r.count(Category::DuplicatedByBroker), 1, "{}", r.table());
+    assert_eq!(r.count(Category::BrokerProtocol), 1, "{}", r.table());
+    r.assert_no_midge_faults();
+    let r = classify_delivered(1);
+    assert_only(&r, Category::BrokerProtocol, 1);
+    let r = classify_delivered(3);
+    assert_eq!(r.count(Category::DuplicatedByMidge), 1, "{}", r.table());
 }
 
 #[test]
@@ -1187,7 +1263,7 @@ fn classifier_blames_the_broker_for_a_publish_cut_off_and_never_resent() {
 #[test]
 fn classifier_keeps_a_qos2_packet_id_held_across_a_qos1_publish_on_it() {
     // "0" waits for its PUBREL when the broker forgets it; the broker then sends QoS 1
-    // "5" on the same id, then QoS 2 "1": midge still holds the id for "0" [MQTT-4.3.3-9].
+    // "5" on the same id, then QoS 2 "1": midge still holds the id for "0" [MQTT-4.3.3-10].
     let ack = |id| Frame::PubAck {
         packet_id: id,
         reason: 0,
