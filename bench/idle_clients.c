@@ -1,9 +1,12 @@
 /* midge only: connects 1, 100 and 1000 clients (--clients LIST) in one process and reports
  * connect-to-CONNACK time (median, p99: from midge_client_connect to the connect callback),
  * resident memory per idle client (VmRSS delta over the connected, subscribed set / N),
+ * the heap in use per idle client (glibc mallinfo2: uordblks + hblkhd delta / N; unlike
+ * RSS it does not count freed memory malloc keeps, e.g. the subscribe storm's transients),
  * the process's CPU time while they idle (keep-alive timers included), and the time for a
  * QoS 1 message to each of them (each subscribed to its own topic) to be delivered.
  * usage: idle_clients --broker host:port [--clients 1,100,1000] [--idle-ms 500] */
+#include <malloc.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <stdlib.h>
@@ -30,6 +33,11 @@ static long rss_kib(void) {
         if (sscanf(line, "VmRSS: %ld kB", &v) == 1) break;
     if (f) fclose(f);
     return v;
+}
+
+static long heap_bytes(void) {
+    struct mallinfo2 m = mallinfo2();
+    return (long)(m.uordblks + m.hblkhd);
 }
 
 static double cpu_ms(void) {
@@ -94,7 +102,7 @@ int main(int argc, char **argv) {
         midge_client **cs = calloc((size_t)n, sizeof *cs);
         atomic_store(&CONNECTED, 0);
         usleep(100000);
-        long rss0 = rss_kib();
+        long rss0 = rss_kib(), heap0 = heap_bytes();
         for (long i = 0; i < n; i++) cs[i] = new_client(address, (size_t)i, on_connect);
         uint64_t all0 = bench_now_ns();
         for (long i = 0; i < n; i++) {
@@ -123,7 +131,7 @@ int main(int argc, char **argv) {
         double cpu0 = cpu_ms();
         usleep((useconds_t)idle_ms * 1000);
         double idle_cpu = cpu_ms() - cpu0;
-        long rss1 = rss_kib();
+        long rss1 = rss_kib(), heap1 = heap_bytes();
         atomic_store(&DELIVERED, 0);
         uint64_t pub0 = bench_now_ns();
         midge_completion *last = NULL;
@@ -145,9 +153,10 @@ int main(int argc, char **argv) {
             if (T_DONE[i]) d[m++] = T_DONE[i] - T_START[i];
         double p50 = bench_percentile(d, m, 50) / 1e3, p99 = bench_percentile(d, m, 99) / 1e3;
         printf("lib=midge scenario=idle clients=%ld connected=%ld connect_p50_us=%.1f connect_p99_us=%.1f "
-               "connect_all_ms=%.2f rss_delta_kib=%ld rss_per_client_kib=%.1f idle_cpu_ms_per_s=%.2f "
-               "qos1_delivered=%ld qos1_all_ms=%.1f\n",
+               "connect_all_ms=%.2f rss_delta_kib=%ld rss_per_client_kib=%.1f heap_per_client_b=%ld "
+               "idle_cpu_ms_per_s=%.2f qos1_delivered=%ld qos1_all_ms=%.1f\n",
                n, ok, p50, p99, (double)(all1 - all0) / 1e6, rss1 - rss0, (double)(rss1 - rss0) / (double)n,
+               (heap1 - heap0) / n,
                idle_cpu * 1000.0 / (double)idle_ms, atomic_load(&DELIVERED), (double)(pub1 - pub0) / 1e6);
         fflush(stdout);
         for (long i = 0; i < n; i++) midge_client_free(&cs[i]);
