@@ -13,6 +13,7 @@ mod alias;
 mod config;
 mod error;
 mod event;
+mod filters;
 mod idle;
 mod packet_id;
 pub mod persist;
@@ -30,6 +31,7 @@ pub use event::{
     AckToken, ConnAckInfo, ConnectRefusal, DisconnectCause, Event, MAX_DETAIL_TEXT, Message,
     PublishAck, RequestId, SubscribeAck, TlsFailure, UnsubscribeAck, bounded_text,
 };
+pub use filters::{FilterEntry, SubscriptionMap};
 pub(crate) use idle::Release;
 pub(crate) use redirect::DEFAULT_MAX_REDIRECTS;
 pub use redirect::{

@@ -22,6 +22,7 @@ use crate::codec::{
     ByteString, Bytes, Packet, PubRecReasonCode, Publish, QoS, SubscriptionOptions,
 };
 
+use super::filters::SubscriptionMap;
 use super::session::PublishRequest;
 
 /// The record format's version: the first byte of every value.
@@ -199,7 +200,7 @@ impl SentState {
 pub struct MetaRecord {
     pub client_id: ByteString,
     pub session_expiry_interval: u32,
-    pub subscriptions: BTreeMap<ByteString, (SubscriptionOptions, Option<u32>)>,
+    pub subscriptions: SubscriptionMap,
 }
 
 impl MetaRecord {
@@ -208,7 +209,7 @@ impl MetaRecord {
         put_str(&mut v, &self.client_id);
         v.extend_from_slice(&self.session_expiry_interval.to_be_bytes());
         v.extend_from_slice(&(self.subscriptions.len() as u32).to_be_bytes());
-        for (filter, (options, id)) in &self.subscriptions {
+        for (filter, (options, id)) in self.subscriptions.iter() {
             put_str(&mut v, filter);
             v.push(options.to_byte());
             v.extend_from_slice(&id.unwrap_or(0).to_be_bytes());
@@ -224,7 +225,7 @@ impl MetaRecord {
         let client_id = r.str()?;
         let session_expiry_interval = r.u32()?;
         let n = r.u32()?;
-        let mut subscriptions = BTreeMap::new();
+        let mut subscriptions = SubscriptionMap::new();
         for _ in 0..n {
             let filter = r.str()?;
             let options = SubscriptionOptions::from_byte(r.u8()?).map_err(|e| e.to_string())?;

@@ -331,7 +331,7 @@ impl Session {
     pub(super) fn resubscribe(&mut self, now: Instant) -> usize {
         // One SUBSCRIBE per Subscription Identifier, since it is a per-packet property.
         let mut groups: BTreeMap<Option<u32>, Vec<Subscription>> = BTreeMap::new();
-        for (filter, (options, sub_id)) in &self.subscriptions {
+        for (filter, (options, sub_id)) in self.subscriptions.iter() {
             groups.entry(*sub_id).or_default().push(Subscription {
                 filter: filter.clone(),
                 options: *options,

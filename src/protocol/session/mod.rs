@@ -10,8 +10,7 @@ use crate::codec::{
     Auth, AuthReasonCode, ByteString, Bytes, CodecError, ConnAck, Connect, Decoder, Disconnect,
     DisconnectReasonCode, Packet, PacketType, Properties, Property, PropertyContext, PropertyId,
     ProtocolVersion, PubAck, PubComp, PubCompReasonCode, PubRec, PubRecReasonCode, PubRel,
-    PubRelReasonCode, Publish, QoS, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck,
-    Unsubscribe, Will,
+    PubRelReasonCode, Publish, QoS, SubAck, Subscribe, Subscription, UnsubAck, Unsubscribe, Will,
 };
 
 use super::alias::{AliasError, InboundAliases, OutboundAliases};
@@ -21,6 +20,7 @@ use super::event::{
     AckToken, ConnAckInfo, ConnectRefusal, DisconnectCause, Event, Message, PublishAck, RequestId,
     SubscribeAck, UnsubscribeAck,
 };
+use super::filters::SubscriptionMap;
 use super::idle::Release;
 use super::packet_id::PacketIds;
 use super::stats::{Counters, SessionStats};
@@ -318,7 +318,7 @@ pub struct Session {
     pending_subs: HashMap<u16, PendingSub>,
     pending_unsubs: HashMap<u16, PendingUnsub>,
     control_queue: VecDeque<u16>,
-    subscriptions: BTreeMap<ByteString, (SubscriptionOptions, Option<u32>)>,
+    subscriptions: SubscriptionMap,
     // Connection bookkeeping.
     asked_clean_start: bool,
     /// The application's Clean Start for the next connection ([`ConnectChange::CleanStart`]).
@@ -381,7 +381,7 @@ impl Session {
             pending_subs: HashMap::new(),
             pending_unsubs: HashMap::new(),
             control_queue: VecDeque::new(),
-            subscriptions: BTreeMap::new(),
+            subscriptions: SubscriptionMap::new(),
             asked_clean_start: true,
             next_clean_start: None,
             sent_clean_start: None,
