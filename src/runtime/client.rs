@@ -1,15 +1,16 @@
 //! The application's handle on one MQTT client.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::completion::{Completion, start_and_wait};
 use super::dispatch::{self, Bounds, Handler, Mailbox, Router};
-use super::event::{ClientEvent, ClientStats, IoCounters, IoStats};
-use super::memory::{MemoryGauge, MemoryStats};
+use super::event::{ClientEvent, ClientStats, IoStats};
+use super::memory::MemoryStats;
 use super::reactor::{self, Command, ConnSettings, ReactorHandle};
-use super::servers::{FilterSlot, Redirect, RedirectFilter, Servers};
+use super::servers::{Redirect, RedirectFilter, Servers};
+use super::shared::Shared;
 use super::shutdown;
 use crate::codec::topic::validate_topic_name;
 use crate::codec::{
@@ -47,21 +48,13 @@ struct Inner {
     id: usize,
     reactor: Arc<ReactorHandle>,
     mailbox: Arc<Mailbox>,
-    completion_events: Arc<AtomicBool>,
-    /// Whether the session is connected, as the I/O thread last said.
-    connected: Arc<AtomicBool>,
-    io: Arc<IoCounters>,
+    /// Flags and counters shared with the I/O thread.
+    shared: Arc<Shared>,
     /// Every connection speaks 3.1.1: what it cannot carry is refused by the call itself.
     v311_only: bool,
-    /// Written by the I/O thread at each CONNACK.
-    protocol_level: Arc<AtomicU8>,
     /// Counts the client for `shutdown`; dropped after the `Close` below is sent.
     _alive: shutdown::Alive,
-    memory: Arc<MemoryGauge>,
     layers: Layers,
-    /// The address of the last connection made, written by the I/O thread.
-    server: Arc<parking_lot::Mutex<Option<String>>>,
-    redirect_filter: Arc<FilterSlot>,
     store: Option<SharedStore>,
     /// The next message key of the store: past every one restored.
     next_key: AtomicU64,
@@ -126,13 +119,7 @@ impl Client {
             options.inline_callbacks,
             options.manual_ack,
         );
-        let completion_events = Arc::new(AtomicBool::new(options.completion_events));
-        let connected = Arc::new(AtomicBool::new(false));
-        let io = Arc::new(IoCounters::default());
-        let memory = Arc::new(MemoryGauge::default());
-        let protocol_level = Arc::new(AtomicU8::new(0));
-        let server = Arc::new(parking_lot::Mutex::new(None));
-        let redirect_filter = Arc::new(FilterSlot::default());
+        let shared = Arc::new(Shared::new(options.completion_events));
         let servers = Servers::new(
             servers,
             options.websocket.clone(),
@@ -140,21 +127,15 @@ impl Client {
                 follow: options.follow_redirects,
                 max_hops: options.max_redirects,
             }),
-            Arc::clone(&server),
         );
         let settings = ConnSettings {
             reconnect: options.reconnect,
             tcp: options.tcp,
             connect_timeout: options.connect_timeout,
-            completion_events: Arc::clone(&completion_events),
-            connected: Arc::clone(&connected),
+            shared: Arc::clone(&shared),
             log_level: options.log_level,
             busy_poll: options.busy_poll,
             linger: options.linger,
-            io: Arc::clone(&io),
-            memory: Arc::clone(&memory),
-            protocol_level: Arc::clone(&protocol_level),
-            redirect_filter: Arc::clone(&redirect_filter),
             store: options.store.clone(),
         };
         let mut session = Session::new(options.session, std::time::Instant::now());
@@ -175,16 +156,10 @@ impl Client {
                 id,
                 reactor,
                 mailbox,
-                completion_events,
-                connected,
-                io,
+                shared,
                 v311_only,
-                protocol_level,
                 _alive: alive,
-                memory,
                 layers,
-                server,
-                redirect_filter,
                 store: options.store,
                 next_key: AtomicU64::new(next_key),
             }),
@@ -235,7 +210,7 @@ impl Client {
     /// Whether the client is connected (CONNACK received, connection not lost), as the I/O
     /// thread last reported.
     pub fn is_connected(&self) -> bool {
-        self.inner.connected.load(Ordering::Acquire)
+        self.inner.shared.connected.load(Ordering::Acquire)
     }
 
     /// Connects and waits up to `timeout` for CONNACK.
@@ -651,20 +626,23 @@ impl Client {
     /// Turns completion events ([`ClientEvent::PublishComplete`] and the like) on or off
     /// for requests that end from now on (see `ClientOptions::completion_events`).
     pub fn set_completion_events(&self, on: bool) {
-        self.inner.completion_events.store(on, Ordering::Relaxed);
+        self.inner
+            .shared
+            .completion_events
+            .store(on, Ordering::Relaxed);
     }
 
     /// The MQTT version of the last connection made (`None` before the first CONNACK):
     /// 3.1.1 after a fallback from 5.0 ([`crate::protocol::VersionChoice::V5OrV311`]).
     pub fn protocol_version(&self) -> Option<ProtocolVersion> {
-        ProtocolVersion::from_level(self.inner.protocol_level.load(Ordering::Relaxed))
+        ProtocolVersion::from_level(self.inner.shared.protocol_level.load(Ordering::Relaxed))
     }
 
     /// The server of the last connection made (its address as midge writes it,
     /// `mqtt://host:port`), `None` before the first CONNACK success: after a failover, the
     /// server that took over; after a followed redirection, its target.
     pub fn server(&self) -> Option<String> {
-        self.inner.server.lock().clone()
+        self.inner.shared.server.lock().clone()
     }
 
     /// Installs (or with `None` removes) the application's say over redirections, when
@@ -674,12 +652,12 @@ impl Client {
     /// on midge's I/O thread: it must return quickly and not wait on midge (waits fail
     /// with [`Error::WouldDeadlock`]); a panic in it is a refusal.
     pub fn on_redirect(&self, filter: Option<impl FnMut(&Redirect) -> bool + Send + 'static>) {
-        *self.inner.redirect_filter.0.lock() = filter.map(|f| Box::new(f) as RedirectFilter);
+        *self.inner.shared.redirect_filter.0.lock() = filter.map(|f| Box::new(f) as RedirectFilter);
     }
 
     /// The client's socket I/O so far (all its connections).
     pub fn io_stats(&self) -> IoStats {
-        self.inner.io.snapshot()
+        self.inner.shared.io.snapshot()
     }
 
     /// What the client has done and holds now: messages and packets each way, in flight
@@ -689,15 +667,15 @@ impl Client {
     /// thread's latest round for the client.
     pub fn stats(&self) -> ClientStats {
         ClientStats {
-            session: self.inner.io.session_snapshot(),
-            io: self.inner.io.snapshot(),
+            session: self.inner.shared.io.session_snapshot(),
+            io: self.inner.shared.io.snapshot(),
         }
     }
 
     /// What the client's receive and write buffers hold, now and at their peak: the bounds
     /// the memory budget ([`crate::protocol::MemoryBudget`]) sets, observed.
     pub fn memory_stats(&self) -> MemoryStats {
-        self.inner.memory.snapshot()
+        self.inner.shared.memory.snapshot()
     }
 
     /// Whether the client is closed and its last event handed out.

@@ -17,6 +17,7 @@ mod event;
 mod memory;
 mod reactor;
 mod servers;
+mod shared;
 mod shutdown;
 mod spin;
 

@@ -8,8 +8,6 @@
 //! backoff applies before the next pass. A connection that was up and is lost is
 //! reconnected to the same server first, after the backoff's delay.
 
-use std::sync::Arc;
-
 use parking_lot::Mutex;
 
 use crate::protocol::{RedirectTarget, Redirects};
@@ -67,18 +65,11 @@ pub(crate) struct Servers {
     detour: Option<Server>,
     ws: WsOptions,
     pub(crate) redirects: Redirects,
-    /// The address of the last connection made, read by `Client::server`.
-    shown: Arc<Mutex<Option<String>>>,
 }
 
 impl Servers {
     /// `list` is not empty (the client's address comes first); `layers` match it.
-    pub(crate) fn new(
-        list: Vec<(Address, Layers)>,
-        ws: WsOptions,
-        redirects: Redirects,
-        shown: Arc<Mutex<Option<String>>>,
-    ) -> Self {
+    pub(crate) fn new(list: Vec<(Address, Layers)>, ws: WsOptions, redirects: Redirects) -> Self {
         assert!(!list.is_empty(), "a client has at least one server");
         Self {
             list: list
@@ -90,7 +81,6 @@ impl Servers {
             detour: None,
             ws,
             redirects,
-            shown,
         }
     }
 
@@ -116,7 +106,6 @@ impl Servers {
     pub(crate) fn connected(&mut self) {
         self.pass_start = self.at;
         self.redirects.connected();
-        *self.shown.lock() = Some(self.address().to_string());
     }
 
     /// An accepted connection was lost: a 0x9C target was for that connection only.
@@ -184,12 +173,7 @@ mod tests {
                 (a, l)
             })
             .collect();
-        Servers::new(
-            list,
-            WsOptions::default(),
-            Redirects::default(),
-            Arc::default(),
-        )
+        Servers::new(list, WsOptions::default(), Redirects::default())
     }
 
     #[test]
@@ -204,7 +188,7 @@ mod tests {
         assert_eq!(s.address().to_string(), "mqtt://h1:1");
         s.failed();
         s.connected();
-        assert_eq!(*s.shown.lock(), Some("mqtt://h2:1".into()));
+        assert_eq!(s.address().to_string(), "mqtt://h2:1");
         // Lost: the next pass starts at h2 and ends after h1.
         assert_eq!(s.failed(), Next::Now);
         assert_eq!(s.address().to_string(), "mqtt://h3:1");
@@ -229,7 +213,7 @@ mod tests {
         s.redirect(t, false).unwrap();
         assert_eq!(s.address().to_string(), "mqtt://x:5");
         s.connected();
-        assert_eq!(*s.shown.lock(), Some("mqtt://x:5".into()));
+        assert_eq!(s.address().to_string(), "mqtt://x:5");
         // The detour ends with its connection; the list is as it was.
         s.failed();
         assert_eq!(s.address().to_string(), "mqtt://h2:1");

@@ -35,9 +35,9 @@ use parking_lot::Mutex;
 use super::backoff::{Backoff, Jitter, ReconnectPolicy};
 use super::completion::Completion;
 use super::dispatch::{IoSink, Mailbox, Room};
-use super::event::{ClientEvent, IoCounters, LogLevel};
-use super::memory::MemoryGauge;
+use super::event::{ClientEvent, LogLevel};
 use super::servers::{FilterSlot, Next, Servers};
+use super::shared::Shared;
 use super::shutdown::Service;
 use super::spin::AdaptiveSpin;
 use crate::codec::{ByteString, Bytes, DisconnectReasonCode, Properties, PropertyId, Subscription};
@@ -78,11 +78,8 @@ pub(crate) struct ConnSettings {
     pub tcp: TcpOptions,
     /// Bound on DNS resolution plus TCP connect, TLS handshake and WebSocket upgrade.
     pub connect_timeout: Duration,
-    /// Deliver completion events to the mailbox (callbacks / `next_event`), besides handles.
-    /// Shared with the `Client`, which may switch it at any time.
-    pub completion_events: Arc<AtomicBool>,
-    /// Whether the session is connected, for `Client::is_connected`.
-    pub connected: Arc<AtomicBool>,
+    /// Flags and counters shared with the `Client`.
+    pub shared: Arc<Shared>,
     pub log_level: LogLevel,
     /// How long the I/O thread polls without sleeping before it sleeps (the longest any
     /// client asked for).
@@ -91,15 +88,6 @@ pub(crate) struct ConnSettings {
     /// dense, so that packets accumulate (zero: its callers never leave packets for the
     /// I/O thread).
     pub linger: Duration,
-    /// Counted here, read by `Client::io_stats`.
-    pub io: Arc<IoCounters>,
-    /// Buffer sizes recorded here, read by `Client::memory_stats`.
-    pub memory: Arc<MemoryGauge>,
-    /// The Protocol Level of the last connection made (0 before one), read by
-    /// `Client::protocol_version`.
-    pub protocol_level: Arc<std::sync::atomic::AtomicU8>,
-    /// The application's veto over redirections (`Client::on_redirect`).
-    pub redirect_filter: Arc<FilterSlot>,
     /// Where a persistent session's records go (`ClientOptions::store`).
     pub store: Option<SharedStore>,
 }
@@ -808,7 +796,7 @@ fn redirect(c: &mut Conn, cause: &DisconnectCause) {
                 reason_code: code,
                 refused,
             };
-            if !ask_filter(&c.settings.redirect_filter, &info) {
+            if !ask_filter(&c.settings.shared.redirect_filter, &info) {
                 c.servers.redirects.vetoed();
                 let why = NotFollowed::Vetoed.to_string();
                 return not_followed(c, &why, Some(reference), refused);
@@ -877,7 +865,7 @@ fn ask_filter(slot: &FilterSlot, info: &super::servers::Redirect) -> bool {
 /// The connection ended: the decisions about what follows (a redirection, a refusal or TLS
 /// failure that stops reconnecting), then the connect's waiters unless the connect goes on.
 fn on_disconnected(c: &mut Conn, cause: &DisconnectCause) {
-    c.settings.connected.store(false, Ordering::Release);
+    c.settings.shared.connected.store(false, Ordering::Release);
     redirect(c, cause);
     if let DisconnectCause::Refused(r) = cause
         && r.is_permanent()

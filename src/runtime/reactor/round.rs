@@ -163,7 +163,7 @@ impl Reactor {
             self.batching
                 .moved(packets.saturating_sub(c.packets_seen), c.settings.linger);
             c.packets_seen = packets;
-            c.settings.io.store_session(stats, now);
+            c.settings.shared.io.store_session(stats, now);
             Self::deliver(&mut self.deferred, &c.mailbox, &mut c.out_events);
         }
     }
@@ -181,7 +181,8 @@ impl Reactor {
             return;
         };
         let unread = done.complete_unread(result.clone().map_err(Into::into));
-        if c.settings.completion_events.load(Ordering::Relaxed) || unread && result.is_err() {
+        if c.settings.shared.completion_events.load(Ordering::Relaxed) || unread && result.is_err()
+        {
             c.out_events.push(event(done.id(), result.clone()));
         }
     }
@@ -196,6 +197,7 @@ impl Reactor {
         if let Event::Connected(info) = &mut event {
             c.servers.connected();
             info.server = Some(c.servers.address().to_string());
+            c.settings.shared.server.lock().clone_from(&info.server);
         }
         let forward = match &event {
             Event::Connected(info) => {
@@ -203,9 +205,10 @@ impl Reactor {
                 c.backoff.connected(now);
                 c.attempt_up = true;
                 c.settings
+                    .shared
                     .protocol_level
                     .store(info.protocol_version.level(), Ordering::Relaxed);
-                c.settings.connected.store(true, Ordering::Release);
+                c.settings.shared.connected.store(true, Ordering::Release);
                 for w in c.connect_waiters.drain(..) {
                     w.complete(Ok((**info).clone()));
                 }

@@ -119,9 +119,10 @@ impl Reactor {
                             }
                             Ok(n) => {
                                 c.undelivered += n;
-                                c.settings.io.read(n);
+                                c.settings.shared.io.read(n);
                                 c.session.handle_read(&self.read_buf[..n], now);
                                 c.settings
+                                    .shared
                                     .memory
                                     .read_buffer(c.session.read_buffer_capacity());
                                 if c.session.state() != State::Connecting
@@ -157,7 +158,10 @@ impl Reactor {
         self.drop_transport(client);
         if let Some(c) = self.conns.get_mut(&client) {
             c.session.connection_closed(cause);
-            c.settings.io.store_session(c.session.stats(now), now);
+            c.settings
+                .shared
+                .io
+                .store_session(c.session.stats(now), now);
         }
         self.after_close(client, now);
         // Whether or not a reconnection follows, the events of the loss are delivered by
@@ -175,7 +179,7 @@ impl Reactor {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     c.woff += n;
-                    c.settings.io.wrote(n);
+                    c.settings.shared.io.wrote(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -202,6 +206,7 @@ impl Reactor {
             c.woff = 0;
         }
         c.settings
+            .shared
             .memory
             .write_backlog(c.wbuf.len() - c.woff + c.session.transmit_len());
         let want_writable = !c.wbuf.is_empty() || stream.wants_write();
