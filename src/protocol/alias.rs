@@ -1,5 +1,9 @@
 //! Topic aliases (3.3.2.3.4) in both directions. Both maps live for one Network Connection
 //! only: a new connection starts empty [MQTT-3.3.2-7].
+//!
+//! Most connections never use an alias, so the maps are allocated at the first one and
+//! given back at the next connection: an idle client holds a pointer for them, not 200
+//! bytes of empty maps (issue 14).
 
 use std::collections::HashMap;
 
@@ -9,7 +13,9 @@ use crate::codec::ByteString;
 #[derive(Debug, Default)]
 pub struct InboundAliases {
     maximum: u16,
-    topics: HashMap<u16, ByteString>,
+    /// Boxed: 8 bytes in every session instead of an empty map's 48.
+    #[allow(clippy::box_collection)]
+    topics: Option<Box<HashMap<u16, ByteString>>>,
 }
 
 /// Why an inbound alias cannot be used.
@@ -25,7 +31,7 @@ impl InboundAliases {
     /// Forgets every mapping and sets the maximum we announced in CONNECT.
     pub fn reset(&mut self, maximum: u16) {
         self.maximum = maximum;
-        self.topics.clear();
+        self.topics = None;
     }
 
     /// Resolves a PUBLISH's topic: a non-empty topic with an alias sets the mapping, an empty
@@ -35,9 +41,15 @@ impl InboundAliases {
             return Err(AliasError::OutOfRange);
         }
         if topic.is_empty() {
-            self.topics.get(&alias).cloned().ok_or(AliasError::Unknown)
+            self.topics
+                .as_ref()
+                .and_then(|t| t.get(&alias))
+                .cloned()
+                .ok_or(AliasError::Unknown)
         } else {
-            self.topics.insert(alias, topic.clone());
+            self.topics
+                .get_or_insert_default()
+                .insert(alias, topic.clone());
             Ok(topic.clone())
         }
     }
@@ -57,11 +69,17 @@ pub struct OutboundAliases {
     /// The server's Topic Alias Maximum on this connection.
     maximum: u16,
     automatic: bool,
+    /// Where the search for a free automatic alias starts.
+    next_auto: u16,
+    /// None until an alias is first assigned or chosen.
+    maps: Option<Box<OutMaps>>,
+}
+
+#[derive(Debug, Default)]
+struct OutMaps {
     /// Wire mapping, both ways.
     by_topic: HashMap<ByteString, u16>,
     by_alias: HashMap<u16, ByteString>,
-    /// Where the search for a free automatic alias starts.
-    next_auto: u16,
     /// The application's choices, kept across connections.
     chosen: HashMap<u16, ByteString>,
 }
@@ -71,16 +89,24 @@ impl OutboundAliases {
     pub fn reset(&mut self, maximum: u16, automatic: bool) {
         self.maximum = maximum;
         self.automatic = automatic;
-        self.by_topic.clear();
-        self.by_alias.clear();
         self.next_auto = 1;
+        if self.maps.as_ref().is_some_and(|m| m.chosen.is_empty()) {
+            self.maps = None;
+        } else if let Some(m) = &mut self.maps {
+            m.by_topic = HashMap::new();
+            m.by_alias = HashMap::new();
+        }
+    }
+
+    fn maps(&mut self) -> &mut OutMaps {
+        self.maps.get_or_insert_default()
     }
 
     /// The alias the server already knows for `topic` (automatic aliasing only): send an
     /// empty topic with it.
     pub fn known(&self, topic: &ByteString) -> Option<u16> {
         if self.automatic {
-            self.by_topic.get(topic).copied()
+            self.maps.as_ref()?.by_topic.get(topic).copied()
         } else {
             None
         }
@@ -88,7 +114,7 @@ impl OutboundAliases {
 
     /// The topic the server maps `alias` to on this connection.
     pub fn wire(&self, alias: u16) -> Option<&ByteString> {
-        self.by_alias.get(&alias)
+        self.maps.as_ref()?.by_alias.get(&alias)
     }
 
     /// The alias the next new topic would get automatically, if any are left. Nothing is
@@ -98,34 +124,39 @@ impl OutboundAliases {
         if !self.automatic {
             return None;
         }
+        let Some(m) = &self.maps else {
+            return (self.next_auto <= self.maximum).then_some(self.next_auto);
+        };
         (self.next_auto..=self.maximum)
-            .find(|a| !self.by_alias.contains_key(a) && !self.chosen.contains_key(a))
+            .find(|a| !m.by_alias.contains_key(a) && !m.chosen.contains_key(a))
     }
 
     /// Records that `topic` was sent with `alias`: the server now maps `alias` to `topic`,
     /// and forgets what `alias` meant before (3.3.2.3.4).
     pub fn assign(&mut self, topic: &ByteString, alias: u16) {
-        if let Some(old) = self.by_alias.insert(alias, topic.clone()) {
-            self.by_topic.remove(&old);
+        let next_auto = self.next_auto;
+        let m = self.maps();
+        if let Some(old) = m.by_alias.insert(alias, topic.clone()) {
+            m.by_topic.remove(&old);
         }
-        if let Some(previous) = self.by_topic.insert(topic.clone(), alias)
+        if let Some(previous) = m.by_topic.insert(topic.clone(), alias)
             && previous != alias
         {
-            self.by_alias.remove(&previous);
+            m.by_alias.remove(&previous);
         }
-        if !self.chosen.contains_key(&alias) && alias >= self.next_auto {
+        if !m.chosen.contains_key(&alias) && alias >= next_auto {
             self.next_auto = alias.saturating_add(1);
         }
     }
 
     /// The application binds `alias` to `topic` (for this and later connections).
     pub fn choose(&mut self, alias: u16, topic: &ByteString) {
-        self.chosen.insert(alias, topic.clone());
+        self.maps().chosen.insert(alias, topic.clone());
     }
 
     /// The topic the application bound to `alias`, for a publish that names the alias alone.
     pub fn chosen(&self, alias: u16) -> Option<&ByteString> {
-        self.chosen.get(&alias)
+        self.maps.as_ref()?.chosen.get(&alias)
     }
 }
 
@@ -145,6 +176,7 @@ mod tests {
         assert_eq!(a.resolve(0, &t), Err(AliasError::OutOfRange));
         assert_eq!(a.resolve(3, &t), Err(AliasError::OutOfRange));
         a.reset(2);
+        assert!(a.topics.is_none(), "a new connection keeps no empty map");
         assert_eq!(a.resolve(1, &empty), Err(AliasError::Unknown));
     }
 
@@ -161,6 +193,7 @@ mod tests {
         a.reset(0, true);
         assert_eq!(a.known(&x), None);
         assert_eq!(a.next_free(), None);
+        assert!(a.maps.is_none(), "a new connection keeps no empty maps");
     }
 
     #[test]
@@ -188,5 +221,6 @@ mod tests {
         assert_eq!(a.chosen(2), Some(&z));
         assert_eq!(a.next_free(), None);
         assert_eq!(a.known(&z), None);
+        assert!(a.maps.is_some(), "the application's choices are kept");
     }
 }

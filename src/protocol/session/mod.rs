@@ -349,7 +349,7 @@ pub struct Session {
     /// once ([`Session::poll_fallback`]).
     fallback_pending: bool,
     /// With a store: what to write ([`Session::take_store_ops`]); `None` without.
-    store: Option<persistence::StoreLog>,
+    store: Option<Box<persistence::StoreLog>>,
 }
 
 impl Session {

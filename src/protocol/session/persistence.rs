@@ -57,7 +57,7 @@ impl Session {
     /// [`Session::take_store_ops`]. Call before anything is requested.
     pub fn enable_store(&mut self) {
         if self.store.is_none() {
-            self.store = Some(StoreLog::default());
+            self.store = Some(Box::default());
         }
     }
 
@@ -216,7 +216,7 @@ impl Session {
     }
 
     fn store_log(&mut self) -> &mut StoreLog {
-        self.store.get_or_insert_with(StoreLog::default)
+        self.store.get_or_insert_default()
     }
 
     pub(super) fn track_stored(&mut self, id: RequestId, p: Persisted) {
