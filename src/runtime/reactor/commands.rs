@@ -17,7 +17,9 @@ impl Reactor {
             } => {
                 self.busy_poll = self.busy_poll.max(settings.busy_poll);
                 let mut conn = Conn::new(*session, servers, settings, mailbox);
-                conn.restored = restored.into_iter().map(|r| (r.id, r)).collect();
+                if !restored.is_empty() {
+                    conn.waiting().restored = restored.into_iter().map(|r| (r.id, r)).collect();
+                }
                 self.conns.insert(client, Box::new(conn));
                 // Restored publishes that ended at once (expired) are reported now.
                 self.mark(client);
@@ -47,7 +49,7 @@ impl Reactor {
                 client,
                 completion,
                 |s| s.subscribe(subscriptions, properties, now),
-                |c| &mut c.subscribes,
+                |c| &mut c.waiting().subscribes,
                 |id, result| ClientEvent::SubscribeComplete { id, result },
             ),
             Command::Unsubscribe {
@@ -59,7 +61,7 @@ impl Reactor {
                 client,
                 completion,
                 |s| s.unsubscribe(filters, properties, now),
-                |c| &mut c.unsubscribes,
+                |c| &mut c.waiting().unsubscribes,
                 |id, result| ClientEvent::UnsubscribeComplete { id, result },
             ),
             Command::Disconnect {
@@ -92,7 +94,7 @@ impl Reactor {
                 correlation,
             } => {
                 if let Some(c) = self.conns.get_mut(&client) {
-                    c.replies.remove(&correlation);
+                    c.take_waiting(|w| w.replies.remove(&correlation));
                 }
             }
             Command::Close { client, completion } => self.close(client, completion, now),
@@ -158,7 +160,7 @@ impl Reactor {
             if c.session.state() == State::Connected {
                 w.complete(Err(Error::InvalidArgument("already connected".into())));
             } else {
-                c.connect_waiters.push(w);
+                c.waiting().connect_waiters.push(w);
             }
         }
         c.wanted = true;
@@ -218,7 +220,7 @@ impl Reactor {
         };
         match c.session.publish_checked(request, now) {
             Ok(_) => {
-                c.replies.insert(correlation, reply);
+                c.waiting().replies.insert(correlation, reply);
             }
             Err(e) => reply.complete(Err(e.into())),
         }
@@ -265,7 +267,7 @@ impl Reactor {
             match c.session.disconnect(reason_code, properties, now) {
                 Ok(()) => {
                     c.wanted = false;
-                    c.disconnect_waiters.push(completion);
+                    c.waiting().disconnect_waiters.push(completion);
                 }
                 // Refused (and nothing sent): the connection, and reconnecting, go on.
                 Err(e) => {
@@ -286,7 +288,7 @@ impl Reactor {
             if let Some(c) = self.conns.get_mut(&client) {
                 c.phase = Phase::Idle;
                 c.phase_deadline = None;
-                for w in c.connect_waiters.drain(..) {
+                for w in c.take_connect_waiters() {
                     w.complete(Err(Error::Request(RequestError::NotConnected)));
                 }
             }

@@ -142,7 +142,7 @@ impl Reactor {
                 });
             }
             if !goes_on(c) {
-                for w in c.connect_waiters.drain(..) {
+                for w in c.take_connect_waiters() {
                     w.complete(Err(cause.clone().into()));
                 }
             }

@@ -209,7 +209,7 @@ impl Reactor {
                     .protocol_level
                     .store(info.protocol_version.level(), Ordering::Relaxed);
                 c.settings.shared.connected.store(true, Ordering::Release);
-                for w in c.connect_waiters.drain(..) {
+                for w in c.take_connect_waiters() {
                     w.complete(Ok((**info).clone()));
                 }
                 true
@@ -220,7 +220,7 @@ impl Reactor {
             }
             // Completion events carry the id of the application's completion handle.
             Event::PublishComplete { id, result } => {
-                if let Some(r) = c.restored.remove(id) {
+                if let Some(r) = c.take_waiting(|w| w.restored.remove(id)) {
                     // Made before a restart: always reported, success or not.
                     c.out_events
                         .push(ClientEvent::restored_publish_complete(r, result.clone()));
@@ -235,16 +235,22 @@ impl Reactor {
                 false
             }
             Event::SubscribeComplete { id, result } => {
-                let done = c.subscribes.remove(id);
-                c.subscribes.release_if_empty();
+                let done = c.take_waiting(|w| {
+                    let done = w.subscribes.remove(id);
+                    w.subscribes.release_if_empty();
+                    done
+                });
                 Self::finish(c, done, result, |id, result| {
                     ClientEvent::SubscribeComplete { id, result }
                 });
                 false
             }
             Event::UnsubscribeComplete { id, result } => {
-                let done = c.unsubscribes.remove(id);
-                c.unsubscribes.release_if_empty();
+                let done = c.take_waiting(|w| {
+                    let done = w.unsubscribes.remove(id);
+                    w.unsubscribes.release_if_empty();
+                    done
+                });
                 Self::finish(c, done, result, |id, result| {
                     ClientEvent::UnsubscribeComplete { id, result }
                 });
@@ -253,12 +259,12 @@ impl Reactor {
             Event::Message(m) => {
                 // A reply to a pending request goes to its requester, not to the event
                 // stream. It still needs its acknowledgement.
-                let reply = if c.replies.is_empty() {
-                    None
-                } else {
+                let reply = if c.waiting.as_ref().is_some_and(|w| !w.replies.is_empty()) {
                     m.properties
                         .get_binary(PropertyId::CorrelationData)
-                        .and_then(|d| c.replies.remove(d))
+                        .and_then(|d| c.take_waiting(|w| w.replies.remove(d)))
+                } else {
+                    None
                 };
                 if let Some(reply) = reply {
                     if let Some(t) = m.ack {
@@ -300,7 +306,7 @@ impl Reactor {
         let Some(c) = self.conns.get_mut(&client) else {
             return;
         };
-        for w in c.disconnect_waiters.drain(..) {
+        for w in c.take_disconnect_waiters() {
             w.complete(Ok(()));
         }
         // The events the close produced (a permanent refusal stops reconnecting) come before
@@ -337,27 +343,29 @@ impl Reactor {
             self.timers.remove(&(t, client));
         }
         // Waiters learn that the client closed, not the disconnect the close causes.
-        for w in c.connect_waiters.drain(..) {
+        for w in c.take_connect_waiters() {
             w.complete(Err(Error::Closed));
         }
         c.session.close();
         while let Some(event) = c.session.poll_event() {
             Self::on_session_event(&mut c, event, &mut Vec::new(), Instant::now());
         }
-        for w in c.disconnect_waiters.drain(..) {
+        for w in c.take_disconnect_waiters() {
             w.complete(Ok(()));
         }
         for (_, done) in c.publishes.drain() {
             done.complete(Err(Error::Closed));
         }
-        for (_, done) in c.subscribes.drain() {
-            done.complete(Err(Error::Closed));
-        }
-        for (_, done) in c.unsubscribes.drain() {
-            done.complete(Err(Error::Closed));
-        }
-        for (_, reply) in c.replies.drain() {
-            reply.complete(Err(Error::Closed));
+        if let Some(w) = c.waiting.take() {
+            for (_, done) in w.subscribes {
+                done.complete(Err(Error::Closed));
+            }
+            for (_, done) in w.unsubscribes {
+                done.complete(Err(Error::Closed));
+            }
+            for (_, reply) in w.replies {
+                reply.complete(Err(Error::Closed));
+            }
         }
         c.out_events.push(ClientEvent::Closed);
         Self::deliver(&mut self.deferred, &c.mailbox, &mut c.out_events);
