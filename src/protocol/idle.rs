@@ -4,7 +4,7 @@
 //! next burst allocates again, once.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 
 /// A collection whose allocation can be dropped while it holds nothing.
 pub(crate) trait Release {
@@ -28,10 +28,10 @@ impl<T> Release for VecDeque<T> {
     }
 }
 
-impl<K: Hash + Eq, V> Release for HashMap<K, V> {
+impl<K: Hash + Eq, V, S: BuildHasher + Default> Release for HashMap<K, V, S> {
     fn release_if_empty(&mut self) {
         if self.is_empty() && self.capacity() > 0 {
-            *self = HashMap::new();
+            *self = HashMap::default();
         }
     }
 }

@@ -15,6 +15,7 @@ mod error;
 mod event;
 mod filters;
 mod idle;
+mod idmap;
 mod packet_id;
 pub mod persist;
 mod redirect;
@@ -33,6 +34,7 @@ pub use event::{
 };
 pub use filters::{FilterEntry, SubscriptionMap};
 pub(crate) use idle::Release;
+pub(crate) use idmap::IdMap;
 pub(crate) use redirect::DEFAULT_MAX_REDIRECTS;
 pub use redirect::{
     Decision as RedirectDecision, NotFollowed, RedirectPolicy, Redirects, Target as RedirectTarget,

@@ -1,13 +1,13 @@
 //! The one Packet Identifier allocator shared by PUBLISH, SUBSCRIBE and UNSUBSCRIBE
 //! (2.2.1): it never hands out an identifier that is still in flight.
 
-use std::collections::HashSet;
+use super::idmap::IdSet;
 
 /// Allocates non-zero Packet Identifiers, round-robin, skipping those in use.
 #[derive(Debug, Default)]
 pub struct PacketIds {
     next: u16,
-    in_use: HashSet<u16>,
+    in_use: IdSet<u16>,
 }
 
 impl PacketIds {

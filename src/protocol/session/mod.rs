@@ -1,6 +1,6 @@
 //! The client session state machine.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -22,6 +22,7 @@ use super::event::{
 };
 use super::filters::SubscriptionMap;
 use super::idle::Release;
+use super::idmap::IdMap;
 use super::packet_id::PacketIds;
 use super::stats::{Counters, SessionStats};
 mod connection;
@@ -300,7 +301,7 @@ pub struct Session {
     ids: PacketIds,
     limits: Limits,
     // Outbound publishes: sent and unacknowledged, and not yet sent.
-    inflight: HashMap<u16, Outgoing>,
+    inflight: IdMap<u16, Outgoing>,
     /// How many of `inflight` wait to be resent.
     deferred: usize,
     send_seq: u64,
@@ -309,14 +310,14 @@ pub struct Session {
     out_aliases: OutboundAliases,
     // Inbound.
     in_aliases: InboundAliases,
-    inbound_qos2: HashMap<u16, InQos2>,
+    inbound_qos2: IdMap<u16, InQos2>,
     pending_acks: VecDeque<PendingAck>,
     unacked_qos1: usize,
     /// Decoding stopped at `input_held`; `resume_input` goes on.
     input_was_held: bool,
     // Subscriptions.
-    pending_subs: HashMap<u16, PendingSub>,
-    pending_unsubs: HashMap<u16, PendingUnsub>,
+    pending_subs: IdMap<u16, PendingSub>,
+    pending_unsubs: IdMap<u16, PendingUnsub>,
     control_queue: VecDeque<u16>,
     subscriptions: SubscriptionMap,
     // Connection bookkeeping.
@@ -367,19 +368,19 @@ impl Session {
             next_request: 1,
             ids: PacketIds::default(),
             limits: Limits::default(),
-            inflight: HashMap::new(),
+            inflight: IdMap::default(),
             deferred: 0,
             send_seq: 0,
             queue: VecDeque::new(),
             queued_bytes: 0,
             out_aliases: OutboundAliases::default(),
             in_aliases: InboundAliases::default(),
-            inbound_qos2: HashMap::new(),
+            inbound_qos2: IdMap::default(),
             pending_acks: VecDeque::new(),
             unacked_qos1: 0,
             input_was_held: false,
-            pending_subs: HashMap::new(),
-            pending_unsubs: HashMap::new(),
+            pending_subs: IdMap::default(),
+            pending_unsubs: IdMap::default(),
             control_queue: VecDeque::new(),
             subscriptions: SubscriptionMap::new(),
             asked_clean_start: true,

@@ -39,7 +39,7 @@ pub(super) struct StoreLog {
     /// Some operation must be durable before the transmit buffer is written.
     sync: bool,
     /// The stored outgoing messages, by request.
-    messages: HashMap<RequestId, Persisted>,
+    messages: IdMap<RequestId, Persisted>,
 }
 
 impl StoreLog {

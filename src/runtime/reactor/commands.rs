@@ -234,7 +234,7 @@ impl Reactor {
         client: usize,
         completion: Completion<T>,
         start: impl FnOnce(&mut Session) -> Result<RequestId, RequestError>,
-        pending: fn(&mut Conn) -> &mut HashMap<RequestId, Completion<T>>,
+        pending: fn(&mut Conn) -> &mut IdMap<RequestId, Completion<T>>,
         event: fn(u64, Result<T, RequestError>) -> ClientEvent,
     ) {
         let Some(c) = self.conns.get_mut(&client) else {

@@ -47,7 +47,7 @@ use crate::protocol::{
     PublishRequest, RequestError, RequestId, RestoredPublish, Session, State, SubscribeAck,
     UnsubscribeAck,
 };
-use crate::protocol::{Release, TRANSMIT_HIGH_WATER};
+use crate::protocol::{IdMap, Release, TRANSMIT_HIGH_WATER};
 use crate::store::SharedStore;
 use crate::transport::{self, Address, HandshakeError, Resolver, Stream, TcpOptions};
 use batching::Batching;
@@ -336,7 +336,7 @@ struct Conn {
     resolve_generation: u64,
     /// The application wants a connection (connect called, no disconnect since).
     wanted: bool,
-    publishes: HashMap<RequestId, Completion<PublishAck>>,
+    publishes: IdMap<RequestId, Completion<PublishAck>>,
     /// What else waits for the server; `None` while nothing does.
     waiting: Option<Box<Waiting>>,
     close_waiter: Option<Completion<()>>,
@@ -355,14 +355,14 @@ struct Conn {
 /// less per idle client, issue 14).
 #[derive(Default)]
 struct Waiting {
-    subscribes: HashMap<RequestId, Completion<SubscribeAck>>,
-    unsubscribes: HashMap<RequestId, Completion<UnsubscribeAck>>,
+    subscribes: IdMap<RequestId, Completion<SubscribeAck>>,
+    unsubscribes: IdMap<RequestId, Completion<UnsubscribeAck>>,
     connect_waiters: Vec<Completion<ConnAckInfo>>,
     disconnect_waiters: Vec<Completion<()>>,
     /// Requests waiting for their reply, by Correlation Data.
     replies: HashMap<Bytes, Completion<Message>>,
     /// Publishes restored from the store, by the session's request id.
-    restored: HashMap<RequestId, RestoredPublish>,
+    restored: IdMap<RequestId, RestoredPublish>,
 }
 
 impl Waiting {
@@ -426,7 +426,7 @@ impl Conn {
             backoff: Backoff::default(),
             resolve_generation: 0,
             wanted: false,
-            publishes: HashMap::new(),
+            publishes: IdMap::default(),
             waiting: None,
             close_waiter: None,
             out_events: Vec::new(),
@@ -533,7 +533,7 @@ struct Reactor {
     read_on: Vec<usize>,
     /// Boxed: the table then holds a pointer per client, not a 2 KiB `Conn` per bucket
     /// (with the table's spare buckets, that was 2-4 KiB more per idle client).
-    conns: HashMap<usize, Box<Conn>>,
+    conns: IdMap<usize, Box<Conn>>,
     timers: BTreeSet<(Instant, usize)>,
     dirty: Vec<usize>,
     read_buf: Vec<u8>,
@@ -561,7 +561,7 @@ impl Reactor {
             held: Vec::new(),
             deferred: Vec::new(),
             read_on: Vec::new(),
-            conns: HashMap::new(),
+            conns: IdMap::default(),
             timers: BTreeSet::new(),
             dirty: Vec::new(),
             read_buf: vec![0; READ_CHUNK],
