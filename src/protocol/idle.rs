@@ -3,7 +3,7 @@
 //! [`Release::release_if_empty`] drops that allocation once the collection is empty; the
 //! next burst allocates again, once.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasher, Hash};
 
 /// A collection whose allocation can be dropped while it holds nothing.
@@ -32,6 +32,14 @@ impl<K: Hash + Eq, V, S: BuildHasher + Default> Release for HashMap<K, V, S> {
     fn release_if_empty(&mut self) {
         if self.is_empty() && self.capacity() > 0 {
             *self = HashMap::default();
+        }
+    }
+}
+
+impl<K: Hash + Eq, S: BuildHasher + Default> Release for HashSet<K, S> {
+    fn release_if_empty(&mut self) {
+        if self.is_empty() && self.capacity() > 0 {
+            *self = HashSet::default();
         }
     }
 }

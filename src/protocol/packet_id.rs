@@ -1,6 +1,7 @@
 //! The one Packet Identifier allocator shared by PUBLISH, SUBSCRIBE and UNSUBSCRIBE
 //! (2.2.1): it never hands out an identifier that is still in flight.
 
+use super::idle::Release;
 use super::idmap::IdSet;
 
 /// Allocates non-zero Packet Identifiers, round-robin, skipping those in use.
@@ -33,9 +34,11 @@ impl PacketIds {
         id != 0 && self.in_use.insert(id)
     }
 
-    /// Frees an identifier once its exchange is complete.
+    /// Frees an identifier once its exchange is complete; the set's memory goes with the
+    /// last one (an idle client holds none).
     pub fn release(&mut self, id: u16) {
         self.in_use.remove(&id);
+        self.in_use.release_if_empty();
     }
 
     #[cfg(test)]
@@ -44,7 +47,7 @@ impl PacketIds {
     }
 
     pub fn clear(&mut self) {
-        self.in_use.clear();
+        self.in_use = IdSet::default();
     }
 }
 
@@ -76,5 +79,17 @@ mod tests {
         assert_eq!(ids.allocate(), None);
         ids.release(4242);
         assert_eq!(ids.allocate(), Some(4242));
+    }
+
+    #[test]
+    fn the_last_release_gives_the_memory_back() {
+        let mut ids = PacketIds::default();
+        let a = ids.allocate().unwrap();
+        let b = ids.allocate().unwrap();
+        ids.release(a);
+        assert!(ids.in_use.capacity() > 0, "one still in flight");
+        ids.release(b);
+        assert_eq!(ids.in_use.capacity(), 0, "an idle session holds no set");
+        assert_eq!(ids.allocate(), Some(3), "the round-robin goes on");
     }
 }
