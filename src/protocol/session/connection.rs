@@ -305,7 +305,7 @@ impl Session {
     }
 
     pub(super) fn fail_control(&mut self, error: &RequestError) {
-        let mut subs: Vec<_> = self.pending_subs.drain().map(|(_, s)| s).collect();
+        let mut subs: Vec<_> = self.pending_subs.drain().map(|(_, s)| *s).collect();
         subs.sort_by_key(|s| s.id);
         for s in subs {
             if let Some(id) = s.id {

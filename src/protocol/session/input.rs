@@ -354,7 +354,7 @@ impl Session {
             };
             self.send(&Packet::Subscribe(packet.clone()), now);
             self.pending_subs
-                .insert(packet_id, PendingSub { id: None, packet });
+                .insert(packet_id, Box::new(PendingSub { id: None, packet }));
         }
         count
     }

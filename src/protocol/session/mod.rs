@@ -316,7 +316,8 @@ pub struct Session {
     /// Decoding stopped at `input_held`; `resume_input` goes on.
     input_was_held: bool,
     // Subscriptions.
-    pending_subs: IdMap<u16, PendingSub>,
+    /// Boxed: a SUBSCRIBE in flight then costs its map slots 10 bytes each, not 80.
+    pending_subs: IdMap<u16, Box<PendingSub>>,
     pending_unsubs: IdMap<u16, PendingUnsub>,
     control_queue: VecDeque<u16>,
     subscriptions: SubscriptionMap,

@@ -53,10 +53,10 @@ impl Session {
         self.send_control(&Packet::Subscribe(packet.clone()), packet_id, now);
         self.pending_subs.insert(
             packet_id,
-            PendingSub {
+            Box::new(PendingSub {
                 id: Some(id),
                 packet,
-            },
+            }),
         );
         Ok(id)
     }
@@ -152,8 +152,11 @@ impl Session {
         };
         for (sub, code) in pending.packet.subscriptions.iter().zip(&s.reason_codes) {
             if code.is_success() {
+                // A copy of its own, not a clone sharing the request's buffer: the record
+                // lives as long as the subscription, and a shared buffer would keep a
+                // reference-count header allocated beside it.
                 self.subscriptions
-                    .insert(sub.filter.clone(), (sub.options, sub_id));
+                    .insert(ByteString::from(&*sub.filter), (sub.options, sub_id));
             }
         }
         self.store_meta();
