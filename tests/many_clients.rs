@@ -5,7 +5,7 @@
 mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use midge::codec::{Properties, QoS, Subscription, SubscriptionOptions};
@@ -17,27 +17,28 @@ use support::mosquitto::Mosquitto;
 /// The system allocator, counting the bytes in use.
 struct Counting;
 
-static IN_USE: AtomicIsize = AtomicIsize::new(0);
+static IN_USE: AtomicUsize = AtomicUsize::new(0);
 
 // SAFETY: every call is passed to the system allocator unchanged; only a counter is added.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        IN_USE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        IN_USE.fetch_add(layout.size(), Ordering::Relaxed);
         // SAFETY: the caller's contract for `alloc` is the system allocator's.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        IN_USE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
         // SAFETY: `ptr` came from `alloc`/`realloc` above with this layout.
         unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        IN_USE.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
+        if new_size >= layout.size() {
+            IN_USE.fetch_add(new_size - layout.size(), Ordering::Relaxed);
+        } else {
+            IN_USE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+        }
         // SAFETY: as for `dealloc`; `new_size` is the caller's, checked by its contract.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -48,7 +49,7 @@ static ALLOCATOR: Counting = Counting;
 
 /// Issue 14's bound on what an idle client costs (here the bytes asked of the allocator,
 /// without its per-block overhead; `bench/idle_clients` reports that too, through glibc).
-const IDLE_CLIENT_HEAP: isize = 4096;
+const IDLE_CLIENT_HEAP: usize = 4096;
 
 fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task").unwrap().count()
@@ -103,7 +104,7 @@ fn a_thousand_clients_share_a_fixed_set_of_threads_and_each_idle_one_holds_at_mo
     for s in subscribing {
         s.wait(Duration::from_secs(30)).unwrap();
     }
-    let per_client = (IN_USE.load(Ordering::Relaxed) - heap_before) / N as isize;
+    let per_client = IN_USE.load(Ordering::Relaxed).saturating_sub(heap_before) / N;
     eprintln!("heap per idle, subscribed client: {per_client} B");
     assert!(
         per_client <= IDLE_CLIENT_HEAP,
