@@ -446,6 +446,12 @@ impl Session {
         self.inflight.len()
     }
 
+    /// Publishes wait for the server's Receive Maximum: the next ones go only as
+    /// acknowledgements come in (the flow is held by that window, not by time).
+    pub fn window_full(&self) -> bool {
+        !self.queue.is_empty() && self.inflight.len() >= usize::from(self.limits.receive_maximum)
+    }
+
     // ---------------------------------------------------------------- outputs
 
     /// Moves the bytes to send into `dst` (appending), leaving the internal buffer empty.

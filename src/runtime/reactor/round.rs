@@ -162,6 +162,9 @@ impl Reactor {
             let packets = stats.packets_sent + stats.packets_received;
             self.batching
                 .moved(packets.saturating_sub(c.packets_seen), c.settings.linger);
+            if c.session.window_full() {
+                self.batching.window_full();
+            }
             c.packets_seen = packets;
             c.settings.shared.io.store_session(stats, now);
             Self::deliver(&mut self.deferred, &c.mailbox, &mut c.out_events);
