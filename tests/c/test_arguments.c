@@ -144,6 +144,11 @@ static void null_lent(void) {
     H_CHECK(midge_message_qos(NULL) == -1);
     H_CHECK(!midge_message_retain(NULL));
     H_CHECK(!midge_message_dup(NULL));
+    midge_message_fields fields;
+    memset(&fields, 0x5A, sizeof fields);
+    midge_message_fields untouched = fields;
+    H_CHECK_RC(midge_message_get_fields(NULL, &fields), MIDGE_RESULT_INVALID_ARGUMENT);
+    H_CHECK(memcmp(&fields, &untouched, sizeof fields) == 0);
     H_CHECK(!midge_message_packet_id(NULL, &u16));
     H_CHECK(!midge_message_payload_format(NULL, &u8));
     H_CHECK(!midge_message_message_expiry(NULL, &u));
@@ -445,6 +450,9 @@ int main(void) {
     H_CHECK(mev == NULL);
     bad_event(stale_mev);
     H_CHECK(midge_message_topic(lent) == NULL); /* lent by the event: gone with it */
+    midge_message_fields gone;
+    H_CHECK_RC(midge_message_get_fields(lent, &gone), MIDGE_RESULT_INVALID_ARGUMENT);
+    H_CHECK_RC(midge_message_get_fields(m2, NULL), MIDGE_RESULT_INVALID_ARGUMENT);
     bad_event(ev == NULL ? NULL : (midge_event *)c); /* a client is not an event */
     H_CHECK(h_payload_is(m1, B, 3));
     midge_message_free(&m1);

@@ -37,6 +37,16 @@ static void check_received(const midge_message *m, const char *topic, int qos) {
     H_CHECK(midge_message_qos(m) == qos);
     H_CHECK(!midge_message_retain(m));
     H_CHECK(!midge_message_dup(m));
+    /* The same in one call. */
+    midge_message_fields f;
+    memset(&f, 0x5A, sizeof f);
+    H_CHECK_OK(midge_message_get_fields(m, &f));
+    H_CHECK(f.topic == midge_message_topic(m) && f.topic_len == strlen(topic));
+    size_t plen = 0;
+    H_CHECK(f.payload == midge_message_payload(m, &plen) && f.payload_len == plen);
+    H_CHECK(f.payload_len == sizeof PAYLOAD && memcmp(f.payload, PAYLOAD, sizeof PAYLOAD) == 0);
+    H_CHECK(f.qos == qos && !f.retain && !f.dup);
+    H_CHECK(f.property_count == midge_message_property_count(m) && f.property_count > 0);
     uint16_t packet_id = 0;
     if (qos == 0) H_CHECK(!midge_message_packet_id(m, &packet_id) && packet_id == 0);
     else H_CHECK(midge_message_packet_id(m, &packet_id) && packet_id != 0);
