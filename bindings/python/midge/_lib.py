@@ -58,6 +58,21 @@ class IoStatsStruct(ctypes.Structure):
     ]
 
 
+class MessageFieldsStruct(ctypes.Structure):
+    """``midge_message_fields``: a message's essentials, read in one call."""
+
+    _fields_ = [
+        ("topic", c_void_p),
+        ("topic_len", c_size_t),
+        ("payload", c_void_p),
+        ("payload_len", c_size_t),
+        ("property_count", c_size_t),
+        ("qos", c_int),
+        ("retain", c_bool),
+        ("dup", c_bool),
+    ]
+
+
 class PropertyStruct(ctypes.Structure):
     """``midge_property``: one property as received (the `_property_at` functions)."""
 
@@ -123,6 +138,7 @@ class StoreCallbacksStruct(ctypes.Structure):
 #: The plain structs of midge.h, by their C name (checked field by field against it).
 STRUCTS: Dict[str, Any] = {
     "midge_io_stats": IoStatsStruct,
+    "midge_message_fields": MessageFieldsStruct,
     "midge_property": PropertyStruct,
     "midge_stats": StatsStruct,
     "midge_store_callbacks": StoreCallbacksStruct,
@@ -258,6 +274,7 @@ SIGNATURES: Dict[str, Sig] = {
     "midge_message_topic": (_str, [_p]),
     "midge_message_payload": (_bytes_out, [_p, POINTER(c_size_t)]),
     "midge_message_qos": (c_int, [_p]),
+    "midge_message_get_fields": (_result, [_p, POINTER(MessageFieldsStruct)]),
     "midge_message_retain": (c_bool, [_p]),
     "midge_message_dup": (c_bool, [_p]),
     "midge_message_packet_id": (c_bool, [_p, POINTER(c_uint16)]),
@@ -440,10 +457,36 @@ def declare(lib: Any) -> Any:
     return lib
 
 
+#: Functions called with the GIL held (``ctypes.PyDLL``): they read, copy or free a
+#: message, event, CONNACK or DISCONNECT, or build a property list, in memory (at most
+#: taking the handle registry's lock for an instant, whose holders never wait for Python).
+#: None waits or calls back. ctypes otherwise releases and retakes the GIL around every
+#: call: for a call of well under a microsecond that costs more than the call, and while
+#: another thread waits for the GIL (the publisher, while the callback thread reads a
+#: message) it hands the GIL over on each of them. Acknowledging is not here: it goes to
+#: midge's I/O thread.
+HOLD_GIL = frozenset(
+    name
+    for name in SIGNATURES
+    if name.startswith(("midge_message_", "midge_event_", "midge_connack_", "midge_disconnect_", "midge_properties_"))
+    and not name.endswith("_ack")
+)
+
+
 def load(path: Optional[Path] = None) -> Any:
     p = path if path is not None else library_path()
     lib = ctypes.CDLL(str(p))
     declare(lib)
+    held = declare(ctypes.PyDLL(str(p)))
+    for name in HOLD_GIL:
+        setattr(lib, name, getattr(held, name))
+    # midge_client_next_event with a zero timeout only takes what already waits: the
+    # callback thread drains a batch of events with it without giving the GIL away.
+    lib.midge_client_next_event_nowait = held.midge_client_next_event
+    # midge_client_publish never waits for Python: the client uses this one when nothing
+    # of it calls back into Python while holding midge's locks (no redirect filter) and
+    # no store write can block it (see Client.__init__).
+    lib.midge_client_publish_held = held.midge_client_publish
     version = lib.midge_version()
     major, minor = version >> 16, (version >> 8) & 0xFF
     if major != API_MAJOR or minor < API_MINOR:

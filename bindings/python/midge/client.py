@@ -9,6 +9,7 @@ import os
 import threading
 import time
 import weakref
+import ctypes
 from ctypes import (
     POINTER,
     byref,
@@ -41,7 +42,7 @@ from typing import (
 from . import _lib
 from ._enums import DisconnectKind, ProtocolVersion, QoS, ReasonCode, Result, RetainHandling, _EventKind, _PropertyId
 from ._enums import reason_code as _reason_code
-from ._lib import CONNECT_CB, CONNECTION_LOST_CB, DROP_CB, MESSAGE_CB, REDIRECT_CB, lib
+from ._lib import DROP_CB, REDIRECT_CB, lib
 from ._types import (
     ConnAck,
     DisconnectInfo,
@@ -112,6 +113,23 @@ def _cstr(s: str, what: str) -> bytes:
     if "\0" in s:
         raise InvalidArgument("%s contains U+0000" % what, result=Result.INVALID_ARGUMENT)
     return s.encode("utf-8", "surrogatepass")
+
+
+#: Topic names already checked and encoded: a publisher sends to a few topics again and
+#: again. Cleared when full.
+_TOPICS: Dict[str, bytes] = {}
+_TOPICS_MAX = 1024
+
+
+def _topic(s: str) -> bytes:
+    """``_cstr(s, "topic")``, remembered."""
+    b = _TOPICS.get(s) if type(s) is str else None
+    if b is None:
+        b = _cstr(s, "topic")
+        if len(_TOPICS) >= _TOPICS_MAX:
+            _TOPICS.clear()
+        _TOPICS[s] = b
+    return b
 
 
 def _payload(p: Payload) -> bytes:
@@ -193,23 +211,38 @@ class _MessageHandle:
 
 
 def _read_message(m: int, keep: bool = False) -> Message:
-    """Copies a lent ``midge_message`` into a Python value: six C calls, plus one per
+    """Copies a lent ``midge_message`` into a Python value: one C call, plus one per
     property (the generic walk), so a message without properties costs no more. With
     ``keep`` (manual acknowledgements), a QoS 1/2 message also keeps an owned handle."""
-    n = c_size_t()
-    p = lib.midge_message_payload(m, byref(n))
-    payload = string_at(p, n.value) if p and n.value else b""
-    count = lib.midge_message_property_count(m)
-    qos = lib.midge_message_qos(m)
-    return Message(
-        topic=_text(lib.midge_message_topic(m)) or "",
-        payload=payload,
-        qos=_QOS[qos] if 0 <= qos <= 2 else QoS.AT_MOST_ONCE,
-        retain=bool(lib.midge_message_retain(m)),
-        dup=bool(lib.midge_message_dup(m)),
-        properties=_read_message_properties(m, count) if count else _NO_PROPERTIES,
-        _handle=_MessageHandle(m) if keep and qos > 0 else None,
+    f = _lib.MessageFieldsStruct()
+    _check(_get_fields(m, byref(f)))
+    qos = f.qos
+    count = f.property_count
+    # Message is a frozen dataclass: its fields set in one step rather than through
+    # __init__ (one object.__setattr__ per field), a third of the cost on the receive path.
+    msg = _new_object(Message)
+    _set_attribute(
+        msg,
+        "__dict__",
+        {
+            "topic": _string_at(f.topic, f.topic_len).decode("utf-8", "replace") if f.topic_len else "",
+            "payload": _string_at(f.payload, f.payload_len) if f.payload_len else b"",
+            "qos": _QOS[qos] if 0 <= qos <= 2 else QoS.AT_MOST_ONCE,
+            "retain": f.retain,
+            "dup": f.dup,
+            "properties": _read_message_properties(m, count) if count else _NO_PROPERTIES,
+            "_handle": _MessageHandle(m) if keep and qos > 0 else None,
+        },
     )
+    return msg
+
+
+_MESSAGE = int(_EventKind.MESSAGE)
+_get_fields = lib.midge_message_get_fields
+#: ctypes.string_at without its Python wrapper's frame.
+_string_at = getattr(ctypes, "_string_at", string_at)
+_new_object = object.__new__
+_set_attribute = object.__setattr__
 
 
 def _read_restored(ev: int) -> Optional[RestoredPublish]:
@@ -380,8 +413,8 @@ class _CProps:
 
 
 # --------------------------------------------------------------------------------------
-# Callbacks: one module-level trampoline per C callback type (alive forever); user_data is
-# a key into _registry, removed by drop_user_data once midge has made its last call.
+# The redirect callback: a module-level trampoline (alive forever); user_data is a key into
+# _registry, removed by drop_user_data once midge has made its last call.
 # --------------------------------------------------------------------------------------
 
 _registry: Dict[int, "_State"] = {}
@@ -394,25 +427,28 @@ def _register(state: "_State") -> int:
     return key
 
 
-@CONNECT_CB
-def _connect_trampoline(user_data: Optional[int], connack: Optional[int]) -> None:
-    state = _registry.get(user_data or 0)
-    if state is not None:
-        state.dispatch_connect(connack)
-
-
-@CONNECTION_LOST_CB
-def _lost_trampoline(user_data: Optional[int], cause: Optional[int]) -> None:
-    state = _registry.get(user_data or 0)
-    if state is not None:
-        state.dispatch_lost(cause)
-
-
-@MESSAGE_CB
-def _message_trampoline(user_data: Optional[int], message: Optional[int]) -> None:
-    state = _registry.get(user_data or 0)
-    if state is not None:
-        state.dispatch_message(message)
+def _deliver(st: "_State", generation: int) -> None:
+    """The callback thread of a client with ``on_message``, ``on_connect`` or
+    ``on_disconnect`` set: takes midge's events in arrival order and hands each to its
+    callback. It waits for the first event with the GIL released, then takes every event
+    already waiting with the GIL held, so that the GIL changes hands once per batch of
+    messages rather than once per message (a C callback per message took it per
+    message). Ends when the callbacks are all unset (``generation`` moves on) or the
+    client is closed."""
+    while st.generation == generation:
+        h = st.handle
+        if h is None:
+            return
+        with st.pull_lock:
+            if st.generation != generation:
+                return
+            try:
+                rc = st.drain(h, _ms(_SLICE))
+            except BaseException as e:  # a failure of midge itself: reported, then stop
+                st.record(e, "event")
+                return
+        if rc == Result.CLOSED:
+            return
 
 
 @REDIRECT_CB
@@ -455,7 +491,12 @@ class _State:
         self.on_connect: Optional[OnConnect] = None
         self.on_disconnect: Optional[OnDisconnect] = None
         self.on_redirect: Optional[Callable[[Redirect], bool]] = None
+        #: A callback is set: the callback thread takes every event (messages not taken
+        #: by on_message go to the inbox).
         self.installed = False
+        #: Moves on each time callbacks are set or all unset: a callback thread runs
+        #: while it is the one it was started with.
+        self.generation = 0
         self.pull_lock = threading.Lock()
         self.connack: Optional[ConnAck] = None
         self.disconnect_info: Optional[DisconnectInfo] = None
@@ -471,8 +512,10 @@ class _State:
         #: at most _MAX_FAILURES; beyond, the oldest go and are counted.
         self.publish_failures: Deque[MidgeError] = collections.deque()
         self.publish_failures_dropped = 0
+        #: midge_client_publish as this client calls it (with the GIL held or not).
+        self.publish: Any = lib.midge_client_publish
 
-    # -- callbacks (midge's threads) --
+    # -- callbacks (the callback thread) --
 
     def record(self, exc: BaseException, where: str) -> None:
         logger.error("exception in midge %s callback", where, exc_info=exc)
@@ -608,6 +651,46 @@ class _State:
             self.inbox.append(msg)
             self.cond.notify_all()
 
+    def drain(self, handle: int, timeout_ms: int) -> int:
+        """The callback thread's turn: waits up to ``timeout_ms`` for an event (the GIL
+        released), then dispatches it and every event already waiting (the GIL held).
+        Returns the result that ended it: TIMEOUT (nothing more waits) or CLOSED."""
+        ev = c_void_p()
+        ref = byref(ev)
+        dispatch, free, take = self.dispatch, lib.midge_event_free, lib.midge_client_next_event_nowait
+        kind_of, message_of, on_message = lib.midge_event_kind_of, lib.midge_event_message, self.dispatch_message
+        rc = lib.midge_client_next_event(handle, timeout_ms, ref)
+        while rc == 0:
+            try:
+                e = ev.value
+                if kind_of(e) == _MESSAGE:
+                    on_message(message_of(e))
+                else:
+                    dispatch(e)
+            finally:
+                free(ref)
+            rc = take(handle, 0, ref)
+        if rc == Result.INVALID_ARGUMENT and self.handle is None:
+            return Result.CLOSED  # closed by another thread meanwhile
+        if rc not in (Result.TIMEOUT, Result.CLOSED):
+            raise self.failure(rc)
+        return rc
+
+    def dispatch(self, ev: int) -> None:
+        """One event on the callback thread: to its callback, or as a pull would take it."""
+        kind = lib.midge_event_kind_of(ev)
+        if kind == _EventKind.MESSAGE:
+            self.dispatch_message(lib.midge_event_message(ev))
+        elif kind == _EventKind.CONNECTED:
+            self.dispatch_connect(lib.midge_event_connack(ev))
+        elif kind == _EventKind.CONNECTION_LOST:
+            self.dispatch_lost(lib.midge_event_disconnect(ev))
+        else:
+            try:
+                self.handle_event(ev)
+            except BaseException as e:
+                self.record(e, "event")
+
     def pull(self, handle: int, timeout_ms: int) -> Tuple[int, Optional[Message]]:
         """One midge_client_next_event (the GIL is released by ctypes during the wait)."""
         ev = c_void_p()
@@ -742,9 +825,11 @@ class Client:
 
     Methods may be called from any thread. Received messages come either by iterating
     :meth:`messages` or through the ``on_message`` callback; ``on_connect`` and
-    ``on_disconnect`` report connection changes. Callbacks run on midge's threads; an
-    exception they raise is logged (logger ``midge``) and raised again by the next call
-    the application makes into the client.
+    ``on_disconnect`` report connection changes. Callbacks run on one thread per client
+    (named ``midge-callbacks``), started when the first is set and ended when the last is
+    unset, in arrival order; it takes midge's events in batches. An exception they raise
+    is logged (logger ``midge``) and raised again by the next call the application makes
+    into the client.
 
     QoS 1/2 messages are acknowledged to the server once handed to the application; with
     ``manual_ack=True``, only when the application calls :meth:`ack`.
@@ -897,6 +982,12 @@ class Client:
         self.broker = broker
         self._state = _State(out.value)  # type: ignore[arg-type]
         self._state.manual_ack = manual_ack
+        if not follow_redirects and store_path is None:
+            # Publishing keeps the GIL: the call is short and never waits for Python
+            # (the one C-to-Python call that runs under midge's locks is the redirect
+            # filter, only with follow_redirects; a store write may wait for the disk).
+            # Releasing it per publish handed it to the callback thread each time.
+            self._state.publish = lib.midge_client_publish_held
         self._finalizer = weakref.finalize(self, _free_state, self._state)
 
     # -- lifetime --
@@ -1149,9 +1240,8 @@ class Client:
         (the message expired, the session was lost, a PUBACK or PUBREC failure code) waits
         among midge's events: :meth:`publish_failures` takes it (and so do
         :meth:`next_message` and :meth:`messages`, keeping it for that method), logging it
-        on the ``midge`` logger. With an ``on_message`` callback and nothing else taking
-        events, call :meth:`publish_failures` now and then: until then the failures wait
-        in midge. A success costs nothing beyond the publish itself."""
+        on the ``midge`` logger. With a callback set, the callback thread collects them as
+        they come. A success costs nothing beyond the publish itself."""
         self._start_publish(topic, payload, qos, retain, properties, topic_alias, user_properties, None)
 
     def publish_failures(self) -> List[MidgeError]:
@@ -1162,7 +1252,8 @@ class Client:
         oldest go, and :attr:`publish_failures_dropped` counts them.
 
         Like :meth:`restored_publishes`, it takes the events waiting in midge up to the
-        first received message, which then waits for :meth:`next_message`."""
+        first received message, which then waits for :meth:`next_message` (with a
+        callback set, the callback thread has taken them already)."""
         st = self._st
         self._take_events()
         with st.lock:
@@ -1189,22 +1280,24 @@ class Client:
     ) -> int:
         """Checks the arguments and calls midge_client_publish (``completion``: a
         reference to a completion pointer, or None for none); returns the QoS."""
-        _cstr(topic, "topic")
-        data = _payload(payload)
-        q = _v.qos(qos)
-        _v.flag(retain, "retain")
+        t = _topic(topic)
+        data = payload if type(payload) is bytes else _payload(payload)
+        q = qos if type(qos) is int and 0 <= qos <= 2 else _v.qos(qos)
+        if retain is not False and retain is not True:
+            _v.flag(retain, "retain")
+        st = self._st
+        if properties is None and user_properties is None and topic_alias is None:
+            # The common case: no property list to build.
+            st.check(st.publish(st.get(), t, data, len(data), q, retain, None, completion))
+            return q
         props_in = Properties.of(properties)
         extra = _v.user_properties(user_properties)
-        st = self._st
         with _CProps() as props:
             props.message(props_in)
             props.users(extra)
             if topic_alias is not None:
                 props.int(_PropertyId.TOPIC_ALIAS, _u(topic_alias, 0xFFFF, "topic_alias"))
-            rc = lib.midge_client_publish(
-                st.get(), _cstr(topic, "topic"), data, len(data), q, retain,
-                props.ptr, completion,
-            )
+            rc = st.publish(st.get(), t, data, len(data), q, retain, props.ptr, completion)
         st.check(rc)
         return q
 
@@ -1438,6 +1531,8 @@ class Client:
         thread is taking events."""
         st = self._st
         h = st.get()
+        if st.installed:
+            return  # the callback thread takes every event as it comes
         if st.pull_lock.acquire(timeout=_SLICE):
             try:
                 while st.handle is not None:
@@ -1491,9 +1586,14 @@ class Client:
                 step = _SLICE
             else:
                 step = min(_SLICE, max(0.0, deadline - time.monotonic()))
+            if st.installed:
+                # Callback mode: the callback thread fills st.restored.
+                with st.lock:
+                    if not st.restored and not st.errors and st.handle is not None:
+                        st.cond.wait(step)
             # Short tries for the pull lock: a thread holding it (next_message) puts the
             # restored publishes it meets in st.restored, checked each round.
-            if st.pull_lock.acquire(timeout=min(step, 0.05)):
+            elif st.pull_lock.acquire(timeout=min(step, 0.05)):
                 try:
                     with st.lock:
                         if st.restored:
@@ -1513,29 +1613,22 @@ class Client:
     # -- callbacks --
 
     def _sync_callbacks(self) -> None:
+        """Starts the callback thread when a first callback is set, ends it when the last
+        is unset. The events are midge's pull events either way (the C callbacks are not
+        used): the thread takes them in batches (see _deliver)."""
         st = self._st
         want = any(cb is not None for cb in (st.on_message, st.on_connect, st.on_disconnect))
         if want == st.installed:
             return
-        h = st.get()
+        st.get()
+        with st.lock:
+            st.generation += 1
+            st.installed = want
+            st.cond.notify_all()
         if want:
-            st.installed = True
-            for setter, tramp in (
-                (lib.midge_client_on_connect, _connect_trampoline),
-                (lib.midge_client_on_connection_lost, _lost_trampoline),
-                (lib.midge_client_on_message, _message_trampoline),
-            ):
-                key = _register(st)
-                # On failure midge runs drop_user_data at once, which unregisters the key.
-                st.check(setter(h, tramp, key, _drop_trampoline))
-        else:
-            for setter, null in (
-                (lib.midge_client_on_connect, CONNECT_CB()),
-                (lib.midge_client_on_connection_lost, CONNECTION_LOST_CB()),
-                (lib.midge_client_on_message, MESSAGE_CB()),
-            ):
-                st.check(setter(h, null, None, DROP_CB()))
-            st.installed = False
+            threading.Thread(
+                target=_deliver, args=(st, st.generation), name="midge-callbacks", daemon=True
+            ).start()
 
     @property
     def on_redirect(self) -> Optional[Callable[[Redirect], bool]]:
@@ -1557,8 +1650,9 @@ class Client:
 
     @property
     def on_message(self) -> Optional[OnMessage]:
-        """Called with each received :class:`Message`, on midge's thread. While any
-        callback is set, messages not taken by ``on_message`` go to :meth:`messages`."""
+        """Called with each received :class:`Message`, on the client's callback thread.
+        While any callback is set, messages not taken by ``on_message`` go to
+        :meth:`messages`."""
         return self._state.on_message if self._state else None
 
     @on_message.setter

@@ -416,6 +416,63 @@ def test_close_from_callback(broker):
     assert c.closed
 
 
+def _callback_threads():
+    return [t for t in threading.enumerate() if t.name == "midge-callbacks" and t.is_alive()]
+
+
+def test_callbacks_run_on_one_thread_that_ends_with_them(broker):
+    """The callbacks of a client run on one thread of the binding's, which takes midge's
+    events in batches: a burst larger than a batch arrives whole and in order (one
+    publisher, one topic [MQTT-4.6.0-5]); unsetting every callback ends that thread, and
+    messages go to next_message again."""
+    topic = "batch/" + uid()
+    c = midge.Client(broker.url)
+    got, names = [], set()
+    done = threading.Event()
+    n = 2000
+
+    def on_message(m):
+        names.add(threading.current_thread().name)
+        got.append(int(m.payload))
+        if len(got) == n:
+            done.set()
+
+    c.on_message = on_message
+    c.connect()
+    c.subscribe(topic, qos=1)
+    p = midge.Client(broker.url)
+    p.connect()
+    for i in range(n):
+        p.publish_nowait(topic, b"%d" % i, qos=1)
+    assert done.wait(10), "%d of %d arrived" % (len(got), n)
+    assert got == list(range(n))
+    assert names == {"midge-callbacks"}
+    c.on_message = None
+    assert wait_until(lambda: not _callback_threads()), _callback_threads()
+    p.publish(topic, b"-1", qos=1)
+    assert c.next_message(timeout=5).payload == b"-1"
+    p.close()
+    c.close()
+
+
+def test_publish_holds_the_gil_only_where_nothing_calls_back_under_midges_locks(broker, tmp_path):
+    """midge_client_publish keeps the GIL (no hand-over to the callback thread per
+    publish) except for a client whose redirect filter midge's I/O thread may call while
+    holding its locks (follow_redirects) or whose store write may wait for the disk."""
+    from midge._lib import lib
+
+    plain = midge.Client(broker.url)
+    redirecting = midge.Client(broker.url, follow_redirects=True)
+    stored = midge.Client(broker.url, client_id="gil-" + uid(), store=tmp_path / "s")
+    try:
+        assert plain._state.publish is lib.midge_client_publish_held
+        assert redirecting._state.publish is lib.midge_client_publish
+        assert stored._state.publish is lib.midge_client_publish
+    finally:
+        for c in (plain, redirecting, stored):
+            c.close()
+
+
 # ---------------------------------------------------------------------------- iteration
 
 
