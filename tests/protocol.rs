@@ -3630,3 +3630,70 @@ fn a_clean_start_asked_for_during_a_connect_is_for_the_next_one_and_survives_a_f
     sim.lose_connection();
     assert!(!sim.open().clean_start);
 }
+
+#[test]
+fn awaits_server_while_the_server_owes_an_answer() {
+    // What the runtime asks the kernel to acknowledge at once for: a QoS 1/2 publish's
+    // acknowledgement [MQTT-4.3.2-3], a PUBREL for a QoS 2 message received
+    // [MQTT-4.3.3-8], a SUBACK, a PINGRESP. Nothing else: a QoS 0 publish or a QoS 1
+    // message received owes no answer from the server.
+    let mut sim = connected(opts(), Properties::new());
+    assert!(!sim.session.awaits_server());
+    sim.publish(request("t/0", QoS::AtMostOnce, b"0"));
+    sim.sent();
+    assert!(!sim.session.awaits_server(), "QoS 0");
+
+    sim.publish(request("t/1", QoS::AtLeastOnce, b"1"));
+    let p = one_publish(&sim.sent());
+    assert!(sim.session.awaits_server(), "PUBACK owed");
+    sim.deliver(PubAck::new(p.packet_id));
+    sim.events();
+    assert!(!sim.session.awaits_server(), "PUBACK came");
+
+    sim.subscribe(vec![sub("s/#", QoS::ExactlyOnce)]);
+    let subscribe = match sim.sent().as_slice() {
+        [Packet::Subscribe(s)] => s.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(sim.session.awaits_server(), "SUBACK owed");
+    sim.deliver(SubAck {
+        packet_id: subscribe.packet_id,
+        properties: Properties::new(),
+        reason_codes: vec![SubAckReasonCode::GrantedQos2],
+    });
+    sim.events();
+    assert!(!sim.session.awaits_server(), "SUBACK came");
+
+    sim.deliver(publish("s/1", QoS::AtLeastOnce, 7, b"q1"));
+    let m = messages(sim.events());
+    sim.acknowledge(&m[0]);
+    sim.sent();
+    assert!(
+        !sim.session.awaits_server(),
+        "a QoS 1 message received owes us nothing"
+    );
+    sim.deliver(publish("s/2", QoS::ExactlyOnce, 8, b"q2"));
+    let m = messages(sim.events());
+    sim.acknowledge(&m[0]);
+    assert_eq!(sim.sent(), vec![Packet::PubRec(PubRec::new(8))]);
+    assert!(sim.session.awaits_server(), "PUBREL owed");
+    sim.deliver(PubRel::new(8));
+    sim.sent();
+    sim.events();
+    assert!(!sim.session.awaits_server(), "PUBREL came");
+
+    // [MQTT-3.1.2-20] a PINGREQ at the keep-alive deadline, answered by PINGRESP.
+    let mut sim = Sim::new(Options {
+        keep_alive: 10,
+        ..opts()
+    });
+    sim.open();
+    sim.deliver(connack(Properties::new()));
+    sim.events();
+    sim.at(10);
+    sim.session.handle_timeout(sim.now);
+    assert_eq!(sim.sent(), vec![Packet::PingReq]);
+    assert!(sim.session.awaits_server(), "PINGRESP owed");
+    sim.deliver(Packet::PingResp);
+    assert!(!sim.session.awaits_server(), "PINGRESP came");
+}

@@ -207,6 +207,34 @@ impl Stream {
     }
 }
 
+impl Stream {
+    /// Has the kernel acknowledge what was just read at once instead of after its
+    /// delayed-ACK timer (up to 40 ms on Linux). A server with Nagle's algorithm on (as
+    /// Mosquitto by default) holds its next small packets until that acknowledgement: a
+    /// window of QoS 1 PUBACKs then arrived 40 ms late, and 100 publishes awaited at a
+    /// time went at 2,200 a second instead of 90,000. Linux keeps quick-ack mode only for
+    /// a while, so it is asked again after each read that needs it. Elsewhere a no-op.
+    pub fn quick_ack(&self) {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if let Some(tcp) = self.tcp() {
+            // Best effort: a socket that refuses only keeps the kernel's default.
+            let _ = socket2::SockRef::from(tcp).set_tcp_quickack(true);
+        }
+    }
+
+    /// The TCP socket under the stream (none for a Unix socket).
+    fn tcp(&self) -> Option<&mio::net::TcpStream> {
+        match self {
+            Self::Tcp(s) => Some(s),
+            Self::Unix(_) => None,
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => Some(&s.sock),
+            #[cfg(feature = "websocket")]
+            Self::Ws(s) => s.tcp(),
+        }
+    }
+}
+
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {

@@ -41,6 +41,14 @@ pub enum Inner {
 }
 
 impl Inner {
+    fn tcp(&self) -> &mio::net::TcpStream {
+        match self {
+            Self::Tcp(s) => s,
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => &s.sock,
+        }
+    }
+
     fn progress(&mut self) -> io::Result<bool> {
         match self {
             Self::Tcp(s) => super::stream::tcp_connected(s),
@@ -125,6 +133,17 @@ pub struct WsStream {
     closed: bool,
     /// Frames wait in tungstenite's buffer for the socket.
     pending: bool,
+}
+
+impl WsStream {
+    /// The TCP socket under the WebSocket (and TLS), once connected.
+    pub(super) fn tcp(&self) -> Option<&mio::net::TcpStream> {
+        match &self.state {
+            State::Below(inner) => Some(inner.tcp()),
+            State::Open(ws) => Some(ws.get_ref().tcp()),
+            State::Upgrading(_) | State::Gone => None,
+        }
+    }
 }
 
 impl fmt::Debug for WsStream {

@@ -446,6 +446,19 @@ impl Session {
         self.inflight.len()
     }
 
+    /// Something sent waits for the server's answer: a QoS 1/2 publish's acknowledgement,
+    /// a PUBREL for a QoS 2 message received, a SUBACK, an UNSUBACK or a PINGRESP. (The
+    /// runtime then has the kernel acknowledge reads at once, so that a server holding
+    /// small packets back for that acknowledgement, Nagle's algorithm, does not hold the
+    /// answer.)
+    pub fn awaits_server(&self) -> bool {
+        !self.inflight.is_empty()
+            || !self.inbound_qos2.is_empty()
+            || !self.pending_subs.is_empty()
+            || !self.pending_unsubs.is_empty()
+            || self.ping_outstanding
+    }
+
     /// Publishes wait for the server's Receive Maximum: the next ones go only as
     /// acknowledgements come in (the flow is held by that window, not by time).
     pub fn window_full(&self) -> bool {

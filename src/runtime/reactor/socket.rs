@@ -121,6 +121,15 @@ impl Reactor {
                                 c.undelivered += n;
                                 c.settings.shared.io.read(n);
                                 c.session.handle_read(&self.read_buf[..n], now);
+                                // Answers still awaited after what was read: the server
+                                // may hold them until this read is acknowledged. Not
+                                // otherwise: a socket once switched to quick
+                                // acknowledgements keeps sending more of them, which the
+                                // server pays for (a QoS 0 subscriber switched by its
+                                // SUBACK received a third fewer messages a second).
+                                if c.session.awaits_server() {
+                                    stream.quick_ack();
+                                }
                                 c.settings
                                     .shared
                                     .memory
