@@ -458,18 +458,29 @@ def declare(lib: Any) -> Any:
 
 
 #: Functions called with the GIL held (``ctypes.PyDLL``): they read, copy or free a
-#: message, event, CONNACK or DISCONNECT, or build a property list, in memory (at most
-#: taking the handle registry's lock for an instant, whose holders never wait for Python).
-#: None waits or calls back. ctypes otherwise releases and retakes the GIL around every
-#: call: for a call of well under a microsecond that costs more than the call, and while
-#: another thread waits for the GIL (the publisher, while the callback thread reads a
-#: message) it hands the GIL over on each of them. Acknowledging is not here: it goes to
-#: midge's I/O thread.
+#: message, event, CONNACK, DISCONNECT, acknowledgement or completion, or build a
+#: property list, in memory (at most taking a lock of midge's for an instant, whose
+#: holders never wait for Python). None waits or calls back. ctypes otherwise releases
+#: and retakes the GIL around every call: for a call of well under a microsecond that
+#: costs more than the call, and while another thread waits for the GIL (the publisher,
+#: while the callback thread reads a message) it hands the GIL over on each of them. Not
+#: here: acknowledging a message (it goes to midge's I/O thread) and waiting for a
+#: completion.
 HOLD_GIL = frozenset(
     name
     for name in SIGNATURES
-    if name.startswith(("midge_message_", "midge_event_", "midge_connack_", "midge_disconnect_", "midge_properties_"))
-    and not name.endswith("_ack")
+    if name.startswith(
+        (
+            "midge_message_",
+            "midge_event_",
+            "midge_connack_",
+            "midge_disconnect_",
+            "midge_properties_",
+            "midge_ack_",
+            "midge_completion_",
+        )
+    )
+    and name not in ("midge_message_ack", "midge_completion_wait")
 )
 
 

@@ -42,6 +42,7 @@ from .client import (
     Subscriptions,
     _CProps,
     _failure,
+    _publish_outcome,
     _read_connack,
     _read_disconnect,
     _read_message,
@@ -55,6 +56,32 @@ __all__ = ["Client"]
 
 #: Reads (and frees) a finished request's completion: its result, or raises its failure.
 _Outcome = Callable[[], Any]
+
+
+class _Publish:
+    """A publish's completion, held by the client until its completion event (no
+    PublishHandle, whose finalizer and lock an awaited publish does not need): called,
+    it reads the outcome and frees the completion; dropped unread (the client closed), it
+    frees it."""
+
+    __slots__ = ("ptr",)
+
+    def __init__(self, ptr: int) -> None:
+        self.ptr: Optional[int] = ptr
+
+    def __call__(self) -> PublishResult:
+        ptr, self.ptr = self.ptr, None
+        if ptr is None:
+            raise Closed("the client is closed", result=Result.CLOSED)
+        try:
+            return _publish_outcome(ptr, lib.midge_completion_poll(ptr))
+        finally:
+            lib.midge_completion_free(byref(c_void_p(ptr)))
+
+    def __del__(self) -> None:
+        ptr, self.ptr = self.ptr, None
+        if ptr is not None and lib is not None:  # (None while the interpreter tears down)
+            lib.midge_completion_free(byref(c_void_p(ptr)))
 
 
 class Client:
@@ -121,7 +148,7 @@ class Client:
             if len(self._messages) >= self._max:
                 self._pause()  # backpressure: midge's own bounded queue holds the rest
                 return
-            rc = lib.midge_client_next_event(self._handle, 0, byref(ev))
+            rc = lib.midge_client_next_event_nowait(self._handle, 0, byref(ev))
             if rc != 0:
                 if rc == Result.CLOSED:
                     self._fail_all(Closed("the client is closed", result=Result.CLOSED))
@@ -322,8 +349,9 @@ class Client:
     def _track(self, comp_id: int, outcome: _Outcome) -> asyncio.Future:
         assert self._loop is not None
         fut = self._loop.create_future()
+        # Its completion event, if it came already, waits in midge's queue: the reader
+        # (level-triggered on the event descriptor) takes it at the loop's next turn.
         self._pending[comp_id] = (fut, outcome)
-        self._drain()  # it may have completed already
         return fut
 
     async def publish(
@@ -343,10 +371,10 @@ class Client:
         queue. Arguments and errors as :meth:`midge.Client.publish_async`."""
         wait = _v.timeout(timeout)
         self._attach()
-        handle = self._sync.publish_async(
-            topic, payload, qos, retain, properties, topic_alias=topic_alias, user_properties=user_properties
-        )
-        fut = self._track(handle.id, lambda: handle.wait(0))
+        comp = c_void_p()
+        self._sync._start_publish(topic, payload, qos, retain, properties, topic_alias, user_properties, byref(comp))
+        ptr: int = comp.value  # type: ignore[assignment]
+        fut = self._track(lib.midge_completion_id(ptr), _Publish(ptr))
         return await self._await(fut, wait, "publish")
 
     async def subscribe(

@@ -721,6 +721,27 @@ def _free_state(state: _State) -> None:
 # --------------------------------------------------------------------------------------
 
 
+def _publish_outcome(ptr: int, rc: int) -> PublishResult:
+    """A finished publish's completion (``rc`` its result): the result, or raises the
+    failure. The completion is not freed."""
+    ack = lib.midge_completion_ack(ptr)
+    if rc != 0:
+        err = _failure(rc)
+        if err.reason_code is None:
+            code = _opt_int(lib.midge_ack_reason_code, ack, c_uint8)
+            if code is not None and code >= 0x80:
+                err.reason_code = _reason_code(code)
+        raise err
+    rcode = _opt_int(lib.midge_ack_reason_code, ack, c_uint8) or 0
+    users = lib.midge_ack_user_property_count(ack)
+    return PublishResult(
+        reason_code=_reason_code(rcode),
+        packet_id=_opt_int(lib.midge_ack_packet_id, ack, c_uint16) or 0,
+        reason_string=_opt_text(lib.midge_ack_reason_string, ack),
+        user_properties=_pairs(lib.midge_ack_user_property, ack, users) if users else (),
+    )
+
+
 class PublishHandle:
     """A publish in flight (from :meth:`Client.publish_async`)."""
 
@@ -758,25 +779,10 @@ class PublishHandle:
         with self._lock:
             ptr = self._ptr
             if ptr is not None:  # else finished by another thread: rc may be stale
-                if rc != 0:
-                    err = _failure(rc)
-                    ack = lib.midge_completion_ack(ptr)
-                    if err.reason_code is None:
-                        code = _opt_int(lib.midge_ack_reason_code, ack, c_uint8)
-                        if code is not None and code >= 0x80:
-                            err.reason_code = _reason_code(code)
+                try:
+                    self._result = _publish_outcome(ptr, rc)
+                except MidgeError as err:
                     self._error = err
-                else:
-                    ack = lib.midge_completion_ack(ptr)
-                    rcode = _opt_int(lib.midge_ack_reason_code, ack, c_uint8) or 0
-                    self._result = PublishResult(
-                        reason_code=_reason_code(rcode),
-                        packet_id=_opt_int(lib.midge_ack_packet_id, ack, c_uint16) or 0,
-                        reason_string=_opt_text(lib.midge_ack_reason_string, ack),
-                        user_properties=_pairs(
-                            lib.midge_ack_user_property, ack, lib.midge_ack_user_property_count(ack)
-                        ),
-                    )
                 # The outcome is stored before _ptr is cleared: a thread that sees
                 # _ptr None without the lock finds it.
                 self._ptr = None
