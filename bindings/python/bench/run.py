@@ -11,9 +11,15 @@ subscriber has received them all (QoS 0: or 2 s after the last arrived, counting
 process CPU time per message (every thread, the libraries' own included), and midge's
 ratios to paho.
 
-  python3 bindings/python/bench/run.py [--rounds 3] [--count 20000] [--qos 0,1] [--broker-inflight N]
+The asyncio API is measured the same way against aiomqtt 2.x (a wrapper over paho-mqtt),
+both written as an asyncio user would: one event loop, a task iterating over the
+subscriber's messages, the publisher awaiting its publishes AIO_WINDOW at a time
+(asyncio.gather).
 
-paho-mqtt is installed from PyPI when missing (python3 -m pip install paho-mqtt).
+  python3 bindings/python/bench/run.py [--rounds 3] [--count 20000] [--qos 0,1] [--broker-inflight N]
+                                       [--api sync,aio]
+
+paho-mqtt and aiomqtt are installed from PyPI when missing (python3 -m pip install ...).
 """
 from __future__ import annotations
 
@@ -39,6 +45,8 @@ PAYLOAD = b"x" * 64
 WINDOW = 1000
 #: midge follows one publish in MARK with a handle (the others have none).
 MARK = 250
+#: The asyncio publishers await this many publishes at a time.
+AIO_WINDOW = 100
 
 
 def free_port() -> int:
@@ -167,6 +175,101 @@ def run_paho(port: int, qos: int, count: int) -> float:
     return elapsed
 
 
+def _aio_round(connect, subscribe, publish, messages, close, qos: int, count: int) -> float:
+    """One asyncio round, the same code for both libraries: the subscriber's messages
+    counted by a task, the publisher awaiting AIO_WINDOW publishes at a time."""
+    import asyncio
+
+    async def main() -> float:
+        sub, pub = await connect()
+        try:
+            await subscribe(sub, qos)
+            got = 0
+            done = asyncio.Event()
+
+            async def consume():
+                nonlocal got
+                async for _ in messages(sub):
+                    got += 1
+                    if got == count:
+                        done.set()
+                        return
+
+            task = asyncio.create_task(consume())
+            start = time.monotonic()
+            for base in range(0, count, AIO_WINDOW):
+                n = min(AIO_WINDOW, count - base)
+                await asyncio.gather(*(publish(pub, qos) for _ in range(n)))
+            try:
+                await asyncio.wait_for(done.wait(), 30)
+            except asyncio.TimeoutError:
+                pass
+            elapsed = time.monotonic() - start
+            task.cancel()
+            LOST["last"] = count - got
+            return elapsed
+        finally:
+            await close(sub, pub)
+
+    return asyncio.run(main())
+
+
+def run_midge_aio(port: int, qos: int, count: int) -> float:
+    import midge.aio
+
+    url = "mqtt://127.0.0.1:%d" % port
+
+    async def connect():
+        sub = midge.aio.Client(url, client_id="aio-sub-%d" % os.getpid())
+        pub = midge.aio.Client(url, client_id="aio-pub-%d" % os.getpid())
+        await sub.connect()
+        await pub.connect()
+        return sub, pub
+
+    async def subscribe(sub, qos):
+        await sub.subscribe("bench/aio", qos=qos)
+
+    async def publish(pub, qos):
+        await pub.publish("bench/aio", PAYLOAD, qos=qos)
+
+    async def close(sub, pub):
+        await pub.close()
+        await sub.close()
+
+    return _aio_round(connect, subscribe, publish, lambda sub: sub.messages(), close, qos, count)
+
+
+def run_aiomqtt(port: int, qos: int, count: int) -> float:
+    import logging
+
+    import aiomqtt
+
+    # aiomqtt warns for every publish awaited while others are ("There are N pending
+    # publish calls"): a window of them is the point here.
+    logging.getLogger("mqtt").setLevel(logging.ERROR)
+
+    async def connect():
+        sub = aiomqtt.Client("127.0.0.1", port, identifier="aiomqtt-sub-%d" % os.getpid(),
+                             protocol=aiomqtt.ProtocolVersion.V5)
+        pub = aiomqtt.Client("127.0.0.1", port, identifier="aiomqtt-pub-%d" % os.getpid(),
+                             protocol=aiomqtt.ProtocolVersion.V5)
+        await sub.__aenter__()
+        await pub.__aenter__()
+        return sub, pub
+
+    async def subscribe(sub, qos):
+        await sub.subscribe("bench/aio", qos=qos)
+
+    async def publish(pub, qos):
+        await pub.publish("bench/aio", PAYLOAD, qos=qos)
+
+    async def close(sub, pub):
+        await pub.__aexit__(None, None, None)
+        await sub.__aexit__(None, None, None)
+
+    return _aio_round(connect, subscribe, publish, lambda sub: sub.messages, close, qos, count)
+
+
 def measure(fn, port, qos, count):
     cpu0 = time.process_time()
     elapsed = fn(port, qos, count)
@@ -182,33 +285,41 @@ def main() -> int:
     ap.add_argument("--qos", default="0,1")
     ap.add_argument("--broker-inflight", type=int, default=None,
                     help="the broker's max_inflight_messages (default: Mosquitto's, 20)")
+    ap.add_argument("--api", default="sync,aio", help="sync (against paho-mqtt), aio (against aiomqtt)")
     args = ap.parse_args()
-    try:
-        import paho.mqtt  # noqa: F401
-    except ImportError:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "paho-mqtt>=2,<3"], check=True)
+    for module, requirement in (("paho.mqtt", "paho-mqtt>=2,<3"), ("aiomqtt", "aiomqtt>=2,<3")):
+        try:
+            __import__(module)
+        except ImportError:
+            subprocess.run([sys.executable, "-m", "pip", "install", "-q", requirement], check=True)
+    import aiomqtt
     import midge
 
-    print("midge %s (libmidge %s), paho-mqtt %s" % (midge.__version__, midge.version(), __import__("paho.mqtt").mqtt.__version__))
+    print("midge %s (libmidge %s), paho-mqtt %s, aiomqtt %s" % (
+        midge.__version__, midge.version(), __import__("paho.mqtt").mqtt.__version__, aiomqtt.__version__))
+    pairs = {"sync": (("paho", run_paho), ("midge", run_midge)),
+             "aio": (("aiomqtt", run_aiomqtt), ("midge.aio", run_midge_aio))}
     with tempfile.TemporaryDirectory() as tmp:
         port, broker = start_broker(Path(tmp), args.broker_inflight)
         try:
-            for qos in [int(q) for q in args.qos.split(",")]:
-                res = {"midge": [], "paho": []}
-                for _ in range(args.rounds):
-                    for name, fn in (("paho", run_paho), ("midge", run_midge)):
-                        res[name].append(measure(fn, port, qos, args.count))
-                print("\nQoS %d, %d x 64 B, %d rounds (median [min-max])" % (qos, args.count, args.rounds))
-                med = {}
-                for name, rows in res.items():
-                    rate = [r for r, _, _ in rows]
-                    cpu = [c for _, c, _ in rows]
-                    lost = sum(x for _, _, x in rows)
-                    med[name] = (statistics.median(rate), statistics.median(cpu))
-                    print("  %-6s %9.0f msg/s [%.0f-%.0f]   %6.1f us CPU/msg [%.1f-%.1f]   lost %d"
-                          % (name, med[name][0], min(rate), max(rate), med[name][1], min(cpu), max(cpu), lost))
-                print("  midge/paho: throughput %.2fx, CPU per message %.2fx"
-                      % (med["midge"][0] / med["paho"][0], med["midge"][1] / med["paho"][1]))
+            for api in args.api.split(","):
+                for qos in [int(q) for q in args.qos.split(",")]:
+                    res = {name: [] for name, _ in pairs[api]}
+                    for _ in range(args.rounds):
+                        for name, fn in pairs[api]:
+                            res[name].append(measure(fn, port, qos, args.count))
+                    print("\n%s, QoS %d, %d x 64 B, %d rounds (median [min-max])" % (api, qos, args.count, args.rounds))
+                    med = {}
+                    for name, rows in res.items():
+                        rate = [r for r, _, _ in rows]
+                        cpu = [c for _, c, _ in rows]
+                        lost = sum(x for _, _, x in rows)
+                        med[name] = (statistics.median(rate), statistics.median(cpu))
+                        print("  %-9s %9.0f msg/s [%.0f-%.0f]   %6.1f us CPU/msg [%.1f-%.1f]   lost %d"
+                              % (name, med[name][0], min(rate), max(rate), med[name][1], min(cpu), max(cpu), lost))
+                    (peer, _), (ours, _) = pairs[api]
+                    print("  %s/%s: throughput %.2fx, CPU per message %.2fx"
+                          % (ours, peer, med[ours][0] / med[peer][0], med[ours][1] / med[peer][1]))
         finally:
             broker.terminate()
             broker.wait(10)
