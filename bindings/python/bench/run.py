@@ -175,15 +175,16 @@ def run_paho(port: int, qos: int, count: int) -> float:
     return elapsed
 
 
-def _aio_round(connect, subscribe, publish, messages, close, qos: int, count: int) -> float:
-    """One asyncio round, the same code for both libraries: the subscriber's messages
-    counted by a task, the publisher awaiting AIO_WINDOW publishes at a time."""
+def _aio_round(client, messages, qos: int, count: int) -> float:
+    """One asyncio round, the same code for both libraries (whose clients are async
+    context managers with the same subscribe and publish): the subscriber's messages
+    counted by a task, the publisher awaiting AIO_WINDOW publishes at a time.
+    ``client(role)`` makes a client, ``messages(client)`` iterates over its messages."""
     import asyncio
 
     async def main() -> float:
-        sub, pub = await connect()
-        try:
-            await subscribe(sub, qos)
+        async with client("sub") as sub, client("pub") as pub:
+            await sub.subscribe("bench/aio", qos=qos)
             got = 0
             done = asyncio.Event()
 
@@ -199,7 +200,7 @@ def _aio_round(connect, subscribe, publish, messages, close, qos: int, count: in
             start = time.monotonic()
             for base in range(0, count, AIO_WINDOW):
                 n = min(AIO_WINDOW, count - base)
-                await asyncio.gather(*(publish(pub, qos) for _ in range(n)))
+                await asyncio.gather(*(pub.publish("bench/aio", PAYLOAD, qos=qos) for _ in range(n)))
             try:
                 await asyncio.wait_for(done.wait(), 30)
             except asyncio.TimeoutError:
@@ -208,8 +209,6 @@ def _aio_round(connect, subscribe, publish, messages, close, qos: int, count: in
             task.cancel()
             LOST["last"] = count - got
             return elapsed
-        finally:
-            await close(sub, pub)
 
     return asyncio.run(main())
 
@@ -217,26 +216,10 @@ def _aio_round(connect, subscribe, publish, messages, close, qos: int, count: in
 def run_midge_aio(port: int, qos: int, count: int) -> float:
     import midge.aio
 
-    url = "mqtt://127.0.0.1:%d" % port
+    def client(role: str):
+        return midge.aio.Client("mqtt://127.0.0.1:%d" % port, client_id="aio-%s-%d" % (role, os.getpid()))
 
-    async def connect():
-        sub = midge.aio.Client(url, client_id="aio-sub-%d" % os.getpid())
-        pub = midge.aio.Client(url, client_id="aio-pub-%d" % os.getpid())
-        await sub.connect()
-        await pub.connect()
-        return sub, pub
-
-    async def subscribe(sub, qos):
-        await sub.subscribe("bench/aio", qos=qos)
-
-    async def publish(pub, qos):
-        await pub.publish("bench/aio", PAYLOAD, qos=qos)
-
-    async def close(sub, pub):
-        await pub.close()
-        await sub.close()
-
-    return _aio_round(connect, subscribe, publish, lambda sub: sub.messages(), close, qos, count)
+    return _aio_round(client, lambda sub: sub.messages(), qos, count)
 
 
 def run_aiomqtt(port: int, qos: int, count: int) -> float:
@@ -248,26 +231,11 @@ def run_aiomqtt(port: int, qos: int, count: int) -> float:
     # publish calls"): a window of them is the point here.
     logging.getLogger("mqtt").setLevel(logging.ERROR)
 
-    async def connect():
-        sub = aiomqtt.Client("127.0.0.1", port, identifier="aiomqtt-sub-%d" % os.getpid(),
-                             protocol=aiomqtt.ProtocolVersion.V5)
-        pub = aiomqtt.Client("127.0.0.1", port, identifier="aiomqtt-pub-%d" % os.getpid(),
-                             protocol=aiomqtt.ProtocolVersion.V5)
-        await sub.__aenter__()
-        await pub.__aenter__()
-        return sub, pub
+    def client(role: str):
+        return aiomqtt.Client("127.0.0.1", port, identifier="aiomqtt-%s-%d" % (role, os.getpid()),
+                              protocol=aiomqtt.ProtocolVersion.V5)
 
-    async def subscribe(sub, qos):
-        await sub.subscribe("bench/aio", qos=qos)
-
-    async def publish(pub, qos):
-        await pub.publish("bench/aio", PAYLOAD, qos=qos)
-
-    async def close(sub, pub):
-        await pub.__aexit__(None, None, None)
-        await sub.__aexit__(None, None, None)
-
-    return _aio_round(connect, subscribe, publish, lambda sub: sub.messages, close, qos, count)
+    return _aio_round(client, lambda sub: sub.messages, qos, count)
 
 
 def measure(fn, port, qos, count):
