@@ -20,7 +20,7 @@
 //! writes it together with the acknowledgements of everything that arrived meanwhile,
 //! which it reads in one go.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -59,6 +59,9 @@ mod persistence;
 pub(super) use persistence::write_ops;
 mod round;
 mod socket;
+mod waiting;
+
+use waiting::Waiting;
 
 const WAKER: Token = Token(usize::MAX);
 const READ_CHUNK: usize = 64 * 1024;
@@ -350,59 +353,7 @@ struct Conn {
     packets_seen: u64,
 }
 
-/// The completions that wait on the I/O thread besides publishes': rare next to an idle
-/// client's life, so kept in one box that exists only while one of them waits (240 bytes
-/// less per idle client, issue 14).
-#[derive(Default)]
-struct Waiting {
-    subscribes: IdMap<RequestId, Completion<SubscribeAck>>,
-    unsubscribes: IdMap<RequestId, Completion<UnsubscribeAck>>,
-    connect_waiters: Vec<Completion<ConnAckInfo>>,
-    disconnect_waiters: Vec<Completion<()>>,
-    /// Requests waiting for their reply, by Correlation Data.
-    replies: HashMap<Bytes, Completion<Message>>,
-    /// Publishes restored from the store, by the session's request id.
-    restored: IdMap<RequestId, RestoredPublish>,
-}
-
-impl Waiting {
-    fn is_empty(&self) -> bool {
-        self.subscribes.is_empty()
-            && self.unsubscribes.is_empty()
-            && self.connect_waiters.is_empty()
-            && self.disconnect_waiters.is_empty()
-            && self.replies.is_empty()
-            && self.restored.is_empty()
-    }
-}
-
 impl Conn {
-    /// The waiting completions, made on first use.
-    fn waiting(&mut self) -> &mut Waiting {
-        self.waiting.get_or_insert_default()
-    }
-
-    /// Takes one waiting completion out (`take` on the box, if there is one), and gives
-    /// the box back once nothing waits.
-    fn take_waiting<T>(&mut self, take: impl FnOnce(&mut Waiting) -> Option<T>) -> Option<T> {
-        let w = self.waiting.as_mut()?;
-        let taken = take(w);
-        if w.is_empty() {
-            self.waiting = None;
-        }
-        taken
-    }
-
-    fn take_connect_waiters(&mut self) -> Vec<Completion<ConnAckInfo>> {
-        self.take_waiting(|w| Some(std::mem::take(&mut w.connect_waiters)))
-            .unwrap_or_default()
-    }
-
-    fn take_disconnect_waiters(&mut self) -> Vec<Completion<()>> {
-        self.take_waiting(|w| Some(std::mem::take(&mut w.disconnect_waiters)))
-            .unwrap_or_default()
-    }
-
     fn new(
         session: Session,
         servers: Box<Servers>,
