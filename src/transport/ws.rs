@@ -76,11 +76,7 @@ impl Inner {
     }
 
     fn raw_fd(&self) -> RawFd {
-        match self {
-            Self::Tcp(s) => s.as_raw_fd(),
-            #[cfg(feature = "tls")]
-            Self::Tls(s) => s.sock.as_raw_fd(),
-        }
+        self.tcp().as_raw_fd()
     }
 }
 
