@@ -114,16 +114,6 @@ impl SubscriptionMap {
     }
 }
 
-impl FromIterator<(ByteString, FilterEntry)> for SubscriptionMap {
-    fn from_iter<I: IntoIterator<Item = (ByteString, FilterEntry)>>(iter: I) -> Self {
-        let mut m = Self::new();
-        for (f, e) in iter {
-            m.insert(f, e);
-        }
-        m
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
