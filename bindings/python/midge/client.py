@@ -677,11 +677,10 @@ class _State:
         return rc
 
     def dispatch(self, ev: int) -> None:
-        """One event on the callback thread: to its callback, or as a pull would take it."""
+        """An event other than a message on the callback thread (drain hands messages to
+        dispatch_message itself): to its callback, or as a pull would take it."""
         kind = lib.midge_event_kind_of(ev)
-        if kind == _EventKind.MESSAGE:
-            self.dispatch_message(lib.midge_event_message(ev))
-        elif kind == _EventKind.CONNECTED:
+        if kind == _EventKind.CONNECTED:
             self.dispatch_connect(lib.midge_event_connack(ev))
         elif kind == _EventKind.CONNECTION_LOST:
             self.dispatch_lost(lib.midge_event_disconnect(ev))
