@@ -211,9 +211,9 @@ impl Stream {
     /// Has the kernel acknowledge what was just read at once instead of after its
     /// delayed-ACK timer (up to 40 ms on Linux). A server with Nagle's algorithm on (as
     /// Mosquitto by default) holds its next small packets until that acknowledgement: a
-    /// window of QoS 1 PUBACKs then arrived 40 ms late, and 100 publishes awaited at a
-    /// time went at 2,200 a second instead of 90,000. Linux keeps quick-ack mode only for
-    /// a while, so it is asked again after each read that needs it. Elsewhere a no-op.
+    /// window of QoS 1 PUBACKs then arrived 40 ms late (bench/README.md, `stock-qos1-64B`).
+    /// Linux keeps quick-ack mode only for a while, so it is asked again after each read
+    /// that needs it. Elsewhere a no-op.
     pub fn quick_ack(&self) {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         if let Some(tcp) = self.tcp() {
