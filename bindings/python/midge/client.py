@@ -478,8 +478,9 @@ def _drop_trampoline(user_data: Optional[int]) -> None:
 
 
 class _State:
-    """Everything a Client shares with midge's threads. It holds no reference to the
-    Client, so that a Client can be garbage-collected while callbacks are registered."""
+    """Everything a Client shares with its callback thread and midge's threads. It holds
+    no reference to the Client, so that a Client can be garbage-collected while callbacks
+    are set."""
 
     def __init__(self, handle: int) -> None:
         self.handle: Optional[int] = handle
