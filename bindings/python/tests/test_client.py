@@ -623,6 +623,8 @@ def test_garbage_collection_frees_the_handle(broker, monkeypatch):
     assert wait_until(
         lambda: not [k for k, s in midge.client._registry.items() if s is st]
     ), "drop_user_data ran"
+    # The callback thread holds only the state: it ends with the freed handle.
+    assert wait_until(lambda: not _callback_threads()), _callback_threads()
 
 
 def test_threads_waiting_on_one_publish_handle(broker):
