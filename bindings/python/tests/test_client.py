@@ -343,6 +343,7 @@ def test_callbacks_and_messages_kept_after_callback(broker):
     gc.collect()
     assert got[3].payload == b"m3" and got[3].topic == topic  # values outlive everything
     assert not [k for k, s in midge.client._registry.items() if s is c._state]
+    assert wait_until(lambda: not _callback_threads()), "the callback thread ended"
 
 
 class Boom(Exception):
