@@ -459,10 +459,12 @@ impl Session {
             || self.ping_outstanding
     }
 
-    /// Publishes wait for the server's Receive Maximum: the next ones go only as
-    /// acknowledgements come in (the flow is held by that window, not by time).
-    pub fn window_full(&self) -> bool {
-        !self.queue.is_empty() && self.inflight.len() >= usize::from(self.limits.receive_maximum)
+    /// The server's Receive Maximum when publishes wait for it: the next ones go only as
+    /// acknowledgements come in (the flow is held by that window, not by time). `None`
+    /// while there is room, or nothing waits.
+    pub fn full_window(&self) -> Option<u16> {
+        let window = self.limits.receive_maximum;
+        (!self.queue.is_empty() && self.inflight.len() >= usize::from(window)).then_some(window)
     }
 
     // ---------------------------------------------------------------- outputs

@@ -162,8 +162,8 @@ impl Reactor {
             let packets = stats.packets_sent + stats.packets_received;
             self.batching
                 .moved(packets.saturating_sub(c.packets_seen), c.settings.linger);
-            if c.session.window_full() {
-                self.batching.window_full();
+            if let Some(window) = c.session.full_window() {
+                self.batching.window_full(window);
             }
             c.packets_seen = packets;
             c.settings.shared.io.store_session(stats, now);
