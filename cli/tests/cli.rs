@@ -12,7 +12,8 @@ use std::net::{Ipv4Addr, TcpListener};
 
 use support::mosquitto::Mosquitto;
 use support::{
-    MIDGE, MOSQUITTO_PUB, MOSQUITTO_SUB, Running, assert_ok, midge_ok, midge_status, run, start,
+    MIDGE, MOSQUITTO_PUB, MOSQUITTO_SUB, Running, assert_ok, midge_ok, midge_status, nats_like,
+    run, start,
 };
 
 /// Every field the two tools format alike (not %m: packet ids are each client's own; not
@@ -548,21 +549,6 @@ fn request_response() {
     ]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "rr/reply SHOUT\n");
     responder.close_and_join();
-}
-
-/// A raw TCP listener that answers like a NATS server.
-fn nats_like() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { return };
-            let _ = s.write_all(b"INFO {\"server_id\":\"x\",\"version\":\"2.10\"}\r\n");
-            let mut buf = [0; 1024];
-            while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
-        }
-    });
-    port
 }
 
 /// What failed is in the exit status, and the message says what to do.

@@ -12,12 +12,10 @@
 
 mod support;
 
-use std::io::{Read as _, Write as _};
-use std::net::{Ipv4Addr, TcpListener};
 use std::process::Output;
 
 use support::mosquitto::Mosquitto;
-use support::{MIDGE, run};
+use support::{MIDGE, nats_like, run};
 
 /// One `$ ` command of the transcript and the lines shown after it.
 struct Step {
@@ -88,25 +86,6 @@ fn words(command: &str) -> Vec<String> {
     }
     words.extend(word);
     words
-}
-
-/// A listener that answers as a NATS server does, with the INFO line the README shows the
-/// start of.
-fn nats_like() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { return };
-            let _ = s.write_all(
-                b"INFO {\"server_id\":\"NCZBWJHASFBF4LTJKQ5BNJS6RW3TQMGF4CGXCOYQKLJTZUVLK3KBCHLY\",\
-                  \"version\":\"2.10.18\",\"proto\":1,\"max_payload\":1048576}\r\n",
-            );
-            let mut buf = [0; 1024];
-            while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
-        }
-    });
-    port
 }
 
 /// `text` with the value of each `"received":"..."` replaced by `*`.

@@ -6,7 +6,8 @@
 #[path = "../../../tests/support/mosquitto.rs"]
 pub mod mosquitto;
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
+use std::net::{Ipv4Addr, TcpListener};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -119,4 +120,23 @@ pub fn midge_status(args: &[&str]) -> (i32, String) {
         out.status.code().expect("an exit code, not a signal"),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// A listener on a free loopback port that answers as a NATS server does: with its INFO
+/// line, then reading until the client leaves.
+pub fn nats_like() -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            let _ = s.write_all(
+                b"INFO {\"server_id\":\"NCZBWJHASFBF4LTJKQ5BNJS6RW3TQMGF4CGXCOYQKLJTZUVLK3KBCHLY\",\
+                  \"version\":\"2.10.18\",\"proto\":1,\"max_payload\":1048576}\r\n",
+            );
+            let mut buf = [0; 1024];
+            while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+        }
+    });
+    port
 }
