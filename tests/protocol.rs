@@ -3635,7 +3635,7 @@ fn a_clean_start_asked_for_during_a_connect_is_for_the_next_one_and_survives_a_f
 fn awaits_server_while_the_server_owes_an_answer() {
     // What the runtime asks the kernel to acknowledge at once for: a QoS 1/2 publish's
     // acknowledgement [MQTT-4.3.2-3], a PUBREL for a QoS 2 message received
-    // [MQTT-4.3.3-8], a SUBACK, a PINGRESP. Nothing else: a QoS 0 publish or a QoS 1
+    // [MQTT-4.3.3-8], a SUBACK, an UNSUBACK, a PINGRESP. Nothing else: a QoS 0 publish or a QoS 1
     // message received owes no answer from the server.
     let mut sim = connected(opts(), Properties::new());
     assert!(!sim.session.awaits_server());
@@ -3681,6 +3681,23 @@ fn awaits_server_while_the_server_owes_an_answer() {
     sim.sent();
     sim.events();
     assert!(!sim.session.awaits_server(), "PUBREL came");
+
+    // [MQTT-3.10.4-4]: an UNSUBSCRIBE is answered by an UNSUBACK.
+    sim.session
+        .unsubscribe(vec![b("s/#")], Properties::new(), sim.now)
+        .unwrap();
+    let packet_id = match sim.sent().as_slice() {
+        [Packet::Unsubscribe(u)] => u.packet_id,
+        other => panic!("{other:?}"),
+    };
+    assert!(sim.session.awaits_server(), "UNSUBACK owed");
+    sim.deliver(UnsubAck {
+        packet_id,
+        properties: Properties::new(),
+        reason_codes: vec![UnsubAckReasonCode::Success],
+    });
+    sim.events();
+    assert!(!sim.session.awaits_server(), "UNSUBACK came");
 
     // [MQTT-3.1.2-20] a PINGREQ at the keep-alive deadline, answered by PINGRESP.
     let mut sim = Sim::new(Options {
