@@ -450,8 +450,11 @@ int main(void) {
     H_CHECK(mev == NULL);
     bad_event(stale_mev);
     H_CHECK(midge_message_topic(lent) == NULL); /* lent by the event: gone with it */
-    midge_message_fields gone;
+    midge_message_fields gone, gone_before;
+    memset(&gone, 0x5A, sizeof gone);
+    gone_before = gone;
     H_CHECK_RC(midge_message_get_fields(lent, &gone), MIDGE_RESULT_INVALID_ARGUMENT);
+    H_CHECK(memcmp(&gone, &gone_before, sizeof gone) == 0); /* left as it was */
     H_CHECK_RC(midge_message_get_fields(m2, NULL), MIDGE_RESULT_INVALID_ARGUMENT);
     bad_event(ev == NULL ? NULL : (midge_event *)c); /* a client is not an event */
     H_CHECK(h_payload_is(m1, B, 3));
