@@ -205,9 +205,7 @@ impl Stream {
             _ => None,
         }
     }
-}
 
-impl Stream {
     /// Has the kernel acknowledge what was just read at once instead of after its
     /// delayed-ACK timer (up to 40 ms on Linux). A server with Nagle's algorithm on (as
     /// Mosquitto by default) holds its next small packets until that acknowledgement: a
