@@ -34,27 +34,26 @@ fn transcript(readme: &str) -> Vec<Step> {
     let mut steps: Vec<Step> = Vec::new();
     let mut continued = false;
     for line in block.lines() {
+        // A command's line ending in `\` goes on on the next one.
+        let (text, more) = match line.strip_suffix('\\') {
+            Some(text) => (text, true),
+            None => (line, false),
+        };
         if continued {
             let step = steps.last_mut().expect("a command to continue");
             step.command.push(' ');
-            step.command.push_str(line.trim());
-            continued = line.ends_with('\\');
-        } else if let Some(command) = line.strip_prefix("$ ") {
+            step.command.push_str(text.trim());
+        } else if let Some(command) = text.strip_prefix("$ ") {
             steps.push(Step {
                 command: command.to_string(),
                 expected: Vec::new(),
             });
-            continued = line.ends_with('\\');
         } else {
-            steps
-                .last_mut()
-                .expect("output after a command")
-                .expected
-                .push(line.to_string());
+            let step = steps.last_mut().expect("output after a command");
+            step.expected.push(line.to_string());
+            continue;
         }
-        if let Some(step) = steps.last_mut() {
-            step.command = step.command.trim_end_matches('\\').into();
-        }
+        continued = more;
     }
     steps
 }
